@@ -1,0 +1,176 @@
+/*
+ * mnemo.h — the public API of libmnemo, and its manual.
+ *
+ * mnemo runs sentence-embedding models (EmbeddingGemma-300M first) on the CPU
+ * and stores "memories" for agents. This header is the only one a user of the
+ * library includes; everything else under src/ is internal.
+ *
+ * Conventions, for every function below:
+ *   - Functions return a status: MNEMO_OK (0) or a negative MNEMO_E* code.
+ *     When a function takes a `mnemo_error *err`, a failure also fills it with
+ *     a message for a person that says what went wrong and what to change.
+ *     `err` may be NULL when the caller does not want the message.
+ *   - Handles are opaque. Whoever opens a handle closes it with the matching
+ *     `mnemo_*_close`; every close accepts NULL.
+ *   - Memory returned to the caller (e.g. decoded text) is freed with
+ *     mnemo_free().
+ *   - Text is UTF-8, passed as pointer + length (no NUL terminator needed;
+ *     embedded NUL bytes are ordinary characters).
+ *   - A handle that is documented as read-only after open may be shared by
+ *     any number of threads.
+ */
+#ifndef MNEMO_H
+#define MNEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MNEMO_VERSION_MAJOR 0
+#define MNEMO_VERSION_MINOR 1
+#define MNEMO_VERSION_PATCH 0
+#define MNEMO_VERSION_STRING "0.1.0"
+
+/* Version of the library actually linked, e.g. "0.1.0". */
+const char *mnemo_version(void);
+
+/* ---------------------------------------------------------------- status */
+
+/*
+ * The status codes, one list (X-macro): the enum, mnemo_strerror() and
+ * mnemo_status_name() are all generated from it. Codes are negative so that
+ * functions returning a count can return either.
+ */
+#define MNEMO_STATUS_MAP(X)                                                   \
+    X(OK, 0, "ok")                                                            \
+    X(EINVAL, -1, "invalid argument")                                         \
+    X(ENOMEM, -2, "out of memory")                                            \
+    X(EIO, -3, "input/output error")                                          \
+    X(ENOENT, -4, "file not found")                                           \
+    X(EFORMAT, -5, "malformed file")                                          \
+    X(EUNSUPPORTED, -6, "not implemented")                                    \
+    X(EUTF8, -7, "invalid UTF-8")                                             \
+    X(ERANGE, -8, "value out of range")                                       \
+    X(ETOOBIG, -9, "input too large")                                         \
+    X(EBUFFER, -10, "output buffer too small")                                \
+    X(EINTERNAL, -11, "internal error")
+
+typedef enum mnemo_status {
+#define MNEMO_STATUS_ENUM_(name, code, text) MNEMO_##name = (code),
+    MNEMO_STATUS_MAP(MNEMO_STATUS_ENUM_)
+#undef MNEMO_STATUS_ENUM_
+} mnemo_status;
+
+/* A short description of a status code ("invalid UTF-8"). Never NULL. */
+const char *mnemo_strerror(int status);
+/* The code's name without prefix ("EUTF8"). Never NULL. */
+const char *mnemo_status_name(int status);
+
+/* The detail of a failure: the status and a message for a person. */
+typedef struct mnemo_error {
+    int code;
+    char message[512];
+} mnemo_error;
+
+/* Frees memory that a mnemo_* function returned to the caller. NULL is fine. */
+void mnemo_free(void *p);
+
+/* ------------------------------------------------------------- tokenizer */
+
+/*
+ * A tokenizer loaded from a Hugging Face `tokenizer.json` of the Gemma /
+ * SentencePiece-BPE kind: Replace normalizer, Split pre-tokenizer, BPE with
+ * byte fallback, added tokens, TemplateProcessing post-processor and the
+ * Replace/ByteFallback/Fuse decoder. Other kinds are refused with
+ * MNEMO_EUNSUPPORTED and a message naming the field.
+ *
+ * Read-only after open: one handle may be used by many threads at once.
+ */
+typedef struct mnemo_tokenizer mnemo_tokenizer;
+
+typedef struct mnemo_tokenizer_options {
+    /* Folder for the compact binary form that makes the next load fast.
+     * NULL: $MNEMO_CACHE_DIR, else $XDG_CACHE_HOME/mnemo, else
+     * $HOME/.cache/mnemo. */
+    const char *cache_dir;
+    /* Non-zero: neither read nor write the binary form. */
+    int no_cache;
+} mnemo_tokenizer_options;
+
+/*
+ * Opens `path`, a tokenizer.json or a model folder holding one. `opts` may be
+ * NULL (defaults). On success *out owns the tokenizer; close it with
+ * mnemo_tokenizer_close(). Errors: ENOENT, EIO, EFORMAT (malformed JSON or a
+ * field of the wrong shape, with its JSON path), EUNSUPPORTED (a kind of
+ * tokenizer not implemented), ENOMEM.
+ */
+int mnemo_tokenizer_open(const char *path, const mnemo_tokenizer_options *opts,
+                         mnemo_tokenizer **out, mnemo_error *err);
+void mnemo_tokenizer_close(mnemo_tokenizer *tok);
+
+/* Number of ids: the model vocabulary plus added tokens beyond it. */
+size_t mnemo_tokenizer_vocab_size(const mnemo_tokenizer *tok);
+
+/* Number of ids the post-processor adds around one sequence (2 for Gemma). */
+size_t mnemo_tokenizer_num_special(const mnemo_tokenizer *tok);
+
+/* The id's token string (e.g. "▁world", "<0x0A>"), or NULL for an unknown
+ * id. The pointer stays valid until the tokenizer is closed. */
+const char *mnemo_tokenizer_piece(const mnemo_tokenizer *tok, int32_t id, size_t *len);
+
+/* Non-zero when `id` is a special added token (e.g. <bos>, <eos>, <pad>). */
+int mnemo_tokenizer_is_special(const mnemo_tokenizer *tok, int32_t id);
+
+/* The id of an exact token string, or -1. */
+int32_t mnemo_tokenizer_token_id(const mnemo_tokenizer *tok, const char *piece, size_t len);
+
+/* Flags for mnemo_tokenizer_encode. */
+#define MNEMO_ENCODE_NO_SPECIAL 1u /* do not add the post-processor's tokens */
+
+/*
+ * Upper bound on the ids produced for `len` bytes of text: every byte yields
+ * at most one id, plus the post-processor's tokens.
+ */
+size_t mnemo_tokenizer_max_ids(const mnemo_tokenizer *tok, size_t len);
+
+/*
+ * Encodes `len` bytes of UTF-8 `text` into ids, exactly as HF `tokenizers`
+ * encode() does with the same tokenizer.json. Writes at most `cap` ids to
+ * `ids` and the count to *n_ids. A capacity of mnemo_tokenizer_max_ids()
+ * always suffices. Errors: EUTF8 (message names the byte offset; nothing is
+ * replaced silently), EBUFFER (*n_ids then holds the count needed), ENOMEM.
+ */
+int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t len,
+                           unsigned flags, int32_t *ids, size_t cap, size_t *n_ids,
+                           mnemo_error *err);
+
+/* Flags for mnemo_tokenizer_decode. */
+#define MNEMO_DECODE_SKIP_SPECIAL 1u /* drop special tokens, as HF's default */
+
+/*
+ * Decodes ids back to text through the tokenizer's decoder (▁ -> space,
+ * byte-fallback tokens -> bytes, invalid byte sequences -> U+FFFD per byte,
+ * as HF does). On success *text is a NUL-terminated string of *len bytes
+ * owned by the caller (mnemo_free). Errors: ERANGE (an id outside the
+ * vocabulary; the message names its position), ENOMEM.
+ */
+int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_t n,
+                           unsigned flags, char **text, size_t *len, mnemo_error *err);
+
+/* ------------------------------------------------------------- utilities */
+
+/*
+ * Checks that `len` bytes are valid UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). Returns 1 if valid; otherwise 0 and
+ * the offset of the first byte of the first invalid sequence in *bad_offset
+ * (may be NULL).
+ */
+int mnemo_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MNEMO_H */

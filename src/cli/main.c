@@ -1,0 +1,150 @@
+/*
+ * main.c — the `mnemo` executable: the command table, --help/--version,
+ * `mnemo help CMD` (generated from the settings table), and dispatch. Each
+ * command lives in its own file; this one only routes.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const mnemo_command commands[] = {
+    {"tokenize", MNEMO_CMD_TOKENIZE, "mnemo tokenize --tokenizer PATH [options] [TEXT...]",
+     "text to token ids (and back), exactly as HF tokenizers",
+     "Reads one JSON string per line on stdin and writes one JSON array of ids per\n"
+     "line on stdout, in order (TEXT arguments, if given, are used instead of\n"
+     "stdin). Like HF encode(), the post-processor's special tokens (<bos> ...\n"
+     "<eos>) are added unless --no-special is given. --pieces writes the token\n"
+     "strings instead of ids. --decode reads JSON arrays of ids and writes JSON\n"
+     "strings. A bad line gets a message on stderr naming its line number and\n"
+     "`null` on stdout (so output lines stay aligned with input lines); the other\n"
+     "lines are still answered, and the exit status is 1.\n"
+     "\n"
+     "The first load of a tokenizer.json writes a compact binary form to the\n"
+     "cache folder; later loads read it (validated against the JSON's hash).\n"
+     "\n"
+     "Examples:\n"
+     "  echo '\"Hello world\"' | mnemo tokenize --model ./embeddinggemma-300m\n"
+     "  mnemo tokenize --tokenizer tokenizer.json --pieces 'Hello world'\n"
+     "  echo '[2, 9259, 1902, 1]' | mnemo tokenize --model DIR --decode\n",
+     mnemo__cmd_tokenize},
+};
+static const size_t n_commands = sizeof commands / sizeof commands[0];
+
+void mnemo__cli_error(const char *cmd, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mnemo %s: %s\n", cmd, msg);
+}
+
+static void print_usage(FILE *f) {
+    fprintf(f,
+            "mnemo %s — embeddings and memory for agents, on the CPU (EmbeddingGemma-300M)\n"
+            "\n"
+            "usage: mnemo COMMAND [options]\n"
+            "\n"
+            "commands:\n",
+            mnemo_version());
+    for (size_t i = 0; i < n_commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "help for a command: mnemo help COMMAND");
+    fprintf(f,
+            "\n"
+            "options: --help, --version; each command's options: mnemo help COMMAND\n"
+            "Every option can also be set by its environment variable (MNEMO_*); a flag\n"
+            "wins over the environment.\n");
+}
+
+static void print_command_help(const mnemo_command *c) {
+    printf("usage: %s\n\n%s\n%s\noptions:\n", c->usage, c->summary, c->details);
+    size_t n;
+    const mnemo_setting_info *t = mnemo__settings_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].commands & c->bit)) continue;
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s%s", t[i].flag, t[i].metavar ? " " : "",
+                 t[i].metavar ? t[i].metavar : "");
+        printf("  %-22s %s", flag, t[i].help);
+        if (t[i].env || (t[i].def && t[i].type == MNEMO_SETTING_STRING)) {
+            printf(" [");
+            if (t[i].env) printf("env %s", t[i].env);
+            if (t[i].def && t[i].type == MNEMO_SETTING_STRING)
+                printf("%sdefault %s", t[i].env ? ", " : "", t[i].def);
+            printf("]");
+        }
+        printf("\n");
+    }
+}
+
+static const mnemo_command *find_command(const char *name) {
+    for (size_t i = 0; i < n_commands; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("mnemo %s\n", mnemo_version());
+        return 0;
+    }
+    if (!strcmp(cmd, "help")) {
+        if (argc < 3) {
+            print_usage(stdout);
+            return 0;
+        }
+        const mnemo_command *c = find_command(argv[2]);
+        if (!c) {
+            fprintf(stderr, "mnemo help: no command '%s' (see mnemo --help)\n", argv[2]);
+            return 2;
+        }
+        print_command_help(c);
+        return 0;
+    }
+    const mnemo_command *c = find_command(cmd);
+    if (!c) {
+        fprintf(stderr, "mnemo: no command '%s' (see mnemo --help)\n", cmd);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            print_command_help(c);
+            return 0;
+        }
+    }
+    mnemo_settings s;
+    mnemo_error err;
+    char **positional = calloc((size_t)argc, sizeof(char *));
+    int n_pos = 0;
+    if (!positional) return 1;
+    if (mnemo__settings_parse(&s, c->bit, argc - 2, argv + 2, positional, &n_pos, &err)) {
+        mnemo__cli_error(c->name, "%s", err.message);
+        free(positional);
+        return 2;
+    }
+    int level = mnemo__log_level_parse(s.log_level);
+    if (level < 0) {
+        mnemo__cli_error(c->name, "--log-level '%s' is not one of debug|info|warn|error|off",
+                         s.log_level);
+        free(positional);
+        return 2;
+    }
+    mnemo__log_set_level((mnemo_log_level)level);
+    int rc = c->run(&s, n_pos, positional);
+    free(positional);
+    return rc;
+}

@@ -1,0 +1,122 @@
+/*
+ * core.h — the internal header of the core part: errors, logging, checked
+ * arithmetic, allocation hooks, hashing, time and file mapping. Every other
+ * part calls core only through this header. Not public: users see mnemo.h.
+ */
+#ifndef MNEMO_CORE_H
+#define MNEMO_CORE_H
+
+#include "mnemo.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define MNEMO_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MNEMO_PRINTF(a, b)
+#endif
+
+/* ------------------------------------------------------------- errors */
+
+/* Fills `err` (may be NULL) with `code` and a formatted message; returns code,
+ * so callers write `return mnemo__fail(err, MNEMO_EFORMAT, "...", ...)`. */
+int mnemo__fail(mnemo_error *err, int code, const char *fmt, ...) MNEMO_PRINTF(3, 4);
+/* Prepends "prefix: " to an error message already in `err`. Returns err->code. */
+int mnemo__fail_prefix(mnemo_error *err, const char *fmt, ...) MNEMO_PRINTF(2, 3);
+
+/* ------------------------------------------------------------ logging */
+
+typedef enum mnemo_log_level {
+    MNEMO_LOG_DEBUG = 0,
+    MNEMO_LOG_INFO = 1,
+    MNEMO_LOG_WARN = 2,
+    MNEMO_LOG_ERROR = 3,
+    MNEMO_LOG_OFF = 4
+} mnemo_log_level;
+
+/*
+ * The one logging function: one line per event on stderr, logfmt style:
+ *   ts=2026-11-25T07:50:01.123Z level=info event=tokenizer.load path=... ms=12.5
+ * `fields` is a printf format producing the key=value pairs (may be NULL).
+ * Values with spaces should be quoted by the caller with %q-like care; use
+ * mnemo__log_quote() for untrusted strings.
+ */
+void mnemo__log(mnemo_log_level level, const char *event, const char *fields, ...)
+    MNEMO_PRINTF(3, 4);
+void mnemo__log_set_level(mnemo_log_level level);
+mnemo_log_level mnemo__log_get_level(void);
+/* Parses "debug|info|warn|error|off"; returns -1 if unknown. */
+int mnemo__log_level_parse(const char *s);
+/* Writes `s` as a logfmt value (quoted and escaped when needed) into buf. */
+const char *mnemo__log_quote(char *buf, size_t cap, const char *s);
+
+/* ------------------------------------------------- checked arithmetic */
+
+/* Return false (and leave *out unspecified) on overflow. */
+static inline bool mnemo__add_size(size_t a, size_t b, size_t *out) {
+    return !__builtin_add_overflow(a, b, out);
+}
+static inline bool mnemo__mul_size(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* --------------------------------------------------------- allocation */
+
+/*
+ * All library allocations go through these, so tests can make the N-th call
+ * fail (STYLE.md habit 16). mnemo__alloc_fail_after(n): the n-th allocation
+ * from now (1-based) and every one after it fail; 0 turns failures off.
+ */
+void *mnemo__malloc(size_t n);
+void *mnemo__calloc(size_t count, size_t size);
+void *mnemo__realloc(void *p, size_t n);
+void *mnemo__malloc_array(size_t count, size_t size); /* overflow-checked */
+void mnemo__free(void *p);
+char *mnemo__strndup(const char *s, size_t n);
+void mnemo__alloc_fail_after(long n);
+
+/* ------------------------------------------------------------ hashing */
+
+/* A fast 64-bit non-cryptographic hash (for tables and cache keys). */
+uint64_t mnemo__hash64(const void *data, size_t len, uint64_t seed);
+
+/* --------------------------------------------------------------- time */
+
+/* Monotonic clock in seconds. */
+double mnemo__now(void);
+
+/* ------------------------------------------------------------- files */
+
+/* A read-only view of a whole file: memory-mapped (or empty for size 0). */
+typedef struct mnemo_file_map {
+    const uint8_t *data;
+    size_t size;
+    void *base_; /* for munmap */
+} mnemo_file_map;
+
+/* Maps `path` read-only. Errors: ENOENT, EIO (message names the path). */
+int mnemo__file_map(const char *path, mnemo_file_map *map, mnemo_error *err);
+void mnemo__file_unmap(mnemo_file_map *map);
+/* Non-zero when `path` is a directory. */
+int mnemo__is_dir(const char *path);
+/* Writes a file atomically (temp file + fsync + rename). */
+int mnemo__file_write_atomic(const char *path, const void *data, size_t size, mnemo_error *err);
+/* mkdir -p. */
+int mnemo__mkdirs(const char *path, mnemo_error *err);
+/* The cache folder: explicit `dir` if non-NULL, else $MNEMO_CACHE_DIR, else
+ * $XDG_CACHE_HOME/mnemo, else $HOME/.cache/mnemo. Writes into buf. Returns
+ * false when no folder can be named. */
+bool mnemo__cache_dir(const char *dir, char *buf, size_t cap);
+
+/* ------------------------------------------------------------- UTF-8 */
+
+/* Decodes one code point at s[0..len) that is known to be valid UTF-8;
+ * returns its byte length (1..4). */
+static inline int mnemo__utf8_len(uint8_t lead) {
+    return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+}
+
+#endif /* MNEMO_CORE_H */

@@ -1,0 +1,83 @@
+/*
+ * settings.h — the one table of settings (STYLE.md habit 9, after redis
+ * config.c). Each row: field, flag name, environment variable, type, default,
+ * value name for help, help line, and the commands that take it. Flags, the
+ * environment and `mnemo help CMD` are all generated from this table, so a
+ * new option is one new row. Precedence: default < environment < flag.
+ */
+#ifndef MNEMO_SETTINGS_H
+#define MNEMO_SETTINGS_H
+
+#include "core.h"
+
+/* Commands, as bits, for the "applies to" column. */
+enum {
+    MNEMO_CMD_TOKENIZE = 1u << 0,
+    MNEMO_CMD_EMBED = 1u << 1,
+    MNEMO_CMD_SERVE = 1u << 2,
+    MNEMO_CMD_BENCH = 1u << 3,
+    MNEMO_CMD_ALL = 0xFFFFu
+};
+
+typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mnemo_setting_type;
+
+/* X(field, flag, env, type, default, metavar, help, commands) */
+#define MNEMO_SETTINGS_MAP(X)                                                                  \
+    X(model, "model", "MNEMO_MODEL", STRING, NULL, "DIR",                                      \
+      "model folder (sentence-transformers layout, e.g. google/embeddinggemma-300m)",          \
+      MNEMO_CMD_TOKENIZE | MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                \
+    X(tokenizer, "tokenizer", "MNEMO_TOKENIZER", STRING, NULL, "PATH",                         \
+      "tokenizer.json, or a folder holding one (default: the --model folder)",                 \
+      MNEMO_CMD_TOKENIZE | MNEMO_CMD_BENCH)                                                    \
+    X(no_special, "no-special", NULL, BOOL, "0", NULL,                                         \
+      "do not add the post-processor's special tokens (<bos> ... <eos>)", MNEMO_CMD_TOKENIZE)  \
+    X(decode, "decode", NULL, BOOL, "0", NULL,                                                 \
+      "read JSON arrays of ids and write the decoded JSON strings", MNEMO_CMD_TOKENIZE)        \
+    X(keep_special, "keep-special", NULL, BOOL, "0", NULL,                                     \
+      "with --decode: keep special tokens in the text (default: skip them, as HF does)",       \
+      MNEMO_CMD_TOKENIZE)                                                                      \
+    X(pieces, "pieces", NULL, BOOL, "0", NULL,                                                 \
+      "write the token strings (JSON array of strings) instead of ids", MNEMO_CMD_TOKENIZE)    \
+    X(cache_dir, "cache-dir", "MNEMO_CACHE_DIR", STRING, NULL, "DIR",                          \
+      "folder for derived files such as the binary tokenizer (default ~/.cache/mnemo)",        \
+      MNEMO_CMD_ALL)                                                                           \
+    X(no_cache, "no-cache", "MNEMO_NO_CACHE", BOOL, "0", NULL,                                 \
+      "neither read nor write derived files in the cache folder", MNEMO_CMD_ALL)              \
+    X(log_level, "log-level", "MNEMO_LOG_LEVEL", STRING, "warn", "LEVEL",                      \
+      "debug|info|warn|error|off (logs go to stderr, one logfmt line per event)", MNEMO_CMD_ALL)
+
+typedef struct mnemo_settings {
+#define MNEMO_SETTING_FIELD_STRING const char *
+#define MNEMO_SETTING_FIELD_BOOL int
+#define MNEMO_SETTING_FIELD_INT long
+#define MNEMO_SETTING_FIELD_(field, flag, env, type, def, meta, help, cmds) \
+    MNEMO_SETTING_FIELD_##type field;
+    MNEMO_SETTINGS_MAP(MNEMO_SETTING_FIELD_)
+#undef MNEMO_SETTING_FIELD_
+} mnemo_settings;
+
+typedef struct mnemo_setting_info {
+    const char *flag;
+    const char *env;
+    mnemo_setting_type type;
+    const char *def;
+    const char *metavar;
+    const char *help;
+    unsigned commands;
+    size_t offset;
+} mnemo_setting_info;
+
+/* The table as data, for help output. *n receives the row count. */
+const mnemo_setting_info *mnemo__settings_table(size_t *n);
+
+/*
+ * Fills `s` from defaults, then the environment, then argv (flags as
+ * `--name VALUE`, `--name=VALUE`, or `--name` for booleans) for command
+ * `command` (one MNEMO_CMD_* bit). Arguments that are not flags are collected
+ * into positional[] (which must have room for argc entries), in order; `--`
+ * ends the flags. Errors: EINVAL with a message naming the flag.
+ */
+int mnemo__settings_parse(mnemo_settings *s, unsigned command, int argc, char **argv,
+                          char **positional, int *n_positional, mnemo_error *err);
+
+#endif /* MNEMO_SETTINGS_H */

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# run-tokenizer-bench.sh — builds mnemo, makes a venv with HF tokenizers, and
+# runs bench/tokenizer_vs_hf.py. Run on an idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j"$(nproc)" >/dev/null
+VENV=${MNEMO_BENCH_VENV:-$HOME/.cache/mnemo/venv-bench}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check "tokenizers==0.22.1"
+TOK=${1:-../shared/fixtures/embeddinggemma-300m/tokenizer.json}
+[ -f "$TOK" ] || TOK=$(bash scripts/get-model.sh)/tokenizer.json
+exec "$VENV/bin/python" bench/tokenizer_vs_hf.py --tokenizer "$TOK"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# install-deps.sh [--test] — installs the Debian packages mnemo needs to build
+# (and, with --test, to run its tests and fuzzers). Idempotent: packages that
+# are present are left alone; it prints what it installs. Run as root or with sudo.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config libjansson-dev python3 python3-venv python3-pip)
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(clang libclang-rt-14-dev)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+echo "install-deps: apt-get install ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite, from nothing on a fresh Debian 12 machine:
+# installs what it needs, then builds and runs every test twice (plain, and
+# under AddressSanitizer + UndefinedBehaviorSanitizer), then runs each
+# libFuzzer target for a bounded time. Ends with one line "N passed, N failed"
+# and exits non-zero if anything failed. CI (.ci/run) runs exactly this.
+#
+# Environment: MNEMO_FUZZ_SECONDS (default 60) per fuzz target; JOBS (nproc).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${MNEMO_FUZZ_SECONDS:-60}
+passed=0
+failed=0
+say() { echo "== test.sh: $*"; }
+
+bash scripts/install-deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
+
+# The real tokenizer.json: the shared fixture when the project's shared/ is
+# beside the clone, else the one in the downloaded model folder.
+TOKENIZER=$ROOT/../shared/fixtures/embeddinggemma-300m/tokenizer.json
+if [ ! -f "$TOKENIZER" ]; then
+  say "no shared fixtures beside the clone: getting the model for its tokenizer.json"
+  MODEL=$(bash scripts/get-model.sh) || { echo "0 passed, 1 failed"; exit 1; }
+  TOKENIZER=$MODEL/tokenizer.json
+fi
+
+# build_and_test DIR CMAKE_ARGS... : configure, build, ctest; adds to the counts.
+build_and_test() {
+  local dir=$1; shift
+  say "build $dir ($*)"
+  if ! cmake -S . -B "$dir" -DMNEMO_TEST_TOKENIZER="$TOKENIZER" "$@" >"$dir.configure.log" 2>&1 ||
+     ! cmake --build "$dir" -j"$JOBS" >"$dir.build.log" 2>&1; then
+    tail -50 "$dir.configure.log" "$dir.build.log" 2>/dev/null
+    say "build of $dir FAILED"
+    failed=$((failed + 1))
+    return
+  fi
+  say "ctest in $dir"
+  ctest --test-dir "$dir" --output-on-failure -j1 2>&1 | tee "$dir.ctest.log"
+  local line total nfail
+  line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$dir.ctest.log" | tail -1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); return; fi
+  nfail=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+  total=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/')
+  passed=$((passed + total - nfail))
+  failed=$((failed + nfail))
+}
+
+build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNEMO_SANITIZE=ON
+
+# Fuzzers: each runs for FUZZ_SECONDS on a copy of its seed corpus.
+say "build fuzzers (clang, libFuzzer)"
+if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMNEMO_FUZZ=ON -DMNEMO_TESTS=OFF \
+     >build-fuzz.configure.log 2>&1 && cmake --build build-fuzz -j"$JOBS" >build-fuzz.build.log 2>&1; then
+  run_fuzz() { # name corpus-folder extra-args...
+    local name=$1 seeds=$2; shift 2
+    local work; work=$(mktemp -d)
+    cp -r "$seeds"/. "$work"/
+    say "fuzz $name for ${FUZZ_SECONDS}s"
+    if MNEMO_CACHE_DIR=$ROOT/build-fuzz/cache MNEMO_FUZZ_TOKENIZER=$TOKENIZER \
+       "build-fuzz/fuzz/$name" -max_total_time="$FUZZ_SECONDS" -timeout=20 -rss_limit_mb=4096 \
+       -artifact_prefix="build-fuzz/$name-" "$@" "$work" >"build-fuzz/$name.log" 2>&1; then
+      tail -1 "build-fuzz/$name.log"
+      passed=$((passed + 1))
+    else
+      tail -40 "build-fuzz/$name.log"
+      say "fuzz $name FAILED (artifacts in build-fuzz/)"
+      failed=$((failed + 1))
+    fi
+    rm -rf "$work"
+  }
+  run_fuzz fuzz_tokenizer_load fuzz/corpus/tokenizer_json -dict=fuzz/tokenizer_json.dict -max_len=4096
+  run_fuzz fuzz_tokenizer_encode fuzz/corpus/encode -max_len=2048
+else
+  tail -30 build-fuzz.build.log
+  say "fuzz build FAILED"
+  failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

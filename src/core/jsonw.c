@@ -24,6 +24,7 @@ static bool reserve(mnemo_jsonw *w, size_t n) {
 }
 
 void mnemo__jsonw_raw(mnemo_jsonw *w, const char *s, size_t n) {
+    if (n == 0) return;
     if (!reserve(w, n)) return;
     memcpy(w->p + w->len, s, n);
     w->len += n;

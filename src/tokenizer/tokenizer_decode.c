@@ -36,6 +36,7 @@ static bool arena_reserve(arena *a, size_t n) {
 }
 
 static bool arena_put(arena *a, const char *s, size_t n) {
+    if (n == 0) return true; /* s may be NULL (an empty arena) */
     if (!arena_reserve(a, n)) return false;
     memcpy(a->p + a->len, s, n);
     a->len += n;
@@ -83,7 +84,7 @@ int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_
     int rc = MNEMO_ENOMEM;
     list = mnemo__malloc_array(n ? n : 1, sizeof(piece));
     next = mnemo__malloc_array(n ? n : 1, sizeof(piece)); /* no step makes the list longer */
-    if (!list || !next) goto out;
+    if (!list || !next || !arena_reserve(&a, 64)) goto out; /* a.p is never NULL below */
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || (uint32_t)id >= h->n_ids ||
@@ -103,6 +104,7 @@ int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_
     }
     if (!(h->flags & TOK_HAS_DECODER)) {
         arena joined = {0};
+        if (!arena_reserve(&joined, 64)) goto out;
         for (size_t i = 0; i < count; i++) {
             if ((i && !arena_put(&joined, " ", 1)) ||
                 !arena_put(&joined, a.p + list[i].off, list[i].len)) {
@@ -161,7 +163,7 @@ int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_
             for (size_t i = 0; i < count; i++) {
                 size_t src_off = list[i].off, src_len = list[i].len;
                 if (!arena_reserve(&a, src_len)) goto out;
-                memcpy(a.p + a.len, a.p + src_off, src_len);
+                if (src_len) memcpy(a.p + a.len, a.p + src_off, src_len);
                 a.len += src_len;
             }
             next[nn++] = (piece){off, a.len - off};

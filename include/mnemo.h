@@ -117,6 +117,9 @@ size_t mnemo_tokenizer_vocab_size(const mnemo_tokenizer *tok);
 /* Number of ids the post-processor adds around one sequence (2 for Gemma). */
 size_t mnemo_tokenizer_num_special(const mnemo_tokenizer *tok);
 
+/* Of those, the number added after the sequence (1 for Gemma: <eos>). */
+size_t mnemo_tokenizer_num_special_end(const mnemo_tokenizer *tok);
+
 /* The id's token string (e.g. "▁world", "<0x0A>"), or NULL for an unknown
  * id. The pointer stays valid until the tokenizer is closed. */
 const char *mnemo_tokenizer_piece(const mnemo_tokenizer *tok, int32_t id, size_t *len);
@@ -159,6 +162,94 @@ int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t 
  */
 int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_t n,
                            unsigned flags, char **text, size_t *len, mnemo_error *err);
+
+/* ------------------------------------------------------------- the model */
+
+/*
+ * A sentence-embedding model opened from a folder in the sentence-transformers
+ * layout (google/embeddinggemma-300m as downloaded): config.json,
+ * model.safetensors, tokenizer.json, modules.json, 1_Pooling/, 2_Dense/,
+ * 3_Dense/, config_sentence_transformers.json (prompts),
+ * sentence_bert_config.json (max_seq_length). What the files say is read, not
+ * assumed; an architecture or setting the engine does not implement is
+ * refused with MNEMO_EUNSUPPORTED and a message naming the file and field.
+ *
+ * Read-only after open and shared by any number of contexts and threads. The
+ * weights are memory-mapped (f32 and bf16 used in place; f16 widened).
+ */
+typedef struct mnemo_model mnemo_model;
+
+typedef struct mnemo_model_options {
+    const char *cache_dir; /* as mnemo_tokenizer_options */
+    int no_cache;
+} mnemo_model_options;
+
+/* Errors: ENOENT, EIO, EFORMAT, EUNSUPPORTED, ENOMEM. Close with
+ * mnemo_model_close() after every context made from it is freed. */
+int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_model **out,
+                     mnemo_error *err);
+void mnemo_model_close(mnemo_model *model);
+
+/* Width of the output vectors (768 for EmbeddingGemma). */
+size_t mnemo_model_dim(const mnemo_model *model);
+/* Most tokens one input may have, <bos> and <eos> included (2048). */
+size_t mnemo_model_max_tokens(const mnemo_model *model);
+/* The model's tokenizer; owned by the model. */
+const mnemo_tokenizer *mnemo_model_tokenizer(const mnemo_model *model);
+/* The named prompts of config_sentence_transformers.json, in file order. */
+int mnemo_model_prompt_count(const mnemo_model *model);
+const char *mnemo_model_prompt_name(const mnemo_model *model, int i);
+/* The text of a named prompt, or NULL when the model has no such name. */
+const char *mnemo_model_prompt_text(const mnemo_model *model, const char *name);
+/* "f32", "bf16" or "mixed" (the weights as used), and the kernel variant. */
+const char *mnemo_model_precision(const mnemo_model *model);
+const char *mnemo_model_kernels(const mnemo_model *model);
+
+/* ------------------------------------------------------------ embedding */
+
+/*
+ * A context runs the model: it owns the activations and a thread pool, all
+ * sized at creation (no allocation per token). One context serves one caller
+ * at a time; make one per worker thread.
+ */
+typedef struct mnemo_context mnemo_context;
+
+typedef struct mnemo_context_options {
+    int n_threads;           /* <= 0: every CPU this process may use */
+    size_t max_batch_tokens; /* tokens per forward pass; 0: 8192 (never below max tokens) */
+} mnemo_context_options;
+
+int mnemo_context_create(const mnemo_model *model, const mnemo_context_options *opts,
+                         mnemo_context **out, mnemo_error *err);
+void mnemo_context_free(mnemo_context *ctx);
+
+typedef struct mnemo_embed_options {
+    /* The task prompt, as sentence-transformers applies it: its text is
+     * prepended to each input before tokenizing. prompt_text (custom text)
+     * wins over prompt_name (a name of the model's prompts, e.g. "query",
+     * "document", "STS"); with neither, the model's default prompt if it has
+     * one, else none. */
+    const char *prompt_name;
+    const char *prompt_text;
+    /* Output dimension: 0 for the full width; 1..width for a Matryoshka
+     * prefix, renormalized (EmbeddingGemma is trained at 768, 512, 256, 128). */
+    size_t dim;
+    /* Non-zero: an input longer than the model's max tokens is refused with
+     * ETOOBIG instead of truncated (truncation keeps <eos> last). */
+    int no_truncate;
+} mnemo_embed_options;
+
+/*
+ * Embeds n texts (UTF-8, pointer + length each) in as few packed forward
+ * passes as the context allows. Writes n * dim floats to `out`, row i for
+ * texts[i], and, if n_tokens is not NULL, the token count each input used
+ * (after truncation). `opts` may be NULL (defaults). Errors: EINVAL (unknown
+ * prompt name, bad dim; the message lists what is valid), EUTF8 (names the
+ * text and byte offset), ETOOBIG (with no_truncate), ERANGE (a token without
+ * an embedding row), ENOMEM. On error nothing useful is in `out`.
+ */
+int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens, size_t n,
+                const mnemo_embed_options *opts, float *out, size_t *n_tokens, mnemo_error *err);
 
 /* ------------------------------------------------------------- utilities */
 

@@ -17,6 +17,7 @@ typedef struct mnemo_command {
 } mnemo_command;
 
 int mnemo__cmd_tokenize(const mnemo_settings *s, int argc, char **argv);
+int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv);
 
 /* Prints "mnemo CMD: message" on stderr. */
 void mnemo__cli_error(const char *cmd, const char *fmt, ...) MNEMO_PRINTF(2, 3);

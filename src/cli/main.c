@@ -30,6 +30,23 @@ static const mnemo_command commands[] = {
      "  mnemo tokenize --tokenizer tokenizer.json --pieces 'Hello world'\n"
      "  echo '[2, 9259, 1902, 1]' | mnemo tokenize --model DIR --decode\n",
      mnemo__cmd_tokenize},
+    {"embed", MNEMO_CMD_EMBED, "mnemo embed --model DIR [--prompt NAME | --prompt-text TEXT] [--dim N] [TEXT...]",
+     "text to embedding vectors (sentence-transformers' vectors, no Python)",
+     "Reads one JSON string per line on stdin and writes one JSON array of floats per\n"
+     "line on stdout, in order (TEXT arguments, if given, are embedded instead).\n"
+     "--model defaults to $MNEMO_MODEL. The prompt is prepended to each text as\n"
+     "sentence-transformers does (EmbeddingGemma: --prompt query for queries,\n"
+     "--prompt document for documents). --dim N gives the first N values,\n"
+     "renormalized (Matryoshka; trained sizes 768, 512, 256, 128). Inputs longer\n"
+     "than the model's max tokens (2048) are truncated keeping <eos> last, or\n"
+     "refused with --no-truncate. A bad line gets a message on stderr naming its\n"
+     "line number and `null` on stdout; the exit status is then 1. A progress\n"
+     "line is shown on stderr when it is a terminal.\n"
+     "\n"
+     "Examples:\n"
+     "  mnemo embed --model DIR --prompt query 'Which planet is known as the Red Planet?'\n"
+     "  jq -R . docs.txt | mnemo embed --model DIR --prompt document --dim 256 > vectors.jsonl\n",
+     mnemo__cmd_embed},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

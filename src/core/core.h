@@ -111,6 +111,26 @@ int mnemo__mkdirs(const char *path, mnemo_error *err);
  * false when no folder can be named. */
 bool mnemo__cache_dir(const char *dir, char *buf, size_t cap);
 
+/* ------------------------------------------------------------ threads */
+
+/*
+ * A persistent pool of worker threads for parallel loops (GEMM column blocks,
+ * attention heads). The caller takes part as worker 0, so a pool of n threads
+ * starts n-1 of its own. One pool serves one caller at a time.
+ */
+typedef struct mnemo_pool mnemo_pool;
+/* fn(ctx, task, worker): task in [0, n_tasks), worker in [0, pool size). */
+typedef void (*mnemo_task_fn)(void *ctx, size_t task, int worker);
+
+/* n_threads <= 0: the CPUs this process may run on (affinity mask). */
+int mnemo__pool_create(int n_threads, mnemo_pool **out, mnemo_error *err);
+void mnemo__pool_destroy(mnemo_pool *pool);
+int mnemo__pool_size(const mnemo_pool *pool);
+/* Runs fn for every task, spread over the workers; returns when all are done. */
+void mnemo__pool_run(mnemo_pool *pool, size_t n_tasks, mnemo_task_fn fn, void *ctx);
+/* CPUs in this process's affinity mask (at least 1). */
+int mnemo__cpu_count(void);
+
 /* ------------------------------------------------------------- UTF-8 */
 
 /* Decodes one code point at s[0..len) that is known to be valid UTF-8;

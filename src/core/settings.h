@@ -38,6 +38,18 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       MNEMO_CMD_TOKENIZE)                                                                      \
     X(pieces, "pieces", NULL, BOOL, "0", NULL,                                                 \
       "write the token strings (JSON array of strings) instead of ids", MNEMO_CMD_TOKENIZE)    \
+    X(prompt, "prompt", "MNEMO_PROMPT", STRING, NULL, "NAME",                                  \
+      "task prompt by name from the model (query, document, STS, ...; default: none)",         \
+      MNEMO_CMD_EMBED)                                                                         \
+    X(prompt_text, "prompt-text", NULL, STRING, NULL, "TEXT",                                  \
+      "custom prompt text prepended to every input (wins over --prompt)", MNEMO_CMD_EMBED)     \
+    X(dim, "dim", "MNEMO_DIM", INT, "0", "N",                                                  \
+      "output dimension 1..768 (Matryoshka prefix, renormalized; 0 = full)", MNEMO_CMD_EMBED)  \
+    X(no_truncate, "no-truncate", NULL, BOOL, "0", NULL,                                       \
+      "refuse inputs longer than the model's max tokens instead of truncating them",           \
+      MNEMO_CMD_EMBED)                                                                         \
+    X(threads, "threads", "MNEMO_THREADS", INT, "0", "N",                                      \
+      "worker threads (0 = every CPU this process may use)", MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH) \
     X(cache_dir, "cache-dir", "MNEMO_CACHE_DIR", STRING, NULL, "DIR",                          \
       "folder for derived files such as the binary tokenizer (default ~/.cache/mnemo)",        \
       MNEMO_CMD_ALL)                                                                           \

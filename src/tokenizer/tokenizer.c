@@ -98,6 +98,8 @@ size_t mnemo_tokenizer_num_special(const mnemo_tokenizer *tok) {
     return tok->h->n_pre + tok->h->n_post;
 }
 
+size_t mnemo_tokenizer_num_special_end(const mnemo_tokenizer *tok) { return tok->h->n_post; }
+
 const char *mnemo_tokenizer_piece(const mnemo_tokenizer *tok, int32_t id, size_t *len) {
     if (id < 0 || (uint32_t)id >= tok->h->n_ids) return NULL;
     /* As HF's id_to_token: the added token's content first, then the model's. */

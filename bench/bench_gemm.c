@@ -1,0 +1,50 @@
+/*
+ * bench_gemm.c — GFLOP/s of each GEMM variant on the shapes of
+ * EmbeddingGemma's linear layers (M tokens x N outputs x K inputs), one
+ * thread. Asserts nothing; prints a table.
+ * usage: bench_gemm [M]
+ */
+#include "core/core.h"
+#include "kernels/kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static double run(const mnemo_kernels *k, int bf16, size_t M, size_t N, size_t K, float *x,
+                  float *w, uint16_t *wb, float *y) {
+    double t0 = mnemo__now(), el;
+    size_t reps = 0;
+    do {
+        if (bf16) k->gemm_bf16(M, N, K, x, K, wb, K, y, N);
+        else k->gemm_f32(M, N, K, x, K, w, K, y, N);
+        reps++;
+        el = mnemo__now() - t0;
+    } while (el < 0.5);
+    return 2.0 * M * N * K * reps / el / 1e9;
+}
+
+int main(int argc, char **argv) {
+    size_t M = argc > 1 ? (size_t)atoi(argv[1]) : 256;
+    size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
+    printf("cpu: %s\nM=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(), M, "N x K");
+    const mnemo_kernels *ks[] = {mnemo__kernels_avx2(), mnemo__kernels_best()};
+    const char *names[] = {"avx2 f32", "avx2 bf16"};
+    for (int i = 0; i < 2; i++) printf(" %10s", names[i]);
+    printf("\n");
+    (void)ks;
+    for (size_t s = 0; s < 5; s++) {
+        size_t N = shapes[s][0], K = shapes[s][1];
+        float *x = malloc(M * K * 4), *w = malloc(N * K * 4), *y = malloc(M * N * 4);
+        uint16_t *wb = malloc(N * K * 2);
+        for (size_t i = 0; i < M * K; i++) x[i] = (float)(i % 7) * 0.1f;
+        for (size_t i = 0; i < N * K; i++) {
+            w[i] = (float)(i % 5) * 0.1f;
+            wb[i] = 0x3f80;
+        }
+        printf("%5zu x %-4zu", N, K);
+        const mnemo_kernels *k = mnemo__kernels_best();
+        printf(" %10.1f %10.1f\n", run(k, 0, M, N, K, x, w, wb, y), run(k, 1, M, N, K, x, w, wb, y));
+        free(x), free(w), free(y), free(wb);
+    }
+    return 0;
+}

@@ -1,0 +1,161 @@
+/*
+ * threadpool.c — the persistent worker pool of core.h: workers wait on a
+ * generation counter, claim task indices from an atomic counter, and the
+ * caller works too. Workers spin briefly before sleeping, because a forward
+ * pass runs hundreds of short parallel loops and a condition-variable wake-up
+ * costs tens of microseconds each.
+ */
+#include "core.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define SPIN_ROUNDS 20000
+
+struct mnemo_pool {
+    int n_threads;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    _Atomic unsigned generation;
+    _Atomic size_t next_task;
+    _Atomic int busy; /* workers still in the current loop */
+    size_t n_tasks;
+    mnemo_task_fn fn;
+    void *ctx;
+    _Atomic bool stop;
+};
+
+typedef struct worker_arg {
+    mnemo_pool *pool;
+    int index;
+} worker_arg;
+
+static void work(mnemo_pool *p, int worker) {
+    for (;;) {
+        size_t t = atomic_fetch_add(&p->next_task, 1);
+        if (t >= p->n_tasks) break;
+        p->fn(p->ctx, t, worker);
+    }
+}
+
+static void *worker_main(void *arg) {
+    worker_arg a = *(worker_arg *)arg;
+    mnemo__free(arg);
+    mnemo_pool *p = a.pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load(&p->generation)) == seen && spins < SPIN_ROUNDS) {
+            spins++;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&p->mu);
+            while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->wake, &p->mu);
+            bool stop = atomic_load(&p->stop);
+            pthread_mutex_unlock(&p->mu);
+            if (stop) return NULL;
+        }
+        seen = g;
+        if (atomic_load(&p->stop)) return NULL;
+        work(p, a.index);
+        if (atomic_fetch_sub(&p->busy, 1) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+int mnemo__cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    return 1;
+}
+
+int mnemo__pool_create(int n_threads, mnemo_pool **out, mnemo_error *err) {
+    if (n_threads <= 0) n_threads = mnemo__cpu_count();
+    if (n_threads > 256) n_threads = 256;
+    mnemo_pool *p = mnemo__calloc(1, sizeof *p);
+    if (!p) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory (thread pool)");
+    p->n_threads = n_threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->threads = mnemo__calloc((size_t)n_threads, sizeof(pthread_t));
+    if (!p->threads) {
+        mnemo__pool_destroy(p);
+        return mnemo__fail(err, MNEMO_ENOMEM, "out of memory (thread pool)");
+    }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *a = mnemo__malloc(sizeof *a);
+        if (a) {
+            a->pool = p;
+            a->index = i;
+        }
+        if (!a || pthread_create(&p->threads[i], NULL, worker_main, a) != 0) {
+            mnemo__free(a);
+            p->n_threads = i; /* only these started */
+            mnemo__pool_destroy(p);
+            return mnemo__fail(err, MNEMO_ENOMEM, "cannot start worker thread %d", i);
+        }
+    }
+    *out = p;
+    return MNEMO_OK;
+}
+
+void mnemo__pool_destroy(mnemo_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->stop, true);
+    atomic_fetch_add(&p->generation, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n_threads && p->threads; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    mnemo__free(p->threads);
+    mnemo__free(p);
+}
+
+int mnemo__pool_size(const mnemo_pool *p) { return p ? p->n_threads : 1; }
+
+void mnemo__pool_run(mnemo_pool *p, size_t n_tasks, mnemo_task_fn fn, void *ctx) {
+    if (n_tasks == 0) return;
+    if (!p || p->n_threads == 1 || n_tasks == 1) {
+        for (size_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store(&p->next_task, 0);
+    atomic_store(&p->busy, p->n_threads - 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->generation, 1);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    work(p, 0);
+    /* Wait for the workers to leave this loop: spin first, then sleep. */
+    for (int spins = 0; atomic_load(&p->busy) > 0 && spins < SPIN_ROUNDS; spins++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    if (atomic_load(&p->busy) > 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->busy) > 0) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+}

@@ -1,0 +1,227 @@
+/*
+ * embed.c — the embedding API of mnemo.h: a model (config + tokenizer +
+ * engine) and contexts, and mnemo_embed(): prompt resolution, tokenizing
+ * prompt + text as one string (as sentence-transformers does), truncation
+ * that keeps <eos> last, packing inputs into forward passes by a token
+ * budget, and Matryoshka dimensions (prefix + renormalize). Not the forward
+ * pass (src/engine) and not the HTTP service (src/server).
+ */
+#include "../engine/engine.h"
+#include "../kernels/kernels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_BATCH_TOKENS 8192
+
+struct mnemo_model {
+    mnemo_model_config cfg;
+    mnemo_tokenizer *tok;
+    mnemo_engine *engine;
+};
+
+struct mnemo_context {
+    const mnemo_model *model;
+    mnemo_engine_ctx *ectx;
+};
+
+int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_model **out,
+                     mnemo_error *err) {
+    if (!dir || !out) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_model_open: NULL argument");
+    *out = NULL;
+    double t0 = mnemo__now();
+    mnemo_model *m = mnemo__calloc(1, sizeof *m);
+    if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    int rc = mnemo__model_config_read(dir, &m->cfg, err);
+    if (rc) {
+        mnemo__free(m);
+        return rc;
+    }
+    mnemo_tokenizer_options topts = {opts ? opts->cache_dir : NULL, opts ? opts->no_cache : 0};
+    rc = mnemo_tokenizer_open(dir, &topts, &m->tok, err);
+    if (!rc) rc = mnemo__engine_open(&m->cfg, &m->engine, err);
+    if (rc) {
+        mnemo_model_close(m);
+        return rc;
+    }
+    mnemo__log(MNEMO_LOG_INFO, "model.load",
+               "dir=%s layers=%d hidden=%d dim=%d max_tokens=%d precision=%s kernels=%s ms=%.1f",
+               dir, m->cfg.n_layers, m->cfg.hidden, m->cfg.output_dim, m->cfg.max_seq_length,
+               mnemo__engine_precision(m->engine), mnemo__engine_kernels(m->engine),
+               (mnemo__now() - t0) * 1e3);
+    *out = m;
+    return MNEMO_OK;
+}
+
+void mnemo_model_close(mnemo_model *m) {
+    if (!m) return;
+    mnemo__engine_close(m->engine);
+    mnemo_tokenizer_close(m->tok);
+    mnemo__model_config_free(&m->cfg);
+    mnemo__free(m);
+}
+
+size_t mnemo_model_dim(const mnemo_model *m) { return (size_t)m->cfg.output_dim; }
+size_t mnemo_model_max_tokens(const mnemo_model *m) { return (size_t)m->cfg.max_seq_length; }
+const mnemo_tokenizer *mnemo_model_tokenizer(const mnemo_model *m) { return m->tok; }
+int mnemo_model_prompt_count(const mnemo_model *m) { return m->cfg.n_prompts; }
+const char *mnemo_model_prompt_name(const mnemo_model *m, int i) {
+    return i >= 0 && i < m->cfg.n_prompts ? m->cfg.prompt_names[i] : NULL;
+}
+const char *mnemo_model_prompt_text(const mnemo_model *m, const char *name) {
+    return name ? mnemo__model_config_prompt(&m->cfg, name) : NULL;
+}
+const char *mnemo_model_precision(const mnemo_model *m) { return mnemo__engine_precision(m->engine); }
+const char *mnemo_model_kernels(const mnemo_model *m) { return mnemo__engine_kernels(m->engine); }
+
+int mnemo_context_create(const mnemo_model *m, const mnemo_context_options *opts,
+                         mnemo_context **out, mnemo_error *err) {
+    if (!m || !out) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_context_create: NULL argument");
+    mnemo_context *c = mnemo__calloc(1, sizeof *c);
+    if (!c) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    c->model = m;
+    size_t budget = opts && opts->max_batch_tokens ? opts->max_batch_tokens : DEFAULT_BATCH_TOKENS;
+    int rc = mnemo__engine_ctx_create(m->engine, budget, opts ? opts->n_threads : 0, &c->ectx, err);
+    if (rc) {
+        mnemo__free(c);
+        return rc;
+    }
+    *out = c;
+    return MNEMO_OK;
+}
+
+void mnemo_context_free(mnemo_context *c) {
+    if (!c) return;
+    mnemo__engine_ctx_free(c->ectx);
+    mnemo__free(c);
+}
+
+/* The prompt text to use, or an EINVAL naming the valid names. */
+static int resolve_prompt(const mnemo_model *m, const mnemo_embed_options *o, const char **text,
+                          mnemo_error *err) {
+    *text = "";
+    if (o && o->prompt_text) {
+        *text = o->prompt_text;
+        return MNEMO_OK;
+    }
+    const char *name = o && o->prompt_name ? o->prompt_name : m->cfg.default_prompt_name;
+    if (!name) return MNEMO_OK;
+    const char *t = mnemo__model_config_prompt(&m->cfg, name);
+    if (t) {
+        *text = t;
+        return MNEMO_OK;
+    }
+    char names[400] = "";
+    for (int i = 0; i < m->cfg.n_prompts; i++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", m->cfg.prompt_names[i]);
+    }
+    return mnemo__fail(err, MNEMO_EINVAL, "unknown prompt name '%.60s'; this model has: %s", name,
+                       m->cfg.n_prompts ? names : "no named prompts");
+}
+
+int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, size_t n,
+                const mnemo_embed_options *opts, float *out, size_t *n_tokens, mnemo_error *err) {
+    if (!c || (n && (!texts || !lens || !out)))
+        return mnemo__fail(err, MNEMO_EINVAL, "mnemo_embed: NULL argument");
+    const mnemo_model *m = c->model;
+    size_t width = (size_t)m->cfg.output_dim, dim = opts && opts->dim ? opts->dim : width;
+    if (dim > width)
+        return mnemo__fail(err, MNEMO_EINVAL, "dimension %zu is out of range: this model gives 1..%zu "
+                           "(trained Matryoshka sizes: 768, 512, 256, 128)", dim, width);
+    const char *prompt;
+    int rc = resolve_prompt(m, opts, &prompt, err);
+    if (rc) return rc;
+    size_t plen = strlen(prompt), bad;
+    if (!mnemo_utf8_valid(prompt, plen, &bad))
+        return mnemo__fail(err, MNEMO_EUTF8, "prompt: invalid UTF-8 at byte offset %zu", bad);
+    size_t max_tokens = (size_t)m->cfg.max_seq_length;
+    size_t budget = mnemo__engine_ctx_max_tokens(c->ectx);
+
+    /* Tokenize everything first: errors are found before any compute. */
+    int32_t **ids = mnemo__calloc(n ? n : 1, sizeof *ids);
+    size_t *counts = mnemo__calloc(n ? n : 1, sizeof *counts);
+    float *full = mnemo__malloc_array(n ? n : 1, width * sizeof(float));
+    char *joined = NULL;
+    size_t joined_cap = 0;
+    rc = MNEMO_OK;
+    if (!ids || !counts || !full) {
+        rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu texts", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n && rc == MNEMO_OK; i++) {
+        if (!texts[i] && lens[i]) {
+            rc = mnemo__fail(err, MNEMO_EINVAL, "texts[%zu] is NULL", i);
+            break;
+        }
+        if (!mnemo_utf8_valid(texts[i], lens[i], &bad)) {
+            rc = mnemo__fail(err, MNEMO_EUTF8, "texts[%zu]: invalid UTF-8 at byte offset %zu", i, bad);
+            break;
+        }
+        size_t need;
+        if (!mnemo__add_size(plen, lens[i], &need)) {
+            rc = mnemo__fail(err, MNEMO_ETOOBIG, "texts[%zu] is too large", i);
+            break;
+        }
+        if (need > joined_cap) {
+            char *p = mnemo__realloc(joined, need + 1);
+            if (!p) {
+                rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+                break;
+            }
+            joined = p;
+            joined_cap = need;
+        }
+        memcpy(joined, prompt, plen);
+        if (lens[i]) memcpy(joined + plen, texts[i], lens[i]);
+        size_t cap = mnemo_tokenizer_max_ids(m->tok, need);
+        ids[i] = mnemo__malloc_array(cap, sizeof(int32_t));
+        if (!ids[i]) {
+            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+            break;
+        }
+        rc = mnemo_tokenizer_encode(m->tok, joined, need, 0, ids[i], cap, &counts[i], err);
+        if (rc) {
+            mnemo__fail_prefix(err, "texts[%zu]", i);
+            break;
+        }
+        if (counts[i] > max_tokens) {
+            if (opts && opts->no_truncate) {
+                rc = mnemo__fail(err, MNEMO_ETOOBIG,
+                                 "texts[%zu] has %zu tokens (prompt and <bos>/<eos> included); the "
+                                 "model takes at most %zu: shorten it or allow truncation",
+                                 i, counts[i], max_tokens);
+                break;
+            }
+            /* As HF truncation: keep the first tokens, then the post-processor's
+             * closing ids (<eos>), so the input still ends as the model expects. */
+            size_t tail = mnemo_tokenizer_num_special_end(m->tok);
+            memmove(ids[i] + max_tokens - tail, ids[i] + counts[i] - tail, tail * sizeof(int32_t));
+            counts[i] = max_tokens;
+        }
+    }
+    /* Pack inputs in order into forward passes of at most `budget` tokens. */
+    for (size_t first = 0; rc == MNEMO_OK && first < n;) {
+        size_t last = first, total = 0;
+        while (last < n && total + counts[last] <= budget) total += counts[last++];
+        rc = mnemo__engine_forward(c->ectx, (const int32_t *const *)ids + first, counts + first,
+                                   last - first, full + first * width, err);
+        first = last;
+    }
+    if (rc == MNEMO_OK) {
+        for (size_t i = 0; i < n; i++) {
+            float *dst = out + i * dim;
+            memcpy(dst, full + i * width, dim * sizeof(float));
+            if (dim < width) mnemo__l2_normalize(dst, dim);
+            if (n_tokens) n_tokens[i] = counts[i];
+        }
+    }
+done:
+    if (ids)
+        for (size_t i = 0; i < n; i++) mnemo__free(ids[i]);
+    mnemo__free(ids);
+    mnemo__free(counts);
+    mnemo__free(full);
+    mnemo__free(joined);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * engine.h — the internal header of the engine part: the EmbeddingGemma
+ * forward pass over packed, padding-free batches, then mean pooling, the
+ * Dense layers and L2 normalization. The engine (weights, tables) is
+ * read-only once open and shared by every context; a context owns one
+ * worker's activations, scratch and thread pool (STYLE.md habit 12).
+ * Tokenization, prompts, truncation and Matryoshka live in src/embed.
+ */
+#ifndef MNEMO_ENGINE_H
+#define MNEMO_ENGINE_H
+
+#include "../core/core.h"
+#include "../model/model_config.h"
+
+typedef struct mnemo_engine mnemo_engine;
+typedef struct mnemo_engine_ctx mnemo_engine_ctx;
+
+/* Maps the weights of a model folder whose config has been read. `cfg` is
+ * copied. Errors name the file and tensor (EFORMAT, EUNSUPPORTED, ENOENT). */
+int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_engine **out, mnemo_error *err);
+void mnemo__engine_close(mnemo_engine *e);
+const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e);
+/* "f32", "bf16" or "mixed": the weights as used. */
+const char *mnemo__engine_precision(const mnemo_engine *e);
+const char *mnemo__engine_kernels(const mnemo_engine *e);
+
+/* A context for batches of up to `max_tokens` tokens in all (at least the
+ * model's max_seq_length), run on `n_threads` threads (<= 0: all CPUs this
+ * process may use). All memory is allocated here, none per batch. */
+int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_threads,
+                             mnemo_engine_ctx **out, mnemo_error *err);
+void mnemo__engine_ctx_free(mnemo_engine_ctx *ctx);
+size_t mnemo__engine_ctx_max_tokens(const mnemo_engine_ctx *ctx);
+
+/*
+ * Embeds n_seqs token sequences (each 1..max_seq_length ids, already with
+ * <bos>/<eos>, sum of lengths <= the context's max_tokens) in one packed
+ * forward pass. Writes cfg.output_dim floats per sequence to out (L2
+ * normalized when the model has a Normalize module). Errors: EINVAL (a length
+ * out of range), ERANGE (an id without an embedding row; the message names
+ * it).
+ */
+int mnemo__engine_forward(mnemo_engine_ctx *ctx, const int32_t *const *ids, const size_t *lens,
+                          size_t n_seqs, float *out, mnemo_error *err);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * engine_forward.c — the EmbeddingGemma forward pass over one packed batch
+ * (the tokens of many sequences in one matrix, no padding), then pooling and
+ * the sentence-transformers head. Reads like the math (STYLE.md habit 6):
+ *
+ *   x = embed[ids] * sqrt(hidden)
+ *   per layer:  h = x + post_attn_norm(o(attention(rope(qk_norm(qkv(input_norm(x)))))))
+ *               x = h + post_ffn_norm(down(gelu_tanh(gate(n)) * up(n))), n = pre_ffn_norm(h)
+ *   x = norm(x);  e = mean over each sequence;  e = Dense(Dense(e));  e /= |e|
+ *
+ * Linear layers run over all tokens at once, split across the pool by output
+ * column blocks; attention runs per (sequence, head, block of 64 queries),
+ * each sequence alone (sliding layers: |i - j| <= radius; full layers: the
+ * whole sequence). All buffers come from the context: nothing is allocated
+ * per batch.
+ */
+#include "engine_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QUERY_BLOCK 64
+
+struct mnemo_engine_ctx {
+    const mnemo_engine *e;
+    mnemo_pool *pool;
+    size_t max_tokens;
+    /* activations, [max_tokens][width] */
+    float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up;
+    float *vt;          /* V transposed per sequence: [kv_dim][len] at the sequence's offset */
+    float *scores;      /* per worker: [QUERY_BLOCK][max_seq_length] */
+    int32_t *pos;       /* position of each packed token in its sequence */
+    size_t *seq_start;  /* first packed token of each sequence */
+    size_t *seq_len;
+    size_t max_seqs;
+    float *pooled, *dense_a, *dense_b; /* [max_seqs][widths] */
+    size_t dense_width;
+    /* the current batch, for the tasks */
+    size_t n_tokens, n_seqs;
+};
+
+/* ---------------------------------------------------------- parallel GEMM */
+
+typedef struct gemm_job {
+    const mnemo_kernels *k;
+    size_t M, N, K, chunk;
+    const float *x;
+    size_t ldx;
+    const mnemo_weight *w;
+    float *y;
+    size_t ldy;
+} gemm_job;
+
+static void gemm_task(void *arg, size_t task, int worker) {
+    (void)worker;
+    const gemm_job *j = arg;
+    size_t n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
+    if (n0 >= n1) return;
+    if (j->w->dtype == MNEMO_DTYPE_BF16)
+        j->k->gemm_bf16(j->M, n1 - n0, j->K, j->x, j->ldx, (const uint16_t *)j->w->data + n0 * j->K,
+                        j->K, j->y + n0, j->ldy);
+    else
+        j->k->gemm_f32(j->M, n1 - n0, j->K, j->x, j->ldx, (const float *)j->w->data + n0 * j->K,
+                       j->K, j->y + n0, j->ldy);
+}
+
+/* y[M][w.rows] = x[M][w.cols] · wᵀ, split by output columns across the pool. */
+static void linear(mnemo_engine_ctx *c, const float *x, size_t M, const mnemo_weight *w, float *y) {
+    size_t threads = (size_t)mnemo__pool_size(c->pool);
+    size_t tasks = threads * 4;
+    size_t chunk = (w->rows + tasks - 1) / tasks;
+    chunk = (chunk + 5) / 6 * 6; /* whole tiles */
+    if (chunk < 6) chunk = 6;
+    gemm_job j = {c->e->kernels, M, w->rows, w->cols, chunk, x, w->cols, w, y, w->rows};
+    mnemo__pool_run(c->pool, (w->rows + chunk - 1) / chunk, gemm_task, &j);
+}
+
+/* ------------------------------------------------ per-token element-wise */
+
+typedef enum { OP_NORM, OP_ADD_NORM, OP_QK_NORM_ROPE, OP_GELU_MUL } token_op_kind;
+
+typedef struct token_op {
+    mnemo_engine_ctx *c;
+    token_op_kind kind;
+    const float *gamma;
+    const float *src;
+    float *dst;
+    int layer;
+} token_op;
+
+#define TOKEN_CHUNK 16
+
+static void token_task(void *arg, size_t task, int worker) {
+    (void)worker;
+    const token_op *op = arg;
+    mnemo_engine_ctx *c = op->c;
+    const mnemo_engine *e = c->e;
+    const mnemo_model_config *cfg = &e->cfg;
+    size_t H = (size_t)cfg->hidden, hd = (size_t)cfg->head_dim;
+    size_t t0 = task * TOKEN_CHUNK, t1 = t0 + TOKEN_CHUNK < c->n_tokens ? t0 + TOKEN_CHUNK : c->n_tokens;
+    for (size_t t = t0; t < t1; t++) {
+        switch (op->kind) {
+        case OP_NORM: /* dst = norm(src) */
+            mnemo__rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, H, cfg->rms_eps);
+            break;
+        case OP_ADD_NORM: { /* dst += norm(src), src is scratch */
+            float *s = (float *)op->src + t * H;
+            mnemo__rmsnorm(s, s, op->gamma, H, cfg->rms_eps);
+            mnemo__add(op->dst + t * H, s, H);
+            break;
+        }
+        case OP_QK_NORM_ROPE: {
+            const gemma_layer *L = &e->layers[op->layer];
+            bool full = cfg->layer_full[op->layer];
+            size_t p = (size_t)c->pos[t], half = hd / 2;
+            const float *cs = (full ? e->cos_full : e->cos_sliding) + p * half;
+            const float *sn = (full ? e->sin_full : e->sin_sliding) + p * half;
+            for (int h = 0; h < cfg->n_heads; h++) {
+                float *q = c->q + t * (size_t)cfg->n_heads * hd + (size_t)h * hd;
+                mnemo__rmsnorm(q, q, L->q_norm, hd, cfg->rms_eps);
+                mnemo__rope(q, hd, cs, sn);
+            }
+            for (int h = 0; h < cfg->n_kv_heads; h++) {
+                float *k = c->k + t * (size_t)cfg->n_kv_heads * hd + (size_t)h * hd;
+                mnemo__rmsnorm(k, k, L->k_norm, hd, cfg->rms_eps);
+                mnemo__rope(k, hd, cs, sn);
+            }
+            break;
+        }
+        case OP_GELU_MUL: {
+            size_t I = (size_t)cfg->intermediate;
+            mnemo__gelu_tanh_mul(c->gate + t * I, c->gate + t * I, c->up + t * I, I);
+            break;
+        }
+        }
+    }
+}
+
+static void per_token(mnemo_engine_ctx *c, token_op *op) {
+    op->c = c;
+    mnemo__pool_run(c->pool, (c->n_tokens + TOKEN_CHUNK - 1) / TOKEN_CHUNK, token_task, op);
+}
+
+/* -------------------------------------------------------------- attention */
+
+typedef struct attn_job {
+    mnemo_engine_ctx *c;
+    int layer;
+    size_t n_tasks;
+    size_t *task_seq;   /* not used: tasks are decoded from the counts below */
+} attn_job;
+
+/* V of each sequence transposed to [kv_dim][len], so P·V is a GEMM with the
+ * weight operand row-major along the keys. One task per sequence. */
+static void transpose_task(void *arg, size_t s, int worker) {
+    (void)worker;
+    mnemo_engine_ctx *c = arg;
+    size_t kvd = (size_t)c->e->cfg.n_kv_heads * c->e->cfg.head_dim;
+    size_t start = c->seq_start[s], len = c->seq_len[s];
+    const float *v = c->v + start * kvd;
+    float *vt = c->vt + start * kvd;
+    for (size_t j = 0; j < len; j++)
+        for (size_t d = 0; d < kvd; d++) vt[d * len + j] = v[j * kvd + d];
+}
+
+/* Task index -> (sequence, head, query block): blocks are counted per
+ * sequence in order, heads innermost. */
+static void attention_task(void *arg, size_t task, int worker) {
+    const attn_job *j = arg;
+    mnemo_engine_ctx *c = j->c;
+    const mnemo_engine *e = c->e;
+    const mnemo_model_config *cfg = &e->cfg;
+    size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim;
+    size_t s = 0;
+    for (;; s++) {
+        size_t blocks = (c->seq_len[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * nh;
+        if (task < blocks) break;
+        task -= blocks;
+    }
+    size_t h = task % nh, qb = task / nh;
+    size_t kvh = h / (nh / (size_t)cfg->n_kv_heads); /* query heads share a K/V head */
+    size_t start = c->seq_start[s], len = c->seq_len[s];
+    size_t i0 = qb * QUERY_BLOCK, i1 = i0 + QUERY_BLOCK < len ? i0 + QUERY_BLOCK : len;
+    size_t j0 = 0, j1 = len;
+    size_t radius = (size_t)cfg->sliding_radius;
+    bool full = cfg->layer_full[j->layer];
+    if (!full) {
+        j0 = i0 > radius ? i0 - radius : 0;
+        j1 = i1 - 1 + radius + 1 < len ? i1 + radius : len;
+    }
+    size_t kr = j1 - j0;
+    size_t qdim = nh * hd, kvd = (size_t)cfg->n_kv_heads * hd;
+    float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
+    /* S = Q_blk · K_rangeᵀ */
+    e->kernels->gemm_f32(i1 - i0, kr, hd, c->q + (start + i0) * qdim + h * hd, qdim,
+                         c->k + (start + j0) * kvd + kvh * hd, kvd, S, kr);
+    for (size_t i = i0; i < i1; i++) {
+        float *row = S + (i - i0) * kr;
+        for (size_t jj = 0; jj < kr; jj++) {
+            size_t jpos = j0 + jj;
+            size_t dist = jpos > i ? jpos - i : i - jpos;
+            row[jj] = (!full && dist > radius) ? -INFINITY : row[jj] * cfg->attn_scale;
+        }
+        mnemo__softmax(row, kr);
+    }
+    /* O_blk = P · V_range, with V stored transposed */
+    const float *vt = c->vt + start * kvd + kvh * hd * len + j0;
+    e->kernels->gemm_f32(i1 - i0, hd, kr, S, kr, vt, len, c->att + (start + i0) * qdim + h * hd,
+                         qdim);
+}
+
+static void attention(mnemo_engine_ctx *c, int layer) {
+    mnemo__pool_run(c->pool, c->n_seqs, transpose_task, c);
+    size_t nh = (size_t)c->e->cfg.n_heads, tasks = 0;
+    for (size_t s = 0; s < c->n_seqs; s++) tasks += (c->seq_len[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * nh;
+    attn_job j = {c, layer, tasks, NULL};
+    mnemo__pool_run(c->pool, tasks, attention_task, &j);
+}
+
+/* ---------------------------------------------------------------- context */
+
+int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_threads,
+                             mnemo_engine_ctx **out, mnemo_error *err) {
+    const mnemo_model_config *cfg = &e->cfg;
+    if (max_tokens < (size_t)cfg->max_seq_length) max_tokens = (size_t)cfg->max_seq_length;
+    mnemo_engine_ctx *c = mnemo__calloc(1, sizeof *c);
+    if (!c) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    c->e = e;
+    c->max_tokens = max_tokens;
+    int rc = mnemo__pool_create(n_threads, &c->pool, err);
+    if (rc) {
+        mnemo__free(c);
+        return rc;
+    }
+    size_t T = max_tokens, H = (size_t)cfg->hidden, hd = (size_t)cfg->head_dim;
+    size_t Q = (size_t)cfg->n_heads * hd, KV = (size_t)cfg->n_kv_heads * hd,
+           I = (size_t)cfg->intermediate;
+    size_t workers = (size_t)mnemo__pool_size(c->pool);
+    c->max_seqs = T; /* every sequence has at least one token */
+    c->dense_width = (size_t)cfg->hidden;
+    for (int i = 0; i < cfg->n_dense; i++)
+        if ((size_t)cfg->dense[i].out_features > c->dense_width)
+            c->dense_width = (size_t)cfg->dense[i].out_features;
+    c->x = mnemo__malloc_array(T * H, 4);
+    c->xn = mnemo__malloc_array(T * H, 4);
+    c->tmp = mnemo__malloc_array(T * (H > Q ? H : Q), 4);
+    c->q = mnemo__malloc_array(T * Q, 4);
+    c->att = mnemo__malloc_array(T * Q, 4);
+    c->k = mnemo__malloc_array(T * KV, 4);
+    c->v = mnemo__malloc_array(T * KV, 4);
+    c->vt = mnemo__malloc_array(T * KV, 4);
+    c->gate = mnemo__malloc_array(T * I, 4);
+    c->up = mnemo__malloc_array(T * I, 4);
+    c->scores = mnemo__malloc_array(workers * QUERY_BLOCK * (size_t)cfg->max_seq_length, 4);
+    c->pos = mnemo__malloc_array(T, sizeof(int32_t));
+    c->seq_start = mnemo__malloc_array(T, sizeof(size_t));
+    c->seq_len = mnemo__malloc_array(T, sizeof(size_t));
+    c->pooled = mnemo__malloc_array(T * H, 4);
+    c->dense_a = mnemo__malloc_array(T * c->dense_width, 4);
+    c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
+    if (!c->x || !c->xn || !c->tmp || !c->q || !c->att || !c->k || !c->v || !c->vt || !c->gate ||
+        !c->up || !c->scores || !c->pos || !c->seq_start || !c->seq_len || !c->pooled ||
+        !c->dense_a || !c->dense_b) {
+        mnemo__engine_ctx_free(c);
+        return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
+    }
+    *out = c;
+    return MNEMO_OK;
+}
+
+void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
+    if (!c) return;
+    mnemo__pool_destroy(c->pool);
+    float *bufs[] = {c->x, c->xn, c->tmp, c->q, c->att, c->k, c->v, c->vt, c->gate, c->up,
+                     c->scores, c->pooled, c->dense_a, c->dense_b};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mnemo__free(bufs[i]);
+    mnemo__free(c->pos);
+    mnemo__free(c->seq_start);
+    mnemo__free(c->seq_len);
+    mnemo__free(c);
+}
+
+size_t mnemo__engine_ctx_max_tokens(const mnemo_engine_ctx *c) { return c->max_tokens; }
+
+/* ---------------------------------------------------------------- forward */
+
+static void embed_tokens(mnemo_engine_ctx *c, const int32_t *const *ids) {
+    const mnemo_engine *e = c->e;
+    size_t H = (size_t)e->cfg.hidden;
+    for (size_t s = 0; s < c->n_seqs; s++)
+        for (size_t i = 0; i < c->seq_len[s]; i++) {
+            size_t t = c->seq_start[s] + i, id = (size_t)ids[s][i];
+            float *x = c->x + t * H;
+            if (e->embed.dtype == MNEMO_DTYPE_BF16) {
+                const uint16_t *row = (const uint16_t *)e->embed.data + id * H;
+                for (size_t d = 0; d < H; d++) {
+                    uint32_t b = (uint32_t)row[d] << 16;
+                    float f;
+                    memcpy(&f, &b, 4);
+                    x[d] = f * e->embed_scale;
+                }
+            } else {
+                const float *row = (const float *)e->embed.data + id * H;
+                for (size_t d = 0; d < H; d++) x[d] = row[d] * e->embed_scale;
+            }
+        }
+}
+
+static void layer_forward(mnemo_engine_ctx *c, int l) {
+    const gemma_layer *L = &c->e->layers[l];
+    size_t T = c->n_tokens;
+    token_op op = {.kind = OP_NORM, .gamma = L->input_norm, .src = c->x, .dst = c->xn};
+    per_token(c, &op);
+    linear(c, c->xn, T, &L->q, c->q);
+    linear(c, c->xn, T, &L->k, c->k);
+    linear(c, c->xn, T, &L->v, c->v);
+    op = (token_op){.kind = OP_QK_NORM_ROPE, .layer = l};
+    per_token(c, &op);
+    attention(c, l);
+    linear(c, c->att, T, &L->o, c->tmp);
+    op = (token_op){.kind = OP_ADD_NORM, .gamma = L->post_attn_norm, .src = c->tmp, .dst = c->x};
+    per_token(c, &op);
+    op = (token_op){.kind = OP_NORM, .gamma = L->pre_ffn_norm, .src = c->x, .dst = c->xn};
+    per_token(c, &op);
+    linear(c, c->xn, T, &L->gate, c->gate);
+    linear(c, c->xn, T, &L->up, c->up);
+    op = (token_op){.kind = OP_GELU_MUL};
+    per_token(c, &op);
+    linear(c, c->gate, T, &L->down, c->tmp);
+    op = (token_op){.kind = OP_ADD_NORM, .gamma = L->post_ffn_norm, .src = c->tmp, .dst = c->x};
+    per_token(c, &op);
+}
+
+int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const size_t *lens,
+                          size_t n_seqs, float *out, mnemo_error *err) {
+    const mnemo_engine *e = c->e;
+    const mnemo_model_config *cfg = &e->cfg;
+    size_t total = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        if (lens[s] == 0 || lens[s] > (size_t)cfg->max_seq_length)
+            return mnemo__fail(err, MNEMO_EINVAL, "sequence %zu has %zu tokens; 1..%d are allowed",
+                               s, lens[s], cfg->max_seq_length);
+        for (size_t i = 0; i < lens[s]; i++)
+            if (ids[s][i] < 0 || ids[s][i] >= cfg->vocab_size)
+                return mnemo__fail(err, MNEMO_ERANGE,
+                                   "token id %d (sequence %zu, position %zu) has no embedding: the "
+                                   "model's vocabulary has %d rows",
+                                   ids[s][i], s, i, cfg->vocab_size);
+        total += lens[s];
+    }
+    if (total > c->max_tokens)
+        return mnemo__fail(err, MNEMO_EINVAL, "batch of %zu tokens exceeds the context's %zu", total,
+                           c->max_tokens);
+    if (n_seqs == 0) return MNEMO_OK;
+    c->n_tokens = total;
+    c->n_seqs = n_seqs;
+    size_t t = 0;
+    for (size_t s = 0; s < n_seqs; s++) {
+        c->seq_start[s] = t;
+        c->seq_len[s] = lens[s];
+        for (size_t i = 0; i < lens[s]; i++) c->pos[t + i] = (int32_t)i;
+        t += lens[s];
+    }
+    embed_tokens(c, ids);
+    for (int l = 0; l < cfg->n_layers; l++) layer_forward(c, l);
+    token_op op = {.kind = OP_NORM, .gamma = e->final_norm, .src = c->x, .dst = c->xn};
+    per_token(c, &op);
+
+    /* mean pooling over every token of each sequence (prompt, <bos> and <eos> included) */
+    size_t H = (size_t)cfg->hidden;
+    for (size_t s = 0; s < n_seqs; s++) {
+        float *p = c->pooled + s * H;
+        for (size_t d = 0; d < H; d++) {
+            double acc = 0.0;
+            for (size_t i = 0; i < c->seq_len[s]; i++) acc += c->xn[(c->seq_start[s] + i) * H + d];
+            p[d] = (float)(acc / (double)c->seq_len[s]);
+        }
+    }
+    const float *cur = c->pooled;
+    size_t width = H;
+    for (int i = 0; i < cfg->n_dense; i++) {
+        float *dst = (i % 2 == 0) ? c->dense_a : c->dense_b;
+        size_t outw = (size_t)cfg->dense[i].out_features;
+        linear(c, cur, n_seqs, &e->dense_w[i], dst);
+        for (size_t s = 0; s < n_seqs; s++) {
+            float *row = dst + s * outw;
+            if (e->dense_b[i])
+                for (size_t d = 0; d < outw; d++) row[d] += e->dense_b[i][d];
+            if (cfg->dense[i].activation == MNEMO_ACT_TANH)
+                for (size_t d = 0; d < outw; d++) row[d] = tanhf(row[d]);
+        }
+        cur = dst;
+        width = outw;
+    }
+    for (size_t s = 0; s < n_seqs; s++) {
+        memcpy(out + s * width, cur + s * width, width * sizeof(float));
+        if (cfg->normalize) mnemo__l2_normalize(out + s * width, width);
+    }
+    return MNEMO_OK;
+}

@@ -1,0 +1,45 @@
+/*
+ * engine_internal.h — the engine's private structures, shared by its load
+ * (engine_load.c) and forward (engine_forward.c) files. Not for other parts.
+ */
+#ifndef MNEMO_ENGINE_INTERNAL_H
+#define MNEMO_ENGINE_INTERNAL_H
+
+#include "../kernels/kernels.h"
+#include "../model/safetensors.h"
+#include "engine.h"
+
+/* A weight matrix [rows][cols] as the GEMM uses it: f32 or bf16, row-major,
+ * element-aligned (copied at load when the file's offset was not). */
+typedef struct mnemo_weight {
+    const void *data;
+    mnemo_dtype dtype; /* MNEMO_DTYPE_F32 or MNEMO_DTYPE_BF16 (f16 is widened at load) */
+    size_t rows, cols;
+} mnemo_weight;
+
+typedef struct gemma_layer {
+    mnemo_weight q, k, v, o, gate, up, down;
+    /* RMSNorm gammas, already 1 + w, in f32 */
+    float *input_norm, *post_attn_norm, *pre_ffn_norm, *post_ffn_norm, *q_norm, *k_norm;
+} gemma_layer;
+
+struct mnemo_engine {
+    mnemo_model_config cfg;
+    const mnemo_kernels *kernels;
+    mnemo_safetensors *st;
+    mnemo_safetensors *dense_st[MNEMO_MAX_DENSE];
+    mnemo_weight embed; /* [vocab_size][hidden] */
+    float embed_scale;  /* sqrt(hidden), as f32 */
+    gemma_layer *layers;
+    float *final_norm;
+    mnemo_weight dense_w[MNEMO_MAX_DENSE];
+    float *dense_b[MNEMO_MAX_DENSE];
+    /* RoPE tables [max_seq_length][head_dim/2] for each layer type */
+    float *cos_full, *sin_full, *cos_sliding, *sin_sliding;
+    int n_f32, n_bf16;
+    /* buffers this engine allocated (converted or copied weights, gammas) */
+    void **owned;
+    size_t n_owned, cap_owned;
+};
+
+#endif

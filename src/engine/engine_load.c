@@ -1,0 +1,232 @@
+/*
+ * engine_load.c — maps a model folder's weights for the forward pass: the
+ * backbone's model.safetensors and each Dense folder's, every tensor checked
+ * for name, shape and dtype. f32 and bf16 are used in place from the mapping;
+ * f16 is widened to f32 at load (f16 activations overflow; f16 weights are
+ * fine once widened). RMSNorm weights become gammas 1 + w in f32 (Gemma's
+ * norm multiplies by 1 + w). Also the RoPE tables.
+ */
+#include "engine_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void *own(mnemo_engine *e, size_t bytes) {
+    if (e->n_owned == e->cap_owned) {
+        size_t cap = e->cap_owned ? e->cap_owned * 2 : 64;
+        void **p = mnemo__realloc(e->owned, cap * sizeof *p);
+        if (!p) return NULL;
+        e->owned = p;
+        e->cap_owned = cap;
+    }
+    void *b = mnemo__malloc(bytes);
+    if (b) e->owned[e->n_owned++] = b;
+    return b;
+}
+
+/* Finds `name` (or "model." + name: some exports keep the prefix). */
+static const mnemo_tensor *find(const mnemo_safetensors *st, const char *name) {
+    const mnemo_tensor *t = mnemo__safetensors_find(st, name);
+    if (!t) {
+        char alt[256];
+        snprintf(alt, sizeof alt, "model.%s", name);
+        t = mnemo__safetensors_find(st, alt);
+    }
+    return t;
+}
+
+static int expect(mnemo_engine *e, const mnemo_safetensors *st, const char *name, size_t rows,
+                  size_t cols, const mnemo_tensor **out, mnemo_error *err) {
+    const mnemo_tensor *t = find(st, name);
+    if (!t)
+        return mnemo__fail(err, MNEMO_EFORMAT, "%s: tensor \"%s\" is missing",
+                           mnemo__safetensors_path(st), name);
+    bool vec = cols == 0;
+    bool ok = vec ? (t->n_dims == 1 && (size_t)t->shape[0] == rows)
+                  : (t->n_dims == 2 && (size_t)t->shape[0] == rows && (size_t)t->shape[1] == cols);
+    if (!ok) {
+        char want[64];
+        if (vec) snprintf(want, sizeof want, "[%zu]", rows);
+        else snprintf(want, sizeof want, "[%zu, %zu]", rows, cols);
+        return mnemo__fail(err, MNEMO_EFORMAT,
+                           "%s: tensor \"%s\" has shape [%lld%s%lld], expected %s (does config.json "
+                           "match the weights?)",
+                           mnemo__safetensors_path(st), name, (long long)t->shape[0],
+                           t->n_dims > 1 ? ", " : "", t->n_dims > 1 ? (long long)t->shape[1] : 0LL,
+                           want);
+    }
+    (void)e;
+    *out = t;
+    return MNEMO_OK;
+}
+
+static int load_matrix(mnemo_engine *e, const mnemo_safetensors *st, const char *name, size_t rows,
+                       size_t cols, mnemo_weight *w, mnemo_error *err) {
+    const mnemo_tensor *t;
+    int rc = expect(e, st, name, rows, cols, &t, err);
+    if (rc) return rc;
+    w->rows = rows;
+    w->cols = cols;
+    size_t esize = t->dtype == MNEMO_DTYPE_F32 ? 4 : 2;
+    if (t->dtype == MNEMO_DTYPE_F16 || ((uintptr_t)t->data % esize) != 0) {
+        /* f16 is widened; a misaligned tensor is copied so it can be read as an array */
+        bool widen = t->dtype != MNEMO_DTYPE_BF16;
+        void *buf = own(e, t->n_elements * (widen ? 4 : 2));
+        if (!buf) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for tensor \"%s\"", name);
+        if (widen) mnemo__safetensors_copy_f32(t, 0, t->n_elements, buf);
+        else memcpy(buf, t->data, t->n_bytes);
+        w->data = buf;
+        w->dtype = widen ? MNEMO_DTYPE_F32 : MNEMO_DTYPE_BF16;
+    } else {
+        w->data = t->data;
+        w->dtype = t->dtype;
+    }
+    if (w->dtype == MNEMO_DTYPE_F32) e->n_f32++;
+    else e->n_bf16++;
+    return MNEMO_OK;
+}
+
+/* A norm weight as gamma = 1 + w in f32. */
+static int load_gamma(mnemo_engine *e, const mnemo_safetensors *st, const char *name, size_t n,
+                      float **out, mnemo_error *err) {
+    const mnemo_tensor *t;
+    int rc = expect(e, st, name, n, 0, &t, err);
+    if (rc) return rc;
+    float *g = own(e, n * sizeof(float));
+    if (!g) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    mnemo__safetensors_copy_f32(t, 0, n, g);
+    for (size_t i = 0; i < n; i++) g[i] = 1.0f + g[i];
+    *out = g;
+    return MNEMO_OK;
+}
+
+/* RoPE as transformers computes it, in f32: inv_freq = 1 / theta^(2i/d),
+ * angle = pos * inv_freq, then cos and sin of the f32 angle. */
+static int rope_tables(mnemo_engine *e, float theta, float **cos_out, float **sin_out,
+                       mnemo_error *err) {
+    size_t half = (size_t)e->cfg.head_dim / 2, n = (size_t)e->cfg.max_seq_length * half;
+    float *c = own(e, n * sizeof(float)), *s = own(e, n * sizeof(float));
+    if (!c || !s) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory (RoPE tables)");
+    for (size_t i = 0; i < half; i++) {
+        float expo = (float)(2 * i) / (float)e->cfg.head_dim;
+        float inv = 1.0f / powf(theta, expo);
+        for (size_t p = 0; p < (size_t)e->cfg.max_seq_length; p++) {
+            float angle = (float)p * inv;
+            c[p * half + i] = (float)cos((double)angle);
+            s[p * half + i] = (float)sin((double)angle);
+        }
+    }
+    *cos_out = c;
+    *sin_out = s;
+    return MNEMO_OK;
+}
+
+static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
+    const mnemo_model_config *c = &e->cfg;
+    gemma_layer *L = &e->layers[l];
+    size_t H = (size_t)c->hidden, Q = (size_t)c->n_heads * c->head_dim,
+           KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate;
+    char n[128];
+    int rc;
+#define MAT(field, suffix, rows, cols)                                            \
+    snprintf(n, sizeof n, "layers.%d.%s", l, suffix);                             \
+    if ((rc = load_matrix(e, e->st, n, rows, cols, &L->field, err))) return rc;
+#define GAMMA(field, suffix, size)                                                \
+    snprintf(n, sizeof n, "layers.%d.%s", l, suffix);                             \
+    if ((rc = load_gamma(e, e->st, n, size, &L->field, err))) return rc;
+    MAT(q, "self_attn.q_proj.weight", Q, H)
+    MAT(k, "self_attn.k_proj.weight", KV, H)
+    MAT(v, "self_attn.v_proj.weight", KV, H)
+    MAT(o, "self_attn.o_proj.weight", H, Q)
+    MAT(gate, "mlp.gate_proj.weight", I, H)
+    MAT(up, "mlp.up_proj.weight", I, H)
+    MAT(down, "mlp.down_proj.weight", H, I)
+    GAMMA(input_norm, "input_layernorm.weight", H)
+    GAMMA(post_attn_norm, "post_attention_layernorm.weight", H)
+    GAMMA(pre_ffn_norm, "pre_feedforward_layernorm.weight", H)
+    GAMMA(post_ffn_norm, "post_feedforward_layernorm.weight", H)
+    GAMMA(q_norm, "self_attn.q_norm.weight", (size_t)c->head_dim)
+    GAMMA(k_norm, "self_attn.k_norm.weight", (size_t)c->head_dim)
+#undef MAT
+#undef GAMMA
+    return MNEMO_OK;
+}
+
+static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
+    const mnemo_dense_config *d = &e->cfg.dense[i];
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s/model.safetensors", e->cfg.dir, d->dir);
+    int rc = mnemo__safetensors_open(path, &e->dense_st[i], err);
+    if (rc) return rc;
+    rc = load_matrix(e, e->dense_st[i], "linear.weight", (size_t)d->out_features,
+                     (size_t)d->in_features, &e->dense_w[i], err);
+    if (rc) return rc;
+    if (d->bias) {
+        const mnemo_tensor *t;
+        if ((rc = expect(e, e->dense_st[i], "linear.bias", (size_t)d->out_features, 0, &t, err)))
+            return rc;
+        e->dense_b[i] = own(e, (size_t)d->out_features * sizeof(float));
+        if (!e->dense_b[i]) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        mnemo__safetensors_copy_f32(t, 0, (size_t)d->out_features, e->dense_b[i]);
+    }
+    return MNEMO_OK;
+}
+
+int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_engine **out, mnemo_error *err) {
+    *out = NULL;
+    mnemo_engine *e = mnemo__calloc(1, sizeof *e);
+    if (!e) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    e->cfg = *cfg;
+    /* the prompt strings stay owned by the caller's config */
+    e->cfg.n_prompts = 0;
+    e->cfg.default_prompt_name = NULL;
+    e->kernels = mnemo__kernels_best();
+    char path[4400];
+    snprintf(path, sizeof path, "%s/model.safetensors", cfg->dir);
+    int rc = mnemo__safetensors_open(path, &e->st, err);
+    if (rc) goto fail;
+    e->layers = mnemo__calloc((size_t)cfg->n_layers, sizeof *e->layers);
+    if (!e->layers) {
+        rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = load_matrix(e, e->st, "embed_tokens.weight", (size_t)cfg->vocab_size,
+                          (size_t)cfg->hidden, &e->embed, err)))
+        goto fail;
+    /* transformers: embed_scale = hidden_size ** 0.5, cast to the weight dtype (f32 here,
+     * since activations are f32 whatever the weights are) */
+    e->embed_scale = (float)sqrt((double)cfg->hidden);
+    for (int l = 0; l < cfg->n_layers; l++)
+        if ((rc = load_layer(e, l, err))) goto fail;
+    if ((rc = load_gamma(e, e->st, "norm.weight", (size_t)cfg->hidden, &e->final_norm, err)))
+        goto fail;
+    for (int i = 0; i < cfg->n_dense; i++)
+        if ((rc = load_dense(e, i, err))) goto fail;
+    if ((rc = rope_tables(e, cfg->rope_theta_full, &e->cos_full, &e->sin_full, err)) ||
+        (rc = rope_tables(e, cfg->rope_theta_sliding, &e->cos_sliding, &e->sin_sliding, err)))
+        goto fail;
+    *out = e;
+    return MNEMO_OK;
+fail:
+    mnemo__engine_close(e);
+    return rc;
+}
+
+void mnemo__engine_close(mnemo_engine *e) {
+    if (!e) return;
+    for (size_t i = 0; i < e->n_owned; i++) mnemo__free(e->owned[i]);
+    mnemo__free(e->owned);
+    mnemo__free(e->layers);
+    for (int i = 0; i < MNEMO_MAX_DENSE; i++) mnemo__safetensors_close(e->dense_st[i]);
+    mnemo__safetensors_close(e->st);
+    mnemo__free(e);
+}
+
+const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e) { return &e->cfg; }
+
+const char *mnemo__engine_precision(const mnemo_engine *e) {
+    return e->n_bf16 == 0 ? "f32" : e->n_f32 == 0 ? "bf16" : "mixed";
+}
+
+const char *mnemo__engine_kernels(const mnemo_engine *e) { return e->kernels->name; }

@@ -1,0 +1,88 @@
+/*
+ * dispatch.c — picks the kernel table once, by CPUID, in code compiled
+ * without ISA flags (so an older CPU never meets an AVX2 instruction), and
+ * describes the CPU for logs and benchmarks.
+ */
+#include "kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mnemo__gemm_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
+                              float *, size_t);
+void mnemo__gemm_bf16_portable(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
+                               size_t, float *, size_t);
+#if defined(__x86_64__)
+void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
+                          float *, size_t);
+void mnemo__gemm_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *, size_t,
+                           float *, size_t);
+static const mnemo_kernels avx2_kernels = {"avx2", mnemo__gemm_f32_avx2, mnemo__gemm_bf16_avx2};
+#endif
+static const mnemo_kernels portable_kernels = {"portable", mnemo__gemm_f32_portable,
+                                               mnemo__gemm_bf16_portable};
+
+const mnemo_kernels *mnemo__kernels_avx2(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2_kernels;
+#endif
+    return NULL;
+}
+
+const mnemo_kernels *mnemo__kernels_best(void) {
+    static const mnemo_kernels *best; /* set once; the same value from any thread */
+    if (best) return best;
+    const char *force = getenv("MNEMO_KERNELS");
+    const mnemo_kernels *k = NULL;
+    if (force && !strcmp(force, "ref")) k = mnemo__kernels_ref();
+    else if (force && !strcmp(force, "portable")) k = &portable_kernels;
+    if (!k) k = mnemo__kernels_avx2();
+    if (!k) k = &portable_kernels;
+    best = k;
+    return k;
+}
+
+const char *mnemo__cpu_description(void) {
+    static char desc[256];
+    if (desc[0]) return desc;
+    char model[160] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "model name", 10)) {
+                char *c = strchr(line, ':');
+                if (c) {
+                    snprintf(model, sizeof model, "%s", c + 2);
+                    model[strcspn(model, "\n")] = 0;
+                }
+                break;
+            }
+        }
+        fclose(f);
+    }
+    char isa[96] = "";
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    const char *names[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512vnni", "avx512bf16"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int has = 0;
+        switch (i) {
+        case 0: has = __builtin_cpu_supports("avx2"); break;
+        case 1: has = __builtin_cpu_supports("fma"); break;
+        case 2: has = __builtin_cpu_supports("avx512f"); break;
+        case 3: has = __builtin_cpu_supports("avx512bw"); break;
+        case 4: has = __builtin_cpu_supports("avx512vnni"); break;
+        case 5: has = __builtin_cpu_supports("avx512bf16"); break;
+        }
+        if (has) {
+            strncat(isa, isa[0] ? "," : "", sizeof isa - strlen(isa) - 1);
+            strncat(isa, names[i], sizeof isa - strlen(isa) - 1);
+        }
+    }
+#endif
+    snprintf(desc, sizeof desc, "%s [%s]", model, isa[0] ? isa : "baseline");
+    return desc;
+}

@@ -1,0 +1,58 @@
+/*
+ * kernels.h — the internal header of the kernels part: the matrix kernels
+ * chosen at run time by CPUID (a table of function pointers, STYLE.md habit
+ * 13) and the element-wise ops of the forward pass (portable C, in ops.c).
+ * kernels/ref.c is the scalar reference every variant is tested against;
+ * kernels/x86/avx2.c is the only file compiled with -mavx2 -mfma.
+ */
+#ifndef MNEMO_KERNELS_H
+#define MNEMO_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * y[m*ldy + n] = sum_k x[m*ldx + k] * w[n*ldw + k]   for m < M, n < N
+ * i.e. y = x · wᵀ with both operands row-major along K (a linear layer with
+ * PyTorch's [out, in] weight layout). Overwrites y. Single-threaded: callers
+ * split N (or M) across the pool.
+ */
+typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                  const float *w, size_t ldw, float *y, size_t ldy);
+/* The same with bfloat16 weights, widened to f32 in registers. */
+typedef void (*mnemo_gemm_bf16_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                   const uint16_t *w, size_t ldw, float *y, size_t ldy);
+
+typedef struct mnemo_kernels {
+    const char *name; /* "ref", "avx2" */
+    mnemo_gemm_f32_fn gemm_f32;
+    mnemo_gemm_bf16_fn gemm_bf16;
+} mnemo_kernels;
+
+/* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=ref forces
+ * the portable reference. */
+const mnemo_kernels *mnemo__kernels_best(void);
+const mnemo_kernels *mnemo__kernels_ref(void);
+/* NULL when the CPU lacks AVX2+FMA. */
+const mnemo_kernels *mnemo__kernels_avx2(void);
+/* Text naming the CPU model and the ISA extensions found, for logs/bench. */
+const char *mnemo__cpu_description(void);
+
+/* ------------------------------------------------ element-wise (ops.c) */
+
+/* Gemma RMSNorm: out = x / sqrt(mean(x²) + eps) * gamma, where the caller
+ * passes gamma = 1 + w (computed at load). In place is fine. */
+void mnemo__rmsnorm(float *out, const float *x, const float *gamma, size_t n, float eps);
+/* Rotate-half RoPE on one head of dim d: pairs (i, i + d/2) rotated by
+ * pos * inv_freq[i]; cos/sin tables hold d/2 values for this position. */
+void mnemo__rope(float *x, size_t d, const float *cos_t, const float *sin_t);
+/* out[i] = gelu_tanh(gate[i]) * up[i] */
+void mnemo__gelu_tanh_mul(float *out, const float *gate, const float *up, size_t n);
+/* y[i] += x[i] */
+void mnemo__add(float *y, const float *x, size_t n);
+/* In-place softmax of x[0..n) (max-subtracted, f32). */
+void mnemo__softmax(float *x, size_t n);
+/* Scales v to unit L2 norm (a zero vector stays zero). */
+void mnemo__l2_normalize(float *v, size_t n);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * ops.c — the element-wise ops of the forward pass in portable C, all in f32
+ * (DESIGN.md §4: norms, softmax and activations stay f32). Written as plain
+ * loops the compiler vectorizes; their cost is small next to the GEMMs.
+ */
+#include "kernels.h"
+
+#include <math.h>
+
+void mnemo__rmsnorm(float *out, const float *x, const float *gamma, size_t n, float eps) {
+    double ss = 0.0; /* f64 sum: n is at most a few thousand, and it costs nothing */
+    for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    for (size_t i = 0; i < n; i++) out[i] = x[i] * scale * gamma[i];
+}
+
+void mnemo__rope(float *x, size_t d, const float *cos_t, const float *sin_t) {
+    size_t h = d / 2;
+    for (size_t i = 0; i < h; i++) {
+        float a = x[i], b = x[i + h];
+        x[i] = a * cos_t[i] - b * sin_t[i];
+        x[i + h] = b * cos_t[i] + a * sin_t[i];
+    }
+}
+
+void mnemo__gelu_tanh_mul(float *out, const float *gate, const float *up, size_t n) {
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        float t = tanhf(c * (g + 0.044715f * g * g * g));
+        out[i] = 0.5f * g * (1.0f + t) * up[i];
+    }
+}
+
+void mnemo__add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void mnemo__softmax(float *x, size_t n) {
+    float mx = -INFINITY;
+    for (size_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (size_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void mnemo__l2_normalize(float *v, size_t n) {
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    if (ss <= 0.0) return;
+    float inv = (float)(1.0 / sqrt(ss));
+    for (size_t i = 0; i < n; i++) v[i] *= inv;
+}

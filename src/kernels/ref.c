@@ -1,0 +1,42 @@
+/*
+ * ref.c — the portable scalar reference kernels: always built, the fallback
+ * on a CPU without AVX2, and the yardstick the ISA variants are tested
+ * against. Plain loops, accumulation in f32 in the order of k... no tricks.
+ */
+#include "kernels.h"
+
+#include <string.h>
+
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
+                         size_t ldw, float *y, size_t ldy) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            const float *a = x + m * ldx, *b = w + n * ldw;
+            float s = 0.0f;
+            for (size_t k = 0; k < K; k++) s += a[k] * b[k];
+            y[m * ldy + n] = s;
+        }
+}
+
+static void gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                          const uint16_t *w, size_t ldw, float *y, size_t ldy) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            const float *a = x + m * ldx;
+            const uint16_t *b = w + n * ldw;
+            float s = 0.0f;
+            for (size_t k = 0; k < K; k++) s += a[k] * bf16_to_f32(b[k]);
+            y[m * ldy + n] = s;
+        }
+}
+
+static const mnemo_kernels ref_kernels = {"ref", gemm_f32_ref, gemm_bf16_ref};
+
+const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels; }

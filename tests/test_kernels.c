@@ -1,0 +1,137 @@
+/*
+ * test_kernels.c — every kernel variant against the scalar reference of
+ * kernels/ref.c, on sizes with and without tails (named tolerance:
+ * GEMM_TOL relative to the dot product's magnitude), plus the element-wise
+ * ops on known values, and the thread pool.
+ */
+#include "core/core.h"
+#include "kernels/kernels.h"
+#include "test.h"
+
+#include <math.h>
+#include <stdatomic.h>
+
+/* Different summation orders of K products differ by a few ulps of the sum of
+ * |products|; 1e-5 of that is far above rounding and far below a real bug. */
+#define GEMM_TOL 1e-5f
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static uint16_t f32_to_bf16_trunc(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return (uint16_t)(b >> 16);
+}
+
+static void check_variant(const mnemo_kernels *kv) {
+    const mnemo_kernels *ref = mnemo__kernels_ref();
+    size_t sizes[][3] = {{1, 1, 1}, {4, 3, 8}, {5, 7, 13}, {17, 31, 256}, {9, 200, 768},
+                         {64, 5, 1152}, {3, 70, 3072}, {33, 65, 577}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+        size_t ldx = K + 3, ldw = K + 1, ldy = N + 2;
+        float *x = malloc(M * ldx * 4), *w = malloc(N * ldw * 4), *y0 = malloc(M * ldy * 4),
+              *y1 = malloc(M * ldy * 4), *mag = malloc(M * ldy * 4);
+        uint16_t *wb = malloc(N * ldw * 2);
+        for (size_t i = 0; i < M * ldx; i++) x[i] = frand();
+        for (size_t i = 0; i < N * ldw; i++) {
+            w[i] = frand();
+            wb[i] = f32_to_bf16_trunc(w[i]);
+        }
+        for (size_t m = 0; m < M; m++)
+            for (size_t n = 0; n < N; n++) {
+                float a = 0;
+                for (size_t k = 0; k < K; k++) a += fabsf(x[m * ldx + k] * w[n * ldw + k]);
+                mag[m * ldy + n] = a + 1e-30f;
+            }
+        for (int bf = 0; bf < 2; bf++) {
+            for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 12345.0f; /* padding must stay */
+            if (bf) {
+                ref->gemm_bf16(M, N, K, x, ldx, wb, ldw, y0, ldy);
+                kv->gemm_bf16(M, N, K, x, ldx, wb, ldw, y1, ldy);
+            } else {
+                ref->gemm_f32(M, N, K, x, ldx, w, ldw, y0, ldy);
+                kv->gemm_f32(M, N, K, x, ldx, w, ldw, y1, ldy);
+            }
+            float worst = 0;
+            int pad_ok = 1;
+            for (size_t m = 0; m < M; m++) {
+                for (size_t n = 0; n < N; n++) {
+                    float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / mag[m * ldy + n];
+                    if (e > worst) worst = e;
+                }
+                for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 12345.0f;
+            }
+            CHECKF(worst <= GEMM_TOL, "%s %s M=%zu N=%zu K=%zu: relative error %g", kv->name,
+                   bf ? "bf16" : "f32", M, N, K, (double)worst);
+            CHECKF(pad_ok, "%s wrote outside its output", kv->name);
+        }
+        free(x), free(w), free(y0), free(y1), free(mag), free(wb);
+    }
+}
+
+static void test_gemm_variants(void) {
+    check_variant(mnemo__kernels_best());
+    const mnemo_kernels *avx2 = mnemo__kernels_avx2();
+    if (avx2) check_variant(avx2);
+    fprintf(stderr, "  cpu: %s, best kernels: %s\n", mnemo__cpu_description(),
+            mnemo__kernels_best()->name);
+}
+
+static void test_ops(void) {
+    float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 2, 0.5f}, out[4];
+    mnemo__rmsnorm(out, x, g, 4, 1e-6f);
+    float r = 1.0f / sqrtf(7.5f + 1e-6f);
+    CHECK(fabsf(out[0] - r) < 1e-6f && fabsf(out[2] - 6 * r) < 1e-6f && fabsf(out[3] - 2 * r) < 1e-6f);
+    float sm[3] = {1000, 1000, -1e30f};
+    mnemo__softmax(sm, 3);
+    CHECK(fabsf(sm[0] - 0.5f) < 1e-6f && sm[2] == 0.0f);
+    float gate[3] = {0, 1, -3}, up[3] = {1, 2, 1}, gl[3];
+    mnemo__gelu_tanh_mul(gl, gate, up, 3);
+    CHECK(gl[0] == 0.0f);
+    CHECK(fabsf(gl[1] - 2 * 0.8411920f) < 1e-5f); /* gelu_tanh(1) = 0.841192 */
+    CHECK(fabsf(gl[2] - (-0.0036373f)) < 1e-6f);  /* gelu_tanh(-3) */
+    float v[4] = {1, 2, 3, 4}, c[2] = {0, 1}, s[2] = {1, 0};
+    mnemo__rope(v, 4, c, s); /* pair (0,2) by 90°, pair (1,3) by 0° */
+    CHECK(v[0] == -3 && v[2] == 1 && v[1] == 2 && v[3] == 4);
+    float n[3] = {3, 0, 4}, z[2] = {0, 0};
+    mnemo__l2_normalize(n, 3);
+    mnemo__l2_normalize(z, 2);
+    CHECK(fabsf(n[0] - 0.6f) < 1e-7f && fabsf(n[2] - 0.8f) < 1e-7f && z[0] == 0.0f);
+}
+
+static _Atomic long pool_sum;
+static void add_task(void *ctx, size_t task, int worker) {
+    (void)ctx;
+    (void)worker;
+    atomic_fetch_add(&pool_sum, (long)task + 1);
+}
+
+static void test_pool(void) {
+    mnemo_pool *p;
+    mnemo_error err;
+    CHECK(mnemo__pool_create(3, &p, &err) == MNEMO_OK);
+    CHECK(mnemo__pool_size(p) == 3);
+    for (int round = 0; round < 200; round++) {
+        atomic_store(&pool_sum, 0);
+        size_t n = (size_t)round % 37;
+        mnemo__pool_run(p, n, add_task, NULL);
+        CHECK(atomic_load(&pool_sum) == (long)(n * (n + 1) / 2));
+    }
+    mnemo__pool_destroy(p);
+    mnemo__pool_destroy(NULL);
+    CHECK(mnemo__cpu_count() >= 1);
+}
+
+int main(void) {
+    RUN(test_gemm_variants);
+    RUN(test_ops);
+    RUN(test_pool);
+    return test_finish();
+}

@@ -13,16 +13,27 @@
 #include <string.h>
 
 #define SPIN_ROUNDS 20000
+#define CLOSED 0xFFFFFFFFu
 
+/*
+ * Claiming: `claim` holds (run << 32 | next task index). A worker claims a
+ * task by compare-and-swap on the exact word it read, so a worker that woke
+ * late for an old run can never take a task of a newer one; between runs the
+ * index is CLOSED while the caller writes fn/ctx/n_tasks. The caller waits
+ * for `done` (tasks finished) to reach n_tasks, never for a worker that has
+ * not woken yet: on a busy machine it simply does the work itself.
+ */
 struct mnemo_pool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t wake, done;
+    pthread_cond_t wake, finished;
     _Atomic unsigned generation;
-    _Atomic size_t next_task;
-    _Atomic int busy; /* workers still in the current loop */
-    size_t n_tasks;
+    _Atomic uint64_t claim;
+    _Atomic size_t done;
+    _Atomic int sleeping_caller;
+    uint32_t run;
+    _Atomic size_t n_tasks;
     mnemo_task_fn fn;
     void *ctx;
     _Atomic bool stop;
@@ -33,11 +44,24 @@ typedef struct worker_arg {
     int index;
 } worker_arg;
 
+static void finish_one(mnemo_pool *p) {
+    size_t d = atomic_fetch_add(&p->done, 1) + 1;
+    if (d == p->n_tasks && atomic_load(&p->sleeping_caller)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->finished);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
 static void work(mnemo_pool *p, int worker) {
     for (;;) {
-        size_t t = atomic_fetch_add(&p->next_task, 1);
-        if (t >= p->n_tasks) break;
-        p->fn(p->ctx, t, worker);
+        uint64_t c = atomic_load(&p->claim);
+        uint32_t idx = (uint32_t)c;
+        if (idx == CLOSED || idx >= p->n_tasks) return;
+        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1)) continue;
+        /* the run cannot finish before this task does: fn and ctx are its own */
+        p->fn(p->ctx, idx, worker);
+        finish_one(p);
     }
 }
 
@@ -59,18 +83,11 @@ static void *worker_main(void *arg) {
             pthread_mutex_lock(&p->mu);
             while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
                 pthread_cond_wait(&p->wake, &p->mu);
-            bool stop = atomic_load(&p->stop);
             pthread_mutex_unlock(&p->mu);
-            if (stop) return NULL;
         }
-        seen = g;
         if (atomic_load(&p->stop)) return NULL;
+        seen = g;
         work(p, a.index);
-        if (atomic_fetch_sub(&p->busy, 1) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
     }
 }
 
@@ -91,7 +108,8 @@ int mnemo__pool_create(int n_threads, mnemo_pool **out, mnemo_error *err) {
     p->n_threads = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->finished, NULL);
+    atomic_store(&p->claim, (uint64_t)CLOSED);
     p->threads = mnemo__calloc((size_t)n_threads, sizeof(pthread_t));
     if (!p->threads) {
         mnemo__pool_destroy(p);
@@ -124,7 +142,7 @@ void mnemo__pool_destroy(mnemo_pool *p) {
     for (int i = 1; i < p->n_threads && p->threads; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->finished);
     mnemo__free(p->threads);
     mnemo__free(p);
 }
@@ -137,25 +155,29 @@ void mnemo__pool_run(mnemo_pool *p, size_t n_tasks, mnemo_task_fn fn, void *ctx)
         for (size_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
+    uint64_t run = ++p->run;
+    atomic_store(&p->claim, (run << 32) | CLOSED); /* no claims while the run is set up */
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
-    atomic_store(&p->next_task, 0);
-    atomic_store(&p->busy, p->n_threads - 1);
+    atomic_store(&p->done, 0);
+    atomic_store(&p->claim, run << 32);
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->generation, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     work(p, 0);
-    /* Wait for the workers to leave this loop: spin first, then sleep. */
-    for (int spins = 0; atomic_load(&p->busy) > 0 && spins < SPIN_ROUNDS; spins++) {
+    for (int spins = 0; atomic_load(&p->done) < n_tasks && spins < SPIN_ROUNDS; spins++) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
     }
-    if (atomic_load(&p->busy) > 0) {
+    if (atomic_load(&p->done) < n_tasks) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->busy) > 0) pthread_cond_wait(&p->done, &p->mu);
+        atomic_store(&p->sleeping_caller, 1);
+        while (atomic_load(&p->done) < n_tasks) pthread_cond_wait(&p->finished, &p->mu);
+        atomic_store(&p->sleeping_caller, 0);
         pthread_mutex_unlock(&p->mu);
     }
+    atomic_store(&p->claim, (run << 32) | CLOSED);
 }

@@ -20,6 +20,8 @@
 #include <string.h>
 
 #define QUERY_BLOCK 64
+/* multiply-adds below which a parallel loop costs more than it saves */
+#define SMALL_WORK (1u << 18)
 
 struct mnemo_engine_ctx {
     const mnemo_engine *e;
@@ -67,12 +69,18 @@ static void gemm_task(void *arg, size_t task, int worker) {
 /* y[M][w.rows] = x[M][w.cols] · wᵀ, split by output columns across the pool. */
 static void linear(mnemo_engine_ctx *c, const float *x, size_t M, const mnemo_weight *w, float *y) {
     size_t threads = (size_t)mnemo__pool_size(c->pool);
+    if (M * w->rows * w->cols < SMALL_WORK) threads = 1; /* waking workers would cost more */
     size_t tasks = threads * 4;
     size_t chunk = (w->rows + tasks - 1) / tasks;
     chunk = (chunk + 5) / 6 * 6; /* whole tiles */
     if (chunk < 6) chunk = 6;
     gemm_job j = {c->e->kernels, M, w->rows, w->cols, chunk, x, w->cols, w, y, w->rows};
-    mnemo__pool_run(c->pool, (w->rows + chunk - 1) / chunk, gemm_task, &j);
+    size_t n_tasks = (w->rows + chunk - 1) / chunk;
+    if (threads == 1) {
+        for (size_t t = 0; t < n_tasks; t++) gemm_task(&j, t, 0);
+        return;
+    }
+    mnemo__pool_run(c->pool, n_tasks, gemm_task, &j);
 }
 
 /* ------------------------------------------------ per-token element-wise */
@@ -138,6 +146,10 @@ static void token_task(void *arg, size_t task, int worker) {
 
 static void per_token(mnemo_engine_ctx *c, token_op *op) {
     op->c = c;
+    if (c->n_tokens * (size_t)c->e->cfg.hidden < SMALL_WORK / 16) {
+        for (size_t t = 0; t * TOKEN_CHUNK < c->n_tokens; t++) token_task(op, t, 0);
+        return;
+    }
     mnemo__pool_run(c->pool, (c->n_tokens + TOKEN_CHUNK - 1) / TOKEN_CHUNK, token_task, op);
 }
 

@@ -1,0 +1,431 @@
+/*
+ * test_engine.c — the engine against sentence-transformers. Goldens made by
+ * tests/fixtures/engine/make_goldens.py: for every text and prompt, the
+ * reference's vector must be matched with cosine >= 0.99999 and every
+ * component within 1e-4, at the full width and at Matryoshka prefixes, with
+ * the same token count. Runs on the tiny random model (f32, bf16 and f16
+ * weights) always, and on the real EmbeddingGemma when given its folder.
+ * Also: batching does not change results, prompt names resolve to the
+ * reference's prompt texts, truncation and its refusal, bad input, and
+ * model folders the engine must refuse.
+ *
+ * usage: test_engine FIXTURES_ENGINE_DIR [REAL_MODEL_DIR]
+ */
+#include "core/core.h"
+#include "test.h"
+
+#include <jansson.h>
+#include <math.h>
+
+#define COS_MIN 0.99999
+#define DIFF_MAX 1e-4
+
+static const char *fixtures, *real_model;
+static char tmpdir[128];
+
+typedef struct golden {
+    char *text, *prompt;
+    size_t len, n_tokens;
+    int truncated;
+    json_t *names;
+    const float *vec;
+} golden;
+
+typedef struct golden_set {
+    golden *rows;
+    size_t n, dim;
+    float *vecs;
+} golden_set;
+
+static int load_set(golden_set *g, const char *jsonl, const char *f32, size_t dim) {
+    memset(g, 0, sizeof *g);
+    g->dim = dim;
+    FILE *f = fopen(jsonl, "r");
+    if (!f) return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, JSON_ALLOW_NUL, NULL);
+        if (!o) return -1;
+        g->rows = realloc(g->rows, (g->n + 1) * sizeof *g->rows);
+        golden *r = &g->rows[g->n++];
+        json_t *t = json_object_get(o, "text"), *p = json_object_get(o, "prompt");
+        r->len = json_string_length(t);
+        r->text = malloc(r->len + 1);
+        memcpy(r->text, json_string_value(t), r->len + 1);
+        r->prompt = strdup(json_string_value(p));
+        r->n_tokens = (size_t)json_integer_value(json_object_get(o, "n_tokens"));
+        r->truncated = json_is_true(json_object_get(o, "truncated"));
+        r->names = json_incref(json_object_get(o, "prompt_names"));
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    FILE *b = fopen(f32, "rb");
+    if (!b) return -1;
+    g->vecs = malloc(g->n * dim * sizeof(float));
+    size_t got = fread(g->vecs, sizeof(float), g->n * dim, b);
+    fclose(b);
+    if (got != g->n * dim) return -1;
+    for (size_t i = 0; i < g->n; i++) g->rows[i].vec = g->vecs + i * dim;
+    return 0;
+}
+
+static void free_set(golden_set *g) {
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->rows[i].text);
+        free(g->rows[i].prompt);
+        json_decref(g->rows[i].names);
+    }
+    free(g->rows);
+    free(g->vecs);
+}
+
+/* cosine and max |diff| of a against the golden's first d values, renormalized */
+static void compare(const float *a, const float *golden_full, size_t d, double *cos_out,
+                    double *diff_out) {
+    double gn = 0, an = 0, dot = 0;
+    for (size_t i = 0; i < d; i++) gn += (double)golden_full[i] * golden_full[i];
+    gn = sqrt(gn);
+    double maxd = 0;
+    for (size_t i = 0; i < d; i++) {
+        double gv = golden_full[i] / gn;
+        dot += a[i] * gv;
+        an += (double)a[i] * a[i];
+        double df = fabs(a[i] - gv);
+        if (df > maxd) maxd = df;
+    }
+    *cos_out = dot / sqrt(an);
+    *diff_out = maxd;
+}
+
+typedef struct stats {
+    double worst_cos, worst_diff;
+    size_t compared, failed;
+} stats;
+
+static void record(stats *s, double c, double d, size_t row, size_t dim) {
+    if (s->compared == 0 || c < s->worst_cos) s->worst_cos = c;
+    if (d > s->worst_diff) s->worst_diff = d;
+    s->compared++;
+    if (c < COS_MIN || d > DIFF_MAX) {
+        if (s->failed < 8) fprintf(stderr, "  row %zu dim %zu: cosine %.7f, max diff %.2e\n", row, dim, c, d);
+        s->failed++;
+    }
+}
+
+/* Embeds every row (grouped by prompt, one call per group so batches pack
+ * many sequences) and compares at the full width and at prefixes. */
+static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *g,
+                          const size_t *dims, size_t n_dims, bool api_dims_all, const char *label) {
+    size_t width = mnemo_model_dim(m);
+    stats st = {0};
+    size_t token_mismatch = 0;
+    bool *done = calloc(g->n, 1);
+    const char **texts = malloc(g->n * sizeof *texts);
+    size_t *lens = malloc(g->n * sizeof *lens), *idx = malloc(g->n * sizeof *idx),
+           *toks = malloc(g->n * sizeof *toks);
+    float *out = malloc(g->n * width * sizeof(float));
+    for (size_t first = 0; first < g->n; first++) {
+        if (done[first]) continue;
+        size_t k = 0;
+        for (size_t i = first; i < g->n; i++)
+            if (!done[i] && !strcmp(g->rows[i].prompt, g->rows[first].prompt)) {
+                texts[k] = g->rows[i].text;
+                lens[k] = g->rows[i].len;
+                idx[k++] = i;
+                done[i] = 1;
+            }
+        mnemo_embed_options o = {.prompt_text = g->rows[first].prompt};
+        mnemo_error err;
+        int rc = mnemo_embed(ctx, texts, lens, k, &o, out, toks, &err);
+        CHECKF(rc == MNEMO_OK, "%s: %s", label, err.message);
+        if (rc) continue;
+        for (size_t j = 0; j < k; j++) {
+            golden *r = &g->rows[idx[j]];
+            if (toks[j] != r->n_tokens) {
+                if (token_mismatch++ < 5)
+                    fprintf(stderr, "  row %zu: %zu tokens, reference %zu\n", idx[j], toks[j], r->n_tokens);
+            }
+            for (size_t di = 0; di < n_dims; di++) {
+                size_t d = dims[di] ? dims[di] : width;
+                float v[4096];
+                memcpy(v, out + j * width, d * sizeof(float));
+                double nn = 0;
+                for (size_t q = 0; q < d; q++) nn += (double)v[q] * v[q];
+                for (size_t q = 0; q < d; q++) v[q] = (float)(v[q] / sqrt(nn));
+                double c, df;
+                compare(v, r->vec, d, &c, &df);
+                record(&st, c, df, idx[j], d);
+            }
+            /* every name the reference lists for this prompt resolves to its text */
+            size_t ni;
+            json_t *nm;
+            json_array_foreach(r->names, ni, nm) {
+                const char *t = mnemo_model_prompt_text(m, json_string_value(nm));
+                CHECKF(t && !strcmp(t, r->prompt), "%s: prompt name %s", label, json_string_value(nm));
+            }
+        }
+    }
+    CHECKF(token_mismatch == 0, "%s: %zu rows with another token count", label, token_mismatch);
+    CHECKF(st.failed == 0, "%s: %zu of %zu comparisons outside tolerance", label, st.failed, st.compared);
+    fprintf(stderr, "  %s: %zu rows, %zu comparisons, worst cosine %.8f, worst |diff| %.2e\n", label,
+            g->n, st.compared, st.worst_cos, st.worst_diff);
+
+    /* The API's own dim path, and batch independence, on a few rows. */
+    size_t sample = api_dims_all ? g->n : (g->n < 6 ? g->n : 6);
+    for (size_t i = 0; i < sample; i++) {
+        golden *r = &g->rows[i];
+        const char *t = r->text;
+        mnemo_embed_options o = {.prompt_text = r->prompt};
+        float one[4096], part[4096];
+        size_t tk;
+        mnemo_error err;
+        CHECK(mnemo_embed(ctx, &t, &r->len, 1, &o, one, &tk, &err) == MNEMO_OK);
+        double c, df;
+        compare(one, r->vec, width, &c, &df);
+        CHECKF(c >= COS_MIN && df <= DIFF_MAX, "%s row %zu alone: cosine %.7f", label, i, c);
+        for (size_t di = 0; di < n_dims; di++) {
+            if (!dims[di]) continue;
+            o.dim = dims[di];
+            CHECK(mnemo_embed(ctx, &t, &r->len, 1, &o, part, &tk, &err) == MNEMO_OK);
+            compare(part, r->vec, dims[di], &c, &df);
+            CHECKF(c >= COS_MIN && df <= DIFF_MAX, "%s row %zu dim %zu: cosine %.7f", label, i, dims[di], c);
+            double n2 = 0;
+            for (size_t q = 0; q < dims[di]; q++) n2 += (double)part[q] * part[q];
+            CHECK(fabs(n2 - 1.0) < 1e-5);
+        }
+    }
+    free(done), free(texts), free(lens), free(idx), free(toks), free(out);
+}
+
+static mnemo_model *open_model(const char *dir) {
+    mnemo_model *m;
+    mnemo_error err;
+    mnemo_model_options mo = {.cache_dir = tmpdir};
+    int rc = mnemo_model_open(dir, &mo, &m, &err);
+    CHECKF(rc == MNEMO_OK, "%s", err.message);
+    return rc ? NULL : m;
+}
+
+static void test_tiny_variants(void) {
+    const char *variants[] = {"f32", "bf16", "f16"};
+    const char *precision[] = {"f32", "bf16", "f32"}; /* f16 is widened at load */
+    for (int v = 0; v < 3; v++) {
+        char dir[512], jsonl[512], bin[512];
+        snprintf(dir, sizeof dir, "%s/tiny/model-%s", fixtures, variants[v]);
+        snprintf(jsonl, sizeof jsonl, "%s/tiny/goldens.jsonl", fixtures);
+        snprintf(bin, sizeof bin, "%s/tiny/goldens-%s.f32", fixtures, variants[v]);
+        mnemo_model *m = open_model(dir);
+        if (!m) continue;
+        CHECK(strcmp(mnemo_model_precision(m), precision[v]) == 0);
+        golden_set g;
+        CHECKF(load_set(&g, jsonl, bin, mnemo_model_dim(m)) == 0, "cannot read %s", jsonl);
+        mnemo_context *ctx;
+        mnemo_error err;
+        /* a small token budget forces several packed passes per call */
+        mnemo_context_options co = {.n_threads = 2, .max_batch_tokens = 64};
+        CHECK(mnemo_context_create(m, &co, &ctx, &err) == MNEMO_OK);
+        size_t dims[] = {0, 32, 16, 8};
+        char label[32];
+        snprintf(label, sizeof label, "tiny-%s", variants[v]);
+        check_goldens(ctx, m, &g, dims, 4, true, label);
+        mnemo_context_free(ctx);
+        free_set(&g);
+        mnemo_model_close(m);
+    }
+}
+
+static void test_real_model(void) {
+    char jsonl[512], bin[512], rp[512];
+    snprintf(jsonl, sizeof jsonl, "%s/real/goldens.jsonl", fixtures);
+    snprintf(bin, sizeof bin, "%s/real/goldens.f32", fixtures);
+    snprintf(rp, sizeof rp, "%s/real/red_planet.json", fixtures);
+    mnemo_model *m = open_model(real_model);
+    if (!m) return;
+    CHECK(mnemo_model_dim(m) == 768 && mnemo_model_max_tokens(m) == 2048);
+    golden_set g;
+    CHECKF(load_set(&g, jsonl, bin, 768) == 0, "cannot read %s", jsonl);
+    mnemo_context *ctx;
+    mnemo_error err;
+    CHECK(mnemo_context_create(m, NULL, &ctx, &err) == MNEMO_OK);
+    double t0 = mnemo__now();
+    size_t dims[] = {0, 512, 256, 128};
+    check_goldens(ctx, m, &g, dims, 4, false, "embeddinggemma-300m");
+    size_t tokens = 0;
+    for (size_t i = 0; i < g.n; i++) tokens += g.rows[i].n_tokens;
+    fprintf(stderr, "  %zu tokens in %.1f s\n", tokens, mnemo__now() - t0);
+
+    /* the model card's check, with prompt names */
+    json_t *red = json_load_file(rp, 0, NULL);
+    CHECK(red != NULL);
+    if (red) {
+        const char *q = json_string_value(json_object_get(red, "query"));
+        size_t ql = strlen(q);
+        float qv[768], dv[4 * 768];
+        mnemo_embed_options oq = {.prompt_name = "query"}, od = {.prompt_name = "document"};
+        CHECK(mnemo_embed(ctx, &q, &ql, 1, &oq, qv, NULL, &err) == MNEMO_OK);
+        const char *docs[4];
+        size_t dl[4];
+        json_t *da = json_object_get(red, "documents");
+        for (size_t i = 0; i < 4; i++) {
+            docs[i] = json_string_value(json_array_get(da, i));
+            dl[i] = strlen(docs[i]);
+        }
+        CHECK(mnemo_embed(ctx, docs, dl, 4, &od, dv, NULL, &err) == MNEMO_OK);
+        const double expect[4] = {0.3008, 0.6361, 0.4927, 0.4889}; /* ST 6.2, f32, CPU */
+        for (int i = 0; i < 4; i++) {
+            double s = 0;
+            for (int d = 0; d < 768; d++) s += (double)qv[d] * dv[i * 768 + d];
+            CHECKF(fabs(s - expect[i]) < 0.00005, "Red Planet document %d: %.5f, expected %.4f", i, s,
+                   expect[i]);
+        }
+        json_decref(red);
+    }
+    /* <image_soft_token> is a token without an embedding row */
+    const char *img = "look: <image_soft_token>";
+    size_t il = strlen(img);
+    float v[768];
+    CHECK(mnemo_embed(ctx, &img, &il, 1, NULL, v, NULL, &err) == MNEMO_ERANGE);
+    CHECK(strstr(err.message, "262144") != NULL);
+    mnemo_context_free(ctx);
+    free_set(&g);
+    mnemo_model_close(m);
+}
+
+static void test_options_and_errors(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tiny/model-f32", fixtures);
+    mnemo_model *m = open_model(dir);
+    if (!m) return;
+    mnemo_context *ctx;
+    mnemo_error err;
+    CHECK(mnemo_context_create(m, NULL, &ctx, &err) == MNEMO_OK);
+    const char *t = "hello world";
+    size_t l = strlen(t), tk;
+    float v[64], w[64];
+    mnemo_embed_options o = {.prompt_name = "nope"};
+    CHECK(mnemo_embed(ctx, &t, &l, 1, &o, v, NULL, &err) == MNEMO_EINVAL);
+    CHECKF(strstr(err.message, "nope") && strstr(err.message, "query") && strstr(err.message, "document"),
+           "%s", err.message);
+    o = (mnemo_embed_options){.dim = 65};
+    CHECK(mnemo_embed(ctx, &t, &l, 1, &o, v, NULL, &err) == MNEMO_EINVAL);
+    const char *bad = "ok \xC3\x28";
+    size_t bl = strlen(bad);
+    CHECK(mnemo_embed(ctx, &bad, &bl, 1, NULL, v, NULL, &err) == MNEMO_EUTF8);
+    CHECKF(strstr(err.message, "offset 3") != NULL, "%s", err.message);
+    /* a prompt name and its text give the same vector; a custom text wins */
+    o = (mnemo_embed_options){.prompt_name = "query"};
+    CHECK(mnemo_embed(ctx, &t, &l, 1, &o, v, NULL, &err) == MNEMO_OK);
+    o = (mnemo_embed_options){.prompt_text = mnemo_model_prompt_text(m, "query"), .prompt_name = "document"};
+    CHECK(mnemo_embed(ctx, &t, &l, 1, &o, w, NULL, &err) == MNEMO_OK);
+    CHECK(memcmp(v, w, sizeof v) == 0);
+    /* long input: truncated to max tokens with <eos> last, or refused */
+    char longtext[4000];
+    for (size_t i = 0; i < sizeof longtext - 1; i++) longtext[i] = "abc def "[i % 8];
+    longtext[sizeof longtext - 1] = 0;
+    const char *lt = longtext;
+    size_t ll = strlen(longtext);
+    CHECK(mnemo_embed(ctx, &lt, &ll, 1, NULL, v, &tk, &err) == MNEMO_OK);
+    CHECK(tk == mnemo_model_max_tokens(m));
+    o = (mnemo_embed_options){.no_truncate = 1};
+    CHECK(mnemo_embed(ctx, &lt, &ll, 1, &o, v, &tk, &err) == MNEMO_ETOOBIG);
+    CHECKF(strstr(err.message, "at most") != NULL, "%s", err.message);
+    /* zero texts is fine */
+    CHECK(mnemo_embed(ctx, NULL, NULL, 0, NULL, NULL, NULL, &err) == MNEMO_OK);
+    mnemo_context_free(ctx);
+    mnemo_model_close(m);
+}
+
+/* Replaces the first `from` with `to` in a file. */
+static bool edit_file(const char *path, const char *from, const char *to) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char *buf = malloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *hit = strstr(buf, from);
+    bool ok = hit != NULL;
+    if (ok && (f = fopen(path, "wb"))) {
+        fwrite(buf, 1, (size_t)(hit - buf), f);
+        fputs(to, f);
+        fputs(hit + strlen(from), f);
+        fclose(f);
+    }
+    free(buf);
+    return ok;
+}
+
+/* A copy of the tiny model with one file edited must be refused, naming it. */
+static void refuse_variant(const char *file, const char *from, const char *to, int code,
+                           const char *part) {
+    char cmd[1024], path[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/m && cp -r %s/tiny/model-f32 %s/m", tmpdir, fixtures, tmpdir);
+    CHECK(system(cmd) == 0);
+    snprintf(path, sizeof path, "%s/m/%s", tmpdir, file);
+    CHECKF(edit_file(path, from, to), "could not edit %s", file);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/m", tmpdir);
+    mnemo_model *m = NULL;
+    mnemo_error err = {0};
+    int rc = mnemo_model_open(dir, NULL, &m, &err);
+    CHECKF(rc == code, "%s: %s -> %s gave %s (%s)", file, from, to, mnemo_status_name(rc), err.message);
+    if (rc) CHECKF(strstr(err.message, part) != NULL, "message '%s' lacks '%s'", err.message, part);
+    mnemo_model_close(m);
+}
+
+static void test_refused_folders(void) {
+    refuse_variant("config.json", "\"gemma3_text\"", "\"llama\"", MNEMO_EUNSUPPORTED, "model_type");
+    refuse_variant("config.json", "\"use_bidirectional_attention\": true",
+                   "\"use_bidirectional_attention\": false", MNEMO_EUNSUPPORTED, "bidirectional");
+    refuse_variant("config.json", "\"intermediate_size\": 96", "\"intermediate_size\": 80", MNEMO_EFORMAT, "shape");
+    refuse_variant("config.json", "\"hidden_size\": 64", "\"hidden_size\": 48", MNEMO_EFORMAT, "word_embedding_dimension");
+    refuse_variant("config.json", "\"rope_type\": \"default\"", "\"rope_type\": \"yarn\"",
+                   MNEMO_EUNSUPPORTED, "rope_type");
+    refuse_variant("config.json", "\"sliding_attention\",", "\"chunked_attention\",", MNEMO_EUNSUPPORTED,
+                   "layer_types");
+    refuse_variant("config.json", "\"num_hidden_layers\": 6", "\"num_hidden_layers\": 7", MNEMO_EFORMAT,
+                   "layer_types");
+    refuse_variant("1_Pooling/config.json", "\"pooling_mode_cls_token\": false",
+                   "\"pooling_mode_cls_token\": true", MNEMO_EUNSUPPORTED, "pooling_mode_cls_token");
+    refuse_variant("modules.json", "sentence_transformers.models.Normalize", "sentence_transformers.models.LayerNorm",
+                   MNEMO_EUNSUPPORTED, "modules.json");
+    refuse_variant("modules.json", "\"2_Dense\"", "\"../2_Dense\"", MNEMO_EFORMAT, "modules.json");
+    refuse_variant("2_Dense/config.json", "\"in_features\": 64", "\"in_features\": 65", MNEMO_EFORMAT,
+                   "in_features");
+    refuse_variant("config.json", "{", "[", MNEMO_EFORMAT, "config.json");
+    /* a missing weights file */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/m && cp -r %s/tiny/model-f32 %s/m && rm %s/m/model.safetensors",
+             tmpdir, fixtures, tmpdir, tmpdir);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s/m", tmpdir);
+    mnemo_model *m = NULL;
+    mnemo_error err;
+    CHECK(mnemo_model_open(cmd, NULL, &m, &err) == MNEMO_ENOENT);
+    CHECK(strstr(err.message, "model.safetensors") != NULL);
+    CHECK(mnemo_model_open("/nonexistent/model", NULL, &m, &err) == MNEMO_ENOENT);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FIXTURES_ENGINE_DIR [REAL_MODEL_DIR]\n", argv[0]);
+        return 2;
+    }
+    fixtures = argv[1];
+    real_model = argc > 2 ? argv[2] : NULL;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/mnemo-test-engine-XXXXXX");
+    if (!mkdtemp(tmpdir)) return 2;
+    if (real_model) {
+        RUN(test_real_model);
+    } else {
+        RUN(test_tiny_variants);
+        RUN(test_options_and_errors);
+        RUN(test_refused_folders);
+    }
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_finish();
+}

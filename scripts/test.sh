@@ -17,14 +17,13 @@ say() { echo "== test.sh: $*"; }
 
 bash scripts/install-deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 
-# The real tokenizer.json: the shared fixture when the project's shared/ is
-# beside the clone, else the one in the downloaded model folder.
+# The real model (1.2 GB, ~90 s the first time; verified by checksums) for the
+# conformance tests, and the real tokenizer.json: the shared fixture when the
+# project's shared/ is beside the clone, else the model's own.
+say "getting the model"
+MODEL=$(bash scripts/get-model.sh) || { echo "0 passed, 1 failed"; exit 1; }
 TOKENIZER=$ROOT/../shared/fixtures/embeddinggemma-300m/tokenizer.json
-if [ ! -f "$TOKENIZER" ]; then
-  say "no shared fixtures beside the clone: getting the model for its tokenizer.json"
-  MODEL=$(bash scripts/get-model.sh) || { echo "0 passed, 1 failed"; exit 1; }
-  TOKENIZER=$MODEL/tokenizer.json
-fi
+[ -f "$TOKENIZER" ] || TOKENIZER=$MODEL/tokenizer.json
 
 # build_and_test DIR CMAKE_ARGS... : configure, build, ctest; adds to the counts.
 build_and_test() {
@@ -48,9 +47,13 @@ build_and_test() {
   failed=$((failed + nfail))
 }
 
-build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The plain build also runs the real model against sentence-transformers'
+# goldens; the sanitized build uses the tiny random model (too slow otherwise).
+build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNEMO_TEST_MODEL="$MODEL" \
+  -DMNEMO_TEST_SAFETENSORS="$MODEL/model.safetensors"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNEMO_SANITIZE=ON
+  build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNEMO_SANITIZE=ON \
+  -DMNEMO_TEST_SAFETENSORS="$MODEL/model.safetensors"
 
 # Fuzzers: each runs for FUZZ_SECONDS on a copy of its seed corpus.
 say "build fuzzers (clang, libFuzzer)"

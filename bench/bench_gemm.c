@@ -10,6 +10,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static double run_packed(const mnemo_kernels *k, int bf16, size_t M, size_t N, size_t K, float *x,
+                         float *wp, uint16_t *wbp, float *y) {
+    double t0 = mnemo__now(), el;
+    size_t reps = 0, panels = (N + 15) / 16;
+    do {
+        if (bf16) k->gemm_packed_bf16(M, N, K, x, K, wbp, 0, panels, y, N);
+        else k->gemm_packed_f32(M, N, K, x, K, wp, 0, panels, y, N);
+        reps++;
+        el = mnemo__now() - t0;
+    } while (el < 0.5);
+    return 2.0 * M * N * K * reps / el / 1e9;
+}
+
 static double run(const mnemo_kernels *k, int bf16, size_t M, size_t N, size_t K, float *x,
                   float *w, uint16_t *wb, float *y) {
     double t0 = mnemo__now(), el;
@@ -28,8 +41,8 @@ int main(int argc, char **argv) {
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nM=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(), M, "N x K");
     const mnemo_kernels *ks[] = {mnemo__kernels_avx2(), mnemo__kernels_best()};
-    const char *names[] = {"avx2 f32", "avx2 bf16"};
-    for (int i = 0; i < 2; i++) printf(" %10s", names[i]);
+    const char *names[] = {"dot f32", "dot bf16", "packed f32", "packed bf16"};
+    for (int i = 0; i < 4; i++) printf(" %11s", names[i]);
     printf("\n");
     (void)ks;
     for (size_t s = 0; s < 5; s++) {
@@ -43,7 +56,14 @@ int main(int argc, char **argv) {
         }
         printf("%5zu x %-4zu", N, K);
         const mnemo_kernels *k = mnemo__kernels_best();
-        printf(" %10.1f %10.1f\n", run(k, 0, M, N, K, x, w, wb, y), run(k, 1, M, N, K, x, w, wb, y));
+        float *wp = malloc(mnemo__packed_size(N, K) * 4);
+        uint16_t *wbp = malloc(mnemo__packed_size(N, K) * 2);
+        mnemo__pack_f32(w, N, K, wp);
+        mnemo__pack_bf16(wb, N, K, wbp);
+        printf(" %11.1f %11.1f %11.1f %11.1f\n", run(k, 0, M, N, K, x, w, wb, y),
+               run(k, 1, M, N, K, x, w, wb, y), run_packed(k, 0, M, N, K, x, wp, wbp, y),
+               run_packed(k, 1, M, N, K, x, wp, wbp, y));
+        free(wp), free(wbp);
         free(x), free(w), free(y), free(wb);
     }
     return 0;

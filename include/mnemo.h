@@ -182,6 +182,11 @@ typedef struct mnemo_model mnemo_model;
 typedef struct mnemo_model_options {
     const char *cache_dir; /* as mnemo_tokenizer_options */
     int no_cache;
+    /* Weight precision the linear layers run at: "f32", "bf16" (weights
+     * rounded to bfloat16, half the memory; activations stay f32), or NULL /
+     * "auto" for the file's own (f32 for google/embeddinggemma-300m). An
+     * unknown name is refused with EINVAL. */
+    const char *precision;
 } mnemo_model_options;
 
 /* Errors: ENOENT, EIO, EFORMAT, EUNSUPPORTED, ENOMEM. Close with

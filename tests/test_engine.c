@@ -17,8 +17,9 @@
 #include <jansson.h>
 #include <math.h>
 
-#define COS_MIN 0.99999
-#define DIFF_MAX 1e-4
+/* f32 conformance: the issue's bar. Lowered per case for reduced precisions
+ * (bf16 weights: cosine >= 0.999, issue 5). */
+static double COS_MIN = 0.99999, DIFF_MAX = 1e-4;
 
 static const char *fixtures, *real_model;
 static char tmpdir[128];
@@ -199,26 +200,38 @@ static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *
     free(done), free(texts), free(lens), free(idx), free(toks), free(out);
 }
 
-static mnemo_model *open_model(const char *dir) {
+static mnemo_model *open_model_at(const char *dir, const char *precision) {
     mnemo_model *m;
     mnemo_error err;
-    mnemo_model_options mo = {.cache_dir = tmpdir};
+    mnemo_model_options mo = {.cache_dir = tmpdir, .precision = precision};
     int rc = mnemo_model_open(dir, &mo, &m, &err);
     CHECKF(rc == MNEMO_OK, "%s", err.message);
     return rc ? NULL : m;
 }
 
+static mnemo_model *open_model(const char *dir) { return open_model_at(dir, NULL); }
+
 static void test_tiny_variants(void) {
-    const char *variants[] = {"f32", "bf16", "f16"};
-    const char *precision[] = {"f32", "bf16", "f32"}; /* f16 is widened at load */
-    for (int v = 0; v < 3; v++) {
+    /* folder, --precision, goldens, the precision the model then runs at */
+    const char *variants[][4] = {
+        {"f32", NULL, "f32", "f32"},
+        {"bf16", NULL, "bf16", "bf16"},
+        {"f16", NULL, "f16", "f32"},   /* f16 is widened at load */
+        {"f32", "bf16", "f32", "bf16"},  /* linear layers rounded to bf16 at load */
+        {"bf16", "f32", "bf16", "f32"},  /* bf16 widened: exact */
+    };
+    for (int v = 0; v < 5; v++) {
         char dir[512], jsonl[512], bin[512];
-        snprintf(dir, sizeof dir, "%s/tiny/model-%s", fixtures, variants[v]);
+        snprintf(dir, sizeof dir, "%s/tiny/model-%s", fixtures, variants[v][0]);
         snprintf(jsonl, sizeof jsonl, "%s/tiny/goldens.jsonl", fixtures);
-        snprintf(bin, sizeof bin, "%s/tiny/goldens-%s.f32", fixtures, variants[v]);
-        mnemo_model *m = open_model(dir);
+        snprintf(bin, sizeof bin, "%s/tiny/goldens-%s.f32", fixtures, variants[v][2]);
+        mnemo_model *m = open_model_at(dir, variants[v][1]);
         if (!m) continue;
-        CHECK(strcmp(mnemo_model_precision(m), precision[v]) == 0);
+        bool reduced = variants[v][1] && !strcmp(variants[v][1], "bf16");
+        COS_MIN = reduced ? 0.999 : 0.99999;
+        DIFF_MAX = reduced ? 5e-2 : 1e-4; /* reduced precision: the bar is the cosine */
+        CHECKF(strcmp(mnemo_model_precision(m), variants[v][3]) == 0, "precision %s",
+               mnemo_model_precision(m));
         golden_set g;
         CHECKF(load_set(&g, jsonl, bin, mnemo_model_dim(m)) == 0, "cannot read %s", jsonl);
         mnemo_context *ctx;
@@ -227,13 +240,16 @@ static void test_tiny_variants(void) {
         mnemo_context_options co = {.n_threads = 2, .max_batch_tokens = 64};
         CHECK(mnemo_context_create(m, &co, &ctx, &err) == MNEMO_OK);
         size_t dims[] = {0, 32, 16, 8};
-        char label[32];
-        snprintf(label, sizeof label, "tiny-%s", variants[v]);
+        char label[64];
+        snprintf(label, sizeof label, "tiny-%s%s%s", variants[v][0], variants[v][1] ? " as " : "",
+                 variants[v][1] ? variants[v][1] : "");
         check_goldens(ctx, m, &g, dims, 4, true, label);
         mnemo_context_free(ctx);
         free_set(&g);
         mnemo_model_close(m);
     }
+    COS_MIN = 0.99999;
+    DIFF_MAX = 1e-4;
 }
 
 static void test_real_model(void) {
@@ -331,6 +347,11 @@ static void test_options_and_errors(void) {
     o = (mnemo_embed_options){.no_truncate = 1};
     CHECK(mnemo_embed(ctx, &lt, &ll, 1, &o, v, &tk, &err) == MNEMO_ETOOBIG);
     CHECKF(strstr(err.message, "at most") != NULL, "%s", err.message);
+    /* an unknown precision */
+    mnemo_model *m2 = NULL;
+    mnemo_model_options bad_p = {.precision = "f8"};
+    CHECK(mnemo_model_open(dir, &bad_p, &m2, &err) == MNEMO_EINVAL);
+    CHECK(strstr(err.message, "f8") && strstr(err.message, "bf16"));
     /* zero texts is fine */
     CHECK(mnemo_embed(ctx, NULL, NULL, 0, NULL, NULL, NULL, &err) == MNEMO_OK);
     mnemo_context_free(ctx);

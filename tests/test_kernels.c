@@ -76,7 +76,61 @@ static void check_variant(const mnemo_kernels *kv) {
     }
 }
 
+/* The packed GEMMs against the reference on the unpacked weights, over whole
+ * and partial panel ranges. */
+static void check_packed(const mnemo_kernels *kv) {
+    const mnemo_kernels *ref = mnemo__kernels_ref();
+    size_t sizes[][3] = {{1, 16, 1}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
+                         {25, 100, 1152}, {2, 17, 3072}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ldx = K + 5, ldy = N + 3;
+        size_t panels = (N + 15) / 16;
+        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *wp = malloc(mnemo__packed_size(N, K) * 4);
+        uint16_t *wb = malloc(N * K * 2), *wbp = malloc(mnemo__packed_size(N, K) * 2);
+        float *y0 = malloc(M * ldy * 4), *y1 = malloc(M * ldy * 4);
+        for (size_t i = 0; i < M * ldx; i++) x[i] = frand();
+        for (size_t i = 0; i < N * K; i++) {
+            w[i] = frand();
+            wb[i] = f32_to_bf16_trunc(w[i]);
+        }
+        mnemo__pack_f32(w, N, K, wp);
+        mnemo__pack_bf16(wb, N, K, wbp);
+        for (int bf = 0; bf < 2; bf++) {
+            /* split the panels in two calls, as the engine's threads do */
+            size_t mid = panels / 2;
+            for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 777.0f;
+            if (bf) {
+                ref->gemm_bf16(M, N, K, x, ldx, wb, K, y0, ldy);
+                kv->gemm_packed_bf16(M, N, K, x, ldx, wbp, 0, mid, y1, ldy);
+                kv->gemm_packed_bf16(M, N, K, x, ldx, wbp, mid, panels, y1, ldy);
+            } else {
+                ref->gemm_f32(M, N, K, x, ldx, w, K, y0, ldy);
+                kv->gemm_packed_f32(M, N, K, x, ldx, wp, 0, mid, y1, ldy);
+                kv->gemm_packed_f32(M, N, K, x, ldx, wp, mid, panels, y1, ldy);
+            }
+            float worst = 0;
+            int pad_ok = 1;
+            for (size_t m = 0; m < M; m++) {
+                for (size_t n = 0; n < N; n++) {
+                    float mag = 0;
+                    for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
+                    float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / (mag + 1e-30f);
+                    if (e > worst) worst = e;
+                }
+                for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 777.0f;
+            }
+            CHECKF(worst <= GEMM_TOL, "%s packed %s M=%zu N=%zu K=%zu: relative error %g", kv->name,
+                   bf ? "bf16" : "f32", M, N, K, (double)worst);
+            CHECKF(pad_ok, "%s packed wrote outside its output", kv->name);
+        }
+        free(x), free(w), free(wp), free(wb), free(wbp), free(y0), free(y1);
+    }
+}
+
 static void test_gemm_variants(void) {
+    check_packed(mnemo__kernels_portable());
+    if (mnemo__kernels_avx2()) check_packed(mnemo__kernels_avx2());
+    check_variant(mnemo__kernels_portable());
     check_variant(mnemo__kernels_best());
     const mnemo_kernels *avx2 = mnemo__kernels_avx2();
     if (avx2) check_variant(avx2);

@@ -160,10 +160,12 @@ int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv) {
     }
     embed_run r = {.s = s};
     mnemo_error err;
-    mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache};
-    if (mnemo_model_open(s->model, &mo, &r.model, &err)) {
+    mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache,
+                              .precision = s->precision};
+    int orc = mnemo_model_open(s->model, &mo, &r.model, &err);
+    if (orc) {
         mnemo__cli_error("embed", "%s", err.message);
-        return 1;
+        return orc == MNEMO_EINVAL ? 2 : 1;
     }
     int rc = 0;
     size_t width = mnemo_model_dim(r.model);

@@ -30,6 +30,10 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
     if (!dir || !out) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_model_open: NULL argument");
     *out = NULL;
     double t0 = mnemo__now();
+    int precision = mnemo__precision_parse(opts ? opts->precision : NULL);
+    if (precision < 0)
+        return mnemo__fail(err, MNEMO_EINVAL, "precision '%.20s' is not one of auto, f32, bf16",
+                           opts->precision);
     mnemo_model *m = mnemo__calloc(1, sizeof *m);
     if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     int rc = mnemo__model_config_read(dir, &m->cfg, err);
@@ -39,7 +43,7 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
     }
     mnemo_tokenizer_options topts = {opts ? opts->cache_dir : NULL, opts ? opts->no_cache : 0};
     rc = mnemo_tokenizer_open(dir, &topts, &m->tok, err);
-    if (!rc) rc = mnemo__engine_open(&m->cfg, &m->engine, err);
+    if (!rc) rc = mnemo__engine_open(&m->cfg, (mnemo_precision)precision, &m->engine, err);
     if (rc) {
         mnemo_model_close(m);
         return rc;

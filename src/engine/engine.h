@@ -15,9 +15,20 @@
 typedef struct mnemo_engine mnemo_engine;
 typedef struct mnemo_engine_ctx mnemo_engine_ctx;
 
-/* Maps the weights of a model folder whose config has been read. `cfg` is
- * copied. Errors name the file and tensor (EFORMAT, EUNSUPPORTED, ENOENT). */
-int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_engine **out, mnemo_error *err);
+typedef enum {
+    MNEMO_PRECISION_AUTO = 0, /* the file's own: bf16 if every weight is bf16, else f32 */
+    MNEMO_PRECISION_F32,
+    MNEMO_PRECISION_BF16
+} mnemo_precision;
+
+/* "auto", "f32", "bf16" -> the enum; -1 if unknown. */
+int mnemo__precision_parse(const char *name);
+
+/* Maps the weights of a model folder whose config has been read, and packs
+ * the linear layers at `precision`. `cfg` is copied. Errors name the file
+ * and tensor (EFORMAT, EUNSUPPORTED, ENOENT). */
+int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
+                       mnemo_engine **out, mnemo_error *err);
 void mnemo__engine_close(mnemo_engine *e);
 const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e);
 /* "f32", "bf16" or "mixed": the weights as used. */

@@ -28,7 +28,8 @@ struct mnemo_engine_ctx {
     mnemo_pool *pool;
     size_t max_tokens;
     /* activations, [max_tokens][width] */
-    float *x, *xn, *q, *k, *v, *att, *tmp, *gate, *up;
+    float *x, *xn, *qkv, *att, *tmp, *gu;
+    size_t ld_qkv;      /* q at column 0, k at n_heads*head_dim, v after k */
     float *vt;          /* V transposed per sequence: [kv_dim][len] at the sequence's offset */
     float *scores;      /* per worker: [QUERY_BLOCK][max_seq_length] */
     int32_t *pos;       /* position of each packed token in its sequence */
@@ -45,10 +46,10 @@ struct mnemo_engine_ctx {
 
 typedef struct gemm_job {
     const mnemo_kernels *k;
-    size_t M, N, K, chunk;
+    size_t M, chunk, panels;
     const float *x;
     size_t ldx;
-    const mnemo_weight *w;
+    const mnemo_packed *w;
     float *y;
     size_t ldy;
 } gemm_job;
@@ -56,26 +57,27 @@ typedef struct gemm_job {
 static void gemm_task(void *arg, size_t task, int worker) {
     (void)worker;
     const gemm_job *j = arg;
-    size_t n0 = task * j->chunk, n1 = n0 + j->chunk < j->N ? n0 + j->chunk : j->N;
-    if (n0 >= n1) return;
+    size_t p0 = task * j->chunk, p1 = p0 + j->chunk < j->panels ? p0 + j->chunk : j->panels;
+    if (p0 >= p1) return;
     if (j->w->dtype == MNEMO_DTYPE_BF16)
-        j->k->gemm_bf16(j->M, n1 - n0, j->K, j->x, j->ldx, (const uint16_t *)j->w->data + n0 * j->K,
-                        j->K, j->y + n0, j->ldy);
+        j->k->gemm_packed_bf16(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1, j->y,
+                               j->ldy);
     else
-        j->k->gemm_f32(j->M, n1 - n0, j->K, j->x, j->ldx, (const float *)j->w->data + n0 * j->K,
-                       j->K, j->y + n0, j->ldy);
+        j->k->gemm_packed_f32(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1, j->y,
+                              j->ldy);
 }
 
-/* y[M][w.rows] = x[M][w.cols] · wᵀ, split by output columns across the pool. */
-static void linear(mnemo_engine_ctx *c, const float *x, size_t M, const mnemo_weight *w, float *y) {
+/* y[M][w.rows] (row stride ldy) = x[M][w.cols] (row stride ldx) · wᵀ, split by
+ * panels of output columns across the pool. */
+static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, const mnemo_packed *w,
+                   float *y, size_t ldy) {
+    size_t panels = (w->rows + MNEMO_PANEL - 1) / MNEMO_PANEL;
     size_t threads = (size_t)mnemo__pool_size(c->pool);
     if (M * w->rows * w->cols < SMALL_WORK) threads = 1; /* waking workers would cost more */
-    size_t tasks = threads * 4;
-    size_t chunk = (w->rows + tasks - 1) / tasks;
-    chunk = (chunk + 5) / 6 * 6; /* whole tiles */
-    if (chunk < 6) chunk = 6;
-    gemm_job j = {c->e->kernels, M, w->rows, w->cols, chunk, x, w->cols, w, y, w->rows};
-    size_t n_tasks = (w->rows + chunk - 1) / chunk;
+    size_t tasks = threads == 1 ? 1 : threads * 2;
+    size_t chunk = (panels + tasks - 1) / tasks;
+    gemm_job j = {c->e->kernels, M, chunk, panels, x, ldx, w, y, ldy};
+    size_t n_tasks = (panels + chunk - 1) / chunk;
     if (threads == 1) {
         for (size_t t = 0; t < n_tasks; t++) gemm_task(&j, t, 0);
         return;
@@ -123,21 +125,23 @@ static void token_task(void *arg, size_t task, int worker) {
             size_t p = (size_t)c->pos[t], half = hd / 2;
             const float *cs = (full ? e->cos_full : e->cos_sliding) + p * half;
             const float *sn = (full ? e->sin_full : e->sin_sliding) + p * half;
+            float *row = c->qkv + t * c->ld_qkv;
             for (int h = 0; h < cfg->n_heads; h++) {
-                float *q = c->q + t * (size_t)cfg->n_heads * hd + (size_t)h * hd;
+                float *q = row + (size_t)h * hd;
                 mnemo__rmsnorm(q, q, L->q_norm, hd, cfg->rms_eps);
                 mnemo__rope(q, hd, cs, sn);
             }
             for (int h = 0; h < cfg->n_kv_heads; h++) {
-                float *k = c->k + t * (size_t)cfg->n_kv_heads * hd + (size_t)h * hd;
+                float *k = row + (size_t)cfg->n_heads * hd + (size_t)h * hd;
                 mnemo__rmsnorm(k, k, L->k_norm, hd, cfg->rms_eps);
                 mnemo__rope(k, hd, cs, sn);
             }
             break;
         }
-        case OP_GELU_MUL: {
+        case OP_GELU_MUL: { /* gate|up -> gelu(gate) * up, written over gate */
             size_t I = (size_t)cfg->intermediate;
-            mnemo__gelu_tanh_mul(c->gate + t * I, c->gate + t * I, c->up + t * I, I);
+            float *g = c->gu + t * 2 * I;
+            mnemo__gelu_tanh_mul(g, g, g + I, I);
             break;
         }
         }
@@ -167,12 +171,14 @@ typedef struct attn_job {
 static void transpose_task(void *arg, size_t s, int worker) {
     (void)worker;
     mnemo_engine_ctx *c = arg;
-    size_t kvd = (size_t)c->e->cfg.n_kv_heads * c->e->cfg.head_dim;
+    const mnemo_model_config *cfg = &c->e->cfg;
+    size_t kvd = (size_t)cfg->n_kv_heads * cfg->head_dim;
+    size_t voff = (size_t)cfg->n_heads * cfg->head_dim + kvd;
     size_t start = c->seq_start[s], len = c->seq_len[s];
-    const float *v = c->v + start * kvd;
+    const float *v = c->qkv + start * c->ld_qkv + voff;
     float *vt = c->vt + start * kvd;
     for (size_t j = 0; j < len; j++)
-        for (size_t d = 0; d < kvd; d++) vt[d * len + j] = v[j * kvd + d];
+        for (size_t d = 0; d < kvd; d++) vt[d * len + j] = v[j * c->ld_qkv + d];
 }
 
 /* Task index -> (sequence, head, query block): blocks are counted per
@@ -204,8 +210,8 @@ static void attention_task(void *arg, size_t task, int worker) {
     size_t qdim = nh * hd, kvd = (size_t)cfg->n_kv_heads * hd;
     float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
     /* S = Q_blk · K_rangeᵀ */
-    e->kernels->gemm_f32(i1 - i0, kr, hd, c->q + (start + i0) * qdim + h * hd, qdim,
-                         c->k + (start + j0) * kvd + kvh * hd, kvd, S, kr);
+    e->kernels->gemm_f32(i1 - i0, kr, hd, c->qkv + (start + i0) * c->ld_qkv + h * hd, c->ld_qkv,
+                         c->qkv + (start + j0) * c->ld_qkv + qdim + kvh * hd, c->ld_qkv, S, kr);
     for (size_t i = i0; i < i1; i++) {
         float *row = S + (i - i0) * kr;
         for (size_t jj = 0; jj < kr; jj++) {
@@ -253,16 +259,14 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     for (int i = 0; i < cfg->n_dense; i++)
         if ((size_t)cfg->dense[i].out_features > c->dense_width)
             c->dense_width = (size_t)cfg->dense[i].out_features;
+    c->ld_qkv = Q + 2 * KV;
     c->x = mnemo__malloc_array(T * H, 4);
     c->xn = mnemo__malloc_array(T * H, 4);
-    c->tmp = mnemo__malloc_array(T * (H > Q ? H : Q), 4);
-    c->q = mnemo__malloc_array(T * Q, 4);
+    c->tmp = mnemo__malloc_array(T * H, 4);
+    c->qkv = mnemo__malloc_array(T * c->ld_qkv, 4);
     c->att = mnemo__malloc_array(T * Q, 4);
-    c->k = mnemo__malloc_array(T * KV, 4);
-    c->v = mnemo__malloc_array(T * KV, 4);
     c->vt = mnemo__malloc_array(T * KV, 4);
-    c->gate = mnemo__malloc_array(T * I, 4);
-    c->up = mnemo__malloc_array(T * I, 4);
+    c->gu = mnemo__malloc_array(T * 2 * I, 4);
     c->scores = mnemo__malloc_array(workers * QUERY_BLOCK * (size_t)cfg->max_seq_length, 4);
     c->pos = mnemo__malloc_array(T, sizeof(int32_t));
     c->seq_start = mnemo__malloc_array(T, sizeof(size_t));
@@ -270,8 +274,7 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->pooled = mnemo__malloc_array(T * H, 4);
     c->dense_a = mnemo__malloc_array(T * c->dense_width, 4);
     c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
-    if (!c->x || !c->xn || !c->tmp || !c->q || !c->att || !c->k || !c->v || !c->vt || !c->gate ||
-        !c->up || !c->scores || !c->pos || !c->seq_start || !c->seq_len || !c->pooled ||
+    if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vt || !c->gu || !c->scores || !c->pos || !c->seq_start || !c->seq_len || !c->pooled ||
         !c->dense_a || !c->dense_b) {
         mnemo__engine_ctx_free(c);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
@@ -283,8 +286,8 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
 void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
     if (!c) return;
     mnemo__pool_destroy(c->pool);
-    float *bufs[] = {c->x, c->xn, c->tmp, c->q, c->att, c->k, c->v, c->vt, c->gate, c->up,
-                     c->scores, c->pooled, c->dense_a, c->dense_b};
+    float *bufs[] = {c->x,      c->xn,     c->tmp,     c->qkv,     c->att,    c->vt,
+                     c->gu,     c->scores, c->pooled,  c->dense_a, c->dense_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mnemo__free(bufs[i]);
     mnemo__free(c->pos);
     mnemo__free(c->seq_start);
@@ -323,22 +326,20 @@ static void layer_forward(mnemo_engine_ctx *c, int l) {
     size_t T = c->n_tokens;
     token_op op = {.kind = OP_NORM, .gamma = L->input_norm, .src = c->x, .dst = c->xn};
     per_token(c, &op);
-    linear(c, c->xn, T, &L->q, c->q);
-    linear(c, c->xn, T, &L->k, c->k);
-    linear(c, c->xn, T, &L->v, c->v);
+    size_t H = (size_t)c->e->cfg.hidden, Q = L->o.cols, I = L->down.cols;
+    linear(c, c->xn, H, T, &L->qkv, c->qkv, c->ld_qkv);
     op = (token_op){.kind = OP_QK_NORM_ROPE, .layer = l};
     per_token(c, &op);
     attention(c, l);
-    linear(c, c->att, T, &L->o, c->tmp);
+    linear(c, c->att, Q, T, &L->o, c->tmp, H);
     op = (token_op){.kind = OP_ADD_NORM, .gamma = L->post_attn_norm, .src = c->tmp, .dst = c->x};
     per_token(c, &op);
     op = (token_op){.kind = OP_NORM, .gamma = L->pre_ffn_norm, .src = c->x, .dst = c->xn};
     per_token(c, &op);
-    linear(c, c->xn, T, &L->gate, c->gate);
-    linear(c, c->xn, T, &L->up, c->up);
+    linear(c, c->xn, H, T, &L->gate_up, c->gu, 2 * I);
     op = (token_op){.kind = OP_GELU_MUL};
     per_token(c, &op);
-    linear(c, c->gate, T, &L->down, c->tmp);
+    linear(c, c->gu, 2 * I, T, &L->down, c->tmp, H);
     op = (token_op){.kind = OP_ADD_NORM, .gamma = L->post_ffn_norm, .src = c->tmp, .dst = c->x};
     per_token(c, &op);
 }
@@ -393,7 +394,7 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     for (int i = 0; i < cfg->n_dense; i++) {
         float *dst = (i % 2 == 0) ? c->dense_a : c->dense_b;
         size_t outw = (size_t)cfg->dense[i].out_features;
-        linear(c, cur, n_seqs, &e->dense_w[i], dst);
+        linear(c, cur, width, n_seqs, &e->dense_w[i], dst, outw);
         for (size_t s = 0; s < n_seqs; s++) {
             float *row = dst + s * outw;
             if (e->dense_b[i])

@@ -17,8 +17,17 @@ typedef struct mnemo_weight {
     size_t rows, cols;
 } mnemo_weight;
 
+/* A weight packed for the panel GEMM (kernels.h): [rows][cols] in 16-row
+ * panels, f32 or bf16. Several matrices with the same input are stacked in
+ * one (q|k|v, gate|up) so one pass over x computes them all. */
+typedef struct mnemo_packed {
+    const void *data;
+    mnemo_dtype dtype;
+    size_t rows, cols;
+} mnemo_packed;
+
 typedef struct gemma_layer {
-    mnemo_weight q, k, v, o, gate, up, down;
+    mnemo_packed qkv, o, gate_up, down;
     /* RMSNorm gammas, already 1 + w, in f32 */
     float *input_norm, *post_attn_norm, *pre_ffn_norm, *post_ffn_norm, *q_norm, *k_norm;
 } gemma_layer;
@@ -32,11 +41,13 @@ struct mnemo_engine {
     float embed_scale;  /* sqrt(hidden), as f32 */
     gemma_layer *layers;
     float *final_norm;
-    mnemo_weight dense_w[MNEMO_MAX_DENSE];
+    mnemo_packed dense_w[MNEMO_MAX_DENSE];
     float *dense_b[MNEMO_MAX_DENSE];
     /* RoPE tables [max_seq_length][head_dim/2] for each layer type */
     float *cos_full, *sin_full, *cos_sliding, *sin_sliding;
     int n_f32, n_bf16;
+    mnemo_precision precision; /* as asked */
+    int packed_f32, packed_bf16;
     /* buffers this engine allocated (converted or copied weights, gammas) */
     void **owned;
     size_t n_owned, cap_owned;

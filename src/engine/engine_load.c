@@ -3,8 +3,10 @@
  * backbone's model.safetensors and each Dense folder's, every tensor checked
  * for name, shape and dtype. f32 and bf16 are used in place from the mapping;
  * f16 is widened to f32 at load (f16 activations overflow; f16 weights are
- * fine once widened). RMSNorm weights become gammas 1 + w in f32 (Gemma's
- * norm multiplies by 1 + w). Also the RoPE tables.
+ * fine once widened). Linear weights are then packed once for the panel GEMM
+ * (q|k|v and gate|up stacked), in f32 or, when every part is bf16, in bf16.
+ * RMSNorm weights become gammas 1 + w in f32 (Gemma's norm multiplies by
+ * 1 + w). Also the RoPE tables.
  */
 #include "engine_internal.h"
 
@@ -122,6 +124,64 @@ static int rope_tables(mnemo_engine *e, float theta, float **cos_out, float **si
     return MNEMO_OK;
 }
 
+int mnemo__precision_parse(const char *name) {
+    if (!name || !strcmp(name, "auto")) return MNEMO_PRECISION_AUTO;
+    if (!strcmp(name, "f32")) return MNEMO_PRECISION_F32;
+    if (!strcmp(name, "bf16")) return MNEMO_PRECISION_BF16;
+    return -1;
+}
+
+/* Stacks the matrices (same column count) and packs them at the engine's
+ * precision: bf16 when asked (f32 weights rounded to nearest even), f32 when
+ * asked, and for "auto" bf16 only when every part already is. */
+static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
+                      mnemo_error *err) {
+    size_t rows = 0, cols = parts[0].cols;
+    bool all_bf16 = true;
+    for (int i = 0; i < n; i++) {
+        rows += parts[i].rows;
+        all_bf16 &= parts[i].dtype == MNEMO_DTYPE_BF16;
+    }
+    bool to_bf16 = e->precision == MNEMO_PRECISION_BF16 ||
+                   (e->precision == MNEMO_PRECISION_AUTO && all_bf16);
+    size_t esize = to_bf16 ? 2 : 4;
+    void *src = mnemo__malloc_array(rows * cols, esize);
+    void *dst = own(e, mnemo__packed_size(rows, cols) * esize);
+    if (!src || !dst) {
+        mnemo__free(src);
+        return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
+    }
+    size_t r0 = 0;
+    for (int i = 0; i < n; i++) {
+        const mnemo_weight *w = &parts[i];
+        size_t count = w->rows * cols;
+        if (to_bf16 && w->dtype == MNEMO_DTYPE_BF16) {
+            memcpy((uint16_t *)src + r0 * cols, w->data, count * 2);
+        } else if (to_bf16) {
+            const float *f = w->data;
+            uint16_t *b = (uint16_t *)src + r0 * cols;
+            for (size_t k = 0; k < count; k++) b[k] = mnemo__f32_to_bf16(f[k]);
+        } else if (w->dtype == MNEMO_DTYPE_F32) {
+            memcpy((float *)src + r0 * cols, w->data, count * 4);
+        } else {
+            const uint16_t *b = w->data;
+            float *f = (float *)src + r0 * cols;
+            for (size_t k = 0; k < count; k++) {
+                uint32_t bits = (uint32_t)b[k] << 16;
+                memcpy(&f[k], &bits, 4);
+            }
+        }
+        r0 += w->rows;
+    }
+    if (to_bf16) mnemo__pack_bf16(src, rows, cols, dst);
+    else mnemo__pack_f32(src, rows, cols, dst);
+    mnemo__free(src);
+    if (to_bf16) e->packed_bf16++;
+    else e->packed_f32++;
+    *out = (mnemo_packed){dst, to_bf16 ? MNEMO_DTYPE_BF16 : MNEMO_DTYPE_F32, rows, cols};
+    return MNEMO_OK;
+}
+
 static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
     const mnemo_model_config *c = &e->cfg;
     gemma_layer *L = &e->layers[l];
@@ -129,19 +189,23 @@ static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
            KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate;
     char n[128];
     int rc;
-#define MAT(field, suffix, rows, cols)                                            \
+#define MAT(var, suffix, rows, cols)                                              \
     snprintf(n, sizeof n, "layers.%d.%s", l, suffix);                             \
-    if ((rc = load_matrix(e, e->st, n, rows, cols, &L->field, err))) return rc;
+    if ((rc = load_matrix(e, e->st, n, rows, cols, &var, err))) return rc;
 #define GAMMA(field, suffix, size)                                                \
     snprintf(n, sizeof n, "layers.%d.%s", l, suffix);                             \
     if ((rc = load_gamma(e, e->st, n, size, &L->field, err))) return rc;
-    MAT(q, "self_attn.q_proj.weight", Q, H)
-    MAT(k, "self_attn.k_proj.weight", KV, H)
-    MAT(v, "self_attn.v_proj.weight", KV, H)
+    mnemo_weight qkv[3], o, gu[2], down;
+    MAT(qkv[0], "self_attn.q_proj.weight", Q, H)
+    MAT(qkv[1], "self_attn.k_proj.weight", KV, H)
+    MAT(qkv[2], "self_attn.v_proj.weight", KV, H)
     MAT(o, "self_attn.o_proj.weight", H, Q)
-    MAT(gate, "mlp.gate_proj.weight", I, H)
-    MAT(up, "mlp.up_proj.weight", I, H)
+    MAT(gu[0], "mlp.gate_proj.weight", I, H)
+    MAT(gu[1], "mlp.up_proj.weight", I, H)
     MAT(down, "mlp.down_proj.weight", H, I)
+    if ((rc = pack_stack(e, qkv, 3, &L->qkv, err)) || (rc = pack_stack(e, &o, 1, &L->o, err)) ||
+        (rc = pack_stack(e, gu, 2, &L->gate_up, err)) || (rc = pack_stack(e, &down, 1, &L->down, err)))
+        return rc;
     GAMMA(input_norm, "input_layernorm.weight", H)
     GAMMA(post_attn_norm, "post_attention_layernorm.weight", H)
     GAMMA(pre_ffn_norm, "pre_feedforward_layernorm.weight", H)
@@ -159,9 +223,10 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
     snprintf(path, sizeof path, "%s/%s/model.safetensors", e->cfg.dir, d->dir);
     int rc = mnemo__safetensors_open(path, &e->dense_st[i], err);
     if (rc) return rc;
+    mnemo_weight w;
     rc = load_matrix(e, e->dense_st[i], "linear.weight", (size_t)d->out_features,
-                     (size_t)d->in_features, &e->dense_w[i], err);
-    if (rc) return rc;
+                     (size_t)d->in_features, &w, err);
+    if (rc || (rc = pack_stack(e, &w, 1, &e->dense_w[i], err))) return rc;
     if (d->bias) {
         const mnemo_tensor *t;
         if ((rc = expect(e, e->dense_st[i], "linear.bias", (size_t)d->out_features, 0, &t, err)))
@@ -173,10 +238,12 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
     return MNEMO_OK;
 }
 
-int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_engine **out, mnemo_error *err) {
+int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
+                       mnemo_engine **out, mnemo_error *err) {
     *out = NULL;
     mnemo_engine *e = mnemo__calloc(1, sizeof *e);
     if (!e) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    e->precision = precision;
     e->cfg = *cfg;
     /* the prompt strings stay owned by the caller's config */
     e->cfg.n_prompts = 0;
@@ -226,7 +293,8 @@ void mnemo__engine_close(mnemo_engine *e) {
 const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e) { return &e->cfg; }
 
 const char *mnemo__engine_precision(const mnemo_engine *e) {
-    return e->n_bf16 == 0 ? "f32" : e->n_f32 == 0 ? "bf16" : "mixed";
+    /* what the linear layers run at */
+    return e->packed_bf16 == 0 ? "f32" : e->packed_f32 == 0 ? "bf16" : "mixed";
 }
 
 const char *mnemo__engine_kernels(const mnemo_engine *e) { return e->kernels->name; }

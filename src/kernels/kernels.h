@@ -23,16 +23,42 @@ typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, 
 typedef void (*mnemo_gemm_bf16_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                    const uint16_t *w, size_t ldw, float *y, size_t ldy);
 
+/*
+ * Packed weights: the rows (output features) of a [N][K] weight grouped in
+ * panels of MNEMO_PANEL rows, each panel stored k-major:
+ *   wp[(n / 16) * K * 16 + k * 16 + n % 16]
+ * (the last panel zero-padded), so the micro-kernel reads 16 outputs' weights
+ * for one k as one contiguous vector. Packed once at load (pack.c).
+ *
+ * y[m*ldy + n] = sum_k x[m*ldx + k] * w[n][k] for m < M and n in the panels
+ * [p0, p1), clipped to n < N. Overwrites y.
+ */
+#define MNEMO_PANEL 16
+typedef void (*mnemo_gemm_packed_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                         const float *wp, size_t p0, size_t p1, float *y,
+                                         size_t ldy);
+typedef void (*mnemo_gemm_packed_bf16_fn)(size_t M, size_t N, size_t K, const float *x,
+                                          size_t ldx, const uint16_t *wp, size_t p0, size_t p1,
+                                          float *y, size_t ldy);
+
 typedef struct mnemo_kernels {
-    const char *name; /* "ref", "avx2" */
+    const char *name; /* "ref", "portable", "avx2" */
     mnemo_gemm_f32_fn gemm_f32;
     mnemo_gemm_bf16_fn gemm_bf16;
+    mnemo_gemm_packed_f32_fn gemm_packed_f32;
+    mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
 } mnemo_kernels;
+
+/* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */
+size_t mnemo__packed_size(size_t N, size_t K);
+void mnemo__pack_f32(const float *w, size_t N, size_t K, float *wp);
+void mnemo__pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *wp);
 
 /* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=ref forces
  * the portable reference. */
 const mnemo_kernels *mnemo__kernels_best(void);
 const mnemo_kernels *mnemo__kernels_ref(void);
+const mnemo_kernels *mnemo__kernels_portable(void);
 /* NULL when the CPU lacks AVX2+FMA. */
 const mnemo_kernels *mnemo__kernels_avx2(void);
 /* Text naming the CPU model and the ISA extensions found, for logs/bench. */

@@ -37,6 +37,32 @@ static void gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t l
         }
 }
 
-static const mnemo_kernels ref_kernels = {"ref", gemm_f32_ref, gemm_bf16_ref};
 
-const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels; }
+static void gemm_packed_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                const float *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t p = p0; p < p1; p++)
+            for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++) {
+                float s = 0.0f;
+                for (size_t k = 0; k < K; k++)
+                    s += x[m * ldx + k] * wp[p * K * MNEMO_PANEL + k * MNEMO_PANEL + j];
+                y[m * ldy + p * MNEMO_PANEL + j] = s;
+            }
+}
+
+static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                 const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t p = p0; p < p1; p++)
+            for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++) {
+                float s = 0.0f;
+                for (size_t k = 0; k < K; k++)
+                    s += x[m * ldx + k] * bf16_to_f32(wp[p * K * MNEMO_PANEL + k * MNEMO_PANEL + j]);
+                y[m * ldy + p * MNEMO_PANEL + j] = s;
+            }
+}
+
+static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref, gemm_bf16_ref,
+                                                 gemm_packed_f32_ref, gemm_packed_bf16_ref};
+
+const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

@@ -138,6 +138,30 @@ static void test_gemm_variants(void) {
             mnemo__kernels_best()->name);
 }
 
+/* Each variant's GELU against libm's, over the range activations take. */
+static void test_gelu_variants(void) {
+    const mnemo_kernels *ks[] = {mnemo__kernels_portable(), mnemo__kernels_avx2()};
+    size_t n = 20003;
+    float *g = malloc(n * 4), *u = malloc(n * 4), *ref = malloc(n * 4), *got = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) {
+        g[i] = -30.0f + 60.0f * (float)i / (float)n; /* includes the saturated tails */
+        u[i] = frand() * 4;
+    }
+    mnemo__gelu_tanh_mul(ref, g, u, n);
+    for (int v = 0; v < 2; v++) {
+        if (!ks[v]) continue;
+        ks[v]->gelu_tanh_mul(got, g, u, n);
+        double worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* absolute error relative to the size of the term: tanh is off by ~1e-7 */
+            double e = fabs((double)got[i] - ref[i]) / (1e-3 + fabs((double)g[i] * u[i]));
+            if (e > worst) worst = e;
+        }
+        CHECKF(worst < 4e-7, "%s gelu: error %g", ks[v]->name, worst);
+    }
+    free(g), free(u), free(ref), free(got);
+}
+
 static void test_ops(void) {
     float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 2, 0.5f}, out[4];
     mnemo__rmsnorm(out, x, g, 4, 1e-6f);
@@ -185,6 +209,7 @@ static void test_pool(void) {
 
 int main(void) {
     RUN(test_gemm_variants);
+    RUN(test_gelu_variants);
     RUN(test_ops);
     RUN(test_pool);
     return test_finish();

@@ -141,7 +141,7 @@ static void token_task(void *arg, size_t task, int worker) {
         case OP_GELU_MUL: { /* gate|up -> gelu(gate) * up, written over gate */
             size_t I = (size_t)cfg->intermediate;
             float *g = c->gu + t * 2 * I;
-            mnemo__gelu_tanh_mul(g, g, g + I, I);
+            e->kernels->gelu_tanh_mul(g, g, g + I, I);
             break;
         }
         }

@@ -47,6 +47,8 @@ typedef struct mnemo_kernels {
     mnemo_gemm_bf16_fn gemm_bf16;
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
+    /* out[i] = gelu_tanh(gate[i]) * up[i] (in place is fine) */
+    void (*gelu_tanh_mul)(float *out, const float *gate, const float *up, size_t n);
 } mnemo_kernels;
 
 /* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */

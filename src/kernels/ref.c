@@ -63,6 +63,7 @@ static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, s
 }
 
 static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref, gemm_bf16_ref,
-                                                 gemm_packed_f32_ref, gemm_packed_bf16_ref};
+                                                 gemm_packed_f32_ref, gemm_packed_bf16_ref,
+                                                 mnemo__gelu_tanh_mul};
 
 const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

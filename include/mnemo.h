@@ -206,6 +206,9 @@ int mnemo_model_prompt_count(const mnemo_model *model);
 const char *mnemo_model_prompt_name(const mnemo_model *model, int i);
 /* The text of a named prompt, or NULL when the model has no such name. */
 const char *mnemo_model_prompt_text(const mnemo_model *model, const char *name);
+/* Weights of the per-token linear layers (the backbone's projections):
+ * each costs 2 FLOPs per token. 101 M for EmbeddingGemma-300M. */
+size_t mnemo_model_linear_params(const mnemo_model *model);
 /* "f32", "bf16" or "mixed" (the weights as used), and the kernel variant. */
 const char *mnemo_model_precision(const mnemo_model *model);
 const char *mnemo_model_kernels(const mnemo_model *model);

@@ -18,6 +18,10 @@ typedef struct mnemo_command {
 
 int mnemo__cmd_tokenize(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv);
+int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv);
+
+/* mnemo__now() when main() started: for start-to-first-vector timings. */
+extern double mnemo__cli_start;
 
 /* Prints "mnemo CMD: message" on stderr. */
 void mnemo__cli_error(const char *cmd, const char *fmt, ...) MNEMO_PRINTF(2, 3);

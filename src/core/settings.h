@@ -53,6 +53,10 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                                     \
     X(threads, "threads", "MNEMO_THREADS", INT, "0", "N",                                      \
       "worker threads (0 = every CPU this process may use)", MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH) \
+    X(json, "json", NULL, BOOL, "0", NULL, "print the results as one JSON object",             \
+      MNEMO_CMD_BENCH)                                                                         \
+    X(quick, "quick", NULL, BOOL, "0", NULL, "fewer texts and runs (a smoke test, not a measurement)", \
+      MNEMO_CMD_BENCH)                                                                         \
     X(cache_dir, "cache-dir", "MNEMO_CACHE_DIR", STRING, NULL, "DIR",                          \
       "folder for derived files such as the binary tokenizer (default ~/.cache/mnemo)",        \
       MNEMO_CMD_ALL)                                                                           \

@@ -75,6 +75,12 @@ const char *mnemo_model_prompt_name(const mnemo_model *m, int i) {
 const char *mnemo_model_prompt_text(const mnemo_model *m, const char *name) {
     return name ? mnemo__model_config_prompt(&m->cfg, name) : NULL;
 }
+size_t mnemo_model_linear_params(const mnemo_model *m) {
+    const mnemo_model_config *c = &m->cfg;
+    size_t H = (size_t)c->hidden, Q = (size_t)c->n_heads * c->head_dim,
+           KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate;
+    return (size_t)c->n_layers * (H * (Q + 2 * KV) + Q * H + 3 * H * I);
+}
 const char *mnemo_model_precision(const mnemo_model *m) { return mnemo__engine_precision(m->engine); }
 const char *mnemo_model_kernels(const mnemo_model *m) { return mnemo__engine_kernels(m->engine); }
 

@@ -5,6 +5,7 @@
  */
 #include "kernels.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,60 @@ const mnemo_kernels *mnemo__kernels_best(void) {
     if (!k) k = &portable_kernels;
     best = k;
     return k;
+}
+
+#include <pthread.h>
+#include <time.h>
+
+float mnemo__fma_loop_avx2(uint64_t iters);
+
+/* Portable stand-in: 8 independent scalar chains. */
+static float fma_loop_portable(uint64_t iters) {
+    float a[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    for (uint64_t i = 0; i < iters; i++)
+        for (int j = 0; j < 8; j++) a[j] = a[j] * 0.999999f + 1e-7f;
+    return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+}
+
+typedef struct peak_arg {
+    uint64_t iters;
+    float sink;
+} peak_arg;
+
+static void *peak_thread(void *p) {
+    peak_arg *a = p;
+#if defined(__x86_64__)
+    if (mnemo__kernels_avx2()) {
+        a->sink = mnemo__fma_loop_avx2(a->iters);
+        return NULL;
+    }
+#endif
+    a->sink = fma_loop_portable(a->iters);
+    return NULL;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double mnemo__fma_peak_gflops(int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 64) threads = 64;
+    bool avx2 = mnemo__kernels_avx2() != NULL;
+    double flops_per_iter = avx2 ? 10 * 8 * 2 : 8 * 2;
+    uint64_t iters = avx2 ? 40000000ull : 20000000ull;
+    pthread_t t[64];
+    peak_arg args[64];
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) {
+        args[i].iters = iters;
+        if (pthread_create(&t[i], NULL, peak_thread, &args[i]) != 0) return 0;
+    }
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    double el = now_s() - t0;
+    return el > 0 ? flops_per_iter * (double)iters * threads / el / 1e9 : 0;
 }
 
 const char *mnemo__cpu_description(void) {

@@ -63,6 +63,10 @@ const mnemo_kernels *mnemo__kernels_ref(void);
 const mnemo_kernels *mnemo__kernels_portable(void);
 /* NULL when the CPU lacks AVX2+FMA. */
 const mnemo_kernels *mnemo__kernels_avx2(void);
+/* The machine's f32 FMA ceiling in GFLOP/s on `threads` threads at once (a
+ * register-only loop of the best FMA instructions this CPU has, ~0.3 s). */
+double mnemo__fma_peak_gflops(int threads);
+
 /* Text naming the CPU model and the ISA extensions found, for logs/bench. */
 const char *mnemo__cpu_description(void);
 

@@ -23,6 +23,18 @@ static double run_packed(const mnemo_kernels *k, int bf16, size_t M, size_t N, s
     return 2.0 * M * N * K * reps / el / 1e9;
 }
 
+static double run_i8(const mnemo_kernels *k, size_t M, size_t N, size_t K, const int16_t *xq,
+                     const float *sx, const int8_t *wq, const float *sw, float *y) {
+    double t0 = mnemo__now(), el;
+    size_t reps = 0, panels = (N + 15) / 16;
+    do {
+        k->gemm_packed_i8(M, N, K, xq, K, sx, wq, sw, 0, panels, y, N);
+        reps++;
+        el = mnemo__now() - t0;
+    } while (el < 0.5);
+    return 2.0 * M * N * K * reps / el / 1e9;
+}
+
 static double run(const mnemo_kernels *k, int bf16, size_t M, size_t N, size_t K, float *x,
                   float *w, uint16_t *wb, float *y) {
     double t0 = mnemo__now(), el;
@@ -41,8 +53,8 @@ int main(int argc, char **argv) {
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nM=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(), M, "N x K");
     const mnemo_kernels *ks[] = {mnemo__kernels_avx2(), mnemo__kernels_best()};
-    const char *names[] = {"dot f32", "dot bf16", "packed f32", "packed bf16"};
-    for (int i = 0; i < 4; i++) printf(" %11s", names[i]);
+    const char *names[] = {"dot f32", "dot bf16", "packed f32", "packed bf16", "packed i8"};
+    for (int i = 0; i < 5; i++) printf(" %11s", names[i]);
     printf("\n");
     (void)ks;
     for (size_t s = 0; s < 5; s++) {
@@ -60,10 +72,15 @@ int main(int argc, char **argv) {
         uint16_t *wbp = malloc(mnemo__packed_size(N, K) * 2);
         mnemo__pack_f32(w, N, K, wp);
         mnemo__pack_bf16(wb, N, K, wbp);
-        printf(" %11.1f %11.1f %11.1f %11.1f\n", run(k, 0, M, N, K, x, w, wb, y),
+        int8_t *wq = malloc(mnemo__packed_i8_size(N, K));
+        float *sw = malloc(N * 4), *sx = malloc(M * 4);
+        int16_t *xq = malloc(M * K * 2);
+        mnemo__pack_i8(w, N, K, wq, sw);
+        mnemo__quantize_rows(x, K, M, K, xq, K, sx);
+        printf(" %11.1f %11.1f %11.1f %11.1f %11.1f\n", run(k, 0, M, N, K, x, w, wb, y),
                run(k, 1, M, N, K, x, w, wb, y), run_packed(k, 0, M, N, K, x, wp, wbp, y),
-               run_packed(k, 1, M, N, K, x, wp, wbp, y));
-        free(wp), free(wbp);
+               run_packed(k, 1, M, N, K, x, wp, wbp, y), run_i8(k, M, N, K, xq, sx, wq, sw, y));
+        free(wp), free(wbp), free(wq), free(sw), free(sx), free(xq);
         free(x), free(w), free(y), free(wb);
     }
     return 0;

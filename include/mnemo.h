@@ -183,9 +183,10 @@ typedef struct mnemo_model_options {
     const char *cache_dir; /* as mnemo_tokenizer_options */
     int no_cache;
     /* Weight precision the linear layers run at: "f32", "bf16" (weights
-     * rounded to bfloat16, half the memory; activations stay f32), or NULL /
-     * "auto" for the file's own (f32 for google/embeddinggemma-300m). An
-     * unknown name is refused with EINVAL. */
+     * rounded to bfloat16, half the memory; activations stay f32), "int8"
+     * (weights quantized per output row, activations per token to int16;
+     * a quarter of the memory), or NULL / "auto" for the file's own (f32 for
+     * google/embeddinggemma-300m). An unknown name is refused with EINVAL. */
     const char *precision;
 } mnemo_model_options;
 

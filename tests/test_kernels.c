@@ -127,7 +127,50 @@ static void check_packed(const mnemo_kernels *kv) {
     }
 }
 
+/* int8: the AVX2 kernel equals the portable one bit for bit (integer sums
+ * are exact), and both are close to the f32 product (weights quantized per
+ * row: error well under 1% of the terms' magnitude). */
+static void check_i8(void) {
+    size_t sizes[][3] = {{1, 16, 2}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
+                         {25, 100, 1152}, {8, 20, 3072}};
+    const mnemo_kernels *port = mnemo__kernels_portable(), *avx2 = mnemo__kernels_avx2();
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], Kp = (K + 1) & ~(size_t)1;
+        size_t ldx = K + 3, ldy = N + 1, panels = (N + 15) / 16;
+        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *sw = malloc(N * 4), *sx = malloc(M * 4);
+        int8_t *wq = malloc(mnemo__packed_i8_size(N, K));
+        int16_t *xq = malloc(M * (Kp + 2) * 2);
+        float *y0 = malloc(M * ldy * 4), *y1 = malloc(M * ldy * 4), *yf = malloc(M * ldy * 4);
+        for (size_t i = 0; i < M * ldx; i++) x[i] = frand() * (i % 97 == 0 ? 30 : 1); /* outliers */
+        for (size_t i = 0; i < N * K; i++) w[i] = frand();
+        mnemo__pack_i8(w, N, K, wq, sw);
+        mnemo__quantize_rows(x, ldx, M, K, xq, Kp + 2, sx);
+        mnemo__kernels_ref()->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
+        port->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, panels, y0, ldy);
+        float worst = 0;
+        for (size_t m = 0; m < M; m++)
+            for (size_t n = 0; n < N; n++) {
+                float mag = 0;
+                for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
+                float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (mag + 1e-30f);
+                if (e > worst) worst = e;
+            }
+        CHECKF(worst < 3e-2, "i8 M=%zu N=%zu K=%zu: error %g against f32", M, N, K, (double)worst);
+        if (avx2) {
+            size_t mid = panels / 2;
+            avx2->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, mid, y1, ldy);
+            avx2->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, mid, panels, y1, ldy);
+            int same = 1;
+            for (size_t m = 0; m < M; m++)
+                for (size_t n = 0; n < N; n++) same &= y0[m * ldy + n] == y1[m * ldy + n];
+            CHECKF(same, "avx2 i8 differs from portable at M=%zu N=%zu K=%zu", M, N, K);
+        }
+        free(x), free(w), free(sw), free(sx), free(wq), free(xq), free(y0), free(y1), free(yf);
+    }
+}
+
 static void test_gemm_variants(void) {
+    check_i8();
     check_packed(mnemo__kernels_portable());
     if (mnemo__kernels_avx2()) check_packed(mnemo__kernels_avx2());
     check_variant(mnemo__kernels_portable());

@@ -18,10 +18,11 @@ typedef struct mnemo_engine_ctx mnemo_engine_ctx;
 typedef enum {
     MNEMO_PRECISION_AUTO = 0, /* the file's own: bf16 if every weight is bf16, else f32 */
     MNEMO_PRECISION_F32,
-    MNEMO_PRECISION_BF16
+    MNEMO_PRECISION_BF16,
+    MNEMO_PRECISION_INT8 /* int8 weights per output row, int16 activations per token */
 } mnemo_precision;
 
-/* "auto", "f32", "bf16" -> the enum; -1 if unknown. */
+/* "auto", "f32", "bf16", "int8" -> the enum; -1 if unknown. */
 int mnemo__precision_parse(const char *name);
 
 /* Maps the weights of a model folder whose config has been read, and packs

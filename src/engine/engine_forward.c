@@ -37,6 +37,9 @@ struct mnemo_engine_ctx {
     size_t *seq_len;
     size_t max_seqs;
     float *pooled, *dense_a, *dense_b; /* [max_seqs][widths] */
+    int16_t *xq;        /* int8 precision: activations quantized per row, [max_tokens][ld_xq] */
+    float *sx;
+    size_t ld_xq;
     size_t dense_width;
     /* the current batch, for the tasks */
     size_t n_tokens, n_seqs;
@@ -52,14 +55,36 @@ typedef struct gemm_job {
     const mnemo_packed *w;
     float *y;
     size_t ldy;
+    const int16_t *xq;
+    const float *sx;
+    size_t ld_xq;
 } gemm_job;
+
+typedef struct quant_job {
+    mnemo_engine_ctx *c;
+    const float *x;
+    size_t ldx, M, K;
+} quant_job;
+
+#define QUANT_ROWS 32
+
+static void quant_task(void *arg, size_t task, int worker) {
+    (void)worker;
+    const quant_job *q = arg;
+    size_t m0 = task * QUANT_ROWS, m1 = m0 + QUANT_ROWS < q->M ? m0 + QUANT_ROWS : q->M;
+    mnemo__quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K, q->c->xq + m0 * q->c->ld_xq,
+                         q->c->ld_xq, q->c->sx + m0);
+}
 
 static void gemm_task(void *arg, size_t task, int worker) {
     (void)worker;
     const gemm_job *j = arg;
     size_t p0 = task * j->chunk, p1 = p0 + j->chunk < j->panels ? p0 + j->chunk : j->panels;
     if (p0 >= p1) return;
-    if (j->w->dtype == MNEMO_DTYPE_BF16)
+    if (j->w->kind == PACK_I8)
+        j->k->gemm_packed_i8(j->M, j->w->rows, j->w->cols, j->xq, j->ld_xq, j->sx, j->w->data,
+                             j->w->scales, p0, p1, j->y, j->ldy);
+    else if (j->w->kind == PACK_BF16)
         j->k->gemm_packed_bf16(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1, j->y,
                                j->ldy);
     else
@@ -76,7 +101,15 @@ static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, co
     if (M * w->rows * w->cols < SMALL_WORK) threads = 1; /* waking workers would cost more */
     size_t tasks = threads == 1 ? 1 : threads * 2;
     size_t chunk = (panels + tasks - 1) / tasks;
-    gemm_job j = {c->e->kernels, M, chunk, panels, x, ldx, w, y, ldy};
+    gemm_job j = {c->e->kernels, M, chunk, panels, x, ldx, w, y, ldy, c->xq, c->sx, c->ld_xq};
+    if (w->kind == PACK_I8) { /* quantize the input rows once for all the output panels */
+        quant_job q = {c, x, ldx, M, w->cols};
+        size_t qt = (M + QUANT_ROWS - 1) / QUANT_ROWS;
+        if (threads == 1 || qt == 1)
+            for (size_t t = 0; t < qt; t++) quant_task(&q, t, 0);
+        else
+            mnemo__pool_run(c->pool, qt, quant_task, &q);
+    }
     size_t n_tasks = (panels + chunk - 1) / chunk;
     if (threads == 1) {
         for (size_t t = 0; t < n_tasks; t++) gemm_task(&j, t, 0);
@@ -272,10 +305,15 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->seq_start = mnemo__malloc_array(T, sizeof(size_t));
     c->seq_len = mnemo__malloc_array(T, sizeof(size_t));
     c->pooled = mnemo__malloc_array(T * H, 4);
+    size_t kmax = H > Q ? H : Q;
+    if (I > kmax) kmax = I;
+    c->ld_xq = (kmax + 1) & ~(size_t)1;
+    c->xq = mnemo__malloc_array(T * c->ld_xq, sizeof(int16_t));
+    c->sx = mnemo__malloc_array(T, sizeof(float));
     c->dense_a = mnemo__malloc_array(T * c->dense_width, 4);
     c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
     if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vt || !c->gu || !c->scores || !c->pos || !c->seq_start || !c->seq_len || !c->pooled ||
-        !c->dense_a || !c->dense_b) {
+        !c->dense_a || !c->dense_b || !c->xq || !c->sx) {
         mnemo__engine_ctx_free(c);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
     }
@@ -289,6 +327,8 @@ void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
     float *bufs[] = {c->x,      c->xn,     c->tmp,     c->qkv,     c->att,    c->vt,
                      c->gu,     c->scores, c->pooled,  c->dense_a, c->dense_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mnemo__free(bufs[i]);
+    mnemo__free(c->xq);
+    mnemo__free(c->sx);
     mnemo__free(c->pos);
     mnemo__free(c->seq_start);
     mnemo__free(c->seq_len);

@@ -20,9 +20,12 @@ typedef struct mnemo_weight {
 /* A weight packed for the panel GEMM (kernels.h): [rows][cols] in 16-row
  * panels, f32 or bf16. Several matrices with the same input are stacked in
  * one (q|k|v, gate|up) so one pass over x computes them all. */
+typedef enum { PACK_F32, PACK_BF16, PACK_I8 } pack_kind;
+
 typedef struct mnemo_packed {
     const void *data;
-    mnemo_dtype dtype;
+    pack_kind kind;
+    const float *scales; /* PACK_I8: one per row */
     size_t rows, cols;
 } mnemo_packed;
 
@@ -47,7 +50,7 @@ struct mnemo_engine {
     float *cos_full, *sin_full, *cos_sliding, *sin_sliding;
     int n_f32, n_bf16;
     mnemo_precision precision; /* as asked */
-    int packed_f32, packed_bf16;
+    int packed_f32, packed_bf16, packed_i8;
     /* buffers this engine allocated (converted or copied weights, gammas) */
     void **owned;
     size_t n_owned, cap_owned;

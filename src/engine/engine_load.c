@@ -128,14 +128,15 @@ int mnemo__precision_parse(const char *name) {
     if (!name || !strcmp(name, "auto")) return MNEMO_PRECISION_AUTO;
     if (!strcmp(name, "f32")) return MNEMO_PRECISION_F32;
     if (!strcmp(name, "bf16")) return MNEMO_PRECISION_BF16;
+    if (!strcmp(name, "int8")) return MNEMO_PRECISION_INT8;
     return -1;
 }
 
 /* Stacks the matrices (same column count) and packs them at the engine's
  * precision: bf16 when asked (f32 weights rounded to nearest even), f32 when
  * asked, and for "auto" bf16 only when every part already is. */
-static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
-                      mnemo_error *err) {
+static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
+                         bool allow_i8, mnemo_error *err) {
     size_t rows = 0, cols = parts[0].cols;
     bool all_bf16 = true;
     for (int i = 0; i < n; i++) {
@@ -144,9 +145,11 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
     }
     bool to_bf16 = e->precision == MNEMO_PRECISION_BF16 ||
                    (e->precision == MNEMO_PRECISION_AUTO && all_bf16);
+    bool to_i8 = allow_i8 && e->precision == MNEMO_PRECISION_INT8;
+    if (to_i8) to_bf16 = false; /* gather in f32, then quantize */
     size_t esize = to_bf16 ? 2 : 4;
     void *src = mnemo__malloc_array(rows * cols, esize);
-    void *dst = own(e, mnemo__packed_size(rows, cols) * esize);
+    void *dst = own(e, to_i8 ? mnemo__packed_i8_size(rows, cols) : mnemo__packed_size(rows, cols) * esize);
     if (!src || !dst) {
         mnemo__free(src);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
@@ -173,13 +176,30 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
         }
         r0 += w->rows;
     }
+    if (to_i8) {
+        float *scales = own(e, rows * sizeof(float));
+        if (!scales) {
+            mnemo__free(src);
+            return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
+        }
+        mnemo__pack_i8(src, rows, cols, dst, scales);
+        mnemo__free(src);
+        e->packed_i8++;
+        *out = (mnemo_packed){dst, PACK_I8, scales, rows, cols};
+        return MNEMO_OK;
+    }
     if (to_bf16) mnemo__pack_bf16(src, rows, cols, dst);
     else mnemo__pack_f32(src, rows, cols, dst);
     mnemo__free(src);
     if (to_bf16) e->packed_bf16++;
     else e->packed_f32++;
-    *out = (mnemo_packed){dst, to_bf16 ? MNEMO_DTYPE_BF16 : MNEMO_DTYPE_F32, rows, cols};
+    *out = (mnemo_packed){dst, to_bf16 ? PACK_BF16 : PACK_F32, NULL, rows, cols};
     return MNEMO_OK;
+}
+
+static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
+                      mnemo_error *err) {
+    return pack_stack_as(e, parts, n, out, true, err);
 }
 
 static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
@@ -226,7 +246,8 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
     mnemo_weight w;
     rc = load_matrix(e, e->dense_st[i], "linear.weight", (size_t)d->out_features,
                      (size_t)d->in_features, &w, err);
-    if (rc || (rc = pack_stack(e, &w, 1, &e->dense_w[i], err))) return rc;
+    /* Dense layers run once per text, not per token: kept at f32 or bf16 */
+    if (rc || (rc = pack_stack_as(e, &w, 1, &e->dense_w[i], false, err))) return rc;
     if (d->bias) {
         const mnemo_tensor *t;
         if ((rc = expect(e, e->dense_st[i], "linear.bias", (size_t)d->out_features, 0, &t, err)))
@@ -293,7 +314,8 @@ void mnemo__engine_close(mnemo_engine *e) {
 const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e) { return &e->cfg; }
 
 const char *mnemo__engine_precision(const mnemo_engine *e) {
-    /* what the linear layers run at */
+    /* what the backbone's linear layers run at */
+    if (e->packed_i8) return "int8";
     return e->packed_bf16 == 0 ? "f32" : e->packed_f32 == 0 ? "bf16" : "mixed";
 }
 

@@ -41,12 +41,27 @@ typedef void (*mnemo_gemm_packed_bf16_fn)(size_t M, size_t N, size_t K, const fl
                                           size_t ldx, const uint16_t *wp, size_t p0, size_t p1,
                                           float *y, size_t ldy);
 
+/*
+ * int8 weights: each output row quantized symmetrically (scale sw[n] =
+ * max|w| / 127), packed in 16-row panels by pairs of k:
+ *   wq[(n / 16) * Kp * 16 + (k / 2) * 32 + (n % 16) * 2 + k % 2], Kp = K rounded up to even
+ * Activations are quantized per row to int16 with a range that keeps the
+ * int32 sums exact (mnemo__quantize_rows), so the only approximation is the
+ * weights' (vpmaddwd multiplies int16 pairs: ~2x the f32 FMA rate on AVX2).
+ * y[m][n] = sx[m] * sw[n] * sum_k xq[m][k] * wq[n][k], n in panels [p0, p1).
+ */
+typedef void (*mnemo_gemm_packed_i8_fn)(size_t M, size_t N, size_t K, const int16_t *xq,
+                                        size_t ldxq, const float *sx, const int8_t *wq,
+                                        const float *sw, size_t p0, size_t p1, float *y,
+                                        size_t ldy);
+
 typedef struct mnemo_kernels {
     const char *name; /* "ref", "portable", "avx2" */
     mnemo_gemm_f32_fn gemm_f32;
     mnemo_gemm_bf16_fn gemm_bf16;
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
+    mnemo_gemm_packed_i8_fn gemm_packed_i8;
     /* out[i] = gelu_tanh(gate[i]) * up[i] (in place is fine) */
     void (*gelu_tanh_mul)(float *out, const float *gate, const float *up, size_t n);
 } mnemo_kernels;
@@ -55,6 +70,16 @@ typedef struct mnemo_kernels {
 size_t mnemo__packed_size(size_t N, size_t K);
 void mnemo__pack_f32(const float *w, size_t N, size_t K, float *wp);
 void mnemo__pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *wp);
+/* int8: bytes of the packed weight, and the packer (f32 in; scales out, N floats). */
+size_t mnemo__packed_i8_size(size_t N, size_t K);
+void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw);
+/* The largest |xq| for inputs of K columns: int32 sums of K products with
+ * |wq| <= 127 cannot overflow. */
+int mnemo__i8_x_limit(size_t K);
+/* Rows of x [M][K] (stride ldx) to int16 [M][Kp] (stride ldq, the pad
+ * column zeroed) with per-row scales sx[m]. */
+void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
+                          float *sx);
 
 /* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=ref forces
  * the portable reference. */

@@ -62,8 +62,31 @@ static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, s
             }
 }
 
+/* Shared by the reference and portable tables: exact integer sums. */
+void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                    size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                    size_t p1, float *y, size_t ldy) {
+    size_t Kp = (K + 1) & ~(size_t)1;
+    for (size_t m = 0; m < M; m++)
+        for (size_t p = p0; p < p1; p++) {
+            int32_t acc[MNEMO_PANEL] = {0};
+            const int8_t *w = wq + p * Kp * MNEMO_PANEL;
+            const int16_t *x = xq + m * ldxq;
+            for (size_t kp = 0; kp < Kp / 2; kp++)
+                for (size_t j = 0; j < MNEMO_PANEL; j++)
+                    acc[j] += (int32_t)x[2 * kp] * w[kp * 32 + j * 2] +
+                              (int32_t)x[2 * kp + 1] * w[kp * 32 + j * 2 + 1];
+            for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++)
+                y[m * ldy + p * MNEMO_PANEL + j] = (float)acc[j] * sx[m] * sw[p * MNEMO_PANEL + j];
+        }
+}
+
 static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref, gemm_bf16_ref,
                                                  gemm_packed_f32_ref, gemm_packed_bf16_ref,
+                                                 mnemo__gemm_packed_i8_portable,
                                                  mnemo__gelu_tanh_mul};
 
 const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

@@ -363,3 +363,116 @@ float mnemo__fma_loop_avx2(uint64_t iters) {
                              _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
     return hsum(_mm256_add_ps(s, _mm256_add_ps(a8, a9)));
 }
+
+/* ------------------------------------------------------------- int8 */
+/*
+ * int8 weights x int16 activations with vpmaddwd (8 lanes x 2 products per
+ * instruction, exact int32 sums), 6 rows x 16 columns: per pair of k, the
+ * 32 weight bytes of a panel widen to two ymm of int16, each row's two
+ * activations are broadcast as one 32-bit word, and twelve vpmaddwd feed
+ * twelve int32 accumulators. The scales are applied once per tile.
+ */
+void mnemo__gemm_packed_i8_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
+                                const int8_t *, const float *, size_t, size_t, float *, size_t);
+
+static inline __m256i bcast_pair(const int16_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+static inline void store_i8_row(__m256i c0, __m256i c1, float sxm, const float *sw, size_t ncols,
+                                float *y) {
+    __m256 s = _mm256_set1_ps(sxm);
+    __m256 f0 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(c0), s), _mm256_loadu_ps(sw));
+    __m256 f1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(c1), s), _mm256_loadu_ps(sw + 8));
+    if (ncols == 16) {
+        _mm256_storeu_ps(y, f0);
+        _mm256_storeu_ps(y + 8, f1);
+    } else {
+        float tmp[16];
+        _mm256_storeu_ps(tmp, f0);
+        _mm256_storeu_ps(tmp + 8, f1);
+        memcpy(y, tmp, ncols * sizeof(float));
+    }
+}
+
+static void itile_6x16(size_t Kp, const int16_t *x, size_t ldx, const int8_t *w, const float *sx,
+                       const float *sw, float *y, size_t ldy, size_t ncols) {
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (size_t kp = 0; kp < Kp / 2; kp++) {
+        __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + kp * 32)));
+        __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + kp * 32 + 16))), a;
+        a = bcast_pair(x + 2 * kp);
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(a, w0));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(a, w1));
+        a = bcast_pair(x + ldx + 2 * kp);
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(a, w0));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(a, w1));
+        a = bcast_pair(x + 2 * ldx + 2 * kp);
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(a, w0));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(a, w1));
+        a = bcast_pair(x + 3 * ldx + 2 * kp);
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(a, w0));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(a, w1));
+        a = bcast_pair(x + 4 * ldx + 2 * kp);
+        c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(a, w0));
+        c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(a, w1));
+        a = bcast_pair(x + 5 * ldx + 2 * kp);
+        c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(a, w0));
+        c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(a, w1));
+    }
+    store_i8_row(c00, c01, sx[0], sw, ncols, y);
+    store_i8_row(c10, c11, sx[1], sw, ncols, y + ldy);
+    store_i8_row(c20, c21, sx[2], sw, ncols, y + 2 * ldy);
+    store_i8_row(c30, c31, sx[3], sw, ncols, y + 3 * ldy);
+    store_i8_row(c40, c41, sx[4], sw, ncols, y + 4 * ldy);
+    store_i8_row(c50, c51, sx[5], sw, ncols, y + 5 * ldy);
+}
+
+/* Fewer than 6 rows: one row at a time. */
+static void itile_1x16(size_t Kp, const int16_t *x, const int8_t *w, float sxm, const float *sw,
+                       float *y, size_t ncols) {
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+    for (size_t kp = 0; kp < Kp / 2; kp++) {
+        __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + kp * 32)));
+        __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + kp * 32 + 16)));
+        __m256i a = bcast_pair(x + 2 * kp);
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(a, w0));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(a, w1));
+    }
+    store_i8_row(c0, c1, sxm, sw, ncols, y);
+}
+
+void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                size_t p1, float *y, size_t ldy) {
+    size_t Kp = (K + 1) & ~(size_t)1;
+    /* a group of panels (~128 KB of int8) stays in L2 while every tile of x passes */
+    size_t group = Kp ? 131072 / (16 * Kp) : 1;
+    if (group < 1) group = 1;
+    float swpad[16];
+    for (size_t pg = p0; pg < p1; pg += group) {
+        size_t pe = pg + group < p1 ? pg + group : p1;
+        for (size_t m = 0; m < M; m += 6) {
+            size_t mr = M - m < 6 ? M - m : 6;
+            for (size_t p = pg; p < pe; p++) {
+                size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
+                const float *swp = sw + n0;
+                if (ncols < 16) { /* the scales array ends at N: pad a copy */
+                    memset(swpad, 0, sizeof swpad);
+                    memcpy(swpad, sw + n0, ncols * sizeof(float));
+                    swp = swpad;
+                }
+                const int8_t *w = wq + p * Kp * 16;
+                if (mr == 6)
+                    itile_6x16(Kp, xq + m * ldxq, ldxq, w, sx + m, swp, y + m * ldy + n0, ldy, ncols);
+                else
+                    for (size_t i = 0; i < mr; i++)
+                        itile_1x16(Kp, xq + (m + i) * ldxq, w, sx[m + i], swp,
+                                   y + (m + i) * ldy + n0, ncols);
+            }
+        }
+    }
+}

@@ -430,6 +430,43 @@ static void test_options_and_errors(void) {
     mnemo_model_close(m);
 }
 
+/* The packed-weight cache: a second open maps it and gives the same vectors
+ * bit for bit; a damaged file is ignored, removed and rewritten. */
+static void test_weight_cache(void) {
+    char dir[512], cache[300], cmd[700];
+    snprintf(dir, sizeof dir, "%s/tiny/model-f32", fixtures);
+    snprintf(cache, sizeof cache, "%s/wcache", tmpdir);
+    const char *precisions[] = {"f32", "int8", "bf16"};
+    for (int p = 0; p < 3; p++) {
+        float v[4][64];
+        /* 0 writes the cache, 1 maps it, 2 meets a damaged one (removed), 3 writes it again */
+        for (int round = 0; round < 4; round++) {
+            if (round == 2) { /* damage: flip bytes in the middle of every cache file */
+                snprintf(cmd, sizeof cmd,
+                         "for f in %s/packed/*.mpak; do printf 'XXXXXXXX' | dd of=\"$f\" bs=1 seek=64 "
+                         "conv=notrunc status=none; done", cache);
+                CHECK(system(cmd) == 0);
+            }
+            mnemo_model *m;
+            mnemo_error err;
+            mnemo_model_options mo = {.cache_dir = cache, .precision = precisions[p]};
+            CHECKF(mnemo_model_open(dir, &mo, &m, &err) == MNEMO_OK, "%s", err.message);
+            mnemo_context *ctx;
+            CHECK(mnemo_context_create(m, NULL, &ctx, &err) == MNEMO_OK);
+            const char *t = "the cache must not change a thing";
+            size_t l = strlen(t);
+            CHECK(mnemo_embed(ctx, &t, &l, 1, NULL, v[round], NULL, &err) == MNEMO_OK);
+            mnemo_context_free(ctx);
+            mnemo_model_close(m);
+        }
+        CHECKF(memcmp(v[0], v[1], sizeof v[0]) == 0, "%s: cached weights give other vectors", precisions[p]);
+        CHECKF(memcmp(v[0], v[2], sizeof v[0]) == 0, "%s: a damaged cache changed the vectors", precisions[p]);
+        CHECKF(memcmp(v[0], v[3], sizeof v[0]) == 0, "%s: the rewritten cache differs", precisions[p]);
+    }
+    snprintf(cmd, sizeof cmd, "test $(ls %s/packed/*.mpak | wc -l) -eq 3", cache);
+    CHECK(system(cmd) == 0);
+}
+
 /* Replaces the first `from` with `to` in a file. */
 static bool edit_file(const char *path, const char *from, const char *to) {
     FILE *f = fopen(path, "rb");
@@ -516,6 +553,7 @@ int main(int argc, char **argv) {
     } else {
         RUN(test_tiny_variants);
         RUN(test_options_and_errors);
+        RUN(test_weight_cache);
         RUN(test_refused_folders);
     }
     char cmd[200];

@@ -100,6 +100,10 @@ typedef struct mnemo_file_map {
 /* Maps `path` read-only. Errors: ENOENT, EIO (message names the path). */
 int mnemo__file_map(const char *path, mnemo_file_map *map, mnemo_error *err);
 void mnemo__file_unmap(mnemo_file_map *map);
+/* Tells the kernel the pages wholly inside [p, p + n) of a read-only file
+ * mapping are not needed now (they are re-read if touched): keeps RSS down
+ * after weights were copied into another layout. */
+void mnemo__release_pages(const void *p, size_t n);
 /* Non-zero when `path` is a directory. */
 int mnemo__is_dir(const char *path);
 /* Writes a file atomically (temp file + fsync + rename). */

@@ -43,7 +43,9 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
     }
     mnemo_tokenizer_options topts = {opts ? opts->cache_dir : NULL, opts ? opts->no_cache : 0};
     rc = mnemo_tokenizer_open(dir, &topts, &m->tok, err);
-    if (!rc) rc = mnemo__engine_open(&m->cfg, (mnemo_precision)precision, &m->engine, err);
+    if (!rc)
+        rc = mnemo__engine_open(&m->cfg, (mnemo_precision)precision, opts ? opts->cache_dir : NULL,
+                                !(opts && opts->no_cache), &m->engine, err);
     if (rc) {
         mnemo_model_close(m);
         return rc;

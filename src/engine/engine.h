@@ -26,10 +26,11 @@ typedef enum {
 int mnemo__precision_parse(const char *name);
 
 /* Maps the weights of a model folder whose config has been read, and packs
- * the linear layers at `precision`. `cfg` is copied. Errors name the file
+ * the linear layers at `precision` (or maps them from the packed-weight cache
+ * in `cache_dir`, see engine_cache.c, when use_cache). `cfg` is copied. Errors name the file
  * and tensor (EFORMAT, EUNSUPPORTED, ENOENT). */
 int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
-                       mnemo_engine **out, mnemo_error *err);
+                       const char *cache_dir, bool use_cache, mnemo_engine **out, mnemo_error *err);
 void mnemo__engine_close(mnemo_engine *e);
 const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e);
 /* "f32", "bf16" or "mixed": the weights as used. */

@@ -15,6 +15,7 @@ typedef struct mnemo_weight {
     const void *data;
     mnemo_dtype dtype; /* MNEMO_DTYPE_F32 or MNEMO_DTYPE_BF16 (f16 is widened at load) */
     size_t rows, cols;
+    bool owned; /* a copy we made, not the file mapping */
 } mnemo_weight;
 
 /* A weight packed for the panel GEMM (kernels.h): [rows][cols] in 16-row
@@ -51,9 +52,24 @@ struct mnemo_engine {
     int n_f32, n_bf16;
     mnemo_precision precision; /* as asked */
     int packed_f32, packed_bf16, packed_i8;
+    /* the packed-weight cache (engine_cache.c) */
+    char cache_path[4400];
+    uint64_t cache_key;
+    bool cache_reading, cache_writing, cache_failed;
+    mnemo_file_map cache_map;
+    size_t cache_next, n_segments;
+    struct {
+        const void *data;
+        size_t size;
+    } segments[4096];
     /* buffers this engine allocated (converted or copied weights, gammas) */
     void **owned;
     size_t n_owned, cap_owned;
 };
+
+void mnemo__engine_cache_begin(mnemo_engine *e, const char *cache_dir);
+const void *mnemo__engine_cache_take(mnemo_engine *e, size_t bytes);
+void mnemo__engine_cache_note(mnemo_engine *e, const void *data, size_t bytes);
+void mnemo__engine_cache_finish(mnemo_engine *e);
 
 #endif

@@ -79,9 +79,11 @@ static int load_matrix(mnemo_engine *e, const mnemo_safetensors *st, const char 
         if (widen) mnemo__safetensors_copy_f32(t, 0, t->n_elements, buf);
         else memcpy(buf, t->data, t->n_bytes);
         w->data = buf;
+        w->owned = true;
         w->dtype = widen ? MNEMO_DTYPE_F32 : MNEMO_DTYPE_BF16;
     } else {
         w->data = t->data;
+        w->owned = false;
         w->dtype = t->dtype;
     }
     if (w->dtype == MNEMO_DTYPE_F32) e->n_f32++;
@@ -148,8 +150,19 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
     bool to_i8 = allow_i8 && e->precision == MNEMO_PRECISION_INT8;
     if (to_i8) to_bf16 = false; /* gather in f32, then quantize */
     size_t esize = to_bf16 ? 2 : 4;
+    size_t bytes = to_i8 ? mnemo__packed_i8_size(rows, cols) : mnemo__packed_size(rows, cols) * esize;
+    pack_kind kind = to_i8 ? PACK_I8 : to_bf16 ? PACK_BF16 : PACK_F32;
+    const void *cached = mnemo__engine_cache_take(e, bytes);
+    const void *cached_scales = cached && to_i8 ? mnemo__engine_cache_take(e, rows * sizeof(float)) : NULL;
+    if (cached && (!to_i8 || cached_scales)) {
+        *out = (mnemo_packed){cached, kind, cached_scales, rows, cols};
+        if (to_i8) e->packed_i8++;
+        else if (to_bf16) e->packed_bf16++;
+        else e->packed_f32++;
+        return MNEMO_OK;
+    }
     void *src = mnemo__malloc_array(rows * cols, esize);
-    void *dst = own(e, to_i8 ? mnemo__packed_i8_size(rows, cols) : mnemo__packed_size(rows, cols) * esize);
+    void *dst = own(e, bytes);
     if (!src || !dst) {
         mnemo__free(src);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
@@ -175,6 +188,7 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
             }
         }
         r0 += w->rows;
+        if (!w->owned) mnemo__release_pages(w->data, w->rows * cols * (w->dtype == MNEMO_DTYPE_F32 ? 4 : 2));
     }
     if (to_i8) {
         float *scales = own(e, rows * sizeof(float));
@@ -184,6 +198,8 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
         }
         mnemo__pack_i8(src, rows, cols, dst, scales);
         mnemo__free(src);
+        mnemo__engine_cache_note(e, dst, bytes);
+        mnemo__engine_cache_note(e, scales, rows * sizeof(float));
         e->packed_i8++;
         *out = (mnemo_packed){dst, PACK_I8, scales, rows, cols};
         return MNEMO_OK;
@@ -191,6 +207,7 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
     if (to_bf16) mnemo__pack_bf16(src, rows, cols, dst);
     else mnemo__pack_f32(src, rows, cols, dst);
     mnemo__free(src);
+    mnemo__engine_cache_note(e, dst, bytes);
     if (to_bf16) e->packed_bf16++;
     else e->packed_f32++;
     *out = (mnemo_packed){dst, to_bf16 ? PACK_BF16 : PACK_F32, NULL, rows, cols};
@@ -260,7 +277,7 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
 }
 
 int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
-                       mnemo_engine **out, mnemo_error *err) {
+                       const char *cache_dir, bool use_cache, mnemo_engine **out, mnemo_error *err) {
     *out = NULL;
     mnemo_engine *e = mnemo__calloc(1, sizeof *e);
     if (!e) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
@@ -270,6 +287,7 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
     e->cfg.n_prompts = 0;
     e->cfg.default_prompt_name = NULL;
     e->kernels = mnemo__kernels_best();
+    if (use_cache) mnemo__engine_cache_begin(e, cache_dir);
     char path[4400];
     snprintf(path, sizeof path, "%s/model.safetensors", cfg->dir);
     int rc = mnemo__safetensors_open(path, &e->st, err);
@@ -294,6 +312,7 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
     if ((rc = rope_tables(e, cfg->rope_theta_full, &e->cos_full, &e->sin_full, err)) ||
         (rc = rope_tables(e, cfg->rope_theta_sliding, &e->cos_sliding, &e->sin_sliding, err)))
         goto fail;
+    mnemo__engine_cache_finish(e);
     *out = e;
     return MNEMO_OK;
 fail:
@@ -308,6 +327,7 @@ void mnemo__engine_close(mnemo_engine *e) {
     mnemo__free(e->layers);
     for (int i = 0; i < MNEMO_MAX_DENSE; i++) mnemo__safetensors_close(e->dense_st[i]);
     mnemo__safetensors_close(e->st);
+    mnemo__file_unmap(&e->cache_map);
     mnemo__free(e);
 }
 

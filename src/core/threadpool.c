@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SPIN_ROUNDS 20000
@@ -91,13 +93,35 @@ static void *worker_main(void *arg) {
     }
 }
 
-int mnemo__cpu_count(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
+/* CPUs granted by a cgroup CPU quota (v2 cpu.max, v1 cfs quota/period),
+ * rounded up; 0 when there is no quota. Containers often have many CPUs in
+ * their affinity mask but a quota of one or two. */
+static int cgroup_cpus(void) {
+    long quota = -1, period = 0;
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (f) {
+        char q[32];
+        if (fscanf(f, "%31s %ld", q, &period) == 2 && strcmp(q, "max") != 0) quota = atol(q);
+        fclose(f);
+    } else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r"))) {
+        if (fscanf(f, "%ld", &quota) != 1) quota = -1;
+        fclose(f);
+        if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r"))) {
+            if (fscanf(f, "%ld", &period) != 1) period = 0;
+            fclose(f);
+        }
     }
-    return 1;
+    if (quota <= 0 || period <= 0) return 0;
+    return (int)((quota + period - 1) / period);
+}
+
+int mnemo__cpu_count(void) {
+    int n = 1;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
+    int quota = cgroup_cpus();
+    if (quota > 0 && quota < n) n = quota;
+    return n;
 }
 
 int mnemo__pool_create(int n_threads, mnemo_pool **out, mnemo_error *err) {

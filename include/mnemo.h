@@ -167,7 +167,10 @@ int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_
 
 /*
  * A sentence-embedding model opened from a folder in the sentence-transformers
- * layout (google/embeddinggemma-300m as downloaded): config.json,
+ * layout (google/embeddinggemma-300m as downloaded), or from a GGUF file made
+ * by llama.cpp's converter (architecture gemma-embedding; F32, F16, BF16,
+ * Q8_0 and Q4_0 tensors; converted with --sentence-transformers-dense-modules,
+ * and with the model's tokenizer.json beside it). The folder holds config.json,
  * model.safetensors, tokenizer.json, modules.json, 1_Pooling/, 2_Dense/,
  * 3_Dense/, config_sentence_transformers.json (prompts),
  * sentence_bert_config.json (max_seq_length). What the files say is read, not
@@ -182,6 +185,10 @@ typedef struct mnemo_model mnemo_model;
 typedef struct mnemo_model_options {
     const char *cache_dir; /* as mnemo_tokenizer_options */
     int no_cache;
+    /* The tokenizer.json to use. NULL: the one in the model folder, or for
+     * a GGUF file the tokenizer.json beside it (mnemo does not tokenize from
+     * the GGUF's SentencePiece vocabulary). */
+    const char *tokenizer;
     /* Weight precision the linear layers run at: "f32", "bf16" (weights
      * rounded to bfloat16, half the memory; activations stay f32), "int8"
      * (weights quantized per output row, activations per token to int16;

@@ -22,6 +22,8 @@ bash scripts/install-deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 # project's shared/ is beside the clone, else the model's own.
 say "getting the model"
 MODEL=$(bash scripts/get-model.sh) || { echo "0 passed, 1 failed"; exit 1; }
+say "converting the model to GGUF with llama.cpp's converter (for the GGUF tests)"
+GGUF_DIR=$(bash scripts/make-gguf.sh "$MODEL") || { echo "0 passed, 1 failed"; exit 1; }
 TOKENIZER=$ROOT/../shared/fixtures/embeddinggemma-300m/tokenizer.json
 [ -f "$TOKENIZER" ] || TOKENIZER=$MODEL/tokenizer.json
 
@@ -50,10 +52,10 @@ build_and_test() {
 # The plain build also runs the real model against sentence-transformers'
 # goldens; the sanitized build uses the tiny random model (too slow otherwise).
 build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNEMO_TEST_MODEL="$MODEL" \
-  -DMNEMO_TEST_SAFETENSORS="$MODEL/model.safetensors"
+  -DMNEMO_TEST_SAFETENSORS="$MODEL/model.safetensors" -DMNEMO_TEST_GGUF_DIR="$GGUF_DIR"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   build_and_test build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMNEMO_SANITIZE=ON \
-  -DMNEMO_TEST_SAFETENSORS="$MODEL/model.safetensors"
+  -DMNEMO_TEST_SAFETENSORS="$MODEL/model.safetensors" -DMNEMO_TEST_GGUF_DIR="$GGUF_DIR"
 
 # Fuzzers: each runs for FUZZ_SECONDS on a copy of its seed corpus.
 say "build fuzzers (clang, libFuzzer)"

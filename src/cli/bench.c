@@ -108,7 +108,8 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     mnemo_error err;
     mnemo_model *m;
     mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache,
-                              .precision = s->precision};
+                              .precision = s->precision,
+                              .tokenizer = s->tokenizer};
     int rc = mnemo_model_open(s->model, &mo, &m, &err);
     if (rc) {
         mnemo__cli_error("bench", "%s", err.message);

@@ -161,7 +161,8 @@ int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv) {
     embed_run r = {.s = s};
     mnemo_error err;
     mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache,
-                              .precision = s->precision};
+                              .precision = s->precision,
+                              .tokenizer = s->tokenizer};
     int orc = mnemo_model_open(s->model, &mo, &r.model, &err);
     if (orc) {
         mnemo__cli_error("embed", "%s", err.message);

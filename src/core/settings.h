@@ -24,11 +24,11 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
 /* X(field, flag, env, type, default, metavar, help, commands) */
 #define MNEMO_SETTINGS_MAP(X)                                                                  \
     X(model, "model", "MNEMO_MODEL", STRING, NULL, "DIR",                                      \
-      "model folder (sentence-transformers layout, e.g. google/embeddinggemma-300m)",          \
+      "model folder (sentence-transformers layout) or a .gguf file of EmbeddingGemma",         \
       MNEMO_CMD_TOKENIZE | MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                \
     X(tokenizer, "tokenizer", "MNEMO_TOKENIZER", STRING, NULL, "PATH",                         \
-      "tokenizer.json, or a folder holding one (default: the --model folder)",                 \
-      MNEMO_CMD_TOKENIZE | MNEMO_CMD_BENCH)                                                    \
+      "tokenizer.json, or a folder holding one (default: the --model folder's, or beside a .gguf)", \
+      MNEMO_CMD_TOKENIZE | MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                \
     X(no_special, "no-special", NULL, BOOL, "0", NULL,                                         \
       "do not add the post-processor's special tokens (<bos> ... <eos>)", MNEMO_CMD_TOKENIZE)  \
     X(decode, "decode", NULL, BOOL, "0", NULL,                                                 \

@@ -9,6 +9,7 @@
 #include "../engine/engine.h"
 #include "../kernels/kernels.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,13 +37,24 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
                            opts->precision);
     mnemo_model *m = mnemo__calloc(1, sizeof *m);
     if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-    int rc = mnemo__model_config_read(dir, &m->cfg, err);
+    bool gguf = !mnemo__is_dir(dir);
+    int rc = gguf ? mnemo__model_config_read_gguf(dir, &m->cfg, err)
+                  : mnemo__model_config_read(dir, &m->cfg, err);
     if (rc) {
         mnemo__free(m);
         return rc;
     }
     mnemo_tokenizer_options topts = {opts ? opts->cache_dir : NULL, opts ? opts->no_cache : 0};
-    rc = mnemo_tokenizer_open(dir, &topts, &m->tok, err);
+    char tok_path[4200];
+    snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", m->cfg.dir);
+    const char *tpath = opts && opts->tokenizer ? opts->tokenizer : gguf ? tok_path : dir;
+    rc = mnemo_tokenizer_open(tpath, &topts, &m->tok, err);
+    if (rc && gguf && !(opts && opts->tokenizer) && rc == MNEMO_ENOENT)
+        rc = mnemo__fail(err, MNEMO_ENOENT,
+                         "%s: no tokenizer.json beside the GGUF file; mnemo tokenizes with the "
+                         "model's tokenizer.json (not the GGUF's vocabulary): put it there or pass "
+                         "--tokenizer PATH",
+                         dir);
     if (!rc)
         rc = mnemo__engine_open(&m->cfg, (mnemo_precision)precision, opts ? opts->cache_dir : NULL,
                                 !(opts && opts->no_cache), &m->engine, err);

@@ -50,13 +50,14 @@ void mnemo__engine_cache_begin(mnemo_engine *e, const char *cache_dir) {
     char files[1 + MNEMO_MAX_DENSE][4400];
     const char *names[1 + MNEMO_MAX_DENSE];
     snprintf(files[0], sizeof files[0], "%s/model.safetensors", e->cfg.dir);
+    if (e->cfg.gguf_path[0]) snprintf(files[0], sizeof files[0], "%s", e->cfg.gguf_path);
     names[0] = files[0];
-    for (int i = 0; i < e->cfg.n_dense; i++) {
+    for (int i = 0; i < e->cfg.n_dense && !e->cfg.gguf_path[0]; i++) {
         snprintf(files[i + 1], sizeof files[i + 1], "%s/%s/model.safetensors", e->cfg.dir,
                  e->cfg.dense[i].dir);
         names[i + 1] = files[i + 1];
     }
-    e->cache_key = cache_key(e, names, 1 + e->cfg.n_dense);
+    e->cache_key = cache_key(e, names, e->cfg.gguf_path[0] ? 1 : 1 + e->cfg.n_dense);
     snprintf(e->cache_path, sizeof e->cache_path, "%.4000s/packed/%016llx.mpak", dir,
              (unsigned long long)e->cache_key);
     mnemo_error err;

@@ -346,7 +346,10 @@ static void embed_tokens(mnemo_engine_ctx *c, const int32_t *const *ids) {
         for (size_t i = 0; i < c->seq_len[s]; i++) {
             size_t t = c->seq_start[s] + i, id = (size_t)ids[s][i];
             float *x = c->x + t * H;
-            if (e->embed.dtype == MNEMO_DTYPE_BF16) {
+            if (e->embed_gguf) { /* any GGUF type: decode the row (id checked by the caller) */
+                mnemo__gguf_row_f32(e->embed_gguf, id, x);
+                for (size_t d = 0; d < H; d++) x[d] *= e->embed_scale;
+            } else if (e->embed.dtype == MNEMO_DTYPE_BF16) {
                 const uint16_t *row = (const uint16_t *)e->embed.data + id * H;
                 for (size_t d = 0; d < H; d++) {
                     uint32_t b = (uint32_t)row[d] << 16;

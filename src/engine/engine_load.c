@@ -27,6 +27,23 @@ static void *own(mnemo_engine *e, size_t bytes) {
     return b;
 }
 
+/* Adds a buffer allocated elsewhere to the engine's owned list (freed on
+ * close); on failure frees it. */
+static bool own_existing(mnemo_engine *e, void *p) {
+    if (e->n_owned == e->cap_owned) {
+        size_t cap = e->cap_owned ? e->cap_owned * 2 : 64;
+        void **q = mnemo__realloc(e->owned, cap * sizeof *q);
+        if (!q) {
+            mnemo__free(p);
+            return false;
+        }
+        e->owned = q;
+        e->cap_owned = cap;
+    }
+    e->owned[e->n_owned++] = p;
+    return true;
+}
+
 /* Finds `name` (or "model." + name: some exports keep the prefix). */
 static const mnemo_tensor *find(const mnemo_safetensors *st, const char *name) {
     const mnemo_tensor *t = mnemo__safetensors_find(st, name);
@@ -63,6 +80,39 @@ static int expect(mnemo_engine *e, const mnemo_safetensors *st, const char *name
     return MNEMO_OK;
 }
 
+/* A GGUF matrix [rows][cols] (ggml ne = {cols, rows}): f32 and bf16 in place,
+ * anything else (f16, Q8_0, Q4_0) decoded to an f32 copy owned by `w`. */
+static int load_matrix_gguf(mnemo_engine *e, const char *name, size_t rows, size_t cols,
+                            mnemo_weight *w, mnemo_error *err) {
+    const mnemo_gguf_tensor *t = mnemo__gguf_tensor_find(e->gguf, name);
+    if (!t || t->n_dims != 2 || (size_t)t->ne[0] != cols || (size_t)t->ne[1] != rows)
+        return mnemo__fail(err, MNEMO_EFORMAT, "%s: tensor \"%s\" is %s, expected ne {%zu, %zu}",
+                           mnemo__gguf_path(e->gguf), name, t ? "of another shape" : "missing", cols,
+                           rows);
+    w->rows = rows;
+    w->cols = cols;
+    if (t->type == MNEMO_GGML_F32 && (uintptr_t)t->data % 4 == 0) {
+        *w = (mnemo_weight){t->data, MNEMO_DTYPE_F32, rows, cols, false};
+    } else if (t->type == MNEMO_GGML_BF16 && (uintptr_t)t->data % 2 == 0) {
+        *w = (mnemo_weight){t->data, MNEMO_DTYPE_BF16, rows, cols, false};
+    } else {
+        float *buf = mnemo__malloc_array(rows * cols, sizeof(float));
+        if (!buf) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory decoding \"%s\"", name);
+        for (size_t r = 0; r < rows; r++)
+            if (mnemo__gguf_row_f32(t, r, buf + r * cols) != MNEMO_OK) {
+                mnemo__free(buf);
+                return mnemo__fail(err, MNEMO_EUNSUPPORTED,
+                                   "%s: tensor \"%s\" is of type %s, which mnemo does not decode "
+                                   "(F32, F16, BF16, Q8_0 and Q4_0 are supported)",
+                                   mnemo__gguf_path(e->gguf), name, mnemo__ggml_type_name(t->type));
+            }
+        *w = (mnemo_weight){buf, MNEMO_DTYPE_F32, rows, cols, true};
+    }
+    if (w->dtype == MNEMO_DTYPE_F32) e->n_f32++;
+    else e->n_bf16++;
+    return MNEMO_OK;
+}
+
 static int load_matrix(mnemo_engine *e, const mnemo_safetensors *st, const char *name, size_t rows,
                        size_t cols, mnemo_weight *w, mnemo_error *err) {
     const mnemo_tensor *t;
@@ -74,7 +124,7 @@ static int load_matrix(mnemo_engine *e, const mnemo_safetensors *st, const char 
     if (t->dtype == MNEMO_DTYPE_F16 || ((uintptr_t)t->data % esize) != 0) {
         /* f16 is widened; a misaligned tensor is copied so it can be read as an array */
         bool widen = t->dtype != MNEMO_DTYPE_BF16;
-        void *buf = own(e, t->n_elements * (widen ? 4 : 2));
+        void *buf = mnemo__malloc(t->n_elements * (widen ? 4 : 2)); /* freed after packing */
         if (!buf) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for tensor \"%s\"", name);
         if (widen) mnemo__safetensors_copy_f32(t, 0, t->n_elements, buf);
         else memcpy(buf, t->data, t->n_bytes);
@@ -101,6 +151,21 @@ static int load_gamma(mnemo_engine *e, const mnemo_safetensors *st, const char *
     if (!g) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     mnemo__safetensors_copy_f32(t, 0, n, g);
     for (size_t i = 0; i < n; i++) g[i] = 1.0f + g[i];
+    *out = g;
+    return MNEMO_OK;
+}
+
+/* A GGUF norm weight: llama.cpp's converter already stored 1 + w. */
+static int load_gamma_gguf(mnemo_engine *e, const char *name, size_t n, float **out, mnemo_error *err) {
+    const mnemo_gguf_tensor *t = mnemo__gguf_tensor_find(e->gguf, name);
+    if (!t || t->n_dims != 1 || (size_t)t->ne[0] != n)
+        return mnemo__fail(err, MNEMO_EFORMAT, "%s: tensor \"%s\" is missing or not [%zu]",
+                           mnemo__gguf_path(e->gguf), name, n);
+    float *g = own(e, n * sizeof(float));
+    if (!g) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    if (mnemo__gguf_row_f32(t, 0, g) != MNEMO_OK)
+        return mnemo__fail(err, MNEMO_EUNSUPPORTED, "%s: tensor \"%s\" has a type mnemo does not decode",
+                           mnemo__gguf_path(e->gguf), name);
     *out = g;
     return MNEMO_OK;
 }
@@ -155,6 +220,8 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
     const void *cached = mnemo__engine_cache_take(e, bytes);
     const void *cached_scales = cached && to_i8 ? mnemo__engine_cache_take(e, rows * sizeof(float)) : NULL;
     if (cached && (!to_i8 || cached_scales)) {
+        for (int i = 0; i < n; i++)
+            if (parts[i].owned) mnemo__free((void *)parts[i].data);
         *out = (mnemo_packed){cached, kind, cached_scales, rows, cols};
         if (to_i8) e->packed_i8++;
         else if (to_bf16) e->packed_bf16++;
@@ -165,6 +232,8 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
     void *dst = own(e, bytes);
     if (!src || !dst) {
         mnemo__free(src);
+        for (int i = 0; i < n; i++)
+            if (parts[i].owned) mnemo__free((void *)parts[i].data);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
     }
     size_t r0 = 0;
@@ -190,6 +259,8 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
         r0 += w->rows;
         if (!w->owned) mnemo__release_pages(w->data, w->rows * cols * (w->dtype == MNEMO_DTYPE_F32 ? 4 : 2));
     }
+    for (int i = 0; i < n; i++)
+        if (parts[i].owned) mnemo__free((void *)parts[i].data);
     if (to_i8) {
         float *scales = own(e, rows * sizeof(float));
         if (!scales) {
@@ -254,8 +325,52 @@ static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
     return MNEMO_OK;
 }
 
+static int load_layer_gguf(mnemo_engine *e, int l, mnemo_error *err) {
+    const mnemo_model_config *c = &e->cfg;
+    gemma_layer *L = &e->layers[l];
+    size_t H = (size_t)c->hidden, Q = (size_t)c->n_heads * c->head_dim,
+           KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate;
+    char n[128];
+    int rc;
+    mnemo_weight qkv[3], o, gu[2], down;
+#define GMAT(var, suffix, rows, cols)                                             \
+    snprintf(n, sizeof n, "blk.%d.%s", l, suffix);                                \
+    if ((rc = load_matrix_gguf(e, n, rows, cols, &var, err))) return rc;
+#define GGAMMA(field, suffix, size)                                               \
+    snprintf(n, sizeof n, "blk.%d.%s", l, suffix);                                \
+    if ((rc = load_gamma_gguf(e, n, size, &L->field, err))) return rc;
+    GMAT(qkv[0], "attn_q.weight", Q, H)
+    GMAT(qkv[1], "attn_k.weight", KV, H)
+    GMAT(qkv[2], "attn_v.weight", KV, H)
+    if ((rc = pack_stack(e, qkv, 3, &L->qkv, err))) return rc;
+    GMAT(o, "attn_output.weight", H, Q)
+    if ((rc = pack_stack(e, &o, 1, &L->o, err))) return rc;
+    GMAT(gu[0], "ffn_gate.weight", I, H)
+    GMAT(gu[1], "ffn_up.weight", I, H)
+    if ((rc = pack_stack(e, gu, 2, &L->gate_up, err))) return rc;
+    GMAT(down, "ffn_down.weight", H, I)
+    if ((rc = pack_stack(e, &down, 1, &L->down, err))) return rc;
+    GGAMMA(input_norm, "attn_norm.weight", H)
+    GGAMMA(post_attn_norm, "post_attention_norm.weight", H)
+    GGAMMA(pre_ffn_norm, "ffn_norm.weight", H)
+    GGAMMA(post_ffn_norm, "post_ffw_norm.weight", H)
+    GGAMMA(q_norm, "attn_q_norm.weight", (size_t)c->head_dim)
+    GGAMMA(k_norm, "attn_k_norm.weight", (size_t)c->head_dim)
+#undef GMAT
+#undef GGAMMA
+    return MNEMO_OK;
+}
+
 static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
     const mnemo_dense_config *d = &e->cfg.dense[i];
+    if (e->gguf) { /* dense_2.weight, dense_3.weight: [out][in] */
+        char name[64];
+        snprintf(name, sizeof name, "%s.weight", d->dir);
+        mnemo_weight w;
+        int rc = load_matrix_gguf(e, name, (size_t)d->out_features, (size_t)d->in_features, &w, err);
+        if (rc) return rc;
+        return pack_stack_as(e, &w, 1, &e->dense_w[i], false, err);
+    }
     char path[4400];
     snprintf(path, sizeof path, "%s/%s/model.safetensors", e->cfg.dir, d->dir);
     int rc = mnemo__safetensors_open(path, &e->dense_st[i], err);
@@ -287,26 +402,51 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
     e->cfg.n_prompts = 0;
     e->cfg.default_prompt_name = NULL;
     e->kernels = mnemo__kernels_best();
-    if (use_cache) mnemo__engine_cache_begin(e, cache_dir);
-    char path[4400];
-    snprintf(path, sizeof path, "%s/model.safetensors", cfg->dir);
-    int rc = mnemo__safetensors_open(path, &e->st, err);
-    if (rc) goto fail;
+    int rc;
     e->layers = mnemo__calloc((size_t)cfg->n_layers, sizeof *e->layers);
     if (!e->layers) {
         rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = load_matrix(e, e->st, "embed_tokens.weight", (size_t)cfg->vocab_size,
-                          (size_t)cfg->hidden, &e->embed, err)))
-        goto fail;
+    if (cfg->gguf_path[0]) {
+        if ((rc = mnemo__gguf_open(cfg->gguf_path, &e->gguf, err))) goto fail;
+        e->embed_gguf = mnemo__gguf_tensor_find(e->gguf, "token_embd.weight");
+        if (!e->embed_gguf || !mnemo__ggml_type_supported(e->embed_gguf->type)) {
+            rc = mnemo__fail(err, MNEMO_EUNSUPPORTED, "%s: token_embd.weight is missing or of a type "
+                             "mnemo does not decode", cfg->gguf_path);
+            goto fail;
+        }
+        /* "auto" for a quantized file means int8: the weights were quantized already */
+        const mnemo_gguf_tensor *q = mnemo__gguf_tensor_find(e->gguf, "blk.0.attn_q.weight");
+        if (e->precision == MNEMO_PRECISION_AUTO && q &&
+            (q->type == MNEMO_GGML_Q8_0 || q->type == MNEMO_GGML_Q4_0))
+            e->precision = MNEMO_PRECISION_INT8;
+        if (use_cache) mnemo__engine_cache_begin(e, cache_dir);
+        for (int l = 0; l < cfg->n_layers; l++)
+            if ((rc = load_layer_gguf(e, l, err))) goto fail;
+        if ((rc = load_gamma_gguf(e, "output_norm.weight", (size_t)cfg->hidden, &e->final_norm, err)))
+            goto fail;
+    } else {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/model.safetensors", cfg->dir);
+        if ((rc = mnemo__safetensors_open(path, &e->st, err))) goto fail;
+        if ((rc = load_matrix(e, e->st, "embed_tokens.weight", (size_t)cfg->vocab_size,
+                              (size_t)cfg->hidden, &e->embed, err)))
+            goto fail;
+        if (e->embed.owned && !own_existing(e, (void *)e->embed.data)) {
+            /* an f16 table widened to f32: kept for lookups */
+            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if (use_cache) mnemo__engine_cache_begin(e, cache_dir);
+        for (int l = 0; l < cfg->n_layers; l++)
+            if ((rc = load_layer(e, l, err))) goto fail;
+        if ((rc = load_gamma(e, e->st, "norm.weight", (size_t)cfg->hidden, &e->final_norm, err)))
+            goto fail;
+    }
     /* transformers: embed_scale = hidden_size ** 0.5, cast to the weight dtype (f32 here,
      * since activations are f32 whatever the weights are) */
     e->embed_scale = (float)sqrt((double)cfg->hidden);
-    for (int l = 0; l < cfg->n_layers; l++)
-        if ((rc = load_layer(e, l, err))) goto fail;
-    if ((rc = load_gamma(e, e->st, "norm.weight", (size_t)cfg->hidden, &e->final_norm, err)))
-        goto fail;
     for (int i = 0; i < cfg->n_dense; i++)
         if ((rc = load_dense(e, i, err))) goto fail;
     if ((rc = rope_tables(e, cfg->rope_theta_full, &e->cos_full, &e->sin_full, err)) ||
@@ -327,6 +467,7 @@ void mnemo__engine_close(mnemo_engine *e) {
     mnemo__free(e->layers);
     for (int i = 0; i < MNEMO_MAX_DENSE; i++) mnemo__safetensors_close(e->dense_st[i]);
     mnemo__safetensors_close(e->st);
+    mnemo__gguf_close(e->gguf);
     mnemo__file_unmap(&e->cache_map);
     mnemo__free(e);
 }

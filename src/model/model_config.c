@@ -342,7 +342,12 @@ static int read_st_files(const char *dir, mnemo_model_config *c, mnemo_error *er
         json_decref(r.root);
         if (rc) return rc;
     }
-    rc = open_json(&r, dir, "config_sentence_transformers.json", false, err);
+    return mnemo__model_config_read_prompts(dir, c, err);
+}
+
+int mnemo__model_config_read_prompts(const char *dir, mnemo_model_config *c, mnemo_error *err) {
+    reader r;
+    int rc = open_json(&r, dir, "config_sentence_transformers.json", false, err);
     if (rc || !r.root) return rc;
     json_t *prompts = json_object_get(r.root, "prompts");
     if (prompts && !json_is_object(prompts)) {

@@ -23,7 +23,8 @@ typedef struct mnemo_dense_config {
 } mnemo_dense_config;
 
 typedef struct mnemo_model_config {
-    char dir[4096];
+    char dir[4096];       /* the model folder (for a GGUF file: the folder holding it) */
+    char gguf_path[4096]; /* non-empty: the weights and config come from this GGUF file */
     /* backbone (config.json) */
     int hidden, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab_size, max_positions;
     float rms_eps;
@@ -49,6 +50,15 @@ typedef struct mnemo_model_config {
  * not implement, ENOENT for a missing file. Free with mnemo__model_config_free. */
 int mnemo__model_config_read(const char *dir, mnemo_model_config *cfg, mnemo_error *err);
 void mnemo__model_config_free(mnemo_model_config *cfg);
+
+/* Reads the prompts of `dir`/config_sentence_transformers.json, if present. */
+int mnemo__model_config_read_prompts(const char *dir, mnemo_model_config *cfg, mnemo_error *err);
+
+/* Reads the config of a GGUF file made by llama.cpp's converter for
+ * EmbeddingGemma (architecture "gemma-embedding"), filling in what the file
+ * does not record the way llama.cpp's own loader does (see the .c file), and
+ * the prompts from a config_sentence_transformers.json beside it. */
+int mnemo__model_config_read_gguf(const char *path, mnemo_model_config *cfg, mnemo_error *err);
 
 /* The prompt text for a name, or NULL. */
 const char *mnemo__model_config_prompt(const mnemo_model_config *cfg, const char *name);

@@ -187,7 +187,7 @@ int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, 
             rc = mnemo__fail(err, MNEMO_ETOOBIG, "texts[%zu] is too large", i);
             break;
         }
-        if (need > joined_cap) {
+        if (need > joined_cap || !joined) {
             char *p = mnemo__realloc(joined, need + 1);
             if (!p) {
                 rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
@@ -196,7 +196,7 @@ int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, 
             joined = p;
             joined_cap = need;
         }
-        memcpy(joined, prompt, plen);
+        if (plen) memcpy(joined, prompt, plen);
         if (lens[i]) memcpy(joined + plen, texts[i], lens[i]);
         size_t cap = mnemo_tokenizer_max_ids(m->tok, need);
         ids[i] = mnemo__malloc_array(cap, sizeof(int32_t));

@@ -145,6 +145,18 @@ static void check_i8(void) {
         for (size_t i = 0; i < N * K; i++) w[i] = frand();
         mnemo__pack_i8(w, N, K, wq, sw);
         mnemo__quantize_rows(x, ldx, M, K, xq, Kp + 2, sx);
+        if (avx2) { /* the vectorized quantizer gives the same integers and scales */
+            int16_t *xq2 = malloc(M * (Kp + 2) * 2);
+            float *sx2 = malloc(M * 4);
+            avx2->quantize_rows(x, ldx, M, K, xq2, Kp + 2, sx2);
+            int same = 1;
+            for (size_t m = 0; m < M; m++) {
+                same &= sx[m] == sx2[m];
+                for (size_t k = 0; k < Kp; k++) same &= xq[m * (Kp + 2) + k] == xq2[m * (Kp + 2) + k];
+            }
+            CHECKF(same, "avx2 quantize_rows differs at M=%zu K=%zu", M, K);
+            free(xq2), free(sx2);
+        }
         mnemo__kernels_ref()->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
         port->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, panels, y0, ldy);
         float worst = 0;

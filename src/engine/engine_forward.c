@@ -72,8 +72,8 @@ static void quant_task(void *arg, size_t task, int worker) {
     (void)worker;
     const quant_job *q = arg;
     size_t m0 = task * QUANT_ROWS, m1 = m0 + QUANT_ROWS < q->M ? m0 + QUANT_ROWS : q->M;
-    mnemo__quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K, q->c->xq + m0 * q->c->ld_xq,
-                         q->c->ld_xq, q->c->sx + m0);
+    q->c->e->kernels->quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K,
+                                    q->c->xq + m0 * q->c->ld_xq, q->c->ld_xq, q->c->sx + m0);
 }
 
 static void gemm_task(void *arg, size_t task, int worker) {

@@ -62,6 +62,9 @@ typedef struct mnemo_kernels {
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
     mnemo_gemm_packed_i8_fn gemm_packed_i8;
+    /* mnemo__quantize_rows, vectorized where the ISA allows */
+    void (*quantize_rows)(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
+                          float *sx);
     /* out[i] = gelu_tanh(gate[i]) * up[i] (in place is fine) */
     void (*gelu_tanh_mul)(float *out, const float *gate, const float *up, size_t n);
 } mnemo_kernels;

@@ -8,6 +8,7 @@
 #include "../kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
@@ -474,5 +475,36 @@ void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                                    y + (m + i) * ldy + n0, ncols);
             }
         }
+    }
+}
+
+/* Rows of x to int16 with per-row scales, 8 at a time (the int8 path's
+ * activation quantization; same rounding as lrintf: to nearest even). */
+void mnemo__quantize_rows_avx2(const float *, size_t, size_t, size_t, int16_t *, size_t, float *);
+void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
+                               size_t ldq, float *sx) {
+    float lim = (float)mnemo__i8_x_limit(K);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t m = 0; m < M; m++) {
+        const float *r = x + m * ldx;
+        __m256 mx = _mm256_setzero_ps();
+        size_t k = 0;
+        for (; k + 8 <= K; k += 8) mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(r + k)));
+        float amax = 0.0f, lanes[8];
+        _mm256_storeu_ps(lanes, mx);
+        for (int i = 0; i < 8; i++) amax = lanes[i] > amax ? lanes[i] : amax;
+        for (size_t t = k; t < K; t++) amax = fabsf(r[t]) > amax ? fabsf(r[t]) : amax;
+        float inv = amax > 0 ? lim / amax : 0.0f;
+        sx[m] = amax > 0 ? amax / lim : 0.0f;
+        __m256 vinv = _mm256_set1_ps(inv);
+        int16_t *q = xq + m * ldq;
+        for (k = 0; k + 16 <= K; k += 16) {
+            __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), vinv));
+            __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 8), vinv));
+            __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
+            _mm256_storeu_si256((__m256i *)(q + k), p);
+        }
+        for (; k < K; k++) q[k] = (int16_t)lrintf(r[k] * inv);
+        if (K % 2) q[K] = 0;
     }
 }

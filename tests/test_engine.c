@@ -256,10 +256,11 @@ static void test_tiny_variants(void) {
 }
 
 /* Ranking documents for each query: the order of the top 10 by the golden
- * scores must be ours too, except between scores closer than 2e-4 (a tie
- * for any practical purpose). Queries: rows with the "query" prompt;
- * documents: rows with the "document" prompt. */
-static void check_retrieval_order(mnemo_context *ctx, golden_set *g) {
+ * scores must be ours too, except between scores closer than `tie` (2e-4 at
+ * f32; at bf16 the weights keep 8 bits of mantissa and scores move by up to
+ * ~1e-3, so pairs closer than 2e-3 are ties at that precision). Queries: rows
+ * with the "query" prompt; documents: rows with the "document" prompt. */
+static void check_retrieval_order(mnemo_context *ctx, golden_set *g, double tie) {
     size_t nq = 0, nd = 0, qi[256], di[256];
     for (size_t i = 0; i < g->n; i++) {
         json_t *names = g->rows[i].names;
@@ -305,7 +306,7 @@ static void check_retrieval_order(mnemo_context *ctx, golden_set *g) {
                 }
         for (size_t i = 0; i + 1 < 10 && i + 1 < nd; i++) {
             size_t x = order[i], y = order[i + 1];
-            if (gs[x] - gs[y] >= 2e-4 && os[x] <= os[y]) flips++;
+            if (gs[x] - gs[y] >= tie && os[x] <= os[y]) flips++;
         }
     }
     CHECKF(flips == 0, "%zu order changes in the top 10 of %zu queries", flips, nq);
@@ -338,7 +339,8 @@ static void test_real_model(void) {
     char label[64];
     snprintf(label, sizeof label, "embeddinggemma-300m %s", real_precision ? real_precision : "f32");
     check_goldens(ctx, m, &g, dims, 4, false, label);
-    if (!real_precision || strcmp(real_precision, "int8") != 0) check_retrieval_order(ctx, &g);
+    if (!real_precision || strcmp(real_precision, "int8") != 0)
+        check_retrieval_order(ctx, &g, reduced ? 2e-3 : 2e-4);
     size_t tokens = 0;
     for (size_t i = 0; i < g.n; i++) tokens += g.rows[i].n_tokens;
     fprintf(stderr, "  %zu tokens in %.1f s\n", tokens, mnemo__now() - t0);

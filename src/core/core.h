@@ -108,6 +108,14 @@ void mnemo__release_pages(const void *p, size_t n);
 int mnemo__is_dir(const char *path);
 /* Writes a file atomically (temp file + fsync + rename). */
 int mnemo__file_write_atomic(const char *path, const void *data, size_t size, mnemo_error *err);
+/* The same from pieces written in order (data NULL: `size` zero bytes), so a
+ * large file never needs one buffer holding all of it. */
+typedef struct mnemo_piece {
+    const void *data;
+    size_t size;
+} mnemo_piece;
+int mnemo__file_write_atomic_pieces(const char *path, const mnemo_piece *pieces, size_t n,
+                                    mnemo_error *err);
 /* mkdir -p. */
 int mnemo__mkdirs(const char *path, mnemo_error *err);
 /* The cache folder: explicit `dir` if non-NULL, else $MNEMO_CACHE_DIR, else

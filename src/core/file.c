@@ -80,25 +80,34 @@ int mnemo__mkdirs(const char *path, mnemo_error *err) {
     return MNEMO_OK;
 }
 
-int mnemo__file_write_atomic(const char *path, const void *data, size_t size, mnemo_error *err) {
+static int write_all(int fd, const void *data, size_t size) {
+    static const uint8_t zeros[4096];
+    const uint8_t *p = data;
+    while (size > 0) {
+        size_t chunk = data ? size : (size < sizeof zeros ? size : sizeof zeros);
+        ssize_t w = write(fd, data ? p : zeros, chunk);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        if (data) p += w;
+        size -= (size_t)w;
+    }
+    return 0;
+}
+
+int mnemo__file_write_atomic_pieces(const char *path, const mnemo_piece *pieces, size_t n,
+                                    mnemo_error *err) {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return mnemo__fail(err, MNEMO_EINVAL, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return mnemo__fail(err, MNEMO_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    const uint8_t *p = data;
-    size_t left = size;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (write_all(fd, pieces[i].data, pieces[i].size) != 0) {
             int e = errno;
             close(fd);
             unlink(tmp);
             return mnemo__fail(err, MNEMO_EIO, "%s: write failed: %s", tmp, strerror(e));
         }
-        p += w;
-        left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
         unlink(tmp);
@@ -110,6 +119,11 @@ int mnemo__file_write_atomic(const char *path, const void *data, size_t size, mn
         return mnemo__fail(err, MNEMO_EIO, "%s: rename failed: %s", path, strerror(e));
     }
     return MNEMO_OK;
+}
+
+int mnemo__file_write_atomic(const char *path, const void *data, size_t size, mnemo_error *err) {
+    mnemo_piece one = {size ? data : NULL, size};
+    return mnemo__file_write_atomic_pieces(path, &one, size ? 1 : 0, err);
 }
 
 bool mnemo__cache_dir(const char *dir, char *buf, size_t cap) {

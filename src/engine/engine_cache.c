@@ -124,12 +124,17 @@ void mnemo__engine_cache_finish(mnemo_engine *e) {
         }
     }
     if (!e->cache_writing || e->cache_failed || e->n_segments == 0) return;
-    size_t off = sizeof(pack_header) + e->n_segments * 16;
-    off = (off + 63) & ~(size_t)63;
-    size_t total = off;
+    size_t head = (sizeof(pack_header) + e->n_segments * 16 + 63) & ~(size_t)63;
+    size_t total = head;
     for (size_t i = 0; i < e->n_segments; i++) total += (e->segments[i].size + 63) & ~(size_t)63;
-    uint8_t *buf = mnemo__calloc(1, total);
-    if (!buf) return;
+    /* header + table in one small buffer; the segments are written from where they live */
+    uint8_t *buf = mnemo__calloc(1, head);
+    mnemo_piece *pieces = mnemo__malloc_array(1 + 2 * e->n_segments, sizeof(mnemo_piece));
+    if (!buf || !pieces) {
+        mnemo__free(buf);
+        mnemo__free(pieces);
+        return;
+    }
     pack_header *h = (pack_header *)buf;
     memcpy(h->magic, PACK_MAGIC, 8);
     h->version = PACK_VERSION;
@@ -138,20 +143,25 @@ void mnemo__engine_cache_finish(mnemo_engine *e) {
     h->n_segments = e->n_segments;
     h->total_size = total;
     uint64_t *table = (uint64_t *)(buf + sizeof *h);
+    size_t off = head, np = 0;
+    pieces[np++] = (mnemo_piece){buf, head};
     for (size_t i = 0; i < e->n_segments; i++) {
+        size_t size = e->segments[i].size, padded = (size + 63) & ~(size_t)63;
         table[2 * i] = off;
-        table[2 * i + 1] = e->segments[i].size;
-        memcpy(buf + off, e->segments[i].data, e->segments[i].size);
-        off += (e->segments[i].size + 63) & ~(size_t)63;
+        table[2 * i + 1] = size;
+        pieces[np++] = (mnemo_piece){e->segments[i].data, size};
+        if (padded > size) pieces[np++] = (mnemo_piece){NULL, padded - size};
+        off += padded;
     }
     char dir[sizeof e->cache_path];
     memcpy(dir, e->cache_path, sizeof dir);
     char *slash = strrchr(dir, '/');
     mnemo_error err;
     if (slash) *slash = 0;
-    if (mnemo__mkdirs(dir, &err) || mnemo__file_write_atomic(e->cache_path, buf, total, &err))
+    if (mnemo__mkdirs(dir, &err) || mnemo__file_write_atomic_pieces(e->cache_path, pieces, np, &err))
         mnemo__log(MNEMO_LOG_WARN, "engine.cache_write_failed", "reason=\"%s\"", err.message);
     else
         mnemo__log(MNEMO_LOG_INFO, "engine.cache_written", "path=%s bytes=%zu", e->cache_path, total);
     mnemo__free(buf);
+    mnemo__free(pieces);
 }

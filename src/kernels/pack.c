@@ -11,29 +11,24 @@ size_t mnemo__packed_size(size_t N, size_t K) {
     return (N + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL * K;
 }
 
-void mnemo__pack_f32(const float *w, size_t N, size_t K, float *wp) {
+/* One packer for every element size: the layout is the same, only the bytes
+ * per element differ. Rows past N (the last panel's padding) are zero. */
+static void pack_panels(const void *w, size_t esize, size_t N, size_t K, void *wp) {
+    const uint8_t *src = w;
+    uint8_t *dst = wp;
     size_t panels = (N + MNEMO_PANEL - 1) / MNEMO_PANEL;
-    for (size_t p = 0; p < panels; p++) {
-        float *dst = wp + p * K * MNEMO_PANEL;
-        for (size_t j = 0; j < MNEMO_PANEL; j++) {
-            size_t n = p * MNEMO_PANEL + j;
-            if (n < N)
-                for (size_t k = 0; k < K; k++) dst[k * MNEMO_PANEL + j] = w[n * K + k];
-            else
-                for (size_t k = 0; k < K; k++) dst[k * MNEMO_PANEL + j] = 0.0f;
-        }
+    memset(dst, 0, panels * MNEMO_PANEL * K * esize);
+    for (size_t n = 0; n < N; n++) {
+        uint8_t *col = dst + ((n / MNEMO_PANEL) * K * MNEMO_PANEL + n % MNEMO_PANEL) * esize;
+        for (size_t k = 0; k < K; k++)
+            memcpy(col + k * MNEMO_PANEL * esize, src + (n * K + k) * esize, esize);
     }
 }
 
+void mnemo__pack_f32(const float *w, size_t N, size_t K, float *wp) { pack_panels(w, 4, N, K, wp); }
+
 void mnemo__pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *wp) {
-    size_t panels = (N + MNEMO_PANEL - 1) / MNEMO_PANEL;
-    for (size_t p = 0; p < panels; p++) {
-        uint16_t *dst = wp + p * K * MNEMO_PANEL;
-        for (size_t j = 0; j < MNEMO_PANEL; j++) {
-            size_t n = p * MNEMO_PANEL + j;
-            for (size_t k = 0; k < K; k++) dst[k * MNEMO_PANEL + j] = n < N ? w[n * K + k] : 0;
-        }
-    }
+    pack_panels(w, 2, N, K, wp);
 }
 
 size_t mnemo__packed_i8_size(size_t N, size_t K) {

@@ -14,19 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void *own(mnemo_engine *e, size_t bytes) {
-    if (e->n_owned == e->cap_owned) {
-        size_t cap = e->cap_owned ? e->cap_owned * 2 : 64;
-        void **p = mnemo__realloc(e->owned, cap * sizeof *p);
-        if (!p) return NULL;
-        e->owned = p;
-        e->cap_owned = cap;
-    }
-    void *b = mnemo__malloc(bytes);
-    if (b) e->owned[e->n_owned++] = b;
-    return b;
-}
-
 /* Adds a buffer allocated elsewhere to the engine's owned list (freed on
  * close); on failure frees it. */
 static bool own_existing(mnemo_engine *e, void *p) {
@@ -42,6 +29,12 @@ static bool own_existing(mnemo_engine *e, void *p) {
     }
     e->owned[e->n_owned++] = p;
     return true;
+}
+
+/* A new buffer freed when the engine closes. */
+static void *own(mnemo_engine *e, size_t bytes) {
+    void *b = mnemo__malloc(bytes);
+    return b && own_existing(e, b) ? b : NULL;
 }
 
 /* Finds `name` (or "model." + name: some exports keep the prefix). */

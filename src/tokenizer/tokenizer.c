@@ -119,22 +119,11 @@ int mnemo_tokenizer_is_special(const mnemo_tokenizer *tok, int32_t id) {
 }
 
 int32_t mnemo_tokenizer_token_id(const mnemo_tokenizer *tok, const char *piece, size_t len) {
-    size_t mlen = 0;
     /* added tokens first (exact match of the whole string), then the vocab */
-    const tok_trie_node *nodes = tok->trie_nodes;
     uint32_t node = 0;
-    for (size_t k = 0; k < len; k++) {
-        const tok_trie_edge *ed = tok->trie_edges + nodes[node].first_edge;
-        uint32_t e = 0;
-        while (e < nodes[node].n_edges && ed[e].byte != (uint8_t)piece[k]) e++;
-        if (e == nodes[node].n_edges) {
-            node = UINT32_MAX;
-            break;
-        }
-        node = ed[e].child;
-        mlen = k + 1;
-    }
-    if (node != UINT32_MAX && mlen == len && len > 0 && nodes[node].token_id >= 0)
-        return nodes[node].token_id;
+    for (size_t k = 0; k < len && node != UINT32_MAX; k++)
+        node = mnemo__tok_trie_child(tok, node, (uint8_t)piece[k]);
+    if (len > 0 && node != UINT32_MAX && tok->trie_nodes[node].token_id >= 0)
+        return tok->trie_nodes[node].token_id;
     return mnemo__tok_vocab_find(tok, piece, len);
 }

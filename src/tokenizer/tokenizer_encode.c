@@ -229,22 +229,13 @@ static int encode_segment(encoder *e, const char *seg, size_t len) {
 /* Longest added token starting at s[0..len), or -1. */
 static int32_t match_added(const mnemo_tokenizer *tok, const uint8_t *s, size_t len,
                            size_t *match_len) {
-    const tok_trie_node *nodes = tok->trie_nodes;
-    const tok_trie_edge *edges = tok->trie_edges;
     uint32_t node = 0;
     int32_t best = -1;
     for (size_t k = 0; k < len; k++) {
-        const tok_trie_edge *ed = edges + nodes[node].first_edge;
-        uint32_t lo = 0, hi = nodes[node].n_edges;
-        while (lo < hi) { /* edges are sorted by byte */
-            uint32_t mid = (lo + hi) / 2;
-            if (ed[mid].byte < s[k]) lo = mid + 1;
-            else hi = mid;
-        }
-        if (lo == nodes[node].n_edges || ed[lo].byte != s[k]) break;
-        node = ed[lo].child;
-        if (nodes[node].token_id >= 0) {
-            best = nodes[node].token_id;
+        node = mnemo__tok_trie_child(tok, node, s[k]);
+        if (node == UINT32_MAX) break;
+        if (tok->trie_nodes[node].token_id >= 0) {
+            best = tok->trie_nodes[node].token_id;
             *match_len = k + 1;
         }
     }

@@ -163,3 +163,15 @@ const tok_merge *mnemo__tok_merge_find(const mnemo_tokenizer *tok, uint32_t left
         i = (i + 1) & mask;
     }
 }
+
+uint32_t mnemo__tok_trie_child(const mnemo_tokenizer *tok, uint32_t node, uint8_t byte) {
+    const tok_trie_node *nd = &tok->trie_nodes[node];
+    const tok_trie_edge *ed = tok->trie_edges + nd->first_edge;
+    uint32_t lo = 0, hi = nd->n_edges;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (ed[mid].byte < byte) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < nd->n_edges && ed[lo].byte == byte ? ed[lo].child : UINT32_MAX;
+}

@@ -127,6 +127,8 @@ int mnemo__tok_attach(mnemo_tokenizer *tok, const void *image, size_t size, mnem
 /* Lookups shared by the encoder and decoder. */
 int32_t mnemo__tok_vocab_find(const mnemo_tokenizer *tok, const char *s, size_t len);
 const tok_merge *mnemo__tok_merge_find(const mnemo_tokenizer *tok, uint32_t left, uint32_t right);
+/* The added-token trie's child of `node` by `byte` (edges are sorted), or UINT32_MAX. */
+uint32_t mnemo__tok_trie_child(const mnemo_tokenizer *tok, uint32_t node, uint8_t byte);
 
 static inline uint64_t tok_pair_hash(uint32_t a, uint32_t b) {
     uint64_t x = ((uint64_t)a << 32) | b;

@@ -294,75 +294,72 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
     return pack_stack_as(e, parts, n, out, I8_YES, err);
 }
 
+
+/* Tensor names of one layer in each format, in the order load_layer uses. */
+enum { T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_IN_NORM, T_POST_ATTN_NORM, T_PRE_FFN_NORM,
+       T_POST_FFN_NORM, T_Q_NORM, T_K_NORM, T_COUNT };
+static const char *const st_names[T_COUNT] = {
+    "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+    "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+    "mlp.down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight",
+    "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight",
+    "self_attn.q_norm.weight", "self_attn.k_norm.weight"};
+static const char *const gguf_names[T_COUNT] = {
+    "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight", "ffn_gate.weight",
+    "ffn_up.weight", "ffn_down.weight", "attn_norm.weight", "post_attention_norm.weight",
+    "ffn_norm.weight", "post_ffw_norm.weight", "attn_q_norm.weight", "attn_k_norm.weight"};
+
+/* One layer's tensor, from whichever file the engine reads. */
+static int layer_matrix(mnemo_engine *e, int l, int which, size_t rows, size_t cols,
+                        mnemo_weight *w, mnemo_error *err) {
+    char n[128];
+    if (e->gguf) {
+        snprintf(n, sizeof n, "blk.%d.%s", l, gguf_names[which]);
+        return load_matrix_gguf(e, n, rows, cols, w, err);
+    }
+    snprintf(n, sizeof n, "layers.%d.%s", l, st_names[which]);
+    return load_matrix(e, e->st, n, rows, cols, w, err);
+}
+
+static int layer_gamma(mnemo_engine *e, int l, int which, size_t size, float **out,
+                       mnemo_error *err) {
+    char n[128];
+    if (e->gguf) {
+        snprintf(n, sizeof n, "blk.%d.%s", l, gguf_names[which]);
+        return load_gamma_gguf(e, n, size, out, err);
+    }
+    snprintf(n, sizeof n, "layers.%d.%s", l, st_names[which]);
+    return load_gamma(e, e->st, n, size, out, err);
+}
+
+/* Loads and packs one layer; each group is packed (and its sources freed)
+ * before the next is read, so at most one group's f32 copies live at once. */
 static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
     const mnemo_model_config *c = &e->cfg;
     gemma_layer *L = &e->layers[l];
     size_t H = (size_t)c->hidden, Q = (size_t)c->n_heads * c->head_dim,
-           KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate;
-    char n[128];
-    int rc;
-#define MAT(var, suffix, rows, cols)                                              \
-    snprintf(n, sizeof n, "layers.%d.%s", l, suffix);                             \
-    if ((rc = load_matrix(e, e->st, n, rows, cols, &var, err))) return rc;
-#define GAMMA(field, suffix, size)                                                \
-    snprintf(n, sizeof n, "layers.%d.%s", l, suffix);                             \
-    if ((rc = load_gamma(e, e->st, n, size, &L->field, err))) return rc;
+           KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate,
+           hd = (size_t)c->head_dim;
     mnemo_weight qkv[3], o, gu[2], down;
-    MAT(qkv[0], "self_attn.q_proj.weight", Q, H)
-    MAT(qkv[1], "self_attn.k_proj.weight", KV, H)
-    MAT(qkv[2], "self_attn.v_proj.weight", KV, H)
-    MAT(o, "self_attn.o_proj.weight", H, Q)
-    MAT(gu[0], "mlp.gate_proj.weight", I, H)
-    MAT(gu[1], "mlp.up_proj.weight", I, H)
-    MAT(down, "mlp.down_proj.weight", H, I)
-    if ((rc = pack_stack(e, qkv, 3, &L->qkv, err)) || (rc = pack_stack(e, &o, 1, &L->o, err)) ||
+    int rc;
+    if ((rc = layer_matrix(e, l, T_Q, Q, H, &qkv[0], err)) ||
+        (rc = layer_matrix(e, l, T_K, KV, H, &qkv[1], err)) ||
+        (rc = layer_matrix(e, l, T_V, KV, H, &qkv[2], err)) ||
+        (rc = pack_stack(e, qkv, 3, &L->qkv, err)) ||
+        (rc = layer_matrix(e, l, T_O, H, Q, &o, err)) || (rc = pack_stack(e, &o, 1, &L->o, err)) ||
+        (rc = layer_matrix(e, l, T_GATE, I, H, &gu[0], err)) ||
+        (rc = layer_matrix(e, l, T_UP, I, H, &gu[1], err)) ||
         (rc = pack_stack(e, gu, 2, &L->gate_up, err)) ||
+        (rc = layer_matrix(e, l, T_DOWN, H, I, &down, err)) ||
         (rc = pack_stack_as(e, &down, 1, &L->down, I8_AS_BF16, err)))
         return rc;
-    GAMMA(input_norm, "input_layernorm.weight", H)
-    GAMMA(post_attn_norm, "post_attention_layernorm.weight", H)
-    GAMMA(pre_ffn_norm, "pre_feedforward_layernorm.weight", H)
-    GAMMA(post_ffn_norm, "post_feedforward_layernorm.weight", H)
-    GAMMA(q_norm, "self_attn.q_norm.weight", (size_t)c->head_dim)
-    GAMMA(k_norm, "self_attn.k_norm.weight", (size_t)c->head_dim)
-#undef MAT
-#undef GAMMA
-    return MNEMO_OK;
-}
-
-static int load_layer_gguf(mnemo_engine *e, int l, mnemo_error *err) {
-    const mnemo_model_config *c = &e->cfg;
-    gemma_layer *L = &e->layers[l];
-    size_t H = (size_t)c->hidden, Q = (size_t)c->n_heads * c->head_dim,
-           KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate;
-    char n[128];
-    int rc;
-    mnemo_weight qkv[3], o, gu[2], down;
-#define GMAT(var, suffix, rows, cols)                                             \
-    snprintf(n, sizeof n, "blk.%d.%s", l, suffix);                                \
-    if ((rc = load_matrix_gguf(e, n, rows, cols, &var, err))) return rc;
-#define GGAMMA(field, suffix, size)                                               \
-    snprintf(n, sizeof n, "blk.%d.%s", l, suffix);                                \
-    if ((rc = load_gamma_gguf(e, n, size, &L->field, err))) return rc;
-    GMAT(qkv[0], "attn_q.weight", Q, H)
-    GMAT(qkv[1], "attn_k.weight", KV, H)
-    GMAT(qkv[2], "attn_v.weight", KV, H)
-    if ((rc = pack_stack(e, qkv, 3, &L->qkv, err))) return rc;
-    GMAT(o, "attn_output.weight", H, Q)
-    if ((rc = pack_stack(e, &o, 1, &L->o, err))) return rc;
-    GMAT(gu[0], "ffn_gate.weight", I, H)
-    GMAT(gu[1], "ffn_up.weight", I, H)
-    if ((rc = pack_stack(e, gu, 2, &L->gate_up, err))) return rc;
-    GMAT(down, "ffn_down.weight", H, I)
-    if ((rc = pack_stack_as(e, &down, 1, &L->down, I8_AS_BF16, err))) return rc;
-    GGAMMA(input_norm, "attn_norm.weight", H)
-    GGAMMA(post_attn_norm, "post_attention_norm.weight", H)
-    GGAMMA(pre_ffn_norm, "ffn_norm.weight", H)
-    GGAMMA(post_ffn_norm, "post_ffw_norm.weight", H)
-    GGAMMA(q_norm, "attn_q_norm.weight", (size_t)c->head_dim)
-    GGAMMA(k_norm, "attn_k_norm.weight", (size_t)c->head_dim)
-#undef GMAT
-#undef GGAMMA
+    if ((rc = layer_gamma(e, l, T_IN_NORM, H, &L->input_norm, err)) ||
+        (rc = layer_gamma(e, l, T_POST_ATTN_NORM, H, &L->post_attn_norm, err)) ||
+        (rc = layer_gamma(e, l, T_PRE_FFN_NORM, H, &L->pre_ffn_norm, err)) ||
+        (rc = layer_gamma(e, l, T_POST_FFN_NORM, H, &L->post_ffn_norm, err)) ||
+        (rc = layer_gamma(e, l, T_Q_NORM, hd, &L->q_norm, err)) ||
+        (rc = layer_gamma(e, l, T_K_NORM, hd, &L->k_norm, err)))
+        return rc;
     return MNEMO_OK;
 }
 
@@ -428,7 +425,7 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
             e->precision = MNEMO_PRECISION_INT8;
         if (use_cache) mnemo__engine_cache_begin(e, cache_dir);
         for (int l = 0; l < cfg->n_layers; l++)
-            if ((rc = load_layer_gguf(e, l, err))) goto fail;
+            if ((rc = load_layer(e, l, err))) goto fail;
         if ((rc = load_gamma_gguf(e, "output_norm.weight", (size_t)cfg->hidden, &e->final_norm, err)))
             goto fail;
     } else {

@@ -35,13 +35,12 @@ static double run_i8(const mnemo_kernels *k, size_t M, size_t N, size_t K, const
     return 2.0 * M * N * K * reps / el / 1e9;
 }
 
-static double run(const mnemo_kernels *k, int bf16, size_t M, size_t N, size_t K, float *x,
-                  float *w, uint16_t *wb, float *y) {
+static double run(const mnemo_kernels *k, size_t M, size_t N, size_t K, float *x, float *w,
+                  float *y) {
     double t0 = mnemo__now(), el;
     size_t reps = 0;
     do {
-        if (bf16) k->gemm_bf16(M, N, K, x, K, wb, K, y, N);
-        else k->gemm_f32(M, N, K, x, K, w, K, y, N);
+        k->gemm_f32(M, N, K, x, K, w, K, y, N);
         reps++;
         el = mnemo__now() - t0;
     } while (el < 0.5);
@@ -53,8 +52,8 @@ int main(int argc, char **argv) {
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nM=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(), M, "N x K");
     const mnemo_kernels *ks[] = {mnemo__kernels_avx2(), mnemo__kernels_best()};
-    const char *names[] = {"dot f32", "dot bf16", "packed f32", "packed bf16", "packed i8"};
-    for (int i = 0; i < 5; i++) printf(" %11s", names[i]);
+    const char *names[] = {"dot f32", "packed f32", "packed bf16", "packed i8"};
+    for (int i = 0; i < 4; i++) printf(" %11s", names[i]);
     printf("\n");
     (void)ks;
     for (size_t s = 0; s < 5; s++) {
@@ -77,8 +76,8 @@ int main(int argc, char **argv) {
         int16_t *xq = malloc(M * K * 2);
         mnemo__pack_i8(w, N, K, wq, sw);
         mnemo__quantize_rows(x, K, M, K, xq, K, sx);
-        printf(" %11.1f %11.1f %11.1f %11.1f %11.1f\n", run(k, 0, M, N, K, x, w, wb, y),
-               run(k, 1, M, N, K, x, w, wb, y), run_packed(k, 0, M, N, K, x, wp, wbp, y),
+        printf(" %11.1f %11.1f %11.1f %11.1f\n", run(k, M, N, K, x, w, y),
+               run_packed(k, 0, M, N, K, x, wp, wbp, y),
                run_packed(k, 1, M, N, K, x, wp, wbp, y), run_i8(k, M, N, K, xq, sx, wq, sw, y));
         free(wp), free(wbp), free(wq), free(sw), free(sx), free(xq);
         free(x), free(w), free(y), free(wb);

@@ -12,13 +12,9 @@
 
 void mnemo__gemm_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
                               float *, size_t);
-void mnemo__gemm_bf16_portable(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                               size_t, float *, size_t);
 #if defined(__x86_64__)
 void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
                           float *, size_t);
-void mnemo__gemm_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *, size_t,
-                           float *, size_t);
 void mnemo__gemm_packed_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
                                  size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
@@ -27,7 +23,7 @@ void mnemo__gelu_tanh_mul_avx2(float *, const float *, const float *, size_t);
 void mnemo__quantize_rows_avx2(const float *, size_t, size_t, size_t, int16_t *, size_t, float *);
 void mnemo__gemm_packed_i8_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                 const int8_t *, const float *, size_t, size_t, float *, size_t);
-static const mnemo_kernels avx2_kernels = {"avx2", mnemo__gemm_f32_avx2, mnemo__gemm_bf16_avx2,
+static const mnemo_kernels avx2_kernels = {"avx2", mnemo__gemm_f32_avx2,
                                            mnemo__gemm_packed_f32_avx2,
                                            mnemo__gemm_packed_bf16_avx2,
                                            mnemo__gemm_packed_i8_avx2,
@@ -41,7 +37,6 @@ void mnemo__gemm_packed_bf16_portable(size_t, size_t, size_t, const float *, siz
 void mnemo__gemm_packed_i8_portable(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                     const int8_t *, const float *, size_t, size_t, float *, size_t);
 static const mnemo_kernels portable_kernels = {"portable", mnemo__gemm_f32_portable,
-                                               mnemo__gemm_bf16_portable,
                                                mnemo__gemm_packed_f32_portable,
                                                mnemo__gemm_packed_bf16_portable,
                                                mnemo__gemm_packed_i8_portable,

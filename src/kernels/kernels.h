@@ -19,9 +19,6 @@
  */
 typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                   const float *w, size_t ldw, float *y, size_t ldy);
-/* The same with bfloat16 weights, widened to f32 in registers. */
-typedef void (*mnemo_gemm_bf16_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                   const uint16_t *w, size_t ldw, float *y, size_t ldy);
 
 /*
  * Packed weights: the rows (output features) of a [N][K] weight grouped in
@@ -58,7 +55,6 @@ typedef void (*mnemo_gemm_packed_i8_fn)(size_t M, size_t N, size_t K, const int1
 typedef struct mnemo_kernels {
     const char *name; /* "ref", "portable", "avx2" */
     mnemo_gemm_f32_fn gemm_f32;
-    mnemo_gemm_bf16_fn gemm_bf16;
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
     mnemo_gemm_packed_i8_fn gemm_packed_i8;
@@ -88,6 +84,10 @@ void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_
  * the portable reference. */
 const mnemo_kernels *mnemo__kernels_best(void);
 const mnemo_kernels *mnemo__kernels_ref(void);
+/* The scalar reference y = x · wᵀ with unpacked bfloat16 weights: the tests'
+ * yardstick for the packed bf16 kernels (the engine always packs). */
+void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                          const uint16_t *w, size_t ldw, float *y, size_t ldy);
 const mnemo_kernels *mnemo__kernels_portable(void);
 /* NULL when the CPU lacks AVX2+FMA. */
 const mnemo_kernels *mnemo__kernels_avx2(void);

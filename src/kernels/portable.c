@@ -5,12 +5,9 @@
 #include "kernels.h"
 
 #define GEMM_F32 mnemo__gemm_f32_portable
-#define GEMM_BF16 mnemo__gemm_bf16_portable
 #define PGEMM_F32 mnemo__gemm_packed_f32_portable
 #define PGEMM_BF16 mnemo__gemm_packed_bf16_portable
 void GEMM_F32(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t);
-void GEMM_BF16(size_t, size_t, size_t, const float *, size_t, const uint16_t *, size_t, float *,
-               size_t);
 void PGEMM_F32(size_t, size_t, size_t, const float *, size_t, const float *, size_t, size_t,
                float *, size_t);
 void PGEMM_BF16(size_t, size_t, size_t, const float *, size_t, const uint16_t *, size_t, size_t,

@@ -25,7 +25,7 @@ static void gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ld
         }
 }
 
-static void gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                           const uint16_t *w, size_t ldw, float *y, size_t ldy) {
     for (size_t m = 0; m < M; m++)
         for (size_t n = 0; n < N; n++) {
@@ -84,7 +84,7 @@ void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t 
         }
 }
 
-static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref, gemm_bf16_ref,
+static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref,
                                                  gemm_packed_f32_ref, gemm_packed_bf16_ref,
                                                  mnemo__gemm_packed_i8_portable,
                                                  mnemo__quantize_rows, mnemo__gelu_tanh_mul};

@@ -13,8 +13,6 @@
 
 void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
                           float *, size_t);
-void mnemo__gemm_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *, size_t,
-                           float *, size_t);
 
 #define MR 4
 #define NR 3
@@ -27,17 +25,7 @@ static inline float hsum(__m256 v) {
 }
 
 static inline __m256 load_w_f32(const float *p) { return _mm256_loadu_ps(p); }
-static inline __m256 load_w_bf16(const uint16_t *p) {
-    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-}
 static inline float scalar_w_f32(const float *p) { return *p; }
-static inline float scalar_w_bf16(const uint16_t *p) {
-    uint32_t b = (uint32_t)*p << 16;
-    float f;
-    memcpy(&f, &b, 4);
-    return f;
-}
 
 #define DEFINE_TILE(NAME, WT, LOADW, SCALARW)                                                     \
     static inline __attribute__((always_inline)) void NAME(                                       \
@@ -96,9 +84,7 @@ static inline float scalar_w_bf16(const uint16_t *p) {
     }
 
 DEFINE_TILE(tile_f32, float, load_w_f32, scalar_w_f32)
-DEFINE_TILE(tile_bf16, uint16_t, load_w_bf16, scalar_w_bf16)
 DEFINE_GEMM(mnemo__gemm_f32_avx2, tile_f32, float)
-DEFINE_GEMM(mnemo__gemm_bf16_avx2, tile_bf16, uint16_t)
 
 /* ------------------------------------------------------------- packed */
 /*

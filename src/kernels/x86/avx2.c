@@ -101,14 +101,75 @@ void mnemo__gemm_packed_bf16_avx2(size_t, size_t, size_t, const float *, size_t,
 
 #define PMR 6
 
-static inline __attribute__((always_inline)) void store_tile(__m256 c[PMR][2], int mr, size_t ncols,
-                                                             float *y, size_t ldy) {
-    if (ncols == 16) {
+/* Panel row k's 16 weights as two vectors of 8 f32: f32 as stored, bf16
+ * widened (its 16 bits become the high half of each 32-bit lane; exact). */
+static inline __attribute__((always_inline)) void load_panel_row(const void *wp, int bf16, size_t k,
+                                                                 __m256 *b0, __m256 *b1) {
+    if (bf16) {
+        const __m128i *w = (const __m128i *)((const uint16_t *)wp + k * 16);
+        *b0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(w)), 16));
+        *b1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(w + 1)), 16));
+    } else {
+        const float *w = (const float *)wp + k * 16;
+        *b0 = _mm256_loadu_ps(w);
+        *b1 = _mm256_loadu_ps(w + 8);
+    }
+}
+
+/* The full 6x16 tile with every accumulator a named register variable (GCC
+ * spills an array of twelve to the stack on every iteration). */
+static inline __attribute__((always_inline)) void ptile_6x16(size_t K, const float *x, size_t ldx,
+                                                             const void *wp, int bf16, float *y,
+                                                             size_t ldy) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx,
+                *x5 = x + 5 * ldx;
+    for (size_t k = 0; k < K; k++) {
+        __m256 b0, b1, a;
+        load_panel_row(wp, bf16, k, &b0, &b1);
+        a = _mm256_broadcast_ss(x0 + k);
+        c00 = _mm256_fmadd_ps(a, b0, c00);
+        c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(x1 + k);
+        c10 = _mm256_fmadd_ps(a, b0, c10);
+        c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(x2 + k);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(x3 + k);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(x4 + k);
+        c40 = _mm256_fmadd_ps(a, b0, c40);
+        c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(x5 + k);
+        c50 = _mm256_fmadd_ps(a, b0, c50);
+        c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    __m256 c[PMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < PMR; i++) {
+        _mm256_storeu_ps(y + i * ldy, c[i][0]);
+        _mm256_storeu_ps(y + i * ldy + 8, c[i][1]);
+    }
+}
+
+/* Edge tiles (fewer than 6 rows, or a last panel narrower than 16): an
+ * accumulator array is fine here, they are a small part of the work. */
+static inline __attribute__((always_inline)) void ptile_edge(const int mr, size_t ncols, size_t K,
+                                                             const float *x, size_t ldx,
+                                                             const void *wp, int bf16, float *y,
+                                                             size_t ldy) {
+    __m256 c[PMR][2];
+    for (int i = 0; i < PMR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (size_t k = 0; k < K; k++) {
+        __m256 b0, b1;
+        load_panel_row(wp, bf16, k, &b0, &b1);
         for (int i = 0; i < mr; i++) {
-            _mm256_storeu_ps(y + i * ldy, c[i][0]);
-            _mm256_storeu_ps(y + i * ldy + 8, c[i][1]);
+            __m256 a = _mm256_broadcast_ss(x + i * ldx + k);
+            c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
         }
-        return;
     }
     float tmp[16];
     for (int i = 0; i < mr; i++) {
@@ -118,169 +179,48 @@ static inline __attribute__((always_inline)) void store_tile(__m256 c[PMR][2], i
     }
 }
 
-/* The full 6x16 tile with every accumulator a named register variable (GCC
- * spills an array of twelve to the stack on every iteration). */
-static void ptile_f32_6x16(size_t K, const float *x, size_t ldx, const float *wp, float *y,
-                           size_t ldy) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx,
-                *x5 = x + 5 * ldx;
-    for (size_t k = 0; k < K; k++) {
-        __m256 b0 = _mm256_loadu_ps(wp + k * 16), b1 = _mm256_loadu_ps(wp + k * 16 + 8), a;
-        a = _mm256_broadcast_ss(x0 + k);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(x1 + k);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(x2 + k);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(x3 + k);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(x4 + k);
-        c40 = _mm256_fmadd_ps(a, b0, c40);
-        c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(x5 + k);
-        c50 = _mm256_fmadd_ps(a, b0, c50);
-        c51 = _mm256_fmadd_ps(a, b1, c51);
-    }
-    _mm256_storeu_ps(y, c00);
-    _mm256_storeu_ps(y + 8, c01);
-    _mm256_storeu_ps(y + ldy, c10);
-    _mm256_storeu_ps(y + ldy + 8, c11);
-    _mm256_storeu_ps(y + 2 * ldy, c20);
-    _mm256_storeu_ps(y + 2 * ldy + 8, c21);
-    _mm256_storeu_ps(y + 3 * ldy, c30);
-    _mm256_storeu_ps(y + 3 * ldy + 8, c31);
-    _mm256_storeu_ps(y + 4 * ldy, c40);
-    _mm256_storeu_ps(y + 4 * ldy + 8, c41);
-    _mm256_storeu_ps(y + 5 * ldy, c50);
-    _mm256_storeu_ps(y + 5 * ldy + 8, c51);
-}
-
-static inline __attribute__((always_inline)) void ptile_f32(const int mr, size_t ncols, size_t K,
-                                                            const float *x, size_t ldx,
-                                                            const float *wp, float *y, size_t ldy) {
-    __m256 c[PMR][2];
-    for (int i = 0; i < PMR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
-    for (size_t k = 0; k < K; k++) {
-        __m256 b0 = _mm256_loadu_ps(wp + k * 16), b1 = _mm256_loadu_ps(wp + k * 16 + 8);
-        for (int i = 0; i < mr; i++) {
-            __m256 a = _mm256_broadcast_ss(x + i * ldx + k);
-            c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
-            c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
+/* The driver, one for both weight types (bf16 is a constant after inlining). */
+static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K, const float *x,
+                                                        size_t ldx, const void *wp, int bf16,
+                                                        size_t p0, size_t p1, float *y, size_t ldy) {
+    size_t esize = bf16 ? 2 : 4;
+    /* a group of panels (~192 KB) stays in L2 while every tile of x passes */
+    size_t group = K ? 196608 / (16 * esize * K) : 1;
+    if (group < 1) group = 1;
+    for (size_t pg = p0; pg < p1; pg += group) {
+        size_t pe = pg + group < p1 ? pg + group : p1;
+        for (size_t m = 0; m < M; m += PMR) {
+            size_t mr = M - m < PMR ? M - m : PMR;
+            const float *xp = x + m * ldx;
+            for (size_t p = pg; p < pe; p++) {
+                size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
+                const void *w = (const uint8_t *)wp + p * K * 16 * esize;
+                float *yp = y + m * ldy + n0;
+                switch (ncols == 16 ? mr : 0) {
+                case 6: ptile_6x16(K, xp, ldx, w, bf16, yp, ldy); break;
+                case 5: ptile_edge(5, ncols, K, xp, ldx, w, bf16, yp, ldy); break;
+                case 4: ptile_edge(4, ncols, K, xp, ldx, w, bf16, yp, ldy); break;
+                case 3: ptile_edge(3, ncols, K, xp, ldx, w, bf16, yp, ldy); break;
+                case 2: ptile_edge(2, ncols, K, xp, ldx, w, bf16, yp, ldy); break;
+                case 1: ptile_edge(1, ncols, K, xp, ldx, w, bf16, yp, ldy); break;
+                default: /* a narrow last panel */
+                    for (size_t i = 0; i < mr; i++)
+                        ptile_edge(1, ncols, K, xp + i * ldx, ldx, w, bf16, yp + i * ldy, ldy);
+                }
+            }
         }
     }
-    store_tile(c, mr, ncols, y, ldy);
 }
 
-static inline __attribute__((always_inline)) void ptile_bf16(const int mr, size_t ncols, size_t K,
-                                                             const float *x, size_t ldx,
-                                                             const uint16_t *wp, float *y,
-                                                             size_t ldy) {
-    __m256 c[PMR][2];
-    for (int i = 0; i < PMR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
-    for (size_t k = 0; k < K; k++) {
-        __m256i raw = _mm256_loadu_si256((const __m256i *)(wp + k * 16));
-        /* bf16 -> f32: the 16 bits become the high half of each 32-bit lane */
-        __m256i lo = _mm256_unpacklo_epi16(_mm256_setzero_si256(), raw); /* 0-3, 8-11 */
-        __m256i hi = _mm256_unpackhi_epi16(_mm256_setzero_si256(), raw); /* 4-7, 12-15 */
-        __m256 b0 = _mm256_castsi256_ps(_mm256_permute2x128_si256(lo, hi, 0x20));
-        __m256 b1 = _mm256_castsi256_ps(_mm256_permute2x128_si256(lo, hi, 0x31));
-        for (int i = 0; i < mr; i++) {
-            __m256 a = _mm256_broadcast_ss(x + i * ldx + k);
-            c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
-            c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
-        }
-    }
-    store_tile(c, mr, ncols, y, ldy);
+void mnemo__gemm_packed_f32_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                 const float *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+    pgemm(M, N, K, x, ldx, wp, 0, p0, p1, y, ldy);
 }
 
-#define DEFINE_PGEMM(NAME, TILE, WT, FULL6)                                                           \
-    void NAME(size_t M, size_t N, size_t K, const float *x, size_t ldx, const WT *wp, size_t p0,  \
-              size_t p1, float *y, size_t ldy) {                                                  \
-        /* a group of panels (~192 KB) stays in L2 while every tile of x passes */                \
-        size_t group = K ? 196608 / (16 * sizeof(WT) * K) : 1;                                    \
-        if (group < 1) group = 1;                                                                 \
-        for (size_t pg = p0; pg < p1; pg += group) {                                              \
-            size_t pe = pg + group < p1 ? pg + group : p1;                                        \
-            for (size_t m = 0; m < M; m += PMR) {                                                 \
-                size_t mr = M - m < PMR ? M - m : PMR;                                            \
-                const float *xp = x + m * ldx;                                                    \
-                for (size_t p = pg; p < pe; p++) {                                                \
-                    size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;                        \
-                    const WT *w = wp + p * K * 16;                                                \
-                    float *yp = y + m * ldy + n0;                                                 \
-                    switch (mr) {                                                                 \
-                    case 6:                                                                       \
-                        if (ncols == 16) FULL6(K, xp, ldx, (const void *)w, yp, ldy);             \
-                        else TILE(6, ncols, K, xp, ldx, w, yp, ldy);                              \
-                        break;                                                                    \
-                    case 5: TILE(5, ncols, K, xp, ldx, w, yp, ldy); break;                        \
-                    case 4: TILE(4, ncols, K, xp, ldx, w, yp, ldy); break;                        \
-                    case 3: TILE(3, ncols, K, xp, ldx, w, yp, ldy); break;                        \
-                    case 2: TILE(2, ncols, K, xp, ldx, w, yp, ldy); break;                        \
-                    default: TILE(1, ncols, K, xp, ldx, w, yp, ldy); break;                       \
-                    }                                                                             \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }
-
-static void ptile_f32_6x16_v(size_t K, const float *x, size_t ldx, const void *wp, float *y,
-                             size_t ldy) {
-    ptile_f32_6x16(K, x, ldx, (const float *)wp, y, ldy);
+void mnemo__gemm_packed_bf16_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                  const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+    pgemm(M, N, K, x, ldx, wp, 1, p0, p1, y, ldy);
 }
-static void ptile_bf16_6x16_v(size_t K, const float *x, size_t ldx, const void *wpv, float *y,
-                              size_t ldy) {
-    const uint16_t *wp = wpv;
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx,
-                *x5 = x + 5 * ldx;
-    for (size_t k = 0; k < K; k++) {
-        /* widen 16 bf16: each becomes the high half of a 32-bit lane */
-        __m256i b0i = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(wp + k * 16)));
-        __m256i b1i = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(wp + k * 16 + 8)));
-        __m256 b0 = _mm256_castsi256_ps(_mm256_slli_epi32(b0i, 16));
-        __m256 b1 = _mm256_castsi256_ps(_mm256_slli_epi32(b1i, 16)), a;
-        a = _mm256_broadcast_ss(x0 + k);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(x1 + k);
-        c10 = _mm256_fmadd_ps(a, b0, c10);
-        c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(x2 + k);
-        c20 = _mm256_fmadd_ps(a, b0, c20);
-        c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(x3 + k);
-        c30 = _mm256_fmadd_ps(a, b0, c30);
-        c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(x4 + k);
-        c40 = _mm256_fmadd_ps(a, b0, c40);
-        c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(x5 + k);
-        c50 = _mm256_fmadd_ps(a, b0, c50);
-        c51 = _mm256_fmadd_ps(a, b1, c51);
-    }
-    _mm256_storeu_ps(y, c00);
-    _mm256_storeu_ps(y + 8, c01);
-    _mm256_storeu_ps(y + ldy, c10);
-    _mm256_storeu_ps(y + ldy + 8, c11);
-    _mm256_storeu_ps(y + 2 * ldy, c20);
-    _mm256_storeu_ps(y + 2 * ldy + 8, c21);
-    _mm256_storeu_ps(y + 3 * ldy, c30);
-    _mm256_storeu_ps(y + 3 * ldy + 8, c31);
-    _mm256_storeu_ps(y + 4 * ldy, c40);
-    _mm256_storeu_ps(y + 4 * ldy + 8, c41);
-    _mm256_storeu_ps(y + 5 * ldy, c50);
-    _mm256_storeu_ps(y + 5 * ldy + 8, c51);
-}
-DEFINE_PGEMM(mnemo__gemm_packed_f32_avx2, ptile_f32, float, ptile_f32_6x16_v)
-DEFINE_PGEMM(mnemo__gemm_packed_bf16_avx2, ptile_bf16, uint16_t, ptile_bf16_6x16_v)
 
 /* ------------------------------------------------------------- GELU */
 /*

@@ -43,6 +43,32 @@ static int test_current_failed_ = 0;
         else test_tests_passed_++;                                                      \
     } while (0)
 
+/* Writes n bytes to path or stops the test run (a harness failure, not a result). */
+static inline void test_write_file(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || (n && fwrite(p, 1, n, f) != n)) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(2);
+    }
+    fclose(f);
+}
+
+/* A refused input: the status is `want`, err carries it, and the message
+ * names `path` (when not NULL) and contains every one of `words`. */
+#define CHECK_REFUSAL(what, rc, want, err, path, words, n_words)                                   \
+    do {                                                                                           \
+        CHECKF((rc) == (want), "%s: got %s, want %s: %s", (what), mnemo_status_name(rc),           \
+               mnemo_status_name(want), (err).message);                                            \
+        CHECKF((err).code == (rc), "%s", (what));                                                  \
+        const char *path_ = (path);                                                                \
+        if (path_)                                                                                 \
+            CHECKF(strncmp((err).message, path_, strlen(path_)) == 0,                              \
+                   "%s: message does not name the file: %s", (what), (err).message);              \
+        for (size_t w_ = 0; w_ < (n_words) && (words)[w_]; w_++)                                    \
+            CHECKF(strstr((err).message, (words)[w_]) != NULL, "%s: message lacks \"%s\": %s",    \
+                   (what), (words)[w_], (err).message);                                            \
+    } while (0)
+
 static inline int test_finish(void) {
     printf("%d passed, %d failed\n", test_tests_passed_, test_tests_failed_);
     return test_tests_failed_ ? 1 : 0;

@@ -382,6 +382,28 @@ def mnemo_bench_latency(c, prec_args):
     return (float(m50.group(1)), float(m99.group(1))), "in process (mnemo bench)", None
 
 
+def time_sets(c, row, vecs, rss, label, command, out_path, read_vectors):
+    """Times one system on every text set as whole processes (fastest of c.repeat),
+    fills row's time_/times_/tok_s_ fields and vecs[set]. Returns the peak RSS (kB)
+    seen so far, or None after recording a failure in row["error"]."""
+    for name in c.sets:
+        times, out = [], out_path(name)
+        for _ in range(c.repeat):
+            rc, wall, mr, err = run_measured(**command(name, out))
+            if rc != 0:
+                log(f"{label} failed on ~{name} texts (exit {rc}): {err.strip()[-800:]}")
+                row["error"] = f"exit {rc}"
+                return None
+            times.append(wall)
+            rss = max(rss, mr)
+        vecs[name] = read_vectors(out)
+        row[f"time_{name}_s"] = min(times)
+        row[f"times_{name}_s"] = times
+        row[f"tok_s_{name}"] = c.tokens[name] / min(times)
+        log(f"  {label} ~{name}: {c.tokens[name]} tokens in {min(times):.2f} s -> {row[f'tok_s_{name}']:.0f} tokens/s")
+    return rss
+
+
 def measure_mnemo(c, prec, prec_args):
     base = [c.mnemo, "embed", "--model", c.model, "--threads", str(c.threads)] + prec_args
     row = {"system": "mnemo", "precision": prec, "argv": base}
@@ -415,22 +437,11 @@ def measure_mnemo(c, prec, prec_args):
                    latency_method=f"{how}: whole-process `mnemo embed --prompt query` minus the median empty run "
                                   f"({e * 1e3:.0f} ms; same process with no input)",
                    query_process_ms=[x * 1e3 for x in full], empty_process_ms=[x * 1e3 for x in empty])
-    for name in c.sets:
-        times = []
-        for r in range(c.repeat):
-            out = os.path.join(c.work, f"mnemo-{prec}-{name}.jsonl")
-            rc, wall, mr, err = run_measured(base, stdin_path=c.jsonl[name], stdout_path=out)
-            if rc != 0:
-                log(f"mnemo {prec} failed on ~{name} texts (exit {rc}): {err.strip()[:500]}")
-                row["error"] = f"exit {rc}"
-                return row
-            times.append(wall)
-            rss = max(rss, mr)
-        vecs[name] = read_json_vectors(out)
-        row[f"time_{name}_s"] = min(times)
-        row[f"times_{name}_s"] = times
-        row[f"tok_s_{name}"] = c.tokens[name] / min(times)
-        log(f"  mnemo {prec} ~{name}: {c.tokens[name]} tokens in {min(times):.2f} s -> {row[f'tok_s_{name}']:.0f} tokens/s")
+    rss = time_sets(c, row, vecs, rss, f"mnemo {prec}",
+                    lambda name, out: dict(argv=base, stdin_path=c.jsonl[name], stdout_path=out),
+                    lambda name: os.path.join(c.work, f"mnemo-{prec}-{name}.jsonl"), read_json_vectors)
+    if rss is None:
+        return row
     row["peak_rss_mb"] = rss / 1024.0
     qv = read_json_vectors(qout)
     add_cosines(c, row, vecs, qv[0] if qv else None)
@@ -520,22 +531,11 @@ def measure_llama(c, typ, gguf):
         fv.append(wall)
         rss = max(rss, mr)
     row["first_vector_s"] = median(fv)
-    for name in c.sets:
-        times = []
-        for r in range(c.repeat):
-            out = os.path.join(c.work, f"llama-{typ}-{name}.txt")
-            rc, wall, mr, err = run_measured(base + ["-f", c.txt[name]], stdout_path=out)
-            if rc != 0:
-                log(f"llama-embedding {typ} failed on ~{name} texts (exit {rc}): {err.strip()[-800:]}")
-                row["error"] = f"exit {rc}"
-                return row
-            times.append(wall)
-            rss = max(rss, mr)
-        vecs[name] = read_llama_raw(out)
-        row[f"time_{name}_s"] = min(times)
-        row[f"times_{name}_s"] = times
-        row[f"tok_s_{name}"] = c.tokens[name] / min(times)
-        log(f"  llama.cpp {typ} ~{name}: {c.tokens[name]} tokens in {min(times):.2f} s -> {row[f'tok_s_{name}']:.0f} tokens/s")
+    rss = time_sets(c, row, vecs, rss, f"llama.cpp {typ}",
+                    lambda name, out: dict(argv=base + ["-f", c.txt[name]], stdout_path=out),
+                    lambda name: os.path.join(c.work, f"llama-{typ}-{name}.txt"), read_llama_raw)
+    if rss is None:
+        return row
     row["peak_rss_mb"] = rss / 1024.0
     try:
         p50, p99, qv, runs = llama_server_latency(c, gguf, typ)

@@ -35,6 +35,8 @@ struct mnemo_engine_ctx {
     int32_t *pos;       /* position of each packed token in its sequence */
     size_t *seq_start;  /* first packed token of each sequence */
     size_t *seq_len;
+    size_t *seq_task0;  /* first attention task of each sequence (set once per batch) */
+    size_t attn_tasks;  /* (sequence, head, query block) tasks of the batch */
     size_t max_seqs;
     float *pooled, *dense_a, *dense_b; /* [max_seqs][widths] */
     int16_t *xq;        /* int8 precision: activations quantized per row, [max_tokens][ld_xq] */
@@ -195,8 +197,6 @@ static void per_token(mnemo_engine_ctx *c, token_op *op) {
 typedef struct attn_job {
     mnemo_engine_ctx *c;
     int layer;
-    size_t n_tasks;
-    size_t *task_seq;   /* not used: tasks are decoded from the counts below */
 } attn_job;
 
 /* V of each sequence transposed to [kv_dim][len], so P·V is a GEMM with the
@@ -222,12 +222,15 @@ static void attention_task(void *arg, size_t task, int worker) {
     const mnemo_engine *e = c->e;
     const mnemo_model_config *cfg = &e->cfg;
     size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim;
-    size_t s = 0;
-    for (;; s++) {
-        size_t blocks = (c->seq_len[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * nh;
-        if (task < blocks) break;
-        task -= blocks;
+    /* the sequence whose tasks include this one: binary search of the first tasks */
+    size_t lo = 0, hi = c->n_seqs;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (c->seq_task0[mid] <= task) lo = mid;
+        else hi = mid;
     }
+    size_t s = lo;
+    task -= c->seq_task0[s];
     size_t h = task % nh, qb = task / nh;
     size_t kvh = h / (nh / (size_t)cfg->n_kv_heads); /* query heads share a K/V head */
     size_t start = c->seq_start[s], len = c->seq_len[s];
@@ -262,10 +265,8 @@ static void attention_task(void *arg, size_t task, int worker) {
 
 static void attention(mnemo_engine_ctx *c, int layer) {
     mnemo__pool_run(c->pool, c->n_seqs, transpose_task, c);
-    size_t nh = (size_t)c->e->cfg.n_heads, tasks = 0;
-    for (size_t s = 0; s < c->n_seqs; s++) tasks += (c->seq_len[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * nh;
-    attn_job j = {c, layer, tasks, NULL};
-    mnemo__pool_run(c->pool, tasks, attention_task, &j);
+    attn_job j = {c, layer};
+    mnemo__pool_run(c->pool, c->attn_tasks, attention_task, &j);
 }
 
 /* ---------------------------------------------------------------- context */
@@ -304,6 +305,7 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->pos = mnemo__malloc_array(T, sizeof(int32_t));
     c->seq_start = mnemo__malloc_array(T, sizeof(size_t));
     c->seq_len = mnemo__malloc_array(T, sizeof(size_t));
+    c->seq_task0 = mnemo__malloc_array(T, sizeof(size_t));
     c->pooled = mnemo__malloc_array(T * H, 4);
     size_t kmax = H > Q ? H : Q;
     if (I > kmax) kmax = I;
@@ -312,7 +314,8 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->sx = mnemo__malloc_array(T, sizeof(float));
     c->dense_a = mnemo__malloc_array(T * c->dense_width, 4);
     c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
-    if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vt || !c->gu || !c->scores || !c->pos || !c->seq_start || !c->seq_len || !c->pooled ||
+    if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vt || !c->gu || !c->scores ||
+        !c->pos || !c->seq_start || !c->seq_len || !c->seq_task0 || !c->pooled ||
         !c->dense_a || !c->dense_b || !c->xq || !c->sx) {
         mnemo__engine_ctx_free(c);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
@@ -332,6 +335,7 @@ void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
     mnemo__free(c->pos);
     mnemo__free(c->seq_start);
     mnemo__free(c->seq_len);
+    mnemo__free(c->seq_task0);
     mnemo__free(c);
 }
 
@@ -411,9 +415,12 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     c->n_tokens = total;
     c->n_seqs = n_seqs;
     size_t t = 0;
+    c->attn_tasks = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         c->seq_start[s] = t;
         c->seq_len[s] = lens[s];
+        c->seq_task0[s] = c->attn_tasks;
+        c->attn_tasks += (lens[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * (size_t)cfg->n_heads;
         for (size_t i = 0; i < lens[s]; i++) c->pos[t + i] = (int32_t)i;
         t += lens[s];
     }

@@ -7,6 +7,9 @@
 
 #include "../core/settings.h"
 
+#include <jansson.h>
+#include <stdio.h>
+
 typedef struct mnemo_command {
     const char *name;
     unsigned bit; /* MNEMO_CMD_* for the settings table */
@@ -22,6 +25,15 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv);
 
 /* mnemo__now() when main() started: for start-to-first-vector timings. */
 extern double mnemo__cli_start;
+
+/* lines.c: JSON lines on stdin. fn gets each line without its newline,
+ * numbered from 1. */
+typedef void (*mnemo_cli_line_fn)(void *ctx, long line_no, const char *line, size_t len);
+void mnemo__cli_each_line(FILE *in, mnemo_cli_line_fn fn, void *ctx);
+/* The line's JSON value if it is valid UTF-8 and JSON of type `want`
+ * (JSON_STRING or JSON_ARRAY; the caller json_decref()s it), else NULL and a
+ * message in why saying what is wrong and what is expected. */
+json_t *mnemo__cli_parse_line(const char *line, size_t len, json_type want, char *why, size_t cap);
 
 /* Prints "mnemo CMD: message" on stderr. */
 void mnemo__cli_error(const char *cmd, const char *fmt, ...) MNEMO_PRINTF(2, 3);

@@ -123,20 +123,12 @@ static void add(embed_run *r, long line_no, char *text, size_t len) {
     if (r->n == BATCH_TEXTS || r->bytes >= BATCH_BYTES) flush(r);
 }
 
-static void handle_line(embed_run *r, long line_no, const char *line, size_t len) {
-    size_t bad;
-    if (!mnemo_utf8_valid(line, len, &bad)) {
-        report(r, line_no, "invalid UTF-8 at byte offset %zu; input must be UTF-8", bad);
-        add(r, line_no, NULL, 0);
-        return;
-    }
-    json_error_t jerr;
-    json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!v || !json_is_string(v)) {
-        if (v) report(r, line_no, "expected a JSON string like \"text\", found another JSON value");
-        else report(r, line_no, "not valid JSON (column %d: %s); expected a JSON string", jerr.column,
-                    jerr.text);
-        json_decref(v);
+static void handle_line(void *ctx, long line_no, const char *line, size_t len) {
+    embed_run *r = ctx;
+    char why[600];
+    json_t *v = mnemo__cli_parse_line(line, len, JSON_STRING, why, sizeof why);
+    if (!v) {
+        report(r, line_no, "%s", why);
         add(r, line_no, NULL, 0);
         return;
     }
@@ -203,17 +195,7 @@ int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv) {
             add(&r, i + 1, copy, len);
         }
     } else {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        long line_no = 0;
-        while ((n = getline(&line, &cap, stdin)) >= 0) {
-            line_no++;
-            size_t len = (size_t)n;
-            if (len && line[len - 1] == '\n') len--;
-            handle_line(&r, line_no, line, len);
-        }
-        free(line);
+        mnemo__cli_each_line(stdin, handle_line, &r);
     }
     flush(&r);
     if (r.progress) fputs("\n", stderr);

@@ -113,27 +113,18 @@ static void decode_ids(run *r, const json_t *arr) {
     write_out(r);
 }
 
-static void handle_line(run *r, const char *line, size_t len) {
-    size_t bad;
-    if (!mnemo_utf8_valid(line, len, &bad)) {
-        bad_line(r, "invalid UTF-8 at byte offset %zu (byte 0x%02X); input must be UTF-8", bad,
-                 (unsigned)(uint8_t)line[bad]);
-        return;
-    }
-    json_error_t jerr;
-    json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+static void handle_line(void *ctx, long line_no, const char *line, size_t len) {
+    run *r = ctx;
+    r->line_no = line_no;
+    char why[600];
+    json_t *v = mnemo__cli_parse_line(line, len, r->s->decode ? JSON_ARRAY : JSON_STRING, why,
+                                      sizeof why);
     if (!v) {
-        bad_line(r, "not valid JSON (column %d: %s); expected %s", jerr.column, jerr.text,
-                 r->s->decode ? "an array of ids like [2, 9259, 1]" : "a JSON string like \"text\"");
+        bad_line(r, "%s", why);
         return;
     }
-    if (r->s->decode) {
-        if (json_is_array(v)) decode_ids(r, v);
-        else bad_line(r, "expected a JSON array of ids, found another JSON value");
-    } else {
-        if (json_is_string(v)) encode_text(r, json_string_value(v), json_string_length(v));
-        else bad_line(r, "expected a JSON string, found another JSON value");
-    }
+    if (r->s->decode) decode_ids(r, v);
+    else encode_text(r, json_string_value(v), json_string_length(v));
     json_decref(v);
 }
 
@@ -159,20 +150,11 @@ int mnemo__cmd_tokenize(const mnemo_settings *s, int argc, char **argv) {
         /* Texts as arguments: raw text, not JSON. */
         for (int i = 0; i < argc; i++) {
             r.line_no = i + 1;
-            if (s->decode) handle_line(&r, argv[i], strlen(argv[i]));
+            if (s->decode) handle_line(&r, i + 1, argv[i], strlen(argv[i]));
             else encode_text(&r, argv[i], strlen(argv[i]));
         }
     } else {
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        while ((n = getline(&line, &cap, stdin)) >= 0) {
-            r.line_no++;
-            size_t len = (size_t)n;
-            if (len && line[len - 1] == '\n') len--;
-            handle_line(&r, line, len);
-        }
-        free(line);
+        mnemo__cli_each_line(stdin, handle_line, &r);
     }
     mnemo_tokenizer_close(r.tok);
     free(r.ids);

@@ -8,6 +8,7 @@
  */
 #include "../engine/engine.h"
 #include "../kernels/kernels.h"
+#include "../model/gguf.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,9 +39,13 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
     mnemo_model *m = mnemo__calloc(1, sizeof *m);
     if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     bool gguf = !mnemo__is_dir(dir);
-    int rc = gguf ? mnemo__model_config_read_gguf(dir, &m->cfg, err)
+    mnemo_gguf *g = NULL; /* opened once: the config and then the engine read it */
+    int rc = gguf ? mnemo__gguf_open(dir, &g, err) : MNEMO_OK;
+    if (!rc)
+        rc = gguf ? mnemo__model_config_read_gguf(g, dir, &m->cfg, err)
                   : mnemo__model_config_read(dir, &m->cfg, err);
     if (rc) {
+        mnemo__gguf_close(g);
         mnemo__free(m);
         return rc;
     }
@@ -55,9 +60,13 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
                          "model's tokenizer.json (not the GGUF's vocabulary): put it there or pass "
                          "--tokenizer PATH",
                          dir);
-    if (!rc)
-        rc = mnemo__engine_open(&m->cfg, (mnemo_precision)precision, opts ? opts->cache_dir : NULL,
-                                !(opts && opts->no_cache), &m->engine, err);
+    if (!rc) {
+        rc = mnemo__engine_open(&m->cfg, g, (mnemo_precision)precision,
+                                opts ? opts->cache_dir : NULL, !(opts && opts->no_cache), &m->engine,
+                                err);
+        g = NULL; /* the engine's now */
+    }
+    mnemo__gguf_close(g);
     if (rc) {
         mnemo_model_close(m);
         return rc;

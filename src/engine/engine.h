@@ -27,10 +27,15 @@ int mnemo__precision_parse(const char *name);
 
 /* Maps the weights of a model folder whose config has been read, and packs
  * the linear layers at `precision` (or maps them from the packed-weight cache
- * in `cache_dir`, see engine_cache.c, when use_cache). `cfg` is copied. Errors name the file
+ * in `cache_dir`, see engine_cache.c, when use_cache). `cfg` is copied. For a
+ * GGUF model `gguf` is the opened file (the same one the config was read
+ * from, so it is parsed once); the engine owns it from here on, also on
+ * failure. NULL for a safetensors folder. Errors name the file
  * and tensor (EFORMAT, EUNSUPPORTED, ENOENT). */
-int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
-                       const char *cache_dir, bool use_cache, mnemo_engine **out, mnemo_error *err);
+struct mnemo_gguf;
+int mnemo__engine_open(const mnemo_model_config *cfg, struct mnemo_gguf *gguf,
+                       mnemo_precision precision, const char *cache_dir, bool use_cache,
+                       mnemo_engine **out, mnemo_error *err);
 void mnemo__engine_close(mnemo_engine *e);
 const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e);
 /* "f32", "bf16" or "mixed": the weights as used. */

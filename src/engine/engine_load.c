@@ -393,11 +393,16 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
     return MNEMO_OK;
 }
 
-int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
-                       const char *cache_dir, bool use_cache, mnemo_engine **out, mnemo_error *err) {
+int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_gguf *gguf, mnemo_precision precision,
+                       const char *cache_dir, bool use_cache, mnemo_engine **out,
+                       mnemo_error *err) {
     *out = NULL;
     mnemo_engine *e = mnemo__calloc(1, sizeof *e);
-    if (!e) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    if (!e) {
+        mnemo__gguf_close(gguf);
+        return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    }
+    e->gguf = gguf;
     e->precision = precision;
     e->cfg = *cfg;
     /* the prompt strings stay owned by the caller's config */
@@ -410,8 +415,7 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_precision precision,
         rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
         goto fail;
     }
-    if (cfg->gguf_path[0]) {
-        if ((rc = mnemo__gguf_open(cfg->gguf_path, &e->gguf, err))) goto fail;
+    if (e->gguf) {
         e->embed_gguf = mnemo__gguf_tensor_find(e->gguf, "token_embd.weight");
         if (!e->embed_gguf || !mnemo__ggml_type_supported(e->embed_gguf->type)) {
             rc = mnemo__fail(err, MNEMO_EUNSUPPORTED, "%s: token_embd.weight is missing or of a type "

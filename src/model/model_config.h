@@ -54,11 +54,14 @@ void mnemo__model_config_free(mnemo_model_config *cfg);
 /* Reads the prompts of `dir`/config_sentence_transformers.json, if present. */
 int mnemo__model_config_read_prompts(const char *dir, mnemo_model_config *cfg, mnemo_error *err);
 
-/* Reads the config of a GGUF file made by llama.cpp's converter for
+/* Reads the config of an opened GGUF file (`path` names it in messages and
+ * locates the folder beside it) made by llama.cpp's converter for
  * EmbeddingGemma (architecture "gemma-embedding"), filling in what the file
  * does not record the way llama.cpp's own loader does (see the .c file), and
  * the prompts from a config_sentence_transformers.json beside it. */
-int mnemo__model_config_read_gguf(const char *path, mnemo_model_config *cfg, mnemo_error *err);
+struct mnemo_gguf;
+int mnemo__model_config_read_gguf(const struct mnemo_gguf *g, const char *path,
+                                  mnemo_model_config *cfg, mnemo_error *err);
 
 /* The prompt text for a name, or NULL. */
 const char *mnemo__model_config_prompt(const mnemo_model_config *cfg, const char *name);

@@ -42,7 +42,8 @@ static int get_f32_key(const mnemo_gguf *g, const char *arch, const char *suffix
     return mnemo__gguf_get_f32(g, key, out, err);
 }
 
-int mnemo__model_config_read_gguf(const char *path, mnemo_model_config *c, mnemo_error *err) {
+int mnemo__model_config_read_gguf(const mnemo_gguf *g, const char *path, mnemo_model_config *c,
+                                  mnemo_error *err) {
     memset(c, 0, sizeof *c);
     if (strlen(path) >= sizeof c->gguf_path) return mnemo__fail(err, MNEMO_EINVAL, "path too long");
     snprintf(c->gguf_path, sizeof c->gguf_path, "%s", path);
@@ -50,9 +51,7 @@ int mnemo__model_config_read_gguf(const char *path, mnemo_model_config *c, mnemo
     char *slash = strrchr(c->dir, '/');
     if (slash) *slash = 0;
     else snprintf(c->dir, sizeof c->dir, ".");
-    mnemo_gguf *g;
-    int rc = mnemo__gguf_open(path, &g, err);
-    if (rc) return rc;
+    int rc;
     mnemo_gguf_str arch;
     const char *a = "gemma-embedding";
     if ((rc = mnemo__gguf_get_str(g, "general.architecture", &arch, err))) goto out;
@@ -126,7 +125,6 @@ int mnemo__model_config_read_gguf(const char *path, mnemo_model_config *c, mnemo
     c->output_dim = c->n_dense ? c->dense[c->n_dense - 1].out_features : c->hidden;
     rc = mnemo__model_config_read_prompts(c->dir, c, err);
 out:
-    mnemo__gguf_close(g);
     if (rc) mnemo__model_config_free(c);
     return rc;
 }

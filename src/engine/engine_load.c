@@ -204,8 +204,8 @@ typedef enum {
     I8_AS_F32   /* f32 instead: the Dense heads, run once per text */
 } i8_policy;
 
-static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
-                         i8_policy policy, mnemo_error *err) {
+static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
+                      i8_policy policy, mnemo_error *err) {
     bool allow_i8 = policy == I8_YES;
     size_t rows = 0, cols = parts[0].cols;
     bool all_bf16 = true;
@@ -289,12 +289,6 @@ static int pack_stack_as(mnemo_engine *e, const mnemo_weight *parts, int n, mnem
     return MNEMO_OK;
 }
 
-static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
-                      mnemo_error *err) {
-    return pack_stack_as(e, parts, n, out, I8_YES, err);
-}
-
-
 /* Tensor names of one layer in each format, in the order load_layer uses. */
 enum { T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_IN_NORM, T_POST_ATTN_NORM, T_PRE_FFN_NORM,
        T_POST_FFN_NORM, T_Q_NORM, T_K_NORM, T_COUNT };
@@ -332,6 +326,22 @@ static int layer_gamma(mnemo_engine *e, int l, int which, size_t size, float **o
     return load_gamma(e, e->st, n, size, out, err);
 }
 
+/* Loads the matrices of one stacked group (e.g. q|k|v) and packs them; on a
+ * failure the copies already made for the group are freed. */
+static int load_group(mnemo_engine *e, int l, const int *which, const size_t (*shape)[2], int n,
+                      mnemo_packed *out, i8_policy policy, mnemo_error *err) {
+    mnemo_weight parts[3];
+    for (int i = 0; i < n; i++) {
+        int rc = layer_matrix(e, l, which[i], shape[i][0], shape[i][1], &parts[i], err);
+        if (rc) {
+            for (int j = 0; j < i; j++)
+                if (parts[j].owned) mnemo__free((void *)parts[j].data);
+            return rc;
+        }
+    }
+    return pack_stack(e, parts, n, out, policy, err);
+}
+
 /* Loads and packs one layer; each group is packed (and its sources freed)
  * before the next is read, so at most one group's f32 copies live at once. */
 static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
@@ -340,18 +350,14 @@ static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
     size_t H = (size_t)c->hidden, Q = (size_t)c->n_heads * c->head_dim,
            KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate,
            hd = (size_t)c->head_dim;
-    mnemo_weight qkv[3], o, gu[2], down;
+    const int qkv[] = {T_Q, T_K, T_V}, o[] = {T_O}, gu[] = {T_GATE, T_UP}, down[] = {T_DOWN};
+    const size_t qkv_shape[][2] = {{Q, H}, {KV, H}, {KV, H}}, o_shape[][2] = {{H, Q}},
+                 gu_shape[][2] = {{I, H}, {I, H}}, down_shape[][2] = {{H, I}};
     int rc;
-    if ((rc = layer_matrix(e, l, T_Q, Q, H, &qkv[0], err)) ||
-        (rc = layer_matrix(e, l, T_K, KV, H, &qkv[1], err)) ||
-        (rc = layer_matrix(e, l, T_V, KV, H, &qkv[2], err)) ||
-        (rc = pack_stack(e, qkv, 3, &L->qkv, err)) ||
-        (rc = layer_matrix(e, l, T_O, H, Q, &o, err)) || (rc = pack_stack(e, &o, 1, &L->o, err)) ||
-        (rc = layer_matrix(e, l, T_GATE, I, H, &gu[0], err)) ||
-        (rc = layer_matrix(e, l, T_UP, I, H, &gu[1], err)) ||
-        (rc = pack_stack(e, gu, 2, &L->gate_up, err)) ||
-        (rc = layer_matrix(e, l, T_DOWN, H, I, &down, err)) ||
-        (rc = pack_stack_as(e, &down, 1, &L->down, I8_AS_BF16, err)))
+    if ((rc = load_group(e, l, qkv, qkv_shape, 3, &L->qkv, I8_YES, err)) ||
+        (rc = load_group(e, l, o, o_shape, 1, &L->o, I8_YES, err)) ||
+        (rc = load_group(e, l, gu, gu_shape, 2, &L->gate_up, I8_YES, err)) ||
+        (rc = load_group(e, l, down, down_shape, 1, &L->down, I8_AS_BF16, err)))
         return rc;
     if ((rc = layer_gamma(e, l, T_IN_NORM, H, &L->input_norm, err)) ||
         (rc = layer_gamma(e, l, T_POST_ATTN_NORM, H, &L->post_attn_norm, err)) ||
@@ -371,7 +377,7 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
         mnemo_weight w;
         int rc = load_matrix_gguf(e, name, (size_t)d->out_features, (size_t)d->in_features, &w, err);
         if (rc) return rc;
-        return pack_stack_as(e, &w, 1, &e->dense_w[i], I8_AS_F32, err);
+        return pack_stack(e, &w, 1, &e->dense_w[i], I8_AS_F32, err);
     }
     char path[4400];
     snprintf(path, sizeof path, "%s/%s/model.safetensors", e->cfg.dir, d->dir);
@@ -381,7 +387,7 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
     rc = load_matrix(e, e->dense_st[i], "linear.weight", (size_t)d->out_features,
                      (size_t)d->in_features, &w, err);
     /* Dense layers run once per text, not per token: kept at f32 or bf16 */
-    if (rc || (rc = pack_stack_as(e, &w, 1, &e->dense_w[i], I8_AS_F32, err))) return rc;
+    if (rc || (rc = pack_stack(e, &w, 1, &e->dense_w[i], I8_AS_F32, err))) return rc;
     if (d->bias) {
         const mnemo_tensor *t;
         if ((rc = expect(e, e->dense_st[i], "linear.bias", (size_t)d->out_features, 0, &t, err)))

@@ -50,12 +50,11 @@ static double run(const mnemo_kernels *k, size_t M, size_t N, size_t K, float *x
 int main(int argc, char **argv) {
     size_t M = argc > 1 ? (size_t)atoi(argv[1]) : 256;
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
-    printf("cpu: %s\nM=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(), M, "N x K");
-    const mnemo_kernels *ks[] = {mnemo__kernels_avx2(), mnemo__kernels_best()};
+    printf("cpu: %s\nkernels %s, M=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(),
+           mnemo__kernels_best()->name, M, "N x K");
     const char *names[] = {"dot f32", "packed f32", "packed bf16", "packed i8"};
     for (int i = 0; i < 4; i++) printf(" %11s", names[i]);
     printf("\n");
-    (void)ks;
     for (size_t s = 0; s < 5; s++) {
         size_t N = shapes[s][0], K = shapes[s][1];
         float *x = malloc(M * K * 4), *w = malloc(N * K * 4), *y = malloc(M * N * 4);
@@ -68,7 +67,7 @@ int main(int argc, char **argv) {
         printf("%5zu x %-4zu", N, K);
         const mnemo_kernels *k = mnemo__kernels_best();
         float *wp = malloc(mnemo__packed_size(N, K) * 4);
-        uint16_t *wbp = malloc(mnemo__packed_size(N, K) * 2);
+        uint16_t *wbp = malloc(mnemo__packed_i8_size(N, K) * 2); /* either layout fits */
         mnemo__pack_f32(w, N, K, wp);
         mnemo__pack_bf16(wb, N, K, wbp);
         int8_t *wq = malloc(mnemo__packed_i8_size(N, K));

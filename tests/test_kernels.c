@@ -29,6 +29,20 @@ static uint16_t f32_to_bf16_trunc(float f) {
     return (uint16_t)(b >> 16);
 }
 
+/* Nearest-even bf16 of a finite f32, as vcvtneps2bf16 rounds. */
+static uint16_t f32_to_bf16_rne(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+}
+
+static float bf16_to_f32(uint16_t h) {
+    uint32_t b = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &b, 4);
+    return f;
+}
+
 static void check_variant(const mnemo_kernels *kv) {
     const mnemo_kernels *ref = mnemo__kernels_ref();
     size_t sizes[][3] = {{1, 1, 1}, {4, 3, 8}, {5, 7, 13}, {17, 31, 256}, {9, 200, 768},
@@ -70,8 +84,10 @@ static void check_variant(const mnemo_kernels *kv) {
  * and partial panel ranges. */
 static void check_packed(const mnemo_kernels *kv) {
     const mnemo_kernels *ref = mnemo__kernels_ref();
+    /* row counts around the 6- and 12-row tiles, odd panel counts and ranges */
     size_t sizes[][3] = {{1, 16, 1}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
-                         {25, 100, 1152}, {2, 17, 3072}};
+                         {25, 100, 1152}, {2, 17, 3072}, {12, 64, 64}, {24, 48, 100},
+                         {30, 81, 7}, {11, 200, 33}, {13, 20, 4097}, {3, 40, 9000}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ldx = K + 5, ldy = N + 3;
         size_t panels = (N + 15) / 16;
@@ -84,12 +100,23 @@ static void check_packed(const mnemo_kernels *kv) {
             wb[i] = f32_to_bf16_trunc(w[i]);
         }
         mnemo__pack_f32(w, N, K, wp);
+        /* the dot-product kernels (vdpbf16ps) read pairs and round x to bf16:
+         * their reference is the bf16 product of the rounded x */
+        float *xr = malloc(M * ldx * 4);
+        for (size_t i = 0; i < M * ldx; i++) xr[i] = bf16_to_f32(f32_to_bf16_rne(x[i]));
+        uint16_t *wbp2 = malloc(mnemo__packed_i8_size(N, K) * 2);
         mnemo__pack_bf16(wb, N, K, wbp);
-        for (int bf = 0; bf < 2; bf++) {
+        mnemo__pack_bf16_pairs(wb, N, K, wbp2);
+        for (int bf = 0; bf < 3; bf++) { /* f32, bf16, bf16 dot product */
+            if (bf == 2 && !kv->gemm_packed_bf16_dp) break;
             /* split the panels in two calls, as the engine's threads do */
             size_t mid = panels / 2;
             for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 777.0f;
-            if (bf) {
+            if (bf == 2) {
+                mnemo__gemm_bf16_ref(M, N, K, xr, ldx, wb, K, y0, ldy);
+                kv->gemm_packed_bf16_dp(M, N, K, x, ldx, wbp2, 0, mid, y1, ldy);
+                kv->gemm_packed_bf16_dp(M, N, K, x, ldx, wbp2, mid, panels, y1, ldy);
+            } else if (bf) {
                 mnemo__gemm_bf16_ref(M, N, K, x, ldx, wb, K, y0, ldy);
                 kv->gemm_packed_bf16(M, N, K, x, ldx, wbp, 0, mid, y1, ldy);
                 kv->gemm_packed_bf16(M, N, K, x, ldx, wbp, mid, panels, y1, ldy);
@@ -110,20 +137,23 @@ static void check_packed(const mnemo_kernels *kv) {
                 for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 777.0f;
             }
             CHECKF(worst <= GEMM_TOL, "%s packed %s M=%zu N=%zu K=%zu: relative error %g", kv->name,
-                   bf ? "bf16" : "f32", M, N, K, (double)worst);
+                   bf == 2 ? "bf16 dot" : bf ? "bf16" : "f32", M, N, K, (double)worst);
             CHECKF(pad_ok, "%s packed wrote outside its output", kv->name);
         }
-        free(x), free(w), free(wp), free(wb), free(wbp), free(y0), free(y1);
+        free(x), free(xr), free(w), free(wp), free(wb), free(wbp), free(wbp2), free(y0), free(y1);
     }
 }
 
-/* int8: the AVX2 kernel equals the portable one bit for bit (integer sums
- * are exact), and both are close to the f32 product (weights quantized per
- * row: error well under 1% of the terms' magnitude). */
+/* int8: every variant's kernel equals the portable one bit for bit (integer
+ * sums are exact), and that is close to the f32 product (weights quantized
+ * per row: error well under 1% of the terms' magnitude). */
 static void check_i8(void) {
     size_t sizes[][3] = {{1, 16, 2}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
-                         {25, 100, 1152}, {8, 20, 3072}};
+                         {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64}, {24, 48, 100},
+                         {30, 81, 7}, {11, 200, 33}};
     const mnemo_kernels *port = mnemo__kernels_portable(), *avx2 = mnemo__kernels_avx2();
+    size_t nv;
+    const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], Kp = (K + 1) & ~(size_t)1;
         size_t ldx = K + 3, ldy = N + 1, panels = (N + 15) / 16;
@@ -149,23 +179,33 @@ static void check_i8(void) {
         }
         mnemo__kernels_ref()->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
         port->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, panels, y0, ldy);
+        /* Rounding each weight moves it by at most sw/2 and each activation by
+         * sx/2, so |y - y_f32| <= sum_k |x| sw/2 + |w| sx/2 + sx sw/4: the
+         * bound the quantization allows (1% slack for f32 rounding). */
         float worst = 0;
         for (size_t m = 0; m < M; m++)
             for (size_t n = 0; n < N; n++) {
-                float mag = 0;
-                for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
-                float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (mag + 1e-30f);
+                double bound = 0;
+                for (size_t k = 0; k < K; k++)
+                    bound += fabs(x[m * ldx + k]) * sw[n] / 2 + fabs(w[n * K + k]) * sx[m] / 2 +
+                             (double)sx[m] * sw[n] / 4;
+                float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (float)(bound * 1.01 + 1e-6);
                 if (e > worst) worst = e;
             }
-        CHECKF(worst < 3e-2, "i8 M=%zu N=%zu K=%zu: error %g against f32", M, N, K, (double)worst);
-        if (avx2) {
+        CHECKF(worst <= 1.0f, "i8 M=%zu N=%zu K=%zu: error %g of the quantization bound", M, N, K,
+               (double)worst);
+        for (size_t v = 1; v < nv; v++) {
             size_t mid = panels / 2;
-            avx2->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, mid, y1, ldy);
-            avx2->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, mid, panels, y1, ldy);
+            for (size_t i = 0; i < M * ldy; i++) y1[i] = 555.0f; /* padding must stay */
+            variants[v]->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, mid, y1, ldy);
+            variants[v]->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, mid, panels, y1, ldy);
             int same = 1;
-            for (size_t m = 0; m < M; m++)
+            for (size_t m = 0; m < M; m++) {
                 for (size_t n = 0; n < N; n++) same &= y0[m * ldy + n] == y1[m * ldy + n];
-            CHECKF(same, "avx2 i8 differs from portable at M=%zu N=%zu K=%zu", M, N, K);
+                for (size_t n = N; n < ldy; n++) same &= y1[m * ldy + n] == 555.0f;
+            }
+            CHECKF(same, "%s i8 differs from portable at M=%zu N=%zu K=%zu", variants[v]->name, M,
+                   N, K);
         }
         free(x), free(w), free(sw), free(sx), free(wq), free(xq), free(y0), free(y1), free(yf);
     }
@@ -173,19 +213,21 @@ static void check_i8(void) {
 
 static void test_gemm_variants(void) {
     check_i8();
-    check_packed(mnemo__kernels_portable());
-    if (mnemo__kernels_avx2()) check_packed(mnemo__kernels_avx2());
-    check_variant(mnemo__kernels_portable());
-    check_variant(mnemo__kernels_best());
-    const mnemo_kernels *avx2 = mnemo__kernels_avx2();
-    if (avx2) check_variant(avx2);
+    size_t nv;
+    const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
+    for (size_t v = 0; v < nv; v++) {
+        check_packed(variants[v]);
+        check_variant(variants[v]);
+        fprintf(stderr, "  checked kernels %s\n", variants[v]->name);
+    }
     fprintf(stderr, "  cpu: %s, best kernels: %s\n", mnemo__cpu_description(),
             mnemo__kernels_best()->name);
 }
 
 /* Each variant's GELU against libm's, over the range activations take. */
 static void test_gelu_variants(void) {
-    const mnemo_kernels *ks[] = {mnemo__kernels_portable(), mnemo__kernels_avx2()};
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
     size_t n = 20003;
     float *g = malloc(n * 4), *u = malloc(n * 4), *ref = malloc(n * 4), *got = malloc(n * 4);
     for (size_t i = 0; i < n; i++) {
@@ -193,8 +235,7 @@ static void test_gelu_variants(void) {
         u[i] = frand() * 4;
     }
     mnemo__gelu_tanh_mul(ref, g, u, n);
-    for (int v = 0; v < 2; v++) {
-        if (!ks[v]) continue;
+    for (size_t v = 0; v < nv; v++) {
         ks[v]->gelu_tanh_mul(got, g, u, n);
         double worst = 0;
         for (size_t i = 0; i < n; i++) {

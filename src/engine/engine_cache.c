@@ -28,7 +28,9 @@ typedef struct pack_header {
 
 static uint64_t cache_key(const mnemo_engine *e, const char *const *files, int n_files) {
     uint64_t h = mnemo__hash64(e->cfg.dir, strlen(e->cfg.dir), 0x5eed);
-    uint32_t layout[4] = {PACK_VERSION, (uint32_t)e->precision, MNEMO_PANEL, 0};
+    /* the bf16 panels' layout depends on the kernels (pairs for vdpbf16ps) */
+    uint32_t layout[4] = {PACK_VERSION, (uint32_t)e->precision, MNEMO_PANEL,
+                          e->kernels->gemm_packed_bf16_dp != NULL};
     h = mnemo__hash64(layout, sizeof layout, h);
     for (int i = 0; i < n_files; i++) {
         struct stat st;

@@ -86,6 +86,9 @@ static void gemm_task(void *arg, size_t task, int worker) {
     if (j->w->kind == PACK_I8)
         j->k->gemm_packed_i8(j->M, j->w->rows, j->w->cols, j->xq, j->ld_xq, j->sx, j->w->data,
                              j->w->scales, p0, p1, j->y, j->ldy);
+    else if (j->w->kind == PACK_BF16_DP)
+        j->k->gemm_packed_bf16_dp(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1,
+                                  j->y, j->ldy);
     else if (j->w->kind == PACK_BF16)
         j->k->gemm_packed_bf16(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1, j->y,
                                j->ldy);

@@ -22,7 +22,12 @@ typedef struct mnemo_weight {
 /* A weight packed for the panel GEMM (kernels.h): [rows][cols] in 16-row
  * panels, f32 or bf16. Several matrices with the same input are stacked in
  * one (q|k|v, gate|up) so one pass over x computes them all. */
-typedef enum { PACK_F32, PACK_BF16, PACK_I8 } pack_kind;
+typedef enum {
+    PACK_F32,
+    PACK_BF16,    /* widened to f32 in registers: activations stay f32 */
+    PACK_BF16_DP, /* pair layout for a bf16 dot product: activations rounded to bf16 */
+    PACK_I8
+} pack_kind;
 
 typedef struct mnemo_packed {
     const void *data;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 void mnemo__gemm_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
@@ -28,7 +29,7 @@ static const mnemo_kernels avx2_kernels = {"avx2", mnemo__gemm_f32_avx2,
                                            mnemo__gemm_packed_bf16_avx2,
                                            mnemo__gemm_packed_i8_avx2,
                                            mnemo__quantize_rows_avx2,
-                                           mnemo__gelu_tanh_mul_avx2};
+                                           mnemo__gelu_tanh_mul_avx2, NULL};
 #endif
 void mnemo__gemm_packed_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *,
                                      size_t, size_t, float *, size_t);
@@ -40,7 +41,7 @@ static const mnemo_kernels portable_kernels = {"portable", mnemo__gemm_f32_porta
                                                mnemo__gemm_packed_f32_portable,
                                                mnemo__gemm_packed_bf16_portable,
                                                mnemo__gemm_packed_i8_portable,
-                                               mnemo__quantize_rows, mnemo__gelu_tanh_mul};
+                                               mnemo__quantize_rows, mnemo__gelu_tanh_mul, NULL};
 
 const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
 
@@ -52,23 +53,91 @@ const mnemo_kernels *mnemo__kernels_avx2(void) {
     return NULL;
 }
 
+#if defined(__x86_64__)
+void mnemo__gemm_packed_f32_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
+                                   size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_t,
+                                    const uint16_t *, size_t, size_t, float *, size_t);
+void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
+void mnemo__gemm_packed_i8_avx512(size_t, size_t, size_t, const int16_t *, size_t, const float *,
+                                  const int8_t *, const float *, size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_i8_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
+                                const int8_t *, const float *, size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
+                                size_t, size_t, float *, size_t);
+static mnemo_kernels avx512_kernels, vnni_kernels, bf16_kernels;
+#endif
+static const mnemo_kernels *variants[8];
+static size_t n_variants;
+static pthread_once_t variants_once = PTHREAD_ONCE_INIT;
+
+/* Every table this CPU runs, slowest first. The AVX-512 ones start from the
+ * AVX2 table: what has no 512-bit variant keeps its AVX2 one. */
+static void variants_init(void) {
+    variants[n_variants++] = &portable_kernels;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (!mnemo__kernels_avx2()) return;
+    variants[n_variants++] = &avx2_kernels;
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512vl")))
+        return;
+    avx512_kernels = avx2_kernels;
+    avx512_kernels.name = "avx512";
+    avx512_kernels.gemm_packed_f32 = mnemo__gemm_packed_f32_avx512;
+    avx512_kernels.gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx512;
+    avx512_kernels.gelu_tanh_mul = mnemo__gelu_tanh_mul_avx512;
+    avx512_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_avx512;
+    variants[n_variants++] = &avx512_kernels;
+    if (__builtin_cpu_supports("avx512vnni")) {
+        vnni_kernels = avx512_kernels;
+        vnni_kernels.name = "avx512-vnni";
+        vnni_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_vnni;
+        variants[n_variants++] = &vnni_kernels;
+    }
+    if (__builtin_cpu_supports("avx512bf16")) {
+        bf16_kernels = *variants[n_variants - 1];
+        bf16_kernels.name = n_variants > 3 ? "avx512-vnni-bf16" : "avx512-bf16";
+        bf16_kernels.gemm_packed_bf16_dp = mnemo__gemm_packed_bf16_dp;
+        variants[n_variants++] = &bf16_kernels;
+    }
+#endif
+}
+
+const mnemo_kernels *const *mnemo__kernels_variants(size_t *n) {
+    pthread_once(&variants_once, variants_init);
+    *n = n_variants;
+    return variants;
+}
+
+const mnemo_kernels *mnemo__kernels_avx512(void) {
+    size_t n;
+    const mnemo_kernels *const *v = mnemo__kernels_variants(&n);
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(v[i]->name, "avx512", 6)) return v[i];
+    return NULL;
+}
+
 const mnemo_kernels *mnemo__kernels_best(void) {
-    static const mnemo_kernels *best; /* set once; the same value from any thread */
-    if (best) return best;
+    static const mnemo_kernels *_Atomic best; /* set once; the same value from any thread */
+    const mnemo_kernels *k = best;
+    if (k) return k;
+    size_t n;
+    const mnemo_kernels *const *v = mnemo__kernels_variants(&n);
+    k = v[n - 1];
     const char *force = getenv("MNEMO_KERNELS");
-    const mnemo_kernels *k = NULL;
     if (force && !strcmp(force, "ref")) k = mnemo__kernels_ref();
-    else if (force && !strcmp(force, "portable")) k = &portable_kernels;
-    if (!k) k = mnemo__kernels_avx2();
-    if (!k) k = &portable_kernels;
+    else if (force)
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(force, v[i]->name)) k = v[i];
     best = k;
     return k;
 }
 
-#include <pthread.h>
 #include <time.h>
 
 float mnemo__fma_loop_avx2(uint64_t iters);
+float mnemo__fma_loop_avx512(uint64_t iters);
 
 /* Portable stand-in: 8 independent scalar chains. */
 static float fma_loop_portable(uint64_t iters) {
@@ -86,6 +155,10 @@ typedef struct peak_arg {
 static void *peak_thread(void *p) {
     peak_arg *a = p;
 #if defined(__x86_64__)
+    if (mnemo__kernels_avx512()) {
+        a->sink = mnemo__fma_loop_avx512(a->iters);
+        return NULL;
+    }
     if (mnemo__kernels_avx2()) {
         a->sink = mnemo__fma_loop_avx2(a->iters);
         return NULL;
@@ -104,8 +177,8 @@ static double now_s(void) {
 double mnemo__fma_peak_gflops(int threads) {
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
-    bool avx2 = mnemo__kernels_avx2() != NULL;
-    double flops_per_iter = avx2 ? 10 * 8 * 2 : 8 * 2;
+    bool avx2 = mnemo__kernels_avx2() != NULL, avx512 = mnemo__kernels_avx512() != NULL;
+    double flops_per_iter = avx512 ? 10 * 16 * 2 : avx2 ? 10 * 8 * 2 : 8 * 2;
     uint64_t iters = avx2 ? 40000000ull : 20000000ull;
     pthread_t t[64];
     peak_arg args[64];

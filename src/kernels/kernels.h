@@ -53,7 +53,7 @@ typedef void (*mnemo_gemm_packed_i8_fn)(size_t M, size_t N, size_t K, const int1
                                         size_t ldy);
 
 typedef struct mnemo_kernels {
-    const char *name; /* "ref", "portable", "avx2" */
+    const char *name; /* "ref", "portable", "avx2", "avx512", ... */
     mnemo_gemm_f32_fn gemm_f32;
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
@@ -63,12 +63,20 @@ typedef struct mnemo_kernels {
                           float *sx);
     /* out[i] = gelu_tanh(gate[i]) * up[i] (in place is fine) */
     void (*gelu_tanh_mul)(float *out, const float *gate, const float *up, size_t n);
+    /* bf16 weights in the pair layout (mnemo__pack_bf16_pairs) by a bf16
+     * dot product (vdpbf16ps): twice gemm_packed_bf16's rate, but the
+     * activations are rounded to bf16 too. NULL when the CPU has none. */
+    mnemo_gemm_packed_bf16_fn gemm_packed_bf16_dp;
 } mnemo_kernels;
 
 /* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */
 size_t mnemo__packed_size(size_t N, size_t K);
 void mnemo__pack_f32(const float *w, size_t N, size_t K, float *wp);
 void mnemo__pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *wp);
+/* bf16 weights in the pair layout of the dot-product kernels (vdpbf16ps):
+ *   wp[(n / 16) * Kp * 16 + (k / 2) * 32 + (n % 16) * 2 + k % 2], Kp = K rounded up to even
+ * mnemo__packed_i8_size(N, K) elements (the int8 layout, 2-byte elements). */
+void mnemo__pack_bf16_pairs(const uint16_t *w, size_t N, size_t K, uint16_t *wp);
 /* int8: bytes of the packed weight, and the packer (f32 in; scales out, N floats). */
 size_t mnemo__packed_i8_size(size_t N, size_t K);
 void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw);
@@ -80,8 +88,8 @@ int mnemo__i8_x_limit(size_t K);
 void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
                           float *sx);
 
-/* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=ref forces
- * the portable reference. */
+/* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=NAME forces
+ * one of the variants by name (ref, portable, avx2, avx512, avx512-vnni). */
 const mnemo_kernels *mnemo__kernels_best(void);
 const mnemo_kernels *mnemo__kernels_ref(void);
 /* The scalar reference y = x · wᵀ with unpacked bfloat16 weights: the tests'
@@ -91,6 +99,11 @@ void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t l
 const mnemo_kernels *mnemo__kernels_portable(void);
 /* NULL when the CPU lacks AVX2+FMA. */
 const mnemo_kernels *mnemo__kernels_avx2(void);
+/* The first AVX-512 table (F+BW+VL), NULL when the CPU lacks it. */
+const mnemo_kernels *mnemo__kernels_avx512(void);
+/* Every table this CPU can run, slowest first (portable, avx2, avx512,
+ * avx512-vnni, ...): the tests check each against the reference. *n >= 1. */
+const mnemo_kernels *const *mnemo__kernels_variants(size_t *n);
 /* The machine's f32 FMA ceiling in GFLOP/s on `threads` threads at once (a
  * register-only loop of the best FMA instructions this CPU has, ~0.3 s). */
 double mnemo__fma_peak_gflops(int threads);

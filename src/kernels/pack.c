@@ -35,6 +35,15 @@ size_t mnemo__packed_i8_size(size_t N, size_t K) {
     return (N + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL * ((K + 1) & ~(size_t)1);
 }
 
+void mnemo__pack_bf16_pairs(const uint16_t *w, size_t N, size_t K, uint16_t *wp) {
+    size_t Kp = (K + 1) & ~(size_t)1;
+    memset(wp, 0, mnemo__packed_i8_size(N, K) * sizeof *wp);
+    for (size_t n = 0; n < N; n++) {
+        uint16_t *dst = wp + (n / MNEMO_PANEL) * Kp * MNEMO_PANEL + (n % MNEMO_PANEL) * 2;
+        for (size_t k = 0; k < K; k++) dst[(k / 2) * 32 + k % 2] = w[n * K + k];
+    }
+}
+
 void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
     size_t panels = (N + MNEMO_PANEL - 1) / MNEMO_PANEL, Kp = (K + 1) & ~(size_t)1;
     memset(wq, 0, mnemo__packed_i8_size(N, K));

@@ -87,6 +87,6 @@ void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t 
 static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref,
                                                  gemm_packed_f32_ref, gemm_packed_bf16_ref,
                                                  mnemo__gemm_packed_i8_portable,
-                                                 mnemo__quantize_rows, mnemo__gelu_tanh_mul};
+                                                 mnemo__quantize_rows, mnemo__gelu_tanh_mul, NULL};
 
 const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

@@ -1,0 +1,195 @@
+/*
+ * avx512.c — the AVX-512 (F + BW + VL) kernels: the packed GEMM with f32 or
+ * bf16-widened weights on 512-bit registers, GELU-tanh, and the FMA peak
+ * loop. One zmm holds a whole 16-wide weight panel (kernels.h), so a tile of
+ * 12 rows x 2 panels keeps 24 accumulators in the 32 zmm registers and does
+ * 24 FMAs per 2 weight loads and 12 broadcasts (the broadcasts fold into the
+ * FMAs as {1to16} memory operands). Compiled with -mavx512f -mavx512bw
+ * -mavx512vl -mfma and called only when CPUID reports them (dispatch.c).
+ */
+#include "../kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+void mnemo__gemm_packed_f32_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
+                                   size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_t,
+                                    const uint16_t *, size_t, size_t, float *, size_t);
+void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
+float mnemo__fma_loop_avx512(uint64_t iters);
+
+#define TMR 12 /* rows of x per tile */
+
+/* Panel row k's 16 weights as one zmm: f32 as stored, or bf16 widened (its
+ * 16 bits become the high half of each 32-bit lane: exact). */
+static inline __attribute__((always_inline)) __m512 panel_row(const void *wp, int bf16, size_t k) {
+    if (bf16)
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)wp + k * 16))),
+            16));
+    return _mm512_loadu_ps((const float *)wp + k * 16);
+}
+
+/*
+ * One tile: mr (<= 12) rows of x against np (1 or 2) panels w0, w1. mr and
+ * np are constants after inlining. The accumulators are named variables,
+ * not an array: GCC keeps an array's copy on the stack in step with the
+ * registers (a store per FMA), which halves the speed. `mask` clips the last
+ * panel's columns to N.
+ */
+#define TROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+static inline __attribute__((always_inline)) void tile(const int mr, const int np, size_t K,
+                                                       const float *x, size_t ldx, const void *w0,
+                                                       const void *w1, int bf16, float *y,
+                                                       size_t ldy, __mmask16 mask) {
+#define TDECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = c##i##a;
+    TROWS(TDECL)
+#undef TDECL
+    for (size_t k = 0; k < K; k++) {
+        __m512 b0 = panel_row(w0, bf16, k);
+        __m512 b1 = np > 1 ? panel_row(w1, bf16, k) : b0;
+#define TSTEP(i)                                                                                   \
+    if (i < mr) {                                                                                  \
+        __m512 a = _mm512_set1_ps(x[i * ldx + k]);                                                 \
+        c##i##a = _mm512_fmadd_ps(a, b0, c##i##a);                                                 \
+        if (np > 1) c##i##b = _mm512_fmadd_ps(a, b1, c##i##b);                                     \
+    }
+        TROWS(TSTEP)
+#undef TSTEP
+    }
+#define TSTORE(i)                                                                                  \
+    if (i < mr) {                                                                                  \
+        if (np > 1) {                                                                              \
+            _mm512_storeu_ps(y + i * ldy, c##i##a);                                                \
+            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, c##i##b);                                \
+        } else {                                                                                   \
+            _mm512_mask_storeu_ps(y + i * ldy, mask, c##i##a);                                     \
+        }                                                                                          \
+    }
+    TROWS(TSTORE)
+#undef TSTORE
+}
+
+/* A tile of `mr` rows (any 1..12) against np panels, dispatched to the
+ * specialised shapes. */
+static inline __attribute__((always_inline)) void tile_rows(size_t mr, int np, size_t K,
+                                                            const float *x, size_t ldx,
+                                                            const void *w0, const void *w1, int bf16,
+                                                            float *y, size_t ldy, __mmask16 mask) {
+#define TILE_CASE(R)                                                                               \
+    case R:                                                                                        \
+        if (np > 1) tile(R, 2, K, x, ldx, w0, w1, bf16, y, ldy, mask);                             \
+        else tile(R, 1, K, x, ldx, w0, w1, bf16, y, ldy, mask);                                    \
+        break;
+    switch (mr) {
+        TILE_CASE(12) TILE_CASE(11) TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7)
+        TILE_CASE(6) TILE_CASE(5) TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) TILE_CASE(1)
+    default: break;
+    }
+#undef TILE_CASE
+}
+
+/* The driver, one for both weight types (bf16 is a constant after inlining):
+ * panels [p0, p1) taken in groups that stay in L2 while every tile of x
+ * passes, two panels per tile. */
+static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K, const float *x,
+                                                        size_t ldx, const void *wp, int bf16,
+                                                        size_t p0, size_t p1, float *y, size_t ldy) {
+    size_t esize = bf16 ? 2 : 4, pbytes = K * 16 * esize;
+    size_t group = K ? 393216 / pbytes : 2; /* ~384 KB of weights: half this core's L2 */
+    if (group < 2) group = 2;
+    group &= ~(size_t)1;
+    for (size_t pg = p0; pg < p1; pg += group) {
+        size_t pe = pg + group < p1 ? pg + group : p1;
+        for (size_t m = 0; m < M; m += TMR) {
+            size_t mr = M - m < TMR ? M - m : TMR;
+            const float *xp = x + m * ldx;
+            for (size_t p = pg; p < pe; p += 2) {
+                int np = p + 1 < pe ? 2 : 1;
+                size_t last = p + (size_t)np - 1, n0 = p * 16;
+                size_t lastcols = N - last * 16 < 16 ? N - last * 16 : 16;
+                __mmask16 mask = (__mmask16)((1u << lastcols) - 1);
+                const uint8_t *w0 = (const uint8_t *)wp + p * pbytes;
+                tile_rows(mr, np, K, xp, ldx, w0, w0 + pbytes, bf16, y + m * ldy + n0, ldy, mask);
+            }
+        }
+    }
+}
+
+void mnemo__gemm_packed_f32_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                   const float *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+    pgemm(M, N, K, x, ldx, wp, 0, p0, p1, y, ldy);
+}
+
+void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                    const uint16_t *wp, size_t p0, size_t p1, float *y,
+                                    size_t ldy) {
+    pgemm(M, N, K, x, ldx, wp, 1, p0, p1, y, ldy);
+}
+
+/* ------------------------------------------------------------- GELU */
+/* As avx2.c's, 16 at a time: tanh(y) = 1 - 2 / (1 + e^(2y)), e^z = 2^n p(r)
+ * with the same degree-6 polynomial (relative error ~1e-7). */
+static inline __m512 exp_avx512(__m512 z) {
+    z = _mm512_min_ps(_mm512_max_ps(z, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), z);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n) {
+    const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 g = _mm512_loadu_ps(gate + i);
+        __m512 y = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(k, g), _mm512_mul_ps(g, g), g));
+        __m512 e = exp_avx512(_mm512_add_ps(y, y));
+        __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(one, e)));
+        __m512 r = _mm512_mul_ps(_mm512_mul_ps(half, g), _mm512_add_ps(one, t));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(r, _mm512_loadu_ps(up + i)));
+    }
+    if (i < n) mnemo__gelu_tanh_mul(out + i, gate + i, up + i, n - i);
+}
+
+/* ------------------------------------------------------------ peak */
+/* The register-only FMA loop of `mnemo bench` on zmm: 10 independent chains,
+ * iters * 10 * 16 * 2 floating-point operations. */
+float mnemo__fma_loop_avx512(uint64_t iters) {
+    __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+           a8 = a0, a9 = a0;
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (uint64_t i = 0; i < iters; i++) {
+        a0 = _mm512_fmadd_ps(a0, m, c);
+        a1 = _mm512_fmadd_ps(a1, m, c);
+        a2 = _mm512_fmadd_ps(a2, m, c);
+        a3 = _mm512_fmadd_ps(a3, m, c);
+        a4 = _mm512_fmadd_ps(a4, m, c);
+        a5 = _mm512_fmadd_ps(a5, m, c);
+        a6 = _mm512_fmadd_ps(a6, m, c);
+        a7 = _mm512_fmadd_ps(a7, m, c);
+        a8 = _mm512_fmadd_ps(a8, m, c);
+        a9 = _mm512_fmadd_ps(a9, m, c);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+    return _mm512_reduce_add_ps(_mm512_add_ps(s, _mm512_add_ps(a8, a9)));
+}
+
+/* ------------------------------------------------------------- int8 */
+/* vpmaddwd + vpaddd: the AVX512-BW form (avx512_vnni.c fuses the two). */
+#define I8_MAC(acc, a, b) _mm512_add_epi32((acc), _mm512_madd_epi16((a), (b)))
+#define I8_GEMM_NAME mnemo__gemm_packed_i8_avx512
+#include "avx512_i8.inc"

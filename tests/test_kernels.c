@@ -140,6 +140,29 @@ static void check_packed(const mnemo_kernels *kv) {
                    bf == 2 ? "bf16 dot" : bf ? "bf16" : "f32", M, N, K, (double)worst);
             CHECKF(pad_ok, "%s packed wrote outside its output", kv->name);
         }
+        /* the strided form: a window [k0, k0 + K) of panels 2K + 3 long */
+        size_t L = 2 * K + 3, k0 = K / 2 + 1, pst = L * 16;
+        float *wl = calloc(panels * pst, 4);
+        for (size_t n = 0; n < N; n++)
+            for (size_t k = 0; k < K; k++) wl[(n / 16) * pst + (k0 + k) * 16 + n % 16] = w[n * K + k];
+        for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 777.0f;
+        ref->gemm_f32(M, N, K, x, ldx, w, K, y0, ldy);
+        kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, 0, panels / 2, y1, ldy);
+        kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, panels / 2, panels, y1, ldy);
+        float worst = 0;
+        int pad_ok = 1;
+        for (size_t m = 0; m < M; m++) {
+            for (size_t n = 0; n < N; n++) {
+                float mag = 0;
+                for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
+                float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / (mag + 1e-30f);
+                if (e > worst) worst = e;
+            }
+            for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 777.0f;
+        }
+        CHECKF(worst <= GEMM_TOL && pad_ok, "%s packed strided M=%zu N=%zu K=%zu: error %g", kv->name,
+               M, N, K, (double)worst);
+        free(wl);
         free(x), free(xr), free(w), free(wp), free(wb), free(wbp), free(wbp2), free(y0), free(y1);
     }
 }
@@ -248,6 +271,51 @@ static void test_gelu_variants(void) {
     free(g), free(u), free(ref), free(got);
 }
 
+/* Each variant's RMSNorm and windowed softmax against the portable ones. */
+static void test_norm_softmax_variants(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    size_t sizes[] = {1, 7, 16, 33, 256, 768, 1000};
+    for (size_t v = 0; v < nv; v++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            size_t n = sizes[s];
+            float *x = malloc(n * 4), *g = malloc(n * 4), *a = malloc(n * 4), *b = malloc(n * 4);
+            for (size_t i = 0; i < n; i++) {
+                x[i] = frand() * 40;
+                g[i] = 1 + frand();
+            }
+            mnemo__rmsnorm(a, x, g, n, 1e-6f);
+            ks[v]->rmsnorm(b, x, g, n, 1e-6f);
+            float worst = 0;
+            for (size_t i = 0; i < n; i++) {
+                float e = fabsf(a[i] - b[i]) / (fabsf(a[i]) + 1e-6f);
+                worst = e > worst ? e : worst;
+            }
+            CHECKF(worst < 1e-6f, "%s rmsnorm n=%zu: relative error %g", ks[v]->name, n, (double)worst);
+            /* windows: whole row, inner, one key */
+            size_t win[][2] = {{0, n}, {n / 3, n - n / 4}, {n - 1, n}};
+            for (int w = 0; w < 3; w++) {
+                size_t lo = win[w][0], hi = win[w][1];
+                if (lo >= hi) continue;
+                memcpy(a, x, n * 4);
+                memcpy(b, x, n * 4);
+                mnemo__softmax_window(a, n, lo, hi, 0.0625f);
+                ks[v]->softmax_window(b, n, lo, hi, 0.0625f);
+                worst = 0;
+                double sum = 0;
+                int zeros = 1;
+                for (size_t i = 0; i < n; i++) {
+                    worst = fabsf(a[i] - b[i]) > worst ? fabsf(a[i] - b[i]) : worst;
+                    if (i < lo || i >= hi) zeros &= b[i] == 0.0f;
+                    else sum += b[i];
+                }
+                CHECKF(worst < 1e-6f && zeros && fabs(sum - 1) < 1e-5, "%s softmax n=%zu [%zu,%zu): "
+                       "error %g, zeros %d, sum %g", ks[v]->name, n, lo, hi, (double)worst, zeros, sum);
+            }
+            free(x), free(g), free(a), free(b);
+        }
+}
+
 static void test_ops(void) {
     float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 2, 0.5f}, out[4];
     mnemo__rmsnorm(out, x, g, 4, 1e-6f);
@@ -296,6 +364,7 @@ static void test_pool(void) {
 int main(void) {
     RUN(test_gemm_variants);
     RUN(test_gelu_variants);
+    RUN(test_norm_softmax_variants);
     RUN(test_ops);
     RUN(test_pool);
     return test_finish();

@@ -30,8 +30,12 @@ struct mnemo_engine_ctx {
     /* activations, [max_tokens][width] */
     float *x, *xn, *qkv, *att, *tmp, *gu;
     size_t ld_qkv;      /* q at column 0, k at n_heads*head_dim, v after k */
-    float *vt;          /* V transposed per sequence: [kv_dim][len] at the sequence's offset */
+    float *vp;          /* V of each sequence packed for P·V: per K/V head, panels of 16
+                         * dims, each [len][16] (kernels.h), at start * kv_heads * hd16 */
+    size_t hd16;        /* head_dim rounded up to a whole panel */
     float *scores;      /* per worker: [QUERY_BLOCK][max_seq_length] */
+    float *kp;          /* per worker: the keys one task sees, packed: [max_seq16][head_dim] */
+    size_t kp_size;
     int32_t *pos;       /* position of each packed token in its sequence */
     size_t *seq_start;  /* first packed token of each sequence */
     size_t *seq_len;
@@ -149,11 +153,11 @@ static void token_task(void *arg, size_t task, int worker) {
     for (size_t t = t0; t < t1; t++) {
         switch (op->kind) {
         case OP_NORM: /* dst = norm(src) */
-            mnemo__rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, H, cfg->rms_eps);
+            e->kernels->rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, H, cfg->rms_eps);
             break;
         case OP_ADD_NORM: { /* dst += norm(src), src is scratch */
             float *s = (float *)op->src + t * H;
-            mnemo__rmsnorm(s, s, op->gamma, H, cfg->rms_eps);
+            e->kernels->rmsnorm(s, s, op->gamma, H, cfg->rms_eps);
             mnemo__add(op->dst + t * H, s, H);
             break;
         }
@@ -166,12 +170,12 @@ static void token_task(void *arg, size_t task, int worker) {
             float *row = c->qkv + t * c->ld_qkv;
             for (int h = 0; h < cfg->n_heads; h++) {
                 float *q = row + (size_t)h * hd;
-                mnemo__rmsnorm(q, q, L->q_norm, hd, cfg->rms_eps);
+                e->kernels->rmsnorm(q, q, L->q_norm, hd, cfg->rms_eps);
                 mnemo__rope(q, hd, cs, sn);
             }
             for (int h = 0; h < cfg->n_kv_heads; h++) {
                 float *k = row + (size_t)cfg->n_heads * hd + (size_t)h * hd;
-                mnemo__rmsnorm(k, k, L->k_norm, hd, cfg->rms_eps);
+                e->kernels->rmsnorm(k, k, L->k_norm, hd, cfg->rms_eps);
                 mnemo__rope(k, hd, cs, sn);
             }
             break;
@@ -202,29 +206,38 @@ typedef struct attn_job {
     int layer;
 } attn_job;
 
-/* V of each sequence transposed to [kv_dim][len], so P·V is a GEMM with the
- * weight operand row-major along the keys. One task per sequence. */
-static void transpose_task(void *arg, size_t s, int worker) {
+/* V of each sequence packed once per layer for the P·V GEMMs (the weight
+ * operand there: output = head dims, reduction = keys): per K/V head, panels
+ * of 16 dims, each the whole sequence long, so a query block's key window is
+ * a pointer offset with the panel stride len * 16. One task per sequence. */
+static void pack_v_task(void *arg, size_t s, int worker) {
     (void)worker;
     mnemo_engine_ctx *c = arg;
     const mnemo_model_config *cfg = &c->e->cfg;
-    size_t kvd = (size_t)cfg->n_kv_heads * cfg->head_dim;
-    size_t voff = (size_t)cfg->n_heads * cfg->head_dim + kvd;
+    size_t hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads;
+    size_t voff = (size_t)cfg->n_heads * hd + nkv * hd;
     size_t start = c->seq_start[s], len = c->seq_len[s];
-    const float *v = c->qkv + start * c->ld_qkv + voff;
-    float *vt = c->vt + start * kvd;
-    for (size_t j = 0; j < len; j++)
-        for (size_t d = 0; d < kvd; d++) vt[d * len + j] = v[j * c->ld_qkv + d];
+    for (size_t h = 0; h < nkv; h++) {
+        float *vp = c->vp + (start * nkv + h * len) * c->hd16;
+        for (size_t j = 0; j < len; j++) {
+            const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
+            for (size_t d = 0; d < c->hd16; d++)
+                vp[(d / 16) * len * 16 + j * 16 + d % 16] = d < hd ? v[d] : 0.0f;
+        }
+    }
 }
 
 /* Task index -> (sequence, head, query block): blocks are counted per
- * sequence in order, heads innermost. */
+ * sequence in order, heads innermost. Each task packs the keys its block
+ * sees (from a panel boundary, so a 16-aligned window) into its worker's
+ * buffer: S = Q·Kᵀ and O = P·V are then packed GEMMs. The three query heads
+ * read the one K/V head. */
 static void attention_task(void *arg, size_t task, int worker) {
     const attn_job *j = arg;
     mnemo_engine_ctx *c = j->c;
     const mnemo_engine *e = c->e;
     const mnemo_model_config *cfg = &e->cfg;
-    size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim;
+    size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads;
     /* the sequence whose tasks include this one: binary search of the first tasks */
     size_t lo = 0, hi = c->n_seqs;
     while (hi - lo > 1) {
@@ -235,7 +248,7 @@ static void attention_task(void *arg, size_t task, int worker) {
     size_t s = lo;
     task -= c->seq_task0[s];
     size_t h = task % nh, qb = task / nh;
-    size_t kvh = h / (nh / (size_t)cfg->n_kv_heads); /* query heads share a K/V head */
+    size_t kvh = h / (nh / nkv); /* query heads share a K/V head */
     size_t start = c->seq_start[s], len = c->seq_len[s];
     size_t i0 = qb * QUERY_BLOCK, i1 = i0 + QUERY_BLOCK < len ? i0 + QUERY_BLOCK : len;
     size_t j0 = 0, j1 = len;
@@ -245,29 +258,43 @@ static void attention_task(void *arg, size_t task, int worker) {
         j0 = i0 > radius ? i0 - radius : 0;
         j1 = i1 - 1 + radius + 1 < len ? i1 + radius : len;
     }
-    size_t kr = j1 - j0;
-    size_t qdim = nh * hd, kvd = (size_t)cfg->n_kv_heads * hd;
-    float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
-    /* S = Q_blk · K_rangeᵀ */
-    e->kernels->gemm_f32(i1 - i0, kr, hd, c->qkv + (start + i0) * c->ld_qkv + h * hd, c->ld_qkv,
-                         c->qkv + (start + j0) * c->ld_qkv + qdim + kvh * hd, c->ld_qkv, S, kr);
-    for (size_t i = i0; i < i1; i++) {
-        float *row = S + (i - i0) * kr;
-        for (size_t jj = 0; jj < kr; jj++) {
-            size_t jpos = j0 + jj;
-            size_t dist = jpos > i ? jpos - i : i - jpos;
-            row[jj] = (!full && dist > radius) ? -INFINITY : row[jj] * cfg->attn_scale;
+    j0 &= ~(size_t)15; /* from a panel boundary; the extra keys are masked below */
+    size_t kr = j1 - j0, kpanels = (kr + 15) / 16;
+    size_t qdim = nh * hd;
+    const mnemo_kernels *k = e->kernels;
+    /* the keys j0..j1 of K/V head kvh, packed: panel p holds keys j0 + 16p.. */
+    float *kp = c->kp + (size_t)worker * c->kp_size;
+    const float *kbase = c->qkv + (start + j0) * c->ld_qkv + qdim + kvh * hd;
+    for (size_t p = 0; p < kpanels; p++) {
+        float *panel = kp + p * hd * 16;
+        size_t n = kr - p * 16 < 16 ? kr - p * 16 : 16;
+        for (size_t jj = 0; jj < n; jj++) {
+            const float *kr_row = kbase + (p * 16 + jj) * c->ld_qkv;
+            for (size_t d = 0; d < hd; d++) panel[d * 16 + jj] = kr_row[d];
         }
-        mnemo__softmax(row, kr);
+        for (size_t jj = n; jj < 16; jj++)
+            for (size_t d = 0; d < hd; d++) panel[d * 16 + jj] = 0.0f;
     }
-    /* O_blk = P · V_range, with V stored transposed */
-    const float *vt = c->vt + start * kvd + kvh * hd * len + j0;
-    e->kernels->gemm_f32(i1 - i0, hd, kr, S, kr, vt, len, c->att + (start + i0) * qdim + h * hd,
-                         qdim);
+    float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
+    /* S = Q_blk · K_windowᵀ */
+    k->gemm_packed_f32(i1 - i0, kr, hd, c->qkv + (start + i0) * c->ld_qkv + h * hd, c->ld_qkv, kp,
+                       0, kpanels, S, kr);
+    for (size_t i = i0; i < i1; i++) { /* keys outside |i - j| <= radius get weight 0 */
+        size_t first = 0, end = kr;
+        if (!full) {
+            first = i > j0 + radius ? i - radius - j0 : 0;
+            end = i + radius + 1 - j0 < kr ? i + radius + 1 - j0 : kr;
+        }
+        k->softmax_window(S + (i - i0) * kr, kr, first, end, cfg->attn_scale);
+    }
+    /* O_blk = P · V_window */
+    const float *vp = c->vp + (start * nkv + kvh * len) * c->hd16 + j0 * 16;
+    k->gemm_packed_f32s(i1 - i0, hd, kr, S, kr, vp, len * 16, 0, c->hd16 / 16,
+                        c->att + (start + i0) * qdim + h * hd, qdim);
 }
 
 static void attention(mnemo_engine_ctx *c, int layer) {
-    mnemo__pool_run(c->pool, c->n_seqs, transpose_task, c);
+    mnemo__pool_run(c->pool, c->n_seqs, pack_v_task, c);
     attn_job j = {c, layer};
     mnemo__pool_run(c->pool, c->attn_tasks, attention_task, &j);
 }
@@ -302,7 +329,10 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->tmp = mnemo__malloc_array(T * H, 4);
     c->qkv = mnemo__malloc_array(T * c->ld_qkv, 4);
     c->att = mnemo__malloc_array(T * Q, 4);
-    c->vt = mnemo__malloc_array(T * KV, 4);
+    c->hd16 = (hd + 15) / 16 * 16;
+    c->vp = mnemo__malloc_array(T * (size_t)cfg->n_kv_heads * c->hd16, 4);
+    c->kp_size = ((size_t)cfg->max_seq_length + 15) / 16 * 16 * hd;
+    c->kp = mnemo__malloc_array(workers * c->kp_size, 4);
     c->gu = mnemo__malloc_array(T * 2 * I, 4);
     c->scores = mnemo__malloc_array(workers * QUERY_BLOCK * (size_t)cfg->max_seq_length, 4);
     c->pos = mnemo__malloc_array(T, sizeof(int32_t));
@@ -317,7 +347,7 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->sx = mnemo__malloc_array(T, sizeof(float));
     c->dense_a = mnemo__malloc_array(T * c->dense_width, 4);
     c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
-    if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vt || !c->gu || !c->scores ||
+    if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vp || !c->kp || !c->gu || !c->scores ||
         !c->pos || !c->seq_start || !c->seq_len || !c->seq_task0 || !c->pooled ||
         !c->dense_a || !c->dense_b || !c->xq || !c->sx) {
         mnemo__engine_ctx_free(c);
@@ -330,8 +360,8 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
 void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
     if (!c) return;
     mnemo__pool_destroy(c->pool);
-    float *bufs[] = {c->x,      c->xn,     c->tmp,     c->qkv,     c->att,    c->vt,
-                     c->gu,     c->scores, c->pooled,  c->dense_a, c->dense_b};
+    float *bufs[] = {c->x,      c->xn,     c->tmp,    c->qkv,     c->att,     c->vp,
+                     c->kp,     c->gu,     c->scores, c->pooled,  c->dense_a, c->dense_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mnemo__free(bufs[i]);
     mnemo__free(c->xq);
     mnemo__free(c->sx);

@@ -222,7 +222,10 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
     if (e->precision == MNEMO_PRECISION_INT8 && policy == I8_AS_BF16) to_bf16 = true;
     if (to_i8) to_bf16 = false; /* gather in f32, then quantize */
     size_t esize = to_bf16 ? 2 : 4;
-    bool pairs = to_bf16 && policy == I8_YES && e->kernels->gemm_packed_bf16_dp;
+    /* the bf16 dot product rounds activations too: only when bf16 was asked for
+     * (auto keeps a bf16 file's own model exactly, f32 activations) */
+    bool pairs = to_bf16 && policy == I8_YES && e->precision == MNEMO_PRECISION_BF16 &&
+                 e->kernels->gemm_packed_bf16_dp;
     size_t bytes = to_i8   ? mnemo__packed_i8_size(rows, cols)
                    : pairs ? mnemo__packed_i8_size(rows, cols) * 2
                            : mnemo__packed_size(rows, cols) * esize;

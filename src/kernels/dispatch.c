@@ -24,12 +24,16 @@ void mnemo__gelu_tanh_mul_avx2(float *, const float *, const float *, size_t);
 void mnemo__quantize_rows_avx2(const float *, size_t, size_t, size_t, int16_t *, size_t, float *);
 void mnemo__gemm_packed_i8_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                 const int8_t *, const float *, size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
+                                  size_t, size_t, size_t, float *, size_t);
 static const mnemo_kernels avx2_kernels = {"avx2", mnemo__gemm_f32_avx2,
                                            mnemo__gemm_packed_f32_avx2,
+                                           mnemo__gemm_packed_f32s_avx2,
                                            mnemo__gemm_packed_bf16_avx2,
                                            mnemo__gemm_packed_i8_avx2,
                                            mnemo__quantize_rows_avx2,
-                                           mnemo__gelu_tanh_mul_avx2, NULL};
+                                           mnemo__gelu_tanh_mul_avx2, mnemo__rmsnorm,
+                                           mnemo__softmax_window, NULL};
 #endif
 void mnemo__gemm_packed_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *,
                                      size_t, size_t, float *, size_t);
@@ -37,11 +41,15 @@ void mnemo__gemm_packed_bf16_portable(size_t, size_t, size_t, const float *, siz
                                       const uint16_t *, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_i8_portable(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                     const int8_t *, const float *, size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_f32s_portable(size_t, size_t, size_t, const float *, size_t, const float *,
+                                      size_t, size_t, size_t, float *, size_t);
 static const mnemo_kernels portable_kernels = {"portable", mnemo__gemm_f32_portable,
                                                mnemo__gemm_packed_f32_portable,
+                                               mnemo__gemm_packed_f32s_portable,
                                                mnemo__gemm_packed_bf16_portable,
                                                mnemo__gemm_packed_i8_portable,
-                                               mnemo__quantize_rows, mnemo__gelu_tanh_mul, NULL};
+                                               mnemo__quantize_rows, mnemo__gelu_tanh_mul,
+                                               mnemo__rmsnorm, mnemo__softmax_window, NULL};
 
 const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
 
@@ -56,9 +64,13 @@ const mnemo_kernels *mnemo__kernels_avx2(void) {
 #if defined(__x86_64__)
 void mnemo__gemm_packed_f32_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
                                    size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_f32s_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
+                                    size_t, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_t,
                                     const uint16_t *, size_t, size_t, float *, size_t);
 void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
+void mnemo__rmsnorm_avx512(float *, const float *, const float *, size_t, float);
+void mnemo__softmax_window_avx512(float *, size_t, size_t, size_t, float);
 void mnemo__gemm_packed_i8_avx512(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                   const int8_t *, const float *, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_i8_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
@@ -85,8 +97,11 @@ static void variants_init(void) {
     avx512_kernels = avx2_kernels;
     avx512_kernels.name = "avx512";
     avx512_kernels.gemm_packed_f32 = mnemo__gemm_packed_f32_avx512;
+    avx512_kernels.gemm_packed_f32s = mnemo__gemm_packed_f32s_avx512;
     avx512_kernels.gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx512;
     avx512_kernels.gelu_tanh_mul = mnemo__gelu_tanh_mul_avx512;
+    avx512_kernels.rmsnorm = mnemo__rmsnorm_avx512;
+    avx512_kernels.softmax_window = mnemo__softmax_window_avx512;
     avx512_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_avx512;
     variants[n_variants++] = &avx512_kernels;
     if (__builtin_cpu_supports("avx512vnni")) {

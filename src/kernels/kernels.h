@@ -34,6 +34,12 @@ typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, 
 typedef void (*mnemo_gemm_packed_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                          const float *wp, size_t p0, size_t p1, float *y,
                                          size_t ldy);
+/* The same with panel p at wp + p * pstride (pstride >= K * 16 floats): a
+ * window of K consecutive k out of longer panels (attention's P·V over the
+ * keys one query block sees). */
+typedef void (*mnemo_gemm_packed_f32s_fn)(size_t M, size_t N, size_t K, const float *x,
+                                          size_t ldx, const float *wp, size_t pstride, size_t p0,
+                                          size_t p1, float *y, size_t ldy);
 typedef void (*mnemo_gemm_packed_bf16_fn)(size_t M, size_t N, size_t K, const float *x,
                                           size_t ldx, const uint16_t *wp, size_t p0, size_t p1,
                                           float *y, size_t ldy);
@@ -56,6 +62,7 @@ typedef struct mnemo_kernels {
     const char *name; /* "ref", "portable", "avx2", "avx512", ... */
     mnemo_gemm_f32_fn gemm_f32;
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
+    mnemo_gemm_packed_f32s_fn gemm_packed_f32s;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
     mnemo_gemm_packed_i8_fn gemm_packed_i8;
     /* mnemo__quantize_rows, vectorized where the ISA allows */
@@ -63,6 +70,9 @@ typedef struct mnemo_kernels {
                           float *sx);
     /* out[i] = gelu_tanh(gate[i]) * up[i] (in place is fine) */
     void (*gelu_tanh_mul)(float *out, const float *gate, const float *up, size_t n);
+    /* mnemo__rmsnorm and mnemo__softmax_window, vectorized where the ISA allows */
+    void (*rmsnorm)(float *out, const float *x, const float *gamma, size_t n, float eps);
+    void (*softmax_window)(float *x, size_t n, size_t lo, size_t hi, float scale);
     /* bf16 weights in the pair layout (mnemo__pack_bf16_pairs) by a bf16
      * dot product (vdpbf16ps): twice gemm_packed_bf16's rate, but the
      * activations are rounded to bf16 too. NULL when the CPU has none. */
@@ -125,6 +135,9 @@ void mnemo__gelu_tanh_mul(float *out, const float *gate, const float *up, size_t
 void mnemo__add(float *y, const float *x, size_t n);
 /* In-place softmax of x[0..n) (max-subtracted, f32). */
 void mnemo__softmax(float *x, size_t n);
+/* One attention row: x[lo..hi) = softmax(scale * x[lo..hi)), every other of
+ * the n entries 0 (the keys outside the query's window). lo < hi <= n. */
+void mnemo__softmax_window(float *x, size_t n, size_t lo, size_t hi, float scale);
 /* Scales v to unit L2 norm (a zero vector stays zero). */
 void mnemo__l2_normalize(float *v, size_t n);
 

@@ -48,6 +48,13 @@ void mnemo__softmax(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= inv;
 }
 
+void mnemo__softmax_window(float *x, size_t n, size_t lo, size_t hi, float scale) {
+    for (size_t i = 0; i < lo; i++) x[i] = 0.0f;
+    for (size_t i = lo; i < hi; i++) x[i] *= scale;
+    mnemo__softmax(x + lo, hi - lo);
+    for (size_t i = hi; i < n; i++) x[i] = 0.0f;
+}
+
 void mnemo__l2_normalize(float *v, size_t n) {
     double ss = 0.0;
     for (size_t i = 0; i < n; i++) ss += (double)v[i] * v[i];

@@ -38,16 +38,22 @@ void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t l
 }
 
 
-static void gemm_packed_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                const float *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+static void gemm_packed_f32s_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                 const float *wp, size_t pstride, size_t p0, size_t p1, float *y,
+                                 size_t ldy) {
     for (size_t m = 0; m < M; m++)
         for (size_t p = p0; p < p1; p++)
             for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++) {
                 float s = 0.0f;
                 for (size_t k = 0; k < K; k++)
-                    s += x[m * ldx + k] * wp[p * K * MNEMO_PANEL + k * MNEMO_PANEL + j];
+                    s += x[m * ldx + k] * wp[p * pstride + k * MNEMO_PANEL + j];
                 y[m * ldy + p * MNEMO_PANEL + j] = s;
             }
+}
+
+static void gemm_packed_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                const float *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+    gemm_packed_f32s_ref(M, N, K, x, ldx, wp, K * MNEMO_PANEL, p0, p1, y, ldy);
 }
 
 static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
@@ -85,8 +91,10 @@ void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t 
 }
 
 static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref,
-                                                 gemm_packed_f32_ref, gemm_packed_bf16_ref,
+                                                 gemm_packed_f32_ref, gemm_packed_f32s_ref,
+                                                 gemm_packed_bf16_ref,
                                                  mnemo__gemm_packed_i8_portable,
-                                                 mnemo__quantize_rows, mnemo__gelu_tanh_mul, NULL};
+                                                 mnemo__quantize_rows, mnemo__gelu_tanh_mul,
+                                               mnemo__rmsnorm, mnemo__softmax_window, NULL};
 
 const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

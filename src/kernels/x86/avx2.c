@@ -98,6 +98,8 @@ void mnemo__gemm_packed_f32_avx2(size_t, size_t, size_t, const float *, size_t, 
                                  size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
                                   size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
+                                  size_t, size_t, size_t, float *, size_t);
 
 #define PMR 6
 
@@ -181,8 +183,9 @@ static inline __attribute__((always_inline)) void ptile_edge(const int mr, size_
 
 /* The driver, one for both weight types (bf16 is a constant after inlining). */
 static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K, const float *x,
-                                                        size_t ldx, const void *wp, int bf16,
-                                                        size_t p0, size_t p1, float *y, size_t ldy) {
+                                                        size_t ldx, const void *wp, size_t pstride,
+                                                        int bf16, size_t p0, size_t p1, float *y,
+                                                        size_t ldy) {
     size_t esize = bf16 ? 2 : 4;
     /* a group of panels (~192 KB) stays in L2 while every tile of x passes */
     size_t group = K ? 196608 / (16 * esize * K) : 1;
@@ -194,7 +197,7 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
             const float *xp = x + m * ldx;
             for (size_t p = pg; p < pe; p++) {
                 size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
-                const void *w = (const uint8_t *)wp + p * K * 16 * esize;
+                const void *w = (const uint8_t *)wp + p * pstride * esize;
                 float *yp = y + m * ldy + n0;
                 switch (ncols == 16 ? mr : 0) {
                 case 6: ptile_6x16(K, xp, ldx, w, bf16, yp, ldy); break;
@@ -214,12 +217,18 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
 
 void mnemo__gemm_packed_f32_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                  const float *wp, size_t p0, size_t p1, float *y, size_t ldy) {
-    pgemm(M, N, K, x, ldx, wp, 0, p0, p1, y, ldy);
+    pgemm(M, N, K, x, ldx, wp, K * 16, 0, p0, p1, y, ldy);
+}
+
+void mnemo__gemm_packed_f32s_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                  const float *wp, size_t pstride, size_t p0, size_t p1, float *y,
+                                  size_t ldy) {
+    pgemm(M, N, K, x, ldx, wp, pstride, 0, p0, p1, y, ldy);
 }
 
 void mnemo__gemm_packed_bf16_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                   const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy) {
-    pgemm(M, N, K, x, ldx, wp, 1, p0, p1, y, ldy);
+    pgemm(M, N, K, x, ldx, wp, K * 16, 1, p0, p1, y, ldy);
 }
 
 /* ------------------------------------------------------------- GELU */

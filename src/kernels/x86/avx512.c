@@ -17,6 +17,8 @@ void mnemo__gemm_packed_f32_avx512(size_t, size_t, size_t, const float *, size_t
                                    size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_t,
                                     const uint16_t *, size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_f32s_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
+                                    size_t, size_t, size_t, float *, size_t);
 void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
 float mnemo__fma_loop_avx512(uint64_t iters);
 
@@ -95,10 +97,11 @@ static inline __attribute__((always_inline)) void tile_rows(size_t mr, int np, s
  * panels [p0, p1) taken in groups that stay in L2 while every tile of x
  * passes, two panels per tile. */
 static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K, const float *x,
-                                                        size_t ldx, const void *wp, int bf16,
-                                                        size_t p0, size_t p1, float *y, size_t ldy) {
-    size_t esize = bf16 ? 2 : 4, pbytes = K * 16 * esize;
-    size_t group = K ? 393216 / pbytes : 2; /* ~384 KB of weights: half this core's L2 */
+                                                        size_t ldx, const void *wp, size_t pstride,
+                                                        int bf16, size_t p0, size_t p1, float *y,
+                                                        size_t ldy) {
+    size_t esize = bf16 ? 2 : 4, pbytes = pstride * esize;
+    size_t group = K ? 393216 / (K * 16 * esize) : 2; /* ~384 KB of weights: half this core's L2 */
     if (group < 2) group = 2;
     group &= ~(size_t)1;
     for (size_t pg = p0; pg < p1; pg += group) {
@@ -120,13 +123,19 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
 
 void mnemo__gemm_packed_f32_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                    const float *wp, size_t p0, size_t p1, float *y, size_t ldy) {
-    pgemm(M, N, K, x, ldx, wp, 0, p0, p1, y, ldy);
+    pgemm(M, N, K, x, ldx, wp, K * 16, 0, p0, p1, y, ldy);
+}
+
+void mnemo__gemm_packed_f32s_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                    const float *wp, size_t pstride, size_t p0, size_t p1,
+                                    float *y, size_t ldy) {
+    pgemm(M, N, K, x, ldx, wp, pstride, 0, p0, p1, y, ldy);
 }
 
 void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                     const uint16_t *wp, size_t p0, size_t p1, float *y,
                                     size_t ldy) {
-    pgemm(M, N, K, x, ldx, wp, 1, p0, p1, y, ldy);
+    pgemm(M, N, K, x, ldx, wp, K * 16, 1, p0, p1, y, ldy);
 }
 
 /* ------------------------------------------------------------- GELU */
@@ -162,6 +171,64 @@ void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up,
         _mm512_storeu_ps(out + i, _mm512_mul_ps(r, _mm512_loadu_ps(up + i)));
     }
     if (i < n) mnemo__gelu_tanh_mul(out + i, gate + i, up + i, n - i);
+}
+
+/* ------------------------------------------------- RMSNorm, softmax */
+void mnemo__rmsnorm_avx512(float *, const float *, const float *, size_t, float);
+void mnemo__softmax_window_avx512(float *, size_t, size_t, size_t, float);
+
+/* As mnemo__rmsnorm: the sum of squares in f64 (8 lanes per half), so the
+ * scale matches the portable one to the last bits. */
+void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_t n, float eps) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        s0 = _mm512_fmadd_pd(lo, lo, s0);
+        s1 = _mm512_fmadd_pd(hi, hi, s1);
+    }
+    double ss = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    for (; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    __m512 vs = _mm512_set1_ps(scale);
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs),
+                                                _mm512_loadu_ps(gamma + i)));
+    for (; i < n; i++) out[i] = x[i] * scale * gamma[i];
+}
+
+void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, float scale) {
+    size_t len = hi - lo;
+    float *r = x + lo;
+    memset(x, 0, lo * sizeof(float));
+    __m512 vmax = _mm512_set1_ps(-INFINITY), vs = _mm512_set1_ps(scale);
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16) vmax = _mm512_max_ps(vmax, _mm512_mul_ps(_mm512_loadu_ps(r + i), vs));
+    if (i < len) {
+        __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
+        vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), vs));
+    }
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), sum = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= len; i += 16) {
+        __m512 e = exp_avx512(_mm512_fmsub_ps(_mm512_loadu_ps(r + i), vs, mx));
+        _mm512_storeu_ps(r + i, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    if (i < len) {
+        __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
+        __m512 e = exp_avx512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, r + i), vs, mx));
+        _mm512_mask_storeu_ps(r + i, m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (i = 0; i + 16 <= len; i += 16) _mm512_storeu_ps(r + i, _mm512_mul_ps(_mm512_loadu_ps(r + i), inv));
+    if (i < len) {
+        __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
+        _mm512_mask_storeu_ps(r + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), inv));
+    }
+    memset(x + hi, 0, (n - hi) * sizeof(float));
 }
 
 /* ------------------------------------------------------------ peak */

@@ -35,6 +35,18 @@ static double run_i8(const mnemo_kernels *k, size_t M, size_t N, size_t K, const
     return 2.0 * M * N * K * reps / el / 1e9;
 }
 
+static double run_q4(const mnemo_kernels *k, size_t M, size_t N, size_t K, const int16_t *xq,
+                     const float *sx, const uint8_t *wq, const float *ws, float *y) {
+    double t0 = mnemo__now(), el;
+    size_t reps = 0, panels = (N + 15) / 16;
+    do {
+        k->gemm_packed_q4(M, N, K, xq, K, sx, wq, ws, 0, panels, y, N);
+        reps++;
+        el = mnemo__now() - t0;
+    } while (el < 0.5);
+    return 2.0 * M * N * K * reps / el / 1e9;
+}
+
 static double run(const mnemo_kernels *k, size_t M, size_t N, size_t K, float *x, float *w,
                   float *y) {
     double t0 = mnemo__now(), el;
@@ -52,8 +64,8 @@ int main(int argc, char **argv) {
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nkernels %s, M=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(),
            mnemo__kernels_best()->name, M, "N x K");
-    const char *names[] = {"dot f32", "packed f32", "packed bf16", "packed i8"};
-    for (int i = 0; i < 4; i++) printf(" %11s", names[i]);
+    const char *names[] = {"dot f32", "packed f32", "packed bf16", "bf16 dot", "packed i8", "packed q4"};
+    for (int i = 0; i < 6; i++) printf(" %11s", names[i]);
     printf("\n");
     for (size_t s = 0; s < 5; s++) {
         size_t N = shapes[s][0], K = shapes[s][1];
@@ -74,11 +86,24 @@ int main(int argc, char **argv) {
         float *sw = malloc(N * 4), *sx = malloc(M * 4);
         int16_t *xq = malloc(M * K * 2);
         mnemo__pack_i8(w, N, K, wq, sw);
+        uint8_t *w4 = malloc(mnemo__packed_q4_size(N, K));
+        float *s4 = malloc(mnemo__packed_q4_scales(N, K) * 4);
+        uint16_t *wbp2 = malloc(mnemo__packed_i8_size(N, K) * 2);
+        mnemo__pack_q4(w, N, K, w4, s4);
+        mnemo__pack_bf16_pairs(wb, N, K, wbp2);
         mnemo__quantize_rows(x, K, M, K, xq, K, sx);
-        printf(" %11.1f %11.1f %11.1f %11.1f\n", run(k, M, N, K, x, w, y),
-               run_packed(k, 0, M, N, K, x, wp, wbp, y),
-               run_packed(k, 1, M, N, K, x, wp, wbp, y), run_i8(k, M, N, K, xq, sx, wq, sw, y));
-        free(wp), free(wbp), free(wq), free(sw), free(sx), free(xq);
+        printf(" %11.1f %11.1f %11.1f", run(k, M, N, K, x, w, y),
+               run_packed(k, 0, M, N, K, x, wp, wbp, y), run_packed(k, 1, M, N, K, x, wp, wbp, y));
+        if (k->gemm_packed_bf16_dp) {
+            mnemo_kernels dp = *k; /* the dot-product kernel through run_packed's bf16 call */
+            dp.gemm_packed_bf16 = k->gemm_packed_bf16_dp;
+            printf(" %11.1f", run_packed(&dp, 1, M, N, K, x, wp, wbp2, y));
+        } else {
+            printf(" %11s", "-");
+        }
+        printf(" %11.1f %11.1f\n", run_i8(k, M, N, K, xq, sx, wq, sw, y),
+               run_q4(k, M, N, K, xq, sx, w4, s4, y));
+        free(wp), free(wbp), free(wbp2), free(w4), free(s4), free(wq), free(sw), free(sx), free(xq);
         free(x), free(w), free(y), free(wb);
     }
     return 0;

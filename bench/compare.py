@@ -647,7 +647,7 @@ def main():
     ap.add_argument("--llama-bin", help="folder holding llama-embedding and llama-server")
     ap.add_argument("--gguf", action="append", default=[], metavar="TYPE=PATH", help="a GGUF to measure (repeatable)")
     ap.add_argument("--llama-args", default="", help="extra arguments for llama-embedding and llama-server, e.g. '--no-warmup'")
-    ap.add_argument("--precisions", default="f32 bf16 int8", help="mnemo precisions (default: %(default)s)")
+    ap.add_argument("--precisions", default="f32 bf16 int8 q4", help="mnemo precisions (default: %(default)s)")
     ap.add_argument("--quick", action="store_true", help="32 + 8 texts, 10 query runs: a smoke run")
     ap.add_argument("--n128", type=int, help="number of ~128-token texts (default 256; --quick 32)")
     ap.add_argument("--n512", type=int, help="number of ~512-token texts (default 64; --quick 8)")

@@ -234,8 +234,98 @@ static void check_i8(void) {
     }
 }
 
+/* q4: every variant within rounding of the portable kernel (the block sums
+ * are exact; scaling them is f32 arithmetic in other orders), and that within
+ * the quantization's bound of the f32 product: each weight moves by at most
+ * its block's |d| (a clamp at +7 included), each activation by sx/2. */
+static void check_q4(void) {
+    size_t sizes[][3] = {{1, 16, 32}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
+                         {25, 100, 1152}, {12, 64, 64}, {30, 81, 7}, {11, 200, 97}};
+    size_t nv;
+    const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], Kp = (K + 1) & ~(size_t)1;
+        size_t ldx = K + 3, ldy = N + 1, panels = (N + 15) / 16, nb = (K + 31) / 32;
+        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *sx = malloc(M * 4);
+        float *ws = malloc(mnemo__packed_q4_scales(N, K) * 4);
+        uint8_t *wq = malloc(mnemo__packed_q4_size(N, K));
+        int16_t *xq = malloc(M * (Kp + 2) * 2);
+        float *y0 = malloc(M * ldy * 4), *y1 = malloc(M * ldy * 4), *yf = malloc(M * ldy * 4);
+        for (size_t i = 0; i < M * ldx; i++) x[i] = frand() * (i % 97 == 0 ? 30 : 1);
+        for (size_t i = 0; i < N * K; i++) w[i] = frand() * (i % 31 == 0 ? 5 : 1);
+        CHECK(mnemo__pack_q4(w, N, K, wq, ws) == 0);
+        mnemo__quantize_rows(x, ldx, M, K, xq, Kp + 2, sx);
+        mnemo__kernels_ref()->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
+        variants[0]->gemm_packed_q4(M, N, K, xq, Kp + 2, sx, wq, ws, 0, panels, y0, ldy);
+        float worst = 0;
+        for (size_t m = 0; m < M; m++)
+            for (size_t n = 0; n < N; n++) {
+                double bound = 0;
+                for (size_t k = 0; k < K; k++) {
+                    double d = fabs(ws[((n / 16) * nb + k / 32) * 16 + n % 16]);
+                    bound += fabs(x[m * ldx + k]) * d + (fabs(w[n * K + k]) + d) * sx[m] / 2;
+                }
+                float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (float)(bound * 1.01 + 1e-6);
+                if (e > worst) worst = e;
+            }
+        CHECKF(worst <= 1.0f, "q4 M=%zu N=%zu K=%zu: error %g of the quantization bound", M, N, K,
+               (double)worst);
+        for (size_t v = 1; v < nv; v++) {
+            size_t mid = panels / 2;
+            for (size_t i = 0; i < M * ldy; i++) y1[i] = 555.0f; /* padding must stay */
+            variants[v]->gemm_packed_q4(M, N, K, xq, Kp + 2, sx, wq, ws, 0, mid, y1, ldy);
+            variants[v]->gemm_packed_q4(M, N, K, xq, Kp + 2, sx, wq, ws, mid, panels, y1, ldy);
+            float rel = 0;
+            int pad_ok = 1;
+            for (size_t m = 0; m < M; m++) {
+                for (size_t n = 0; n < N; n++) { /* relative to the terms' magnitude, as GEMM_TOL */
+                    float mag = 0;
+                    for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
+                    float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / (mag + 1e-30f);
+                    rel = e > rel ? e : rel;
+                }
+                for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 555.0f;
+            }
+            CHECKF(rel < 1e-5f && pad_ok, "%s q4 differs from portable at M=%zu N=%zu K=%zu: %g",
+                   variants[v]->name, M, N, K, (double)rel);
+        }
+        free(x), free(w), free(sx), free(ws), free(wq), free(xq), free(y0), free(y1), free(yf);
+    }
+}
+
+/* Weights already on a Q4_0 grid (q * d, d an f16 value, as a GGUF Q4_0
+ * tensor decodes) come out of mnemo__pack_q4 exactly. */
+static void check_q4_exact(void) {
+    size_t N = 40, K = 100, nb = (K + 31) / 32;
+    float *w = malloc(N * K * 4), *ws = malloc(mnemo__packed_q4_scales(N, K) * 4);
+    uint8_t *wq = malloc(mnemo__packed_q4_size(N, K));
+    for (size_t n = 0; n < N; n++)
+        for (size_t b = 0; b < nb; b++) {
+            float d = ldexpf((float)(1024 + (int)(rng % 1024)), -20 + (int)(rng % 7)); /* f16-exact */
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            int qmax = 1 + (int)(rng % 8); /* some blocks never reach -8 or 7 */
+            for (size_t k = b * 32; k < K && k < b * 32 + 32; k++) {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                int q = (int)(rng % (uint64_t)(2 * qmax)) - qmax;
+                w[n * K + k] = (float)q * d * (n % 2 ? -1.0f : 1.0f);
+            }
+        }
+    CHECK(mnemo__pack_q4(w, N, K, wq, ws) == 0);
+    int exact = 1;
+    for (size_t n = 0; n < N; n++)
+        for (size_t k = 0; k < K; k++) {
+            uint8_t byte = wq[((n / 16) * nb + k / 32) * 256 + (k % 32 / 2) * 16 + n % 16];
+            int q = (k % 2 ? byte >> 4 : byte & 0x0F) - 8;
+            exact &= (float)q * ws[((n / 16) * nb + k / 32) * 16 + n % 16] == w[n * K + k];
+        }
+    CHECKF(exact, "q4: weights on a Q4_0 grid did not come back exactly");
+    free(w), free(ws), free(wq);
+}
+
 static void test_gemm_variants(void) {
     check_i8();
+    check_q4_exact();
+    check_q4();
     size_t nv;
     const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
     for (size_t v = 0; v < nv; v++) {

@@ -34,7 +34,7 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
     double t0 = mnemo__now();
     int precision = mnemo__precision_parse(opts ? opts->precision : NULL);
     if (precision < 0)
-        return mnemo__fail(err, MNEMO_EINVAL, "precision '%.20s' is not one of auto, f32, bf16, int8",
+        return mnemo__fail(err, MNEMO_EINVAL, "precision '%.20s' is not one of auto, file, f32, bf16, int8, q4",
                            opts->precision);
     mnemo_model *m = mnemo__calloc(1, sizeof *m);
     if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");

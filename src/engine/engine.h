@@ -16,13 +16,17 @@ typedef struct mnemo_engine mnemo_engine;
 typedef struct mnemo_engine_ctx mnemo_engine_ctx;
 
 typedef enum {
-    MNEMO_PRECISION_AUTO = 0, /* the file's own: bf16 if every weight is bf16, else f32 */
+    MNEMO_PRECISION_AUTO = 0, /* the fastest on this CPU that keeps cosine >= 0.995 against
+                               * sentence-transformers: int8 where the kernels say int8 is
+                               * fastest (AVX512-VNNI), else the file's own */
+    MNEMO_PRECISION_FILE,     /* the file's own: bf16 if every weight is bf16, else f32 */
     MNEMO_PRECISION_F32,
     MNEMO_PRECISION_BF16,
-    MNEMO_PRECISION_INT8 /* int8 weights per output row, int16 activations per token */
+    MNEMO_PRECISION_INT8, /* int8 weights per output row, int16 activations per token */
+    MNEMO_PRECISION_Q4    /* 4-bit weights in blocks of 32 (Q4_0's arithmetic), int16 activations */
 } mnemo_precision;
 
-/* "auto", "f32", "bf16", "int8" -> the enum; -1 if unknown. */
+/* "auto", "file", "f32", "bf16", "int8", "q4" -> the enum; -1 if unknown. */
 int mnemo__precision_parse(const char *name);
 
 /* Maps the weights of a model folder whose config has been read, and packs

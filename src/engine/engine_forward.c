@@ -87,7 +87,10 @@ static void gemm_task(void *arg, size_t task, int worker) {
     const gemm_job *j = arg;
     size_t p0 = task * j->chunk, p1 = p0 + j->chunk < j->panels ? p0 + j->chunk : j->panels;
     if (p0 >= p1) return;
-    if (j->w->kind == PACK_I8)
+    if (j->w->kind == PACK_Q4)
+        j->k->gemm_packed_q4(j->M, j->w->rows, j->w->cols, j->xq, j->ld_xq, j->sx, j->w->data,
+                             j->w->scales, p0, p1, j->y, j->ldy);
+    else if (j->w->kind == PACK_I8)
         j->k->gemm_packed_i8(j->M, j->w->rows, j->w->cols, j->xq, j->ld_xq, j->sx, j->w->data,
                              j->w->scales, p0, p1, j->y, j->ldy);
     else if (j->w->kind == PACK_BF16_DP)
@@ -111,7 +114,7 @@ static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, co
     size_t tasks = threads == 1 ? 1 : threads * 2;
     size_t chunk = (panels + tasks - 1) / tasks;
     gemm_job j = {c->e->kernels, M, chunk, panels, x, ldx, w, y, ldy, c->xq, c->sx, c->ld_xq};
-    if (w->kind == PACK_I8) { /* quantize the input rows once for all the output panels */
+    if (w->kind == PACK_I8 || w->kind == PACK_Q4) { /* quantize the rows once for all the panels */
         quant_job q = {c, x, ldx, M, w->cols};
         size_t qt = (M + QUANT_ROWS - 1) / QUANT_ROWS;
         if (threads == 1 || qt == 1)

@@ -26,13 +26,14 @@ typedef enum {
     PACK_F32,
     PACK_BF16,    /* widened to f32 in registers: activations stay f32 */
     PACK_BF16_DP, /* pair layout for a bf16 dot product: activations rounded to bf16 */
-    PACK_I8
+    PACK_I8,
+    PACK_Q4       /* 4-bit blocks of 32 with f32 scales (kernels.h) */
 } pack_kind;
 
 typedef struct mnemo_packed {
     const void *data;
     pack_kind kind;
-    const float *scales; /* PACK_I8: one per row */
+    const float *scales; /* PACK_I8: one per row; PACK_Q4: per panel and block */
     size_t rows, cols;
 } mnemo_packed;
 
@@ -59,7 +60,7 @@ struct mnemo_engine {
     float *cos_full, *sin_full, *cos_sliding, *sin_sliding;
     int n_f32, n_bf16;
     mnemo_precision precision; /* as asked */
-    int packed_f32, packed_bf16, packed_i8;
+    int packed_f32, packed_bf16, packed_i8, packed_q4;
     /* the packed-weight cache (engine_cache.c) */
     char cache_path[4400];
     uint64_t cache_key;

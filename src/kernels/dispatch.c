@@ -13,6 +13,8 @@
 
 void mnemo__gemm_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
                               float *, size_t);
+void mnemo__gemm_packed_q4_portable(size_t, size_t, size_t, const int16_t *, size_t, const float *,
+                                    const uint8_t *, const float *, size_t, size_t, float *, size_t);
 #if defined(__x86_64__)
 void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
                           float *, size_t);
@@ -26,14 +28,21 @@ void mnemo__gemm_packed_i8_avx2(size_t, size_t, size_t, const int16_t *, size_t,
                                 const int8_t *, const float *, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
                                   size_t, size_t, size_t, float *, size_t);
-static const mnemo_kernels avx2_kernels = {"avx2", mnemo__gemm_f32_avx2,
-                                           mnemo__gemm_packed_f32_avx2,
-                                           mnemo__gemm_packed_f32s_avx2,
-                                           mnemo__gemm_packed_bf16_avx2,
-                                           mnemo__gemm_packed_i8_avx2,
-                                           mnemo__quantize_rows_avx2,
-                                           mnemo__gelu_tanh_mul_avx2, mnemo__rmsnorm,
-                                           mnemo__softmax_window, NULL};
+void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
+                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
+static const mnemo_kernels avx2_kernels = {
+    .name = "avx2",
+    .gemm_f32 = mnemo__gemm_f32_avx2,
+    .gemm_packed_f32 = mnemo__gemm_packed_f32_avx2,
+    .gemm_packed_f32s = mnemo__gemm_packed_f32s_avx2,
+    .gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx2,
+    .gemm_packed_i8 = mnemo__gemm_packed_i8_avx2,
+    .gemm_packed_q4 = mnemo__gemm_packed_q4_avx2,
+    .quantize_rows = mnemo__quantize_rows_avx2,
+    .gelu_tanh_mul = mnemo__gelu_tanh_mul_avx2,
+    .rmsnorm = mnemo__rmsnorm,
+    .softmax_window = mnemo__softmax_window,
+};
 #endif
 void mnemo__gemm_packed_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *,
                                      size_t, size_t, float *, size_t);
@@ -43,13 +52,19 @@ void mnemo__gemm_packed_i8_portable(size_t, size_t, size_t, const int16_t *, siz
                                     const int8_t *, const float *, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_f32s_portable(size_t, size_t, size_t, const float *, size_t, const float *,
                                       size_t, size_t, size_t, float *, size_t);
-static const mnemo_kernels portable_kernels = {"portable", mnemo__gemm_f32_portable,
-                                               mnemo__gemm_packed_f32_portable,
-                                               mnemo__gemm_packed_f32s_portable,
-                                               mnemo__gemm_packed_bf16_portable,
-                                               mnemo__gemm_packed_i8_portable,
-                                               mnemo__quantize_rows, mnemo__gelu_tanh_mul,
-                                               mnemo__rmsnorm, mnemo__softmax_window, NULL};
+static const mnemo_kernels portable_kernels = {
+    .name = "portable",
+    .gemm_f32 = mnemo__gemm_f32_portable,
+    .gemm_packed_f32 = mnemo__gemm_packed_f32_portable,
+    .gemm_packed_f32s = mnemo__gemm_packed_f32s_portable,
+    .gemm_packed_bf16 = mnemo__gemm_packed_bf16_portable,
+    .gemm_packed_i8 = mnemo__gemm_packed_i8_portable,
+    .gemm_packed_q4 = mnemo__gemm_packed_q4_portable,
+    .quantize_rows = mnemo__quantize_rows,
+    .gelu_tanh_mul = mnemo__gelu_tanh_mul,
+    .rmsnorm = mnemo__rmsnorm,
+    .softmax_window = mnemo__softmax_window,
+};
 
 const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
 
@@ -75,6 +90,8 @@ void mnemo__gemm_packed_i8_avx512(size_t, size_t, size_t, const int16_t *, size_
                                   const int8_t *, const float *, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_i8_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                 const int8_t *, const float *, size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_q4_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
+                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
                                 size_t, size_t, float *, size_t);
 static mnemo_kernels avx512_kernels, vnni_kernels, bf16_kernels;
@@ -108,6 +125,8 @@ static void variants_init(void) {
         vnni_kernels = avx512_kernels;
         vnni_kernels.name = "avx512-vnni";
         vnni_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_vnni;
+        vnni_kernels.prefer_int8 = 1;
+        vnni_kernels.gemm_packed_q4 = mnemo__gemm_packed_q4_vnni;
         variants[n_variants++] = &vnni_kernels;
     }
     if (__builtin_cpu_supports("avx512bf16")) {

@@ -58,6 +58,21 @@ typedef void (*mnemo_gemm_packed_i8_fn)(size_t M, size_t N, size_t K, const int1
                                         const float *sw, size_t p0, size_t p1, float *y,
                                         size_t ldy);
 
+/*
+ * q4 weights: 4-bit, in blocks of 32 k with one f32 scale per (row, block),
+ * the arithmetic of GGUF's Q4_0 (w = q * d, q in -8..7). Packed per 16-row
+ * panel and block: 256 bytes of nibbles, for each pair of k 16 bytes, column
+ * c's byte = (q[k+1] + 8) << 4 | (q[k] + 8):
+ *   wq[((n / 16) * nb + k / 32) * 256 + (k % 32 / 2) * 16 + n % 16], nb = ceil(K / 32)
+ * and the scales ws[((n / 16) * nb + k / 32) * 16 + n % 16]. Activations as
+ * int8's (int16 per token, mnemo__quantize_rows).
+ * y[m][n] = sx[m] * sum_b ws[n][b] * sum_{k in b} xq[m][k] * q[n][k].
+ */
+typedef void (*mnemo_gemm_packed_q4_fn)(size_t M, size_t N, size_t K, const int16_t *xq,
+                                        size_t ldxq, const float *sx, const uint8_t *wq,
+                                        const float *ws, size_t p0, size_t p1, float *y,
+                                        size_t ldy);
+
 typedef struct mnemo_kernels {
     const char *name; /* "ref", "portable", "avx2", "avx512", ... */
     mnemo_gemm_f32_fn gemm_f32;
@@ -65,6 +80,7 @@ typedef struct mnemo_kernels {
     mnemo_gemm_packed_f32s_fn gemm_packed_f32s;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
     mnemo_gemm_packed_i8_fn gemm_packed_i8;
+    mnemo_gemm_packed_q4_fn gemm_packed_q4;
     /* mnemo__quantize_rows, vectorized where the ISA allows */
     void (*quantize_rows)(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
                           float *sx);
@@ -77,6 +93,9 @@ typedef struct mnemo_kernels {
      * dot product (vdpbf16ps): twice gemm_packed_bf16's rate, but the
      * activations are rounded to bf16 too. NULL when the CPU has none. */
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16_dp;
+    /* Non-zero where int8 is the fastest precision (VNNI): --precision auto
+     * then means int8. */
+    int prefer_int8;
 } mnemo_kernels;
 
 /* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */
@@ -90,6 +109,19 @@ void mnemo__pack_bf16_pairs(const uint16_t *w, size_t N, size_t K, uint16_t *wp)
 /* int8: bytes of the packed weight, and the packer (f32 in; scales out, N floats). */
 size_t mnemo__packed_i8_size(size_t N, size_t K);
 void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw);
+/* q4: bytes of the packed nibbles and floats of the scales of an [N][K]
+ * weight, and the packer (f32 in, quantized per block of 32: d = the block's
+ * value of largest magnitude / t, q = round(w / d) in -8..7, for the t in
+ * -8..7 with the least squared error; t = -8 is Q4_0's rule, and blocks
+ * decoded from a Q4_0 file are reproduced exactly).
+ * Returns 0, or -1 when out of memory for its scratch. */
+size_t mnemo__packed_q4_size(size_t N, size_t K);
+size_t mnemo__packed_q4_scales(size_t N, size_t K);
+int mnemo__pack_q4(const float *w, size_t N, size_t K, uint8_t *wq, float *ws);
+/* The same from values already quantized: q[N][K] in -8..7 and d[N][nb]
+ * (a GGUF Q4_0 tensor, kept exactly). */
+void mnemo__pack_q4_quantized(const int8_t *q, const float *d, size_t N, size_t K, uint8_t *wq,
+                              float *ws);
 /* The largest |xq| for inputs of K columns: int32 sums of K products with
  * |wq| <= 127 cannot overflow. */
 int mnemo__i8_x_limit(size_t K);

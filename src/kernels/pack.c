@@ -3,6 +3,7 @@
  * (kernels.h): done once at load, portable C. Not a kernel itself.
  */
 #include "kernels.h"
+#include "../core/core.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,6 +60,80 @@ void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
         }
     }
     (void)panels;
+}
+
+size_t mnemo__packed_q4_size(size_t N, size_t K) {
+    return (N + MNEMO_PANEL - 1) / MNEMO_PANEL * ((K + 31) / 32) * 256;
+}
+
+size_t mnemo__packed_q4_scales(size_t N, size_t K) {
+    return (N + MNEMO_PANEL - 1) / MNEMO_PANEL * ((K + 31) / 32) * MNEMO_PANEL;
+}
+
+void mnemo__pack_q4_quantized(const int8_t *q, const float *d, size_t N, size_t K, uint8_t *wq,
+                              float *ws) {
+    size_t nb = (K + 31) / 32;
+    memset(wq, 0x88, mnemo__packed_q4_size(N, K)); /* padding: nibbles 8 = value 0 */
+    memset(ws, 0, mnemo__packed_q4_scales(N, K) * sizeof *ws);
+    for (size_t n = 0; n < N; n++) {
+        size_t p = n / MNEMO_PANEL, c = n % MNEMO_PANEL;
+        for (size_t b = 0; b < nb; b++) ws[(p * nb + b) * MNEMO_PANEL + c] = d[n * nb + b];
+        for (size_t k = 0; k < K; k++) {
+            uint8_t *byte = &wq[(p * nb + k / 32) * 256 + (k % 32 / 2) * MNEMO_PANEL + c];
+            uint8_t nib = (uint8_t)(q[n * K + k] + 8);
+            *byte = k % 2 ? (uint8_t)((*byte & 0x0F) | nib << 4) : (uint8_t)((*byte & 0xF0) | nib);
+        }
+    }
+}
+
+int mnemo__pack_q4(const float *w, size_t N, size_t K, uint8_t *wq, float *ws) {
+    size_t nb = (K + 31) / 32;
+    int8_t *q = mnemo__malloc_array(N ? N : 1, K ? K : 1);
+    float *d = mnemo__malloc_array(N ? N : 1, (nb ? nb : 1) * sizeof(float));
+    if (!q || !d) {
+        mnemo__free(q);
+        mnemo__free(d);
+        return -1;
+    }
+    for (size_t n = 0; n < N; n++)
+        for (size_t b = 0; b < nb; b++) {
+            size_t k0 = b * 32, k1 = k0 + 32 < K ? k0 + 32 : K;
+            const float *wb = w + n * K;
+            float big = 0.0f; /* the value of largest magnitude, with its sign */
+            for (size_t k = k0; k < k1; k++)
+                if (fabsf(wb[k]) > fabsf(big)) big = wb[k];
+            /* d = big / t for the t in -8..7 with the least squared error: t = -8
+             * is Q4_0's rule (tried first, so it wins ties); a block decoded from
+             * a Q4_0 file has an exact t (big = t * d), so such weights come back
+             * exactly. */
+            float best_d = 0.0f;
+            double best_err = -1.0;
+            for (int t = -8; t <= 7 && big != 0.0f; t++) {
+                if (t == 0) continue;
+                float dd = big / (float)t, inv = 1.0f / dd;
+                double e2 = 0.0;
+                for (size_t k = k0; k < k1; k++) {
+                    long v = lrintf(wb[k] * inv);
+                    v = v > 7 ? 7 : v < -8 ? -8 : v;
+                    double r = (double)wb[k] - (double)v * dd;
+                    e2 += r * r;
+                }
+                if (best_err < 0 || e2 < best_err) {
+                    best_err = e2;
+                    best_d = dd;
+                }
+            }
+            float inv = best_d != 0.0f ? 1.0f / best_d : 0.0f;
+            d[n * nb + b] = best_d;
+            for (size_t k = k0; k < k1; k++) {
+                long v = lrintf(wb[k] * inv);
+                q[n * K + k] = (int8_t)(v > 7 ? 7 : v < -8 ? -8 : v);
+            }
+        }
+    mnemo__pack_q4_quantized(q, d, N, K, wq, ws);
+    mnemo__free(q);
+    mnemo__free(d);
+    return 0;
 }
 
 int mnemo__i8_x_limit(size_t K) {

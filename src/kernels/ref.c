@@ -68,6 +68,32 @@ static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, s
             }
 }
 
+/* q4, shared by the reference and portable tables: exact integer sums per
+ * block, then the block scale (kernels.h). */
+void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const uint8_t *wq, const float *ws, size_t p0,
+                                    size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const uint8_t *wq, const float *ws, size_t p0,
+                                    size_t p1, float *y, size_t ldy) {
+    size_t nb = (K + 31) / 32;
+    for (size_t m = 0; m < M; m++)
+        for (size_t p = p0; p < p1; p++)
+            for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++) {
+                float acc = 0.0f;
+                for (size_t b = 0; b < nb; b++) {
+                    int32_t s = 0;
+                    for (size_t k = b * 32; k < K && k < b * 32 + 32; k++) {
+                        uint8_t byte = wq[(p * nb + b) * 256 + (k % 32 / 2) * MNEMO_PANEL + j];
+                        int q = (k % 2 ? byte >> 4 : byte & 0x0F) - 8;
+                        s += (int32_t)xq[m * ldxq + k] * q;
+                    }
+                    acc += (float)s * ws[(p * nb + b) * MNEMO_PANEL + j];
+                }
+                y[m * ldy + p * MNEMO_PANEL + j] = acc * sx[m];
+            }
+}
+
 /* Shared by the reference and portable tables: exact integer sums. */
 void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                     const float *sx, const int8_t *wq, const float *sw, size_t p0,
@@ -90,11 +116,18 @@ void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t 
         }
 }
 
-static const mnemo_kernels ref_kernels_packed = {"ref", gemm_f32_ref,
-                                                 gemm_packed_f32_ref, gemm_packed_f32s_ref,
-                                                 gemm_packed_bf16_ref,
-                                                 mnemo__gemm_packed_i8_portable,
-                                                 mnemo__quantize_rows, mnemo__gelu_tanh_mul,
-                                               mnemo__rmsnorm, mnemo__softmax_window, NULL};
+static const mnemo_kernels ref_kernels_packed = {
+    .name = "ref",
+    .gemm_f32 = gemm_f32_ref,
+    .gemm_packed_f32 = gemm_packed_f32_ref,
+    .gemm_packed_f32s = gemm_packed_f32s_ref,
+    .gemm_packed_bf16 = gemm_packed_bf16_ref,
+    .gemm_packed_i8 = mnemo__gemm_packed_i8_portable,
+    .gemm_packed_q4 = mnemo__gemm_packed_q4_portable,
+    .quantize_rows = mnemo__quantize_rows,
+    .gelu_tanh_mul = mnemo__gelu_tanh_mul,
+    .rmsnorm = mnemo__rmsnorm,
+    .softmax_window = mnemo__softmax_window,
+};
 
 const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

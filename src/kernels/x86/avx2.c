@@ -443,3 +443,86 @@ void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, i
         if (K % 2) q[K] = 0;
     }
 }
+
+/* ------------------------------------------------------------- q4 */
+/*
+ * The q4 GEMM (kernels.h) with vpmaddwd: per pair of k, a panel's 16 bytes
+ * widen to two ymm of 8 columns x (int16 k, int16 k+1), the 8 offset
+ * removed; a block's int32 sums are scaled into f32 accumulators. 16 ymm
+ * registers allow 3 rows x 1 panel (6 int32 + 6 f32 + 2 weights + 1 broadcast).
+ */
+void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
+                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
+
+static inline __attribute__((always_inline)) __m256i q4_half_row(const uint8_t *p) {
+    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    __m256i lo = _mm256_and_si256(v, _mm256_set1_epi32(0x0F));
+    __m256i hi = _mm256_slli_epi32(_mm256_and_si256(v, _mm256_set1_epi32(0xF0)), 12);
+    return _mm256_sub_epi16(_mm256_or_si256(lo, hi), _mm256_set1_epi16(8));
+}
+
+static inline __attribute__((always_inline)) void q4_tile_avx2(const int mr, size_t nb, size_t kh,
+                                                               const int16_t *x, size_t ldx,
+                                                               const uint8_t *w, const float *ws,
+                                                               const float *sx, float *y,
+                                                               size_t ldy, size_t ncols) {
+    __m256 f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00;
+    for (size_t b = 0; b < nb; b++) {
+        size_t kp0 = b * 16, kp1 = kp0 + 16 < kh ? kp0 + 16 : kh;
+        __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        const uint8_t *wb = w + b * 256;
+        for (size_t kp = kp0; kp < kp1; kp++) {
+            __m256i w0 = q4_half_row(wb + (kp - kp0) * 16), w1 = q4_half_row(wb + (kp - kp0) * 16 + 8);
+            __m256i a = bcast_pair(x + 2 * kp);
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(a, w0));
+            c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(a, w1));
+            if (mr > 1) {
+                a = bcast_pair(x + ldx + 2 * kp);
+                c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(a, w0));
+                c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(a, w1));
+            }
+            if (mr > 2) {
+                a = bcast_pair(x + 2 * ldx + 2 * kp);
+                c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(a, w0));
+                c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(a, w1));
+            }
+        }
+        __m256 s0 = _mm256_loadu_ps(ws + b * 16), s1 = _mm256_loadu_ps(ws + b * 16 + 8);
+        f00 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c00), s0, f00);
+        f01 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c01), s1, f01);
+        f10 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c10), s0, f10);
+        f11 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c11), s1, f11);
+        f20 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c20), s0, f20);
+        f21 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c21), s1, f21);
+    }
+    __m256 f[3][2] = {{f00, f01}, {f10, f11}, {f20, f21}};
+    for (int i = 0; i < mr; i++) {
+        float tmp[16];
+        __m256 r = _mm256_set1_ps(sx[i]);
+        _mm256_storeu_ps(tmp, _mm256_mul_ps(f[i][0], r));
+        _mm256_storeu_ps(tmp + 8, _mm256_mul_ps(f[i][1], r));
+        memcpy(y + i * ldy, tmp, ncols * sizeof(float));
+    }
+}
+
+void mnemo__gemm_packed_q4_avx2(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                const float *sx, const uint8_t *wq, const float *ws, size_t p0,
+                                size_t p1, float *y, size_t ldy) {
+    size_t nb = (K + 31) / 32, kh = (K + 1) / 2;
+    size_t group = nb ? 131072 / (nb * 256) : 1; /* ~128 KB of nibbles stay in L2 */
+    if (group < 1) group = 1;
+    for (size_t pg = p0; pg < p1; pg += group) {
+        size_t pe = pg + group < p1 ? pg + group : p1;
+        for (size_t m = 0; m < M; m += 3) {
+            size_t mr = M - m < 3 ? M - m : 3;
+            for (size_t p = pg; p < pe; p++) {
+                size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
+                const uint8_t *w = wq + p * nb * 256;
+                const float *s = ws + p * nb * 16;
+                if (mr == 3) q4_tile_avx2(3, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0, ldy, ncols);
+                else if (mr == 2) q4_tile_avx2(2, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0, ldy, ncols);
+                else q4_tile_avx2(1, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0, ldy, ncols);
+            }
+        }
+    }
+}

@@ -153,6 +153,11 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     /* FLOPs of the linear layers per token (2 per weight); attention excluded */
     double flop_token = 2.0 * mnemo_model_linear_params(m);
     double tps128 = b128.tokens / b128.seconds, tps512 = b512.tokens / b512.seconds;
+    /* the query's compute bound: its tokens' linear FLOPs at the peak of the
+     * instruction its precision runs on (issue 5: p50 within 2x of it) */
+    const char *instr;
+    double ppeak = mnemo__precision_peak_gops(mnemo_model_precision(m), threads, &instr);
+    double bound_ms = ppeak > 0 ? (double)qtok * flop_token / (ppeak * 1e9) * 1e3 : 0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = (double)ru.ru_maxrss / 1024.0;
@@ -162,10 +167,12 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
                "\"batch128\": {\"texts\": %zu, \"tokens\": %zu, \"seconds\": %.3f, \"tokens_per_s\": %.1f}, "
                "\"batch512\": {\"texts\": %zu, \"tokens\": %zu, \"seconds\": %.3f, \"tokens_per_s\": %.1f}, "
                "\"query_tokens\": %zu, \"query_p50_ms\": %.2f, \"query_p99_ms\": %.2f, "
-               "\"linear_gflops_128\": %.1f, \"peak_rss_mb\": %.1f}\n",
+               "\"linear_gflops_128\": %.1f, \"peak_rss_mb\": %.1f, \"precision_peak_gops\": %.1f, "
+               "\"precision_instruction\": \"%s\", \"query_bound_ms\": %.2f}\n",
                mnemo__cpu_description(), mnemo_model_kernels(m), mnemo_model_precision(m), threads,
                peak1, peakn, first_vector, b128.texts, b128.tokens, b128.seconds, tps128, b512.texts,
-               b512.tokens, b512.seconds, tps512, qtok, p50, p99, tps128 * flop_token / 1e9, rss_mb);
+               b512.tokens, b512.seconds, tps512, qtok, p50, p99, tps128 * flop_token / 1e9, rss_mb,
+               ppeak, instr, bound_ms);
     } else {
         printf("mnemo bench: %s, precision %s, kernels %s, %d threads%s\n", s->model,
                mnemo_model_precision(m), mnemo_model_kernels(m), threads,
@@ -178,6 +185,8 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
         printf("batch ~512 tokens:    %zu texts, %zu tokens in %.2f s = %.1f tokens/s\n", b512.texts,
                b512.tokens, b512.seconds, tps512);
         printf("query (%zu tokens):    p50 %.1f ms, p99 %.1f ms over %zu runs\n", qtok, p50, p99, runs);
+        printf("precision peak:       %.1f GOP/s on %d threads (%s); query compute bound %.1f ms, "
+               "p50 = %.1fx of it\n", ppeak, threads, instr, bound_ms, bound_ms > 0 ? p50 / bound_ms : 0);
         printf("linear layers:        %.1f GFLOP/s at ~128 tokens = %.0f%% of the FMA peak "
                "(%.0f MFLOP per token)\n",
                tps128 * flop_token / 1e9, 100.0 * tps128 * flop_token / 1e9 / peakn, flop_token / 1e6);

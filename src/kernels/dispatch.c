@@ -181,14 +181,26 @@ static float fma_loop_portable(uint64_t iters) {
     return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
+float mnemo__dpwssd_loop(uint64_t iters);
+float mnemo__dpbf16_loop(uint64_t iters);
+
 typedef struct peak_arg {
     uint64_t iters;
+    int kind; /* 0 f32 FMA, 1 vpdpwssd, 2 vdpbf16ps */
     float sink;
 } peak_arg;
 
 static void *peak_thread(void *p) {
     peak_arg *a = p;
 #if defined(__x86_64__)
+    if (a->kind == 1) {
+        a->sink = mnemo__dpwssd_loop(a->iters);
+        return NULL;
+    }
+    if (a->kind == 2) {
+        a->sink = mnemo__dpbf16_loop(a->iters);
+        return NULL;
+    }
     if (mnemo__kernels_avx512()) {
         a->sink = mnemo__fma_loop_avx512(a->iters);
         return NULL;
@@ -208,22 +220,45 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-double mnemo__fma_peak_gflops(int threads) {
+static double peak_run(int threads, int kind, double ops_per_iter, uint64_t iters) {
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
-    bool avx2 = mnemo__kernels_avx2() != NULL, avx512 = mnemo__kernels_avx512() != NULL;
-    double flops_per_iter = avx512 ? 10 * 16 * 2 : avx2 ? 10 * 8 * 2 : 8 * 2;
-    uint64_t iters = avx2 ? 40000000ull : 20000000ull;
     pthread_t t[64];
     peak_arg args[64];
     double t0 = now_s();
     for (int i = 0; i < threads; i++) {
         args[i].iters = iters;
+        args[i].kind = kind;
         if (pthread_create(&t[i], NULL, peak_thread, &args[i]) != 0) return 0;
     }
     for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
     double el = now_s() - t0;
-    return el > 0 ? flops_per_iter * (double)iters * threads / el / 1e9 : 0;
+    return el > 0 ? ops_per_iter * (double)iters * threads / el / 1e9 : 0;
+}
+
+double mnemo__fma_peak_gflops(int threads) {
+    bool avx2 = mnemo__kernels_avx2() != NULL, avx512 = mnemo__kernels_avx512() != NULL;
+    return peak_run(threads, 0, avx512 ? 10 * 16 * 2 : avx2 ? 10 * 8 * 2 : 8 * 2,
+                    avx2 ? 40000000ull : 20000000ull);
+}
+
+double mnemo__precision_peak_gops(const char *precision, int threads, const char **instruction) {
+    const mnemo_kernels *k = mnemo__kernels_best();
+#if defined(__x86_64__)
+    bool vnni = k->gemm_packed_q4 == mnemo__gemm_packed_q4_vnni;
+#else
+    bool vnni = false;
+#endif
+    if (precision && (!strcmp(precision, "int8") || !strcmp(precision, "q4")) && vnni) {
+        *instruction = "vpdpwssd";
+        return peak_run(threads, 1, 10 * 32 * 2, 40000000ull);
+    }
+    if (precision && !strcmp(precision, "bf16") && k->gemm_packed_bf16_dp) {
+        *instruction = "vdpbf16ps";
+        return peak_run(threads, 2, 12 * 32 * 2, 40000000ull);
+    }
+    *instruction = mnemo__kernels_avx512() ? "f32 FMA (zmm)" : mnemo__kernels_avx2() ? "f32 FMA (ymm)" : "f32 scalar";
+    return mnemo__fma_peak_gflops(threads);
 }
 
 const char *mnemo__cpu_description(void) {

@@ -150,6 +150,12 @@ const mnemo_kernels *const *mnemo__kernels_variants(size_t *n);
  * register-only loop of the best FMA instructions this CPU has, ~0.3 s). */
 double mnemo__fma_peak_gflops(int threads);
 
+/* The peak of the instruction the given precision's linear layers run on
+ * ("int8"/"q4": vpdpwssd with VNNI; "bf16": vdpbf16ps with AVX512-BF16;
+ * else the f32 FMA), in G multiply-add ops x 2 per second; *instruction
+ * names it. For `mnemo bench`'s compute bound. */
+double mnemo__precision_peak_gops(const char *precision, int threads, const char **instruction);
+
 /* Text naming the CPU model and the ISA extensions found, for logs/bench. */
 const char *mnemo__cpu_description(void);
 

@@ -112,3 +112,22 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
         }
     }
 }
+
+/* ------------------------------------------------------------ peak */
+/* A register-only vpdpwssd loop (the int8/q4 kernels' instruction) for
+ * `mnemo bench`: 10 chains, iters * 10 * 32 multiply-adds = 64 ops each. */
+float mnemo__dpwssd_loop(uint64_t iters);
+float mnemo__dpwssd_loop(uint64_t iters) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+            a7 = a0, a8 = a0, a9 = a0;
+    const __m512i u = _mm512_set1_epi16(1), v = _mm512_set1_epi16(-1);
+    for (uint64_t i = 0; i < iters; i++) {
+        a0 = dpwssd(a0, u, v), a1 = dpwssd(a1, u, v), a2 = dpwssd(a2, u, v);
+        a3 = dpwssd(a3, u, v), a4 = dpwssd(a4, u, v), a5 = dpwssd(a5, u, v);
+        a6 = dpwssd(a6, u, v), a7 = dpwssd(a7, u, v), a8 = dpwssd(a8, u, v);
+        a9 = dpwssd(a9, u, v);
+    }
+    __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
+                                 _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
+    return (float)_mm512_reduce_add_epi32(_mm512_add_epi32(s, _mm512_add_epi32(a8, a9)));
+}

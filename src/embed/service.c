@@ -56,12 +56,13 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
     if (!rc) rc = mnemo__cache_create(o->cache_bytes, o->cache_ttl, s->width, &s->cache, err);
     if (!rc) {
         /* Warm up before the first request: page in weights, touch buffers. */
-        int32_t warm[4] = {s->n_open ? s->open_ids[0] : 2, 9259, 1902, s->n_close ? s->close_ids[0] : 1};
-        const int32_t *wp = warm;
-        size_t wl = 4;
+        int32_t *warm = NULL;
+        size_t wl = 0;
         float *v = mnemo__malloc_array(s->width, sizeof(float));
-        rc = v ? mnemo_embed_tokens(s->ctx, &wp, &wl, 1, 0, v, err)
+        rc = v ? mnemo_embed_tokenize(model, "Hello, world.", 13, NULL, &warm, &wl, err)
                : mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        if (!rc) rc = mnemo_embed_tokens(s->ctx, (const int32_t *const *)&warm, &wl, 1, 0, v, err);
+        mnemo_free(warm);
         mnemo__free(v);
     }
     if (!rc) {

@@ -143,7 +143,7 @@ expect "truncate not a bool" /v1/embeddings '{"input":"x","truncate":"yes"}' 400
 expect "token id out of vocabulary" /v1/embeddings '{"input":[1,2,99999999]}' 400 "not in the vocabulary"
 expect "prompt with token ids" /v1/embeddings '{"input":[[5,6]],"task":"query"}' 400 "cannot be applied to token ids"
 expect "TEI validation is 422" /embed '{"inputs":""}' 422 '"error_type":"Validation"'
-expect "TEI too long without truncate is 413" /embed "{\"inputs\":\"$(head -c 6000 /dev/zero | tr '\0' 'a' | sed 's/aaa/ab /g')\",\"truncate\":false}" 413 "at most"
+expect "TEI too long without truncate is 413" /embed "{\"inputs\":\"$(head -c 8000 /dev/zero | tr '\0' 'a' | sed 's/aaaa/a b /g')\",\"truncate\":false}" 413 "at most"
 expect "Ollama unknown model" /api/embed '{"model":"llama3","input":"x"}' 404 "llama3"
 printf '{"input":"\xff\xfe"}' >"$T/bad_utf8"
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' --data-binary @"$T/bad_utf8" "$URL/v1/embeddings")

@@ -180,6 +180,16 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Frees the worker's buffers and the batcher itself. */
+static void free_buffers(mnemo_batcher *b) {
+    mnemo__free(b->batch);
+    mnemo__free(b->ids);
+    mnemo__free(b->lens);
+    mnemo__free(b->owners);
+    mnemo__free(b->out);
+    mnemo__free(b);
+}
+
 int mnemo__batcher_create(const mnemo_batcher_options *opts, mnemo_batcher **out, mnemo_error *err) {
     if (!opts->run || !opts->width || !opts->max_batch_tokens)
         return mnemo__fail(err, MNEMO_EINVAL, "batcher: run, width and max_batch_tokens are needed");
@@ -203,12 +213,7 @@ int mnemo__batcher_create(const mnemo_batcher_options *opts, mnemo_batcher **out
     *out = b;
     return MNEMO_OK;
 nomem:
-    mnemo__free(b->batch);
-    mnemo__free(b->ids);
-    mnemo__free(b->lens);
-    mnemo__free(b->owners);
-    mnemo__free(b->out);
-    mnemo__free(b);
+    free_buffers(b);
     return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for the batcher");
 }
 
@@ -221,12 +226,7 @@ void mnemo__batcher_free(mnemo_batcher *b) {
     pthread_join(b->thread, NULL);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->work);
-    mnemo__free(b->batch);
-    mnemo__free(b->ids);
-    mnemo__free(b->lens);
-    mnemo__free(b->owners);
-    mnemo__free(b->out);
-    mnemo__free(b);
+    free_buffers(b);
 }
 
 static item *dedup_find(mnemo_batcher *b, uint64_t h, const int32_t *ids, size_t len) {

@@ -17,6 +17,21 @@ static void write_usage(mnemo_jsonw *w, size_t tokens) {
     mnemo__jsonw_char(w, '}');
 }
 
+/* The fields OpenAI's and Ollama's requests share (model, dimensions, task,
+ * prompt, truncate, input), then the run. 0, or -1 after replying. */
+static int parse_common(mnemo_request *r, json_t *root, bool allow_ids, mnemo_embed_call *c) {
+    return mnemo__embed_check_model(r, json_object_get(root, "model"), "model") ||
+                   mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", c) ||
+                   mnemo__embed_parse_prompt(r, json_object_get(root, "task"), "task",
+                                             json_object_get(root, "prompt"), "prompt", c) ||
+                   mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate",
+                                           &c->truncate) ||
+                   mnemo__embed_parse_input(r, json_object_get(root, "input"), "input", allow_ids, c) ||
+                   mnemo__embed_run(r, c)
+               ? -1
+               : 0;
+}
+
 void mnemo__route_openai_embeddings(mnemo_request *r) {
     json_t *root = mnemo__request_json(r);
     if (!root) return;
@@ -28,14 +43,8 @@ void mnemo__route_openai_embeddings(mnemo_request *r) {
                            "'user' must be a string");
         goto out;
     }
-    if (mnemo__embed_check_model(r, json_object_get(root, "model"), "model") ||
-        mnemo__embed_parse_encoding(r, json_object_get(root, "encoding_format"), "encoding_format", &c) ||
-        mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", &c) ||
-        mnemo__embed_parse_prompt(r, json_object_get(root, "task"), "task",
-                                  json_object_get(root, "prompt"), "prompt", &c) ||
-        mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate", &c.truncate) ||
-        mnemo__embed_parse_input(r, json_object_get(root, "input"), "input", true, &c) ||
-        mnemo__embed_run(r, &c))
+    if (mnemo__embed_parse_encoding(r, json_object_get(root, "encoding_format"), "encoding_format", &c) ||
+        parse_common(r, root, true, &c))
         goto out;
     mnemo_jsonw *w = &r->out;
     r->status = 200;
@@ -73,13 +82,7 @@ void mnemo__route_ollama_embed(mnemo_request *r) {
     if (!root) return;
     mnemo_embed_call c;
     mnemo__embed_call_init(r, &c);
-    if (mnemo__embed_check_model(r, json_object_get(root, "model"), "model") ||
-        mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", &c) ||
-        mnemo__embed_parse_prompt(r, json_object_get(root, "task"), "task",
-                                  json_object_get(root, "prompt"), "prompt", &c) ||
-        mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate", &c.truncate) ||
-        mnemo__embed_parse_input(r, json_object_get(root, "input"), "input", false, &c) ||
-        mnemo__embed_run(r, &c))
+    if (parse_common(r, root, false, &c))
         goto out;
     mnemo_jsonw *w = &r->out;
     r->status = 200;

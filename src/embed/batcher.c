@@ -43,6 +43,7 @@ struct mnemo_batch_job {
     mnemo_error err;
     pthread_cond_t cond;
     item **items; /* items[i]: what sequence i waits for; NULL once delivered */
+    bool *delivered;
     sub subs[];
 };
 
@@ -169,8 +170,10 @@ static void *worker_main(void *arg) {
                     j->err = err;
                 }
                 j->items[s->index] = NULL;
+                j->delivered[s->index] = true;
                 j->last_done = t1;
-                if (--j->remaining == 0) pthread_cond_signal(&j->cond);
+                j->remaining--;
+                pthread_cond_signal(&j->cond); /* a streaming waiter wants each one */
             }
             dedup_remove(b, it);
             mnemo__free(it);
@@ -255,6 +258,7 @@ static void detach(mnemo_batcher *b, mnemo_batch_job *j, size_t i) {
 static void job_free(mnemo_batch_job *j) {
     pthread_cond_destroy(&j->cond);
     mnemo__free(j->items);
+    mnemo__free(j->delivered);
     mnemo__free(j);
 }
 
@@ -273,13 +277,16 @@ int mnemo__batcher_submit(mnemo_batcher *b, const int32_t *const *ids, const siz
         return mnemo__fail(err, MNEMO_ENOMEM, "too many sequences");
     mnemo_batch_job *j = mnemo__calloc(1, bytes);
     item **items = j ? mnemo__calloc(n ? n : 1, sizeof *items) : NULL;
-    uint64_t *hashes = items ? mnemo__malloc_array(n ? n : 1, sizeof *hashes) : NULL;
+    bool *delivered = items ? mnemo__calloc(n ? n : 1, sizeof *delivered) : NULL;
+    uint64_t *hashes = delivered ? mnemo__malloc_array(n ? n : 1, sizeof *hashes) : NULL;
     if (!hashes) {
         mnemo__free(items);
+        mnemo__free(delivered);
         mnemo__free(j);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu sequences", n);
     }
     j->items = items;
+    j->delivered = delivered;
     j->n = n;
     j->out = out;
     j->deadline = deadline;
@@ -343,31 +350,20 @@ int mnemo__batcher_submit(mnemo_batcher *b, const int32_t *const *ids, const siz
     return MNEMO_OK;
 }
 
-int mnemo__batcher_wait(mnemo_batcher *b, mnemo_batch_job *j, int (*gone)(void *), void *arg,
-                        mnemo_batch_timing *timing, mnemo_error *err) {
-    int rc = MNEMO_OK;
-    pthread_mutex_lock(&b->mu);
-    while (j->remaining > 0) {
-        double now = mnemo__now();
-        if (now >= j->deadline) {
-            rc = mnemo__fail(err, MNEMO_ETIMEDOUT,
-                             "not done within the deadline (--timeout): the server is overloaded "
-                             "or the request is too large; retry later or send fewer inputs");
-            break;
+/* Sequences delivered that `seen` does not have yet (marked there when mark). */
+static size_t newly_delivered(const mnemo_batch_job *j, bool *seen, bool mark) {
+    size_t n = 0;
+    for (size_t i = 0; i < j->n; i++)
+        if (j->delivered[i] && !seen[i]) {
+            n++;
+            if (mark) seen[i] = true;
         }
-        struct timespec ts;
-        abs_time(now + POLL_SECONDS < j->deadline ? now + POLL_SECONDS : j->deadline, &ts);
-        pthread_cond_timedwait(&j->cond, &b->mu, &ts);
-        if (j->remaining > 0 && gone) {
-            pthread_mutex_unlock(&b->mu);
-            int g = gone(arg);
-            pthread_mutex_lock(&b->mu);
-            if (g && j->remaining > 0) {
-                rc = mnemo__fail(err, MNEMO_ECANCELED, "the client closed the connection");
-                break;
-            }
-        }
-    }
+    return n;
+}
+
+/* Ends a job (detached from what it waited for) and frees it; locked. */
+static int finish_job(mnemo_batcher *b, mnemo_batch_job *j, int rc, mnemo_batch_timing *timing,
+                      mnemo_error *err) {
     for (size_t i = 0; i < j->n; i++) detach(b, j, i);
     if (rc == MNEMO_OK && j->rc) {
         rc = j->rc;
@@ -379,9 +375,55 @@ int mnemo__batcher_wait(mnemo_batcher *b, mnemo_batch_job *j, int (*gone)(void *
         timing->inference = j->started && j->last_done > j->first_start ? j->last_done - j->first_start : 0;
     }
     b->waiting_jobs--;
+    return rc;
+}
+
+int mnemo__batcher_wait_some(mnemo_batcher *b, mnemo_batch_job *j, int (*gone)(void *), void *arg,
+                             bool *seen, size_t *n_new, bool *finished, mnemo_batch_timing *timing,
+                             mnemo_error *err) {
+    int rc = MNEMO_OK;
+    pthread_mutex_lock(&b->mu);
+    while (j->remaining > 0 && !(seen && newly_delivered(j, seen, false))) {
+        double now = mnemo__now();
+        if (now >= j->deadline) {
+            rc = mnemo__fail(err, MNEMO_ETIMEDOUT,
+                             "not done within the deadline (--timeout): the server is overloaded "
+                             "or the request is too large; retry later or send fewer inputs");
+            break;
+        }
+        struct timespec ts;
+        abs_time(now + POLL_SECONDS < j->deadline ? now + POLL_SECONDS : j->deadline, &ts);
+        pthread_cond_timedwait(&j->cond, &b->mu, &ts);
+        if (j->remaining > 0 && gone && !(seen && newly_delivered(j, seen, false))) {
+            pthread_mutex_unlock(&b->mu);
+            int g = gone(arg);
+            pthread_mutex_lock(&b->mu);
+            if (g && j->remaining > 0) {
+                rc = mnemo__fail(err, MNEMO_ECANCELED, "the client closed the connection");
+                break;
+            }
+        }
+    }
+    if (n_new) *n_new = seen ? newly_delivered(j, seen, true) : 0;
+    bool done = j->remaining == 0 || rc != MNEMO_OK;
+    if (done) rc = finish_job(b, j, rc, timing, err);
+    pthread_mutex_unlock(&b->mu);
+    if (done) job_free(j);
+    if (finished) *finished = done;
+    return rc;
+}
+
+int mnemo__batcher_wait(mnemo_batcher *b, mnemo_batch_job *j, int (*gone)(void *), void *arg,
+                        mnemo_batch_timing *timing, mnemo_error *err) {
+    return mnemo__batcher_wait_some(b, j, gone, arg, NULL, NULL, NULL, timing, err);
+}
+
+void mnemo__batcher_cancel(mnemo_batcher *b, mnemo_batch_job *j) {
+    if (!j) return;
+    pthread_mutex_lock(&b->mu);
+    finish_job(b, j, MNEMO_ECANCELED, NULL, NULL);
     pthread_mutex_unlock(&b->mu);
     job_free(j);
-    return rc;
 }
 
 void mnemo__batcher_stats(mnemo_batcher *b, mnemo_batcher_stats *out) {

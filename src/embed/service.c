@@ -137,8 +137,45 @@ static void cache_key(const mnemo_service *s, const mnemo_service_input *in, con
                      : (mnemo_piece){in->text, in->len};
 }
 
-int mnemo__service_embed(mnemo_service *s, const mnemo_service_request *q, mnemo_service_result *r,
-                         mnemo_error *err) {
+struct mnemo_service_call {
+    mnemo_service *s;
+    const mnemo_service_request *q;
+    mnemo_service_result *r;
+    const char *prompt;
+    int32_t **ids;   /* the sequences sent to the model, n_pending of them */
+    size_t *lens, *where, n_pending;
+    bool *hit, *seen; /* hit[i]: input i came from the cache; seen[k]: pending k arrived */
+    float *vecs;
+    mnemo_batch_job *job;
+    bool first, finished, ok;
+};
+
+void mnemo__service_end(mnemo_service_call *c) {
+    if (!c) return;
+    mnemo_service *s = c->s;
+    if (c->job) mnemo__batcher_cancel(s->batcher, c->job);
+    if (c->ok) {
+        double now = mnemo__now();
+        for (size_t k = 0; k < c->n_pending; k++) {
+            mnemo_piece key[3];
+            cache_key(s, &c->q->inputs[c->where[k]], c->prompt, key);
+            mnemo__cache_put(s->cache, key, 3, c->vecs + k * s->width, c->r->n_tokens[c->where[k]], now);
+        }
+    }
+    if (c->ids)
+        for (size_t k = 0; k < c->n_pending; k++) mnemo_free(c->ids[k]);
+    mnemo__free(c->ids);
+    mnemo__free(c->lens);
+    mnemo__free(c->where);
+    mnemo__free(c->hit);
+    mnemo__free(c->seen);
+    mnemo__free(c->vecs);
+    mnemo__free(c);
+}
+
+int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo_service_result *r,
+                         mnemo_service_call **out, mnemo_error *err) {
+    *out = NULL;
     double t0 = mnemo__now();
     mnemo_embed_options eo = {q->prompt_name, q->prompt_text, 0, q->no_truncate};
     bool explicit_prompt = q->prompt_name || q->prompt_text;
@@ -149,14 +186,18 @@ int mnemo__service_embed(mnemo_service *s, const mnemo_service_request *q, mnemo
     r->tokenize = r->queue = r->inference = 0;
     r->started = false;
     r->bad_index = 0;
-    size_t n = q->n, n_pending = 0;
-    int32_t **ids = mnemo__calloc(n ? n : 1, sizeof *ids);
-    size_t *lens = mnemo__calloc(n ? n : 1, sizeof *lens);
-    size_t *where = mnemo__calloc(n ? n : 1, sizeof *where);
-    float *vecs = NULL;
-    if (!ids || !lens || !where) {
+    size_t n = q->n, one = n ? n : 1;
+    mnemo_service_call *c = mnemo__calloc(1, sizeof *c);
+    if (!c) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    *c = (mnemo_service_call){.s = s, .q = q, .r = r, .prompt = prompt, .first = true};
+    c->ids = mnemo__calloc(one, sizeof *c->ids);
+    c->lens = mnemo__calloc(one, sizeof *c->lens);
+    c->where = mnemo__calloc(one, sizeof *c->where);
+    c->hit = mnemo__calloc(one, sizeof *c->hit);
+    c->seen = mnemo__calloc(one, sizeof *c->seen);
+    if (!c->ids || !c->lens || !c->where || !c->hit || !c->seen) {
         rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu inputs", n);
-        goto done;
+        goto fail;
     }
     for (size_t i = 0; i < n; i++) {
         const mnemo_service_input *in = &q->inputs[i];
@@ -164,11 +205,12 @@ int mnemo__service_embed(mnemo_service *s, const mnemo_service_request *q, mnemo
             r->bad_index = i;
             rc = mnemo__fail(err, MNEMO_EINVAL, "input[%zu]: a task prompt cannot be applied to "
                              "token ids: send text, or tokenize prompt + text yourself", i);
-            goto done;
+            goto fail;
         }
         mnemo_piece key[3];
         cache_key(s, in, prompt, key);
         if (mnemo__cache_get(s->cache, key, 3, t0, r->vectors + i * s->width, &r->n_tokens[i])) {
+            c->hit[i] = true;
             r->cache_hits++;
             r->total_tokens += r->n_tokens[i];
             continue;
@@ -180,49 +222,83 @@ int mnemo__service_embed(mnemo_service *s, const mnemo_service_request *q, mnemo
         if (rc) {
             r->bad_index = i;
             mnemo__fail_prefix(err, "input[%zu]", i);
-            goto done;
+            goto fail;
         }
-        ids[n_pending] = seq;
-        lens[n_pending] = len;
-        where[n_pending++] = i;
+        c->ids[c->n_pending] = seq;
+        c->lens[c->n_pending] = len;
+        c->where[c->n_pending++] = i;
         r->n_tokens[i] = len;
         r->total_tokens += len;
     }
-    double t1 = mnemo__now();
-    r->tokenize = t1 - t0;
-    r->computed = n_pending;
-    if (n_pending) {
-        vecs = mnemo__malloc_array(n_pending, s->width * sizeof(float));
-        if (!vecs) {
-            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu vectors", n_pending);
-            goto done;
+    r->tokenize = mnemo__now() - t0;
+    r->computed = c->n_pending;
+    if (c->n_pending) {
+        c->vecs = mnemo__malloc_array(c->n_pending, s->width * sizeof(float));
+        if (!c->vecs) {
+            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu vectors", c->n_pending);
+            goto fail;
         }
-        mnemo_batch_job *job;
-        rc = mnemo__batcher_submit(s->batcher, (const int32_t *const *)ids, lens, n_pending, vecs,
-                                   q->deadline, &job, err);
-        if (rc) goto done;
-        mnemo_batch_timing tm;
-        rc = mnemo__batcher_wait(s->batcher, job, q->gone, q->gone_arg, &tm, err);
-        r->queue = tm.queue;
-        r->inference = tm.inference;
-        r->started = tm.started;
-        if (rc) goto done;
-        double now = mnemo__now();
-        for (size_t k = 0; k < n_pending; k++) {
-            size_t i = where[k];
-            const mnemo_service_input *in = &q->inputs[i];
-            memcpy(r->vectors + i * s->width, vecs + k * s->width, s->width * sizeof(float));
-            mnemo_piece key[3];
-            cache_key(s, in, prompt, key);
-            mnemo__cache_put(s->cache, key, 3, vecs + k * s->width, r->n_tokens[i], now);
+        rc = mnemo__batcher_submit(s->batcher, (const int32_t *const *)c->ids, c->lens,
+                                   c->n_pending, c->vecs, q->deadline, &c->job, err);
+        if (rc) goto fail;
+    }
+    *out = c;
+    return MNEMO_OK;
+fail:
+    mnemo__service_end(c);
+    return rc;
+}
+
+int mnemo__service_next(mnemo_service_call *c, size_t *done, size_t *n_done, bool *finished,
+                        mnemo_error *err) {
+    mnemo_service *s = c->s;
+    *n_done = 0;
+    *finished = c->finished;
+    if (c->finished) return MNEMO_OK;
+    if (c->first) {
+        c->first = false;
+        for (size_t i = 0; i < c->q->n; i++)
+            if (c->hit[i]) done[(*n_done)++] = i;
+        if (!c->job) c->finished = c->ok = true;
+        if (*n_done || c->finished) {
+            *finished = c->finished;
+            return MNEMO_OK;
         }
     }
-done:
-    if (ids)
-        for (size_t k = 0; k < n_pending; k++) mnemo_free(ids[k]);
-    mnemo__free(ids);
-    mnemo__free(lens);
-    mnemo__free(where);
-    mnemo__free(vecs);
+    mnemo_batch_timing tm = {0};
+    size_t n_new = 0;
+    bool over = false;
+    int rc = mnemo__batcher_wait_some(s->batcher, c->job, c->q->gone, c->q->gone_arg, c->seen,
+                                      &n_new, &over, &tm, err);
+    for (size_t k = 0; k < c->n_pending && n_new; k++) {
+        size_t i = c->where[k];
+        if (!c->seen[k] || c->hit[i]) continue; /* hit[] marks what was reported */
+        c->hit[i] = true;
+        memcpy(c->r->vectors + i * s->width, c->vecs + k * s->width, s->width * sizeof(float));
+        done[(*n_done)++] = i;
+    }
+    if (over) {
+        c->job = NULL; /* freed by the batcher */
+        c->finished = true;
+        c->ok = rc == MNEMO_OK;
+        c->r->queue = tm.queue;
+        c->r->inference = tm.inference;
+        c->r->started = tm.started;
+    }
+    *finished = c->finished;
+    return rc;
+}
+
+int mnemo__service_embed(mnemo_service *s, const mnemo_service_request *q, mnemo_service_result *r,
+                         mnemo_error *err) {
+    mnemo_service_call *c;
+    int rc = mnemo__service_begin(s, q, r, &c, err);
+    if (rc) return rc;
+    size_t *done = mnemo__malloc_array(q->n ? q->n : 1, sizeof *done), n_done;
+    bool finished = false;
+    if (!done) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    while (!rc && !finished) rc = mnemo__service_next(c, done, &n_done, &finished, err);
+    mnemo__free(done);
+    mnemo__service_end(c);
     return rc;
 }

@@ -110,6 +110,18 @@ int mnemo__batcher_submit(mnemo_batcher *b, const int32_t *const *ids, const siz
  */
 int mnemo__batcher_wait(mnemo_batcher *b, mnemo_batch_job *job, int (*gone)(void *), void *arg,
                         mnemo_batch_timing *timing, mnemo_error *err);
+/*
+ * The same, for a caller that streams: returns as soon as some sequences not
+ * yet marked in seen[] (n flags) are delivered, marks them and counts them
+ * in *n_new. *finished is set once the job is over (all delivered, or an
+ * error); only then is the job freed.
+ */
+int mnemo__batcher_wait_some(mnemo_batcher *b, mnemo_batch_job *job, int (*gone)(void *), void *arg,
+                             bool *seen, size_t *n_new, bool *finished, mnemo_batch_timing *timing,
+                             mnemo_error *err);
+/* Drops a job that is not finished (its sequences nobody else waits for
+ * leave the queue) and frees it. */
+void mnemo__batcher_cancel(mnemo_batcher *b, mnemo_batch_job *job);
 typedef struct mnemo_batcher_stats {
     size_t queued_seqs, queued_tokens, waiting_jobs;
     double tokens_per_second; /* recent throughput (0 before the first pass) */
@@ -184,5 +196,22 @@ typedef struct mnemo_service_result {
  */
 int mnemo__service_embed(mnemo_service *s, const mnemo_service_request *req,
                          mnemo_service_result *res, mnemo_error *err);
+
+/*
+ * mnemo__service_embed in steps, for a caller that streams results as they
+ * come. begin: the checks, cache lookups, tokenizing and queueing (errors as
+ * above; nothing to end on error). next: waits for more results and writes
+ * the indices of the inputs newly done (their vectors are in res->vectors)
+ * to done[] (room for req->n); cache hits come first; *finished once all are
+ * done or on an error (ETIMEDOUT, ECANCELED, ...). end: stores what was
+ * computed in the cache when all went well, drops unfinished work, frees.
+ * `req` and `res` must stay valid until end.
+ */
+typedef struct mnemo_service_call mnemo_service_call;
+int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *req,
+                         mnemo_service_result *res, mnemo_service_call **call, mnemo_error *err);
+int mnemo__service_next(mnemo_service_call *call, size_t *done, size_t *n_done, bool *finished,
+                        mnemo_error *err);
+void mnemo__service_end(mnemo_service_call *call);
 
 #endif

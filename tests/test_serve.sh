@@ -125,6 +125,19 @@ check "GET /v1/models" $([ "$CODE" = 200 ] && py 'import json,sys; d=json.load(o
 post /v1/embeddings '{"input":"hello world","encoding_format":"ubinary","dimensions":16}'
 check "ubinary: dim/8 packed bytes" $(py 'import json,sys; e=json.load(open(sys.argv[1]))["data"][0]["embedding"]; assert len(e)==2 and all(0<=x<=255 for x in e)' "$T/body" && echo 0 || echo 1)
 
+# NDJSON streaming: one line per embedding (any order), then the usage line
+post /v1/embeddings '{"input":["hello world","Which planet is known as the Red Planet?"],"task":"query","dimensions":16}' -H 'Accept: application/x-ndjson'
+py '
+import json,sys
+want=[json.loads(l) for l in open(sys.argv[1])]
+lines=[json.loads(l) for l in open(sys.argv[2])]
+assert len(lines)==3 and lines[-1]["object"]=="usage" and lines[-1]["usage"]["prompt_tokens"]>0
+got={l["index"]:l["embedding"] for l in lines[:-1]}
+assert sorted(got)==[0,1]
+assert max(abs(a-b) for i in got for a,b in zip(got[i],want[i]))<1e-5' "$T/want" "$T/body"
+check "NDJSON stream: a line per embedding, equal to mnemo embed, then usage" $?
+check "NDJSON stream: its content type" $(grep -qi '^Content-Type: application/x-ndjson' "$T/headers" && echo 0 || echo 1)
+
 # --- limits and bad input: each a 4xx that says what to change
 expect "empty input list" /v1/embeddings '{"input":[]}' 400 "empty array" '"code":"empty_input"'
 expect "empty string" /v1/embeddings '{"input":""}' 400 "empty string"

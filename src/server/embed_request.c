@@ -229,6 +229,12 @@ int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c) {
         r->tokens = c->res.total_tokens;
         return 0;
     }
+    mnemo__embed_report(r, c, rc, &err);
+    return -1;
+}
+
+void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc, const mnemo_error *e) {
+    const mnemo_error err = *e;
     switch (rc) {
     case MNEMO_EINVAL: case MNEMO_EUTF8: case MNEMO_ERANGE:
         mnemo__reply_error(r, 400, "invalid_request_error", "input", "invalid_input", "%s", err.message);
@@ -257,7 +263,6 @@ int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c) {
     default:
         mnemo__reply_error(r, 500, "server_error", NULL, "internal_error", "%s", err.message);
     }
-    return -1;
 }
 
 /* ------------------------------------------------------------ encodings */

@@ -261,11 +261,16 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
             r->status = 503;
             MNEMO_JSONW_LIT(&r->out, "{\"error\":\"out of memory\"}");
         }
-        struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
-            r->out.len, r->out.p, free_buffer);
+        struct MHD_Response *resp = r->stream_response;
+        if (!resp) {
+            resp = MHD_create_response_from_buffer_with_free_callback(r->out.len, r->out.p,
+                                                                      free_buffer);
+            if (resp) {
+                r->out.p = NULL; /* the response owns it now */
+                r->out.len = r->out.cap = 0;
+            }
+        }
         if (resp) {
-            r->out.p = NULL; /* the response owns it now */
-            r->out.len = r->out.cap = 0;
             char timing[200], num[16];
             snprintf(timing, sizeof timing,
                      "queue;dur=%.2f, tokenize;dur=%.2f, inference;dur=%.2f, total;dur=%.2f",

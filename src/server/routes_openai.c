@@ -18,7 +18,7 @@ static void write_usage(mnemo_jsonw *w, size_t tokens) {
 }
 
 /* The fields OpenAI's and Ollama's requests share (model, dimensions, task,
- * prompt, truncate, input), then the run. 0, or -1 after replying. */
+ * prompt, truncate, input). 0, or -1 after replying. */
 static int parse_common(mnemo_request *r, json_t *root, bool allow_ids, mnemo_embed_call *c) {
     return mnemo__embed_check_model(r, json_object_get(root, "model"), "model") ||
                    mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", c) ||
@@ -26,8 +26,7 @@ static int parse_common(mnemo_request *r, json_t *root, bool allow_ids, mnemo_em
                                              json_object_get(root, "prompt"), "prompt", c) ||
                    mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate",
                                            &c->truncate) ||
-                   mnemo__embed_parse_input(r, json_object_get(root, "input"), "input", allow_ids, c) ||
-                   mnemo__embed_run(r, c)
+                   mnemo__embed_parse_input(r, json_object_get(root, "input"), "input", allow_ids, c)
                ? -1
                : 0;
 }
@@ -46,6 +45,13 @@ void mnemo__route_openai_embeddings(mnemo_request *r) {
     if (mnemo__embed_parse_encoding(r, json_object_get(root, "encoding_format"), "encoding_format", &c) ||
         parse_common(r, root, true, &c))
         goto out;
+    const char *accept = mnemo__request_header(r, "Accept");
+    if (accept && strstr(accept, "application/x-ndjson")) {
+        /* one line per embedding as its pass finishes; the stream owns root and c now */
+        if (mnemo__embed_stream(r, root, &c) == 0) return;
+        goto out;
+    }
+    if (mnemo__embed_run(r, &c)) goto out;
     mnemo_jsonw *w = &r->out;
     r->status = 200;
     MNEMO_JSONW_LIT(w, "{\"object\":\"list\",\"data\":[");
@@ -82,8 +88,7 @@ void mnemo__route_ollama_embed(mnemo_request *r) {
     if (!root) return;
     mnemo_embed_call c;
     mnemo__embed_call_init(r, &c);
-    if (parse_common(r, root, false, &c))
-        goto out;
+    if (parse_common(r, root, false, &c) || mnemo__embed_run(r, &c)) goto out;
     mnemo_jsonw *w = &r->out;
     r->status = 200;
     MNEMO_JSONW_LIT(w, "{\"model\":");

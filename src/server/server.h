@@ -74,6 +74,7 @@ typedef struct mnemo_request {
     double t_queue, t_tokenize, t_inference;
     size_t tokens, inputs;
     bool embedded;
+    void *stream_response; /* a struct MHD_Response of a streamed body, instead of out */
 } mnemo_request;
 
 /* A request header's value, or NULL. */
@@ -130,6 +131,15 @@ int mnemo__embed_parse_bool(mnemo_request *r, json_t *v, const char *param, bool
 int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param, mnemo_embed_call *c);
 /* Runs the call through the service; maps its errors to HTTP statuses. */
 int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c);
+/* Replies with the HTTP status and message for a service error `rc`. */
+void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc, const mnemo_error *err);
+/* Streams the call as NDJSON (Accept: application/x-ndjson): one line
+ * {"object":"embedding","index","embedding"} per input as soon as its pass
+ * is done (cache hits first), then {"object":"usage","model","usage"}; an
+ * error after the start is a last line {"error":{...}}. On success (0) the
+ * stream owns `root` (one reference) and the call; on -1 (replied with the
+ * error) the caller still does. */
+int mnemo__embed_stream(mnemo_request *r, json_t *root, mnemo_embed_call *c);
 /* Writes vector i as the call's encoding asks (JSON array, or base64 string). */
 void mnemo__embed_write_vector(mnemo_jsonw *w, const mnemo_embed_call *c, size_t i);
 void mnemo__embed_call_free(mnemo_embed_call *c);

@@ -268,15 +268,10 @@ void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc, co
 /* ------------------------------------------------------------ encodings */
 
 static void write_base64(mnemo_jsonw *w, const unsigned char *p, size_t n) {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char chunk[65]; /* 48 bytes at a time */
     mnemo__jsonw_char(w, '"');
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        char q[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
-                     i + 2 < n ? tab[v & 63] : '='};
-        mnemo__jsonw_raw(w, q, 4);
-    }
+    for (size_t i = 0; i < n; i += 48)
+        mnemo__jsonw_raw(w, chunk, mnemo__base64_encode(p + i, n - i < 48 ? n - i : 48, chunk));
     mnemo__jsonw_char(w, '"');
 }
 

@@ -3,8 +3,8 @@
 Starts the real server binary and talks to it with the official `openai`
 Python client (client.embeddings.create: base64 by default, float, with
 `dimensions` and mnemo's `task`), LangChain's OpenAIEmbeddings
-(check_embedding_ctx_length=False), and parses /metrics with
-prometheus-client's text parser. Every vector must equal `mnemo embed`'s for
+(check_embedding_ctx_length=False), the `websockets` client on
+/v1/embeddings/ws, and parses /metrics with prometheus-client's text parser. Every vector must equal `mnemo embed`'s for
 the same text, prompt and dimension. Concurrent requests must share forward
 passes (batching) and still give each client its own vectors; an overload run
 must answer only 200 or 429.
@@ -29,6 +29,8 @@ import urllib.request
 import openai
 from langchain_openai import OpenAIEmbeddings
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
 MNEMO, MODEL = sys.argv[1], sys.argv[2]
 NAME = os.path.basename(MODEL.rstrip("/"))
@@ -148,6 +150,31 @@ check("48 concurrent requests all 200", all(s == 200 for s, _ in results))
 check("concurrent vectors equal mnemo embed",
       max_diff([b["data"][0]["embedding"] for _, b in results], want_many) < 1e-5)
 
+# WebSocket: many requests over one connection, answered in order.
+ws_url = srv.url.replace("http://", "ws://") + "/v1/embeddings/ws"
+with ws_connect(ws_url, max_size=None) as ws:
+    answers = []
+    for i, t in enumerate(texts):
+        ws.send(json.dumps({"input": [t], "task": "query", "dimensions": 16}))
+        answers.append(json.loads(ws.recv()))
+    check("websocket: each message answered with its vectors",
+          max_diff([a["data"][0]["embedding"] for a in answers], want_query_16) < 1e-5)
+    ws.send("not json")
+    e = json.loads(ws.recv())
+    check("websocket: a bad message gets an error, the connection stays",
+          e["error"]["code"] == "invalid_json")
+    ws.send(json.dumps({"input": "x" * 70000}))  # a 64-bit length frame
+    check("websocket: limits apply", json.loads(ws.recv())["error"]["code"] == "input_too_long")
+    ws.send(json.dumps({"input": texts[0]}))
+    check("websocket: still serving", max_diff([json.loads(ws.recv())["data"][0]["embedding"]],
+                                               want_plain[:1]) < 1e-5)
+try:
+    with ws_connect(ws_url.replace("/ws", "/nope")) as ws:
+        pass
+    check("websocket: unknown route refused", False)
+except Exception:
+    check("websocket: unknown route refused", True)
+
 text = urllib.request.urlopen(srv.url + "/metrics").read().decode()
 families = {f.name: f for f in text_string_to_metric_families(text)}
 check("prometheus parser: families present",
@@ -163,7 +190,17 @@ check("metrics: requests by route and status", reqs.get(("/v1/embeddings", "200"
 br = {s.labels.get("le"): s.value for s in families["mnemo_batch_requests"].samples
       if s.name.endswith("_bucket")}
 check("metrics: some forward pass served more than one request", br.get("1.0", br.get("1")) < br["+Inf"], br)
-check("server exits 0 on SIGTERM", srv.stop() == 0)
+# SIGTERM with a WebSocket open: the socket is closed (1001), the server exits 0.
+with ws_connect(ws_url) as ws:
+    t0 = time.time()
+    rc = srv.stop()
+    try:
+        ws.recv(timeout=5)
+        closed = None
+    except ConnectionClosed as e:
+        closed = e.rcvd.code if e.rcvd else None
+check("server exits 0 on SIGTERM, promptly with a WebSocket open", rc == 0 and time.time() - t0 < 10)
+check("the open WebSocket is closed with 1001 (going away)", closed == 1001, closed)
 
 # Overload: a tiny queue and many clients get only 200s and 429s, never a hang.
 srv = Server("--max-queue-tokens", "1", "--batch-window-ms", "20")

@@ -26,6 +26,7 @@ struct mnemo_server {
     struct MHD_Daemon *daemon;
     _Atomic(mnemo_service *) svc;
     _Atomic long in_flight;
+    _Atomic bool stopping;
     _Atomic uint64_t next_id;
     uint64_t id_salt;
     double load_seconds;
@@ -57,6 +58,7 @@ static const route routes[] = {
     {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health},
     {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics},
     {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed},
+    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket},
 };
 
 typedef struct conn_state {
@@ -71,15 +73,19 @@ typedef struct conn_state {
 /* ------------------------------------------------------------ helpers */
 
 const char *mnemo__request_header(mnemo_request *r, const char *name) {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
 }
 
 int mnemo__request_gone(void *arg) {
     mnemo_request *r = arg;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci) return 0;
-    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    int fd = r->fd;
+    if (fd < 0) {
+        const union MHD_ConnectionInfo *ci =
+            r->conn ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+        if (!ci) return 0;
+        fd = ci->connect_fd;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) ? 1 : 0;
 }
 
@@ -275,8 +281,9 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
             snprintf(timing, sizeof timing,
                      "queue;dur=%.2f, tokenize;dur=%.2f, inference;dur=%.2f, total;dur=%.2f",
                      r->t_queue * 1e3, r->t_tokenize * 1e3, r->t_inference * 1e3, total * 1e3);
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                    r->content_type ? r->content_type : "application/json");
+            if (r->status != 101)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                        r->content_type ? r->content_type : "application/json");
             MHD_add_response_header(resp, "X-Request-Id", r->id);
             MHD_add_response_header(resp, "Server-Timing", timing);
             if (r->retry_after > 0) {
@@ -321,6 +328,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->t_start = mnemo__now();
         r->svc = atomic_load(&s->svc);
         r->api = MNEMO_API_PLAIN;
+        r->fd = -1;
         st->method = method;
         fill_ids(s, r);
         bool known;
@@ -335,7 +343,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
                                    "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
                                    "POST /embed, /tokenize, /decode, GET /info, /health, /metrics, "
-                                   "POST /api/embed)", method, url);
+                                   "POST /api/embed, GET /v1/embeddings/ws)", method, url);
             }
             return respond(s, st);
         }
@@ -439,7 +447,7 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
         return rc;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_POLL;
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_POLL | MHD_ALLOW_UPGRADE;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
@@ -479,8 +487,13 @@ void mnemo__server_observe_batch(void *server, size_t n_seqs, size_t n_tokens, s
     mnemo__metrics_batch(s->metrics, n_seqs, n_tokens, n_jobs, seconds);
 }
 
+bool mnemo__server_stopping(const mnemo_server *s) { return atomic_load(&s->stopping); }
+mnemo_auth *mnemo__server_auth(mnemo_server *s) { return s->auth; }
+mnemo_metrics *mnemo__server_metrics(mnemo_server *s) { return s->metrics; }
+
 void mnemo__server_stop(mnemo_server *s, double max_wait) {
     if (!s) return;
+    atomic_store(&s->stopping, true);
     MHD_socket l = MHD_quiesce_daemon(s->daemon);
     double until = mnemo__now() + max_wait;
     while (atomic_load(&s->in_flight) > 0 && mnemo__now() < until) usleep(10000);

@@ -45,6 +45,10 @@ void mnemo__server_set_service(mnemo_server *s, mnemo_service *svc, double load_
 /* The batch observer for the service (metrics of every forward pass). */
 void mnemo__server_observe_batch(void *server, size_t n_seqs, size_t n_tokens, size_t n_jobs,
                                  double seconds);
+/* For the WebSocket loop: the server is stopping; the server's parts. */
+bool mnemo__server_stopping(const mnemo_server *s);
+struct mnemo_auth *mnemo__server_auth(mnemo_server *s);
+struct mnemo_metrics *mnemo__server_metrics(mnemo_server *s);
 /* Graceful stop: no new connections, wait (up to max_wait s) for requests in
  * flight, then close everything. The service is the caller's to close after. */
 void mnemo__server_stop(mnemo_server *s, double max_wait);
@@ -75,6 +79,7 @@ typedef struct mnemo_request {
     size_t tokens, inputs;
     bool embedded;
     void *stream_response; /* a struct MHD_Response of a streamed body, instead of out */
+    int fd;                /* >= 0: the socket to watch for the client leaving (WebSocket) */
 } mnemo_request;
 
 /* A request header's value, or NULL. */
@@ -99,6 +104,7 @@ void mnemo__route_tei_tokenize(mnemo_request *r);
 void mnemo__route_tei_decode(mnemo_request *r);
 void mnemo__route_tei_info(mnemo_request *r);
 void mnemo__route_ollama_embed(mnemo_request *r);
+void mnemo__route_websocket(mnemo_request *r);
 
 /* ------------------------------------------- the shared embedding request */
 

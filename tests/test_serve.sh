@@ -122,8 +122,26 @@ CODE=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/info")
 check "TEI /info" $([ "$CODE" = 200 ] && py 'import json,sys; d=json.load(open(sys.argv[1])); assert d["max_input_length"]>0 and "query" in d["prompts"] and d["model_type"]["embedding"]["pooling"]=="mean"' "$T/body" && echo 0 || echo 1)
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/v1/models")
 check "GET /v1/models" $([ "$CODE" = 200 ] && py 'import json,sys; d=json.load(open(sys.argv[1])); assert d["object"]=="list" and d["data"][0]["object"]=="model" and d["data"][0]["id"]' "$T/body" && echo 0 || echo 1)
-post /v1/embeddings '{"input":"hello world","encoding_format":"ubinary","dimensions":16}'
-check "ubinary: dim/8 packed bytes" $(py 'import json,sys; e=json.load(open(sys.argv[1]))["data"][0]["embedding"]; assert len(e)==2 and all(0<=x<=255 for x in e)' "$T/body" && echo 0 || echo 1)
+# compressed embeddings, as sentence-transformers' quantize_embeddings defines them
+post /v1/embeddings '{"input":"hello world","dimensions":24}'; cp "$T/body" "$T/q_float"
+for t in ubinary binary uint8 int8; do
+  post /v1/embeddings '{"input":"hello world","dimensions":24,"encoding_format":"'$t'"}'; cp "$T/body" "$T/q_$t"
+done
+post /embed '{"inputs":"hello world","dimensions":24,"embedding_types":["binary"]}'; cp "$T/body" "$T/q_tei_binary"
+py '
+import json,sys,math
+d=sys.argv[1]
+v=json.load(open(d+"/q_float"))["data"][0]["embedding"]
+get=lambda t: json.load(open(d+"/q_"+t))["data"][0]["embedding"]
+bits=[1 if x>0 else 0 for x in v]
+packed=[sum(bits[8*b+k]<<(7-k) for k in range(8)) for b in range(3)]  # numpy packbits, big bit order
+assert get("ubinary")==packed, (get("ubinary"),packed)
+assert get("binary")==[p-128 for p in packed]
+assert json.load(open(d+"/q_tei_binary"))==[[p-128 for p in packed]]
+c=min(1.0,4/math.sqrt(24)); step=2*c/255
+u=[min(255,max(0,math.floor((x+c)/step))) for x in v]
+assert get("uint8")==u and get("int8")==[x-128 for x in u]' "$T"
+check "ubinary/binary = packbits(v > 0) (- 128); uint8/int8 on the documented range; embedding_types" $?
 
 # NDJSON streaming: one line per embedding (any order), then the usage line
 post /v1/embeddings '{"input":["hello world","Which planet is known as the Red Planet?"],"task":"query","dimensions":16}' -H 'Accept: application/x-ndjson'

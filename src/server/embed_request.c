@@ -205,6 +205,22 @@ int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param, 
     return -1;
 }
 
+int mnemo__embed_parse_encodings(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
+    json_t *types = json_object_get(root, "embedding_types");
+    if (!types || json_is_null(types))
+        return mnemo__embed_parse_encoding(r, json_object_get(root, "encoding_format"),
+                                           "encoding_format", c);
+    /* Cohere-style embedding_types: one type, as a string or a one-element list */
+    if (json_is_array(types) && json_array_size(types) == 1) types = json_array_get(types, 0);
+    if (!json_is_string(types)) {
+        mnemo__reply_error(r, 400, "invalid_request_error", "embedding_types", "invalid_encoding_format",
+                           "'embedding_types' must be one type (a string or a list of one) of "
+                           "float, base64, int8, uint8, binary, ubinary");
+        return -1;
+    }
+    return mnemo__embed_parse_encoding(r, types, "embedding_types", c);
+}
+
 int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c) {
     size_t width = mnemo_model_dim(mnemo__service_model(r->svc));
     c->vectors = mnemo__malloc_array(c->n, width * sizeof(float));

@@ -42,7 +42,7 @@ void mnemo__route_openai_embeddings(mnemo_request *r) {
                            "'user' must be a string");
         goto out;
     }
-    if (mnemo__embed_parse_encoding(r, json_object_get(root, "encoding_format"), "encoding_format", &c) ||
+    if (mnemo__embed_parse_encodings(r, root, &c) ||
         parse_common(r, root, true, &c))
         goto out;
     const char *accept = mnemo__request_header(r, "Accept");

@@ -27,7 +27,7 @@ void mnemo__route_tei_embed(mnemo_request *r) {
                                   json_object_get(root, "prompt"), "prompt", &c) ||
         mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate", &c.truncate) ||
         mnemo__embed_parse_bool(r, json_object_get(root, "normalize"), "normalize", &c.normalize) ||
-        mnemo__embed_parse_encoding(r, json_object_get(root, "encoding_format"), "encoding_format", &c) ||
+        mnemo__embed_parse_encodings(r, root, &c) ||
         mnemo__embed_parse_input(r, json_object_get(root, "inputs"), "inputs", true, &c) ||
         mnemo__embed_run(r, &c))
         goto out;

@@ -135,6 +135,8 @@ int mnemo__embed_parse_prompt(mnemo_request *r, json_t *name, const char *name_p
                               const char *text_param, mnemo_embed_call *c);
 int mnemo__embed_parse_bool(mnemo_request *r, json_t *v, const char *param, bool *out);
 int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param, mnemo_embed_call *c);
+/* `embedding_types` (one type) if given, else `encoding_format`. */
+int mnemo__embed_parse_encodings(mnemo_request *r, json_t *root, mnemo_embed_call *c);
 /* Runs the call through the service; maps its errors to HTTP statuses. */
 int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c);
 /* Replies with the HTTP status and message for a service error `rc`. */

@@ -233,6 +233,31 @@ post /v1/embeddings '{"input":"x"}' -H 'Authorization: Bearer first-key'
 check "the limit is per key" $([ "$CODE" = 200 ] && echo 0 || echo 1)
 stop "$PID"; check "auth server: exit 0" $?
 
+# --- body size, per-address connection limit, timeouts of stalled clients
+start limits --model "$MODEL" --max-body-kb 16 --max-connections-per-ip 8 --connection-timeout 1
+wait_ready
+py 'import json; print(json.dumps({"input":"word "*4000}))' >"$T/big"
+CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/big" "$URL/v1/embeddings")
+check "a body over --max-body-kb: 413 naming it" $([ "$CODE" = 413 ] && body_has "max-body-kb" && echo 0 || echo 1)
+CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @"$T/big" "$URL/v1/embeddings")
+check "a chunked body over the limit: 413" $([ "$CODE" = 413 ] && body_has "max-body-kb" && echo 0 || echo 1)
+for fd in 10 11 12 13 14 15 16; do
+  eval "exec $fd<>/dev/tcp/127.0.0.1/$PORT"
+  printf 'POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"in' >&$fd
+done
+sleep 0.2
+post /v1/embeddings '{"input":"served beside 7 stalled clients"}' --max-time 5
+check "7 stalled connections: an 8th client is served" $([ "$CODE" = 200 ] && echo 0 || echo 1)
+exec 17<>/dev/tcp/127.0.0.1/"$PORT"
+sleep 0.2
+post /v1/embeddings '{"input":"one too many"}' --max-time 2
+check "the 9th connection from one address is refused (--max-connections-per-ip)" $([ "$CODE" != 200 ] && echo 0 || echo 1)
+sleep 2.5 # --connection-timeout 1 closes the stalled ones
+post /v1/embeddings '{"input":"after the timeout"}' --max-time 5
+check "stalled connections are closed after --connection-timeout" $([ "$CODE" = 200 ] && echo 0 || echo 1)
+for fd in 10 11 12 13 14 15 16 17; do eval "exec $fd>&-"; done
+stop "$PID"; check "limits server: exit 0" $?
+
 # --- overload: a long collection window keeps work queued
 start slow --model "$MODEL" --batch-window-ms 1500 --max-queue-tokens 1 --timeout 1
 wait_ready

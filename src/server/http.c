@@ -99,6 +99,17 @@ static const char *tei_error_type(int status) {
     }
 }
 
+/* Replaces each byte that starts no valid UTF-8 sequence with '?': messages
+ * quote client bytes (a JSON parser's context, a cut-off name), and the
+ * answer must stay valid JSON. */
+static void make_utf8(char *s) {
+    size_t n = strlen(s), bad, at = 0;
+    while (at < n && !mnemo_utf8_valid(s + at, n - at, &bad)) {
+        s[at + bad] = '?';
+        at += bad + 1;
+    }
+}
+
 void mnemo__reply_error(mnemo_request *r, int status, const char *type, const char *param,
                         const char *code, const char *fmt, ...) {
     char msg[1024];
@@ -106,6 +117,7 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    make_utf8(msg);
     if (r->api == MNEMO_API_TEI && status == 400) status = 422; /* TEI's validation status */
     r->status = status;
     r->reject_reason = code;

@@ -127,11 +127,11 @@ static void print_command_help(const mnemo_command *c) {
         snprintf(flag, sizeof flag, "--%s%s%s", t[i].flag, t[i].metavar ? " " : "",
                  t[i].metavar ? t[i].metavar : "");
         printf("  %-22s %s", flag, t[i].help);
-        if (t[i].env || (t[i].def && t[i].type == MNEMO_SETTING_STRING)) {
+        bool show_def = t[i].def && t[i].type != MNEMO_SETTING_BOOL;
+        if (t[i].env || show_def) {
             printf(" [");
             if (t[i].env) printf("env %s", t[i].env);
-            if (t[i].def && t[i].type == MNEMO_SETTING_STRING)
-                printf("%sdefault %s", t[i].env ? ", " : "", t[i].def);
+            if (show_def) printf("%sdefault %s", t[i].env ? ", " : "", t[i].def);
             printf("]");
         }
         printf("\n");

@@ -42,7 +42,14 @@ wait_ready() {
   done
   return 1
 }
-stop() { kill -TERM "$1"; wait "$1"; }
+# stop PID : SIGTERM, then its exit status; a server still running after 60 s
+# is killed and counts as a failure (never a hung test).
+stop() {
+  kill -TERM "$1"
+  for _ in $(seq 1 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$1" 2>/dev/null; then kill -9 "$1"; wait "$1"; echo "  server $1 did not stop in 60 s" >&2; return 99; fi
+  wait "$1"
+}
 # post PATH JSON [curl args...] : body to $T/body, status in $CODE, headers to $T/headers
 post() {
   local path=$1 data=$2; shift 2
@@ -272,6 +279,18 @@ curl -s -m 0.3 -o /dev/null -H 'Content-Type: application/json' -d '{"input":"go
 sleep 0.3
 check "a client that goes away: logged 499, its work dropped" $(grep -q 'status=499' "$T/slow.log" && curl -s "$URL/metrics" | grep -q '^mnemo_queue_sequences 0' && echo 0 || echo 1)
 stop "$PID"; check "overload server: exit 0" $?
+
+# a deadline passed while the model runs: 504 (the real model only: the tiny
+# one is done before any deadline)
+start deadline --model "$MODEL" --timeout 1 --batch-window-ms 0
+wait_ready
+MAXLEN=$(curl -s "$URL/info" | py 'import json,sys; print(json.load(sys.stdin)["max_input_length"])')
+if [ "$MAXLEN" -ge 1024 ]; then
+  py 'import json; print(json.dumps({"input":"a b "*1000}))' >"$T/slow_input"
+  CODE=$(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' --data-binary @"$T/slow_input" "$URL/v1/embeddings")
+  check "deadline passed while running: 504 with Retry-After" $([ "$CODE" = 504 ] && grep -qi '^Retry-After:' "$T/headers" && echo 0 || echo 1)
+fi
+stop "$PID"; check "deadline server: exit 0" $?
 
 # --- options: bad values exit 2 with a message; help lists the flags
 "$MNEMO" serve --model "$MODEL" --port 70000 >/dev/null 2>"$T/err"; rc=$?

@@ -162,7 +162,8 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
     if (sig) fprintf(stderr, "mnemo serve: %s: finishing requests in flight, then exiting\n",
                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
     mnemo__server_stop(srv, cfg.timeout + 5);
-    mnemo__service_close(svc);
+    mnemo__service_close(svc); /* its worker reports to the server's metrics: before them */
+    mnemo__server_free(srv);
     mnemo_model_close(model);
     if (sig) fprintf(stderr, "mnemo serve: stopped\n");
     return rc;

@@ -504,13 +504,19 @@ mnemo_auth *mnemo__server_auth(mnemo_server *s) { return s->auth; }
 mnemo_metrics *mnemo__server_metrics(mnemo_server *s) { return s->metrics; }
 
 void mnemo__server_stop(mnemo_server *s, double max_wait) {
-    if (!s) return;
+    if (!s || !s->daemon) return;
     atomic_store(&s->stopping, true);
     MHD_socket l = MHD_quiesce_daemon(s->daemon);
     double until = mnemo__now() + max_wait;
     while (atomic_load(&s->in_flight) > 0 && mnemo__now() < until) usleep(10000);
     MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
     if (l != MHD_INVALID_SOCKET) close(l);
+}
+
+void mnemo__server_free(mnemo_server *s) {
+    if (!s) return;
+    if (s->daemon) mnemo__server_stop(s, 0);
     mnemo__auth_free(s->auth);
     mnemo__metrics_free(s->metrics);
     mnemo__free(s);

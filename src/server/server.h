@@ -50,8 +50,11 @@ bool mnemo__server_stopping(const mnemo_server *s);
 struct mnemo_auth *mnemo__server_auth(mnemo_server *s);
 struct mnemo_metrics *mnemo__server_metrics(mnemo_server *s);
 /* Graceful stop: no new connections, wait (up to max_wait s) for requests in
- * flight, then close everything. The service is the caller's to close after. */
+ * flight, then close every connection. The metrics stay until
+ * mnemo__server_free: close the service (whose worker reports to them) in
+ * between. */
 void mnemo__server_stop(mnemo_server *s, double max_wait);
+void mnemo__server_free(mnemo_server *s);
 
 /* ---------------------------------------------------- a request, for routes */
 

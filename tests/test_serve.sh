@@ -163,6 +163,26 @@ assert max(abs(a-b) for i in got for a,b in zip(got[i],want[i]))<1e-5' "$T/want"
 check "NDJSON stream: a line per embedding, equal to mnemo embed, then usage" $?
 check "NDJSON stream: its content type" $(grep -qi '^Content-Type: application/x-ndjson' "$T/headers" && echo 0 || echo 1)
 
+# truncation sides: Right (default) = first tokens + <eos>; TEI's Left = <bos> + last tokens
+MAXLEN=$(curl -s "$URL/info" | py 'import json,sys; print(json.load(sys.stdin)["max_input_length"])')
+LONG=$(py 'import sys; n=int(sys.argv[1]); print(" ".join(chr(97 + i * 7 % 26) for i in range(n + 50)))' "$MAXLEN")
+post /tokenize '{"inputs":"'"$LONG"'"}'; cp "$T/body" "$T/long_tok"
+post /embed '{"inputs":"'"$LONG"'","truncation_direction":"Left"}'; cp "$T/body" "$T/left"
+post /embed '{"inputs":"'"$LONG"'"}'; cp "$T/body" "$T/right"
+py '
+import json,sys
+ids=[t["id"] for t in json.load(open(sys.argv[1]+"/long_tok"))[0]]; m=int(sys.argv[2])
+assert len(ids)>m
+print(json.dumps({"input":[[ids[0]]+ids[len(ids)-(m-1):], ids[:m-1]+[ids[-1]]]}))' "$T" "$MAXLEN" >"$T/sides"
+CODE=$(curl -s -o "$T/body" -w '%{http_code}' --data-binary @"$T/sides" "$URL/v1/embeddings")
+py '
+import json,sys
+d=sys.argv[1]; e=[x["embedding"] for x in json.load(open(d+"/body"))["data"]]
+l=json.load(open(d+"/left"))[0]; r=json.load(open(d+"/right"))[0]
+assert max(abs(a-b) for a,b in zip(l,e[0]))<1e-5 and max(abs(a-b) for a,b in zip(r,e[1]))<1e-5
+assert max(abs(a-b) for a,b in zip(l,r))>1e-3' "$T"
+check "truncation_direction Left = <bos> + last tokens; Right = first tokens + <eos>" $?
+
 # --- limits and bad input: each a 4xx that says what to change
 expect "empty input list" /v1/embeddings '{"input":[]}' 400 "empty array" '"code":"empty_input"'
 expect "empty string" /v1/embeddings '{"input":""}' 400 "empty string"

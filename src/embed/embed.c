@@ -154,15 +154,26 @@ int mnemo_embed_prompt(const mnemo_model *m, const mnemo_embed_options *o, const
                        m->cfg.n_prompts ? names : "no named prompts");
 }
 
-size_t mnemo__embed_truncate(const mnemo_model *m, int32_t *ids, size_t n) {
+size_t mnemo__embed_truncate_side(const mnemo_model *m, int32_t *ids, size_t n, bool left) {
     size_t max_tokens = (size_t)m->cfg.max_seq_length;
     if (n <= max_tokens) return n;
+    size_t tail = mnemo_tokenizer_num_special_end(m->tok);
+    size_t head = mnemo_tokenizer_num_special(m->tok) - tail;
+    if (tail > n) tail = n;
+    if (left && head + tail < max_tokens) {
+        /* TEI's "Left": the post-processor's opening ids (<bos>), then the
+         * last tokens, <eos> included */
+        memmove(ids + head, ids + n - (max_tokens - head), (max_tokens - head) * sizeof(int32_t));
+        return max_tokens;
+    }
     /* As HF truncation: keep the first tokens, then the post-processor's
      * closing ids (<eos>), so the input still ends as the model expects. */
-    size_t tail = mnemo_tokenizer_num_special_end(m->tok);
-    if (tail > n) tail = n;
     memmove(ids + max_tokens - tail, ids + n - tail, tail * sizeof(int32_t));
     return max_tokens;
+}
+
+size_t mnemo__embed_truncate(const mnemo_model *m, int32_t *ids, size_t n) {
+    return mnemo__embed_truncate_side(m, ids, n, false);
 }
 
 void mnemo__embed_matryoshka(const float *full, size_t width, size_t dim, float *out) {
@@ -173,7 +184,7 @@ void mnemo__embed_matryoshka(const float *full, size_t width, size_t dim, float 
 
 /* Tokenizes prompt + text with `joined` as the reusable join buffer. */
 static int tokenize_one(const mnemo_model *m, const char *prompt, size_t plen, const char *text,
-                        size_t len, int no_truncate, char **joined, size_t *joined_cap,
+                        size_t len, mnemo_truncation mode, char **joined, size_t *joined_cap,
                         int32_t **ids_out, size_t *n_out, mnemo_error *err) {
     size_t bad, need;
     *ids_out = NULL;
@@ -198,14 +209,14 @@ static int tokenize_one(const mnemo_model *m, const char *prompt, size_t plen, c
         return rc;
     }
     size_t max_tokens = (size_t)m->cfg.max_seq_length;
-    if (count > max_tokens && no_truncate) {
+    if (count > max_tokens && mode == MNEMO_TRUNCATE_REFUSE) {
         mnemo__free(ids);
         return mnemo__fail(err, MNEMO_ETOOBIG,
                            "it has %zu tokens (prompt and <bos>/<eos> included); the model takes "
                            "at most %zu: shorten it or allow truncation",
                            count, max_tokens);
     }
-    *n_out = mnemo__embed_truncate(m, ids, count);
+    *n_out = mnemo__embed_truncate_side(m, ids, count, mode == MNEMO_TRUNCATE_LEFT);
     *ids_out = ids;
     return MNEMO_OK;
 }
@@ -221,9 +232,19 @@ static int checked_prompt(const mnemo_model *m, const mnemo_embed_options *opts,
     return MNEMO_OK;
 }
 
+static mnemo_truncation mode_of(const mnemo_embed_options *o) {
+    return o && o->no_truncate ? MNEMO_TRUNCATE_REFUSE : MNEMO_TRUNCATE_RIGHT;
+}
+
 int mnemo_embed_tokenize(const mnemo_model *m, const char *text, size_t len,
                          const mnemo_embed_options *opts, int32_t **ids, size_t *n,
                          mnemo_error *err) {
+    return mnemo__embed_tokenize_mode(m, text, len, opts, mode_of(opts), ids, n, err);
+}
+
+int mnemo__embed_tokenize_mode(const mnemo_model *m, const char *text, size_t len,
+                               const mnemo_embed_options *opts, mnemo_truncation mode,
+                               int32_t **ids, size_t *n, mnemo_error *err) {
     if (!m || !ids || !n) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_embed_tokenize: NULL argument");
     *ids = NULL;
     const char *prompt;
@@ -232,8 +253,7 @@ int mnemo_embed_tokenize(const mnemo_model *m, const char *text, size_t len,
     if (rc) return rc;
     char *joined = NULL;
     size_t joined_cap = 0;
-    rc = tokenize_one(m, prompt, plen, text, len, opts && opts->no_truncate, &joined, &joined_cap,
-                      ids, n, err);
+    rc = tokenize_one(m, prompt, plen, text, len, mode, &joined, &joined_cap, ids, n, err);
     mnemo__free(joined);
     return rc;
 }
@@ -295,7 +315,7 @@ int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, 
         goto done;
     }
     for (size_t i = 0; i < n && rc == MNEMO_OK; i++) {
-        rc = tokenize_one(m, prompt, plen, texts[i], lens[i], opts && opts->no_truncate, &joined,
+        rc = tokenize_one(m, prompt, plen, texts[i], lens[i], mode_of(opts), &joined,
                           &joined_cap, &ids[i], &counts[i], err);
         if (rc) mnemo__fail_prefix(err, "texts[%zu]", i);
     }

@@ -96,7 +96,7 @@ mnemo_batcher *mnemo__service_batcher(mnemo_service *s) { return s->batcher; }
 /* Token ids as given -> a complete sequence: range-checked, <bos>/<eos> added
  * when missing, truncated (or ETOOBIG). */
 static int ids_sequence(mnemo_service *s, const mnemo_service_input *in, bool no_truncate,
-                        int32_t **out, size_t *n_out, mnemo_error *err) {
+                        bool left, int32_t **out, size_t *n_out, mnemo_error *err) {
     size_t n = in->n_ids;
     if (n == 0) return mnemo__fail(err, MNEMO_EINVAL, "an empty list of token ids");
     bool has_open = s->n_open && in->ids[0] == s->open_ids[0];
@@ -122,19 +122,21 @@ static int ids_sequence(mnemo_service *s, const mnemo_service_input *in, bool no
         return mnemo__fail(err, MNEMO_ETOOBIG, "it has %zu tokens (<bos>/<eos> included); the model "
                            "takes at most %zu: shorten it or allow truncation", k, s->max_tokens);
     }
-    *n_out = mnemo__embed_truncate(s->model, ids, k);
+    *n_out = mnemo__embed_truncate_side(s->model, ids, k, left);
     *out = ids;
     return MNEMO_OK;
 }
 
-/* The cache key of one input: (model, prompt, text), or (model, a marker, ids). */
+/* The cache key of one input: (model, prompt, text), or (model, a marker,
+ * ids); and how it was truncated (only a text over the limit differs). */
 static void cache_key(const mnemo_service *s, const mnemo_service_input *in, const char *prompt,
-                      mnemo_piece key[3]) {
+                      bool left, mnemo_piece key[4]) {
     const char *p = in->ids ? IDS_PROMPT : prompt;
     key[0] = (mnemo_piece){s->model_id, strlen(s->model_id)};
     key[1] = (mnemo_piece){p, strlen(p)};
     key[2] = in->ids ? (mnemo_piece){in->ids, in->n_ids * sizeof(int64_t)}
                      : (mnemo_piece){in->text, in->len};
+    key[3] = (mnemo_piece){"L", left ? 1 : 0};
 }
 
 struct mnemo_service_call {
@@ -157,9 +159,9 @@ void mnemo__service_end(mnemo_service_call *c) {
     if (c->ok) {
         double now = mnemo__now();
         for (size_t k = 0; k < c->n_pending; k++) {
-            mnemo_piece key[3];
-            cache_key(s, &c->q->inputs[c->where[k]], c->prompt, key);
-            mnemo__cache_put(s->cache, key, 3, c->vecs + k * s->width, c->r->n_tokens[c->where[k]], now);
+            mnemo_piece key[4];
+            cache_key(s, &c->q->inputs[c->where[k]], c->prompt, c->q->truncate_left, key);
+            mnemo__cache_put(s->cache, key, 4, c->vecs + k * s->width, c->r->n_tokens[c->where[k]], now);
         }
     }
     if (c->ids)
@@ -207,9 +209,9 @@ int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo
                              "token ids: send text, or tokenize prompt + text yourself", i);
             goto fail;
         }
-        mnemo_piece key[3];
-        cache_key(s, in, prompt, key);
-        if (mnemo__cache_get(s->cache, key, 3, t0, r->vectors + i * s->width, &r->n_tokens[i])) {
+        mnemo_piece key[4];
+        cache_key(s, in, prompt, q->truncate_left, key);
+        if (mnemo__cache_get(s->cache, key, 4, t0, r->vectors + i * s->width, &r->n_tokens[i])) {
             c->hit[i] = true;
             r->cache_hits++;
             r->total_tokens += r->n_tokens[i];
@@ -217,8 +219,10 @@ int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo
         }
         size_t len = 0;
         int32_t *seq = NULL;
-        rc = in->ids ? ids_sequence(s, in, q->no_truncate, &seq, &len, err)
-                     : mnemo_embed_tokenize(s->model, in->text, in->len, &eo, &seq, &len, err);
+        mnemo_truncation mode = q->no_truncate ? MNEMO_TRUNCATE_REFUSE
+                              : q->truncate_left ? MNEMO_TRUNCATE_LEFT : MNEMO_TRUNCATE_RIGHT;
+        rc = in->ids ? ids_sequence(s, in, q->no_truncate, q->truncate_left, &seq, &len, err)
+                     : mnemo__embed_tokenize_mode(s->model, in->text, in->len, &eo, mode, &seq, &len, err);
         if (rc) {
             r->bad_index = i;
             mnemo__fail_prefix(err, "input[%zu]", i);

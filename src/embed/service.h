@@ -14,8 +14,15 @@
 /* --------------------------------------------- helpers shared with embed.c */
 
 /* Truncates ids[0..n) in place as mnemo_embed does (first tokens, then the
- * post-processor's closing ids); returns the new length (<= max tokens). */
+ * post-processor's closing ids); returns the new length (<= max tokens).
+ * _side with left: the opening ids, then the last tokens (TEI's "Left"). */
 size_t mnemo__embed_truncate(const mnemo_model *m, int32_t *ids, size_t n);
+size_t mnemo__embed_truncate_side(const mnemo_model *m, int32_t *ids, size_t n, bool left);
+typedef enum { MNEMO_TRUNCATE_RIGHT, MNEMO_TRUNCATE_LEFT, MNEMO_TRUNCATE_REFUSE } mnemo_truncation;
+/* mnemo_embed_tokenize with the truncation chosen (opts->no_truncate ignored). */
+int mnemo__embed_tokenize_mode(const mnemo_model *m, const char *text, size_t len,
+                               const mnemo_embed_options *opts, mnemo_truncation mode,
+                               int32_t **ids, size_t *n, mnemo_error *err);
 /* The first `dim` values of a full-width vector, renormalized (Matryoshka);
  * dim 0 or >= width copies it. `out` may equal `full`. */
 void mnemo__embed_matryoshka(const float *full, size_t width, size_t dim, float *out);
@@ -171,6 +178,7 @@ typedef struct mnemo_service_request {
     size_t n;
     const char *prompt_name, *prompt_text; /* as mnemo_embed_options */
     bool no_truncate;
+    bool truncate_left; /* keep the last tokens instead of the first (TEI's "Left") */
     double deadline; /* mnemo__now() clock */
     int (*gone)(void *); /* the client went away (may be NULL) */
     void *gone_arg;

@@ -233,6 +233,7 @@ int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c) {
     c->res.n_tokens = c->n_tokens;
     mnemo_service_request q = {.inputs = c->inputs, .n = c->n, .prompt_name = c->prompt_name,
                                .prompt_text = c->prompt_text, .no_truncate = !c->truncate,
+                               .truncate_left = c->truncate_left,
                                .deadline = r->t_start + r->cfg->timeout,
                                .gone = mnemo__request_gone, .gone_arg = r};
     mnemo_error err;

@@ -15,11 +15,13 @@ void mnemo__route_tei_embed(mnemo_request *r) {
     mnemo_embed_call c;
     mnemo__embed_call_init(r, &c);
     json_t *dir = json_object_get(root, "truncation_direction");
-    if (dir && !json_is_null(dir) &&
-        !(json_is_string(dir) && !strcasecmp(json_string_value(dir), "right"))) {
+    bool right = json_is_string(dir) && !strcasecmp(json_string_value(dir), "right");
+    c.truncate_left = json_is_string(dir) && !strcasecmp(json_string_value(dir), "left");
+    if (dir && !json_is_null(dir) && !right && !c.truncate_left) {
         mnemo__reply_error(r, 400, "invalid_request_error", "truncation_direction", "invalid_input",
-                           "'truncation_direction' must be \"Right\" (mnemo keeps the first tokens "
-                           "and <eos>, as sentence-transformers does)");
+                           "'truncation_direction' must be \"Right\" (the default: the first tokens "
+                           "and <eos>, as sentence-transformers) or \"Left\" (<bos> and the last "
+                           "tokens)");
         goto out;
     }
     if (mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", &c) ||

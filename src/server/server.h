@@ -121,7 +121,7 @@ typedef struct mnemo_embed_call {
     size_t n;
     int64_t *id_store; /* backing of token-id inputs */
     const char *prompt_name, *prompt_text; /* borrowed from the request JSON */
-    bool truncate, normalize;
+    bool truncate, normalize, truncate_left;
     size_t width, dim; /* dim: 1..width */
     mnemo_encoding encoding;
     float *vectors; /* n * width, after mnemo__embed_run */

@@ -116,6 +116,7 @@ int mnemo__embed_stream(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
     st->q = (mnemo_service_request){.inputs = st->c.inputs, .n = st->c.n,
                                     .prompt_name = st->c.prompt_name,
                                     .prompt_text = st->c.prompt_text, .no_truncate = !st->c.truncate,
+                                    .truncate_left = st->c.truncate_left,
                                     .deadline = r->t_start + r->cfg->timeout,
                                     .gone = mnemo__request_gone, .gone_arg = r};
     mnemo_error err;

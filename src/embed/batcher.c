@@ -124,7 +124,8 @@ static void *worker_main(void *arg) {
         size_t n = 0, tokens = 0, n_owners = 0;
         /* Pass 1: the oldest sequence of each job; pass 2: arrival order. */
         for (int pass = 0; pass < 2; pass++) {
-            for (item *it = b->qhead, *next; it && n < b->max_seqs; it = next) {
+            for (item *it = b->qhead, *next; it && n < b->max_seqs && tokens < b->o.max_batch_tokens;
+                 it = next) {
                 next = it->qnext;
                 if (tokens + it->len > b->o.max_batch_tokens) continue;
                 if (pass == 0) {

@@ -56,7 +56,10 @@ const char *mnemo_version(void);
     X(ERANGE, -8, "value out of range")                                       \
     X(ETOOBIG, -9, "input too large")                                         \
     X(EBUFFER, -10, "output buffer too small")                                \
-    X(EINTERNAL, -11, "internal error")
+    X(EINTERNAL, -11, "internal error")                                       \
+    X(EBUSY, -12, "busy: too much work queued, try again later")              \
+    X(ETIMEDOUT, -13, "deadline exceeded")                                    \
+    X(ECANCELED, -14, "canceled")
 
 typedef enum mnemo_status {
 #define MNEMO_STATUS_ENUM_(name, code, text) MNEMO_##name = (code),
@@ -271,6 +274,37 @@ typedef struct mnemo_embed_options {
  */
 int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens, size_t n,
                 const mnemo_embed_options *opts, float *out, size_t *n_tokens, mnemo_error *err);
+
+/*
+ * The two halves of mnemo_embed(), for callers that tokenize in one thread
+ * and run the model in another (the HTTP service), or that hold token ids.
+ *
+ * mnemo_embed_prompt: the prompt text mnemo_embed() would prepend for
+ * `opts` (may be NULL): prompt_text, else the named prompt's text, else the
+ * model's default prompt, else "". The pointer is owned by the model (or is
+ * the caller's prompt_text). Errors: EINVAL (unknown name; the message lists
+ * the model's names).
+ *
+ * mnemo_embed_tokenize: one input as mnemo_embed() tokenizes it:
+ * <bos> + tokens(prompt + text) + <eos>, truncated to the model's max tokens
+ * keeping <eos> last (or refused with ETOOBIG when opts->no_truncate; opts->dim
+ * is ignored). On success *ids holds *n ids, owned by the caller (mnemo_free).
+ * Reads only the model: any thread may call it. Errors: EINVAL, EUTF8 (names
+ * the byte offset), ETOOBIG, ENOMEM.
+ *
+ * mnemo_embed_tokens: embeds n complete sequences (each 1..max tokens ids,
+ * <bos>/<eos> included, as mnemo_embed_tokenize gives them; nothing is added)
+ * in as few packed forward passes as the context allows; writes n * dim
+ * floats to `out` (dim 0: the full width; else the Matryoshka prefix,
+ * renormalized). Errors: EINVAL (a sequence empty or too long, bad dim),
+ * ERANGE (an id without an embedding row), ENOMEM.
+ */
+int mnemo_embed_prompt(const mnemo_model *model, const mnemo_embed_options *opts, const char **text,
+                       mnemo_error *err);
+int mnemo_embed_tokenize(const mnemo_model *model, const char *text, size_t len,
+                         const mnemo_embed_options *opts, int32_t **ids, size_t *n, mnemo_error *err);
+int mnemo_embed_tokens(mnemo_context *ctx, const int32_t *const *ids, const size_t *lens, size_t n,
+                       size_t dim, float *out, mnemo_error *err);
 
 /* ------------------------------------------------------------- utilities */
 

@@ -67,6 +67,7 @@ if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMNEMO_FUZZ=ON -DMNEMO_TES
     cp -r "$seeds"/. "$work"/
     say "fuzz $name for ${FUZZ_SECONDS}s"
     if MNEMO_CACHE_DIR=$ROOT/build-fuzz/cache MNEMO_FUZZ_TOKENIZER=$TOKENIZER \
+       MNEMO_FUZZ_MODEL=$ROOT/tests/fixtures/engine/tiny/model-f32 \
        "build-fuzz/fuzz/$name" -max_total_time="$FUZZ_SECONDS" -timeout=20 -rss_limit_mb=4096 \
        -artifact_prefix="build-fuzz/$name-" "$@" "$work" >"build-fuzz/$name.log" 2>&1; then
       tail -1 "build-fuzz/$name.log"
@@ -82,6 +83,7 @@ if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMNEMO_FUZZ=ON -DMNEMO_TES
   run_fuzz fuzz_tokenizer_encode fuzz/corpus/encode -max_len=2048
   run_fuzz fuzz_safetensors fuzz/corpus/safetensors -dict=fuzz/safetensors.dict -max_len=4096
   run_fuzz fuzz_gguf fuzz/corpus/gguf -dict=fuzz/gguf.dict -max_len=4096
+  run_fuzz fuzz_serve_request fuzz/corpus/serve -max_len=4096
 else
   tail -30 build-fuzz.build.log
   say "fuzz build FAILED"

@@ -126,8 +126,35 @@ static void test_hash(void) {
     CHECK(mnemo__hash64("", 0, 0) != mnemo__hash64("\0", 1, 0));
 }
 
+/* RFC 4648 section 10 vectors; SHA-1 of FIPS 180 examples; RFC 6455's handshake example. */
+static void test_encodings(void) {
+    const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *b64[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    char out[64];
+    for (int i = 0; i < 7; i++) {
+        mnemo__base64_encode(in[i], strlen(in[i]), out);
+        CHECKF(!strcmp(out, b64[i]), "base64(%s) = %s", in[i], out);
+    }
+    unsigned char d[20];
+    char hex[41];
+    const char *msgs[] = {"abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", ""};
+    const char *want[] = {"a9993e364706816aba3e25717850c26c9cd0d89d",
+                          "84983e441c3bd26ebaae4aa1f95129e5e54670f1",
+                          "da39a3ee5e6b4b0d3255bfef95601890afd80709"};
+    for (int i = 0; i < 3; i++) {
+        mnemo__sha1(msgs[i], strlen(msgs[i]), d);
+        for (int k = 0; k < 20; k++) snprintf(hex + 2 * k, 3, "%02x", d[k]);
+        CHECKF(!strcmp(hex, want[i]), "sha1(%s) = %s", msgs[i], hex);
+    }
+    const char *key = "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    mnemo__sha1(key, strlen(key), d);
+    mnemo__base64_encode(d, 20, out);
+    CHECKF(!strcmp(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "websocket accept %s", out);
+}
+
 int main(void) {
     RUN(test_status_list);
+    RUN(test_encodings);
     RUN(test_utf8);
     RUN(test_settings);
     RUN(test_log);

@@ -22,6 +22,7 @@ typedef struct mnemo_command {
 int mnemo__cmd_tokenize(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv);
+int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv);
 
 /* mnemo__now() when main() started: for start-to-first-vector timings. */
 extern double mnemo__cli_start;

@@ -31,6 +31,35 @@ static const mnemo_command commands[] = {
      "  mnemo tokenize --tokenizer tokenizer.json --pieces 'Hello world'\n"
      "  echo '[2, 9259, 1902, 1]' | mnemo tokenize --model DIR --decode\n",
      mnemo__cmd_tokenize},
+    {"serve", MNEMO_CMD_SERVE, "mnemo serve --model DIR [--host ADDR] [--port N] [options]",
+     "the HTTP embedding service (OpenAI, TEI and Ollama routes, metrics)",
+     "Serves the model over HTTP until SIGTERM or SIGINT (then finishes the requests\n"
+     "in flight and exits 0). --model defaults to $MNEMO_MODEL; --host 127.0.0.1 and\n"
+     "--port 8080 by default. Routes:\n"
+     "  POST /v1/embeddings   OpenAI: input (string, strings, token ids), model,\n"
+     "                        encoding_format float|base64|int8|uint8|binary|ubinary,\n"
+     "                        dimensions, user; mnemo's task (prompt name), prompt\n"
+     "                        (prompt text) and truncate\n"
+     "  GET  /v1/models       OpenAI: the served model\n"
+     "  POST /embed           TEI: inputs, truncate, prompt_name, normalize, dimensions\n"
+     "  POST /tokenize        TEI: inputs, add_special_tokens, prompt_name\n"
+     "  POST /decode          TEI: ids, skip_special_tokens\n"
+     "  GET  /info            TEI: model, limits, prompts\n"
+     "  GET  /health          200 once the model is loaded and warmed, else 503\n"
+     "  GET  /metrics         Prometheus text format\n"
+     "  POST /api/embed       Ollama: model, input, truncate, dimensions\n"
+     "Requests from many clients share forward passes (--max-batch-tokens); vectors\n"
+     "are cached (--cache-mb, --cache-ttl). Limits answer 4xx saying what to change;\n"
+     "overload answers 429 or 503 with Retry-After. With --api-key or --api-key-file\n"
+     "every route but /health and /metrics needs 'Authorization: Bearer KEY'.\n"
+     "Every response has X-Request-Id and Server-Timing; --log-level info logs one\n"
+     "line per request.\n"
+     "\n"
+     "Examples:\n"
+     "  mnemo serve --model DIR --port 8080\n"
+     "  curl -s localhost:8080/v1/embeddings -H 'Content-Type: application/json' \\\n"
+     "    -d '{\"input\": \"hello\", \"task\": \"query\", \"dimensions\": 256}'\n",
+     mnemo__cmd_serve},
     {"embed", MNEMO_CMD_EMBED, "mnemo embed --model DIR [--prompt NAME | --prompt-text TEXT] [--dim N] [TEXT...]",
      "text to embedding vectors (sentence-transformers' vectors, no Python)",
      "Reads one JSON string per line on stdin and writes one JSON array of floats per\n"
@@ -98,11 +127,11 @@ static void print_command_help(const mnemo_command *c) {
         snprintf(flag, sizeof flag, "--%s%s%s", t[i].flag, t[i].metavar ? " " : "",
                  t[i].metavar ? t[i].metavar : "");
         printf("  %-22s %s", flag, t[i].help);
-        if (t[i].env || (t[i].def && t[i].type == MNEMO_SETTING_STRING)) {
+        bool show_def = t[i].def && t[i].type != MNEMO_SETTING_BOOL;
+        if (t[i].env || show_def) {
             printf(" [");
             if (t[i].env) printf("env %s", t[i].env);
-            if (t[i].def && t[i].type == MNEMO_SETTING_STRING)
-                printf("%sdefault %s", t[i].env ? ", " : "", t[i].def);
+            if (show_def) printf("%sdefault %s", t[i].env ? ", " : "", t[i].def);
             printf("]");
         }
         printf("\n");

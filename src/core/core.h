@@ -83,6 +83,12 @@ void mnemo__alloc_fail_after(long n);
 /* A fast 64-bit non-cryptographic hash (for tables and cache keys). */
 uint64_t mnemo__hash64(const void *data, size_t len, uint64_t seed);
 
+/* Base64 (RFC 4648, padded) of n bytes into out (room for 4 * ceil(n / 3) + 1,
+ * NUL-terminated); returns the length written. */
+size_t mnemo__base64_encode(const void *data, size_t n, char *out);
+/* SHA-1 of n bytes (for the WebSocket handshake, not for security). */
+void mnemo__sha1(const void *data, size_t n, unsigned char digest[20]);
+
 /* --------------------------------------------------------------- time */
 
 /* Monotonic clock in seconds. */

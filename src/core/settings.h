@@ -53,6 +53,53 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                                     \
     X(threads, "threads", "MNEMO_THREADS", INT, "0", "N",                                      \
       "worker threads (0 = every CPU this process may use)", MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH) \
+    X(host, "host", "MNEMO_HOST", STRING, "127.0.0.1", "ADDR",                                 \
+      "address to listen on (0.0.0.0 or :: for every interface)", MNEMO_CMD_SERVE)             \
+    X(port, "port", "MNEMO_PORT", INT, "8080", "N", "TCP port to listen on (0: any free port)", \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(served_model_name, "served-model-name", "MNEMO_SERVED_MODEL_NAME", STRING, NULL, "NAME", \
+      "model name clients send and see (default: the model folder's name)", MNEMO_CMD_SERVE)  \
+    X(max_batch_tokens, "max-batch-tokens", "MNEMO_MAX_BATCH_TOKENS", INT, "2048", "N",       \
+      "tokens per forward pass, gathered across concurrent requests (at least the model's max)", \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(batch_window_ms, "batch-window-ms", "MNEMO_BATCH_WINDOW_MS", INT, "2", "MS",             \
+      "how long an idle worker waits for more requests to join a forward pass", MNEMO_CMD_SERVE) \
+    X(max_queue_tokens, "max-queue-tokens", "MNEMO_MAX_QUEUE_TOKENS", INT, "16384", "N",       \
+      "tokens waiting at most; more is refused at once with 429 (0 = unbounded)", MNEMO_CMD_SERVE) \
+    X(timeout, "timeout", "MNEMO_TIMEOUT", INT, "30", "SECONDS",                              \
+      "deadline of one request; later it gets 503 (still queued) or 504", MNEMO_CMD_SERVE)      \
+    X(cache_mb, "cache-mb", "MNEMO_CACHE_MB", INT, "128", "MB",                                \
+      "embedding cache size (LRU; one full vector per model, prompt, text; 0 = off)",          \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(cache_ttl, "cache-ttl", "MNEMO_CACHE_TTL", INT, "3600", "SECONDS",                      \
+      "cache entries expire this long after they were stored (0 = never)", MNEMO_CMD_SERVE)    \
+    X(max_inputs, "max-inputs", "MNEMO_MAX_INPUTS", INT, "128", "N", "inputs per request at most", \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(max_input_chars, "max-input-chars", "MNEMO_MAX_INPUT_CHARS", INT, "8192", "N",          \
+      "characters per input at most (longer token sequences are truncated, see truncate)",     \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(max_body_kb, "max-body-kb", "MNEMO_MAX_BODY_KB", INT, "8192", "KB",                      \
+      "request body size at most (larger gets 413)", MNEMO_CMD_SERVE)                          \
+    X(max_connections, "max-connections", "MNEMO_MAX_CONNECTIONS", INT, "256", "N",            \
+      "open connections at most", MNEMO_CMD_SERVE)                                             \
+    X(max_connections_per_ip, "max-connections-per-ip", "MNEMO_MAX_CONNECTIONS_PER_IP", INT,   \
+      "64", "N", "open connections from one client address at most", MNEMO_CMD_SERVE)          \
+    X(connection_timeout, "connection-timeout", "MNEMO_CONNECTION_TIMEOUT", INT, "15",        \
+      "SECONDS", "an idle or stalled connection is closed after this long", MNEMO_CMD_SERVE)   \
+    X(api_key, "api-key", "MNEMO_API_KEY", STRING, NULL, "KEY",                                \
+      "require 'Authorization: Bearer KEY' on every route but /health and /metrics",           \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(api_key_file, "api-key-file", "MNEMO_API_KEY_FILE", STRING, NULL, "PATH",                \
+      "file of accepted API keys, one per line (with or without --api-key)", MNEMO_CMD_SERVE)  \
+    X(rate_limit_rpm, "rate-limit-rpm", "MNEMO_RATE_LIMIT_RPM", INT, "0", "N",                 \
+      "requests per minute per API key (per client address without keys; 0 = no limit)",      \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(rate_limit_tpm, "rate-limit-tpm", "MNEMO_RATE_LIMIT_TPM", INT, "0", "N",                 \
+      "input tokens per minute per API key (per client address without keys; 0 = no limit)",  \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(load_delay_ms, "load-delay-ms", NULL, INT, "0", "MS",                                    \
+      "test aid: wait this long before loading the model (/health answers 503 meanwhile)",    \
+      MNEMO_CMD_SERVE)                                                                         \
     X(json, "json", NULL, BOOL, "0", NULL, "print the results as one JSON object",             \
       MNEMO_CMD_BENCH)                                                                         \
     X(quick, "quick", NULL, BOOL, "0", NULL, "fewer texts and runs (a smoke test, not a measurement)", \

@@ -9,6 +9,7 @@
 #include "../engine/engine.h"
 #include "../kernels/kernels.h"
 #include "../model/gguf.h"
+#include "service.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -130,8 +131,8 @@ void mnemo_context_free(mnemo_context *c) {
 }
 
 /* The prompt text to use, or an EINVAL naming the valid names. */
-static int resolve_prompt(const mnemo_model *m, const mnemo_embed_options *o, const char **text,
-                          mnemo_error *err) {
+int mnemo_embed_prompt(const mnemo_model *m, const mnemo_embed_options *o, const char **text,
+                       mnemo_error *err) {
     *text = "";
     if (o && o->prompt_text) {
         *text = o->prompt_text;
@@ -153,6 +154,143 @@ static int resolve_prompt(const mnemo_model *m, const mnemo_embed_options *o, co
                        m->cfg.n_prompts ? names : "no named prompts");
 }
 
+size_t mnemo__embed_truncate_side(const mnemo_model *m, int32_t *ids, size_t n, bool left) {
+    size_t max_tokens = (size_t)m->cfg.max_seq_length;
+    if (n <= max_tokens) return n;
+    size_t tail = mnemo_tokenizer_num_special_end(m->tok);
+    size_t head = mnemo_tokenizer_num_special(m->tok) - tail;
+    if (tail > n) tail = n;
+    if (left && head + tail < max_tokens) {
+        /* TEI's "Left": the post-processor's opening ids (<bos>), then the
+         * last tokens, <eos> included */
+        memmove(ids + head, ids + n - (max_tokens - head), (max_tokens - head) * sizeof(int32_t));
+        return max_tokens;
+    }
+    /* As HF truncation: keep the first tokens, then the post-processor's
+     * closing ids (<eos>), so the input still ends as the model expects. */
+    memmove(ids + max_tokens - tail, ids + n - tail, tail * sizeof(int32_t));
+    return max_tokens;
+}
+
+size_t mnemo__embed_truncate(const mnemo_model *m, int32_t *ids, size_t n) {
+    return mnemo__embed_truncate_side(m, ids, n, false);
+}
+
+void mnemo__embed_matryoshka(const float *full, size_t width, size_t dim, float *out) {
+    if (dim == 0 || dim > width) dim = width;
+    if (out != full) memmove(out, full, dim * sizeof(float));
+    if (dim < width) mnemo__l2_normalize(out, dim);
+}
+
+/* Tokenizes prompt + text with `joined` as the reusable join buffer. */
+static int tokenize_one(const mnemo_model *m, const char *prompt, size_t plen, const char *text,
+                        size_t len, mnemo_truncation mode, char **joined, size_t *joined_cap,
+                        int32_t **ids_out, size_t *n_out, mnemo_error *err) {
+    size_t bad, need;
+    *ids_out = NULL;
+    if (!text && len) return mnemo__fail(err, MNEMO_EINVAL, "text is NULL");
+    if (!mnemo_utf8_valid(text, len, &bad))
+        return mnemo__fail(err, MNEMO_EUTF8, "invalid UTF-8 at byte offset %zu", bad);
+    if (!mnemo__add_size(plen, len, &need)) return mnemo__fail(err, MNEMO_ETOOBIG, "text is too large");
+    if (need > *joined_cap || !*joined) {
+        char *p = mnemo__realloc(*joined, need + 1);
+        if (!p) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        *joined = p;
+        *joined_cap = need;
+    }
+    if (plen) memcpy(*joined, prompt, plen);
+    if (len) memcpy(*joined + plen, text, len);
+    size_t cap = mnemo_tokenizer_max_ids(m->tok, need), count;
+    int32_t *ids = mnemo__malloc_array(cap, sizeof(int32_t));
+    if (!ids) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    int rc = mnemo_tokenizer_encode(m->tok, *joined, need, 0, ids, cap, &count, err);
+    if (rc) {
+        mnemo__free(ids);
+        return rc;
+    }
+    size_t max_tokens = (size_t)m->cfg.max_seq_length;
+    if (count > max_tokens && mode == MNEMO_TRUNCATE_REFUSE) {
+        mnemo__free(ids);
+        return mnemo__fail(err, MNEMO_ETOOBIG,
+                           "it has %zu tokens (prompt and <bos>/<eos> included); the model takes "
+                           "at most %zu: shorten it or allow truncation",
+                           count, max_tokens);
+    }
+    *n_out = mnemo__embed_truncate_side(m, ids, count, mode == MNEMO_TRUNCATE_LEFT);
+    *ids_out = ids;
+    return MNEMO_OK;
+}
+
+static int checked_prompt(const mnemo_model *m, const mnemo_embed_options *opts, const char **prompt,
+                          size_t *plen, mnemo_error *err) {
+    int rc = mnemo_embed_prompt(m, opts, prompt, err);
+    if (rc) return rc;
+    size_t bad;
+    *plen = strlen(*prompt);
+    if (!mnemo_utf8_valid(*prompt, *plen, &bad))
+        return mnemo__fail(err, MNEMO_EUTF8, "prompt: invalid UTF-8 at byte offset %zu", bad);
+    return MNEMO_OK;
+}
+
+static mnemo_truncation mode_of(const mnemo_embed_options *o) {
+    return o && o->no_truncate ? MNEMO_TRUNCATE_REFUSE : MNEMO_TRUNCATE_RIGHT;
+}
+
+int mnemo_embed_tokenize(const mnemo_model *m, const char *text, size_t len,
+                         const mnemo_embed_options *opts, int32_t **ids, size_t *n,
+                         mnemo_error *err) {
+    return mnemo__embed_tokenize_mode(m, text, len, opts, mode_of(opts), ids, n, err);
+}
+
+int mnemo__embed_tokenize_mode(const mnemo_model *m, const char *text, size_t len,
+                               const mnemo_embed_options *opts, mnemo_truncation mode,
+                               int32_t **ids, size_t *n, mnemo_error *err) {
+    if (!m || !ids || !n) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_embed_tokenize: NULL argument");
+    *ids = NULL;
+    const char *prompt;
+    size_t plen;
+    int rc = checked_prompt(m, opts, &prompt, &plen, err);
+    if (rc) return rc;
+    char *joined = NULL;
+    size_t joined_cap = 0;
+    rc = tokenize_one(m, prompt, plen, text, len, mode, &joined, &joined_cap, ids, n, err);
+    mnemo__free(joined);
+    return rc;
+}
+
+int mnemo_embed_tokens(mnemo_context *c, const int32_t *const *ids, const size_t *lens, size_t n,
+                       size_t dim, float *out, mnemo_error *err) {
+    if (!c || (n && (!ids || !lens || !out)))
+        return mnemo__fail(err, MNEMO_EINVAL, "mnemo_embed_tokens: NULL argument");
+    const mnemo_model *m = c->model;
+    size_t width = (size_t)m->cfg.output_dim, max_tokens = (size_t)m->cfg.max_seq_length;
+    if (dim == 0) dim = width;
+    if (dim > width)
+        return mnemo__fail(err, MNEMO_EINVAL, "dimension %zu is out of range: this model gives 1..%zu "
+                           "(trained Matryoshka sizes: 768, 512, 256, 128)", dim, width);
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] == 0 || lens[i] > max_tokens || !ids[i])
+            return mnemo__fail(err, MNEMO_EINVAL, "sequence %zu has %zu tokens; each needs 1..%zu",
+                               i, lens[i], max_tokens);
+    if (n == 0) return MNEMO_OK;
+    float *full = dim == width ? out : mnemo__malloc_array(n ? n : 1, width * sizeof(float));
+    if (!full) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu vectors", n);
+    size_t budget = mnemo__engine_ctx_max_tokens(c->ectx);
+    int rc = MNEMO_OK;
+    /* Pack sequences in order into forward passes of at most `budget` tokens. */
+    for (size_t first = 0; rc == MNEMO_OK && first < n;) {
+        size_t last = first, total = 0;
+        while (last < n && total + lens[last] <= budget) total += lens[last++];
+        rc = mnemo__engine_forward(c->ectx, ids + first, lens + first, last - first,
+                                   full + first * width, err);
+        first = last;
+    }
+    if (rc == MNEMO_OK && full != out)
+        for (size_t i = 0; i < n; i++) mnemo__embed_matryoshka(full + i * width, width, dim, out + i * dim);
+    if (full != out) mnemo__free(full);
+    return rc;
+}
+
 int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, size_t n,
                 const mnemo_embed_options *opts, float *out, size_t *n_tokens, mnemo_error *err) {
     if (!c || (n && (!texts || !lens || !out)))
@@ -163,98 +301,32 @@ int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, 
         return mnemo__fail(err, MNEMO_EINVAL, "dimension %zu is out of range: this model gives 1..%zu "
                            "(trained Matryoshka sizes: 768, 512, 256, 128)", dim, width);
     const char *prompt;
-    int rc = resolve_prompt(m, opts, &prompt, err);
+    size_t plen;
+    int rc = checked_prompt(m, opts, &prompt, &plen, err);
     if (rc) return rc;
-    size_t plen = strlen(prompt), bad;
-    if (!mnemo_utf8_valid(prompt, plen, &bad))
-        return mnemo__fail(err, MNEMO_EUTF8, "prompt: invalid UTF-8 at byte offset %zu", bad);
-    size_t max_tokens = (size_t)m->cfg.max_seq_length;
-    size_t budget = mnemo__engine_ctx_max_tokens(c->ectx);
 
     /* Tokenize everything first: errors are found before any compute. */
     int32_t **ids = mnemo__calloc(n ? n : 1, sizeof *ids);
     size_t *counts = mnemo__calloc(n ? n : 1, sizeof *counts);
-    float *full = mnemo__malloc_array(n ? n : 1, width * sizeof(float));
     char *joined = NULL;
     size_t joined_cap = 0;
-    rc = MNEMO_OK;
-    if (!ids || !counts || !full) {
+    if (!ids || !counts) {
         rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu texts", n);
         goto done;
     }
     for (size_t i = 0; i < n && rc == MNEMO_OK; i++) {
-        if (!texts[i] && lens[i]) {
-            rc = mnemo__fail(err, MNEMO_EINVAL, "texts[%zu] is NULL", i);
-            break;
-        }
-        if (!mnemo_utf8_valid(texts[i], lens[i], &bad)) {
-            rc = mnemo__fail(err, MNEMO_EUTF8, "texts[%zu]: invalid UTF-8 at byte offset %zu", i, bad);
-            break;
-        }
-        size_t need;
-        if (!mnemo__add_size(plen, lens[i], &need)) {
-            rc = mnemo__fail(err, MNEMO_ETOOBIG, "texts[%zu] is too large", i);
-            break;
-        }
-        if (need > joined_cap || !joined) {
-            char *p = mnemo__realloc(joined, need + 1);
-            if (!p) {
-                rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-                break;
-            }
-            joined = p;
-            joined_cap = need;
-        }
-        if (plen) memcpy(joined, prompt, plen);
-        if (lens[i]) memcpy(joined + plen, texts[i], lens[i]);
-        size_t cap = mnemo_tokenizer_max_ids(m->tok, need);
-        ids[i] = mnemo__malloc_array(cap, sizeof(int32_t));
-        if (!ids[i]) {
-            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-            break;
-        }
-        rc = mnemo_tokenizer_encode(m->tok, joined, need, 0, ids[i], cap, &counts[i], err);
-        if (rc) {
-            mnemo__fail_prefix(err, "texts[%zu]", i);
-            break;
-        }
-        if (counts[i] > max_tokens) {
-            if (opts && opts->no_truncate) {
-                rc = mnemo__fail(err, MNEMO_ETOOBIG,
-                                 "texts[%zu] has %zu tokens (prompt and <bos>/<eos> included); the "
-                                 "model takes at most %zu: shorten it or allow truncation",
-                                 i, counts[i], max_tokens);
-                break;
-            }
-            /* As HF truncation: keep the first tokens, then the post-processor's
-             * closing ids (<eos>), so the input still ends as the model expects. */
-            size_t tail = mnemo_tokenizer_num_special_end(m->tok);
-            memmove(ids[i] + max_tokens - tail, ids[i] + counts[i] - tail, tail * sizeof(int32_t));
-            counts[i] = max_tokens;
-        }
+        rc = tokenize_one(m, prompt, plen, texts[i], lens[i], mode_of(opts), &joined,
+                          &joined_cap, &ids[i], &counts[i], err);
+        if (rc) mnemo__fail_prefix(err, "texts[%zu]", i);
     }
-    /* Pack inputs in order into forward passes of at most `budget` tokens. */
-    for (size_t first = 0; rc == MNEMO_OK && first < n;) {
-        size_t last = first, total = 0;
-        while (last < n && total + counts[last] <= budget) total += counts[last++];
-        rc = mnemo__engine_forward(c->ectx, (const int32_t *const *)ids + first, counts + first,
-                                   last - first, full + first * width, err);
-        first = last;
-    }
-    if (rc == MNEMO_OK) {
-        for (size_t i = 0; i < n; i++) {
-            float *dst = out + i * dim;
-            memcpy(dst, full + i * width, dim * sizeof(float));
-            if (dim < width) mnemo__l2_normalize(dst, dim);
-            if (n_tokens) n_tokens[i] = counts[i];
-        }
-    }
+    if (rc == MNEMO_OK)
+        rc = mnemo_embed_tokens(c, (const int32_t *const *)ids, counts, n, dim, out, err);
+    if (rc == MNEMO_OK && n_tokens) memcpy(n_tokens, counts, n * sizeof *counts);
 done:
     if (ids)
         for (size_t i = 0; i < n; i++) mnemo__free(ids[i]);
     mnemo__free(ids);
     mnemo__free(counts);
-    mnemo__free(full);
     mnemo__free(joined);
     return rc;
 }

@@ -1,0 +1,170 @@
+/*
+ * serve.c — `mnemo serve`: checks the settings, prints them, starts the HTTP
+ * server (which answers 503 until the model is ready), loads and warms the
+ * model, serves until SIGTERM or SIGINT, then stops gracefully (no new
+ * connections, requests in flight finished) and exits 0. The server itself
+ * is src/server; the batching and cache are src/embed's service.
+ */
+#include "../server/server.h"
+#include "cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Prints every setting of `serve` with its value (API keys masked). */
+static void print_settings(const mnemo_settings *s) {
+    size_t n;
+    const mnemo_setting_info *t = mnemo__settings_table(&n);
+    fprintf(stderr, "mnemo serve: settings:");
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].commands & MNEMO_CMD_SERVE)) continue;
+        const char *field = (const char *)s + t[i].offset;
+        if (t[i].type == MNEMO_SETTING_STRING) {
+            const char *v;
+            memcpy(&v, field, sizeof v);
+            bool secret = !strcmp(t[i].flag, "api-key");
+            fprintf(stderr, " %s=%s", t[i].flag, !v ? "(none)" : secret ? "(set)" : v);
+        } else if (t[i].type == MNEMO_SETTING_INT) {
+            long v;
+            memcpy(&v, field, sizeof v);
+            fprintf(stderr, " %s=%ld", t[i].flag, v);
+        } else {
+            int v;
+            memcpy(&v, field, sizeof v);
+            fprintf(stderr, " %s=%s", t[i].flag, v ? "true" : "false");
+        }
+    }
+    fputc('\n', stderr);
+}
+
+/* The model's name as clients see it: the folder's (or file's) base name. */
+static void model_name(const char *path, char *buf, size_t cap) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t start = n;
+    while (start > 0 && path[start - 1] != '/') start--;
+    size_t len = n - start;
+    if (len > 5 && !strncmp(path + start + len - 5, ".gguf", 5)) len -= 5;
+    snprintf(buf, cap, "%.*s", (int)len, path + start);
+}
+
+static int check(const mnemo_settings *s) {
+    struct { const char *flag; long v, lo, hi; } r[] = {
+        {"port", s->port, 0, 65535},
+        {"max-batch-tokens", s->max_batch_tokens, 1, 1 << 20},
+        {"batch-window-ms", s->batch_window_ms, 0, 10000},
+        {"max-queue-tokens", s->max_queue_tokens, 0, 1L << 30},
+        {"timeout", s->timeout, 1, 86400},
+        {"cache-mb", s->cache_mb, 0, 1 << 20},
+        {"cache-ttl", s->cache_ttl, 0, 1L << 30},
+        {"max-inputs", s->max_inputs, 1, 1 << 20},
+        {"max-input-chars", s->max_input_chars, 1, 1 << 24},
+        {"max-body-kb", s->max_body_kb, 1, 1 << 22},
+        {"max-connections", s->max_connections, 1, 100000},
+        {"max-connections-per-ip", s->max_connections_per_ip, 0, 100000},
+        {"connection-timeout", s->connection_timeout, 1, 86400},
+        {"rate-limit-rpm", s->rate_limit_rpm, 0, 1L << 30},
+        {"rate-limit-tpm", s->rate_limit_tpm, 0, 1L << 40},
+        {"threads", s->threads, 0, 4096},
+        {"load-delay-ms", s->load_delay_ms, 0, 600000},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        if (r[i].v < r[i].lo || r[i].v > r[i].hi) {
+            mnemo__cli_error("serve", "--%s %ld is out of range %ld..%ld", r[i].flag, r[i].v,
+                             r[i].lo, r[i].hi);
+            return 2;
+        }
+    return 0;
+}
+
+/* Waits up to `seconds` for SIGTERM/SIGINT (blocked, so taken here only). */
+static int wait_signal(const sigset_t *set, double seconds) {
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    int sig = sigtimedwait(set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
+    if (argc > 0) {
+        mnemo__cli_error("serve", "unexpected argument '%s' (options are spelled --name VALUE; see "
+                                  "mnemo help serve)", argv[0]);
+        return 2;
+    }
+    if (!s->model) {
+        mnemo__cli_error("serve", "no model: pass --model DIR (a sentence-transformers folder such "
+                                  "as google/embeddinggemma-300m) or set MNEMO_MODEL");
+        return 2;
+    }
+    if (check(s)) return 2;
+    char name[256];
+    model_name(s->model, name, sizeof name);
+    mnemo_server_config cfg = {
+        .host = s->host, .port = (int)s->port,
+        .model_name = s->served_model_name ? s->served_model_name : name,
+        .max_inputs = (size_t)s->max_inputs, .max_input_chars = (size_t)s->max_input_chars,
+        .max_body = (size_t)s->max_body_kb * 1024, .timeout = (double)s->timeout,
+        .max_connections = (unsigned)s->max_connections,
+        .max_connections_per_ip = (unsigned)s->max_connections_per_ip,
+        .connection_timeout = (unsigned)s->connection_timeout,
+        .api_key = s->api_key, .api_key_file = s->api_key_file,
+        .rate_rpm = s->rate_limit_rpm, .rate_tpm = s->rate_limit_tpm,
+        .max_batch_tokens = (size_t)s->max_batch_tokens, .started = (double)time(NULL)};
+    print_settings(s);
+
+    /* SIGTERM/SIGINT are taken by wait_signal only: blocked before any
+     * thread starts, so every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    mnemo_error err;
+    mnemo_server *srv;
+    if (mnemo__server_start(&cfg, &srv, &err)) {
+        mnemo__cli_error("serve", "%s", err.message);
+        return err.code == MNEMO_EINVAL ? 2 : 1;
+    }
+    bool v6 = strchr(s->host, ':') != NULL;
+    fprintf(stderr, "mnemo serve: listening on http://%s%s%s:%d (model '%s' loading)\n",
+            v6 ? "[" : "", s->host, v6 ? "]" : "", mnemo__server_port(srv), cfg.model_name);
+    int sig = s->load_delay_ms ? wait_signal(&set, (double)s->load_delay_ms / 1e3) : 0;
+    mnemo_model *model = NULL;
+    mnemo_service *svc = NULL;
+    int rc = 0;
+    double t0 = mnemo__now();
+    if (!sig) {
+        mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache,
+                                  .precision = s->precision, .tokenizer = s->tokenizer};
+        mnemo_service_options so = {
+            .model_id = s->model, .n_threads = (int)s->threads,
+            .max_batch_tokens = (size_t)s->max_batch_tokens,
+            .batch_window = (double)s->batch_window_ms / 1e3,
+            .max_queue_tokens = (size_t)s->max_queue_tokens,
+            .cache_bytes = (size_t)s->cache_mb << 20, .cache_ttl = (double)s->cache_ttl,
+            .observe = mnemo__server_observe_batch, .observe_arg = srv};
+        if (mnemo_model_open(s->model, &mo, &model, &err) ||
+            mnemo__service_open(model, &so, &svc, &err)) {
+            mnemo__cli_error("serve", "%s", err.message);
+            rc = err.code == MNEMO_EINVAL ? 2 : 1;
+        }
+    }
+    if (!sig && !rc) {
+        double load = mnemo__now() - t0;
+        mnemo__server_set_service(srv, svc, load);
+        fprintf(stderr, "mnemo serve: ready: model loaded and warmed in %.2f s (%s, %s kernels)\n",
+                load, mnemo_model_precision(model), mnemo_model_kernels(model));
+        while (!(sig = wait_signal(&set, 1.0))) {}
+    }
+    if (sig) fprintf(stderr, "mnemo serve: %s: finishing requests in flight, then exiting\n",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    mnemo__server_stop(srv, cfg.timeout + 5);
+    mnemo__service_close(svc); /* its worker reports to the server's metrics: before them */
+    mnemo__server_free(srv);
+    mnemo_model_close(model);
+    if (sig) fprintf(stderr, "mnemo serve: stopped\n");
+    return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * service.h — the internal header of the embed part's service layer, the
+ * only way the HTTP server (src/server) reaches it: the embedding cache
+ * (cache.c), the batcher whose worker owns the model context (batcher.c), and
+ * the service that puts them together for one request (service.c): prompt,
+ * cache lookup, tokenizing on the caller's thread, queueing, deadline,
+ * cancellation. Not HTTP, not JSON.
+ */
+#ifndef MNEMO_EMBED_SERVICE_H
+#define MNEMO_EMBED_SERVICE_H
+
+#include "../core/core.h"
+
+/* --------------------------------------------- helpers shared with embed.c */
+
+/* Truncates ids[0..n) in place as mnemo_embed does (first tokens, then the
+ * post-processor's closing ids); returns the new length (<= max tokens).
+ * _side with left: the opening ids, then the last tokens (TEI's "Left"). */
+size_t mnemo__embed_truncate(const mnemo_model *m, int32_t *ids, size_t n);
+size_t mnemo__embed_truncate_side(const mnemo_model *m, int32_t *ids, size_t n, bool left);
+typedef enum { MNEMO_TRUNCATE_RIGHT, MNEMO_TRUNCATE_LEFT, MNEMO_TRUNCATE_REFUSE } mnemo_truncation;
+/* mnemo_embed_tokenize with the truncation chosen (opts->no_truncate ignored). */
+int mnemo__embed_tokenize_mode(const mnemo_model *m, const char *text, size_t len,
+                               const mnemo_embed_options *opts, mnemo_truncation mode,
+                               int32_t **ids, size_t *n, mnemo_error *err);
+/* The first `dim` values of a full-width vector, renormalized (Matryoshka);
+ * dim 0 or >= width copies it. `out` may equal `full`. */
+void mnemo__embed_matryoshka(const float *full, size_t width, size_t dim, float *out);
+
+/* ------------------------------------------------------------------ cache */
+
+/*
+ * A thread-safe LRU cache of full-width normalized vectors, bounded in bytes
+ * (key, vector and bookkeeping counted), entries expiring `ttl` seconds after
+ * they were stored (ttl <= 0: never). The key is a list of pieces (model id,
+ * prompt text, input text) hashed and compared whole, so two keys whose
+ * pieces concatenate to the same bytes are still different. Times are passed
+ * in (`now`, seconds on any monotonic clock) so tests control them.
+ */
+typedef struct mnemo_cache mnemo_cache;
+
+typedef struct mnemo_cache_stats {
+    uint64_t hits, misses, inserts, evictions, expirations;
+    size_t entries, bytes, max_bytes;
+} mnemo_cache_stats;
+
+/* max_bytes 0: a cache that stores nothing (every get misses). */
+int mnemo__cache_create(size_t max_bytes, double ttl, size_t width, mnemo_cache **out,
+                        mnemo_error *err);
+void mnemo__cache_free(mnemo_cache *c);
+/* On a hit copies the vector (width floats) to `vec`, its token count to
+ * *n_tokens, makes the entry most recently used and returns true. */
+bool mnemo__cache_get(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, double now,
+                      float *vec, size_t *n_tokens);
+/* Stores (or refreshes) an entry, evicting least recently used ones to stay
+ * within max_bytes. An entry larger than max_bytes is not stored. */
+void mnemo__cache_put(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, const float *vec,
+                      size_t n_tokens, double now);
+void mnemo__cache_stats(mnemo_cache *c, mnemo_cache_stats *out);
+
+/* ---------------------------------------------------------------- batcher */
+
+/*
+ * The batcher: callers submit jobs (token sequences); one worker thread
+ * collects queued sequences from every job into forward passes of at most
+ * max_batch_tokens tokens and runs them with `run` (the model; only this
+ * thread calls it). Each pass first takes the oldest sequence of every
+ * waiting job, then fills up in arrival order, so one request of many long
+ * inputs cannot starve a short one. Identical sequences waiting or running
+ * at once are computed once. The queue is bounded in tokens: a job that does
+ * not fit is refused at once (EBUSY), unless the queue is empty.
+ */
+typedef struct mnemo_batcher mnemo_batcher;
+typedef struct mnemo_batch_job mnemo_batch_job;
+
+/* Runs n sequences; writes width floats per sequence to out. */
+typedef int (*mnemo_batch_run_fn)(void *arg, const int32_t *const *ids, const size_t *lens,
+                                  size_t n, float *out, mnemo_error *err);
+/* Told after each forward pass (on the worker thread): for metrics. */
+typedef void (*mnemo_batch_observe_fn)(void *arg, size_t n_seqs, size_t n_tokens, size_t n_jobs,
+                                       double seconds);
+
+typedef struct mnemo_batcher_options {
+    size_t width;            /* floats per vector */
+    size_t max_batch_tokens; /* tokens per forward pass (>= the longest sequence) */
+    double window;           /* seconds the idle worker waits for more work to join a pass */
+    size_t max_queue_tokens; /* tokens waiting at most (0: unbounded) */
+    mnemo_batch_run_fn run;
+    void *run_arg;
+    mnemo_batch_observe_fn observe; /* may be NULL */
+    void *observe_arg;
+} mnemo_batcher_options;
+
+typedef struct mnemo_batch_timing {
+    double queue;     /* submit -> its first sequence started */
+    double inference; /* first started -> last done */
+    bool started;     /* some sequence of the job ran (or is running) */
+} mnemo_batch_timing;
+
+int mnemo__batcher_create(const mnemo_batcher_options *opts, mnemo_batcher **out, mnemo_error *err);
+/* Finishes the queued work, stops the worker and frees. Every job must have
+ * been waited for. NULL is fine. */
+void mnemo__batcher_free(mnemo_batcher *b);
+/*
+ * Queues n sequences (ids are copied), results to out[i * width]. `deadline`
+ * is on mnemo__now()'s clock. Errors: EBUSY (queue full; nothing queued),
+ * EINVAL (a sequence longer than max_batch_tokens or empty), ENOMEM,
+ * ECANCELED (shutting down).
+ */
+int mnemo__batcher_submit(mnemo_batcher *b, const int32_t *const *ids, const size_t *lens, size_t n,
+                          float *out, double deadline, mnemo_batch_job **job, mnemo_error *err);
+/*
+ * Waits until the job is done, its deadline passes (ETIMEDOUT) or gone(arg)
+ * returns non-zero (ECANCELED; polled every ~20 ms; gone may be NULL). On
+ * ETIMEDOUT and ECANCELED the job's queued sequences that no other job waits
+ * for are dropped. Always frees the job. `timing` may be NULL.
+ */
+int mnemo__batcher_wait(mnemo_batcher *b, mnemo_batch_job *job, int (*gone)(void *), void *arg,
+                        mnemo_batch_timing *timing, mnemo_error *err);
+/*
+ * The same, for a caller that streams: returns as soon as some sequences not
+ * yet marked in seen[] (n flags) are delivered, marks them and counts them
+ * in *n_new. *finished is set once the job is over (all delivered, or an
+ * error); only then is the job freed.
+ */
+int mnemo__batcher_wait_some(mnemo_batcher *b, mnemo_batch_job *job, int (*gone)(void *), void *arg,
+                             bool *seen, size_t *n_new, bool *finished, mnemo_batch_timing *timing,
+                             mnemo_error *err);
+/* Drops a job that is not finished (its sequences nobody else waits for
+ * leave the queue) and frees it. */
+void mnemo__batcher_cancel(mnemo_batcher *b, mnemo_batch_job *job);
+typedef struct mnemo_batcher_stats {
+    size_t queued_seqs, queued_tokens, waiting_jobs;
+    double tokens_per_second; /* recent throughput (0 before the first pass) */
+} mnemo_batcher_stats;
+void mnemo__batcher_stats(mnemo_batcher *b, mnemo_batcher_stats *out);
+/* Seconds a refused client should wait before trying again (at least 1). */
+int mnemo__batcher_retry_after(mnemo_batcher *b);
+
+/* ---------------------------------------------------------------- service */
+
+/*
+ * The embedding service for one model: a context run by the batcher's
+ * worker (all threads), the cache, and the request logic. Open and close
+ * from one thread; mnemo__service_embed from any number at once.
+ */
+typedef struct mnemo_service mnemo_service;
+
+typedef struct mnemo_service_options {
+    const char *model_id; /* part of every cache key */
+    int n_threads;
+    size_t max_batch_tokens;
+    double batch_window;
+    size_t max_queue_tokens;
+    size_t cache_bytes; /* 0: no cache */
+    double cache_ttl;
+    mnemo_batch_observe_fn observe;
+    void *observe_arg;
+} mnemo_service_options;
+
+int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *opts,
+                        mnemo_service **out, mnemo_error *err);
+void mnemo__service_close(mnemo_service *s);
+const mnemo_model *mnemo__service_model(const mnemo_service *s);
+mnemo_cache *mnemo__service_cache(mnemo_service *s);
+mnemo_batcher *mnemo__service_batcher(mnemo_service *s);
+
+/* One input: text (UTF-8) or, when ids is not NULL, token ids. */
+typedef struct mnemo_service_input {
+    const char *text;
+    size_t len;
+    const int64_t *ids;
+    size_t n_ids;
+} mnemo_service_input;
+
+typedef struct mnemo_service_request {
+    const mnemo_service_input *inputs;
+    size_t n;
+    const char *prompt_name, *prompt_text; /* as mnemo_embed_options */
+    bool no_truncate;
+    bool truncate_left; /* keep the last tokens instead of the first (TEI's "Left") */
+    double deadline; /* mnemo__now() clock */
+    int (*gone)(void *); /* the client went away (may be NULL) */
+    void *gone_arg;
+} mnemo_service_request;
+
+typedef struct mnemo_service_result {
+    float *vectors;   /* caller's: n * width floats, full width, normalized */
+    size_t *n_tokens; /* caller's: n counts */
+    size_t total_tokens, cache_hits, computed;
+    double tokenize, queue, inference; /* seconds */
+    bool started;     /* on ETIMEDOUT: whether any of it reached the model */
+    size_t bad_index; /* on an input error: which input */
+} mnemo_service_result;
+
+/*
+ * Embeds the request's inputs: cache hits are answered from the cache, the
+ * rest tokenized here (text: prompt + text with <bos>/<eos>; token ids: as
+ * given, <bos>/<eos> added when missing, no prompt: a prompt with ids is
+ * EINVAL), truncated (or ETOOBIG), queued, waited for, and stored in the
+ * cache. Errors: EINVAL, EUTF8, ETOOBIG, ERANGE (an id outside the
+ * vocabulary) with the message naming input[i]; EBUSY (queue full),
+ * ETIMEDOUT, ECANCELED (the client went away), ENOMEM.
+ */
+int mnemo__service_embed(mnemo_service *s, const mnemo_service_request *req,
+                         mnemo_service_result *res, mnemo_error *err);
+
+/*
+ * mnemo__service_embed in steps, for a caller that streams results as they
+ * come. begin: the checks, cache lookups, tokenizing and queueing (errors as
+ * above; nothing to end on error). next: waits for more results and writes
+ * the indices of the inputs newly done (their vectors are in res->vectors)
+ * to done[] (room for req->n); cache hits come first; *finished once all are
+ * done or on an error (ETIMEDOUT, ECANCELED, ...). end: stores what was
+ * computed in the cache when all went well, drops unfinished work, frees.
+ * `req` and `res` must stay valid until end.
+ */
+typedef struct mnemo_service_call mnemo_service_call;
+int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *req,
+                         mnemo_service_result *res, mnemo_service_call **call, mnemo_error *err);
+int mnemo__service_next(mnemo_service_call *call, size_t *done, size_t *n_done, bool *finished,
+                        mnemo_error *err);
+void mnemo__service_end(mnemo_service_call *call);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * server.h — the internal header of the server part: the HTTP server of
+ * `mnemo serve` (libmicrohttpd, http.c), the request as routes see it, the
+ * routes (OpenAI, TEI, Ollama: routes_*.c), the embedding request logic they
+ * share (embed_request.c), API keys and rate limits (auth.c) and the
+ * Prometheus metrics (metrics.c). The CLI calls only the mnemo__server_*
+ * functions; the model runs in src/embed's service, never on HTTP threads.
+ */
+#ifndef MNEMO_SERVER_H
+#define MNEMO_SERVER_H
+
+#include "../core/jsonw.h"
+#include "../embed/service.h"
+
+#include <jansson.h>
+
+/* A string literal into a JSON writer, its length counted by the compiler. */
+#define MNEMO_JSONW_LIT(w, lit) mnemo__jsonw_raw((w), (lit), sizeof(lit) - 1)
+
+/* ----------------------------------------------------------- the server */
+
+typedef struct mnemo_server_config {
+    const char *host;
+    int port;
+    const char *model_name; /* what clients send as "model" and see back */
+    size_t max_inputs, max_input_chars, max_body;
+    double timeout; /* seconds per request */
+    unsigned max_connections, max_connections_per_ip, connection_timeout;
+    const char *api_key, *api_key_file;
+    long rate_rpm, rate_tpm;
+    size_t max_batch_tokens; /* for /info */
+    double started; /* wall-clock seconds, for /v1/models "created" */
+} mnemo_server_config;
+
+typedef struct mnemo_server mnemo_server;
+
+/* Starts listening (every route answers; embedding routes and /health say
+ * 503 until mnemo__server_set_service). Errors: EINVAL (bad address or
+ * settings), EIO (cannot listen; the message names the address). */
+int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnemo_error *err);
+/* The port actually listened on (for --port 0). */
+int mnemo__server_port(const mnemo_server *s);
+/* The model is loaded and warmed: serve it. load_seconds goes to /metrics. */
+void mnemo__server_set_service(mnemo_server *s, mnemo_service *svc, double load_seconds);
+/* The batch observer for the service (metrics of every forward pass). */
+void mnemo__server_observe_batch(void *server, size_t n_seqs, size_t n_tokens, size_t n_jobs,
+                                 double seconds);
+/* For the WebSocket loop: the server is stopping; the server's parts. */
+bool mnemo__server_stopping(const mnemo_server *s);
+struct mnemo_auth *mnemo__server_auth(mnemo_server *s);
+struct mnemo_metrics *mnemo__server_metrics(mnemo_server *s);
+/* Graceful stop: no new connections, wait (up to max_wait s) for requests in
+ * flight, then close every connection. The metrics stay until
+ * mnemo__server_free: close the service (whose worker reports to them) in
+ * between. */
+void mnemo__server_stop(mnemo_server *s, double max_wait);
+void mnemo__server_free(mnemo_server *s);
+
+/* ---------------------------------------------------- a request, for routes */
+
+typedef enum { MNEMO_API_OPENAI, MNEMO_API_TEI, MNEMO_API_OLLAMA, MNEMO_API_PLAIN } mnemo_api;
+
+typedef struct mnemo_request {
+    mnemo_server *srv;
+    const mnemo_server_config *cfg;
+    mnemo_service *svc; /* NULL until the model is ready */
+    const char *route;
+    mnemo_api api;
+    void *conn; /* struct MHD_Connection */
+    const char *body;
+    size_t body_len;
+    char id[48], client[64], who[80]; /* who: the rate-limit identity */
+    double t_start;
+    /* the response */
+    int status;
+    mnemo_jsonw out;
+    const char *content_type;
+    int retry_after;          /* > 0: a Retry-After header */
+    const char *reject_reason; /* for metrics: why a request was refused */
+    /* for Server-Timing, the log line and metrics */
+    double t_queue, t_tokenize, t_inference;
+    size_t tokens, inputs;
+    bool embedded;
+    void *stream_response; /* a struct MHD_Response of a streamed body, instead of out */
+    int fd;                /* >= 0: the socket to watch for the client leaving (WebSocket) */
+} mnemo_request;
+
+/* A request header's value, or NULL. */
+const char *mnemo__request_header(mnemo_request *r, const char *name);
+/* For the service: non-zero once the client has closed its connection. */
+int mnemo__request_gone(void *request);
+/* An error response in the route's API's shape: OpenAI
+ * {"error":{"message","type","param","code"}}, TEI {"error","error_type"}
+ * (400 becomes TEI's 422), Ollama {"error"}. `code` also names the reason in
+ * the rejected-requests metric. */
+void mnemo__reply_error(mnemo_request *r, int status, const char *type, const char *param,
+                        const char *code, const char *fmt, ...) MNEMO_PRINTF(6, 7);
+/* The request body as JSON of an object, or NULL after replying 400. */
+json_t *mnemo__request_json(mnemo_request *r);
+
+/* -------------------------------------------------------------- the routes */
+
+void mnemo__route_openai_embeddings(mnemo_request *r);
+void mnemo__route_openai_models(mnemo_request *r);
+void mnemo__route_tei_embed(mnemo_request *r);
+void mnemo__route_tei_tokenize(mnemo_request *r);
+void mnemo__route_tei_decode(mnemo_request *r);
+void mnemo__route_tei_info(mnemo_request *r);
+void mnemo__route_ollama_embed(mnemo_request *r);
+void mnemo__route_websocket(mnemo_request *r);
+
+/* ------------------------------------------- the shared embedding request */
+
+typedef enum {
+    MNEMO_ENC_FLOAT, MNEMO_ENC_BASE64, MNEMO_ENC_INT8, MNEMO_ENC_UINT8, MNEMO_ENC_BINARY,
+    MNEMO_ENC_UBINARY
+} mnemo_encoding;
+
+typedef struct mnemo_embed_call {
+    mnemo_service_input *inputs;
+    size_t n;
+    int64_t *id_store; /* backing of token-id inputs */
+    const char *prompt_name, *prompt_text; /* borrowed from the request JSON */
+    bool truncate, normalize, truncate_left;
+    size_t width, dim; /* dim: 1..width */
+    mnemo_encoding encoding;
+    float *vectors; /* n * width, after mnemo__embed_run */
+    size_t *n_tokens;
+    mnemo_service_result res;
+} mnemo_embed_call;
+
+/* Each returns 0, or -1 after replying with the error. */
+void mnemo__embed_call_init(mnemo_request *r, mnemo_embed_call *c);
+int mnemo__embed_parse_input(mnemo_request *r, json_t *input, const char *param, bool allow_ids,
+                             mnemo_embed_call *c);
+int mnemo__embed_parse_dim(mnemo_request *r, json_t *v, const char *param, mnemo_embed_call *c);
+int mnemo__embed_parse_prompt(mnemo_request *r, json_t *name, const char *name_param, json_t *text,
+                              const char *text_param, mnemo_embed_call *c);
+int mnemo__embed_parse_bool(mnemo_request *r, json_t *v, const char *param, bool *out);
+int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param, mnemo_embed_call *c);
+/* `embedding_types` (one type) if given, else `encoding_format`. */
+int mnemo__embed_parse_encodings(mnemo_request *r, json_t *root, mnemo_embed_call *c);
+/* Runs the call through the service; maps its errors to HTTP statuses. */
+int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c);
+/* Replies with the HTTP status and message for a service error `rc`. */
+void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc, const mnemo_error *err);
+/* Streams the call as NDJSON (Accept: application/x-ndjson): one line
+ * {"object":"embedding","index","embedding"} per input as soon as its pass
+ * is done (cache hits first), then {"object":"usage","model","usage"}; an
+ * error after the start is a last line {"error":{...}}. On success (0) the
+ * stream owns `root` (one reference) and the call; on -1 (replied with the
+ * error) the caller still does. */
+int mnemo__embed_stream(mnemo_request *r, json_t *root, mnemo_embed_call *c);
+/* Writes vector i as the call's encoding asks (JSON array, or base64 string). */
+void mnemo__embed_write_vector(mnemo_jsonw *w, const mnemo_embed_call *c, size_t i);
+void mnemo__embed_call_free(mnemo_embed_call *c);
+/* `model` absent, or the served name (Ollama's "NAME:latest" too); else 404. */
+int mnemo__embed_check_model(mnemo_request *r, json_t *v, const char *param);
+
+/* ------------------------------------------------------- auth and limits */
+
+typedef struct mnemo_auth mnemo_auth;
+int mnemo__auth_create(const char *key, const char *key_file, long rpm, long tpm,
+                       mnemo_auth **out, mnemo_error *err);
+void mnemo__auth_free(mnemo_auth *a);
+size_t mnemo__auth_key_count(const mnemo_auth *a);
+/* 1 when `authorization` is "Bearer K" for an accepted K (constant-time
+ * compare against every key); writes "key<N>" to who. */
+int mnemo__auth_check(const mnemo_auth *a, const char *authorization, char *who, size_t cap);
+/* 1 when `who` may make a request now (and takes it from its bucket); else
+ * 0 and the seconds to wait in *retry_after. */
+int mnemo__rate_admit(mnemo_auth *a, const char *who, double now, int *retry_after);
+/* Charges the tokens a request used to `who`'s token bucket. */
+void mnemo__rate_charge(mnemo_auth *a, const char *who, size_t tokens, double now);
+
+/* ------------------------------------------------------------- metrics */
+
+typedef struct mnemo_metrics mnemo_metrics;
+int mnemo__metrics_create(mnemo_metrics **out, mnemo_error *err);
+void mnemo__metrics_free(mnemo_metrics *m);
+void mnemo__metrics_request(mnemo_metrics *m, const char *route, int status, double total,
+                            const mnemo_request *r);
+void mnemo__metrics_reject(mnemo_metrics *m, const char *reason);
+void mnemo__metrics_batch(mnemo_metrics *m, size_t n_seqs, size_t n_tokens, size_t n_jobs,
+                          double seconds);
+
+typedef struct mnemo_metrics_gauges {
+    long in_flight;
+    bool ready;
+    double model_load_seconds;
+    mnemo_batcher_stats queue;
+    mnemo_cache_stats cache;
+} mnemo_metrics_gauges;
+/* The Prometheus text exposition (version 0.0.4) of everything. */
+void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnemo_jsonw *out);
+
+#endif

@@ -240,7 +240,7 @@ typedef struct mnemo_context mnemo_context;
 
 typedef struct mnemo_context_options {
     int n_threads;           /* <= 0: every CPU this process may use */
-    size_t max_batch_tokens; /* tokens per forward pass; 0: 8192 (never below max tokens) */
+    size_t max_batch_tokens; /* tokens per forward pass; 0: 4096 (never below max tokens) */
 } mnemo_context_options;
 
 int mnemo_context_create(const mnemo_model *model, const mnemo_context_options *opts,

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEFAULT_BATCH_TOKENS 8192
+#define DEFAULT_BATCH_TOKENS 4096
 
 struct mnemo_model {
     mnemo_model_config cfg;

@@ -43,6 +43,26 @@ static float bf16_to_f32(uint16_t h) {
     return f;
 }
 
+/* The largest |y0 - y1| relative to the terms' magnitude sum_k |x w| (w row
+ * major [N][K]) over an M x N output of stride ldy, and whether y1's padding
+ * columns [N, ldy) still hold `pad`. */
+static float worst_relative(const float *y0, const float *y1, size_t ldy, const float *x,
+                            size_t ldx, const float *w, size_t M, size_t N, size_t K, float pad,
+                            int *pad_ok) {
+    float worst = 0;
+    *pad_ok = 1;
+    for (size_t m = 0; m < M; m++) {
+        for (size_t n = 0; n < N; n++) {
+            float mag = 0;
+            for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
+            float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / (mag + 1e-30f);
+            if (e > worst) worst = e;
+        }
+        for (size_t n = N; n < ldy; n++) *pad_ok &= y1[m * ldy + n] == pad;
+    }
+    return worst;
+}
+
 static void check_variant(const mnemo_kernels *kv) {
     const mnemo_kernels *ref = mnemo__kernels_ref();
     size_t sizes[][3] = {{1, 1, 1}, {4, 3, 8}, {5, 7, 13}, {17, 31, 256}, {9, 200, 768},
@@ -125,17 +145,8 @@ static void check_packed(const mnemo_kernels *kv) {
                 kv->gemm_packed_f32(M, N, K, x, ldx, wp, 0, mid, y1, ldy);
                 kv->gemm_packed_f32(M, N, K, x, ldx, wp, mid, panels, y1, ldy);
             }
-            float worst = 0;
-            int pad_ok = 1;
-            for (size_t m = 0; m < M; m++) {
-                for (size_t n = 0; n < N; n++) {
-                    float mag = 0;
-                    for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
-                    float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / (mag + 1e-30f);
-                    if (e > worst) worst = e;
-                }
-                for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 777.0f;
-            }
+            int pad_ok;
+            float worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
             CHECKF(worst <= GEMM_TOL, "%s packed %s M=%zu N=%zu K=%zu: relative error %g", kv->name,
                    bf == 2 ? "bf16 dot" : bf ? "bf16" : "f32", M, N, K, (double)worst);
             CHECKF(pad_ok, "%s packed wrote outside its output", kv->name);
@@ -149,17 +160,8 @@ static void check_packed(const mnemo_kernels *kv) {
         ref->gemm_f32(M, N, K, x, ldx, w, K, y0, ldy);
         kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, 0, panels / 2, y1, ldy);
         kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, panels / 2, panels, y1, ldy);
-        float worst = 0;
-        int pad_ok = 1;
-        for (size_t m = 0; m < M; m++) {
-            for (size_t n = 0; n < N; n++) {
-                float mag = 0;
-                for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
-                float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / (mag + 1e-30f);
-                if (e > worst) worst = e;
-            }
-            for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 777.0f;
-        }
+        int pad_ok;
+        float worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
         CHECKF(worst <= GEMM_TOL && pad_ok, "%s packed strided M=%zu N=%zu K=%zu: error %g", kv->name,
                M, N, K, (double)worst);
         free(wl);
@@ -275,17 +277,8 @@ static void check_q4(void) {
             for (size_t i = 0; i < M * ldy; i++) y1[i] = 555.0f; /* padding must stay */
             variants[v]->gemm_packed_q4(M, N, K, xq, Kp + 2, sx, wq, ws, 0, mid, y1, ldy);
             variants[v]->gemm_packed_q4(M, N, K, xq, Kp + 2, sx, wq, ws, mid, panels, y1, ldy);
-            float rel = 0;
-            int pad_ok = 1;
-            for (size_t m = 0; m < M; m++) {
-                for (size_t n = 0; n < N; n++) { /* relative to the terms' magnitude, as GEMM_TOL */
-                    float mag = 0;
-                    for (size_t k = 0; k < K; k++) mag += fabsf(x[m * ldx + k] * w[n * K + k]);
-                    float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / (mag + 1e-30f);
-                    rel = e > rel ? e : rel;
-                }
-                for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 555.0f;
-            }
+            int pad_ok;
+            float rel = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 555.0f, &pad_ok);
             CHECKF(rel < 1e-5f && pad_ok, "%s q4 differs from portable at M=%zu N=%zu K=%zu: %g",
                    variants[v]->name, M, N, K, (double)rel);
         }

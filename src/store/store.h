@@ -138,4 +138,8 @@ int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp
  * with_score). */
 json_t *mnemo__memory_json(const mnemo_memory *m, int with_score);
 
+/* The memory tools over MCP (store_mcp.c): one JSON-RPC 2.0 message in
+ * (borrowed), its reply out (new; NULL for a notification or a response). */
+json_t *mnemo__mcp_handle(mnemo_store *s, json_t *msg);
+
 #endif /* MNEMO_STORE_H */

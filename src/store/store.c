@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Each migration takes the schema from version i to i + 1 (PRAGMA
  * user_version), in one transaction. Append; never edit a released one. */
@@ -98,7 +99,7 @@ static int exec(sqlite3 *db, const char *sql, mnemo_error *err) {
 }
 
 static int open_db(const char *path, int flags, sqlite3 **db, mnemo_error *err) {
-    int rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
     if (rc != SQLITE_OK) {
         mnemo__fail(err, MNEMO_EIO, "%s: cannot open (%s)", path, *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
         sqlite3_close(*db);
@@ -118,7 +119,7 @@ int mnemo__store_reader(mnemo_store *s, sqlite3 **db, mnemo_error *err) {
         return MNEMO_OK;
     }
     pthread_mutex_unlock(&s->reader_lock);
-    int rc = open_db(s->db_path, SQLITE_OPEN_READONLY, db, err);
+    int rc = open_db(s->db_uri, SQLITE_OPEN_READONLY, db, err);
     if (rc) {
         sqlite3_close(*db);
         *db = NULL;
@@ -149,15 +150,49 @@ int mnemo__store_embed(mnemo_store *s, const char *const *texts, const size_t *l
     return rc;
 }
 
+/* "file:PATH" with the characters URIs reserve %-escaped, plus `query`. */
+static char *file_uri(const char *path, const char *query) {
+    size_t n = strlen(path);
+    char *u = mnemo__malloc(n * 3 + strlen(query) + 16);
+    if (!u) return NULL;
+    size_t o = 0;
+    o += (size_t)sprintf(u, "file:");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)path[i];
+        if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) o += (size_t)sprintf(u + o, "%%%02X", c);
+        else u[o++] = (char)c;
+    }
+    sprintf(u + o, "%s", query);
+    return u;
+}
+
+/* A WAL database in a folder nobody may write cannot be read the normal way
+ * (SQLite needs to create DB-shm). When no DB-wal exists, every committed
+ * change is in the main file and no writer can appear (it could not create
+ * DB-wal either), so it is read as immutable. Returns 1 when it switched. */
+static int use_immutable(mnemo_store *s) {
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", s->db_path);
+    if (access(s->dir, W_OK) == 0 || access(wal, F_OK) == 0) return 0;
+    char *u = file_uri(s->db_path, "?immutable=1");
+    if (!u) return 0;
+    if (s->db_uri != s->db_path) mnemo__free(s->db_uri);
+    s->db_uri = u;
+    return 1;
+}
+
 /* ------------------------------------------------------------ schema */
 
 static int migrate(mnemo_store *s, mnemo_error *err) {
     sqlite3_stmt *st;
     int version = 0;
-    if (sqlite3_prepare_v2(s->writer, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+    int rc = sqlite3_prepare_v2(s->writer, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) version = sqlite3_column_int(st, 0), rc = SQLITE_OK;
         sqlite3_finalize(st);
     }
+    if (rc) return mnemo__store_sqlite_fail(err, s->writer, rc, s->db_path);
     if (version > SCHEMA_VERSION)
         return mnemo__fail(err, MNEMO_EFORMAT,
                            "%s: schema version %d was written by a newer mnemo (this one knows up to %d)",
@@ -168,7 +203,7 @@ static int migrate(mnemo_store *s, mnemo_error *err) {
     for (int v = version; v < SCHEMA_VERSION; v++) {
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v + 1);
-        int rc = exec(s->writer, "BEGIN IMMEDIATE;", err);
+        rc = exec(s->writer, "BEGIN IMMEDIATE;", err);
         if (!rc) rc = exec(s->writer, migrations[v], err);
         if (!rc) rc = exec(s->writer, bump, err);
         if (!rc) rc = exec(s->writer, "COMMIT;", err);
@@ -423,21 +458,43 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
         goto fail;
     }
     snprintf(s->db_path, dl + 16, "%s/memories.db", opts->data_dir);
+    s->db_uri = s->db_path;
     if (!s->read_only && (rc = mnemo__mkdirs(s->dir, err))) goto fail;
     if (s->model) {
         mnemo_context_options co = {.n_threads = opts->n_threads};
         if ((rc = mnemo_context_create(s->model, &co, &s->ctx, err))) goto fail;
     }
-    rc = open_db(s->db_path, s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+    rc = open_db(s->db_uri, s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                  &s->writer, err);
     if (rc) goto fail;
+    if (!s->read_only && sqlite3_db_readonly(s->writer, "main") == 1) {
+        /* The file or its folder cannot be written (permissions, a read-only
+         * mount): serve reads, refuse writes with a message that says why. */
+        mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"the database file is not writable\"",
+                   s->db_path);
+        s->read_only = 1;
+    }
     if (!s->read_only) {
         /* WAL: readers see the last commit and never wait for the writer. */
-        if ((rc = exec(s->writer, "PRAGMA journal_mode = WAL;", err)) ||
-            (rc = exec(s->writer, sync_sql, err))) {
+        int jrc = sqlite3_exec(s->writer, "PRAGMA journal_mode = WAL;", NULL, NULL, NULL);
+        if ((jrc & 0xff) == SQLITE_READONLY || (jrc & 0xff) == SQLITE_CANTOPEN) {
+            /* a writable file in a folder that is not: no -wal can be made */
+            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path,
+                       sqlite3_errmsg(s->writer));
+            s->read_only = 1;
+        } else if (jrc) {
+            rc = mnemo__store_sqlite_fail(err, s->writer, jrc, s->db_path);
+            goto fail;
+        } else if ((rc = exec(s->writer, sync_sql, err))) {
             mnemo__fail_prefix(err, "%s", s->db_path);
             goto fail;
         }
+    }
+    if (s->read_only && use_immutable(s)) {
+        sqlite3_close(s->writer);
+        s->writer = NULL;
+        if ((rc = open_db(s->db_uri, SQLITE_OPEN_READONLY, &s->writer, err))) goto fail;
+        mnemo__log(MNEMO_LOG_INFO, "store.immutable", "path=%s", s->db_path);
     }
     if ((rc = migrate(s, err)) || (rc = check_model(s, err))) goto fail;
     mnemo__index_init(&s->index, s->dim);
@@ -473,6 +530,7 @@ void mnemo_store_close(mnemo_store *s) {
     pthread_rwlock_destroy(&s->index_lock);
     pthread_mutex_destroy(&s->sweep_lock);
     pthread_cond_destroy(&s->sweep_cond);
+    if (s->db_uri != s->db_path) mnemo__free(s->db_uri);
     mnemo__free(s->dir);
     mnemo__free(s->db_path);
     mnemo__free(s);

@@ -71,6 +71,7 @@ int mnemo__scope_equal(const mnemo_index_entry *e, const mnemo_memory_scope *s);
 
 struct mnemo_store {
     char *dir, *db_path;
+    char *db_uri; /* what connections open: db_path, or an immutable file: URI */
     const mnemo_model *model;
     char model_name[256];
     mnemo_context *ctx; /* embedding; guarded by embed_lock */

@@ -281,7 +281,9 @@ int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens
  * once: writes are serialized; reads (search, get, list, count, history) use
  * their own SQLite connections and never wait for a write to commit.
  *
- * Files: DATA_DIR/memories.db (+ -wal, -shm). The store records the model it
+ * Files: DATA_DIR/memories.db (+ -wal, -shm), and memories.lock: one process
+ * writes a store at a time; another process that opens it gets a read-only
+ * store (its writes fail with EIO saying why). The store records the model it
  * was built with (name, dimension, the document and query prompts and a
  * fingerprint vector) and refuses another model with EINVAL and a message
  * naming both.

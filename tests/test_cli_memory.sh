@@ -4,7 +4,8 @@
 # delete print one JSON line each; MNEMO_DATA_DIR; bad input exits 2 with a
 # message naming the problem and stores nothing; another model is refused;
 # a data folder the user may not write (chmod, as an unprivileged user: root
-# ignores permissions) still answers reads, and refuses writes with exit 1.
+# ignores permissions) still answers reads, and refuses writes with exit 1;
+# so does a store another process has open for writing.
 # usage: test_cli_memory.sh MNEMO MODEL_DIR WORK_DIR
 set -u
 MNEMO=$1 MODEL=$2 WORK=$3
@@ -66,6 +67,15 @@ check "get of an unknown id: exit 1" $(ok "$([ $rc = 1 ] && grep -q 'no memory' 
 mkdir -p "$T/other" && cp -r "$MODEL"/. "$T/other"/ && sed -i 's/title: none | text: /passage: /' "$T/other/config_sentence_transformers.json"
 "$MNEMO" memory add --data-dir "$D" --model "$T/other" --no-cache 'x' >/dev/null 2>"$T/err"; rc=$?
 check "another model: refused naming both" $(ok "$([ $rc = 2 ] && grep -q "built with model 'model-f32'" "$T/err" && grep -q "model 'other'" "$T/err" && echo y)")
+
+# while another process (here `mnemo mcp`) has the store open for writing,
+# a second one reads, and refuses to write saying why
+(sleep 3 | "$MNEMO" mcp --data-dir "$D" --model "$MODEL" --no-cache >/dev/null 2>&1) & bg=$!
+sleep 1.5
+mem add 'while another writes' >/dev/null 2>"$T/err"; rc=$?
+check "second writer: exit 1 naming the other process" $(ok "$([ $rc = 1 ] && grep -q 'another process' "$T/err" && echo y)")
+check "second writer: reads go on" $(ok "$([ "$(mem count 2>/dev/null | jq_ 'd["count"]')" = 2 ] && echo y)")
+wait $bg
 
 out=$(mem delete "$id2")
 check "delete by id" $(ok "$([ "$(echo "$out" | jq_ 'd["deleted"]')" = True ] && [ "$(mem count | jq_ 'd["count"]')" = 1 ] && echo y)")

@@ -726,6 +726,29 @@ static void test_disk_full_and_read_only(void) {
     mnemo_store_close(s);
 }
 
+/* One writer per store: a second opener reads, and says why it cannot write. */
+static void test_second_opener_reads(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    mnemo_store *a = open_store(dir, NULL);
+    if (!a) return;
+    CHECK(add1(a, "first", NULL, NULL, NULL, NULL) == MNEMO_OK);
+    mnemo_store *b = open_store(dir, NULL);
+    if (b) {
+        CHECK(count(b, NULL, NULL) == 1);
+        mnemo_memory_input in = {.text = "second", .text_len = 6};
+        mnemo_memory_added out;
+        mnemo_error err;
+        CHECK(mnemo_memory_add(b, &in, 1, &out, &err) == MNEMO_EIO && strstr(err.message, "another process"));
+        mnemo_store_close(b);
+    }
+    CHECK(add1(a, "third", NULL, NULL, NULL, NULL) == MNEMO_OK); /* the writer is unaffected */
+    mnemo_store_close(a);
+    a = open_store(dir, NULL); /* closed: the next opener writes */
+    CHECK(a && add1(a, "fourth", NULL, NULL, NULL, NULL) == MNEMO_OK && count(a, NULL, NULL) == 3);
+    mnemo_store_close(a);
+}
+
 /* A write transaction held open elsewhere does not block the readers. */
 static void test_readers_not_blocked(void) {
     char dir[512];
@@ -894,6 +917,7 @@ int main(int argc, char **argv) {
     RUN(test_model_mismatch);
     RUN(test_bad_input);
     RUN(test_disk_full_and_read_only);
+    RUN(test_second_opener_reads);
     RUN(test_readers_not_blocked);
     RUN(test_json_layer);
     RUN(test_threads);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 /* Each migration takes the schema from version i to i + 1 (PRAGMA
@@ -433,6 +435,7 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
         return mnemo__fail(err, MNEMO_EINVAL, "dedup threshold %g is negative", opts->dedup_threshold);
     mnemo_store *s = mnemo__calloc(1, sizeof *s);
     if (!s) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    s->lock_fd = -1;
     pthread_mutex_init(&s->embed_lock, NULL);
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->reader_lock, NULL);
@@ -459,7 +462,29 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
     }
     snprintf(s->db_path, dl + 16, "%s/memories.db", opts->data_dir);
     s->db_uri = s->db_path;
+    snprintf(s->read_only_why, sizeof s->read_only_why, "opened read-only");
     if (!s->read_only && (rc = mnemo__mkdirs(s->dir, err))) goto fail;
+    if (!s->read_only) {
+        /* One writing process per store: the in-memory index of a second one
+         * would not see the first one's writes. A second opener reads. */
+        char lock[4200];
+        snprintf(lock, sizeof lock, "%s/memories.lock", s->dir);
+        s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (s->lock_fd < 0) {
+            snprintf(s->read_only_why, sizeof s->read_only_why, "the data folder is not writable: %s",
+                     strerror(errno));
+            s->read_only = 1;
+        } else if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            snprintf(s->read_only_why, sizeof s->read_only_why,
+                     "another process has it open for writing: write through that one (e.g. its "
+                     "HTTP or MCP server), or stop it");
+            close(s->lock_fd);
+            s->lock_fd = -1;
+            s->read_only = 1;
+        }
+        if (s->read_only)
+            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path, s->read_only_why);
+    }
     if (s->model) {
         mnemo_context_options co = {.n_threads = opts->n_threads};
         if ((rc = mnemo_context_create(s->model, &co, &s->ctx, err))) goto fail;
@@ -470,8 +495,8 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
     if (!s->read_only && sqlite3_db_readonly(s->writer, "main") == 1) {
         /* The file or its folder cannot be written (permissions, a read-only
          * mount): serve reads, refuse writes with a message that says why. */
-        mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"the database file is not writable\"",
-                   s->db_path);
+        snprintf(s->read_only_why, sizeof s->read_only_why, "the database file is not writable");
+        mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path, s->read_only_why);
         s->read_only = 1;
     }
     if (!s->read_only) {
@@ -479,8 +504,9 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
         int jrc = sqlite3_exec(s->writer, "PRAGMA journal_mode = WAL;", NULL, NULL, NULL);
         if ((jrc & 0xff) == SQLITE_READONLY || (jrc & 0xff) == SQLITE_CANTOPEN) {
             /* a writable file in a folder that is not: no -wal can be made */
-            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path,
-                       sqlite3_errmsg(s->writer));
+            snprintf(s->read_only_why, sizeof s->read_only_why, "the data folder is not writable: %s",
+                     sqlite3_errmsg(s->writer));
+            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path, s->read_only_why);
             s->read_only = 1;
         } else if (jrc) {
             rc = mnemo__store_sqlite_fail(err, s->writer, jrc, s->db_path);
@@ -530,6 +556,7 @@ void mnemo_store_close(mnemo_store *s) {
     pthread_rwlock_destroy(&s->index_lock);
     pthread_mutex_destroy(&s->sweep_lock);
     pthread_cond_destroy(&s->sweep_cond);
+    if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
     if (s->db_uri != s->db_path) mnemo__free(s->db_uri);
     mnemo__free(s->dir);
     mnemo__free(s->db_path);

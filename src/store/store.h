@@ -78,6 +78,8 @@ struct mnemo_store {
     pthread_mutex_t embed_lock;
     size_t dim;
     int read_only, no_dedup;
+    char read_only_why[200]; /* for write errors: why the store is read-only */
+    int lock_fd;             /* DIR/memories.lock, flock()ed by the one writer process */
     double dedup_threshold;
     size_t max_text, max_metadata;
     double (*clock)(void *);

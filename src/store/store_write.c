@@ -55,7 +55,7 @@ static int history_add(sqlite3 *db, const char *id, const char *event, const cha
 
 static int begin(mnemo_store *s, mnemo_error *err) {
     if (s->read_only)
-        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (opened so, or its data folder is not writable); nothing was changed");
+        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed", s->read_only_why);
     int rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     return rc ? mnemo__store_sqlite_fail(err, s->writer, rc, "starting a write") : MNEMO_OK;
 }
@@ -120,7 +120,7 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
                      mnemo_error *err) {
     if (n == 0 || n > MAX_ADD)
         return mnemo__fail(err, MNEMO_EINVAL, "memories: %zu given, want 1..%d", n, MAX_ADD);
-    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (opened so, or its data folder is not writable); nothing was added");
+    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was added", s->read_only_why);
     double now = mnemo__store_now(s);
     pending *p = mnemo__calloc(n, sizeof *p);
     const char **texts = mnemo__calloc(n, sizeof *texts);
@@ -359,7 +359,7 @@ static void row_free(row_info *r) {
 int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
     if (!u || (!u->text && !u->metadata && u->ttl == 0 && u->expires_at == 0))
         return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
-    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (opened so, or its data folder is not writable); nothing was changed");
+    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed", s->read_only_why);
     double now = mnemo__store_now(s);
     int rc;
     json_t *meta = NULL;
@@ -485,7 +485,7 @@ static int delete_seqs(mnemo_store *s, const int64_t *seqs, size_t n, const char
 }
 
 int mnemo_memory_delete(mnemo_store *s, const char *id, mnemo_error *err) {
-    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (opened so, or its data folder is not writable); nothing was deleted");
+    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was deleted", s->read_only_why);
     pthread_mutex_lock(&s->write_lock);
     row_info r;
     int rc = row_load(s, id, mnemo__store_now(s), &r, err);
@@ -529,7 +529,7 @@ int mnemo_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, c
     if (rc || (rc = mnemo__filter_parse(filter, &f, err))) return rc;
     if (s->read_only) {
         mnemo__filter_free(f);
-        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (opened so, or its data folder is not writable); nothing was deleted");
+        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was deleted", s->read_only_why);
     }
     pthread_mutex_lock(&s->write_lock);
     double now = mnemo__store_now(s);

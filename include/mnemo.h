@@ -369,6 +369,10 @@ typedef struct mnemo_memory_input {
     mnemo_memory_scope scope;
     double ttl;        /* seconds to live, > 0; 0: forever */
     double expires_at; /* or an absolute time; 0: none. Not both. */
+    /* A vector computed elsewhere, of the store's width (it is normalized);
+     * NULL: the text is embedded with the "document" prompt. */
+    const float *vector;
+    size_t vector_dim;
 } mnemo_memory_input;
 
 /* What an add did with one input. */

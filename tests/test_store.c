@@ -309,6 +309,20 @@ static void test_search_and_filters(void) {
     CHECK(m && m->items[0].score > 0.9999);
     mnemo_memories_free(m);
 
+    /* A memory added with its own vector is found by it. */
+    float own[64];
+    for (int d = 0; d < 64; d++) own[d] = (float)((d * 7919) % 13) - 6.0f;
+    mnemo_memory_input vin = {.text = "with a vector", .text_len = 13, .vector = own, .vector_dim = 64};
+    mnemo_memory_added vout;
+    CHECKF(mnemo_memory_add(s, &vin, 1, &vout, &err) == MNEMO_OK, "%s", err.message);
+    so = (mnemo_search_options){.vector = own, .vector_dim = 64, .k = 1};
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m && m->n == 1 && !strcmp(m->items[0].id, vout.id) &&
+          m->items[0].score > 0.9999);
+    mnemo_memories_free(m);
+    vin.vector_dim = 3;
+    CHECK(mnemo_memory_add(s, &vin, 1, &vout, &err) == MNEMO_EINVAL && strstr(err.message, "vector"));
+    CHECK(mnemo_memory_delete(s, vout.id, &err) == MNEMO_OK);
+
     /* Scope: another namespace sees nothing. */
     so = (mnemo_search_options){.query = "note", .query_len = 4, .scope = {.ns = "other"}};
     CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m && m->n == 0);

@@ -151,7 +151,28 @@ static json_t *list_json(const mnemo_memories *m, int with_score) {
 }
 
 static const char *const memory_fields[] = {"text", "metadata", "namespace", "user_id", "agent_id",
-                                            "session_id", "ttl", "expires_at", NULL};
+                                            "session_id", "ttl", "expires_at", "vector", NULL};
+
+/* An optional array of numbers as floats (*out NULL when absent; mnemo__free). */
+static int get_vector(req_ctx *c, json_t *obj, const char *where, float **out, size_t *n) {
+    json_t *v = json_object_get(obj, "vector");
+    *out = NULL;
+    *n = 0;
+    if (!v || json_is_null(v)) return MNEMO_OK;
+    char p[64];
+    snprintf(p, sizeof p, "%svector", where);
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 65536)
+        return bad(c, p, MNEMO_EINVAL, "%s: must be an array of numbers", p);
+    *n = json_array_size(v);
+    *out = mnemo__malloc_array(*n, sizeof(float));
+    if (!*out) return bad(c, p, MNEMO_ENOMEM, "out of memory");
+    for (size_t i = 0; i < *n; i++) {
+        json_t *x = json_array_get(v, i);
+        if (!json_is_number(x)) return bad(c, p, MNEMO_EINVAL, "%s[%zu]: must be a number", p, i);
+        (*out)[i] = (float)json_number_value(x);
+    }
+    return MNEMO_OK;
+}
 
 static int op_add(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     json_t *list = json_object_get(req, "memories");
@@ -169,7 +190,8 @@ static int op_add(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     mnemo_memory_input *in = mnemo__calloc(n, sizeof *in);
     char **metas = mnemo__calloc(n, sizeof *metas);
     mnemo_memory_added *out = mnemo__calloc(n, sizeof *out);
-    if (!in || !metas || !out) {
+    float **vecs = mnemo__calloc(n, sizeof *vecs);
+    if (!in || !metas || !out || !vecs) {
         rc = bad(c, "", MNEMO_ENOMEM, "out of memory");
         goto done;
     }
@@ -189,8 +211,10 @@ static int op_add(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
             (rc = get_scope(c, m, where, &in[i].scope)) ||
             (rc = get_object_text(c, m, "metadata", where, &metas[i])) ||
             (rc = get_num(c, m, "ttl", where, &ttl, &has_ttl)) ||
-            (rc = get_num(c, m, "expires_at", where, &exp, &has_exp)))
+            (rc = get_num(c, m, "expires_at", where, &exp, &has_exp)) ||
+            (rc = get_vector(c, m, where, &vecs[i], &in[i].vector_dim)))
             break;
+        in[i].vector = vecs[i];
         if (!in[i].text) {
             char p[64];
             snprintf(p, sizeof p, "%stext", where);
@@ -228,6 +252,9 @@ static int op_add(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
 done:
     if (metas)
         for (size_t i = 0; i < n; i++) free(metas[i]);
+    if (vecs)
+        for (size_t i = 0; i < n; i++) mnemo__free(vecs[i]);
+    mnemo__free(vecs);
     mnemo__free(metas);
     mnemo__free(in);
     mnemo__free(out);

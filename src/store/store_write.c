@@ -8,6 +8,7 @@
  */
 #include "store.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -139,15 +140,51 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
             (rc = check_expiry(now, in[i].ttl, in[i].expires_at, where, &p[i].expires_at, err)) ||
             (rc = mnemo__metadata_parse(s, in[i].metadata, where, &p[i].meta, &p[i].meta_text, err)))
             break;
-        texts[i] = in[i].text;
-        lens[i] = in[i].text_len;
+        if (in[i].vector) {
+            if (in[i].vector_dim != s->dim) {
+                rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: %zu values, the store's width is %zu", where,
+                                 in[i].vector_dim, s->dim);
+                break;
+            }
+            double norm = 0;
+            for (size_t d = 0; d < s->dim; d++) norm += (double)in[i].vector[d] * in[i].vector[d];
+            if (!(norm > 0) || !isfinite(norm)) {
+                rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: must be finite and not all zero", where);
+                break;
+            }
+            for (size_t d = 0; d < s->dim; d++) vecs[i * s->dim + d] = (float)(in[i].vector[d] / sqrt(norm));
+        }
         p[i].hash = mnemo__hash64(in[i].text, in[i].text_len, HASH_SEED);
         p[i].vec = vecs + i * s->dim;
         p[i].target = -1;
         p[i].same_as = -1;
     }
     if (rc) goto out;
-    if ((rc = mnemo__store_embed(s, texts, lens, n, "document", vecs, err))) goto out;
+    /* Embed the texts that came without a vector, in one call. */
+    size_t n_embed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in[i].vector) {
+            texts[n_embed] = in[i].text;
+            lens[n_embed++] = in[i].text_len;
+        }
+    }
+    if (n_embed) {
+        float *ev = n_embed == n ? vecs : mnemo__malloc_array(n_embed, s->dim * sizeof(float));
+        if (!ev) {
+            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = mnemo__store_embed(s, texts, lens, n_embed, "document", ev, err);
+        if (!rc && ev != vecs)
+            for (size_t i = 0, j = 0; i < n; i++)
+                if (!in[i].vector) memcpy(vecs + i * s->dim, ev + (j++) * s->dim, s->dim * sizeof(float));
+        if (ev != vecs) mnemo__free(ev);
+        if (rc) goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = in[i].text;
+        lens[i] = in[i].text_len;
+    }
 
     pthread_mutex_lock(&s->write_lock);
     if ((rc = begin(s, err))) {

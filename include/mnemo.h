@@ -305,6 +305,249 @@ int mnemo_embed_tokenize(const mnemo_model *model, const char *text, size_t len,
                          const mnemo_embed_options *opts, int32_t **ids, size_t *n, mnemo_error *err);
 int mnemo_embed_tokens(mnemo_context *ctx, const int32_t *const *ids, const size_t *lens, size_t n,
                        size_t dim, float *out, mnemo_error *err);
+/* --------------------------------------------------------- memory store */
+
+/*
+ * A memory store: texts with metadata and a scope, embedded by a model and
+ * kept in SQLite (WAL mode) in a data folder, with an in-memory index of the
+ * vectors rebuilt at open. One store may be used by any number of threads at
+ * once: writes are serialized; reads (search, get, list, count, history) use
+ * their own SQLite connections and never wait for a write to commit.
+ *
+ * Files: DATA_DIR/memories.db (+ -wal, -shm), and memories.lock: one process
+ * writes a store at a time; another process that opens it gets a read-only
+ * store (its writes fail with EIO saying why). The store records the model it
+ * was built with (name, dimension, the document and query prompts and a
+ * fingerprint vector) and refuses another model with EINVAL and a message
+ * naming both.
+ *
+ * Scope: a namespace (NULL or "": "default") and optional user_id, agent_id,
+ * session_id. On add, NULL means "not set". On search, list, count and
+ * delete-by-filter, NULL means "any"; a string must match exactly.
+ *
+ * Filters are JSON text over the metadata object, evaluated during the
+ * search (a filtered search returns k results whenever k match):
+ *   {"field": VALUE}                       equal (VALUE any JSON scalar)
+ *   {"field": {"$eq"|"$ne": VALUE}}
+ *   {"field": {"$in"|"$nin": [VALUE...]}}
+ *   {"field": {"$gt"|"$gte"|"$lt"|"$lte": NUMBER or STRING}}
+ *   {"field": {"$exists": true|false}}
+ *   {"$and": [FILTER...]}, {"$or": [FILTER...]}, {"$not": FILTER}
+ * Several keys in one object are ANDed. "a.b" reaches nested objects. An
+ * absent field fails every comparison but $ne, $nin and $exists:false.
+ * A malformed filter is refused with EINVAL naming the bad part.
+ *
+ * Times are Unix seconds (double). Expired memories never appear in any
+ * result and are deleted by a background sweep.
+ */
+typedef struct mnemo_store mnemo_store;
+
+typedef struct mnemo_store_options {
+    /* The data folder (created if missing). Required: there is no default,
+     * so memories never land in a temporary folder by accident. */
+    const char *data_dir;
+    /* The embedding model, shared (the store makes its own context). NULL:
+     * add, update and query-text searches in vector/hybrid mode are refused
+     * with EINVAL; everything else works. The model must outlive the store. */
+    const mnemo_model *model;
+    /* A name for the model in messages and the store's record (e.g. the
+     * folder's name). NULL: "unnamed". */
+    const char *model_name;
+    int n_threads;           /* embedding threads; <= 0: every CPU */
+    /* SQLite synchronous: "full" (default: an acknowledged add survives a
+     * power cut), "normal" (survives a process crash), "off". */
+    const char *synchronous;
+    int read_only;           /* non-zero: open read-only; writes get EIO */
+    int no_dedup;            /* non-zero: no exact or near-duplicate check */
+    /* Cosine at or above which an add in the same scope updates the nearest
+     * memory instead of adding one. 0: 0.95; > 1: only exact repeats. */
+    double dedup_threshold;
+    /* Seconds between sweeps of expired memories; 0: 60; < 0: no thread
+     * (mnemo_store_sweep() still works). */
+    double sweep_seconds;
+    /* The clock (Unix seconds), for tests; NULL: the time of day. */
+    double (*clock)(void *clock_ctx);
+    void *clock_ctx;
+    size_t max_text_bytes;     /* 0: 256 KiB */
+    size_t max_metadata_bytes; /* 0: 16 KiB (of compact JSON) */
+} mnemo_store_options;
+
+/*
+ * Opens (creating or migrating as needed) the store in opts->data_dir. On
+ * success *out owns it; close with mnemo_store_close(). Errors: EINVAL (no
+ * data_dir, bad synchronous, a different model than the store's: the
+ * message names both), EIO (SQLite could not open or write; the message says
+ * why, e.g. a read-only folder), EFORMAT (not a mnemo store, or made by a
+ * newer mnemo), ENOMEM.
+ */
+int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
+/* Stops the sweep thread and closes every connection. NULL is fine. */
+void mnemo_store_close(mnemo_store *store);
+/* Deletes expired memories now (recorded in their history); *n_deleted
+ * (may be NULL) receives how many. Errors: EIO. */
+int mnemo_store_sweep(mnemo_store *store, size_t *n_deleted, mnemo_error *err);
+/* The vector width of the store (its model's). */
+size_t mnemo_store_dim(const mnemo_store *store);
+
+typedef struct mnemo_memory_scope {
+    const char *ns; /* the namespace */
+    const char *user_id, *agent_id, *session_id;
+} mnemo_memory_scope;
+
+/* One memory to add. */
+typedef struct mnemo_memory_input {
+    const char *text; /* UTF-8, 1..max_text_bytes bytes */
+    size_t text_len;
+    const char *metadata; /* a JSON object as NUL-terminated text; NULL: {} */
+    mnemo_memory_scope scope;
+    double ttl;        /* seconds to live, > 0; 0: forever */
+    double expires_at; /* or an absolute time; 0: none. Not both. */
+    /* A vector computed elsewhere, of the store's width (it is normalized);
+     * NULL: the text is embedded with the "document" prompt. */
+    const float *vector;
+    size_t vector_dim;
+} mnemo_memory_input;
+
+/* What an add did with one input. */
+typedef enum mnemo_memory_event {
+    MNEMO_MEMORY_ADDED = 0,     /* a new memory */
+    MNEMO_MEMORY_DUPLICATE = 1, /* the same text in the same scope existed: its id */
+    MNEMO_MEMORY_MERGED = 2     /* a near-duplicate was updated with this input */
+} mnemo_memory_event;
+
+#define MNEMO_MEMORY_ID_SIZE 33 /* 32 hex digits + NUL */
+
+typedef struct mnemo_memory_added {
+    char id[MNEMO_MEMORY_ID_SIZE];
+    mnemo_memory_event event;
+} mnemo_memory_added;
+
+/*
+ * Adds n (1..1000) memories in one transaction: all or none. Each is
+ * embedded with the model's "document" prompt. out[i] (caller-provided,
+ * n entries) gets the id for inputs[i], in input order. Returns only once
+ * the transaction is durable (per `synchronous`). Errors: EINVAL (no model,
+ * bad metadata, scope or ttl; the message names the input index and field),
+ * EUTF8, ETOOBIG (text or metadata over the limit), EIO (disk full, read-only
+ * store; nothing is stored), ENOMEM.
+ */
+int mnemo_memory_add(mnemo_store *store, const mnemo_memory_input *inputs, size_t n,
+                     mnemo_memory_added *out, mnemo_error *err);
+
+/* A memory as read back. Strings are NUL-terminated; absent ones NULL. */
+typedef struct mnemo_memory {
+    char id[MNEMO_MEMORY_ID_SIZE];
+    char *text;
+    size_t text_len;
+    char *metadata; /* compact JSON object */
+    char *ns, *user_id, *agent_id, *session_id;
+    double created_at, updated_at;
+    double expires_at; /* 0: never */
+    /* Search only: cosine (vector), BM25 made positive (text: higher is
+     * better), or the reciprocal-rank-fusion sum (hybrid). */
+    double score;
+} mnemo_memory;
+
+/* Results of search, get and list; free with mnemo_memories_free(). */
+typedef struct mnemo_memories {
+    mnemo_memory *items;
+    size_t n;
+    /* list only: pass it back as `cursor` for the next page; NULL at the end. */
+    char *next_cursor;
+} mnemo_memories;
+void mnemo_memories_free(mnemo_memories *m);
+
+typedef enum mnemo_search_mode {
+    MNEMO_SEARCH_VECTOR = 0, /* exact cosine over the scope's vectors */
+    MNEMO_SEARCH_TEXT = 1,   /* SQLite FTS5 BM25 over the words of the query */
+    /* Both, fused by reciprocal rank: score = sum over the two lists of
+     * 1 / (MNEMO_RRF_K + rank), rank from 1; each list holds the best
+     * max(k, 50) of its mode. */
+    MNEMO_SEARCH_HYBRID = 2
+} mnemo_search_mode;
+#define MNEMO_RRF_K 60 /* Cormack, Clarke & Buettcher 2009: k = 60 */
+#define MNEMO_SEARCH_MAX_K 1000
+
+typedef struct mnemo_search_options {
+    const char *query; /* text (embedded with the "query" prompt), or */
+    size_t query_len;
+    const float *vector; /* a vector of the store's width (vector mode only) */
+    size_t vector_dim;
+    size_t k; /* 1..MNEMO_SEARCH_MAX_K; 0: 10 */
+    mnemo_memory_scope scope;
+    const char *filter; /* JSON text or NULL */
+    double min_score;   /* with has_min_score: drop results scoring below it */
+    int has_min_score;
+    mnemo_search_mode mode;
+} mnemo_search_options;
+
+/*
+ * The best k memories of the scope that pass the filter, best first, in
+ * *out (caller frees with mnemo_memories_free). Errors: EINVAL (no query,
+ * both query and vector, bad filter, k out of range, vector of the wrong
+ * width, a vector for text mode), EUTF8, ENOMEM, EIO.
+ */
+int mnemo_memory_search(mnemo_store *store, const mnemo_search_options *opts,
+                        mnemo_memories **out, mnemo_error *err);
+
+/* One memory by id (one item in *out). Errors: ENOENT (no such memory, or
+ * expired), EIO, ENOMEM. */
+int mnemo_memory_get(mnemo_store *store, const char *id, mnemo_memories **out, mnemo_error *err);
+
+/* Changes to one memory; NULL/0 fields are left as they are. */
+typedef struct mnemo_memory_changes {
+    const char *text; /* a new text is embedded again */
+    size_t text_len;
+    const char *metadata; /* replaces the metadata object */
+    double ttl;           /* > 0: expires ttl seconds from now */
+    double expires_at;    /* > 0: expires then; < 0: never expires */
+} mnemo_memory_changes;
+
+/* Errors: ENOENT, EINVAL (nothing to change, bad metadata, no model for a
+ * new text), EUTF8, ETOOBIG, EIO. Recorded in the history. */
+int mnemo_memory_update(mnemo_store *store, const char *id, const mnemo_memory_changes *changes,
+                        mnemo_error *err);
+
+/* Deletes one memory (recorded in its history). Errors: ENOENT, EIO. */
+int mnemo_memory_delete(mnemo_store *store, const char *id, mnemo_error *err);
+/* Deletes every memory of the scope that passes `filter` (JSON text; NULL:
+ * all of the scope). *n_deleted may be NULL. Errors: EINVAL, EIO. */
+int mnemo_memory_delete_where(mnemo_store *store, const mnemo_memory_scope *scope,
+                              const char *filter, size_t *n_deleted, mnemo_error *err);
+
+typedef struct mnemo_list_options {
+    mnemo_memory_scope scope;
+    const char *filter; /* JSON text or NULL */
+    size_t limit;       /* 1..1000; 0: 100 */
+    const char *cursor; /* NULL: from the start; else a next_cursor */
+} mnemo_list_options;
+
+/* Memories of the scope in the order they were added (oldest first), a page
+ * at a time. Errors: EINVAL (bad filter, cursor, limit), EIO, ENOMEM. */
+int mnemo_memory_list(mnemo_store *store, const mnemo_list_options *opts, mnemo_memories **out,
+                      mnemo_error *err);
+/* How many memories of the scope pass `filter` (NULL: all). */
+int mnemo_memory_count(mnemo_store *store, const mnemo_memory_scope *scope, const char *filter,
+                       size_t *n, mnemo_error *err);
+
+/* One change of a memory. */
+typedef struct mnemo_history_event {
+    char *event;    /* "added", "updated" or "deleted" */
+    char *reason;   /* NULL, or e.g. "expired", "duplicate" */
+    double at;      /* when */
+    char *text;     /* the text after the change (before, for deleted) */
+    char *metadata; /* likewise */
+} mnemo_history_event;
+typedef struct mnemo_history {
+    mnemo_history_event *items;
+    size_t n;
+} mnemo_history;
+void mnemo_history_free(mnemo_history *h);
+
+/* The changes of one memory, oldest first, also after it was deleted.
+ * Errors: ENOENT (no memory ever had this id), EIO, ENOMEM. */
+int mnemo_memory_history(mnemo_store *store, const char *id, mnemo_history **out,
+                         mnemo_error *err);
 
 /* ------------------------------------------------------------- utilities */
 

@@ -23,6 +23,14 @@ int mnemo__cmd_tokenize(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv);
+int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv);
+int mnemo__cmd_mcp(const mnemo_settings *s, int argc, char **argv);
+
+/* memory.c: opens the model (if --model) and the store from the settings;
+ * prints the error and returns the exit status (2 bad usage, 1 failure). */
+struct mnemo_store;
+int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model **model,
+                          struct mnemo_store **store);
 
 /* mnemo__now() when main() started: for start-to-first-vector timings. */
 extern double mnemo__cli_start;

@@ -87,6 +87,39 @@ static const mnemo_command commands[] = {
      "deterministically. Run it on an idle machine. bench/compare runs the peers\n"
      "(sentence-transformers, llama.cpp) on the same texts.\n",
      mnemo__cmd_bench},
+    {"memory", MNEMO_CMD_MEMORY,
+     "mnemo memory add|search|get|update|delete|list|count|history --data-dir DIR [--model DIR] [options] [ARGS]",
+     "the memory store from the shell: remember, recall, forget",
+     "Memories are texts with metadata and a scope (--namespace, --user-id,\n"
+     "--agent-id, --session-id), embedded with the model's document prompt and kept\n"
+     "in SQLite in --data-dir (required; WAL, synchronous full by default). The\n"
+     "store records its model and refuses another one. --model is needed to add,\n"
+     "to update a text and to search in vector or hybrid mode. Each operation\n"
+     "prints one JSON line, the body the HTTP route /v1/memories answers; errors\n"
+     "go to stderr (exit 2: bad input, 1: failure such as a read-only store).\n"
+     "--request JSON gives the whole request (flags add to it).\n"
+     "\n"
+     "  add TEXT...        one memory per argument (--metadata, --ttl apply to each)\n"
+     "  search QUERY       --k, --mode vector|text|hybrid, --filter, --min-score\n"
+     "  get ID | history ID\n"
+     "  update ID          --text, --metadata, --ttl\n"
+     "  delete ID | delete --filter JSON (with the scope flags; '{}' = all of it)\n"
+     "  list               --limit, --cursor (next_cursor of the previous page)\n"
+     "  count              --filter\n"
+     "\n"
+     "Examples:\n"
+     "  mnemo memory add --data-dir ~/mem --model DIR --metadata '{\"topic\": \"food\"}' 'I like figs'\n"
+     "  mnemo memory search --data-dir ~/mem --model DIR --k 3 'what fruit do I like?'\n"
+     "  mnemo memory list --data-dir ~/mem --filter '{\"topic\": {\"$in\": [\"food\"]}}'\n",
+     mnemo__cmd_memory},
+    {"mcp", MNEMO_CMD_MCP, "mnemo mcp --data-dir DIR --model DIR",
+     "the memory tools over the Model Context Protocol (stdio)",
+     "A Model Context Protocol server on stdin/stdout (JSON-RPC 2.0, one message\n"
+     "per line), exposing the tools memory_add, memory_search, memory_get,\n"
+     "memory_update, memory_delete and memory_list on the store in --data-dir.\n"
+     "Logs go to stderr. An MCP client configuration:\n"
+     "  {\"command\": \"mnemo\", \"args\": [\"mcp\", \"--data-dir\", \"/home/me/mem\", \"--model\", \"DIR\"]}\n",
+     mnemo__cmd_mcp},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

@@ -16,6 +16,8 @@ enum {
     MNEMO_CMD_EMBED = 1u << 1,
     MNEMO_CMD_SERVE = 1u << 2,
     MNEMO_CMD_BENCH = 1u << 3,
+    MNEMO_CMD_MEMORY = 1u << 4,
+    MNEMO_CMD_MCP = 1u << 5,
     MNEMO_CMD_ALL = 0xFFFFu
 };
 
@@ -25,7 +27,7 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
 #define MNEMO_SETTINGS_MAP(X)                                                                  \
     X(model, "model", "MNEMO_MODEL", STRING, NULL, "DIR",                                      \
       "model folder (sentence-transformers layout) or a .gguf file of EmbeddingGemma",         \
-      MNEMO_CMD_TOKENIZE | MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                \
+      MNEMO_CMD_TOKENIZE | MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH | MNEMO_CMD_MEMORY | MNEMO_CMD_MCP)                \
     X(tokenizer, "tokenizer", "MNEMO_TOKENIZER", STRING, NULL, "PATH",                         \
       "tokenizer.json, or a folder holding one (default: the --model folder's, or beside a .gguf)", \
       MNEMO_CMD_TOKENIZE | MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                \
@@ -50,9 +52,9 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       MNEMO_CMD_EMBED)                                                                         \
     X(precision, "precision", "MNEMO_PRECISION", STRING, "auto", "P",                          \
       "weight precision: auto (fastest here at cosine >= 0.995: int8 with AVX512-VNNI, else file), file, f32, bf16, int8, q4", \
-      MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH)                                     \
+      MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH | MNEMO_CMD_MEMORY | MNEMO_CMD_MCP)                                     \
     X(threads, "threads", "MNEMO_THREADS", INT, "0", "N",                                      \
-      "worker threads (0 = every CPU this process may use)", MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH) \
+      "worker threads (0 = every CPU this process may use)", MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH | MNEMO_CMD_MEMORY | MNEMO_CMD_MCP) \
     X(host, "host", "MNEMO_HOST", STRING, "127.0.0.1", "ADDR",                                 \
       "address to listen on (0.0.0.0 or :: for every interface)", MNEMO_CMD_SERVE)             \
     X(port, "port", "MNEMO_PORT", INT, "8080", "N", "TCP port to listen on (0: any free port)", \
@@ -104,6 +106,42 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       MNEMO_CMD_BENCH)                                                                         \
     X(quick, "quick", NULL, BOOL, "0", NULL, "fewer texts and runs (a smoke test, not a measurement)", \
       MNEMO_CMD_BENCH)                                                                         \
+    X(data_dir, "data-dir", "MNEMO_DATA_DIR", STRING, NULL, "DIR",                             \
+      "folder of the memory store (memories.db, SQLite WAL); required, never a temporary folder", \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(synchronous, "synchronous", "MNEMO_SYNCHRONOUS", STRING, "full", "MODE",                 \
+      "SQLite synchronous: full (an acknowledged add survives a power cut), normal, off",      \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(no_dedup, "no-dedup", "MNEMO_NO_DEDUP", BOOL, "0", NULL,                                 \
+      "add every memory, even an exact repeat or a near-duplicate of one in its scope",        \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(dedup_threshold, "dedup-threshold", "MNEMO_DEDUP_THRESHOLD", STRING, "0.95", "COS",      \
+      "an add at or above this cosine to a memory of its scope updates that memory",           \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(read_only, "read-only", "MNEMO_READ_ONLY", BOOL, "0", NULL,                              \
+      "open the store read-only (writes are refused)", MNEMO_CMD_MEMORY | MNEMO_CMD_MCP)       \
+    X(ns, "namespace", "MNEMO_NAMESPACE", STRING, NULL, "NS", "the memories' namespace (default: default)", \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(user_id, "user-id", NULL, STRING, NULL, "ID", "scope: the user", MNEMO_CMD_MEMORY)       \
+    X(agent_id, "agent-id", NULL, STRING, NULL, "ID", "scope: the agent", MNEMO_CMD_MEMORY)    \
+    X(session_id, "session-id", NULL, STRING, NULL, "ID", "scope: the session", MNEMO_CMD_MEMORY) \
+    X(metadata, "metadata", NULL, STRING, NULL, "JSON", "add/update: the metadata object",     \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(text, "text", NULL, STRING, NULL, "TEXT", "update: the new text (embedded again)", MNEMO_CMD_MEMORY) \
+    X(ttl, "ttl", NULL, INT, "0", "SECONDS", "add/update: forget the memory after this long (0 = never)", \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(filter, "filter", NULL, STRING, NULL, "JSON",                                            \
+      "search/list/delete: metadata filter, e.g. {\"topic\": {\"$in\": [\"a\", \"b\"]}}", MNEMO_CMD_MEMORY) \
+    X(k, "k", NULL, INT, "10", "N", "search: results wanted (1..1000)", MNEMO_CMD_MEMORY)     \
+    X(mode, "mode", NULL, STRING, "vector", "MODE", "search: vector, text (FTS5 BM25) or hybrid (RRF)", \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(min_score, "min-score", NULL, STRING, NULL, "S", "search: drop results scoring below S", \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(limit, "limit", NULL, INT, "100", "N", "list: memories per page (1..1000)", MNEMO_CMD_MEMORY) \
+    X(cursor, "cursor", NULL, STRING, NULL, "C", "list: the next_cursor of the previous page", \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(request, "request", NULL, STRING, NULL, "JSON",                                          \
+      "the whole request as JSON, the HTTP body's shape (flags add to it)", MNEMO_CMD_MEMORY)  \
     X(cache_dir, "cache-dir", "MNEMO_CACHE_DIR", STRING, NULL, "DIR",                          \
       "folder for derived files such as the binary tokenizer (default ~/.cache/mnemo)",        \
       MNEMO_CMD_ALL)                                                                           \

@@ -31,6 +31,10 @@ int mnemo__cmd_mcp(const mnemo_settings *s, int argc, char **argv);
 struct mnemo_store;
 int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model **model,
                           struct mnemo_store **store);
+/* The store of --data-dir for a model already open (recorded as `name`); the
+ * same exit statuses. */
+int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model *model,
+                          const char *name, struct mnemo_store **store);
 
 /* mnemo__now() when main() started: for start-to-first-vector timings. */
 extern double mnemo__cli_start;

@@ -13,19 +13,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model *model,
+                          const char *name, mnemo_store **store) {
+    *store = NULL;
+    char *end;
+    double threshold = strtod(s->dedup_threshold ? s->dedup_threshold : "0.95", &end);
+    if (*end || !(threshold > 0) || threshold > 2) {
+        mnemo__cli_error(cmd, "--dedup-threshold '%s' is not a cosine in (0, 1] (above 1: exact repeats only)",
+                         s->dedup_threshold);
+        return 2;
+    }
+    mnemo_error err;
+    mnemo_store_options so = {.data_dir = s->data_dir, .model = model, .model_name = name,
+                              .n_threads = (int)s->threads, .synchronous = s->synchronous,
+                              .read_only = s->read_only, .no_dedup = s->no_dedup, .dedup_threshold = threshold};
+    if (mnemo_store_open(&so, store, &err)) {
+        mnemo__cli_error(cmd, "%s", err.message);
+        return err.code == MNEMO_EINVAL ? 2 : 1;
+    }
+    return 0;
+}
+
 int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model **model, mnemo_store **store) {
     *model = NULL;
     *store = NULL;
     mnemo_error err;
     if (!s->data_dir) {
         mnemo__cli_error(cmd, "no data folder: pass --data-dir DIR or set MNEMO_DATA_DIR");
-        return 2;
-    }
-    char *end;
-    double threshold = strtod(s->dedup_threshold ? s->dedup_threshold : "0.95", &end);
-    if (*end || !(threshold > 0) || threshold > 2) {
-        mnemo__cli_error(cmd, "--dedup-threshold '%s' is not a cosine in (0, 1] (above 1: exact repeats only)",
-                         s->dedup_threshold);
         return 2;
     }
     char name[256] = "unnamed";
@@ -43,16 +57,12 @@ int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model 
         const char *slash = strrchr(name, '/');
         if (slash) memmove(name, slash + 1, strlen(slash + 1) + 1);
     }
-    mnemo_store_options so = {.data_dir = s->data_dir, .model = *model, .model_name = name,
-                              .n_threads = (int)s->threads, .synchronous = s->synchronous,
-                              .read_only = s->read_only, .no_dedup = s->no_dedup, .dedup_threshold = threshold};
-    if (mnemo_store_open(&so, store, &err)) {
-        mnemo__cli_error(cmd, "%s", err.message);
+    int rc = mnemo__cli_store_with(s, cmd, *model, name, store);
+    if (rc) {
         mnemo_model_close(*model);
         *model = NULL;
-        return err.code == MNEMO_EINVAL ? 2 : 1;
     }
-    return 0;
+    return rc;
 }
 
 static int set_json_arg(json_t *req, const char *key, const char *text, const char *flag) {

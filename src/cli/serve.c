@@ -134,6 +134,7 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
     int sig = s->load_delay_ms ? wait_signal(&set, (double)s->load_delay_ms / 1e3) : 0;
     mnemo_model *model = NULL;
     mnemo_service *svc = NULL;
+    mnemo_store *store = NULL;
     int rc = 0;
     double t0 = mnemo__now();
     if (!sig) {
@@ -151,9 +152,13 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
             mnemo__cli_error("serve", "%s", err.message);
             rc = err.code == MNEMO_EINVAL ? 2 : 1;
         }
+        /* the memory routes, when there is a data folder (the store records the
+         * model by the folder's name, as mnemo memory does) */
+        if (!rc && s->data_dir) rc = mnemo__cli_store_with(s, "serve", model, name, &store);
     }
     if (!sig && !rc) {
         double load = mnemo__now() - t0;
+        mnemo__server_set_store(srv, store);
         mnemo__server_set_service(srv, svc, load);
         fprintf(stderr, "mnemo serve: ready: model loaded and warmed in %.2f s (%s, %s kernels)\n",
                 load, mnemo_model_precision(model), mnemo_model_kernels(model));
@@ -164,6 +169,7 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
     mnemo__server_stop(srv, cfg.timeout + 5);
     mnemo__service_close(svc); /* its worker reports to the server's metrics: before them */
     mnemo__server_free(srv);
+    mnemo_store_close(store);
     mnemo_model_close(model);
     if (sig) fprintf(stderr, "mnemo serve: stopped\n");
     return rc;

@@ -25,6 +25,7 @@ struct mnemo_server {
     mnemo_server_config cfg;
     struct MHD_Daemon *daemon;
     _Atomic(mnemo_service *) svc;
+    _Atomic(struct mnemo_store *) store;
     _Atomic long in_flight;
     _Atomic bool stopping;
     _Atomic uint64_t next_id;
@@ -43,22 +44,26 @@ typedef struct route {
     bool auth;       /* needs an API key when keys are configured */
     bool needs_model; /* 503 until the model is ready */
     route_fn fn;
+    bool prefix; /* path and everything below it ("/v1/memories/ID"); method "*": any */
 } route;
 
 static void route_health(mnemo_request *r);
 static void route_metrics(mnemo_request *r);
 
 static const route routes[] = {
-    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true, mnemo__route_openai_embeddings},
-    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models},
-    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed},
-    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize},
-    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode},
-    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info},
-    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health},
-    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics},
-    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed},
-    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket},
+    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true, mnemo__route_openai_embeddings, false},
+    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models, false},
+    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed, false},
+    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false},
+    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false},
+    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false},
+    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false},
+    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false},
+    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed, false},
+    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false},
+    /* the memory routes: routes_memory.c maps method and path to operations */
+    {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true},
+    {"*", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, false},
 };
 
 typedef struct conn_state {
@@ -202,9 +207,12 @@ static void route_metrics(mnemo_request *r) {
 static const route *find_route(const char *method, const char *url, bool *path_known) {
     *path_known = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(routes[i].path, url)) continue;
+        size_t n = strlen(routes[i].path);
+        bool match = !strcmp(routes[i].path, url) ||
+                     (routes[i].prefix && !strncmp(routes[i].path, url, n) && url[n] == '/');
+        if (!match) continue;
         *path_known = true;
-        if (!strcmp(routes[i].method, method)) return &routes[i];
+        if (!strcmp(routes[i].method, method) || !strcmp(routes[i].method, "*")) return &routes[i];
     }
     return NULL;
 }
@@ -339,6 +347,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         r->t_start = mnemo__now();
         r->svc = atomic_load(&s->svc);
+        r->store = atomic_load(&s->store);
+        r->method = method;
+        r->url = url;
         r->api = MNEMO_API_PLAIN;
         r->fd = -1;
         st->method = method;
@@ -355,7 +366,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
                                    "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
                                    "POST /embed, /tokenize, /decode, GET /info, /health, /metrics, "
-                                   "POST /api/embed, GET /v1/embeddings/ws)", method, url);
+                                   "POST /api/embed, GET /v1/embeddings/ws, /v1/memories, POST /mcp)",
+                                   method, url);
             }
             return respond(s, st);
         }
@@ -487,6 +499,10 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
 }
 
 int mnemo__server_port(const mnemo_server *s) { return s->port; }
+
+void mnemo__server_set_store(mnemo_server *s, struct mnemo_store *store) {
+    atomic_store(&s->store, store);
+}
 
 void mnemo__server_set_service(mnemo_server *s, mnemo_service *svc, double load_seconds) {
     s->load_seconds = load_seconds;

@@ -42,6 +42,10 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
 int mnemo__server_port(const mnemo_server *s);
 /* The model is loaded and warmed: serve it. load_seconds goes to /metrics. */
 void mnemo__server_set_service(mnemo_server *s, mnemo_service *svc, double load_seconds);
+/* The memory store the /v1/memories and /mcp routes use (call before
+ * mnemo__server_set_service; NULL: those routes answer 503 saying to pass
+ * --data-dir). The caller closes it after mnemo__server_stop. */
+void mnemo__server_set_store(mnemo_server *s, struct mnemo_store *store);
 /* The batch observer for the service (metrics of every forward pass). */
 void mnemo__server_observe_batch(void *server, size_t n_seqs, size_t n_tokens, size_t n_jobs,
                                  double seconds);
@@ -60,10 +64,13 @@ void mnemo__server_free(mnemo_server *s);
 
 typedef enum { MNEMO_API_OPENAI, MNEMO_API_TEI, MNEMO_API_OLLAMA, MNEMO_API_PLAIN } mnemo_api;
 
+struct mnemo_store;
 typedef struct mnemo_request {
     mnemo_server *srv;
     const mnemo_server_config *cfg;
     mnemo_service *svc; /* NULL until the model is ready */
+    struct mnemo_store *store; /* the memory store (--data-dir), NULL without one */
+    const char *method, *url; /* libmicrohttpd's, valid for the request */
     const char *route;
     mnemo_api api;
     void *conn; /* struct MHD_Connection */
@@ -96,6 +103,9 @@ int mnemo__request_gone(void *request);
 void mnemo__reply_error(mnemo_request *r, int status, const char *type, const char *param,
                         const char *code, const char *fmt, ...) MNEMO_PRINTF(6, 7);
 /* The request body as JSON of an object, or NULL after replying 400. */
+/* routes_memory.c: every method under /v1/memories, and POST /mcp. */
+void mnemo__route_memories(mnemo_request *r);
+void mnemo__route_mcp(mnemo_request *r);
 json_t *mnemo__request_json(mnemo_request *r);
 
 /* -------------------------------------------------------------- the routes */

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# test_serve_memory.sh — the memory routes of `mnemo serve --data-dir` over real
+# HTTP with curl, against a real SQLite file (issue 7's contract): POST
+# /v1/memories (a list, and one memory's fields at the top level) answers ids in
+# input order; search best first with scores, in every mode, with a filter
+# applied during the search; get, PATCH (a text change re-embeds), history,
+# DELETE, count, list with a cursor; bad input gets a 4xx in the OpenAI error
+# shape naming the problem, and stores nothing; MCP over HTTP (POST /mcp);
+# without --data-dir the routes say to pass it; a restart finds every memory.
+# The store itself (every filter operator, TTL, dedup, SIGKILL) is test_store's.
+# usage: test_serve_memory.sh MNEMO MODEL_DIR
+set -u
+MNEMO=$1 MODEL=$2
+pass=0 fail=0
+check() { if [ "$2" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1" >&2; fi; }
+T=$(mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+py() { python3 -c "$@"; }
+
+start() { # ARGS... : a server on a free port, ready
+  "$MNEMO" serve --port 0 --model "$MODEL" "$@" >"$T/serve.log" 2>&1 &
+  PID=$!
+  PORT=
+  for _ in $(seq 1 200); do
+    PORT=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/serve.log")
+    [ -n "$PORT" ] && break
+    sleep 0.05
+  done
+  URL=http://127.0.0.1:$PORT
+  for _ in $(seq 1 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ] && return 0
+    kill -0 "$PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+stop() {
+  kill -TERM "$PID"
+  for _ in $(seq 1 600); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  wait "$PID"
+  local rc=$?
+  PID=
+  return $rc
+}
+# req METHOD PATH [JSON] : body to $T/body, status in $CODE
+req() {
+  local m=$1 path=$2
+  if [ $# -ge 3 ]; then
+    CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
+      --data-binary "$3" "$URL$path")
+  else
+    CODE=$(curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$URL$path")
+  fi
+}
+j() { py "import json,sys; d=json.load(open('$T/body')); print($1)"; } # a Python expression over d
+# docvec TEXT : the document-prompt embedding of TEXT from /v1/embeddings, as
+# JSON (a memory's own vector: searching with it must find that memory first,
+# with score ~1, on any model, the random tiny one included)
+docvec() {
+  curl -s -H 'Content-Type: application/json' "$URL/v1/embeddings" \
+    -d "$(py 'import json,sys; print(json.dumps({"input": sys.argv[1], "task": "document"}))' "$1")" |
+    py 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"][0]["embedding"]))'
+}
+
+DATA=$T/data
+start --data-dir "$DATA" || { echo "server did not start"; cat "$T/serve.log"; exit 1; }
+
+# --- add: a list (ids in input order), and one memory's fields at the top level
+req POST /v1/memories '{"memories": [
+  {"text": "Mars is the fourth planet and looks red", "metadata": {"topic": "space", "year": 2020}, "namespace": "t"},
+  {"text": "Paris is the capital of France", "metadata": {"topic": "geo", "year": 2021}, "namespace": "t"},
+  {"text": "The Moon orbits the Earth", "metadata": {"topic": "space", "year": 2022}, "namespace": "t", "user_id": "u1"}]}'
+check "add three: 200 with three ids" $([ "$CODE" = 200 ] && [ "$(j 'len(d["data"])')" = 3 ] && echo 0 || echo 1)
+ID0=$(j 'd["data"][0]["id"]') ID1=$(j 'd["data"][1]["id"]') ID2=$(j 'd["data"][2]["id"]')
+check "ids differ" $([ "$ID0" != "$ID1" ] && [ "$ID1" != "$ID2" ] && echo 0 || echo 1)
+req POST /v1/memories '{"text": "Venus is the hottest planet", "metadata": {"topic": "space"}, "namespace": "t"}'
+check "add one at the top level" $([ "$CODE" = 200 ] && [ "$(j 'len(d["data"])')" = 1 ] && echo 0 || echo 1)
+ID3=$(j 'd["data"][0]["id"]')
+req POST /v1/memories '{"text": "Paris is the capital of France", "namespace": "t"}'
+check "an exact repeat in the scope returns the existing id" $([ "$CODE" = 200 ] && [ "$(j 'd["data"][0]["id"]')" = "$ID1" ] && echo 0 || echo 1)
+
+# --- search: best first, scores descending, the scope and a filter during search
+req POST /v1/memories/search '{"vector": '"$(docvec "Paris is the capital of France")"', "k": 4, "namespace": "t"}'
+check "search by a memory's vector: it first, score ~1" $([ "$CODE" = 200 ] && [ "$(j 'd["data"][0]["id"]')" = "$ID1" ] && [ "$(j 'd["data"][0]["score"] > 0.9999')" = True ] && echo 0 || echo 1)
+req POST /v1/memories/search '{"query": "Paris is the capital of France", "k": 4, "namespace": "t"}'
+check "search by query text: 200, 4 results" $([ "$CODE" = 200 ] && [ "$(j 'len(d["data"])')" = 4 ] && echo 0 || echo 1)
+check "search: scores best first" $(j 'all(a["score"] >= b["score"] for a, b in zip(d["data"], d["data"][1:]))' | grep -q True && echo 0 || echo 1)
+check "search: rows carry text and metadata" $(j 'd["data"][0]["text"] == "Paris is the capital of France" and d["data"][0]["metadata"]["topic"] == "geo"' | grep -q True && echo 0 || echo 1)
+req POST /v1/memories/search '{"query": "Paris is the capital of France", "k": 2, "namespace": "t", "filter": {"topic": "space", "year": {"$gte": 2021}}}'
+check "filtered search: only matches, k of them when k exist" $([ "$CODE" = 200 ] && [ "$(j 'sorted(r["id"] for r in d["data"]) == sorted(["'"$ID2"'"])')" = True ] && echo 0 || echo 1)
+for mode in vector text hybrid; do
+  req POST /v1/memories/search '{"query": "capital France", "k": 3, "namespace": "t", "mode": "'$mode'"}'
+  check "search mode $mode: 200, results" $([ "$CODE" = 200 ] && [ "$(j 'len(d["data"]) >= 1')" = True ] && echo 0 || echo 1)
+done
+req POST /v1/memories/search '{"query": "capital France", "k": 3, "namespace": "t", "mode": "text"}'
+check "text mode finds the words" $([ "$(j 'd["data"][0]["id"]')" = "$ID1" ] && echo 0 || echo 1)
+req POST /v1/memories/search '{"query": "planet", "k": 5, "namespace": "t", "user_id": "u1"}'
+check "scope: user_id narrows the search" $([ "$(j '[r["id"] for r in d["data"]]')" = "['$ID2']" ] && echo 0 || echo 1)
+
+# --- get, update (re-embeds), history, delete, count, list with a cursor
+req GET /v1/memories/$ID0
+check "get by id" $([ "$CODE" = 200 ] && j 'd' | grep -q "fourth planet" && echo 0 || echo 1)
+req PATCH /v1/memories/$ID0 '{"text": "Jupiter is the largest planet"}'
+check "PATCH the text: 200" $([ "$CODE" = 200 ] && echo 0 || echo 1)
+req POST /v1/memories/search '{"vector": '"$(docvec "Jupiter is the largest planet")"', "k": 1, "namespace": "t"}'
+check "a text change re-embeds: the new text's vector finds it" $([ "$(j 'd["data"][0]["id"]')" = "$ID0" ] && [ "$(j 'd["data"][0]["score"] > 0.9999')" = True ] && echo 0 || echo 1)
+req GET /v1/memories/$ID0/history
+check "history: added, then updated" $([ "$CODE" = 200 ] && j 'd' | grep -q added && j 'd' | grep -q updated && echo 0 || echo 1)
+req DELETE /v1/memories/$ID3
+check "DELETE: 200" $([ "$CODE" = 200 ] && echo 0 || echo 1)
+req GET /v1/memories/$ID3
+check "a deleted memory: 404 in the error shape" $([ "$CODE" = 404 ] && j 'd["error"]["message"]' >/dev/null 2>&1 && echo 0 || echo 1)
+req GET "/v1/memories/count?namespace=t"
+check "count: 3 left" $([ "$CODE" = 200 ] && [ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)
+req GET "/v1/memories?namespace=t&limit=2"
+check "list: a page of 2 and a cursor" $([ "$CODE" = 200 ] && [ "$(j 'len(d["data"])')" = 2 ] && echo 0 || echo 1)
+CURSOR=$(j 'd.get("next_cursor") or d.get("cursor") or ""')
+req GET "/v1/memories?namespace=t&limit=2&cursor=$CURSOR"
+check "list: the next page holds the rest" $([ -n "$CURSOR" ] && [ "$CODE" = 200 ] && [ "$(j 'len(d["data"])')" = 1 ] && echo 0 || echo 1)
+
+# --- bad input: a 4xx that names the problem, nothing stored
+bad() { # NAME METHOD PATH JSON STATUS WORD
+  req "$2" "$3" "$4"
+  local ok=1
+  [ "$CODE" = "$5" ] && j 'd["error"]["message"]' 2>/dev/null | grep -qi -- "$6" && ok=0
+  [ $ok = 0 ] || echo "  $1: got $CODE $(head -c 300 "$T/body")" >&2
+  check "$1" $ok
+}
+bad "unknown field" POST /v1/memories '{"text": "x", "colour": "red"}' 400 colour
+bad "metadata not an object" POST /v1/memories '{"text": "x", "metadata": [1]}' 400 metadata
+bad "empty text" POST /v1/memories '{"text": ""}' 400 text
+bad "bad filter operator" POST /v1/memories/search '{"query": "x", "filter": {"year": {"$near": 1}}}' 400 near
+bad "k out of range" POST /v1/memories/search '{"query": "x", "k": 100000}' 400 "k"
+bad "unknown mode" POST /v1/memories/search '{"query": "x", "mode": "fuzzy"}' 400 mode
+bad "not JSON" POST /v1/memories '{"text": ' 400 json
+printf '{"text": "caf\xe9"}' >"$T/latin1"
+CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/latin1" "$URL/v1/memories")
+check "invalid UTF-8: 400" $([ "$CODE" = 400 ] && echo 0 || echo 1)
+req GET "/v1/memories/count?namespace=t"
+check "bad input stored nothing" $([ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)
+
+# --- MCP over HTTP
+req POST /mcp '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
+check "MCP tools/list over HTTP" $([ "$CODE" = 200 ] && j '[t["name"] for t in d["result"]["tools"]]' | grep -q search && echo 0 || echo 1)
+
+# --- a restart finds every memory; SIGTERM exits 0
+stop; check "SIGTERM: exit 0" $?
+start --data-dir "$DATA" || { echo "server did not restart"; cat "$T/serve.log"; exit 1; }
+req GET "/v1/memories/count?namespace=t"
+check "after a restart: the same 3 memories" $([ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)
+stop
+start
+req POST /v1/memories '{"text": "x"}'
+check "without --data-dir: 503 saying to pass it" $([ "$CODE" = 503 ] && j 'd["error"]["message"]' | grep -q -- "--data-dir" && echo 0 || echo 1)
+stop
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]

@@ -134,7 +134,8 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
     }
     char where[48];
     for (size_t i = 0; i < n && !rc; i++) {
-        snprintf(where, sizeof where, n > 1 ? "memories[%zu]." : "", i);
+        if (n > 1) snprintf(where, sizeof where, "memories[%zu].", i);
+        else where[0] = 0;
         if ((rc = check_text(s, in[i].text, in[i].text_len, where, err)) ||
             (rc = mnemo__scope_check(&in[i].scope, where, err)) ||
             (rc = check_expiry(now, in[i].ttl, in[i].expires_at, where, &p[i].expires_at, err)) ||

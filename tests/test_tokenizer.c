@@ -283,7 +283,7 @@ static void test_lookups_and_decode_errors(void) {
 static json_t *small_tokenizer(void) {
     json_t *vocab = json_object();
     const char *base[] = {"<pad>", "<eos>", "<bos>", "<unk>", "a", "b", "ab", "\xE2\x96\x81", "c",
-                          "abc", "\xE2\x96\x81" "a"};
+                          "abc", ("\xE2\x96\x81" "a")};
     int id = 0;
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
         json_object_set_new(vocab, base[i], json_integer(id++));

@@ -1,5 +1,5 @@
 """test_mcp_client.py — `mnemo mcp` driven by the official MCP Python SDK
-(PyPI `mcp`, the venv of tests/store_venv.sh) as the client, over stdio:
+(PyPI `mcp`, the venv tests/test_venv.sh makes) as the client, over stdio:
 initialize, list the tools, add memories, search (vector, text, filtered),
 get, update, list, delete, and a bad call reported as a tool error.
 usage: python test_mcp_client.py MNEMO MODEL_DIR WORK_DIR

@@ -9,7 +9,7 @@ the same text, prompt and dimension. Concurrent requests must share forward
 passes (batching) and still give each client its own vectors; an overload run
 must answer only 200 or 429.
 
-usage: python test_serve_clients.py MNEMO MODEL_DIR   (in the venv of serve_venv.sh)
+usage: python test_serve_clients.py MNEMO MODEL_DIR   (in the venv tests/test_venv.sh makes)
 """
 import atexit
 import base64

@@ -11,39 +11,9 @@
 # usage: test_serve_memory.sh MNEMO MODEL_DIR
 set -u
 MNEMO=$1 MODEL=$2
-pass=0 fail=0
-check() { if [ "$2" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1" >&2; fi; }
-T=$(mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-py() { python3 -c "$@"; }
-
-start() { # ARGS... : a server on a free port, ready
-  "$MNEMO" serve --port 0 --model "$MODEL" "$@" >"$T/serve.log" 2>&1 &
-  PID=$!
-  PORT=
-  for _ in $(seq 1 200); do
-    PORT=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/serve.log")
-    [ -n "$PORT" ] && break
-    sleep 0.05
-  done
-  URL=http://127.0.0.1:$PORT
-  for _ in $(seq 1 600); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" = 200 ] && return 0
-    kill -0 "$PID" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-stop() {
-  kill -TERM "$PID"
-  for _ in $(seq 1 600); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  wait "$PID"
-  local rc=$?
-  PID=
-  return $rc
-}
+. "$(dirname "$0")/serve_lib.sh"
+# serve ARGS... : a server on the model, ready (start and wait_ready)
+serve() { start serve --model "$MODEL" "$@" && wait_ready; }
 # req METHOD PATH [JSON] : body to $T/body, status in $CODE
 req() {
   local m=$1 path=$2
@@ -65,7 +35,7 @@ docvec() {
 }
 
 DATA=$T/data
-start --data-dir "$DATA" || { echo "server did not start"; cat "$T/serve.log"; exit 1; }
+serve --data-dir "$DATA" || { echo "server did not start"; cat "$T/serve.log"; exit 1; }
 
 # --- add: a list (ids in input order), and one memory's fields at the top level
 req POST /v1/memories '{"memories": [
@@ -146,15 +116,15 @@ req POST /mcp '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
 check "MCP tools/list over HTTP" $([ "$CODE" = 200 ] && j '[t["name"] for t in d["result"]["tools"]]' | grep -q search && echo 0 || echo 1)
 
 # --- a restart finds every memory; SIGTERM exits 0
-stop; check "SIGTERM: exit 0" $?
-start --data-dir "$DATA" || { echo "server did not restart"; cat "$T/serve.log"; exit 1; }
+stop "$PID"; check "SIGTERM: exit 0" $?
+serve --data-dir "$DATA" || { echo "server did not restart"; cat "$T/serve.log"; exit 1; }
 req GET "/v1/memories/count?namespace=t"
 check "after a restart: the same 3 memories" $([ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)
-stop
-start
+stop "$PID"
+serve
 req POST /v1/memories '{"text": "x"}'
 check "without --data-dir: 503 saying to pass it" $([ "$CODE" = 503 ] && j 'd["error"]["message"]' | grep -q -- "--data-dir" && echo 0 || echo 1)
-stop
+stop "$PID"
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

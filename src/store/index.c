@@ -7,6 +7,7 @@
  */
 #include "store.h"
 
+#include <math.h>
 #include <string.h>
 
 void mnemo__index_init(mnemo_index *ix, size_t dim) {
@@ -98,4 +99,13 @@ int mnemo__scope_match(const mnemo_index_entry *e, const mnemo_memory_scope *s) 
 int mnemo__scope_equal(const mnemo_index_entry *e, const mnemo_memory_scope *s) {
     return !strcmp(e->ns, mnemo__scope_ns(s)) && field_equal(e->user_id, s->user_id) &&
            field_equal(e->agent_id, s->agent_id) && field_equal(e->session_id, s->session_id);
+}
+
+bool mnemo__unit_vector(const float *v, size_t n, float *out) {
+    double norm = 0;
+    for (size_t i = 0; i < n; i++) norm += (double)v[i] * v[i];
+    if (!(norm > 0) || !isfinite(norm)) return false;
+    double inv = 1.0 / sqrt(norm);
+    for (size_t i = 0; i < n; i++) out[i] = (float)(v[i] * inv);
+    return true;
 }

@@ -60,6 +60,9 @@ long mnemo__index_find(const mnemo_index *ix, int64_t seq);
 void mnemo__index_remove(mnemo_index *ix, int64_t seq);
 /* Dot product of two vectors of n floats (unit vectors: the cosine). */
 float mnemo__dot(const float *a, const float *b, size_t n);
+/* out = v / |v| (the norm in f64), for a vector a caller brought (an add's or
+ * a search's); false, out untouched, when v is all zero or not finite. */
+bool mnemo__unit_vector(const float *v, size_t n, float *out);
 /* Non-zero when entry e lies in the search scope (NULL fields: any). */
 int mnemo__scope_match(const mnemo_index_entry *e, const mnemo_memory_scope *s);
 /* Non-zero when e's scope is exactly s (NULL = unset), for dedup. */

@@ -218,13 +218,10 @@ int mnemo_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_mem
     }
     if (o->mode != MNEMO_SEARCH_TEXT) {
         if (o->vector) {
-            double norm = 0;
-            for (size_t i = 0; i < s->dim; i++) norm += (double)o->vector[i] * o->vector[i];
-            if (!(norm > 0) || !isfinite(norm)) {
+            if (!mnemo__unit_vector(o->vector, s->dim, q)) {
                 rc = mnemo__fail(err, MNEMO_EINVAL, "vector: must be finite and not all zero");
                 goto out;
             }
-            for (size_t i = 0; i < s->dim; i++) q[i] = (float)(o->vector[i] / sqrt(norm));
         } else {
             const char *t = o->query;
             size_t tl = o->query_len;

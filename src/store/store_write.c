@@ -147,13 +147,10 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
                                  in[i].vector_dim, s->dim);
                 break;
             }
-            double norm = 0;
-            for (size_t d = 0; d < s->dim; d++) norm += (double)in[i].vector[d] * in[i].vector[d];
-            if (!(norm > 0) || !isfinite(norm)) {
+            if (!mnemo__unit_vector(in[i].vector, s->dim, vecs + i * s->dim)) {
                 rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: must be finite and not all zero", where);
                 break;
             }
-            for (size_t d = 0; d < s->dim; d++) vecs[i * s->dim + d] = (float)(in[i].vector[d] / sqrt(norm));
         }
         p[i].hash = mnemo__hash64(in[i].text, in[i].text_len, HASH_SEED);
         p[i].vec = vecs + i * s->dim;

@@ -244,12 +244,8 @@ double mnemo__fma_peak_gflops(int threads) {
 
 double mnemo__precision_peak_gops(const char *precision, int threads, const char **instruction) {
     const mnemo_kernels *k = mnemo__kernels_best();
-#if defined(__x86_64__)
-    bool vnni = k->gemm_packed_q4 == mnemo__gemm_packed_q4_vnni;
-#else
-    bool vnni = false;
-#endif
-    if (precision && (!strcmp(precision, "int8") || !strcmp(precision, "q4")) && vnni) {
+    /* prefer_int8 is set exactly for the tables whose int8/q4 run on vpdpwssd */
+    if (precision && (!strcmp(precision, "int8") || !strcmp(precision, "q4")) && k->prefer_int8) {
         *instruction = "vpdpwssd";
         return peak_run(threads, 1, 10 * 32 * 2, 40000000ull);
     }

@@ -114,7 +114,8 @@ void mnemo__gemm_packed_bf16_dp(size_t M, size_t N, size_t K, const float *x, si
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += BMR) {
             size_t mr = M - m < BMR ? M - m : BMR;
-            for (size_t k0 = 0; k0 < K || k0 == 0; k0 += BMAX_K) { /* one chunk for K <= 4096 */
+            size_t chunks = K ? (K + BMAX_K - 1) / BMAX_K : 1; /* one for K <= 4096 */
+            for (size_t c = 0, k0 = 0; c < chunks; c++, k0 += BMAX_K) {
                 size_t kc = K - k0 < BMAX_K ? K - k0 : BMAX_K, kcp = (kc + 1) & ~(size_t)1;
                 rows_to_bf16(x + m * ldx + k0, ldx, mr, kc, kcp, (uint16_t *)xb);
                 for (size_t p = pg; p < pe; p += 2) {
@@ -126,7 +127,6 @@ void mnemo__gemm_packed_bf16_dp(size_t M, size_t N, size_t K, const float *x, si
                     btile_rows(mr, np, kcp, xb, w0, w0 + pelems, y + m * ldy + n0, ldy, mask,
                                k0 > 0);
                 }
-                if (K == 0) break;
             }
         }
     }

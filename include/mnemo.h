@@ -370,15 +370,28 @@ typedef struct mnemo_store_options {
     void *clock_ctx;
     size_t max_text_bytes;     /* 0: 256 KiB */
     size_t max_metadata_bytes; /* 0: 16 KiB (of compact JSON) */
+    /* Where the memories live, instead of data_dir: "sqlite:DIR" (the same
+     * as data_dir = DIR), or a PostgreSQL URL "postgres://..." /
+     * "postgresql://..." (libpq's URI form; the database needs the pgvector
+     * extension, README "PostgreSQL"). NULL: data_dir. */
+    const char *url;
+    /* PostgreSQL: connections kept (each request takes one for its
+     * duration); 0: 4. Ignored for SQLite. */
+    int pool_size;
 } mnemo_store_options;
 
 /*
- * Opens (creating or migrating as needed) the store in opts->data_dir. On
- * success *out owns it; close with mnemo_store_close(). Errors: EINVAL (no
- * data_dir, bad synchronous, a different model than the store's: the
- * message names both), EIO (SQLite could not open or write; the message says
- * why, e.g. a read-only folder), EFORMAT (not a mnemo store, or made by a
- * newer mnemo), ENOMEM.
+ * Opens (creating or migrating as needed) the store in opts->data_dir, or
+ * at opts->url. On success *out owns it; close with mnemo_store_close().
+ * Errors: EINVAL (no data_dir or url, a url of an unknown kind, bad
+ * synchronous, a different model than the store's: the message names both),
+ * EIO (SQLite could not open or write, or PostgreSQL could not be reached or
+ * lacks pgvector; the message says why, e.g. a read-only folder), EFORMAT
+ * (not a mnemo store, or made by a newer mnemo), ENOMEM.
+ *
+ * With PostgreSQL, every call below that finds the server gone (restarted,
+ * unreachable) fails with EIO and a message saying so, changes nothing, and
+ * the next call reconnects by itself.
  */
 int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
 /* Stops the sweep thread and closes every connection. NULL is fine. */

@@ -418,7 +418,7 @@ static void *sweep_main(void *arg) {
 
 /* -------------------------------------------------------- open/close */
 
-int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
+int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
     *out = NULL;
     if (!opts || !opts->data_dir || !*opts->data_dir)
         return mnemo__fail(err, MNEMO_EINVAL,
@@ -435,6 +435,7 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
         return mnemo__fail(err, MNEMO_EINVAL, "dedup threshold %g is negative", opts->dedup_threshold);
     mnemo_store *s = mnemo__calloc(1, sizeof *s);
     if (!s) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    s->backend = &mnemo__sqlite_backend;
     s->lock_fd = -1;
     pthread_mutex_init(&s->embed_lock, NULL);
     pthread_mutex_init(&s->write_lock, NULL);
@@ -533,11 +534,11 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
     *out = s;
     return MNEMO_OK;
 fail:
-    mnemo_store_close(s);
+    mnemo__sqlite_close(s);
     return rc;
 }
 
-void mnemo_store_close(mnemo_store *s) {
+void mnemo__sqlite_close(mnemo_store *s) {
     if (!s) return;
     if (s->has_sweeper) {
         pthread_mutex_lock(&s->sweep_lock);
@@ -675,4 +676,24 @@ void mnemo_history_free(mnemo_history *h) {
     }
     mnemo__free(h->items);
     mnemo__free(h);
+}
+
+/* ------------------------------------------ for the other backend */
+
+const char *mnemo__store_fingerprint_text(void) { return fingerprint_text; }
+
+int mnemo__store_start_sweeper(mnemo_store *s) {
+    if (pthread_create(&s->sweeper, NULL, sweep_main, s) != 0) return MNEMO_EINTERNAL;
+    s->has_sweeper = 1;
+    return MNEMO_OK;
+}
+
+void mnemo__store_stop_sweeper(mnemo_store *s) {
+    if (!s->has_sweeper) return;
+    pthread_mutex_lock(&s->sweep_lock);
+    s->stopping = 1;
+    pthread_cond_signal(&s->sweep_cond);
+    pthread_mutex_unlock(&s->sweep_lock);
+    pthread_join(s->sweeper, NULL);
+    s->has_sweeper = 0;
 }

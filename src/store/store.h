@@ -72,7 +72,60 @@ int mnemo__scope_equal(const mnemo_index_entry *e, const mnemo_memory_scope *s);
 
 #define MNEMO_STORE_READERS 8 /* idle read connections kept */
 
+/*
+ * A backend: where the memories live. mnemo_store_open() picks one from the
+ * store URL (store_backend.c) and every public mnemo_memory_* / mnemo_store_*
+ * call goes through this table, so nothing above the store knows which.
+ * Each entry has the signature and the contract of the public function of
+ * the same name in mnemo.h.
+ */
+typedef struct mnemo_store_backend {
+    const char *name; /* "sqlite", "postgres" */
+    void (*close)(mnemo_store *s);
+    int (*sweep)(mnemo_store *s, size_t *n_deleted, mnemo_error *err);
+    int (*add)(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
+               mnemo_error *err);
+    int (*update)(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err);
+    int (*remove)(mnemo_store *s, const char *id, mnemo_error *err);
+    int (*remove_where)(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+                        size_t *n_deleted, mnemo_error *err);
+    int (*search)(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err);
+    int (*get)(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err);
+    int (*list)(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err);
+    int (*count)(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
+                 mnemo_error *err);
+    int (*history)(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err);
+} mnemo_store_backend;
+
+/* The SQLite backend (store.c, store_read.c, store_write.c). */
+extern const mnemo_store_backend mnemo__sqlite_backend;
+int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
+void mnemo__sqlite_close(mnemo_store *s);
+int mnemo__sqlite_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err);
+int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n,
+                             mnemo_memory_added *out, mnemo_error *err);
+int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u,
+                                mnemo_error *err);
+int mnemo__sqlite_memory_delete(mnemo_store *s, const char *id, mnemo_error *err);
+int mnemo__sqlite_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+                                      size_t *n_deleted, mnemo_error *err);
+int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out,
+                                mnemo_error *err);
+int mnemo__sqlite_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err);
+int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out,
+                              mnemo_error *err);
+int mnemo__sqlite_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+                               size_t *n, mnemo_error *err);
+int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err);
+
+/* The PostgreSQL backend (pg.c, pg_filter.c): opts->url is postgres://...
+ * or postgresql://... */
+extern const mnemo_store_backend mnemo__pg_backend;
+int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
+
 struct mnemo_store {
+    const mnemo_store_backend *backend;
+    struct mnemo_pg *pg; /* the PostgreSQL backend's state; NULL for SQLite */
     char *dir, *db_path;
     char *db_uri; /* what connections open: db_path, or an immutable file: URI */
     const mnemo_model *model;
@@ -126,6 +179,29 @@ int mnemo__metadata_parse(const mnemo_store *s, const char *text, const char *wh
     "id, text, metadata, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at"
 int mnemo__memory_from_row(sqlite3_stmt *st, int col, mnemo_memory *m);
 void mnemo__memory_clear(mnemo_memory *m);
+
+/* Shared by both backends (store_backend.c unless noted): the checks of an
+ * input's text (1..max_text bytes of UTF-8) and expiry (ttl or expires_at,
+ * not both; *out the absolute time or 0) — in store_write.c; the common
+ * part of opening (limits, clock, the embedding context, the locks); the
+ * sweep thread (store.c); the checks of search options; the message for a
+ * store built with another model. */
+int mnemo__check_text(const mnemo_store *s, const char *text, size_t len, const char *where,
+                      mnemo_error *err);
+int mnemo__check_expiry(double now, double ttl, double expires_at, const char *where, double *out,
+                        mnemo_error *err);
+int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err);
+int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err);
+void mnemo__store_fini(mnemo_store *s);
+int mnemo__store_start_sweeper(mnemo_store *s);
+void mnemo__store_stop_sweeper(mnemo_store *s);
+int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, size_t *k, mnemo_error *err);
+int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_name, const char *have_dim,
+                          const mnemo_store *s, const char *what, const char *detail);
+/* The text whose document embedding identifies a model (store.c), and the
+ * cosine below which a recorded one is another model's (as store.c's). */
+const char *mnemo__store_fingerprint_text(void);
+#define MNEMO_FINGERPRINT_MIN_COSINE 0.98
 
 /* ------------------------------------------- JSON requests (for other parts) */
 

@@ -178,31 +178,11 @@ static int fetch(sqlite3 *db, const hit *hits, size_t n, double now, mnemo_memor
     return MNEMO_OK;
 }
 
-int mnemo_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
+int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
+    /* the options were checked by mnemo__search_check (store_backend.c) */
     *out = NULL;
-    if (!o) return mnemo__fail(err, MNEMO_EINVAL, "no search options");
-    size_t k = o->k ? o->k : 10, bad;
-    if (k > MNEMO_SEARCH_MAX_K)
-        return mnemo__fail(err, MNEMO_ERANGE, "k: %zu is out of range 1..%d", k, MNEMO_SEARCH_MAX_K);
-    if (o->mode != MNEMO_SEARCH_VECTOR && o->mode != MNEMO_SEARCH_TEXT && o->mode != MNEMO_SEARCH_HYBRID)
-        return mnemo__fail(err, MNEMO_EINVAL, "mode: %d is not vector, text or hybrid", (int)o->mode);
-    if (o->query && o->vector) return mnemo__fail(err, MNEMO_EINVAL, "query and vector: give one, not both");
-    if (!o->query && !o->vector) return mnemo__fail(err, MNEMO_EINVAL, "query: missing (or give a vector)");
-    if (o->vector && o->mode != MNEMO_SEARCH_VECTOR)
-        return mnemo__fail(err, MNEMO_EINVAL, "vector: only mode vector searches by a vector (text and hybrid need a query)");
-    if (o->vector && o->vector_dim != s->dim)
-        return mnemo__fail(err, MNEMO_EINVAL, "vector: %zu values, the store's model gives %zu", o->vector_dim, s->dim);
-    if (o->query) {
-        if (o->query_len == 0) return mnemo__fail(err, MNEMO_EINVAL, "query: is empty");
-        if (o->query_len > MAX_QUERY_BYTES)
-            return mnemo__fail(err, MNEMO_ETOOBIG, "query: %zu bytes, at most %d", o->query_len, MAX_QUERY_BYTES);
-        if (!mnemo_utf8_valid(o->query, o->query_len, &bad))
-            return mnemo__fail(err, MNEMO_EUTF8, "query: invalid UTF-8 at byte offset %zu", bad);
-    }
-    if (o->has_min_score && o->min_score != o->min_score)
-        return mnemo__fail(err, MNEMO_EINVAL, "min_score: not a number");
-    int rc = mnemo__scope_check(&o->scope, "", err);
-    if (rc) return rc;
+    size_t k = o->k ? o->k : 10;
+    int rc;
     mnemo_filter *f;
     if ((rc = mnemo__filter_parse(o->filter, &f, err))) return rc;
     double now = mnemo__store_now(s);
@@ -274,7 +254,7 @@ out:
     return rc;
 }
 
-int mnemo_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err) {
+int mnemo__sqlite_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err) {
     *out = NULL;
     if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
     sqlite3 *db;
@@ -311,7 +291,7 @@ int mnemo_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo
     return rc;
 }
 
-int mnemo_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err) {
+int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err) {
     *out = NULL;
     mnemo_list_options none = {0};
     if (!o) o = &none;
@@ -388,7 +368,7 @@ int mnemo_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memorie
     return MNEMO_OK;
 }
 
-int mnemo_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
+int mnemo__sqlite_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
                        mnemo_error *err) {
     *n = 0;
     mnemo_memory_scope none = {0};
@@ -414,7 +394,7 @@ static char *col_dup(sqlite3_stmt *st, int c) {
     return t ? mnemo__strndup((const char *)t, (size_t)sqlite3_column_bytes(st, c)) : NULL;
 }
 
-int mnemo_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err) {
+int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err) {
     *out = NULL;
     if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
     sqlite3 *db;

@@ -117,7 +117,7 @@ static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len) {
     return same;
 }
 
-int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
+int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
                      mnemo_error *err) {
     if (n == 0 || n > MAX_ADD)
         return mnemo__fail(err, MNEMO_EINVAL, "memories: %zu given, want 1..%d", n, MAX_ADD);
@@ -391,22 +391,14 @@ static void row_free(row_info *r) {
     mnemo__free(r->meta);
 }
 
-int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
-    if (!u || (!u->text && !u->metadata && u->ttl == 0 && u->expires_at == 0))
-        return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
+int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
+    /* u was checked by mnemo__check_changes (store_backend.c) */
     if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed", s->read_only_why);
     double now = mnemo__store_now(s);
     int rc;
     json_t *meta = NULL;
     char *meta_text = NULL;
     float *vec = NULL;
-    if (u->text && (rc = check_text(s, u->text, u->text_len, "", err))) return rc;
-    if (u->ttl != u->ttl || u->ttl < 0 || u->ttl > 1e10)
-        return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10", u->ttl);
-    if (u->ttl > 0 && u->expires_at != 0)
-        return mnemo__fail(err, MNEMO_EINVAL, "ttl and expires_at: give one, not both");
-    if (u->expires_at != u->expires_at || u->expires_at > 1e11)
-        return mnemo__fail(err, MNEMO_EINVAL, "expires_at: %g is not a Unix time", u->expires_at);
     if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err))) return rc;
     if (u->text) {
         vec = mnemo__malloc_array(s->dim, sizeof(float));
@@ -519,7 +511,7 @@ static int delete_seqs(mnemo_store *s, const int64_t *seqs, size_t n, const char
     return MNEMO_OK;
 }
 
-int mnemo_memory_delete(mnemo_store *s, const char *id, mnemo_error *err) {
+int mnemo__sqlite_memory_delete(mnemo_store *s, const char *id, mnemo_error *err) {
     if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was deleted", s->read_only_why);
     pthread_mutex_lock(&s->write_lock);
     row_info r;
@@ -554,7 +546,7 @@ static int collect(mnemo_store *s, const mnemo_memory_scope *sc, const mnemo_fil
     return MNEMO_OK;
 }
 
-int mnemo_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+int mnemo__sqlite_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
                               size_t *n_deleted, mnemo_error *err) {
     if (n_deleted) *n_deleted = 0;
     mnemo_memory_scope none = {0};
@@ -580,7 +572,7 @@ int mnemo_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, c
     return rc;
 }
 
-int mnemo_store_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
+int mnemo__sqlite_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
     if (n_deleted) *n_deleted = 0;
     if (s->read_only) return MNEMO_OK;
     pthread_mutex_lock(&s->write_lock);
@@ -620,4 +612,15 @@ int mnemo_store_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
     pthread_mutex_unlock(&s->write_lock);
     mnemo__free(seqs);
     return rc;
+}
+
+/* For the other backend (store.h): the same checks of an input. */
+int mnemo__check_text(const mnemo_store *s, const char *text, size_t len, const char *where,
+                      mnemo_error *err) {
+    return check_text(s, text, len, where, err);
+}
+
+int mnemo__check_expiry(double now, double ttl, double expires_at, const char *where, double *out,
+                        mnemo_error *err) {
+    return check_expiry(now, ttl, expires_at, where, out, err);
 }

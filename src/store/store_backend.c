@@ -1,0 +1,211 @@
+/*
+ * store_backend.c — the one place the public mnemo_store_* / mnemo_memory_*
+ * calls are routed to a backend (SQLite in a data folder, or PostgreSQL at a
+ * URL), and the checks and set-up both backends share: search options,
+ * changes, the common part of opening, and the model-mismatch message.
+ * Not the backends themselves (store*.c for SQLite, pg*.c for PostgreSQL).
+ */
+#include "store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define MAX_QUERY_BYTES (64 * 1024)
+
+const mnemo_store_backend mnemo__sqlite_backend = {
+    .name = "sqlite",
+    .close = mnemo__sqlite_close,
+    .sweep = mnemo__sqlite_sweep,
+    .add = mnemo__sqlite_memory_add,
+    .update = mnemo__sqlite_memory_update,
+    .remove = mnemo__sqlite_memory_delete,
+    .remove_where = mnemo__sqlite_memory_delete_where,
+    .search = mnemo__sqlite_memory_search,
+    .get = mnemo__sqlite_memory_get,
+    .list = mnemo__sqlite_memory_list,
+    .count = mnemo__sqlite_memory_count,
+    .history = mnemo__sqlite_memory_history,
+};
+
+static int has_prefix(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
+
+int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
+    *out = NULL;
+    if (!opts || !opts->url || !*opts->url) return mnemo__sqlite_open(opts, out, err);
+    const char *url = opts->url;
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
+        if (opts->data_dir && *opts->data_dir)
+            return mnemo__fail(err, MNEMO_EINVAL,
+                               "both a data folder and a PostgreSQL store were given: pass one of "
+                               "--data-dir DIR and --store URL");
+        return mnemo__pg_open(opts, out, err);
+    }
+    if (has_prefix(url, "sqlite:")) {
+        mnemo_store_options o = *opts;
+        o.data_dir = url + strlen("sqlite:");
+        if (opts->data_dir && *opts->data_dir && strcmp(opts->data_dir, o.data_dir))
+            return mnemo__fail(err, MNEMO_EINVAL,
+                               "--data-dir '%s' and --store '%s' name two stores: pass one", opts->data_dir, url);
+        if (!*o.data_dir)
+            return mnemo__fail(err, MNEMO_EINVAL, "store URL 'sqlite:' names no folder: use sqlite:DIR");
+        o.url = NULL;
+        return mnemo__sqlite_open(&o, out, err);
+    }
+    return mnemo__fail(err, MNEMO_EINVAL,
+                       "store '%.200s' is not a store URL: use sqlite:DIR, postgres://USER@HOST:PORT/DB "
+                       "or postgresql://...", url);
+}
+
+void mnemo_store_close(mnemo_store *s) {
+    if (s) s->backend->close(s);
+}
+
+int mnemo_store_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
+    return s->backend->sweep(s, n_deleted, err);
+}
+
+int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
+                     mnemo_error *err) {
+    return s->backend->add(s, in, n, out, err);
+}
+
+int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
+    int rc = mnemo__check_changes(s, u, err);
+    return rc ? rc : s->backend->update(s, id, u, err);
+}
+
+int mnemo_memory_delete(mnemo_store *s, const char *id, mnemo_error *err) {
+    return s->backend->remove(s, id, err);
+}
+
+int mnemo_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+                              size_t *n_deleted, mnemo_error *err) {
+    return s->backend->remove_where(s, scope, filter, n_deleted, err);
+}
+
+int mnemo_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
+    *out = NULL;
+    size_t k;
+    int rc = mnemo__search_check(s, o, &k, err);
+    return rc ? rc : s->backend->search(s, o, out, err);
+}
+
+int mnemo_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err) {
+    return s->backend->get(s, id, out, err);
+}
+
+int mnemo_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err) {
+    return s->backend->list(s, o, out, err);
+}
+
+int mnemo_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
+                       mnemo_error *err) {
+    return s->backend->count(s, scope, filter, n, err);
+}
+
+int mnemo_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err) {
+    return s->backend->history(s, id, out, err);
+}
+
+/* ------------------------------------------------------ shared checks */
+
+int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, size_t *kp, mnemo_error *err) {
+    if (!o) return mnemo__fail(err, MNEMO_EINVAL, "no search options");
+    size_t k = o->k ? o->k : 10, bad;
+    *kp = k;
+    if (k > MNEMO_SEARCH_MAX_K)
+        return mnemo__fail(err, MNEMO_ERANGE, "k: %zu is out of range 1..%d", k, MNEMO_SEARCH_MAX_K);
+    if (o->mode != MNEMO_SEARCH_VECTOR && o->mode != MNEMO_SEARCH_TEXT && o->mode != MNEMO_SEARCH_HYBRID)
+        return mnemo__fail(err, MNEMO_EINVAL, "mode: %d is not vector, text or hybrid", (int)o->mode);
+    if (o->query && o->vector) return mnemo__fail(err, MNEMO_EINVAL, "query and vector: give one, not both");
+    if (!o->query && !o->vector) return mnemo__fail(err, MNEMO_EINVAL, "query: missing (or give a vector)");
+    if (o->vector && o->mode != MNEMO_SEARCH_VECTOR)
+        return mnemo__fail(err, MNEMO_EINVAL, "vector: only mode vector searches by a vector (text and hybrid need a query)");
+    if (o->vector && o->vector_dim != s->dim)
+        return mnemo__fail(err, MNEMO_EINVAL, "vector: %zu values, the store's model gives %zu", o->vector_dim, s->dim);
+    if (o->query) {
+        if (o->query_len == 0) return mnemo__fail(err, MNEMO_EINVAL, "query: is empty");
+        if (o->query_len > MAX_QUERY_BYTES)
+            return mnemo__fail(err, MNEMO_ETOOBIG, "query: %zu bytes, at most %d", o->query_len, MAX_QUERY_BYTES);
+        if (!mnemo_utf8_valid(o->query, o->query_len, &bad))
+            return mnemo__fail(err, MNEMO_EUTF8, "query: invalid UTF-8 at byte offset %zu", bad);
+    }
+    if (o->has_min_score && o->min_score != o->min_score)
+        return mnemo__fail(err, MNEMO_EINVAL, "min_score: not a number");
+    return mnemo__scope_check(&o->scope, "", err);
+}
+
+int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err) {
+    if (!u || (!u->text && !u->metadata && u->ttl == 0 && u->expires_at == 0))
+        return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
+    int rc;
+    if (u->text && (rc = mnemo__check_text(s, u->text, u->text_len, "", err))) return rc;
+    if (u->ttl != u->ttl || u->ttl < 0 || u->ttl > 1e10)
+        return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10", u->ttl);
+    if (u->ttl > 0 && u->expires_at != 0)
+        return mnemo__fail(err, MNEMO_EINVAL, "ttl and expires_at: give one, not both");
+    if (u->expires_at != u->expires_at || u->expires_at > 1e11)
+        return mnemo__fail(err, MNEMO_EINVAL, "expires_at: %g is not a Unix time", u->expires_at);
+    return MNEMO_OK;
+}
+
+int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_name, const char *have_dim,
+                          const mnemo_store *s, const char *what, const char *detail) {
+    return mnemo__fail(err, MNEMO_EINVAL,
+                       "%s was built with model '%s' (dimension %s) but this is model '%s' "
+                       "(dimension %zu): the %s differ (%s). Vectors of different models "
+                       "cannot be compared: open it with the model it was built with, or use "
+                       "another store",
+                       where, have_name, have_dim, s->model_name, s->dim, what, detail);
+}
+
+/* ------------------------------------------------- the common opening */
+
+static double wall_clock(void *ctx) {
+    (void)ctx;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err) {
+    if (opts->dedup_threshold < 0 || isnan(opts->dedup_threshold))
+        return mnemo__fail(err, MNEMO_EINVAL, "dedup threshold %g is negative", opts->dedup_threshold);
+    s->lock_fd = -1;
+    pthread_mutex_init(&s->embed_lock, NULL);
+    pthread_mutex_init(&s->write_lock, NULL);
+    pthread_mutex_init(&s->reader_lock, NULL);
+    pthread_rwlock_init(&s->index_lock, NULL);
+    pthread_mutex_init(&s->sweep_lock, NULL);
+    pthread_cond_init(&s->sweep_cond, NULL);
+    s->model = opts->model;
+    snprintf(s->model_name, sizeof s->model_name, "%s", opts->model_name ? opts->model_name : "unnamed");
+    s->read_only = opts->read_only;
+    snprintf(s->read_only_why, sizeof s->read_only_why, "opened read-only");
+    s->no_dedup = opts->no_dedup;
+    s->dedup_threshold = opts->dedup_threshold > 0 ? opts->dedup_threshold : 0.95;
+    s->max_text = opts->max_text_bytes ? opts->max_text_bytes : 256 * 1024;
+    s->max_metadata = opts->max_metadata_bytes ? opts->max_metadata_bytes : 16 * 1024;
+    s->clock = opts->clock ? opts->clock : wall_clock;
+    s->clock_ctx = opts->clock_ctx;
+    s->sweep_seconds = opts->sweep_seconds ? opts->sweep_seconds : 60;
+    if (s->model) {
+        s->dim = mnemo_model_dim(s->model);
+        mnemo_context_options co = {.n_threads = opts->n_threads};
+        return mnemo_context_create(s->model, &co, &s->ctx, err);
+    }
+    return MNEMO_OK;
+}
+
+void mnemo__store_fini(mnemo_store *s) {
+    mnemo__store_stop_sweeper(s);
+    mnemo_context_free(s->ctx);
+    pthread_mutex_destroy(&s->embed_lock);
+    pthread_mutex_destroy(&s->write_lock);
+    pthread_mutex_destroy(&s->reader_lock);
+    pthread_rwlock_destroy(&s->index_lock);
+    pthread_mutex_destroy(&s->sweep_lock);
+    pthread_cond_destroy(&s->sweep_cond);
+}

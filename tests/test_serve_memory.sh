@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# test_serve_memory.sh — the memory routes of `mnemo serve --data-dir` over real
-# HTTP with curl, against a real SQLite file (issue 7's contract): POST
+# test_serve_memory.sh — the memory routes of `mnemo serve` over real HTTP with
+# curl, against a real SQLite file or a real PostgreSQL server with pgvector
+# (the same checks on both backends; issue 7's contract, issue 8's): POST
 # /v1/memories (a list, and one memory's fields at the top level) answers ids in
 # input order; search best first with scores, in every mode, with a filter
 # applied during the search; get, PATCH (a text change re-embeds), history,
@@ -8,10 +9,22 @@
 # shape naming the problem, and stores nothing; MCP over HTTP (POST /mcp);
 # without --data-dir the routes say to pass it; a restart finds every memory.
 # The store itself (every filter operator, TTL, dedup, SIGKILL) is test_store's.
-# usage: test_serve_memory.sh MNEMO MODEL_DIR
+# usage: test_serve_memory.sh MNEMO MODEL_DIR [sqlite|postgres]
+# postgres: a throwaway server from tests/pg_lib.sh (a failure to start it is
+# a failure of the test).
 set -u
-MNEMO=$1 MODEL=$2
+MNEMO=$1 MODEL=$2 BACKEND=${3:-sqlite}
 . "$(dirname "$0")/serve_lib.sh"
+DATA=$T/data
+case $BACKEND in
+  sqlite) STORE_ARGS=(--data-dir "$DATA") ;;
+  postgres)
+    . "$(dirname "$0")/pg_lib.sh"
+    trap 'pg_stop; cleanup' EXIT
+    pg_start "$T" || { echo "FAIL: PostgreSQL did not start"; exit 1; }
+    STORE_ARGS=(--store "$PG_URL") ;;
+  *) echo "unknown backend $BACKEND (sqlite|postgres)"; exit 2 ;;
+esac
 # serve ARGS... : a server on the model, ready (start and wait_ready)
 serve() { start serve --model "$MODEL" "$@" && wait_ready; }
 # req METHOD PATH [JSON] : body to $T/body, status in $CODE
@@ -34,8 +47,7 @@ docvec() {
     py 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"][0]["embedding"]))'
 }
 
-DATA=$T/data
-serve --data-dir "$DATA" || { echo "server did not start"; cat "$T/serve.log"; exit 1; }
+serve "${STORE_ARGS[@]}" || { echo "server did not start"; cat "$T/serve.log"; exit 1; }
 
 # --- add: a list (ids in input order), and one memory's fields at the top level
 req POST /v1/memories '{"memories": [
@@ -117,7 +129,7 @@ check "MCP tools/list over HTTP" $([ "$CODE" = 200 ] && j '[t["name"] for t in d
 
 # --- a restart finds every memory; SIGTERM exits 0
 stop "$PID"; check "SIGTERM: exit 0" $?
-serve --data-dir "$DATA" || { echo "server did not restart"; cat "$T/serve.log"; exit 1; }
+serve "${STORE_ARGS[@]}" || { echo "server did not restart"; cat "$T/serve.log"; exit 1; }
 req GET "/v1/memories/count?namespace=t"
 check "after a restart: the same 3 memories" $([ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)
 stop "$PID"

@@ -6,11 +6,16 @@
  * bad input (nothing stored), a read-only store, a full disk
  * (max_page_count), readers not blocked by an open write transaction, and
  * the JSON request layer.
- * usage: test_store TINY_MODEL_DIR WORK_DIR
+ * With a PostgreSQL URL (tests/with_pg.sh gives one) the checks that go
+ * through the public API run against the PostgreSQL backend instead (each
+ * test on emptied tables), plus its model check; the SQLite-only ones (file,
+ * pragmas, disk full, locks) do not.
+ * usage: test_store TINY_MODEL_DIR WORK_DIR [POSTGRES_URL]
  */
 #include "store/store.h"
 #include "test.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,6 +25,7 @@
 #include <unistd.h>
 
 static const char *model_dir, *work;
+static const char *pg_url; /* NULL: SQLite */
 static mnemo_model *model;
 static double fake_now = 1.8e9;
 static int dir_counter;
@@ -29,17 +35,39 @@ static double fake_clock(void *ctx) {
     return fake_now;
 }
 
+/* Runs SQL on the PostgreSQL of pg_url; the first value of its result (0
+ * when none) for a count. */
+static long pg_sql(const char *sql) {
+    PGconn *c = PQconnectdb(pg_url);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    CHECKF(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+    long v = st == PGRES_TUPLES_OK && PQntuples(r) ? atol(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
 static void fresh_dir(char *buf, size_t cap) {
     snprintf(buf, cap, "%s/store-%d-%d", work, (int)getpid(), dir_counter++);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", buf);
     if (system(cmd)) exit(2);
+    if (pg_url)
+        pg_sql("SET client_min_messages = warning; DROP TABLE IF EXISTS mnemo_memories, mnemo_history, mnemo_info; "
+               "DROP FUNCTION IF EXISTS mnemo_meta");
+}
+
+/* The options of the store "in" dir: the folder, or the PostgreSQL. */
+static mnemo_store_options at(const char *dir) {
+    return pg_url ? (mnemo_store_options){.url = pg_url} : (mnemo_store_options){.data_dir = dir};
 }
 
 static mnemo_store *open_store(const char *dir, const mnemo_store_options *extra) {
     mnemo_store_options o = {0};
     if (extra) o = *extra;
-    o.data_dir = dir;
+    if (pg_url) o.url = pg_url;
+    else o.data_dir = dir;
     if (!extra || !extra->model) o.model = model;
     if (!o.model_name) o.model_name = "tiny";
     o.clock = fake_clock;
@@ -472,11 +500,18 @@ static void test_ttl(void) {
     mnemo_memory_input q = {.text = "quick", .text_len = 5, .ttl = 1};
     CHECK(mnemo_memory_add(s, &q, 1, out, &err) == MNEMO_OK);
     mnemo_store_close(s);
-    o = (mnemo_store_options){.data_dir = dir, .model = model, .clock = fake_clock, .sweep_seconds = 0.05};
+    o = at(dir);
+    o.model = model, o.clock = fake_clock, o.sweep_seconds = 0.05;
     CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_OK);
     fake_now += 10;
     usleep(300 * 1000);
     /* the row is gone from the table (not only hidden) */
+    if (pg_url) {
+        CHECK(pg_sql("SELECT count(*) FROM mnemo_memories WHERE text = 'quick'") == 0);
+        CHECK(pg_sql("SELECT count(*) FROM mnemo_history WHERE text = 'quick' AND reason = 'expired'") == 1);
+        mnemo_store_close(s);
+        return;
+    }
     sqlite3 *db = NULL;
     mnemo__store_reader(s, &db, &err);
     sqlite3_stmt *st;
@@ -629,6 +664,53 @@ static void test_model_mismatch(void) {
     fresh_dir(dir, sizeof dir);
     o.data_dir = dir;
     CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "needs a model"));
+}
+
+/* The PostgreSQL backend's model record: another model's prompts, another
+ * model's weights (the fingerprint), no model, and a new store without one. */
+static void test_model_mismatch_pg(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    mnemo_store *s = open_store(dir, NULL);
+    if (!s) return;
+    CHECK(add1(s, "remember me", NULL, NULL, NULL, NULL) == MNEMO_OK);
+    mnemo_store_close(s);
+    mnemo_error err;
+    char other[600], cmd[4096];
+    snprintf(other, sizeof other, "%s/other-model-%d", work, (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "rm -rf '%s' && mkdir -p '%s' && cp -r '%s'/. '%s'/ && sed -i 's/title: none | text: /passage: /' "
+             "'%s'/config_sentence_transformers.json", other, other, model_dir, other, other);
+    CHECK(system(cmd) == 0);
+    mnemo_model *m2 = NULL;
+    mnemo_model_options mo = {.no_cache = 1};
+    CHECK(mnemo_model_open(other, &mo, &m2, &err) == MNEMO_OK);
+    mnemo_store_options o = {.url = pg_url, .model = m2, .model_name = "other", .sweep_seconds = -1};
+    s = NULL;
+    int rc = mnemo_store_open(&o, &s, &err);
+    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "'tiny'") && strstr(err.message, "'other'") &&
+           strstr(err.message, "prompts") && strstr(err.message, "PostgreSQL"), "rc %d: %s", rc, rc ? err.message : "");
+    CHECK(!s);
+    mnemo_model_close(m2);
+    pg_sql("UPDATE mnemo_info SET value = regexp_replace(value, '[^,]+', '0.125', 'g') WHERE key = 'fingerprint'");
+    o.model = model;
+    rc = mnemo_store_open(&o, &s, &err);
+    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "weights"), "rc %d: %s", rc, rc ? err.message : "");
+    o.model = NULL;
+    rc = mnemo_store_open(&o, &s, &err);
+    CHECKF(rc == MNEMO_OK, "%s", err.message);
+    if (s) {
+        CHECK(count(s, NULL, NULL) == 1);
+        CHECK(add1(s, "x", NULL, NULL, NULL, NULL) == MNEMO_EINVAL);
+        mnemo_store_close(s);
+    }
+    fresh_dir(dir, sizeof dir);
+    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "needs a model"));
+    /* a bad URL and an unreachable server: clear errors, no store */
+    o = (mnemo_store_options){.url = "mysql://x", .model = model};
+    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "postgres://"));
+    o.url = "postgres://nobody@127.0.0.1:1/none";
+    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EIO && strstr(err.message, "unreachable") && !s);
 }
 
 static void test_bad_input(void) {
@@ -919,6 +1001,22 @@ int main(int argc, char **argv) {
     if (mnemo_model_open(model_dir, &mo, &model, &err)) {
         fprintf(stderr, "model: %s\n", err.message);
         return 2;
+    }
+    if (argc > 3) {
+        pg_url = argv[3];
+        RUN(test_filters_unit);
+        RUN(test_search_and_filters);
+        RUN(test_scopes);
+        RUN(test_pagination);
+        RUN(test_ttl);
+        RUN(test_dedup);
+        RUN(test_update_delete_history);
+        RUN(test_model_mismatch_pg);
+        RUN(test_bad_input);
+        RUN(test_json_layer);
+        RUN(test_threads);
+        mnemo_model_close(model);
+        return test_finish();
     }
     RUN(test_schema_and_roundtrip);
     RUN(test_filters_unit);

@@ -82,7 +82,7 @@ int mnemo__cmd_mcp(const mnemo_settings *s, int argc, char **argv) {
     mnemo_model *model;
     int rc = mnemo__cli_open_store(s, "mcp", &model, &r.store);
     if (rc) return rc;
-    mnemo__log(MNEMO_LOG_INFO, "mcp.start", "data_dir=%s", s->data_dir);
+    mnemo__log(MNEMO_LOG_INFO, "mcp.start", "store=%s", s->data_dir ? s->data_dir : r.store->backend->name);
     mnemo__cli_each_line(stdin, handle_line, &r);
     mnemo_store_close(r.store);
     mnemo_model_close(model);

@@ -24,7 +24,12 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
         return 2;
     }
     mnemo_error err;
-    mnemo_store_options so = {.data_dir = s->data_dir, .model = model, .model_name = name,
+    if (s->store_pool < 1 || s->store_pool > 256) {
+        mnemo__cli_error(cmd, "--store-pool %ld is out of range 1..256", s->store_pool);
+        return 2;
+    }
+    mnemo_store_options so = {.data_dir = s->data_dir, .url = s->store, .pool_size = (int)s->store_pool,
+                              .model = model, .model_name = name,
                               .n_threads = (int)s->threads, .synchronous = s->synchronous,
                               .read_only = s->read_only, .no_dedup = s->no_dedup, .dedup_threshold = threshold};
     if (mnemo_store_open(&so, store, &err)) {
@@ -38,8 +43,9 @@ int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model 
     *model = NULL;
     *store = NULL;
     mnemo_error err;
-    if (!s->data_dir) {
-        mnemo__cli_error(cmd, "no data folder: pass --data-dir DIR or set MNEMO_DATA_DIR");
+    if (!s->data_dir && !s->store) {
+        mnemo__cli_error(cmd, "no store: pass --data-dir DIR (SQLite) or --store URL (postgres://...), or set "
+                              "MNEMO_DATA_DIR or MNEMO_STORE");
         return 2;
     }
     char name[256] = "unnamed";

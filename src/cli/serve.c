@@ -13,7 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Prints every setting of `serve` with its value (API keys masked). */
+/* Prints every setting of `serve` with its value (API keys and a store
+ * URL's password masked). */
 static void print_settings(const mnemo_settings *s) {
     size_t n;
     const mnemo_setting_info *t = mnemo__settings_table(&n);
@@ -25,7 +26,14 @@ static void print_settings(const mnemo_settings *s) {
             const char *v;
             memcpy(&v, field, sizeof v);
             bool secret = !strcmp(t[i].flag, "api-key");
-            fprintf(stderr, " %s=%s", t[i].flag, !v ? "(none)" : secret ? "(set)" : v);
+            /* a store URL may hold a password: USER:***@HOST */
+            const char *at = v && !strcmp(t[i].flag, "store") ? strchr(v, '@') : NULL;
+            const char *colon = at ? strchr(v, ':') : NULL;
+            if (colon && colon[1] == '/') colon = memchr(colon + 3, ':', (size_t)(at - colon - 3));
+            if (at && colon && colon < at)
+                fprintf(stderr, " %s=%.*s:***%s", t[i].flag, (int)(colon - v), v, at);
+            else
+                fprintf(stderr, " %s=%s", t[i].flag, !v ? "(none)" : secret ? "(set)" : v);
         } else if (t[i].type == MNEMO_SETTING_INT) {
             long v;
             memcpy(&v, field, sizeof v);
@@ -152,9 +160,9 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
             mnemo__cli_error("serve", "%s", err.message);
             rc = err.code == MNEMO_EINVAL ? 2 : 1;
         }
-        /* the memory routes, when there is a data folder (the store records the
-         * model by the folder's name, as mnemo memory does) */
-        if (!rc && s->data_dir) rc = mnemo__cli_store_with(s, "serve", model, name, &store);
+        /* the memory routes, when there is a data folder or a store URL (the
+         * store records the model by the folder's name, as mnemo memory does) */
+        if (!rc && (s->data_dir || s->store)) rc = mnemo__cli_store_with(s, "serve", model, name, &store);
     }
     if (!sig && !rc) {
         double load = mnemo__now() - t0;

@@ -109,6 +109,12 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(data_dir, "data-dir", "MNEMO_DATA_DIR", STRING, NULL, "DIR",                             \
       "folder of the memory store (memories.db, SQLite WAL); required, never a temporary folder", \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(store, "store", "MNEMO_STORE", STRING, NULL, "URL",                                      \
+      "the memory store instead of --data-dir: postgres://USER@HOST:PORT/DB (pgvector; shared by \
+replicas) or sqlite:DIR (= --data-dir DIR)", MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)  \
+    X(store_pool, "store-pool", "MNEMO_STORE_POOL", INT, "4", "N",                             \
+      "PostgreSQL store: connections kept open (each request holds one while it runs)",       \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
     X(synchronous, "synchronous", "MNEMO_SYNCHRONOUS", STRING, "full", "MODE",                 \
       "SQLite synchronous: full (an acknowledged add survives a power cut), normal, off",      \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \

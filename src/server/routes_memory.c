@@ -108,7 +108,7 @@ static json_t *query_request(mnemo_request *r, int with_page) {
 void mnemo__route_memories(mnemo_request *r) {
     if (!r->store) {
         mnemo__reply_error(r, 503, "server_error", NULL, "no_store",
-                           "the memory routes need a store: start mnemo serve with --data-dir DIR");
+                           "the memory routes need a store: start mnemo serve with --data-dir DIR or --store URL");
         return;
     }
     const char *m = r->method, *path = r->url + strlen("/v1/memories");
@@ -180,7 +180,7 @@ void mnemo__route_memories(mnemo_request *r) {
  * application/json; a notification or response gets 202 and no body. */
 void mnemo__route_mcp(mnemo_request *r) {
     if (!r->store) {
-        mnemo__reply_error(r, 503, "server_error", NULL, "no_store", "/mcp needs a store: start mnemo serve with --data-dir DIR");
+        mnemo__reply_error(r, 503, "server_error", NULL, "no_store", "/mcp needs a store: start mnemo serve with --data-dir DIR or --store URL");
         return;
     }
     if (strcmp(r->method, "POST")) {

@@ -190,6 +190,10 @@ int mnemo__check_text(const mnemo_store *s, const char *text, size_t len, const 
                       mnemo_error *err);
 int mnemo__check_expiry(double now, double ttl, double expires_at, const char *where, double *out,
                         mnemo_error *err);
+/* A new random memory id; the hash of a text that exact dedup compares
+ * (store_write.c). */
+void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]);
+uint64_t mnemo__text_hash(const char *text, size_t len);
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err);
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err);
 void mnemo__store_fini(mnemo_store *s);

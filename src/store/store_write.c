@@ -624,3 +624,7 @@ int mnemo__check_expiry(double now, double ttl, double expires_at, const char *w
                         mnemo_error *err) {
     return check_expiry(now, ttl, expires_at, where, out, err);
 }
+
+void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]) { new_id(out); }
+
+uint64_t mnemo__text_hash(const char *text, size_t len) { return mnemo__hash64(text, len, HASH_SEED); }

@@ -25,6 +25,7 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_mcp(const mnemo_settings *s, int argc, char **argv);
+int mnemo__cmd_migrate(const mnemo_settings *s, int argc, char **argv);
 
 /* memory.c: opens the model (if --model) and the store from the settings;
  * prints the error and returns the exit status (2 bad usage, 1 failure). */

@@ -120,6 +120,19 @@ static const mnemo_command commands[] = {
      "Logs go to stderr. An MCP client configuration:\n"
      "  {\"command\": \"mnemo\", \"args\": [\"mcp\", \"--data-dir\", \"/home/me/mem\", \"--model\", \"DIR\"]}\n",
      mnemo__cmd_mcp},
+    {"migrate", MNEMO_CMD_MIGRATE, "mnemo migrate --from sqlite:DIR --to postgres://USER@HOST:PORT/DB [--force]",
+     "copy a SQLite memory store into PostgreSQL (no embedding again)",
+     "Copies every memory of the SQLite store in DIR (its id, text, vector,\n"
+     "metadata, scope, times and expiry) and the whole history into the PostgreSQL\n"
+     "store at the URL, in one transaction (all or nothing), and prints the counts\n"
+     "as one JSON line. No model is needed: the vectors are copied, and the source's\n"
+     "model record goes with them. A target built with another model is refused;\n"
+     "so is one that already holds memories, unless --force (ids it has are then\n"
+     "skipped). Stop the servers writing to the source first.\n"
+     "\n"
+     "Example:\n"
+     "  mnemo migrate --from sqlite:$HOME/mem --to postgres://mnemo@db:5432/mnemo\n",
+     mnemo__cmd_migrate},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

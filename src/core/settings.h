@@ -18,6 +18,7 @@ enum {
     MNEMO_CMD_BENCH = 1u << 3,
     MNEMO_CMD_MEMORY = 1u << 4,
     MNEMO_CMD_MCP = 1u << 5,
+    MNEMO_CMD_MIGRATE = 1u << 6,
     MNEMO_CMD_ALL = 0xFFFFu
 };
 
@@ -110,8 +111,14 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       "folder of the memory store (memories.db, SQLite WAL); required, never a temporary folder", \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
     X(store, "store", "MNEMO_STORE", STRING, NULL, "URL",                                      \
-      "the memory store instead of --data-dir: postgres://USER@HOST:PORT/DB (pgvector; shared by \
-replicas) or sqlite:DIR (= --data-dir DIR)", MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)  \
+      "the memory store instead of --data-dir: postgres://USER@HOST:PORT/DB (pgvector; shared " \
+      "by replicas) or sqlite:DIR (= --data-dir DIR)",                                         \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(from, "from", NULL, STRING, NULL, "STORE", "the store to copy: sqlite:DIR", MNEMO_CMD_MIGRATE) \
+    X(to, "to", NULL, STRING, NULL, "URL", "the store to copy into: postgres://USER@HOST:PORT/DB", \
+      MNEMO_CMD_MIGRATE)                                                                       \
+    X(force, "force", NULL, BOOL, "0", NULL,                                                   \
+      "copy into a store that already holds memories (ids it has are skipped)", MNEMO_CMD_MIGRATE) \
     X(store_pool, "store-pool", "MNEMO_STORE_POOL", INT, "4", "N",                             \
       "PostgreSQL store: connections kept open (each request holds one while it runs)",       \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \

@@ -17,7 +17,6 @@
 #include "pg.h"
 
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,7 +382,8 @@ static int info_put(mnemo_store *s, pg_conn *pc, const char *key, const char *va
     return rc;
 }
 
-static int migrate(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
+/* have_dim: s->dim is the width a new schema gets. */
+static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *err) {
     char *have = NULL;
     int rc = info_get(s, pc, "schema_version", &have, err);
     if (rc) return rc;
@@ -393,7 +393,7 @@ static int migrate(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
         return mnemo__fail(err, MNEMO_EFORMAT,
                            "PostgreSQL store at %s: schema version %d was written by a newer mnemo (this one "
                            "knows up to %d)", s->pg->where, version, SCHEMA_VERSION);
-    if (version < SCHEMA_VERSION && !s->model)
+    if (version < SCHEMA_VERSION && !have_dim)
         return mnemo__fail(err, MNEMO_EINVAL,
                            "PostgreSQL store at %s: a new store needs a model (pass --model DIR) to record its "
                            "dimension", s->pg->where);
@@ -413,8 +413,10 @@ static int migrate(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
     return MNEMO_OK;
 }
 
+static int migrate(mnemo_store *s, pg_conn *pc, mnemo_error *err) { return migrate_to(s, pc, s->model != NULL, err); }
+
 /* The fingerprint vector as text ("%.9g" each: exact for a float). */
-static char *vec_text(const float *v, size_t n) {
+char *mnemo__pg_vec_text(const float *v, size_t n) {
     char *t = mnemo__malloc(n * 18 + 2);
     if (!t) return NULL;
     size_t o = 0;
@@ -487,7 +489,7 @@ static int check_model(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
     }
     char dims[32];
     snprintf(dims, sizeof dims, "%zu", s->dim);
-    char *fps = vec_text(fp, s->dim);
+    char *fps = mnemo__pg_vec_text(fp, s->dim);
     if (!fps) {
         rc = no_memory(err);
         goto out;
@@ -516,15 +518,31 @@ static int setup(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
                                        "install it, and run CREATE EXTENSION vector as a superuser, or give "
                                        "mnemo a role that may");
     if ((rc = run_simple(s, pc, "BEGIN", "starting the schema check", err))) return rc;
-    char lock[96];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)LOCK_MIGRATE);
-    if (!(rc = run_simple(s, pc, lock, "locking the schema", err)) &&
-        !(rc = run_simple(s, pc, "CREATE TABLE IF NOT EXISTS mnemo_info(key text PRIMARY KEY, value text NOT NULL)",
-                          "creating mnemo_info", err)) &&
-        !(rc = migrate(s, pc, err)) && !(rc = check_model(s, pc, err)))
+    if (!(rc = mnemo__pg_lock_schema(s, err)) && !(rc = migrate(s, pc, err)) && !(rc = check_model(s, pc, err)))
         rc = run_simple(s, pc, "COMMIT", "recording the schema and model", err);
     if (rc) run_simple(s, pc, "ROLLBACK", "rolling back", &(mnemo_error){0});
     return rc;
+}
+
+int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err) {
+    char lock[96];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)LOCK_MIGRATE);
+    int rc = run_simple(s, &s->pg->conns[0], lock, "locking the schema", err);
+    if (!rc)
+        rc = run_simple(s, &s->pg->conns[0],
+                        "CREATE TABLE IF NOT EXISTS mnemo_info(key text PRIMARY KEY, value text NOT NULL)",
+                        "creating mnemo_info", err);
+    return rc;
+}
+
+int mnemo__pg_schema(mnemo_store *s, size_t dim, mnemo_error *err) {
+    s->dim = dim;
+    return migrate_to(s, &s->pg->conns[0], 1, err);
+}
+
+int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res, const char *what,
+                   mnemo_error *err) {
+    return run(s, &s->pg->conns[0], 0, sql, p, res, what, err);
 }
 
 /* ------------------------------------------------------ open/close */
@@ -544,7 +562,8 @@ static void pg_close(mnemo_store *s) {
     mnemo__free(s);
 }
 
-int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
+/* The store struct, its pool and the URL's host:port/db, not connected. */
+static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
     *out = NULL;
     int pool = opts->pool_size ? opts->pool_size : POOL_DEFAULT;
     if (pool < 1 || pool > POOL_MAX)
@@ -583,8 +602,31 @@ int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_err
     s->backend = &mnemo__pg_backend;
     s->pg = pg;
     int rc = mnemo__store_init(s, opts, err);
+    if (rc) {
+        pg_close(s);
+        return rc;
+    }
+    *out = s;
+    return MNEMO_OK;
+}
+
+int mnemo__pg_open_raw(const char *url, mnemo_store **out, mnemo_error *err) {
+    mnemo_store_options o = {.url = url, .pool_size = 1};
+    int rc = pg_alloc(&o, out, err);
+    if (!rc && (rc = conn_open(*out, &(*out)->pg->conns[0], err))) {
+        pg_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
+    mnemo_store *s;
+    int rc = pg_alloc(opts, &s, err);
+    if (rc) return rc;
+    struct mnemo_pg *pg = s->pg;
     pg_conn *pc = NULL;
-    if (!rc) rc = conn_open(s, &pg->conns[0], err);
+    rc = conn_open(s, &pg->conns[0], err);
     if (!rc) rc = setup(s, &pg->conns[0], err);
     if (!rc) rc = conn_take(s, &pc, err);
     conn_put(s, pc);
@@ -594,7 +636,7 @@ int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_err
         return rc;
     }
     mnemo__log(MNEMO_LOG_INFO, "store.open", "backend=postgres where=%s dim=%zu pool=%d read_only=%d", pg->where,
-               s->dim, pool, s->read_only);
+               s->dim, pg->n, s->read_only);
     *out = s;
     return MNEMO_OK;
 }

@@ -9,6 +9,8 @@
 
 #include "store.h"
 
+#include <libpq-fe.h>
+
 /* SQL text being built; on ENOMEM `failed` is set and appends stop. */
 typedef struct pg_sql {
     char *s;
@@ -44,5 +46,18 @@ void mnemo__pg_par_free(pg_params *p);
  * function mnemo_meta() the schema creates for its dotted-path lookup.
  * Errors: ETOOBIG (more parameters than PostgreSQL takes), ENOMEM. */
 int mnemo__pg_filter_sql(const mnemo_filter *f, pg_sql *q, pg_params *p, mnemo_error *err);
+
+/* For `mnemo migrate` (pg_migrate.c), on the store's first connection:
+ * a store at url with no schema check (close with mnemo_store_close);
+ * running SQL (NULL p: several statements allowed; *res to PQclear); the
+ * schema created or migrated for width dim (inside the caller's
+ * transaction, after mnemo__pg_lock_schema). Errors: EIO. */
+int mnemo__pg_open_raw(const char *url, mnemo_store **out, mnemo_error *err);
+int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res, const char *what,
+                   mnemo_error *err);
+int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err);
+int mnemo__pg_schema(mnemo_store *s, size_t dim, mnemo_error *err);
+/* "%.9g,..." of a vector: how mnemo_info keeps the fingerprint. */
+char *mnemo__pg_vec_text(const float *v, size_t n);
 
 #endif /* MNEMO_STORE_PG_H */

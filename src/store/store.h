@@ -207,6 +207,16 @@ int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_
 const char *mnemo__store_fingerprint_text(void);
 #define MNEMO_FINGERPRINT_MIN_COSINE 0.98
 
+/* `mnemo migrate` (pg_migrate.c): copies the SQLite store in `from`
+ * ("sqlite:DIR" or DIR) into the PostgreSQL store at `to` without
+ * embedding again, in one transaction. Errors: ENOENT (no store in from),
+ * EINVAL (the target has another model, or memories and not force), EIO,
+ * EFORMAT. */
+typedef struct mnemo_migrate_report {
+    size_t memories, skipped, history; /* copied, already there (force), events copied */
+} mnemo_migrate_report;
+int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migrate_report *rep, mnemo_error *err);
+
 /* ------------------------------------------- JSON requests (for other parts) */
 
 /*

@@ -54,9 +54,14 @@ static const mnemo_command commands[] = {
      "every route but /health and /metrics needs 'Authorization: Bearer KEY'.\n"
      "Every response has X-Request-Id and Server-Timing; --log-level info logs one\n"
      "line per request.\n"
+     "With --data-dir DIR (SQLite) or --store postgres://USER@HOST:PORT/DB\n"
+     "(PostgreSQL + pgvector, shared by any number of replicas; --store-pool N\n"
+     "connections) it also serves the memory routes /v1/memories... and /mcp\n"
+     "(README \"Memories\"); a PostgreSQL that goes away gives 503 until it is back.\n"
      "\n"
      "Examples:\n"
      "  mnemo serve --model DIR --port 8080\n"
+     "  mnemo serve --model DIR --store postgres://mnemo@db:5432/mnemo --store-pool 8\n"
      "  curl -s localhost:8080/v1/embeddings -H 'Content-Type: application/json' \\\n"
      "    -d '{\"input\": \"hello\", \"task\": \"query\", \"dimensions\": 256}'\n",
      mnemo__cmd_serve},
@@ -88,11 +93,13 @@ static const mnemo_command commands[] = {
      "(sentence-transformers, llama.cpp) on the same texts.\n",
      mnemo__cmd_bench},
     {"memory", MNEMO_CMD_MEMORY,
-     "mnemo memory add|search|get|update|delete|list|count|history --data-dir DIR [--model DIR] [options] [ARGS]",
+     "mnemo memory add|search|get|update|delete|list|count|history --data-dir DIR | --store URL [--model DIR] [options] [ARGS]",
      "the memory store from the shell: remember, recall, forget",
      "Memories are texts with metadata and a scope (--namespace, --user-id,\n"
      "--agent-id, --session-id), embedded with the model's document prompt and kept\n"
-     "in SQLite in --data-dir (required; WAL, synchronous full by default). The\n"
+     "in SQLite in --data-dir (WAL, synchronous full by default), or in PostgreSQL\n"
+     "with pgvector at --store postgres://USER@HOST:PORT/DB (shared by replicas;\n"
+     "README \"Where the memories live\"); one of the two is required. The\n"
      "store records its model and refuses another one. --model is needed to add,\n"
      "to update a text and to search in vector or hybrid mode. Each operation\n"
      "prints one JSON line, the body the HTTP route /v1/memories answers; errors\n"
@@ -112,11 +119,12 @@ static const mnemo_command commands[] = {
      "  mnemo memory search --data-dir ~/mem --model DIR --k 3 'what fruit do I like?'\n"
      "  mnemo memory list --data-dir ~/mem --filter '{\"topic\": {\"$in\": [\"food\"]}}'\n",
      mnemo__cmd_memory},
-    {"mcp", MNEMO_CMD_MCP, "mnemo mcp --data-dir DIR --model DIR",
+    {"mcp", MNEMO_CMD_MCP, "mnemo mcp --data-dir DIR | --store URL --model DIR",
      "the memory tools over the Model Context Protocol (stdio)",
      "A Model Context Protocol server on stdin/stdout (JSON-RPC 2.0, one message\n"
      "per line), exposing the tools memory_add, memory_search, memory_get,\n"
-     "memory_update, memory_delete and memory_list on the store in --data-dir.\n"
+     "memory_update, memory_delete and memory_list on the store in --data-dir\n"
+     "(or at --store postgres://...).\n"
      "Logs go to stderr. An MCP client configuration:\n"
      "  {\"command\": \"mnemo\", \"args\": [\"mcp\", \"--data-dir\", \"/home/me/mem\", \"--model\", \"DIR\"]}\n",
      mnemo__cmd_mcp},

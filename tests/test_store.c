@@ -612,15 +612,8 @@ static void test_update_delete_history(void) {
     mnemo_store_close(s);
 }
 
-static void test_model_mismatch(void) {
-    char dir[512];
-    fresh_dir(dir, sizeof dir);
-    mnemo_store *s = open_store(dir, NULL);
-    if (!s) return;
-    CHECK(add1(s, "remember me", NULL, NULL, NULL, NULL) == MNEMO_OK);
-    mnemo_store_close(s);
-    mnemo_error err;
-    /* Another model: the tiny model with other prompts (a copy of the folder). */
+/* Another model: the tiny model with other prompts (a copy of the folder). */
+static mnemo_model *other_model(void) {
     char other[600], cmd[4096];
     snprintf(other, sizeof other, "%s/other-model-%d", work, (int)getpid());
     snprintf(cmd, sizeof cmd,
@@ -629,7 +622,20 @@ static void test_model_mismatch(void) {
     CHECK(system(cmd) == 0);
     mnemo_model *m2 = NULL;
     mnemo_model_options mo = {.no_cache = 1};
-    CHECK(mnemo_model_open(other, &mo, &m2, &err) == MNEMO_OK);
+    mnemo_error err;
+    CHECKF(mnemo_model_open(other, &mo, &m2, &err) == MNEMO_OK, "%s", err.message);
+    return m2;
+}
+
+static void test_model_mismatch(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    mnemo_store *s = open_store(dir, NULL);
+    if (!s) return;
+    CHECK(add1(s, "remember me", NULL, NULL, NULL, NULL) == MNEMO_OK);
+    mnemo_store_close(s);
+    mnemo_error err;
+    mnemo_model *m2 = other_model();
     mnemo_store_options o = {.data_dir = dir, .model = m2, .model_name = "other", .sweep_seconds = -1};
     s = NULL;
     int rc = mnemo_store_open(&o, &s, &err);
@@ -676,15 +682,7 @@ static void test_model_mismatch_pg(void) {
     CHECK(add1(s, "remember me", NULL, NULL, NULL, NULL) == MNEMO_OK);
     mnemo_store_close(s);
     mnemo_error err;
-    char other[600], cmd[4096];
-    snprintf(other, sizeof other, "%s/other-model-%d", work, (int)getpid());
-    snprintf(cmd, sizeof cmd,
-             "rm -rf '%s' && mkdir -p '%s' && cp -r '%s'/. '%s'/ && sed -i 's/title: none | text: /passage: /' "
-             "'%s'/config_sentence_transformers.json", other, other, model_dir, other, other);
-    CHECK(system(cmd) == 0);
-    mnemo_model *m2 = NULL;
-    mnemo_model_options mo = {.no_cache = 1};
-    CHECK(mnemo_model_open(other, &mo, &m2, &err) == MNEMO_OK);
+    mnemo_model *m2 = other_model();
     mnemo_store_options o = {.url = pg_url, .model = m2, .model_name = "other", .sweep_seconds = -1};
     s = NULL;
     int rc = mnemo_store_open(&o, &s, &err);

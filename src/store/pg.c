@@ -353,7 +353,8 @@ static int no_memory(mnemo_error *err) { return mnemo__fail(err, MNEMO_ENOMEM, "
 
 /* ------------------------------------------------ schema and model */
 
-static int info_get(mnemo_store *s, pg_conn *pc, const char *key, char **out, mnemo_error *err) {
+int mnemo__pg_info_get(mnemo_store *s, const char *key, char **out, mnemo_error *err) {
+    pg_conn *pc = &s->pg->conns[0];
     *out = NULL;
     pg_params p = {0};
     mnemo__pg_par_text(&p, key);
@@ -367,7 +368,8 @@ static int info_get(mnemo_store *s, pg_conn *pc, const char *key, char **out, mn
     return MNEMO_OK;
 }
 
-static int info_put(mnemo_store *s, pg_conn *pc, const char *key, const char *value, mnemo_error *err) {
+int mnemo__pg_info_put(mnemo_store *s, const char *key, const char *value, mnemo_error *err) {
+    pg_conn *pc = &s->pg->conns[0];
     pg_params p = {0};
     mnemo__pg_par_text(&p, key);
     mnemo__pg_par_text(&p, value);
@@ -385,7 +387,7 @@ static int info_put(mnemo_store *s, pg_conn *pc, const char *key, const char *va
 /* have_dim: s->dim is the width a new schema gets. */
 static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *err) {
     char *have = NULL;
-    int rc = info_get(s, pc, "schema_version", &have, err);
+    int rc = mnemo__pg_info_get(s, "schema_version", &have, err);
     if (rc) return rc;
     int version = have ? atoi(have) : 0;
     mnemo__free(have);
@@ -406,7 +408,7 @@ static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *er
         mnemo__free(sql);
         char num[16];
         snprintf(num, sizeof num, "%d", v + 1);
-        if (!rc) rc = info_put(s, pc, "schema_version", num, err);
+        if (!rc) rc = mnemo__pg_info_put(s, "schema_version", num, err);
         if (rc) return mnemo__fail_prefix(err, "migrating the schema to version %d", v + 1);
         mnemo__log(MNEMO_LOG_INFO, "store.migrate", "where=%s version=%d", s->pg->where, v + 1);
     }
@@ -416,7 +418,7 @@ static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *er
 static int migrate(mnemo_store *s, pg_conn *pc, mnemo_error *err) { return migrate_to(s, pc, s->model != NULL, err); }
 
 /* The fingerprint vector as text ("%.9g" each: exact for a float). */
-char *mnemo__pg_vec_text(const float *v, size_t n) {
+static char *vec_text(const float *v, size_t n) {
     char *t = mnemo__malloc(n * 18 + 2);
     if (!t) return NULL;
     size_t o = 0;
@@ -425,11 +427,54 @@ char *mnemo__pg_vec_text(const float *v, size_t n) {
     return t;
 }
 
-static int check_model(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
+int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name, const char *have_dim,
+                          const char *have_doc, const char *have_query, const char *have_fp, const char *doc,
+                          const char *query, const float *fp, mnemo_error *err) {
+    double cosine = -2, dot = 0;
+    size_t i = 0;
+    const char *p = have_fp;
+    for (; p && *p && i < s->dim; i++) {
+        char *end;
+        dot += strtod(p, &end) * fp[i];
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (i == s->dim && p && !*p) cosine = dot;
+    const char *what = NULL;
+    char detail[256] = "";
+    if (!have_dim || (size_t)strtoul(have_dim, NULL, 10) != s->dim) {
+        what = "dimension";
+        snprintf(detail, sizeof detail, "%s vs %zu", have_dim ? have_dim : "?", s->dim);
+    } else if (!have_doc || !have_query || strcmp(have_doc, doc) || strcmp(have_query, query)) {
+        what = "prompts";
+        snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"", have_doc ? have_doc : "", doc);
+    } else if (cosine < MNEMO_FINGERPRINT_MIN_COSINE) {
+        what = "weights";
+        snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine, MNEMO_FINGERPRINT_MIN_COSINE);
+    }
+    if (!what) return MNEMO_OK;
+    return mnemo__model_mismatch(err, where, have_name ? have_name : "?", have_dim ? have_dim : "?", s, what, detail);
+}
+
+int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query, const float *fp,
+                        mnemo_error *err) {
+    char dims[32];
+    snprintf(dims, sizeof dims, "%zu", s->dim);
+    char *fps = vec_text(fp, s->dim);
+    if (!fps) return no_memory(err);
+    int rc;
+    if (!(rc = mnemo__pg_info_put(s, "model_name", name, err)) && !(rc = mnemo__pg_info_put(s, "dim", dims, err)) &&
+        !(rc = mnemo__pg_info_put(s, "prompt_document", doc, err)) &&
+        !(rc = mnemo__pg_info_put(s, "prompt_query", query, err)))
+        rc = mnemo__pg_info_put(s, "fingerprint", fps, err);
+    mnemo__free(fps);
+    return rc;
+}
+
+static int check_model(mnemo_store *s, mnemo_error *err) {
     char *dim = NULL, *name = NULL, *doc = NULL, *query = NULL, *fpt = NULL;
     float *fp = NULL;
-    int rc = info_get(s, pc, "dim", &dim, err);
-    if (!rc) rc = info_get(s, pc, "model_name", &name, err);
+    int rc = mnemo__pg_info_get(s, "dim", &dim, err);
+    if (!rc) rc = mnemo__pg_info_get(s, "model_name", &name, err);
     if (rc) goto out;
     if (!s->model) {
         s->dim = dim ? (size_t)strtoul(dim, NULL, 10) : 0;
@@ -456,49 +501,16 @@ static int check_model(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
     size_t tl = strlen(t);
     if ((rc = mnemo__store_embed(s, &t, &tl, 1, "document", fp, err))) goto out;
     if (dim) {
-        if ((rc = info_get(s, pc, "prompt_document", &doc, err)) ||
-            (rc = info_get(s, pc, "prompt_query", &query, err)) || (rc = info_get(s, pc, "fingerprint", &fpt, err)))
-            goto out;
-        double cosine = -2;
-        if (fpt) {
-            double dot = 0;
-            size_t i = 0;
-            char *p = fpt;
-            for (; i < s->dim && *p; i++) {
-                char *end;
-                dot += strtod(p, &end) * fp[i];
-                p = *end == ',' ? end + 1 : end;
-            }
-            if (i == s->dim && !*p) cosine = dot;
+        if (!(rc = mnemo__pg_info_get(s, "prompt_document", &doc, err)) &&
+            !(rc = mnemo__pg_info_get(s, "prompt_query", &query, err)) &&
+            !(rc = mnemo__pg_info_get(s, "fingerprint", &fpt, err))) {
+            char where[340];
+            snprintf(where, sizeof where, "the PostgreSQL store at %s", s->pg->where);
+            rc = mnemo__pg_model_check(s, where, name, dim, doc, query, fpt, want_doc, want_query, fp, err);
         }
-        const char *what = NULL;
-        char detail[256] = "", where[340];
-        if ((size_t)strtoul(dim, NULL, 10) != s->dim) {
-            what = "dimension";
-            snprintf(detail, sizeof detail, "%s vs %zu", dim, s->dim);
-        } else if (!doc || !query || strcmp(doc, want_doc) || strcmp(query, want_query)) {
-            what = "prompts";
-            snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"", doc ? doc : "", want_doc);
-        } else if (cosine < MNEMO_FINGERPRINT_MIN_COSINE) {
-            what = "weights";
-            snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine, MNEMO_FINGERPRINT_MIN_COSINE);
-        }
-        snprintf(where, sizeof where, "the PostgreSQL store at %s", s->pg->where);
-        if (what) rc = mnemo__model_mismatch(err, where, name ? name : "?", dim, s, what, detail);
         goto out;
     }
-    char dims[32];
-    snprintf(dims, sizeof dims, "%zu", s->dim);
-    char *fps = mnemo__pg_vec_text(fp, s->dim);
-    if (!fps) {
-        rc = no_memory(err);
-        goto out;
-    }
-    if (!(rc = info_put(s, pc, "model_name", s->model_name, err)) && !(rc = info_put(s, pc, "dim", dims, err)) &&
-        !(rc = info_put(s, pc, "prompt_document", want_doc, err)) &&
-        !(rc = info_put(s, pc, "prompt_query", want_query, err)))
-        rc = info_put(s, pc, "fingerprint", fps, err);
-    mnemo__free(fps);
+    rc = mnemo__pg_model_put(s, s->model_name, want_doc, want_query, fp, err);
 out:
     mnemo__free(dim);
     mnemo__free(name);
@@ -518,7 +530,7 @@ static int setup(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
                                        "install it, and run CREATE EXTENSION vector as a superuser, or give "
                                        "mnemo a role that may");
     if ((rc = run_simple(s, pc, "BEGIN", "starting the schema check", err))) return rc;
-    if (!(rc = mnemo__pg_lock_schema(s, err)) && !(rc = migrate(s, pc, err)) && !(rc = check_model(s, pc, err)))
+    if (!(rc = mnemo__pg_lock_schema(s, err)) && !(rc = migrate(s, pc, err)) && !(rc = check_model(s, err)))
         rc = run_simple(s, pc, "COMMIT", "recording the schema and model", err);
     if (rc) run_simple(s, pc, "ROLLBACK", "rolling back", &(mnemo_error){0});
     return rc;

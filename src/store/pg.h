@@ -57,7 +57,18 @@ int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult
                    mnemo_error *err);
 int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err);
 int mnemo__pg_schema(mnemo_store *s, size_t dim, mnemo_error *err);
-/* "%.9g,..." of a vector: how mnemo_info keeps the fingerprint. */
-char *mnemo__pg_vec_text(const float *v, size_t n);
+/* mnemo_info's value of key (*out NULL when absent; mnemo__free it), and
+ * setting one. */
+int mnemo__pg_info_get(mnemo_store *s, const char *key, char **out, mnemo_error *err);
+int mnemo__pg_info_put(mnemo_store *s, const char *key, const char *value, mnemo_error *err);
+/* Checks a model record read from mnemo_info (have_*: NULL when absent)
+ * against a model of width s->dim with prompts doc and query and
+ * fingerprint fp; EINVAL with mnemo__model_mismatch's message, naming
+ * `where`. Writing a record: mnemo__pg_model_put (the width is s->dim). */
+int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name, const char *have_dim,
+                          const char *have_doc, const char *have_query, const char *have_fp, const char *doc,
+                          const char *query, const float *fp, mnemo_error *err);
+int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query, const float *fp,
+                        mnemo_error *err);
 
 #endif /* MNEMO_STORE_PG_H */

@@ -38,33 +38,6 @@ static char *sq_info(sqlite3 *db, const char *key, const void **blob, int *n, sq
     return v;
 }
 
-static int pg_value(mnemo_store *s, const char *key, char **out, mnemo_error *err) {
-    *out = NULL;
-    pg_params p = {0};
-    mnemo__pg_par_text(&p, key);
-    PGresult *r;
-    int rc = p.failed ? mnemo__fail(err, MNEMO_ENOMEM, "out of memory")
-                      : mnemo__pg_exec(s, "SELECT value FROM mnemo_info WHERE key = $1", &p, &r, "reading mnemo_info", err);
-    mnemo__pg_par_free(&p);
-    if (rc) return rc;
-    if (PQntuples(r) == 1) *out = mnemo__strndup(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    PQclear(r);
-    return MNEMO_OK;
-}
-
-static int pg_put(mnemo_store *s, const char *key, const char *value, mnemo_error *err) {
-    pg_params p = {0};
-    mnemo__pg_par_text(&p, key);
-    mnemo__pg_par_text(&p, value ? value : "");
-    PGresult *r;
-    int rc = p.failed ? mnemo__fail(err, MNEMO_ENOMEM, "out of memory")
-                      : mnemo__pg_exec(s, "INSERT INTO mnemo_info(key, value) VALUES ($1, $2)", &p, &r,
-                                       "writing mnemo_info", err);
-    if (!rc) PQclear(r);
-    mnemo__pg_par_free(&p);
-    return rc;
-}
-
 static int exec0(mnemo_store *s, const char *sql, const char *what, mnemo_error *err) {
     PGresult *r;
     int rc = mnemo__pg_exec(s, sql, NULL, &r, what, err);
@@ -80,7 +53,7 @@ static int model_record(mnemo_store *s, sqlite3 *db, const char *path, mnemo_err
     int blob_n = 0;
     sqlite3_stmt *keep = NULL;
     sq_info(db, "fingerprint", &blob, &blob_n, &keep);
-    char *have_dim = NULL, *have_name = NULL, *have_doc = NULL, *have_query = NULL, *have_fp = NULL, *fps = NULL;
+    char *have_dim = NULL, *have_name = NULL, *have_doc = NULL, *have_query = NULL, *have_fp = NULL;
     float *fp = NULL;
     int rc = MNEMO_OK;
     size_t width = dim ? (size_t)strtoul(dim, NULL, 10) : 0;
@@ -96,44 +69,19 @@ static int model_record(mnemo_store *s, sqlite3 *db, const char *path, mnemo_err
     memcpy(fp, blob, width * sizeof(float));
     snprintf(s->model_name, sizeof s->model_name, "%s", name);
     s->dim = width;
-    if ((rc = pg_value(s, "dim", &have_dim, err))) goto out;
+    if ((rc = mnemo__pg_info_get(s, "dim", &have_dim, err))) goto out;
     if (!have_dim) {
-        fps = mnemo__pg_vec_text(fp, width);
-        if (!fps) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-        if (!rc) rc = mnemo__pg_schema(s, width, err);
-        if (!rc) rc = pg_put(s, "model_name", name, err);
-        if (!rc) rc = pg_put(s, "dim", dim, err);
-        if (!rc) rc = pg_put(s, "prompt_document", doc, err);
-        if (!rc) rc = pg_put(s, "prompt_query", query, err);
-        if (!rc) rc = pg_put(s, "fingerprint", fps, err);
+        if (!(rc = mnemo__pg_schema(s, width, err))) rc = mnemo__pg_model_put(s, name, doc, query, fp, err);
         goto out;
     }
-    if ((rc = pg_value(s, "model_name", &have_name, err)) || (rc = pg_value(s, "prompt_document", &have_doc, err)) ||
-        (rc = pg_value(s, "prompt_query", &have_query, err)) || (rc = pg_value(s, "fingerprint", &have_fp, err)))
+    if ((rc = mnemo__pg_info_get(s, "model_name", &have_name, err)) ||
+        (rc = mnemo__pg_info_get(s, "prompt_document", &have_doc, err)) ||
+        (rc = mnemo__pg_info_get(s, "prompt_query", &have_query, err)) ||
+        (rc = mnemo__pg_info_get(s, "fingerprint", &have_fp, err)))
         goto out;
-    double cosine = -2, dot = 0;
-    size_t i = 0;
-    for (char *p = have_fp; p && *p && i < width; i++) {
-        char *end;
-        dot += strtod(p, &end) * fp[i];
-        p = *end == ',' ? end + 1 : end;
-    }
-    if (i == width) cosine = dot;
-    const char *what = NULL;
-    char detail[256] = "", where[200];
-    if ((size_t)strtoul(have_dim, NULL, 10) != width) {
-        what = "dimension";
-        snprintf(detail, sizeof detail, "%s vs %zu", have_dim, width);
-    } else if (!have_doc || !have_query || strcmp(have_doc, doc) || strcmp(have_query, query)) {
-        what = "prompts";
-        snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"", have_doc ? have_doc : "", doc);
-    } else if (cosine < MNEMO_FINGERPRINT_MIN_COSINE) {
-        what = "weights";
-        snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine, MNEMO_FINGERPRINT_MIN_COSINE);
-    }
-    snprintf(where, sizeof where, "the target PostgreSQL store");
-    if (what) rc = mnemo__model_mismatch(err, where, have_name ? have_name : "?", have_dim, s, what, detail);
-    if (!rc) rc = mnemo__pg_schema(s, width, err); /* a migration of an older schema, if any */
+    if (!(rc = mnemo__pg_model_check(s, "the target PostgreSQL store", have_name, have_dim, have_doc, have_query,
+                                     have_fp, doc, query, fp, err)))
+        rc = mnemo__pg_schema(s, width, err); /* a migration of an older schema, if any */
 out:
     sqlite3_finalize(keep);
     mnemo__free(name);
@@ -145,7 +93,6 @@ out:
     mnemo__free(have_doc);
     mnemo__free(have_query);
     mnemo__free(have_fp);
-    mnemo__free(fps);
     mnemo__free(fp);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "test.h"
 
 #include <libpq-fe.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -967,6 +968,89 @@ static void *adder(void *p) {
     return NULL;
 }
 
+/* A filtered vector search over many memories returns k when k match, and
+ * the k an exact scan finds (on PostgreSQL: through the HNSW index, whose
+ * iterative scan, or the exact fallback, must not lose the few rows that
+ * pass the filter). Vectors are given, so nothing is embedded. */
+static void test_filtered_many(void) {
+    enum { N = 3000, K = 10 };
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    mnemo_store_options nd = {.no_dedup = 1};
+    /* on PostgreSQL, no sequential scans: the search must go through the
+     * HNSW index (3000 rows would otherwise be scanned exactly) */
+    const char *keep = pg_url;
+    char forced[600];
+    if (pg_url) {
+        snprintf(forced, sizeof forced, "%s?options=-c%%20enable_seqscan%%3Doff", pg_url);
+        pg_url = forced;
+    }
+    mnemo_store *s = open_store(dir, &nd);
+    pg_url = keep;
+    if (!s) return;
+    size_t dim = mnemo_store_dim(s);
+    float *vecs = malloc((size_t)N * dim * sizeof(float));
+    static char texts[N][32], metas[N][32];
+    static mnemo_memory_input in[N];
+    mnemo_memory_added *out = malloc(N * sizeof *out);
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < N; i++) {
+        double norm = 0;
+        for (size_t d = 0; d < dim; d++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            float v = (float)((double)(x >> 11) / 9007199254740992.0 - 0.5);
+            vecs[(size_t)i * dim + d] = v;
+            norm += (double)v * v;
+        }
+        for (size_t d = 0; d < dim; d++) vecs[(size_t)i * dim + d] /= (float)sqrt(norm);
+        snprintf(texts[i], sizeof texts[i], "item %d", i);
+        snprintf(metas[i], sizeof metas[i], "{\"rare\": %s}", i % 100 == 7 ? "true" : "false");
+        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .metadata = metas[i],
+                                     .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+    }
+    mnemo_error err;
+    for (int i = 0; i < N; i += 1000) CHECKF(mnemo_memory_add(s, in + i, 1000, out + i, &err) == MNEMO_OK, "%s", err.message);
+    /* the query: memory 0's vector; the exact best K of the rare ones */
+    const float *q = vecs;
+    int best[K];
+    double best_s[K];
+    int nb = 0;
+    for (int i = 0; i < N; i++) {
+        if (i % 100 != 7) continue;
+        double d = 0;
+        for (size_t j = 0; j < dim; j++) d += (double)q[j] * vecs[(size_t)i * dim + j];
+        int at = nb < K ? nb++ : K;
+        while (at > 0 && best_s[at - 1] < d) {
+            if (at < K) best[at] = best[at - 1], best_s[at] = best_s[at - 1];
+            at--;
+        }
+        if (at < K) best[at] = i, best_s[at] = d;
+    }
+    mnemo_search_options so = {.vector = q, .vector_dim = dim, .k = K, .filter = "{\"rare\": true}"};
+    mnemo_memories *m = NULL;
+    CHECKF(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK, "%s", err.message);
+    if (m) {
+        CHECKF(m->n == K, "%zu results, want %d", m->n, K);
+        /* SQLite scans exactly: the same list; HNSW is approximate: recall
+         * of the exact best K at least 0.9 (the index's contract) */
+        int same = 1, found = 0, rare = 1;
+        for (size_t i = 0; i < m->n && i < K; i++) {
+            same &= !strcmp(m->items[i].id, out[best[i]].id);
+            for (int j = 0; j < K; j++) found += !strcmp(m->items[i].id, out[best[j]].id);
+            rare &= strstr(m->items[i].metadata, "true") != NULL;
+        }
+        CHECKF(rare && (pg_url ? found >= K - 1 : same), "rare %d, %d of the exact best %d", rare, found, K);
+        mnemo_memories_free(m);
+    }
+    so.filter = NULL;
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == K && !strcmp(m->items[0].id, out[0].id) &&
+          m->items[0].score > 0.9999);
+    mnemo_memories_free(m);
+    mnemo_store_close(s);
+    free(vecs);
+    free(out);
+}
+
 static void test_threads(void) {
     char dir[512];
     fresh_dir(dir, sizeof dir);
@@ -1012,6 +1096,7 @@ int main(int argc, char **argv) {
         RUN(test_model_mismatch_pg);
         RUN(test_bad_input);
         RUN(test_json_layer);
+        RUN(test_filtered_many);
         RUN(test_threads);
         mnemo_model_close(model);
         return test_finish();
@@ -1030,6 +1115,7 @@ int main(int argc, char **argv) {
     RUN(test_second_opener_reads);
     RUN(test_readers_not_blocked);
     RUN(test_json_layer);
+    RUN(test_filtered_many);
     RUN(test_threads);
     mnemo_model_close(model);
     return test_finish();

@@ -1089,6 +1089,7 @@ static int vector_hits(mnemo_store *s, pg_conn *pc, const float *v, const mnemo_
         mnemo__pg_sql_free(&sql);
         mnemo__pg_par_free(&q);
         if (!rc && *n == cap) break;
+        if (!rc && !exact) mnemo__log(MNEMO_LOG_DEBUG, "store.pg_exact_scan", "found=%zu k=%zu", *n, cap);
     }
     return rc;
 }

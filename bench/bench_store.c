@@ -5,11 +5,15 @@
  * full), then p50/p99 latency of an exact k=10 vector search over all of
  * them, unfiltered and with a metadata filter passing 10%. Prints one line
  * per size. The model only gives the width (768 for EmbeddingGemma; run it
- * on the real model folder) and embeds nothing.
- * usage: bench_store MODEL_DIR WORK_DIR [N...]   (default 10000 100000)
+ * on the real model folder) and embeds nothing. With a postgres:// URL for
+ * WORK_DIR the PostgreSQL store is measured instead (its mnemo tables are
+ * dropped before each size; search goes through the HNSW index, so it is
+ * approximate there; "synchronous" does not apply).
+ * usage: bench_store MODEL_DIR WORK_DIR|POSTGRES_URL [N...]   (default 10000 100000)
  */
 #include "store/store.h"
 
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +58,20 @@ int main(int argc, char **argv) {
         char dir[1024], cmd[1100];
         snprintf(dir, sizeof dir, "%s/bench-store-%ld-%d", argv[2], n, (int)getpid());
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        const char *url = strncmp(argv[2], "postgres", 8) ? NULL : argv[2];
+        if (url) {
+            PGconn *c = PQconnectdb(url);
+            PGresult *r = PQexec(c, "SET client_min_messages = warning; DROP TABLE IF EXISTS mnemo_memories, "
+                                    "mnemo_history, mnemo_info; DROP FUNCTION IF EXISTS mnemo_meta");
+            int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            PQfinish(c);
+            if (!ok) return 2;
+            snprintf(cmd, sizeof cmd, "true");
+        }
         if (system(cmd)) return 2;
-        mnemo_store_options so = {.data_dir = dir, .model = model, .model_name = "bench", .no_dedup = 1,
-                                  .synchronous = "normal", .sweep_seconds = -1};
+        mnemo_store_options so = {.data_dir = url ? NULL : dir, .url = url, .model = model, .model_name = "bench",
+                                  .no_dedup = 1, .synchronous = url ? NULL : "normal", .sweep_seconds = -1};
         mnemo_store *s;
         if (mnemo_store_open(&so, &s, &err)) {
             fprintf(stderr, "%s\n", err.message);
@@ -85,7 +100,7 @@ int main(int argc, char **argv) {
         double add_s = mnemo__now() - t0;
         /* a few adds of one memory at synchronous full: the per-add cost of durability */
         mnemo_store_close(s);
-        so.synchronous = "full";
+        so.synchronous = url ? NULL : "full";
         t0 = mnemo__now();
         if (mnemo_store_open(&so, &s, &err)) return 1;
         double open_s = mnemo__now() - t0;

@@ -25,10 +25,15 @@ req() {
 }
 j() { py "import json,sys; d=json.load(open('$T/body')); print($1)"; }
 
-start a --model "$MODEL" --store "$PG_URL" --store-pool 2 && wait_ready || { echo "replica A did not start"; cat "$T/a.log"; exit 1; }
+# both at once on an empty database without pgvector: the extension and the
+# schema are made once (under an advisory lock)
+pg_psql "DROP EXTENSION vector" >/dev/null
+start a --model "$MODEL" --store "$PG_URL" --store-pool 2
 A=$URL PA=$PID
-start b --model "$MODEL" --store "$PG_URL" --store-pool 2 && wait_ready || { echo "replica B did not start"; cat "$T/b.log"; exit 1; }
+start b --model "$MODEL" --store "$PG_URL" --store-pool 2
 B=$URL PB=$PID
+URL=$A PID=$PA; wait_ready || { echo "replica A did not start"; cat "$T/a.log"; exit 1; }
+URL=$B PID=$PB; wait_ready || { echo "replica B did not start"; cat "$T/b.log"; exit 1; }
 
 # --- an add on A is found on B at once; dedup across replicas
 req "$A" POST /v1/memories '{"text": "Saturn has rings of ice", "namespace": "r", "metadata": {"k": 1}}'

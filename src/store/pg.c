@@ -524,12 +524,8 @@ out:
 /* The schema, its migrations and the model record, in one transaction
  * under an advisory lock, so replicas starting together do it once. */
 static int setup(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
-    int rc = run_simple(s, pc, "CREATE EXTENSION IF NOT EXISTS vector", "creating the pgvector extension", err);
-    if (rc)
-        return mnemo__fail_prefix(err, "the database needs pgvector (https://github.com/pgvector/pgvector): "
-                                       "install it, and run CREATE EXTENSION vector as a superuser, or give "
-                                       "mnemo a role that may");
-    if ((rc = run_simple(s, pc, "BEGIN", "starting the schema check", err))) return rc;
+    int rc = run_simple(s, pc, "BEGIN", "starting the schema check", err);
+    if (rc) return rc;
     if (!(rc = mnemo__pg_lock_schema(s, err)) && !(rc = migrate(s, pc, err)) && !(rc = check_model(s, err)))
         rc = run_simple(s, pc, "COMMIT", "recording the schema and model", err);
     if (rc) run_simple(s, pc, "ROLLBACK", "rolling back", &(mnemo_error){0});
@@ -540,6 +536,13 @@ int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err) {
     char lock[96];
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)LOCK_MIGRATE);
     int rc = run_simple(s, &s->pg->conns[0], lock, "locking the schema", err);
+    /* under the lock: two replicas creating the extension at once would
+     * collide */
+    if (!rc && (rc = run_simple(s, &s->pg->conns[0], "CREATE EXTENSION IF NOT EXISTS vector",
+                                "creating the pgvector extension", err)))
+        return mnemo__fail_prefix(err, "the database needs pgvector (https://github.com/pgvector/pgvector): "
+                                       "install it, and run CREATE EXTENSION vector as a superuser, or give "
+                                       "mnemo a role that may");
     if (!rc)
         rc = run_simple(s, &s->pg->conns[0],
                         "CREATE TABLE IF NOT EXISTS mnemo_info(key text PRIMARY KEY, value text NOT NULL)",

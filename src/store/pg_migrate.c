@@ -197,8 +197,7 @@ int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migr
     /* the source stays still while it is read: one read transaction */
     if (!rc && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL)) rc = sq_fail(err, db, path);
     if (!rc) {
-        rc = exec0(s, "CREATE EXTENSION IF NOT EXISTS vector", "creating the pgvector extension", err);
-        if (!rc) rc = exec0(s, "BEGIN", "starting the copy", err);
+        rc = exec0(s, "BEGIN", "starting the copy", err);
         if (!rc) rc = mnemo__pg_lock_schema(s, err);
         if (!rc) rc = model_record(s, db, path, err);
         PGresult *r;

@@ -830,22 +830,10 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
     for (size_t i = 0; i < n && !rc; i++) {
         if (n > 1) snprintf(where, sizeof where, "memories[%zu].", i);
         else where[0] = 0;
-        if ((rc = mnemo__check_text(s, in[i].text, in[i].text_len, where, err)) ||
-            (rc = mnemo__scope_check(&in[i].scope, where, err)) ||
-            (rc = mnemo__check_expiry(now, in[i].ttl, in[i].expires_at, where, &p[i].expires_at, err)) ||
-            (rc = mnemo__metadata_parse(s, in[i].metadata, where, &p[i].meta, &p[i].meta_text, err)))
+        if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta, &p[i].meta_text,
+                                     vecs + i * s->dim, err)))
             break;
-        if (in[i].vector) {
-            if (in[i].vector_dim != s->dim) {
-                rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: %zu values, the store's width is %zu", where,
-                                 in[i].vector_dim, s->dim);
-                break;
-            }
-            if (!mnemo__unit_vector(in[i].vector, s->dim, vecs + i * s->dim)) {
-                rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: must be finite and not all zero", where);
-                break;
-            }
-        } else {
+        if (!in[i].vector) {
             texts[n_embed] = in[i].text;
             lens[n_embed++] = in[i].text_len;
         }
@@ -1039,22 +1027,7 @@ static int pg_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
 
 /* ------------------------------------------------------------- reads */
 
-typedef struct hit {
-    int64_t seq;
-    double score;
-} hit;
-
-static void sort_hits(hit *h, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        hit x = h[i];
-        size_t j = i;
-        while (j > 0 && h[j - 1].score < x.score) {
-            h[j] = h[j - 1];
-            j--;
-        }
-        h[j] = x;
-    }
-}
+typedef mnemo_hit hit;
 
 /* Runs a (seq, score) query into hits, best first. */
 static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q, hit *out, size_t cap, size_t *n,
@@ -1066,7 +1039,7 @@ static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q
     for (int i = 0; i < PQntuples(r) && *n < cap; i++)
         out[(*n)++] = (hit){strtoll(PQgetvalue(r, i, 0), NULL, 10), strtod(PQgetvalue(r, i, 1), NULL)};
     PQclear(r);
-    sort_hits(out, *n);
+    mnemo__hits_sort(out, *n);
     return MNEMO_OK;
 }
 
@@ -1228,16 +1201,7 @@ static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memori
     if (o->mode == MNEMO_SEARCH_VECTOR) memcpy(fused, vh, nv * sizeof(hit)), nf = nv;
     else if (o->mode == MNEMO_SEARCH_TEXT) memcpy(fused, th, nt * sizeof(hit)), nf = nt;
     else {
-        /* reciprocal-rank fusion, as store_read.c: each list adds 1 / (K + rank) */
-        for (size_t i = 0; i < nv; i++) fused[nf++] = (hit){vh[i].seq, 1.0 / (MNEMO_RRF_K + (double)i + 1)};
-        for (size_t i = 0; i < nt; i++) {
-            double add = 1.0 / (MNEMO_RRF_K + (double)i + 1);
-            size_t j = 0;
-            while (j < nf && fused[j].seq != th[i].seq) j++;
-            if (j < nf) fused[j].score += add;
-            else fused[nf++] = (hit){th[i].seq, add};
-        }
-        sort_hits(fused, nf);
+        mnemo__rrf_fuse(vh, nv, th, nt, fused, &nf);
     }
     if (nf > k) nf = k;
     if (o->has_min_score) {

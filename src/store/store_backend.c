@@ -137,6 +137,49 @@ int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, siz
     return mnemo__scope_check(&o->scope, "", err);
 }
 
+void mnemo__hits_sort(mnemo_hit *h, size_t n) {
+    for (size_t i = 1; i < n; i++) { /* insertion, stable: a few hundred at most */
+        mnemo_hit x = h[i];
+        size_t j = i;
+        while (j > 0 && h[j - 1].score < x.score) {
+            h[j] = h[j - 1];
+            j--;
+        }
+        h[j] = x;
+    }
+}
+
+void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out, size_t *n_out) {
+    size_t nf = 0;
+    for (size_t i = 0; i < nv; i++) out[nf++] = (mnemo_hit){v[i].seq, 1.0 / (MNEMO_RRF_K + (double)i + 1)};
+    for (size_t i = 0; i < nt; i++) {
+        double add = 1.0 / (MNEMO_RRF_K + (double)i + 1);
+        size_t j = 0;
+        while (j < nf && out[j].seq != t[i].seq) j++;
+        if (j < nf) out[j].score += add;
+        else out[nf++] = (mnemo_hit){t[i].seq, add};
+    }
+    mnemo__hits_sort(out, nf);
+    *n_out = nf;
+}
+
+int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where, double now,
+                       double *expires_at, json_t **meta, char **meta_text, float *vec, mnemo_error *err) {
+    int rc;
+    if ((rc = mnemo__check_text(s, in->text, in->text_len, where, err)) ||
+        (rc = mnemo__scope_check(&in->scope, where, err)) ||
+        (rc = mnemo__check_expiry(now, in->ttl, in->expires_at, where, expires_at, err)) ||
+        (rc = mnemo__metadata_parse(s, in->metadata, where, meta, meta_text, err)))
+        return rc;
+    if (!in->vector) return MNEMO_OK;
+    if (in->vector_dim != s->dim)
+        return mnemo__fail(err, MNEMO_EINVAL, "%svector: %zu values, the store's width is %zu", where, in->vector_dim,
+                           s->dim);
+    if (!mnemo__unit_vector(in->vector, s->dim, vec))
+        return mnemo__fail(err, MNEMO_EINVAL, "%svector: must be finite and not all zero", where);
+    return MNEMO_OK;
+}
+
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err) {
     if (!u || (!u->text && !u->metadata && u->ttl == 0 && u->expires_at == 0))
         return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");

@@ -628,6 +628,8 @@ static mnemo_model *other_model(void) {
     return m2;
 }
 
+/* Both backends: another model's prompts, another model's weights (the
+ * fingerprint), no model (reads work), and a new store without one. */
 static void test_model_mismatch(void) {
     char dir[512];
     fresh_dir(dir, sizeof dir);
@@ -637,20 +639,26 @@ static void test_model_mismatch(void) {
     mnemo_store_close(s);
     mnemo_error err;
     mnemo_model *m2 = other_model();
-    mnemo_store_options o = {.data_dir = dir, .model = m2, .model_name = "other", .sweep_seconds = -1};
+    mnemo_store_options o = at(dir);
+    o.model = m2, o.model_name = "other", o.sweep_seconds = -1;
     s = NULL;
     int rc = mnemo_store_open(&o, &s, &err);
     CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "'tiny'") && strstr(err.message, "'other'") &&
-           strstr(err.message, "prompts"), "rc %d: %s", rc, rc ? err.message : "");
+           strstr(err.message, "prompts") && (!pg_url || strstr(err.message, "PostgreSQL")), "rc %d: %s", rc,
+           rc ? err.message : "");
     CHECK(!s);
     mnemo_model_close(m2);
     /* Same prompts and width, other weights: the fingerprint says so. */
-    char path[600];
-    snprintf(path, sizeof path, "%s/memories.db", dir);
-    sqlite3 *db;
-    sqlite3_open(path, &db);
-    CHECK(sqlite3_exec(db, "UPDATE store_info SET value = zeroblob(256) WHERE key = 'fingerprint'", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    if (pg_url) {
+        pg_sql("UPDATE mnemo_info SET value = regexp_replace(value, '[^,]+', '0.125', 'g') WHERE key = 'fingerprint'");
+    } else {
+        char path[600];
+        snprintf(path, sizeof path, "%s/memories.db", dir);
+        sqlite3 *db;
+        sqlite3_open(path, &db);
+        CHECK(sqlite3_exec(db, "UPDATE store_info SET value = zeroblob(256) WHERE key = 'fingerprint'", NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+    }
     o.model = model;
     rc = mnemo_store_open(&o, &s, &err);
     CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "weights"), "rc %d: %s", rc, rc ? err.message : "");
@@ -669,47 +677,30 @@ static void test_model_mismatch(void) {
     }
     /* A new store needs a model. */
     fresh_dir(dir, sizeof dir);
-    o.data_dir = dir;
+    if (!pg_url) o.data_dir = dir;
     CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "needs a model"));
 }
 
-/* The PostgreSQL backend's model record: another model's prompts, another
- * model's weights (the fingerprint), no model, and a new store without one. */
-static void test_model_mismatch_pg(void) {
+/* Store URLs: an unknown kind, sqlite:DIR, an unreachable PostgreSQL. */
+static void test_store_urls(void) {
     char dir[512];
     fresh_dir(dir, sizeof dir);
-    mnemo_store *s = open_store(dir, NULL);
-    if (!s) return;
-    CHECK(add1(s, "remember me", NULL, NULL, NULL, NULL) == MNEMO_OK);
-    mnemo_store_close(s);
+    mnemo_store *s = NULL;
     mnemo_error err;
-    mnemo_model *m2 = other_model();
-    mnemo_store_options o = {.url = pg_url, .model = m2, .model_name = "other", .sweep_seconds = -1};
-    s = NULL;
-    int rc = mnemo_store_open(&o, &s, &err);
-    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "'tiny'") && strstr(err.message, "'other'") &&
-           strstr(err.message, "prompts") && strstr(err.message, "PostgreSQL"), "rc %d: %s", rc, rc ? err.message : "");
-    CHECK(!s);
-    mnemo_model_close(m2);
-    pg_sql("UPDATE mnemo_info SET value = regexp_replace(value, '[^,]+', '0.125', 'g') WHERE key = 'fingerprint'");
-    o.model = model;
-    rc = mnemo_store_open(&o, &s, &err);
-    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "weights"), "rc %d: %s", rc, rc ? err.message : "");
-    o.model = NULL;
-    rc = mnemo_store_open(&o, &s, &err);
-    CHECKF(rc == MNEMO_OK, "%s", err.message);
-    if (s) {
-        CHECK(count(s, NULL, NULL) == 1);
-        CHECK(add1(s, "x", NULL, NULL, NULL, NULL) == MNEMO_EINVAL);
-        mnemo_store_close(s);
-    }
-    fresh_dir(dir, sizeof dir);
-    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "needs a model"));
-    /* a bad URL and an unreachable server: clear errors, no store */
-    o = (mnemo_store_options){.url = "mysql://x", .model = model};
-    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "postgres://"));
+    mnemo_store_options o = {.url = "mysql://x", .model = model, .sweep_seconds = -1};
+    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "postgres://") && !s);
     o.url = "postgres://nobody@127.0.0.1:1/none";
     CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EIO && strstr(err.message, "unreachable") && !s);
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s", dir);
+    o.url = url;
+    CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "%s", err.message);
+    if (s) {
+        CHECK(add1(s, "in a folder", NULL, NULL, NULL, NULL) == MNEMO_OK && !strcmp(s->backend->name, "sqlite"));
+        mnemo_store_close(s);
+    }
+    o.data_dir = "/elsewhere";
+    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "two stores"));
 }
 
 static void test_bad_input(void) {
@@ -1093,7 +1084,7 @@ int main(int argc, char **argv) {
         RUN(test_ttl);
         RUN(test_dedup);
         RUN(test_update_delete_history);
-        RUN(test_model_mismatch_pg);
+        RUN(test_model_mismatch);
         RUN(test_bad_input);
         RUN(test_json_layer);
         RUN(test_filtered_many);
@@ -1110,6 +1101,7 @@ int main(int argc, char **argv) {
     RUN(test_dedup);
     RUN(test_update_delete_history);
     RUN(test_model_mismatch);
+    RUN(test_store_urls);
     RUN(test_bad_input);
     RUN(test_disk_full_and_read_only);
     RUN(test_second_opener_reads);

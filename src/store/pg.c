@@ -1180,18 +1180,7 @@ static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memori
         rc = no_memory(err);
         goto out;
     }
-    if (o->mode != MNEMO_SEARCH_TEXT) {
-        if (o->vector) {
-            if (!mnemo__unit_vector(o->vector, s->dim, qv)) {
-                rc = mnemo__fail(err, MNEMO_EINVAL, "vector: must be finite and not all zero");
-                goto out;
-            }
-        } else {
-            const char *t = o->query;
-            size_t tl = o->query_len;
-            if ((rc = mnemo__store_embed(s, &t, &tl, 1, "query", qv, err))) goto out;
-        }
-    }
+    if (o->mode != MNEMO_SEARCH_TEXT && (rc = mnemo__query_vector(s, o, qv, err))) goto out;
     if ((rc = conn_take(s, &pc, err))) goto out;
     if (o->mode != MNEMO_SEARCH_TEXT && (rc = vector_hits(s, pc, qv, &o->scope, f, now, vh, depth, &nv, err)))
         goto out;

@@ -204,6 +204,9 @@ uint64_t mnemo__text_hash(const char *text, size_t len);
  * (room for nv + nt) the reciprocal-rank fusion of two lists ranked best
  * first: each adds 1 / (MNEMO_RRF_K + rank) to a row, rank from 1; *n_out
  * rows, best first. (store_read.c has its own copy, as mnemo__input_check.) */
+/* A search's vector: the caller's made unit, or the query embedded with
+ * the "query" prompt, into q (dim floats). Errors: EINVAL, as embedding. */
+int mnemo__query_vector(mnemo_store *s, const mnemo_search_options *o, float *q, mnemo_error *err);
 typedef struct mnemo_hit {
     int64_t seq;
     double score;

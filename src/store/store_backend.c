@@ -137,6 +137,16 @@ int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, siz
     return mnemo__scope_check(&o->scope, "", err);
 }
 
+int mnemo__query_vector(mnemo_store *s, const mnemo_search_options *o, float *q, mnemo_error *err) {
+    if (o->vector)
+        return mnemo__unit_vector(o->vector, s->dim, q)
+                   ? MNEMO_OK
+                   : mnemo__fail(err, MNEMO_EINVAL, "vector: must be finite and not all zero");
+    const char *t = o->query;
+    size_t tl = o->query_len;
+    return mnemo__store_embed(s, &t, &tl, 1, "query", q, err);
+}
+
 void mnemo__hits_sort(mnemo_hit *h, size_t n) {
     for (size_t i = 1; i < n; i++) { /* insertion, stable: a few hundred at most */
         mnemo_hit x = h[i];

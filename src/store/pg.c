@@ -95,9 +95,12 @@ enum { Q_GET, Q_HISTORY, Q_INSERT, Q_MERGE, Q_HIST_ADD, Q_EXACT, Q_NEAREST, Q_RO
 static const char *const statements[Q_N] = {
     [Q_GET] = "SELECT " COLS " FROM mnemo_memories WHERE id = $1 AND " LIVE(2),
     [Q_HISTORY] = "SELECT event, reason, at, text, metadata FROM mnemo_history WHERE memory_id = $1 ORDER BY seq",
-    [Q_INSERT] = "INSERT INTO mnemo_memories(id, text, text_hash, metadata, namespace, user_id, agent_id, "
-                 "session_id, created_at, updated_at, expires_at, vector) VALUES ($1, $2, $3, $4::jsonb, $5, "
-                 "$6, $7, $8, $9, $9, $10, $11::vector) RETURNING seq",
+    /* the row and its "added" event in one statement (one round trip) */
+    [Q_INSERT] = "WITH m AS (INSERT INTO mnemo_memories(id, text, text_hash, metadata, namespace, user_id, "
+                 "agent_id, session_id, created_at, updated_at, expires_at, vector) VALUES ($1, $2, $3, $4::jsonb, "
+                 "$5, $6, $7, $8, $9, $9, $10, $11::vector) RETURNING seq, id, text, metadata, created_at), "
+                 "h AS (INSERT INTO mnemo_history(memory_id, event, at, text, metadata) "
+                 "SELECT id, 'added', created_at, text, metadata::text FROM m) SELECT seq FROM m",
     [Q_MERGE] = "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, updated_at = $5, "
                 "expires_at = $6, vector = $7::vector WHERE seq = $1",
     [Q_HIST_ADD] = "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
@@ -806,7 +809,7 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
     if (rc) return rc;
     p[i].seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    return history_add(s, pc, out[i].id, "added", NULL, now, x->text, x->text_len, p[i].meta_text, err);
+    return MNEMO_OK;
 }
 
 static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,

@@ -152,7 +152,7 @@ def adder(server, round_no, t, killed, round_acks):
         except (OSError, http.client.HTTPException, ValueError) as e:
             if not killed.is_set():
                 unexpected.append(f"round {round_no}: an add failed before the kill: {e!r}")
-            return 1  # in flight at the kill
+            return 1  # unanswered at the kill (in flight, or not yet connected)
         if status != 200:
             unexpected.append(f"round {round_no}: add answered {status}: {json.dumps(resp)[:300]}")
             return 0
@@ -290,7 +290,7 @@ check("kills landed during adds in most rounds", kills_in_flight >= ROUNDS // 2,
       f"({kills_in_flight} of {ROUNDS})")
 check("adds were acknowledged in most rounds", rounds_with_acks >= ROUNDS // 2,
       f"({rounds_with_acks} of {ROUNDS})")
-print(f"serve durability: {ROUNDS} rounds, {kills} SIGKILLs ({kills_in_flight} with an add in flight), "
+print(f"serve durability: {ROUNDS} rounds, {kills} SIGKILLs ({kills_in_flight} with an add unanswered at the kill), "
       f"{attempted} adds attempted, {len(acked)} acknowledged, {total_ok} verified at the end "
       f"({verified} right after their round), lost {lost}, {count} rows in the store, "
       f"integrity_check ok after every kill: {'yes' if failed == 0 else 'see FAIL lines'}; server start "

@@ -91,7 +91,8 @@ static const mnemo_command commands[] = {
      "mnemo memory add|search|get|update|delete|list|count|history --data-dir DIR [--model DIR] [options] [ARGS]",
      "the memory store from the shell: remember, recall, forget",
      "Memories are texts with metadata and a scope (--namespace, --user-id,\n"
-     "--agent-id, --session-id), embedded with the model's document prompt and kept\n"
+     "--agent-id, --session-id), embedded with the model's document prompt (or the\n"
+     "one --prompt names, recorded with the memory) and kept\n"
      "in SQLite in --data-dir (required; WAL, synchronous full by default). The\n"
      "store records its model and refuses another one. --model is needed to add,\n"
      "to update a text and to search in vector or hybrid mode. Each operation\n"
@@ -99,10 +100,10 @@ static const mnemo_command commands[] = {
      "go to stderr (exit 2: bad input, 1: failure such as a read-only store).\n"
      "--request JSON gives the whole request (flags add to it).\n"
      "\n"
-     "  add TEXT...        one memory per argument (--metadata, --ttl apply to each)\n"
+     "  add TEXT...        one memory per argument (--metadata, --ttl, --prompt apply to each)\n"
      "  search QUERY       --k, --mode vector|text|hybrid, --filter, --min-score\n"
      "  get ID | history ID\n"
-     "  update ID          --text, --metadata, --ttl\n"
+     "  update ID          --text (with --prompt: embedded with that prompt), --metadata, --ttl\n"
      "  delete ID | delete --filter JSON (with the scope flags; '{}' = all of it)\n"
      "  list               --limit, --cursor (next_cursor of the previous page)\n"
      "  count              --filter\n"

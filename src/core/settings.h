@@ -128,6 +128,10 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(metadata, "metadata", NULL, STRING, NULL, "JSON", "add/update: the metadata object",     \
       MNEMO_CMD_MEMORY)                                                                        \
     X(text, "text", NULL, STRING, NULL, "TEXT", "update: the new text (embedded again)", MNEMO_CMD_MEMORY) \
+    /* embed's --prompt under the same flag; no environment variable, so an    \
+     * MNEMO_PROMPT meant for embed never changes how memories are embedded */  \
+    X(memory_prompt, "prompt", NULL, STRING, NULL, "NAME",                                     \
+      "add/update: the model's prompt to embed the text with (default: document)", MNEMO_CMD_MEMORY) \
     X(ttl, "ttl", NULL, INT, "0", "SECONDS", "add/update: forget the memory after this long (0 = never)", \
       MNEMO_CMD_MEMORY)                                                                        \
     X(filter, "filter", NULL, STRING, NULL, "JSON",                                            \

@@ -351,6 +351,37 @@ static void test_service_tiny(void) {
     free(got);
 }
 
+/* --cache-redis URLs: every form the README documents, and refusals that
+ * name the flag (the server itself is test_serve_redis.sh's). */
+static void test_redis_url(void) {
+    mnemo_redis_url u;
+    mnemo_error err;
+    CHECK(mnemo__redis_url_parse("redis://127.0.0.1", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.host, "127.0.0.1") && u.port == 6379 && u.db == 0 && !u.password && !u.socket_path);
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("redis://:p%40ss@cache.local:6380/3", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.host, "cache.local") && u.port == 6380 && u.db == 3 && !u.user &&
+          !strcmp(u.password, "p@ss"));
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("redis://alice:pw@[::1]:7000/", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.host, "::1") && u.port == 7000 && !strcmp(u.user, "alice") && !strcmp(u.password, "pw"));
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("unix:///run/redis/redis.sock?db=2", &u, &err) == MNEMO_OK);
+    CHECK(!u.host && !strcmp(u.socket_path, "/run/redis/redis.sock") && u.db == 2);
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("redis+unix://:secret@/tmp/r.sock", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.socket_path, "/tmp/r.sock") && !strcmp(u.password, "secret"));
+    mnemo__redis_url_free(&u);
+    const char *bad[] = {"", "redis://", "redis://h:0", "redis://h:65536", "redis://h:x", "redis://h/1/2",
+                         "redis://[::1", "redis://user@h", "rediss://h", "http://h", "unix://",
+                         "unix://rel.sock", "unix:///s?db=x", "unix:///s?timeout=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECKF(mnemo__redis_url_parse(bad[i], &u, &err) == MNEMO_EINVAL, "%s", bad[i]);
+        CHECKF(strstr(err.message, "--cache-redis") && strstr(err.message, "expected redis://"), "%s", err.message);
+        CHECK(!u.host && !u.socket_path && !u.password);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_embed_service TINY_MODEL_DIR\n");
@@ -360,6 +391,7 @@ int main(int argc, char **argv) {
     mnemo__log_set_level(MNEMO_LOG_WARN);
     RUN(test_cache_lru_bytes);
     RUN(test_cache_ttl_and_keys);
+    RUN(test_redis_url);
     RUN(test_batcher_dedup);
     RUN(test_batcher_deadline_and_full_queue);
     RUN(test_batcher_cancel);

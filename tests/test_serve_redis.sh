@@ -7,8 +7,11 @@
 # garbage or truncated value is a counted miss, never a crash; Redis paused
 # (slow) or stopped mid-test: every request still 200 with the same vectors,
 # errors counted, lookups skipped while down (no retry per request); Redis
-# back: each replica reconnects by itself and hits resume; a replica started
-# while Redis is unreachable serves anyway; a bad URL is a startup error.
+# back: each replica reconnects by itself and hits resume; another model name
+# gets its own keys; --cache-ttl 0 never expires; a password (hidden in the
+# settings line) and a database number work, a wrong password is a counted
+# connect error; a replica started while Redis is unreachable serves anyway;
+# a bad URL is a startup error.
 # usage: test_serve_redis.sh MNEMO MODEL_DIR
 set -u
 MNEMO=$1 MODEL=$2
@@ -188,6 +191,37 @@ check "Redis back: B hits again, the same vector" \
 
 stop "$PID_A"; check "A: SIGTERM, exit 0" $?
 stop "$PID_B"; check "B: SIGTERM, exit 0" $?
+
+# --- another model name: its own keys (a replica never takes another model's vectors)
+replica O --cache-redis "$REDIS" --served-model-name other-model --cache-ttl 0
+n0=$(rc DBSIZE)
+vec "$URL_O" "the alpha text"
+check "another model name: no hit on A's vector" \
+  $([ "$CODE" = 200 ] && [ "$(metric "$URL_O" mnemo_cache_redis_hits_total)" = 0 ] &&
+    [ "$(metric "$URL_O" mnemo_cache_redis_invalid_total)" = 0 ] && echo 0 || echo 1)
+wait_keys $((n0 + 1))
+new=$(for k in $(keys); do [ "$(rc TTL "$k")" = -1 ] && echo "$k"; done)
+check "--cache-ttl 0: the value never expires (TTL -1)" $([ "$(echo "$new" | grep -c .)" = 1 ] && echo 0 || echo 1)
+stop "$PID_O"
+
+# --- a password and a database number in the URL
+rc CONFIG SET requirepass 's3c:r@t' >/dev/null
+rc() { redis-cli -p "$RPORT" --no-auth-warning -a 's3c:r@t' "$@"; }
+replica P --cache-redis "redis://:s3c%3Ar%40t@127.0.0.1:$RPORT/1"
+vec "$URL_P" "in db one"
+for _ in $(seq 1 100); do [ "$(rc -n 1 DBSIZE)" -ge 1 ] && break; sleep 0.05; done
+check "password + /1: Redis up, the value in database 1" \
+  $([ "$CODE" = 200 ] && [ "$(metric "$URL_P" mnemo_cache_redis_up)" = 1 ] && [ "$(rc -n 1 DBSIZE)" = 1 ] && echo 0 || echo 1)
+check "the settings line hides the URL's password" \
+  $(grep -q 'cache-redis=(set)' "$T/P.log" && ! grep -q 's3c' "$T/P.log" && echo 0 || echo 1)
+stop "$PID_P"
+replica W --cache-redis "redis://:wrong@127.0.0.1:$RPORT"
+vec "$URL_W" "wrong password"
+check "a wrong password: 200 all the same, down, connect errors counted" \
+  $([ "$CODE" = 200 ] && [ "$(metric "$URL_W" mnemo_cache_redis_up)" = 0 ] &&
+    [ "$(metric "$URL_W" 'mnemo_cache_redis_errors_total{op="connect"}')" -ge 1 ] &&
+    grep -q 'event=redis.down.*AUTH' "$T/W.log" && echo 0 || echo 1)
+stop "$PID_W"
 
 # --- a replica started while Redis is unreachable serves anyway
 DEAD=$(free_port)

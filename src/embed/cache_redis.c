@@ -186,7 +186,7 @@ typedef struct write_item {
 
 struct mnemo_redis {
     mnemo_redis_url url;
-    struct timeval tv;
+    struct timeval tv, write_tv; /* write_tv: the writer's, longer (off the response path) */
     double timeout, ttl;
     size_t width, max_queue;
     char *fingerprint;
@@ -430,6 +430,7 @@ static void *writer_main(void *arg) {
                 continue;
             }
             c = fresh;
+            redisSetTimeout(c, r->write_tv);
             gen = r->generation;
             r->down = false;
             r->st.up = true;
@@ -455,18 +456,20 @@ static void *writer_main(void *arg) {
         }
         pthread_mutex_unlock(&r->mu);
         size_t ok = 0;
-        bool sent = false;
-        if (!c) c = connect_redis(r, why, sizeof why);
-        if (c) sent = send_writes(r, c, items, n, &ok, why, sizeof why);
+        bool sent = false, connected = true;
+        if (!c && (c = connect_redis(r, why, sizeof why))) redisSetTimeout(c, r->write_tv);
+        if (!c) connected = false;
+        else sent = send_writes(r, c, items, n, &ok, why, sizeof why);
         for (size_t i = 0; i < n; i++) mnemo__free(items[i]);
         pthread_mutex_lock(&r->mu);
         r->st.writes += ok;
         if (!sent) {
             if (c) redisFree(c);
             c = NULL;
-            r->st.errors_set++;
+            if (connected) r->st.errors_set++;
+            else r->st.errors_connect++;
             r->st.dropped += n - ok;
-            mark_down(r, "set", why);
+            mark_down(r, connected ? "set" : "connect", why);
         } else {
             gen = r->generation;
         }
@@ -491,6 +494,11 @@ int mnemo__redis_open(const mnemo_redis_options *o, mnemo_redis **out, mnemo_err
     r->timeout = o->timeout > 0 ? o->timeout : 0.05;
     r->tv.tv_sec = (time_t)r->timeout;
     r->tv.tv_usec = (suseconds_t)((r->timeout - (double)r->tv.tv_sec) * 1e6);
+    /* A pipeline of WRITE_BATCH values takes longer than one lookup, and
+     * nobody waits for it: 10x the timeout, at least 0.5 s. */
+    double wt = r->timeout * 10 > 0.5 ? r->timeout * 10 : 0.5;
+    r->write_tv.tv_sec = (time_t)wt;
+    r->write_tv.tv_usec = (suseconds_t)((wt - (double)r->write_tv.tv_sec) * 1e6);
     r->ttl = o->ttl;
     r->width = o->width;
     r->max_queue = o->max_queue ? o->max_queue : 4096;

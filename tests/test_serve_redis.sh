@@ -112,6 +112,27 @@ check "B: 4 of 5 inputs from Redis" $([ "$(metric "$URL_B" mnemo_cache_redis_hit
 check "B: in one round trip" $([ "$(metric "$URL_B" mnemo_cache_redis_seconds_count)" = $((c0 + 1)) ] && echo 0 || echo 1)
 check "B: the same 4 vectors, in order" $(py "import json; a=json.loads('''$vm'''); b=json.loads('''$vm2'''); print(0 if a == b[:2]+b[3:] else 1)")
 
+# burst URL N TAG : N requests from 8 clients at once; the statuses, sorted and counted
+burst() {
+  seq 1 "$2" | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+    "$1/v1/embeddings" -d "{\"input\": [\"$3 {}\", \"the alpha text\", \"m{}\"]}" | sort | uniq -c | tr -s ' '
+}
+check "48 requests from 8 clients at once on A: all 200" $([ "$(burst "$URL_A" 48 burst)" = " 48 200" ] && echo 0 || echo 1)
+check "the same on B (Redis hits from 8 threads, more than the pool)" \
+  $([ "$(burst "$URL_B" 48 burst)" = " 48 200" ] && echo 0 || echo 1)
+
+# settle : until the writes in flight have landed (DBSIZE the same over 0.3 s)
+settle() {
+  local last=-1 same=0
+  for _ in $(seq 1 100); do
+    n=$(rc DBSIZE)
+    if [ "$n" = "$last" ]; then same=$((same + 1)); [ $same -ge 3 ] && return 0; else same=0; fi
+    last=$n
+    sleep 0.1
+  done
+}
+settle
+
 # --- garbage and truncated values: counted misses, the right vector all the same
 before=$(keys)
 vec "$URL_A" gamma; vg=$VEC
@@ -170,6 +191,7 @@ check "Redis down: A counted errors ($errs)" $([ $errs -gt 0 ] && echo 0 || echo
 check "Redis down: A says down" $([ "$(metric "$URL_A" mnemo_cache_redis_up)" = 0 ] && echo 0 || echo 1)
 for i in 1 2 3 4 5; do vec "$URL_B" "down $i"; [ "$CODE" = 200 ] || break; done
 check "Redis down: 5 more requests, 200" $([ "$CODE" = 200 ] && echo 0 || echo 1)
+check "Redis down: 48 requests from 8 clients at once, all 200" $([ "$(burst "$URL_B" 48 down-burst)" = " 48 200" ] && echo 0 || echo 1)
 check "Redis down: lookups skipped while backing off (not retried per request)" \
   $([ "$(metric "$URL_B" mnemo_cache_redis_skipped_total)" -ge $((sk0 + 5)) ] && echo 0 || echo 1)
 

@@ -300,9 +300,12 @@ static void key_name(const unsigned char *kb, size_t n, char out[KEY_NAME_LEN + 
              (unsigned long long)b);
 }
 
-static uint32_t value_checksum(const unsigned char *kb, size_t klen, const float *vec, size_t width,
-                               uint64_t model_hash) {
-    uint64_t h = mnemo__hash64(kb, klen, model_hash);
+/* Over the header's first 28 bytes (the token count included), the key and
+ * the vector: a value changed anywhere does not check out. */
+static uint32_t value_checksum(const unsigned char *header, const unsigned char *kb, size_t klen,
+                               const float *vec, size_t width, uint64_t model_hash) {
+    uint64_t h = mnemo__hash64(header, HEADER_BYTES - 4, model_hash);
+    h = mnemo__hash64(kb, klen, h);
     return (uint32_t)mnemo__hash64(vec, width * sizeof(float), h);
 }
 
@@ -311,7 +314,6 @@ static void value_write(const mnemo_redis *r, const unsigned char *kb, size_t kl
                         size_t n_tokens, unsigned char *out) {
     uint16_t version = VALUE_VERSION, dtype = DTYPE_F32;
     uint32_t dim = (uint32_t)r->width, tokens = (uint32_t)n_tokens, kl = (uint32_t)klen;
-    uint32_t sum = value_checksum(kb, klen, vec, r->width, r->model_hash);
     memcpy(out, VALUE_MAGIC, 4);
     memcpy(out + 4, &version, 2);
     memcpy(out + 6, &dtype, 2);
@@ -319,6 +321,7 @@ static void value_write(const mnemo_redis *r, const unsigned char *kb, size_t kl
     memcpy(out + 12, &tokens, 4);
     memcpy(out + 16, &r->model_hash, 8);
     memcpy(out + 24, &kl, 4);
+    uint32_t sum = value_checksum(out, kb, klen, vec, r->width, r->model_hash);
     memcpy(out + 28, &sum, 4);
     memcpy(out + HEADER_BYTES, kb, klen);
     memcpy(out + HEADER_BYTES + klen, vec, r->width * sizeof(float));
@@ -345,7 +348,8 @@ static bool value_read(const mnemo_redis *r, const unsigned char *kb, size_t kle
         memcmp(v + HEADER_BYTES, kb, klen))
         return false;
     memcpy(vec, v + HEADER_BYTES + klen, r->width * sizeof(float));
-    if (value_checksum(kb, klen, vec, r->width, r->model_hash) != sum) return false;
+    if (value_checksum((const unsigned char *)v, kb, klen, vec, r->width, r->model_hash) != sum)
+        return false;
     *n_tokens = tokens;
     return true;
 }

@@ -78,7 +78,7 @@ void mnemo__cache_stats(mnemo_cache *c, mnemo_cache_stats *out);
 #define MNEMO_REDIS_PREFIX "mnemo:v1:"
 typedef struct mnemo_redis mnemo_redis;
 
-/* A parsed --cache-redis URL: redis://[[user]:password@]host[:port][/db]
+/* A parsed --cache-redis URL (cache_redis_url.c): redis://[[user]:password@]host[:port][/db]
  * (host may be [v6]; port 6379 by default) or unix:///path[?db=N] (also
  * redis+unix://; a password as unix://:password@/path). Strings owned. */
 typedef struct mnemo_redis_url {

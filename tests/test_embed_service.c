@@ -377,6 +377,9 @@ static void test_redis_url(void) {
     CHECK(mnemo__redis_url_parse("redis+unix://:secret@/tmp/r.sock", &u, &err) == MNEMO_OK);
     CHECK(!strcmp(u.socket_path, "/tmp/r.sock") && !strcmp(u.password, "secret"));
     mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("unix:///tmp/a@b.sock", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.socket_path, "/tmp/a@b.sock") && !u.password);
+    mnemo__redis_url_free(&u);
     const char *bad[] = {"", "redis://", "redis://h:0", "redis://h:65536", "redis://h:x", "redis://h/1/2",
                          "redis://[::1", "redis://user@h", "rediss://h", "http://h", "unix://",
                          "unix://rel.sock", "unix:///s?db=x", "unix:///s?timeout=1"};

@@ -54,7 +54,8 @@ static bool parse_number(const char *p, size_t n, long lo, long hi, long *out) {
 static int parse_userinfo(const char *url, const char **rest, mnemo_redis_url *u, mnemo_error *err) {
     const char *at = strchr(*rest, '@');
     const char *slash = strchr(*rest, '/');
-    if (!at || (slash && slash < at && strncmp(url, "redis://", 8) == 0)) return MNEMO_OK;
+    /* none, or an '@' that belongs to the path (unix:///a@b.sock, redis://h/0@) */
+    if (!at || **rest == '/' || (slash && slash < at)) return MNEMO_OK;
     const char *colon = memchr(*rest, ':', (size_t)(at - *rest));
     if (!colon) return url_fail(err, url, "the part before '@' must be ':PASSWORD' or 'USER:PASSWORD'");
     if (colon > *rest) u->user = dup_decoded(*rest, (size_t)(colon - *rest));

@@ -49,7 +49,10 @@ static const mnemo_command commands[] = {
      "  GET  /metrics         Prometheus text format\n"
      "  POST /api/embed       Ollama: model, input, truncate, dimensions\n"
      "Requests from many clients share forward passes (--max-batch-tokens); vectors\n"
-     "are cached (--cache-mb, --cache-ttl). Limits answer 4xx saying what to change;\n"
+     "are cached (--cache-mb, --cache-ttl); --cache-redis URL adds a tier shared by\n"
+     "replicas (redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH; fail-open:\n"
+     "Redis down or slower than --cache-redis-timeout-ms is a miss, retried in the\n"
+     "background). Limits answer 4xx saying what to change;\n"
      "overload answers 429 or 503 with Retry-After. With --api-key or --api-key-file\n"
      "every route but /health and /metrics needs 'Authorization: Bearer KEY'.\n"
      "Every response has X-Request-Id and Server-Timing; --log-level info logs one\n"
@@ -57,6 +60,7 @@ static const mnemo_command commands[] = {
      "\n"
      "Examples:\n"
      "  mnemo serve --model DIR --port 8080\n"
+     "  mnemo serve --model DIR --port 8081 --cache-redis redis://127.0.0.1:6379\n"
      "  curl -s localhost:8080/v1/embeddings -H 'Content-Type: application/json' \\\n"
      "    -d '{\"input\": \"hello\", \"task\": \"query\", \"dimensions\": 256}'\n",
      mnemo__cmd_serve},

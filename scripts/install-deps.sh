@@ -3,10 +3,10 @@
 # (and, with --test, to run its tests and fuzzers). Idempotent: packages that
 # are present are left alone; it prints what it installs. Run as root or with sudo.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev python3 python3-venv python3-pip)
+PKGS=(build-essential cmake pkg-config libjansson-dev libmicrohttpd-dev libsqlite3-dev libhiredis-dev libpq-dev python3 python3-venv python3-pip)
 if [ "${1:-}" = "--test" ]; then
   # unzip and util-linux's runuser: the PostgreSQL of the tests (tests/pg_lib.sh)
-  PKGS+=(clang libclang-rt-14-dev curl unzip util-linux)
+  PKGS+=(clang libclang-rt-14-dev curl redis-server redis-tools unzip util-linux)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

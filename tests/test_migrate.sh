@@ -21,21 +21,23 @@ A=$(mem add --namespace n1 --user-id u1 --metadata '{"topic": "space", "year": 2
 B=$(mem add --namespace n1 --agent-id a1 --ttl 100000 --metadata '{"tags": ["x", "y"]}' 'Paris is in France' | idof)
 C=$(mem add --namespace n2 --session-id s1 'The Moon orbits the Earth' | idof)
 D=$(mem add --namespace n2 'Forget me soon' | idof)
+E=$(mem add --namespace n3 --prompt query 'Embedded as a query' | idof)
 mem update --text 'Mars is the red planet' "$A" >/dev/null
 mem delete "$D" >/dev/null
-check "the source store was made" $([ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] && [ -n "$D" ] && echo 0 || { cat "$T/mem.err"; echo 1; })
-for id in $A $B $C; do mem get "$id" >"$T/src.$id"; done
+check "the source store was made" $([ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] && [ -n "$D" ] && [ -n "$E" ] && echo 0 || { cat "$T/mem.err"; echo 1; })
+for id in $A $B $C $E; do mem get "$id" >"$T/src.$id"; done
 mem history "$A" >"$T/srchist.$A"
 
 OUT=$("$MNEMO" migrate --from "sqlite:$SRC" --to "$PG_URL" 2>"$T/mig.err")
-check "migrate: exit 0, counts 3 memories and 6 history events" $([ "$OUT" = '{"memories": 3, "skipped": 0, "history": 6}' ] && echo 0 || { echo "  got '$OUT' $(cat "$T/mig.err")" >&2; echo 1; })
+check "migrate: exit 0, counts 4 memories and 7 history events" $([ "$OUT" = '{"memories": 4, "skipped": 0, "history": 7}' ] && echo 0 || { echo "  got '$OUT' $(cat "$T/mig.err")" >&2; echo 1; })
 pg() { "$MNEMO" memory "$@" --store "$PG_URL" --model "$MODEL" 2>>"$T/pg.err"; }
 same=0
-for id in $A $B $C; do
+for id in $A $B $C $E; do
   pg get "$id" >"$T/pg.$id"
   cmp -s "$T/src.$id" "$T/pg.$id" || { same=1; echo "  $id: $(cat "$T/src.$id") vs $(cat "$T/pg.$id")" >&2; }
 done
-check "every memory reads back the same (text, metadata, scope, times, expiry)" $same
+check "every memory reads back the same (text, metadata, scope, times, expiry, prompt)" $same
+check "... the prompt among them" $(grep -q '"prompt_name":"query"' "$T/pg.$E" && echo 0 || echo 1)
 pg history "$A" >"$T/pghist.$A"
 check "the history reads back the same" $(cmp -s "$T/srchist.$A" "$T/pghist.$A" && echo 0 || echo 1)
 pg history "$D" >"$T/pghist.$D"
@@ -48,10 +50,10 @@ pg search --mode text --namespace n1 France >"$T/s"
 check "text search works on the copy" $(py "import json; print(json.load(open('$T/s'))['data'][0]['id'])" | grep -q "$B" && echo 0 || echo 1)
 
 "$MNEMO" migrate --from "sqlite:$SRC" --to "$PG_URL" >/dev/null 2>"$T/mig.err"
-check "a second run: refused (exit 2), the target holds memories" $([ $? = 2 ] && grep -q "already holds 3" "$T/mig.err" && echo 0 || { cat "$T/mig.err" >&2; echo 1; })
+check "a second run: refused (exit 2), the target holds memories" $([ $? = 2 ] && grep -q "already holds 4" "$T/mig.err" && echo 0 || { cat "$T/mig.err" >&2; echo 1; })
 OUT=$("$MNEMO" migrate --from "sqlite:$SRC" --to "$PG_URL" --force 2>"$T/mig.err")
-check "--force: the ids it has are skipped, no history repeated" $([ "$OUT" = '{"memories": 0, "skipped": 3, "history": 0}' ] && echo 0 || { echo "  got '$OUT' $(cat "$T/mig.err")" >&2; echo 1; })
-check "count after: still 3" $([ "$(pg count --namespace n1 | py 'import json,sys; print(json.load(sys.stdin)["count"])')" = 2 ] && echo 0 || echo 1)
+check "--force: the ids it has are skipped, no history repeated" $([ "$OUT" = '{"memories": 0, "skipped": 4, "history": 0}' ] && echo 0 || { echo "  got '$OUT' $(cat "$T/mig.err")" >&2; echo 1; })
+check "count after: still 2 in n1" $([ "$(pg count --namespace n1 | py 'import json,sys; print(json.load(sys.stdin)["count"])')" = 2 ] && echo 0 || echo 1)
 
 # a target of another model: the tiny model with other prompts
 OTHER=$T/other-model
@@ -61,7 +63,7 @@ OURL="postgres://postgres@127.0.0.1:$PG_PORT/other"
 "$MNEMO" memory count --store "$OURL" --model "$OTHER" >/dev/null 2>&1
 "$MNEMO" migrate --from "sqlite:$SRC" --to "$OURL" >/dev/null 2>"$T/mig.err"
 check "a target built with another model: refused, naming both and the prompts" $([ $? = 2 ] && grep -q "other-model" "$T/mig.err" && grep -q "model-f32" "$T/mig.err" && grep -q prompts "$T/mig.err" && echo 0 || { cat "$T/mig.err" >&2; echo 1; })
-check "... and nothing copied" $([ "$(pg_psql 'SELECT count(*) FROM mnemo_memories' 2>/dev/null)" = 3 ] && [ "$("$PG_BIN/psql" -X -q -A -t -h 127.0.0.1 -p "$PG_PORT" -U postgres -d other -c 'SELECT count(*) FROM mnemo_memories')" = 0 ] && echo 0 || echo 1)
+check "... and nothing copied" $([ "$(pg_psql 'SELECT count(*) FROM mnemo_memories' 2>/dev/null)" = 4 ] && [ "$("$PG_BIN/psql" -X -q -A -t -h 127.0.0.1 -p "$PG_PORT" -U postgres -d other -c 'SELECT count(*) FROM mnemo_memories')" = 0 ] && echo 0 || echo 1)
 "$MNEMO" migrate --from "sqlite:$T/nothing" --to "$PG_URL" >/dev/null 2>"$T/mig.err"
 check "a missing source: exit 2 naming it" $([ $? = 2 ] && grep -q "nothing" "$T/mig.err" && echo 0 || echo 1)
 echo "$pass passed, $fail failed"

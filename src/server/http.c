@@ -196,6 +196,7 @@ static void route_metrics(mnemo_request *r) {
     if (r->svc) {
         mnemo__batcher_stats(mnemo__service_batcher(r->svc), &g.queue);
         mnemo__cache_stats(mnemo__service_cache(r->svc), &g.cache);
+        mnemo__redis_stats(mnemo__service_redis(r->svc), &g.redis);
     }
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";

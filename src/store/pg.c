@@ -45,6 +45,8 @@ static const char *const migrations[] = {
     "  created_at double precision NOT NULL, updated_at double precision NOT NULL,"
     "  expires_at double precision,"
     "  vector vector(%1$zu) NOT NULL,"
+    /* the prompt the text is embedded with; NULL: "document" */
+    "  prompt_name text,"
     "  tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED);"
     "CREATE INDEX mnemo_memories_scope ON mnemo_memories(namespace, user_id, agent_id, session_id);"
     "CREATE INDEX mnemo_memories_hash ON mnemo_memories(text_hash);"
@@ -78,7 +80,9 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-#define COLS "id, text, metadata::text, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at"
+#define COLS                                                                                             \
+    "id, text, metadata::text, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at, " \
+    "prompt_name"
 #define LIVE(n) "(expires_at IS NULL OR expires_at > $" #n ")"
 /* the search scope: NULL user/agent/session match any */
 #define SCOPE(a, b, c, d)                                                                                   \
@@ -97,24 +101,25 @@ static const char *const statements[Q_N] = {
     [Q_HISTORY] = "SELECT event, reason, at, text, metadata FROM mnemo_history WHERE memory_id = $1 ORDER BY seq",
     /* the row and its "added" event in one statement (one round trip) */
     [Q_INSERT] = "WITH m AS (INSERT INTO mnemo_memories(id, text, text_hash, metadata, namespace, user_id, "
-                 "agent_id, session_id, created_at, updated_at, expires_at, vector) VALUES ($1, $2, $3, $4::jsonb, "
-                 "$5, $6, $7, $8, $9, $9, $10, $11::vector) RETURNING seq, id, text, metadata, created_at), "
+                 "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) VALUES ($1, $2, $3, "
+                 "$4::jsonb, $5, $6, $7, $8, $9, $9, $10, $11::vector, $12) RETURNING seq, id, text, metadata, "
+                 "created_at), "
                  "h AS (INSERT INTO mnemo_history(memory_id, event, at, text, metadata) "
                  "SELECT id, 'added', created_at, text, metadata::text FROM m) SELECT seq FROM m",
     [Q_MERGE] = "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, updated_at = $5, "
-                "expires_at = $6, vector = $7::vector WHERE seq = $1",
+                "expires_at = $6, vector = $7::vector, prompt_name = $8 WHERE seq = $1",
     [Q_HIST_ADD] = "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
                    "VALUES ($1, $2, $3, $4, $5, $6)",
     [Q_EXACT] = "SELECT seq, id FROM mnemo_memories WHERE text_hash = $1 AND text = $2 AND " SCOPE_EQ(3, 4, 5, 6)
-                " AND " LIVE(7) " ORDER BY seq LIMIT 1",
+                " AND " LIVE(7) " AND prompt_name IS NOT DISTINCT FROM $8 ORDER BY seq LIMIT 1",
     /* relaxed_order may return the nearest few out of order: re-sorted */
     [Q_NEAREST] = "WITH c AS MATERIALIZED (SELECT seq, id, vector <#> $1::vector AS d FROM mnemo_memories "
                   "WHERE " SCOPE_EQ(2, 3, 4, 5) " AND " LIVE(6) " AND NOT (seq = ANY($7::bigint[])) "
                   "ORDER BY vector <#> $1::vector LIMIT 10) SELECT seq, id, -d FROM c ORDER BY d, seq LIMIT 1",
-    [Q_ROW] = "SELECT seq, text, metadata::text, expires_at FROM mnemo_memories WHERE id = $1 AND " LIVE(2)
+    [Q_ROW] = "SELECT seq, text, metadata::text, expires_at, prompt_name FROM mnemo_memories WHERE id = $1 AND " LIVE(2)
               " FOR UPDATE",
     [Q_UPDATE] = "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, updated_at = $5, "
-                 "expires_at = $6, vector = COALESCE($7::vector, vector) WHERE seq = $1",
+                 "expires_at = $6, vector = COALESCE($7::vector, vector), prompt_name = $8 WHERE seq = $1",
     [Q_DELETE] = "WITH d AS (DELETE FROM mnemo_memories WHERE id = $1 AND " LIVE(2) " RETURNING id, text, metadata) "
                  "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
                  "SELECT id, 'deleted', NULL, $2, text, metadata::text FROM d",
@@ -336,7 +341,8 @@ static int memory_from(PGresult *r, int row, int c, mnemo_memory *m) {
     m->created_at = strtod(PQgetvalue(r, row, c + 7), NULL);
     m->updated_at = strtod(PQgetvalue(r, row, c + 8), NULL);
     m->expires_at = PQgetisnull(r, row, c + 9) ? 0 : strtod(PQgetvalue(r, row, c + 9), NULL);
-    if (!m->text || !m->metadata || !m->ns) {
+    m->prompt_name = PQgetisnull(r, row, c + 10) ? mnemo__strndup("document", 8) : col(r, row, c + 10);
+    if (!m->text || !m->metadata || !m->ns || !m->prompt_name) {
         mnemo__memory_clear(m);
         return MNEMO_ENOMEM;
     }
@@ -687,9 +693,12 @@ typedef struct pending {
     uint64_t hash;
     double expires_at;
     const float *vec;
+    const char *prompt; /* recorded: NULL for "document" */
     int64_t seq;
     int same_as;
 } pending;
+
+static int same_prompt(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 static int same_scope(const mnemo_memory_scope *a, const mnemo_memory_scope *b) {
     const char *x[4] = {mnemo__scope_ns(a), opt(a->user_id), opt(a->agent_id), opt(a->session_id)};
@@ -731,7 +740,8 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
     if (!s->no_dedup) {
         for (size_t j = 0; j < i; j++)
             if (p[j].hash == p[i].hash && in[j].text_len == x->text_len &&
-                !memcmp(in[j].text, x->text, x->text_len) && same_scope(&in[j].scope, &x->scope)) {
+                !memcmp(in[j].text, x->text, x->text_len) && same_scope(&in[j].scope, &x->scope) &&
+                same_prompt(p[j].prompt, p[i].prompt)) {
                 p[i].same_as = (int)j;
                 memcpy(out[i].id, out[j].id, sizeof out[i].id);
                 out[i].event = MNEMO_MEMORY_DUPLICATE;
@@ -742,6 +752,7 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
         mnemo__pg_par_dup(&q, x->text, x->text_len);
         par_scope(&q, &x->scope);
         mnemo__pg_par_f64(&q, now);
+        mnemo__pg_par_text(&q, p[i].prompt);
         rc = q.failed ? no_memory(err) : run(s, pc, Q_EXACT, NULL, &q, &r, "finding a repeat", err);
         mnemo__pg_par_free(&q);
         if (rc) return rc;
@@ -785,6 +796,7 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
             if (p[i].expires_at > 0) mnemo__pg_par_f64(&q, p[i].expires_at);
             else mnemo__pg_par_text(&q, NULL);
             mnemo__pg_par_vec(&q, p[i].vec, s->dim);
+            mnemo__pg_par_text(&q, p[i].prompt);
             rc = q.failed ? no_memory(err) : run(s, pc, Q_MERGE, NULL, &q, &r, "merging a near-duplicate", err);
             mnemo__pg_par_free(&q);
             if (rc) return rc;
@@ -804,6 +816,7 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
     if (p[i].expires_at > 0) mnemo__pg_par_f64(&q, p[i].expires_at);
     else mnemo__pg_par_text(&q, NULL);
     mnemo__pg_par_vec(&q, p[i].vec, s->dim);
+    mnemo__pg_par_text(&q, p[i].prompt);
     rc = q.failed ? no_memory(err) : run(s, pc, Q_INSERT, NULL, &q, &r, "adding a memory", err);
     mnemo__pg_par_free(&q);
     if (rc) return rc;
@@ -822,24 +835,23 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
     size_t *lens = mnemo__calloc(n, sizeof *lens);
     float *vecs = mnemo__malloc_array(n, s->dim * sizeof(float));
     uint64_t *locks = mnemo__calloc(n, sizeof *locks);
+    float *ev = mnemo__malloc_array(n, s->dim * sizeof(float)); /* one prompt's vectors */
+    size_t *at = mnemo__calloc(n, sizeof *at);
+    char *done = mnemo__calloc(n, 1);
     int rc = MNEMO_OK;
     pg_conn *pc = NULL;
-    if (!p || !texts || !lens || !vecs || !locks) {
+    if (!p || !texts || !lens || !vecs || !locks || !ev || !at || !done) {
         rc = no_memory(err);
         goto out;
     }
     char where[48];
-    size_t n_embed = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (n > 1) snprintf(where, sizeof where, "memories[%zu].", i);
         else where[0] = 0;
         if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta, &p[i].meta_text,
                                      vecs + i * s->dim, err)))
             break;
-        if (!in[i].vector) {
-            texts[n_embed] = in[i].text;
-            lens[n_embed++] = in[i].text_len;
-        }
+        p[i].prompt = mnemo__recorded_prompt(in[i].prompt_name);
         p[i].hash = mnemo__text_hash(in[i].text, in[i].text_len);
         p[i].vec = vecs + i * s->dim;
         p[i].same_as = -1;
@@ -852,19 +864,21 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
         locks[i] = h;
     }
     if (rc) goto out;
-    if (n_embed) {
-        float *ev = n_embed == n ? vecs : mnemo__malloc_array(n_embed, s->dim * sizeof(float));
-        if (!ev) {
-            rc = no_memory(err);
-            goto out;
-        }
-        rc = mnemo__store_embed(s, texts, lens, n_embed, "document", ev, err);
-        if (!rc && ev != vecs)
-            for (size_t i = 0, j = 0; i < n; i++)
-                if (!in[i].vector) memcpy(vecs + i * s->dim, ev + (j++) * s->dim, s->dim * sizeof(float));
-        if (ev != vecs) mnemo__free(ev);
-        if (rc) goto out;
+    /* the texts without a vector: one embedding call per prompt */
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (in[i].vector || done[i]) continue;
+        size_t m = 0;
+        for (size_t j = i; j < n; j++)
+            if (!in[j].vector && !done[j] && same_prompt(p[j].prompt, p[i].prompt)) {
+                texts[m] = in[j].text;
+                lens[m] = in[j].text_len;
+                at[m++] = j;
+                done[j] = 1;
+            }
+        rc = mnemo__store_embed(s, texts, lens, m, p[i].prompt ? p[i].prompt : "document", ev, err);
+        for (size_t k = 0; k < m && !rc; k++) memcpy(vecs + at[k] * s->dim, ev + k * s->dim, s->dim * sizeof(float));
     }
+    if (rc) goto out;
     if ((rc = conn_take(s, &pc, err))) goto out;
     if ((rc = run_simple(s, pc, "BEGIN", "starting a write", err))) goto out;
     qsort(locks, n, sizeof *locks, cmp_u64);
@@ -892,29 +906,27 @@ out:
     mnemo__free(lens);
     mnemo__free(vecs);
     mnemo__free(locks);
+    mnemo__free(ev);
+    mnemo__free(at);
+    mnemo__free(done);
     return rc;
 }
 
 static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
+    int rc = mnemo__check_changes(s, u, err);
+    if (rc) return rc;
     if (s->read_only) return read_only(s, "changed", err);
     if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
     double now = mnemo__store_now(s);
-    int rc;
     json_t *meta = NULL;
     char *meta_text = NULL;
     float *vec = NULL;
     pg_conn *pc = NULL;
     PGresult *row = NULL;
     if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err))) return rc;
-    if (u->text) {
-        vec = mnemo__malloc_array(s->dim, sizeof(float));
-        if (!vec) {
-            rc = no_memory(err);
-            goto out;
-        }
-        const char *t = u->text;
-        size_t tl = u->text_len;
-        if ((rc = mnemo__store_embed(s, &t, &tl, 1, "document", vec, err))) goto out;
+    if (u->text && !(vec = mnemo__malloc_array(s->dim, sizeof(float)))) {
+        rc = no_memory(err);
+        goto out;
     }
     if ((rc = conn_take(s, &pc, err)) || (rc = run_simple(s, pc, "BEGIN", "starting a write", err))) goto out;
     pg_params q = {0};
@@ -926,6 +938,15 @@ static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes 
     if (PQntuples(row) != 1) {
         rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
         goto out;
+    }
+    /* a new text is embedded with the prompt named, else the memory's own
+     * (read under the row lock, so no other update changes it meanwhile) */
+    const char *had = PQgetisnull(row, 0, 4) ? NULL : PQgetvalue(row, 0, 4);
+    const char *prompt = u->prompt_name ? mnemo__recorded_prompt(u->prompt_name) : had;
+    if (u->text) {
+        const char *t = u->text;
+        size_t tl = u->text_len;
+        if ((rc = mnemo__store_embed(s, &t, &tl, 1, prompt ? prompt : "document", vec, err))) goto out;
     }
     double old_exp = PQgetisnull(row, 0, 3) ? 0 : strtod(PQgetvalue(row, 0, 3), NULL);
     double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 ? 0 : old_exp;
@@ -942,6 +963,7 @@ static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes 
     else mnemo__pg_par_text(&q, NULL);
     if (vec) mnemo__pg_par_vec(&q, vec, s->dim);
     else mnemo__pg_par_text(&q, NULL);
+    mnemo__pg_par_text(&q, prompt);
     PGresult *r;
     rc = q.failed || !mt ? no_memory(err) : run(s, pc, Q_UPDATE, NULL, &q, &r, "updating a memory", err);
     mnemo__pg_par_free(&q);

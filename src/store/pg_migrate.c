@@ -102,11 +102,18 @@ static void par_col(pg_params *p, sqlite3_stmt *st, int c) {
     else mnemo__pg_par_dup(p, (const char *)sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c));
 }
 
-static int copy_memories(mnemo_store *s, sqlite3 *db, const char *path, mnemo_migrate_report *rep, mnemo_error *err) {
+static int copy_memories(mnemo_store *s, sqlite3 *db, const char *path, int version, mnemo_migrate_report *rep,
+                         mnemo_error *err) {
     sqlite3_stmt *st;
+    /* a version 1 store has no prompt_name column: all "document" (NULL) */
     if (sqlite3_prepare_v2(db,
-                           "SELECT id, text, text_hash, metadata, namespace, user_id, agent_id, session_id, "
-                           "created_at, updated_at, expires_at, vector FROM memories ORDER BY seq", -1, &st, NULL))
+                           version >= 2 ? "SELECT id, text, text_hash, metadata, namespace, user_id, agent_id, "
+                                          "session_id, created_at, updated_at, expires_at, vector, prompt_name "
+                                          "FROM memories ORDER BY seq"
+                                        : "SELECT id, text, text_hash, metadata, namespace, user_id, agent_id, "
+                                          "session_id, created_at, updated_at, expires_at, vector, NULL "
+                                          "FROM memories ORDER BY seq",
+                           -1, &st, NULL))
         return sq_fail(err, db, path);
     float *vec = mnemo__malloc_array(s->dim, sizeof(float));
     int rc = vec ? MNEMO_OK : mnemo__fail(err, MNEMO_ENOMEM, "out of memory"), src;
@@ -126,12 +133,13 @@ static int copy_memories(mnemo_store *s, sqlite3 *db, const char *path, mnemo_mi
         if (sqlite3_column_type(st, 10) == SQLITE_NULL) mnemo__pg_par_text(&p, NULL);
         else mnemo__pg_par_f64(&p, sqlite3_column_double(st, 10));
         mnemo__pg_par_vec(&p, vec, s->dim);
+        par_col(&p, st, 12);
         PGresult *r;
         rc = p.failed ? mnemo__fail(err, MNEMO_ENOMEM, "out of memory")
                       : mnemo__pg_exec(s,
                                        "INSERT INTO mnemo_memories(id, text, text_hash, metadata, namespace, user_id, "
-                                       "agent_id, session_id, created_at, updated_at, expires_at, vector) VALUES ($1, "
-                                       "$2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::vector) "
+                                       "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) "
+                                       "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::vector, $13) "
                                        "ON CONFLICT (id) DO NOTHING", &p, &r, "copying a memory", err);
         mnemo__pg_par_free(&p);
         if (rc) break;
@@ -192,6 +200,17 @@ int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migr
         return rc;
     }
     sqlite3_busy_timeout(db, 10000);
+    int version = 0;
+    sqlite3_stmt *vs;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &vs, NULL) == SQLITE_OK) {
+        if (sqlite3_step(vs) == SQLITE_ROW) version = sqlite3_column_int(vs, 0);
+        sqlite3_finalize(vs);
+    }
+    if (version < 1 || version > 2) {
+        sqlite3_close(db);
+        return mnemo__fail(err, MNEMO_EFORMAT, "%s: schema version %d is not one this mnemo migrates (1 or 2)", path,
+                           version);
+    }
     mnemo_store *s = NULL;
     int rc = mnemo__pg_open_raw(to, &s, err);
     /* the source stays still while it is read: one read transaction */
@@ -212,7 +231,7 @@ int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migr
         if (!rc)
             rc = exec0(s, "CREATE TEMP TABLE mnemo_had ON COMMIT DROP AS SELECT DISTINCT memory_id FROM mnemo_history",
                        "reading the target's history", err);
-        if (!rc) rc = copy_memories(s, db, path, rep, err);
+        if (!rc) rc = copy_memories(s, db, path, version, rep, err);
         if (!rc) rc = copy_history(s, db, path, rep, err);
         if (!rc) rc = exec0(s, "COMMIT", "committing the copy", err);
         if (rc) memset(rep, 0, sizeof *rep);

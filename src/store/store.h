@@ -176,7 +176,8 @@ int mnemo__metadata_parse(const mnemo_store *s, const char *text, const char *wh
                           json_t **meta, char **compact, mnemo_error *err);
 /* Fills m from a row of MNEMO_MEMORY_COLUMNS starting at column `col`. */
 #define MNEMO_MEMORY_COLUMNS \
-    "id, text, metadata, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at"
+    "id, text, metadata, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at, " \
+    "prompt_name"
 int mnemo__memory_from_row(sqlite3_stmt *st, int col, mnemo_memory *m);
 void mnemo__memory_clear(mnemo_memory *m);
 
@@ -190,12 +191,17 @@ int mnemo__check_text(const mnemo_store *s, const char *text, size_t len, const 
                       mnemo_error *err);
 int mnemo__check_expiry(double now, double ttl, double expires_at, const char *where, double *out,
                         mnemo_error *err);
+/* A prompt name of the store's model or NULL (EINVAL naming the prompts it
+ * has), and the name a memory records for it (NULL for "document"), as the
+ * SQLite add does (store_write.c). */
+int mnemo__check_prompt(const mnemo_store *s, const char *name, const char *where, mnemo_error *err);
+const char *mnemo__recorded_prompt(const char *name);
 /* A new random memory id; the hash of a text that exact dedup compares
  * (store_write.c). */
 void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]);
 uint64_t mnemo__text_hash(const char *text, size_t len);
-/* Every check of one input to add (text, scope, expiry, metadata, its
- * vector's width; `where` prefixes messages, e.g. "memories[3]."): on
+/* Every check of one input to add (text, scope, expiry, metadata, prompt,
+ * its vector's width; `where` prefixes messages, e.g. "memories[3]."): on
  * success *expires_at, *meta and *meta_text (as mnemo__metadata_parse) are
  * set, and vec (dim floats) holds the input's vector made unit, if it came
  * with one. The SQLite add still has its own copy of these checks (to merge
@@ -215,6 +221,7 @@ void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t n
 void mnemo__hits_sort(mnemo_hit *h, size_t n);
 int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where, double now,
                        double *expires_at, json_t **meta, char **meta_text, float *vec, mnemo_error *err);
+/* The checks of an update's changes (the SQLite update has its own copy). */
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err);
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err);
 void mnemo__store_fini(mnemo_store *s);

@@ -72,8 +72,7 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
 }
 
 int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
-    int rc = mnemo__check_changes(s, u, err);
-    return rc ? rc : s->backend->update(s, id, u, err);
+    return s->backend->update(s, id, u, err);
 }
 
 int mnemo_memory_delete(mnemo_store *s, const char *id, mnemo_error *err) {
@@ -179,7 +178,8 @@ int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const
     if ((rc = mnemo__check_text(s, in->text, in->text_len, where, err)) ||
         (rc = mnemo__scope_check(&in->scope, where, err)) ||
         (rc = mnemo__check_expiry(now, in->ttl, in->expires_at, where, expires_at, err)) ||
-        (rc = mnemo__metadata_parse(s, in->metadata, where, meta, meta_text, err)))
+        (rc = mnemo__metadata_parse(s, in->metadata, where, meta, meta_text, err)) ||
+        (rc = mnemo__check_prompt(s, in->prompt_name, where, err)))
         return rc;
     if (!in->vector) return MNEMO_OK;
     if (in->vector_dim != s->dim)
@@ -191,7 +191,7 @@ int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const
 }
 
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err) {
-    if (!u || (!u->text && !u->metadata && u->ttl == 0 && u->expires_at == 0))
+    if (!u || (!u->text && !u->metadata && !u->prompt_name && u->ttl == 0 && u->expires_at == 0))
         return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
     int rc;
     if (u->text && (rc = mnemo__check_text(s, u->text, u->text_len, "", err))) return rc;
@@ -201,7 +201,10 @@ int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mn
         return mnemo__fail(err, MNEMO_EINVAL, "ttl and expires_at: give one, not both");
     if (u->expires_at != u->expires_at || u->expires_at > 1e11)
         return mnemo__fail(err, MNEMO_EINVAL, "expires_at: %g is not a Unix time", u->expires_at);
-    return MNEMO_OK;
+    if (u->prompt_name && !u->text)
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "prompt_name: give it with a new text (it is the prompt the text is embedded with)");
+    return mnemo__check_prompt(s, u->prompt_name, "", err);
 }
 
 int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_name, const char *have_dim,

@@ -12,14 +12,14 @@ trap cleanup EXIT
 py() { python3 -c "$@"; }
 
 # start NAME ARGS... : starts a server, sets PID and PORT (waits for the
-# "listening" line; not for the model).
+# "listening" line, up to 60 s for a loaded machine; not for the model).
 start() {
   local name=$1; shift
   "$MNEMO" serve --port 0 --log-level info "$@" >"$T/$name.log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
   PORT=
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 1200); do
     PORT=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/$name.log")
     [ -n "$PORT" ] && break
     kill -0 "$PID" 2>/dev/null || break

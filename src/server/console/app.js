@@ -108,7 +108,9 @@ async function loadInfo() {
     }
     if (!$("prompt-a").value && names.includes("STS")) $("prompt-a").value = "STS";
     if (names.includes("query")) $("prompt-b").value = "query";
-    const dims = [768, 512, 256, 128].filter((d) => d <= info.dimensions);
+    // EmbeddingGemma's trained Matryoshka sizes; another model: halvings of its width
+    let dims = [768, 512, 256, 128].filter((d) => d <= info.dimensions);
+    if (info.dimensions !== 768) dims = [1, 2, 4, 8].map((f) => Math.floor(info.dimensions / f)).filter((d) => d >= 1);
     for (const id of ["dim-a", "dim-b"]) {
       const sel = $(id), keep = sel.value;
       sel.replaceChildren(...dims.map((d) => el("option", { text: String(d) })));

@@ -16,6 +16,12 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 const METHODS = ["get", "post", "put", "patch", "delete"];
+// Text with `code` spans (the document's descriptions use them), as nodes.
+function prose(tag, text) {
+  const e = el(tag);
+  String(text || "").split("`").forEach((part, i) => e.append(i % 2 ? el("code", { text: part }) : part));
+  return e;
+}
 const refName = (ref) => ref.replace("#/components/schemas/", "");
 
 // A one-line type of a schema: "string", "array of Memory", "A | B", ...
@@ -78,7 +84,7 @@ function operation(path, method, op, inherited) {
   const sec = el("section", { class: "card op", id: "op-" + id, "aria-labelledby": "h-" + id });
   sec.append(el("h2", { id: "h-" + id }, el("span", { class: "method m-" + method, text: method.toUpperCase() }), el("code", { text: path })));
   if (op.summary) sec.append(el("p", {}, el("strong", { text: op.summary })));
-  if (op.description) sec.append(el("p", { text: op.description }));
+  if (op.description) sec.append(prose("p", op.description));
   const open = (op.security || []).some((r) => Object.keys(r).length === 0);
   const keyed = (op.security || []).some((r) => Object.keys(r).length > 0);
   sec.append(el("p", { class: "muted", text: keyed ? "Needs a Bearer key when the server has --api-key." : open ? "No key needed." : "" }));
@@ -116,7 +122,7 @@ async function main() {
   }
   const info = $("doc-info");
   info.replaceChildren(el("h2", { text: doc.info.title + " " + doc.info.version + " — OpenAPI " + doc.openapi }),
-    el("p", { text: doc.info.summary || "" }), el("p", { text: doc.info.description || "" }));
+    prose("p", doc.info.summary), prose("p", doc.info.description));
   const byTag = new Map();
   for (const [path, item] of Object.entries(doc.paths))
     for (const m of METHODS) if (item[m]) {

@@ -151,6 +151,12 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     make_utf8(msg);
+    char param_copy[128]; /* a field path may quote client bytes cut mid-character too */
+    if (param) {
+        snprintf(param_copy, sizeof param_copy, "%s", param);
+        make_utf8(param_copy);
+        param = param_copy;
+    }
     if (r->api == MNEMO_API_TEI && status == 400) status = 422; /* TEI's validation status */
     r->status = status;
     r->reject_reason = code;
@@ -249,15 +255,18 @@ static void route_status(mnemo_request *r) {
 
 /* --------------------------------------------------------- dispatching */
 
-static const route *find_route(const char *method, const char *url, bool *path_known) {
-    *path_known = false;
+/* The row for method and url; else NULL, and when the path has rows for
+ * other methods, their names in `allow` (for the 405's Allow header). */
+static const route *find_route(const char *method, const char *url, char *allow, size_t cap) {
+    allow[0] = '\0';
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t n = strlen(routes[i].path);
         bool match = !strcmp(routes[i].path, url) ||
                      (routes[i].prefix && !strncmp(routes[i].path, url, n) && url[n] == '/');
         if (!match) continue;
-        *path_known = true;
         if (!strcmp(routes[i].method, method) || !strcmp(routes[i].method, "*")) return &routes[i];
+        size_t k = strlen(allow);
+        snprintf(allow + k, cap - k, "%s%s", k ? ", " : "", routes[i].method);
     }
     return NULL;
 }
@@ -371,8 +380,8 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
             if (r->etag) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
             if (r->page_headers) add_page_headers(resp);
             if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-            if (r->status == 405 && st->rt == NULL)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, POST");
+            if (r->status == 405 && r->allow[0])
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
             ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
             MHD_destroy_response(resp);
         }
@@ -414,11 +423,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->fd = -1;
         st->method = method;
         fill_ids(s, r);
-        bool known;
-        st->rt = find_route(method, url, &known);
+        st->rt = find_route(method, url, r->allow, sizeof r->allow);
         if (st->rt) r->api = st->rt->api;
         if (!st->rt) {
-            if (known) {
+            if (r->allow[0]) {
                 mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
                                    "%s is not allowed on %s", method, url);
                 r->status = 405;

@@ -153,7 +153,8 @@ void mnemo__route_memories(mnemo_request *r) {
                            "the memory routes need a store: start mnemo serve with --data-dir DIR");
         return;
     }
-    char id[MNEMO_MEMORY_ID_SIZE + 8], allowed[64] = "";
+    char id[MNEMO_MEMORY_ID_SIZE + 8], *allowed = r->allow; /* also the 405's Allow header */
+    allowed[0] = '\0';
     const char *tmpl = NULL;
     size_t k = mnemo__memory_op_count;
     for (int pass = 0; pass < 2 && !tmpl; pass++) /* the literal paths, then the templates */
@@ -165,7 +166,7 @@ void mnemo__route_memories(mnemo_request *r) {
             tmpl = o->path;
             if (!strcmp(o->method, r->method)) k = i;
             size_t n = strlen(allowed);
-            snprintf(allowed + n, sizeof allowed - n, "%s%s", n ? ", " : "", o->method);
+            snprintf(allowed + n, sizeof r->allow - n, "%s%s", n ? ", " : "", o->method);
         }
     if (!tmpl) {
         mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
@@ -199,22 +200,20 @@ void mnemo__route_memories(mnemo_request *r) {
     json_decref(req);
 }
 
-/* MCP over HTTP: one JSON-RPC message (or batch) per POST, the answer as
- * application/json; a notification or response gets 202 and no body. */
+/* MCP over HTTP: one JSON-RPC message (or batch) per POST (http.c answers
+ * other methods 405: no SSE stream), the answer as application/json; a
+ * notification or response gets 202 and no body. */
 void mnemo__route_mcp(mnemo_request *r) {
     if (!r->store) {
         mnemo__reply_error(r, 503, "server_error", NULL, "no_store", "/mcp needs a store: start mnemo serve with --data-dir DIR");
         return;
     }
-    if (strcmp(r->method, "POST")) {
-        mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                           "%s /mcp: this server answers POST with application/json (no SSE stream)", r->method);
-        return;
-    }
     json_error_t je;
     json_t *msg = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
     json_t *out;
-    if (!msg) {
+    int status = 200;
+    if (!msg) { /* Streamable HTTP: a body that is no JSON-RPC message gets 400, with the JSON-RPC error */
+        status = 400;
         out = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32700, "message",
                         je.text);
     } else if (json_is_array(msg)) {
@@ -238,6 +237,6 @@ void mnemo__route_mcp(mnemo_request *r) {
         mnemo__jsonw_reset(&r->out);
         return;
     }
-    reply_json(r, 200, out);
+    reply_json(r, status, out);
     json_decref(out);
 }

@@ -92,6 +92,7 @@ typedef struct mnemo_request {
     int fd;                /* >= 0: the socket to watch for the client leaving (WebSocket) */
     const char *etag;      /* console.c's files: ETag, and the browser headers */
     bool page_headers;     /* Cache-Control, Content-Security-Policy, nosniff, ... */
+    char allow[64];        /* a 405's Allow header: the methods the path answers */
 } mnemo_request;
 
 /* A request header's value, or NULL. */

@@ -5,7 +5,8 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libjansson-dev libmicrohttpd-dev libsqlite3-dev python3 python3-venv python3-pip)
 if [ "${1:-}" = "--test" ]; then
-  PKGS+=(clang libclang-rt-14-dev curl)
+  # chromium + chromium-driver: the console's browser test (selenium drives them)
+  PKGS+=(clang libclang-rt-14-dev curl chromium chromium-driver)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,10 +2,12 @@
  * http.c — the HTTP server of server.h on libmicrohttpd: listening with
  * connection limits, per-address limits and timeouts; one thread per
  * connection that only parses, validates and waits (the batcher's worker runs
- * the model); reading bodies within the size limit; the route table, API
- * keys and rate limits; responses with X-Request-Id and Server-Timing; one
- * log line and the metrics of every request; graceful stop. What each route
- * does is in routes_*.c.
+ * the model); reading bodies within the size limit; the route table (also
+ * the list of every operation, mnemo__server_route, that the OpenAPI test
+ * compares with openapi.json), API keys and rate limits; responses with
+ * X-Request-Id and Server-Timing (and the console's page headers); one log
+ * line and the metrics of every request; graceful stop. What each route does
+ * is in routes_*.c and console.c.
  */
 #include "server.h"
 

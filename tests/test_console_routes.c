@@ -34,59 +34,6 @@ static bool is_method(const char *k) {
     return false;
 }
 
-static void test_every_route_is_documented(void) {
-    json_t *doc = document();
-    CHECK(doc != NULL);
-    if (!doc) return;
-    json_t *paths = json_object_get(doc, "paths");
-    mnemo_route_op op;
-    size_t n = 0;
-    for (size_t i = 0; mnemo__server_route(i, &op); i++, n++) {
-        char m[16];
-        lower(op.method, m, sizeof m);
-        CHECKF(strcmp(op.method, "*") != 0, "%s: a route of any method cannot be documented", op.path);
-        json_t *item = json_object_get(paths, op.path);
-        CHECKF(item && json_object_get(item, m), "the server answers %s %s; openapi.json lacks it",
-               op.method, op.path);
-        for (size_t j = 0; j < i; j++) {
-            mnemo_route_op o2;
-            mnemo__server_route(j, &o2);
-            CHECKF(strcmp(o2.method, op.method) || strcmp(o2.path, op.path), "%s %s is listed twice",
-                   op.method, op.path);
-        }
-    }
-    CHECKF(n >= 20, "only %zu routes listed", n);
-    json_decref(doc);
-}
-
-static void test_every_documented_operation_is_answered(void) {
-    json_t *doc = document();
-    if (!doc) return;
-    const char *path;
-    json_t *item;
-    size_t n_doc = 0;
-    json_object_foreach(json_object_get(doc, "paths"), path, item) {
-        const char *k;
-        json_t *o;
-        json_object_foreach(item, k, o) {
-            if (!is_method(k)) continue;
-            n_doc++;
-            bool found = false;
-            mnemo_route_op op;
-            for (size_t i = 0; !found && mnemo__server_route(i, &op); i++) {
-                char m[16];
-                lower(op.method, m, sizeof m);
-                found = !strcmp(m, k) && !strcmp(op.path, path);
-            }
-            CHECKF(found, "openapi.json documents %s %s; the server has no such route", k, path);
-            CHECKF(json_object_size(json_object_get(o, "responses")) > 0, "%s %s: no responses", k, path);
-            CHECKF(json_is_string(json_object_get(o, "operationId")), "%s %s: no operationId", k, path);
-        }
-    }
-    CHECK(n_doc >= 20);
-    json_decref(doc);
-}
-
 /* Every {"$ref": "#/components/schemas/NAME"} names a schema that exists. */
 static void check_refs(json_t *v, json_t *schemas) {
     if (json_is_object(v)) {
@@ -104,6 +51,83 @@ static void check_refs(json_t *v, json_t *schemas) {
         json_t *x;
         json_array_foreach(v, i, x) check_refs(x, schemas);
     }
+}
+
+/* Operations in one list and not the other, both ways (each named when
+ * `report`). */
+static size_t mismatches(json_t *doc, bool report) {
+    json_t *paths = json_object_get(doc, "paths");
+    size_t bad = 0, n_doc = 0, n_routes = 0;
+    mnemo_route_op op;
+    for (size_t i = 0; mnemo__server_route(i, &op); i++, n_routes++) {
+        char m[16];
+        lower(op.method, m, sizeof m);
+        json_t *item = json_object_get(paths, op.path);
+        if (!item || !json_object_get(item, m)) {
+            bad++;
+            if (report) fprintf(stderr, "  the server answers %s %s; openapi.json lacks it\n", op.method, op.path);
+        }
+    }
+    const char *path, *k;
+    json_t *item, *o;
+    json_object_foreach(paths, path, item) json_object_foreach(item, k, o) {
+        if (!is_method(k)) continue;
+        n_doc++;
+        bool found = false;
+        for (size_t i = 0; !found && mnemo__server_route(i, &op); i++) {
+            char m[16];
+            lower(op.method, m, sizeof m);
+            found = !strcmp(m, k) && !strcmp(op.path, path);
+        }
+        if (!found) {
+            bad++;
+            if (report) fprintf(stderr, "  openapi.json documents %s %s; the server has no such route\n", k, path);
+        }
+    }
+    if (report) fprintf(stderr, "  %zu routes, %zu documented operations\n", n_routes, n_doc);
+    return bad;
+}
+
+static void test_every_route_is_documented_and_answered(void) {
+    json_t *doc = document();
+    CHECK(doc != NULL);
+    if (!doc) return;
+    CHECK(mismatches(doc, true) == 0);
+    mnemo_route_op op, o2;
+    size_t n = 0;
+    for (size_t i = 0; mnemo__server_route(i, &op); i++, n++) {
+        CHECKF(strcmp(op.method, "*") != 0, "%s: a route of any method cannot be documented", op.path);
+        for (size_t j = 0; j < i && mnemo__server_route(j, &o2); j++)
+            CHECKF(strcmp(o2.method, op.method) || strcmp(o2.path, op.path), "%s %s is listed twice",
+                   op.method, op.path);
+    }
+    CHECKF(n >= 20, "only %zu routes listed", n);
+    const char *path, *k;
+    json_t *item, *o;
+    json_object_foreach(json_object_get(doc, "paths"), path, item) json_object_foreach(item, k, o) {
+        if (!is_method(k)) continue;
+        CHECKF(json_object_size(json_object_get(o, "responses")) > 0, "%s %s: no responses", k, path);
+        CHECKF(json_is_string(json_object_get(o, "operationId")), "%s %s: no operationId", k, path);
+    }
+    json_decref(doc);
+}
+
+/* The comparison can fail: a document missing a route, or with one the
+ * server lacks, is caught. */
+static void test_the_comparison_catches_drift(void) {
+    json_t *doc = document();
+    if (!doc) return;
+    CHECK(mismatches(doc, false) == 0);
+    json_t *paths = json_object_get(doc, "paths");
+    json_t *models = json_incref(json_object_get(paths, "/v1/models"));
+    json_object_del(paths, "/v1/models");
+    CHECK(mismatches(doc, false) == 1);
+    json_object_set_new(paths, "/v1/models", models);
+    json_object_set_new(paths, "/v1/not-a-route", json_pack("{s:{s:{}}}", "get", "responses"));
+    CHECK(mismatches(doc, false) == 1);
+    json_object_del(json_object_get(paths, "/v1/memories/{id}"), "patch");
+    CHECK(mismatches(doc, false) == 2);
+    json_decref(doc);
 }
 
 static void test_document_shape(void) {
@@ -142,8 +166,8 @@ static void test_every_asset_is_a_route(void) {
 }
 
 int main(void) {
-    RUN(test_every_route_is_documented);
-    RUN(test_every_documented_operation_is_answered);
+    RUN(test_every_route_is_documented_and_answered);
+    RUN(test_the_comparison_catches_drift);
     RUN(test_document_shape);
     RUN(test_every_asset_is_a_route);
     return test_finish();

@@ -135,6 +135,9 @@ static void test_document_shape(void) {
     if (!doc) return;
     const char *version = json_string_value(json_object_get(doc, "openapi"));
     CHECK(version && !strcmp(version, "3.1.0"));
+    const char *ours = json_string_value(json_object_get(json_object_get(doc, "info"), "version"));
+    CHECKF(ours && !strcmp(ours, MNEMO_VERSION_STRING), "info.version %s, mnemo is " MNEMO_VERSION_STRING,
+           ours ? ours : "(none)");
     json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
     CHECK(json_is_object(schemas));
     /* the three error shapes the server writes (http.c mnemo__reply_error) */

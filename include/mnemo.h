@@ -403,9 +403,14 @@ typedef struct mnemo_memory_input {
     double ttl;        /* seconds to live, > 0; 0: forever */
     double expires_at; /* or an absolute time; 0: none. Not both. */
     /* A vector computed elsewhere, of the store's width (it is normalized);
-     * NULL: the text is embedded with the "document" prompt. */
+     * NULL: the text is embedded with the prompt below. */
     const float *vector;
     size_t vector_dim;
+    /* The model's prompt to embed the text with, by name (e.g. "query",
+     * "STS"); NULL: "document". It is recorded with the memory, and an update
+     * that changes the text embeds the new one with it again. An exact repeat
+     * (dedup) is the same text in the same scope with the same prompt. */
+    const char *prompt_name;
 } mnemo_memory_input;
 
 /* What an add did with one input. */
@@ -424,10 +429,12 @@ typedef struct mnemo_memory_added {
 
 /*
  * Adds n (1..1000) memories in one transaction: all or none. Each is
- * embedded with the model's "document" prompt. out[i] (caller-provided,
- * n entries) gets the id for inputs[i], in input order. Returns only once
- * the transaction is durable (per `synchronous`). Errors: EINVAL (no model,
- * bad metadata, scope or ttl; the message names the input index and field),
+ * embedded with its prompt_name (default: the model's "document" prompt).
+ * out[i] (caller-provided, n entries) gets the id for inputs[i], in input
+ * order. Returns only once the transaction is durable (per `synchronous`).
+ * Errors: EINVAL (no model, bad metadata, scope or ttl, a prompt name the
+ * model lacks (the message lists its prompts); the message names the input
+ * index and field),
  * EUTF8, ETOOBIG (text or metadata over the limit), EIO (disk full, read-only
  * store; nothing is stored), ENOMEM.
  */
@@ -446,6 +453,7 @@ typedef struct mnemo_memory {
     /* Search only: cosine (vector), BM25 made positive (text: higher is
      * better), or the reciprocal-rank-fusion sum (hybrid). */
     double score;
+    char *prompt_name; /* the prompt its text is embedded with ("document" by default) */
 } mnemo_memory;
 
 /* Results of search, get and list; free with mnemo_memories_free(). */
@@ -501,10 +509,14 @@ typedef struct mnemo_memory_changes {
     const char *metadata; /* replaces the metadata object */
     double ttl;           /* > 0: expires ttl seconds from now */
     double expires_at;    /* > 0: expires then; < 0: never expires */
+    /* With a new text only: the prompt to embed it with, recorded for the
+     * memory; NULL: the prompt the memory was embedded with before. */
+    const char *prompt_name;
 } mnemo_memory_changes;
 
 /* Errors: ENOENT, EINVAL (nothing to change, bad metadata, no model for a
- * new text), EUTF8, ETOOBIG, EIO. Recorded in the history. */
+ * new text, an unknown prompt name or one without a new text), EUTF8,
+ * ETOOBIG, EIO. Recorded in the history. */
 int mnemo_memory_update(mnemo_store *store, const char *id, const mnemo_memory_changes *changes,
                         mnemo_error *err);
 

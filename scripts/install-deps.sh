@@ -3,10 +3,10 @@
 # (and, with --test, to run its tests and fuzzers). Idempotent: packages that
 # are present are left alone; it prints what it installs. Run as root or with sudo.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config libjansson-dev libmicrohttpd-dev libsqlite3-dev python3 python3-venv python3-pip)
+PKGS=(build-essential cmake pkg-config libjansson-dev libmicrohttpd-dev libsqlite3-dev libhiredis-dev python3 python3-venv python3-pip)
 if [ "${1:-}" = "--test" ]; then
   # chromium + chromium-driver: the console's browser test (selenium drives them)
-  PKGS+=(clang libclang-rt-14-dev curl chromium chromium-driver)
+  PKGS+=(clang libclang-rt-14-dev curl redis-server redis-tools chromium chromium-driver)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

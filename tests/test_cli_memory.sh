@@ -5,7 +5,7 @@
 # message naming the problem and stores nothing; another model is refused;
 # a data folder the user may not write (chmod, as an unprivileged user: root
 # ignores permissions) still answers reads, and refuses writes with exit 1;
-# so does a store another process has open for writing.
+# so does a store another process has open for writing; --prompt on add/update.
 # usage: test_cli_memory.sh MNEMO MODEL_DIR WORK_DIR
 set -u
 MNEMO=$1 MODEL=$2 WORK=$3
@@ -79,6 +79,22 @@ wait $bg
 
 out=$(mem delete "$id2")
 check "delete by id" $(ok "$([ "$(echo "$out" | jq_ 'd["deleted"]')" = True ] && [ "$(mem count | jq_ 'd["count"]')" = 1 ] && echo y)")
+
+# --prompt NAME on add and update: the memory holds that prompt's vector (as
+# `mnemo embed --prompt` gives it); an unknown name exits 2 naming the prompts
+P=$T/prompted
+pm() { "$MNEMO" memory "$@" --data-dir "$P" --model "$MODEL" --no-cache; }
+pid=$(pm add --prompt query 'Ships need lighthouses' | jq_ 'd["data"][0]["id"]')
+v=$("$MNEMO" embed --model "$MODEL" --no-cache --prompt query 'Ships need lighthouses')
+out=$(pm search --request "{\"vector\": $v, \"k\": 1}")
+check "add --prompt query: the query vector finds it, score ~1" $(ok "$([ "$(echo "$out" | jq_ 'd["data"][0]["id"]')" = "$pid" ] && [ "$(echo "$out" | jq_ 'd["data"][0]["score"] > 0.9999')" = True ] && [ "$(echo "$out" | jq_ 'd["data"][0]["prompt_name"]')" = query ] && echo y)")
+pm update "$pid" --text 'Ships follow beacons' --prompt STS >/dev/null
+v=$("$MNEMO" embed --model "$MODEL" --no-cache --prompt STS 'Ships follow beacons')
+out=$(pm search --request "{\"vector\": $v, \"k\": 1}")
+check "update --text --prompt STS: embedded with STS" $(ok "$([ "$(echo "$out" | jq_ 'd["data"][0]["id"]')" = "$pid" ] && [ "$(echo "$out" | jq_ 'd["data"][0]["score"] > 0.9999')" = True ] && echo y)")
+pm add --prompt nope 'x' >/dev/null 2>"$T/err"; rc=$?
+check "add --prompt unknown: exit 2 naming the model's prompts" $(ok "$([ $rc = 2 ] && grep -q 'prompt_name' "$T/err" && grep -q 'query, document' "$T/err" && echo y)")
+check "add --prompt unknown: nothing stored" $(ok "$([ "$(pm count | jq_ 'd["count"]')" = 1 ] && echo y)")
 
 # A data folder this user may not write: reads go on, writes fail clearly.
 RO=$T/ro

@@ -5,12 +5,17 @@
  * full queue refused at once, cancellation when the client goes away, one
  * request of many sequences not starving a short one, the token budget per
  * pass), and the service on the tiny model (vectors equal mnemo_embed's,
- * the second request is a cache hit).
+ * the second request is a cache hit). The Redis tier's parts that need no
+ * server (cache_redis.c included, for its static functions): URL forms, the
+ * value format refusing every flipped byte, truncation, another key or model,
+ * and fail-open with nothing listening (test_serve_redis.sh has the server).
  *
  * usage: test_embed_service TINY_MODEL_DIR
  */
 #include "embed/service.h"
 #include "test.h"
+
+#include "embed/cache_redis.c"
 
 #include <math.h>
 #include <pthread.h>
@@ -351,6 +356,103 @@ static void test_service_tiny(void) {
     free(got);
 }
 
+/* --cache-redis URLs: every form the README documents, and refusals that
+ * name the flag (the server itself is test_serve_redis.sh's). */
+static void test_redis_url(void) {
+    mnemo_redis_url u;
+    mnemo_error err;
+    CHECK(mnemo__redis_url_parse("redis://127.0.0.1", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.host, "127.0.0.1") && u.port == 6379 && u.db == 0 && !u.password && !u.socket_path);
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("redis://:p%40ss@cache.local:6380/3", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.host, "cache.local") && u.port == 6380 && u.db == 3 && !u.user &&
+          !strcmp(u.password, "p@ss"));
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("redis://alice:pw@[::1]:7000/", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.host, "::1") && u.port == 7000 && !strcmp(u.user, "alice") && !strcmp(u.password, "pw"));
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("unix:///run/redis/redis.sock?db=2", &u, &err) == MNEMO_OK);
+    CHECK(!u.host && !strcmp(u.socket_path, "/run/redis/redis.sock") && u.db == 2);
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("redis+unix://:secret@/tmp/r.sock", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.socket_path, "/tmp/r.sock") && !strcmp(u.password, "secret"));
+    mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("unix:///tmp/a@b.sock", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.socket_path, "/tmp/a@b.sock") && !u.password);
+    mnemo__redis_url_free(&u);
+    const char *bad[] = {"", "redis://", "redis://h:0", "redis://h:65536", "redis://h:x", "redis://h/1/2",
+                         "redis://[::1", "redis://user@h", "rediss://h", "http://h", "unix://",
+                         "unix://rel.sock", "unix:///s?db=x", "unix:///s?timeout=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECKF(mnemo__redis_url_parse(bad[i], &u, &err) == MNEMO_EINVAL, "%s", bad[i]);
+        CHECKF(strstr(err.message, "--cache-redis") && strstr(err.message, "expected redis://"), "%s", err.message);
+        CHECK(!u.host && !u.socket_path && !u.password);
+    }
+}
+
+/* A value written for one key reads back only under that key and model,
+ * whole and unchanged. */
+static void test_redis_value_format(void) {
+    mnemo_redis r = {.width = 8, .fingerprint = (char *)"fp|f32|dim=8", .model_hash = 42};
+    const mnemo_piece key[3] = {{"p", 1}, {"hello", 5}, {"L", 0}}, other[3] = {{"p", 1}, {"hellp", 5}, {"L", 0}};
+    size_t klen = key_bytes(&r, key, 3), vlen = HEADER_BYTES + klen + 8 * sizeof(float);
+    unsigned char kb[256], ko[256], v[512];
+    CHECK(klen <= sizeof kb && vlen <= sizeof v);
+    key_write(&r, key, 3, kb);
+    key_write(&r, other, 3, ko);
+    float vec[8] = {0.5f, -0.5f, 0.25f, 0, 0, 0, 0, 0.625f}, out[8];
+    value_write(&r, kb, klen, vec, 7, v);
+    size_t tokens = 0;
+    CHECK(value_read(&r, kb, klen, (const char *)v, vlen, out, &tokens) && tokens == 7 &&
+          !memcmp(out, vec, sizeof vec));
+    char n1[KEY_NAME_LEN + 1], n2[KEY_NAME_LEN + 1];
+    key_name(kb, klen, n1);
+    key_name(ko, klen, n2);
+    CHECK(strlen(n1) == KEY_NAME_LEN && !strncmp(n1, MNEMO_REDIS_PREFIX, strlen(MNEMO_REDIS_PREFIX)) &&
+          strcmp(n1, n2));
+    CHECK(!value_read(&r, ko, klen, (const char *)v, vlen, out, &tokens)); /* another text */
+    for (size_t i = 0; i < vlen; i++) { /* every flipped byte: header, key or vector */
+        v[i] ^= 0x10;
+        CHECKF(!value_read(&r, kb, klen, (const char *)v, vlen, out, &tokens), "byte %zu", i);
+        v[i] ^= 0x10;
+    }
+    for (size_t n = 0; n < vlen; n++) CHECKF(!value_read(&r, kb, klen, (const char *)v, n, out, &tokens), "%zu bytes", n);
+    CHECK(!value_read(&r, kb, klen, (const char *)v, vlen + 1, out, &tokens));
+    r.model_hash = 43; /* another model */
+    CHECK(!value_read(&r, kb, klen, (const char *)v, vlen, out, &tokens));
+    r.model_hash = 42;
+    r.width = 4; /* another width */
+    CHECK(!value_read(&r, kb, klen, (const char *)v, HEADER_BYTES + klen + 4 * sizeof(float), out, &tokens));
+}
+
+/* Nothing listening: open succeeds, lookups miss at once (skipped while
+ * backing off), writes are dropped, close frees everything. */
+static void test_redis_fail_open(void) {
+    mnemo_redis *r;
+    mnemo_error err;
+    mnemo_redis_options o = {.url = "redis://127.0.0.1:1", .timeout = 0.02, .ttl = 10, .width = 4,
+                             .fingerprint = "fp"};
+    CHECK(mnemo__redis_open(&o, &r, &err) == MNEMO_OK);
+    const mnemo_piece k[1] = {{"x", 1}};
+    const mnemo_piece *keys[2] = {k, k};
+    float a[4], b[4], v[4] = {1, 0, 0, 0};
+    float *outs[2] = {a, b};
+    size_t tokens[2];
+    bool found[2] = {true, true};
+    double t0 = mnemo__now();
+    mnemo__redis_get(r, keys, 1, 2, outs, tokens, found);
+    CHECK(!found[0] && !found[1] && mnemo__now() - t0 < 0.5);
+    mnemo__redis_put(r, k, 1, v, 3);
+    mnemo_redis_stats st;
+    mnemo__redis_stats(r, &st);
+    CHECK(st.enabled && !st.up && st.errors_connect >= 1 && st.skipped == 2 && st.misses == 2 &&
+          st.dropped == 1 && st.hits == 0);
+    mnemo__redis_close(r);
+    mnemo__redis_stats(NULL, &st);
+    CHECK(!st.enabled);
+    CHECK(mnemo__redis_open(&(mnemo_redis_options){.url = "redis://h:0"}, &r, &err) == MNEMO_EINVAL);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_embed_service TINY_MODEL_DIR\n");
@@ -360,6 +462,9 @@ int main(int argc, char **argv) {
     mnemo__log_set_level(MNEMO_LOG_WARN);
     RUN(test_cache_lru_bytes);
     RUN(test_cache_ttl_and_keys);
+    RUN(test_redis_url);
+    RUN(test_redis_value_format);
+    RUN(test_redis_fail_open);
     RUN(test_batcher_dedup);
     RUN(test_batcher_deadline_and_full_queue);
     RUN(test_batcher_cancel);

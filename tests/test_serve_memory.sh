@@ -4,7 +4,8 @@
 # /v1/memories (a list, and one memory's fields at the top level) answers ids in
 # input order; search best first with scores, in every mode, with a filter
 # applied during the search; get, PATCH (a text change re-embeds), history,
-# DELETE, count, list with a cursor; bad input gets a 4xx in the OpenAI error
+# DELETE, count, list with a cursor; a named prompt_name on add, PATCH and
+# MCP (the memory holds that prompt's vector); bad input gets a 4xx in the OpenAI error
 # shape naming the problem, and stores nothing; MCP over HTTP (POST /mcp);
 # without --data-dir the routes say to pass it; a restart finds every memory.
 # The store itself (every filter operator, TTL, dedup, SIGKILL) is test_store's.
@@ -28,11 +29,14 @@ j() { py "import json,sys; d=json.load(open('$T/body')); print($1)"; } # a Pytho
 # docvec TEXT : the document-prompt embedding of TEXT from /v1/embeddings, as
 # JSON (a memory's own vector: searching with it must find that memory first,
 # with score ~1, on any model, the random tiny one included)
-docvec() {
+# taskvec TEXT TASK : the same with another prompt (what a memory added with
+# that prompt_name must hold)
+taskvec() {
   curl -s -H 'Content-Type: application/json' "$URL/v1/embeddings" \
-    -d "$(py 'import json,sys; print(json.dumps({"input": sys.argv[1], "task": "document"}))' "$1")" |
+    -d "$(py 'import json,sys; print(json.dumps({"input": sys.argv[1], "task": sys.argv[2]}))' "$1" "$2")" |
     py 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"][0]["embedding"]))'
 }
+docvec() { taskvec "$1" document; }
 
 DATA=$T/data
 serve --data-dir "$DATA" || { echo "server did not start"; cat "$T/serve.log"; exit 1; }
@@ -117,11 +121,45 @@ check "405 names the methods in Allow" $([ "$CODE" = 405 ] && grep -qi '^Allow: 
 req GET "/v1/memories/count?namespace=t"
 check "bad input stored nothing" $([ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)
 
+# --- a named prompt: the memory holds that prompt's vector, kept on a text change
+req POST /v1/memories '{"text": "Lighthouses guide ships at night", "namespace": "p", "prompt_name": "query"}'
+check "add with prompt_name query: 200" $([ "$CODE" = 200 ] && echo 0 || echo 1)
+PID0=$(j 'd["data"][0]["id"]')
+req POST /v1/memories/search '{"vector": '"$(taskvec "Lighthouses guide ships at night" query)"', "k": 1, "namespace": "p"}'
+check "prompt_name query: the query vector finds it, score ~1" $([ "$(j 'd["data"][0]["id"]')" = "$PID0" ] && [ "$(j 'd["data"][0]["score"] > 0.9999')" = True ] && echo 0 || echo 1)
+req POST /v1/memories/search '{"vector": '"$(docvec "Lighthouses guide ships at night")"', "k": 1, "namespace": "p"}'
+check "prompt_name query: not the document vector" $([ "$(j 'd["data"][0]["score"] < 0.9999')" = True ] && echo 0 || echo 1)
+req GET /v1/memories/$PID0
+check "GET shows prompt_name query" $([ "$CODE" = 200 ] && [ "$(j 'd["prompt_name"]')" = query ] && echo 0 || echo 1)
+req GET /v1/memories/$ID1
+check "GET shows prompt_name document by default" $([ "$(j 'd["prompt_name"]')" = document ] && echo 0 || echo 1)
+req PATCH /v1/memories/$PID0 '{"text": "Lighthouses warn ships of rocks"}'
+req POST /v1/memories/search '{"vector": '"$(taskvec "Lighthouses warn ships of rocks" query)"', "k": 1, "namespace": "p"}'
+check "PATCH text: embedded again with the memory's prompt" $([ "$(j 'd["data"][0]["id"]')" = "$PID0" ] && [ "$(j 'd["data"][0]["score"] > 0.9999')" = True ] && echo 0 || echo 1)
+req PATCH /v1/memories/$PID0 '{"text": "Lighthouses are tall towers", "prompt_name": "document"}'
+req POST /v1/memories/search '{"vector": '"$(docvec "Lighthouses are tall towers")"', "k": 1, "namespace": "p"}'
+check "PATCH text with prompt_name: embedded with the new one" $([ "$(j 'd["data"][0]["id"]')" = "$PID0" ] && [ "$(j 'd["data"][0]["score"] > 0.9999')" = True ] && echo 0 || echo 1)
+req POST /v1/memories '{"memories": [{"text": "Trams run on rails", "namespace": "p"}, {"text": "Ferries cross the bay", "namespace": "p", "prompt_name": "nope"}]}'
+check "an unknown prompt_name: 400 naming the field and the model's prompts" $([ "$CODE" = 400 ] && [ "$(j 'd["error"]["param"]')" = "memories[1].prompt_name" ] && j 'd["error"]["message"]' | grep -q "query" && j 'd["error"]["message"]' | grep -q "document" && echo 0 || echo 1)
+req PATCH /v1/memories/$PID0 '{"text": "never stored", "prompt_name": "nope"}'
+check "PATCH with an unknown prompt_name: 400" $([ "$CODE" = 400 ] && [ "$(j 'd["error"]["param"]')" = prompt_name ] && echo 0 || echo 1)
+req PATCH /v1/memories/$PID0 '{"prompt_name": "query"}'
+check "PATCH prompt_name without a text: 400 saying to give the text" $([ "$CODE" = 400 ] && j 'd["error"]["message"]' | grep -q "text" && echo 0 || echo 1)
+req GET "/v1/memories/count?namespace=p"
+check "refused prompts stored nothing" $([ "$(j 'd["count"]')" = 1 ] && echo 0 || echo 1)
+req GET /v1/memories/$PID0
+check "refused PATCHes changed nothing" $([ "$(j 'd["text"]')" = "Lighthouses are tall towers" ] && [ "$(j 'd["prompt_name"]')" = document ] && echo 0 || echo 1)
+
 # --- MCP over HTTP
 req POST /mcp '{"jsonrpc": '
 check "/mcp: a body that is not JSON: 400 with the JSON-RPC parse error" $([ "$CODE" = 400 ] && [ "$(j 'd["error"]["code"]')" = -32700 ] && echo 0 || echo 1)
 req POST /mcp '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
 check "MCP tools/list over HTTP" $([ "$CODE" = 200 ] && j '[t["name"] for t in d["result"]["tools"]]' | grep -q search && echo 0 || echo 1)
+check "MCP memory_add takes prompt_name" $(j '[t for t in d["result"]["tools"] if t["name"] == "memory_add"][0]["inputSchema"]["properties"]["prompt_name"]["type"]' | grep -q string && echo 0 || echo 1)
+req POST /mcp '{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "memory_add", "arguments": {"text": "Canals carry boats", "namespace": "p", "prompt_name": "STS"}}}'
+MID=$(j 'd["result"]["structuredContent"]["data"][0]["id"]' 2>/dev/null)
+req POST /v1/memories/search '{"vector": '"$(taskvec "Canals carry boats" STS)"', "k": 1, "namespace": "p"}'
+check "MCP memory_add with prompt_name STS: the STS vector finds it" $([ -n "$MID" ] && [ "$(j 'd["data"][0]["id"]')" = "$MID" ] && [ "$(j 'd["data"][0]["score"] > 0.9999')" = True ] && echo 0 || echo 1)
 
 # --- a restart finds every memory; SIGTERM exits 0
 stop "$PID"; check "SIGTERM: exit 0" $?

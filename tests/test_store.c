@@ -5,12 +5,14 @@
  * TTL with an injected clock and the sweep, dedup, history, model mismatch,
  * bad input (nothing stored), a read-only store, a full disk
  * (max_page_count), readers not blocked by an open write transaction, and
- * the JSON request layer.
+ * the JSON request layer, adds and updates with a named prompt, and the
+ * migration of a version 1 store.
  * usage: test_store TINY_MODEL_DIR WORK_DIR
  */
 #include "store/store.h"
 #include "test.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -98,7 +100,7 @@ static void test_schema_and_roundtrip(void) {
     CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
     sqlite3_stmt *st;
     const char *q[][2] = {{"PRAGMA journal_mode", "wal"},
-                          {"PRAGMA user_version", "1"},
+                          {"PRAGMA user_version", "2"},
                           {"SELECT value FROM store_info WHERE key = 'dim'", "64"},
                           {"SELECT value FROM store_info WHERE key = 'model_name'", "tiny"},
                           {"SELECT value FROM store_info WHERE key = 'prompt_query'", "task: search result | query: "},
@@ -852,6 +854,9 @@ static void test_json_layer(void) {
     json_decref(run_json(s, "add", "{\"memories\": [{\"text\": \"ok\"}, {\"text\": \"x\", \"metadata\": [1]}]}", MNEMO_EINVAL, "memories[1].metadata"));
     json_decref(run_json(s, "add", "{\"memories\": [{\"text\": \"ok\"}, {\"text\": \"\\u00ff\", \"ttl\": -1}]}", MNEMO_EINVAL, "memories[1].ttl"));
     json_decref(run_json(s, "add", "{\"metadata\": {}}", MNEMO_EINVAL, "text"));
+    json_decref(run_json(s, "add", "{\"text\": \"x\", \"prompt_name\": \"nope\"}", MNEMO_EINVAL, "prompt_name"));
+    json_decref(run_json(s, "add", "{\"memories\": [{\"text\": \"x\", \"prompt_name\": 3}]}", MNEMO_EINVAL,
+                         "memories[0].prompt_name"));
     json_decref(run_json(s, "search", "{\"query\": \"x\", \"k\": 0}", MNEMO_ERANGE, "k"));
     json_decref(run_json(s, "search", "{\"query\": \"x\", \"k\": \"5\"}", MNEMO_EINVAL, "k"));
     json_decref(run_json(s, "search", "{\"query\": \"x\", \"mode\": \"fuzzy\"}", MNEMO_EINVAL, "mode"));
@@ -864,6 +869,181 @@ static void test_json_layer(void) {
     CHECK(r && json_integer_value(json_object_get(r, "count")) == 2);
     json_decref(r);
     mnemo_store_close(s);
+}
+
+/* text embedded by the model itself with `prompt` (a fresh context) */
+static void embed_with(const char *text, const char *prompt, float *v) {
+    mnemo_context *ctx;
+    mnemo_error err;
+    CHECKF(mnemo_context_create(model, NULL, &ctx, &err) == MNEMO_OK, "%s", err.message);
+    size_t len = strlen(text);
+    mnemo_embed_options eo = {.prompt_name = prompt};
+    CHECKF(mnemo_embed(ctx, &text, &len, 1, &eo, v, NULL, &err) == MNEMO_OK, "%s", err.message);
+    mnemo_context_free(ctx);
+}
+
+/* The best match of vector v (64 wide): its id and score. */
+static double top_score(mnemo_store *s, const float *v, const char *id) {
+    mnemo_search_options so = {.vector = v, .vector_dim = 64, .k = 1};
+    mnemo_memories *m = NULL;
+    mnemo_error err;
+    double score = -2;
+    CHECKF(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK, "%s", err.message);
+    if (m && m->n == 1 && !strcmp(m->items[0].id, id)) score = m->items[0].score;
+    mnemo_memories_free(m);
+    return score;
+}
+
+static void check_prompt_of(mnemo_store *s, const char *id, const char *want) {
+    mnemo_memories *m = NULL;
+    mnemo_error err;
+    CHECKF(mnemo_memory_get(s, id, &m, &err) == MNEMO_OK, "%s", err.message);
+    CHECKF(m && m->items[0].prompt_name && !strcmp(m->items[0].prompt_name, want), "prompt %s, want %s",
+           m && m->items[0].prompt_name ? m->items[0].prompt_name : "(null)", want);
+    mnemo_memories_free(m);
+}
+
+static void test_prompt_name(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    mnemo_store *s = open_store(dir, NULL);
+    if (!s) return;
+    mnemo_error err;
+    float q[64], d[64], sts[64];
+    /* One memory with the query prompt: it has exactly the query vector of
+     * its text (found by it at ~1), not the document one. */
+    const char *t = "prompted memory about lighthouses";
+    embed_with(t, "query", q);
+    embed_with(t, "document", d);
+    double qd = mnemo__dot(q, d, 64);
+    CHECKF(qd < 0.999, "the tiny model's query and document vectors differ (cosine %f)", qd);
+    mnemo_memory_input in = {.text = t, .text_len = strlen(t), .prompt_name = "query"};
+    mnemo_memory_added out[5];
+    CHECKF(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK, "%s", err.message);
+    CHECK(top_score(s, q, out[0].id) > 0.9999);
+    CHECK(fabs(top_score(s, d, out[0].id) - qd) < 1e-4);
+    check_prompt_of(s, out[0].id, "query");
+    char qid[MNEMO_MEMORY_ID_SIZE];
+    memcpy(qid, out[0].id, sizeof qid);
+    /* An exact repeat is the same text with the same prompt ("document" named
+     * or not); the same text with another prompt is another memory. */
+    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK && out[0].event == MNEMO_MEMORY_DUPLICATE &&
+          !strcmp(out[0].id, qid));
+    in.prompt_name = NULL;
+    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK && out[0].event == MNEMO_MEMORY_ADDED);
+    CHECK(top_score(s, d, out[0].id) > 0.9999);
+    check_prompt_of(s, out[0].id, "document");
+    in.prompt_name = "document";
+    char did[MNEMO_MEMORY_ID_SIZE];
+    memcpy(did, out[0].id, sizeof did);
+    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK && out[0].event == MNEMO_MEMORY_DUPLICATE &&
+          !strcmp(out[0].id, did));
+    CHECK(count(s, NULL, NULL) == 2);
+
+    /* A batch mixing prompts and a caller's vector: each its own. */
+    const char *bt[4] = {"batch one about ferries", "batch two about trams", "batch three about canals",
+                         "batch four about bridges"};
+    const char *bp[4] = {NULL, "STS", "query", NULL};
+    float own[64];
+    for (int i = 0; i < 64; i++) own[i] = (float)((i * 31) % 7) - 3.0f;
+    mnemo_memory_input batch[4];
+    for (int i = 0; i < 4; i++)
+        batch[i] = (mnemo_memory_input){.text = bt[i], .text_len = strlen(bt[i]), .prompt_name = bp[i]};
+    batch[3].vector = own;
+    batch[3].vector_dim = 64;
+    CHECKF(mnemo_memory_add(s, batch, 4, out, &err) == MNEMO_OK, "%s", err.message);
+    for (int i = 0; i < 3; i++) {
+        float v[64];
+        embed_with(bt[i], bp[i] ? bp[i] : "document", v);
+        CHECKF(top_score(s, v, out[i].id) > 0.9999, "batch[%d] (%s)", i, bp[i] ? bp[i] : "document");
+    }
+    CHECK(top_score(s, own, out[3].id) > 0.9999);
+    CHECK(count(s, NULL, NULL) == 6);
+
+    /* An unknown name: EINVAL naming the field and the model's prompts, and
+     * nothing stored (not even the good inputs of its batch). */
+    batch[2].prompt_name = "nope";
+    batch[0].text = "a fresh text";
+    batch[0].text_len = strlen(batch[0].text);
+    int rc = mnemo_memory_add(s, batch, 4, out, &err);
+    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "memories[2].prompt_name") && strstr(err.message, "nope") &&
+           strstr(err.message, "query, document, STS"), "rc %d: %s", rc, err.message);
+    in.prompt_name = "";
+    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name"));
+    CHECK(count(s, NULL, NULL) == 6);
+
+    /* Update: a new text is embedded with the memory's own prompt, or the
+     * one named (and recorded); a prompt alone or an unknown one is refused. */
+    mnemo_memory_changes ch = {.text = "lighthouses, updated", .text_len = 20};
+    CHECKF(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_OK, "%s", err.message);
+    embed_with(ch.text, "query", q);
+    CHECK(top_score(s, q, qid) > 0.9999);
+    check_prompt_of(s, qid, "query");
+    ch = (mnemo_memory_changes){.text = "lighthouses, similar", .text_len = 20, .prompt_name = "STS"};
+    CHECKF(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_OK, "%s", err.message);
+    embed_with(ch.text, "STS", sts);
+    CHECK(top_score(s, sts, qid) > 0.9999);
+    check_prompt_of(s, qid, "STS");
+    ch = (mnemo_memory_changes){.text = "lighthouses, as a document", .text_len = 26, .prompt_name = "document"};
+    CHECKF(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_OK, "%s", err.message);
+    embed_with(ch.text, "document", d);
+    CHECK(top_score(s, d, qid) > 0.9999);
+    check_prompt_of(s, qid, "document");
+    ch = (mnemo_memory_changes){.prompt_name = "query"};
+    CHECK(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name"));
+    ch = (mnemo_memory_changes){.text = "never stored", .text_len = 12, .prompt_name = "nope"};
+    CHECK(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name") &&
+          strstr(err.message, "STS"));
+    CHECK(top_score(s, d, qid) > 0.9999);
+    check_prompt_of(s, qid, "document");
+    mnemo_store_close(s);
+
+    /* Without a model nothing can check a prompt name: refused. */
+    mnemo_store_options o = {.data_dir = dir, .sweep_seconds = -1}; /* no model */
+    mnemo_store *ro = NULL;
+    CHECKF(mnemo_store_open(&o, &ro, &err) == MNEMO_OK, "%s", err.message);
+    in = (mnemo_memory_input){.text = "x", .text_len = 1, .vector = own, .vector_dim = 64, .prompt_name = "query"};
+    if (ro) CHECK(mnemo_memory_add(ro, &in, 1, out, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name"));
+    mnemo_store_close(ro);
+}
+
+/* A store of schema version 1 (no prompt_name column) opens, migrates to 2
+ * and keeps its memories, all of them embedded with "document". */
+static void test_migrate_v1(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    mnemo_store *s = open_store(dir, NULL);
+    if (!s) return;
+    char id[MNEMO_MEMORY_ID_SIZE];
+    CHECK(add1(s, "an old memory about owls", NULL, NULL, id, NULL) == MNEMO_OK);
+    mnemo_store_close(s);
+    /* version 1 is version 2 without the column */
+    char path[600];
+    snprintf(path, sizeof path, "%s/memories.db", dir);
+    sqlite3 *db;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "ALTER TABLE memories DROP COLUMN prompt_name; PRAGMA user_version = 1;", NULL, NULL,
+                       NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    s = open_store(dir, NULL);
+    if (!s) return;
+    CHECK(count(s, NULL, NULL) == 1);
+    check_prompt_of(s, id, "document");
+    float d[64];
+    mnemo_memory_changes ch = {.text = "an old memory about owls, updated", .text_len = 33};
+    mnemo_error err;
+    CHECKF(mnemo_memory_update(s, id, &ch, &err) == MNEMO_OK, "%s", err.message);
+    embed_with(ch.text, "document", d);
+    CHECK(top_score(s, d, id) > 0.9999);
+    mnemo_store_close(s);
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    sqlite3_stmt *st;
+    CHECK(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), "
+                                 "(SELECT count(*) FROM pragma_table_info('memories') WHERE name = 'prompt_name')",
+                             -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2 && sqlite3_column_int(st, 1) == 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 /* Concurrent adds from threads: every id distinct and present. */
@@ -934,6 +1114,8 @@ int main(int argc, char **argv) {
     RUN(test_second_opener_reads);
     RUN(test_readers_not_blocked);
     RUN(test_json_layer);
+    RUN(test_prompt_name);
+    RUN(test_migrate_v1);
     RUN(test_threads);
     mnemo_model_close(model);
     return test_finish();

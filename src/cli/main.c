@@ -53,7 +53,10 @@ static const mnemo_command commands[] = {
      "  GET  /docs            the API reference; /openapi.json its OpenAPI 3.1 document\n"
      "  (and /v1/embeddings/ws, /v1/memories and /mcp: see the README)\n"
      "Requests from many clients share forward passes (--max-batch-tokens); vectors\n"
-     "are cached (--cache-mb, --cache-ttl). Limits answer 4xx saying what to change;\n"
+     "are cached (--cache-mb, --cache-ttl); --cache-redis URL adds a tier shared by\n"
+     "replicas (redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH; fail-open:\n"
+     "Redis down or slower than --cache-redis-timeout-ms is a miss, retried in the\n"
+     "background). Limits answer 4xx saying what to change;\n"
      "overload answers 429 or 503 with Retry-After. With --api-key or --api-key-file\n"
      "every route but /health, /metrics, /v1/status and the console's files needs\n"
      "'Authorization: Bearer KEY' (the console asks for the key).\n"
@@ -62,6 +65,7 @@ static const mnemo_command commands[] = {
      "\n"
      "Examples:\n"
      "  mnemo serve --model DIR --port 8080\n"
+     "  mnemo serve --model DIR --port 8081 --cache-redis redis://127.0.0.1:6379\n"
      "  curl -s localhost:8080/v1/embeddings -H 'Content-Type: application/json' \\\n"
      "    -d '{\"input\": \"hello\", \"task\": \"query\", \"dimensions\": 256}'\n",
      mnemo__cmd_serve},
@@ -96,7 +100,8 @@ static const mnemo_command commands[] = {
      "mnemo memory add|search|get|update|delete|list|count|history --data-dir DIR [--model DIR] [options] [ARGS]",
      "the memory store from the shell: remember, recall, forget",
      "Memories are texts with metadata and a scope (--namespace, --user-id,\n"
-     "--agent-id, --session-id), embedded with the model's document prompt and kept\n"
+     "--agent-id, --session-id), embedded with the model's document prompt (or the\n"
+     "one --prompt names, recorded with the memory) and kept\n"
      "in SQLite in --data-dir (required; WAL, synchronous full by default). The\n"
      "store records its model and refuses another one. --model is needed to add,\n"
      "to update a text and to search in vector or hybrid mode. Each operation\n"
@@ -104,10 +109,10 @@ static const mnemo_command commands[] = {
      "go to stderr (exit 2: bad input, 1: failure such as a read-only store).\n"
      "--request JSON gives the whole request (flags add to it).\n"
      "\n"
-     "  add TEXT...        one memory per argument (--metadata, --ttl apply to each)\n"
+     "  add TEXT...        one memory per argument (--metadata, --ttl, --prompt apply to each)\n"
      "  search QUERY       --k, --mode vector|text|hybrid, --filter, --min-score\n"
      "  get ID | history ID\n"
-     "  update ID          --text, --metadata, --ttl\n"
+     "  update ID          --text (with --prompt: embedded with that prompt), --metadata, --ttl\n"
      "  delete ID | delete --filter JSON (with the scope flags; '{}' = all of it)\n"
      "  list               --limit, --cursor (next_cursor of the previous page)\n"
      "  count              --filter\n"

@@ -133,6 +133,7 @@ int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
                 set_scope(m, s);
                 rc = rc ? rc : set_json_arg(m, "metadata", s->metadata, "metadata");
                 if (s->ttl > 0) json_object_set_new(m, "ttl", json_integer(s->ttl));
+                set_str(m, "prompt_name", s->memory_prompt);
                 json_array_append_new(list, m);
             }
             json_object_set_new(req, "memories", list);
@@ -167,6 +168,7 @@ int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
         }
         if (OP("update")) {
             if (s->text) json_object_set_new(req, "text", json_string(s->text));
+            set_str(req, "prompt_name", s->memory_prompt);
             rc = rc ? rc : set_json_arg(req, "metadata", s->metadata, "metadata");
             if (s->ttl > 0) json_object_set_new(req, "ttl", json_integer(s->ttl));
         }

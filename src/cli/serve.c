@@ -24,7 +24,9 @@ static void print_settings(const mnemo_settings *s) {
         if (t[i].type == MNEMO_SETTING_STRING) {
             const char *v;
             memcpy(&v, field, sizeof v);
-            bool secret = !strcmp(t[i].flag, "api-key");
+            /* a Redis URL may carry a password: shown without it */
+            bool secret = !strcmp(t[i].flag, "api-key") ||
+                          (!strcmp(t[i].flag, "cache-redis") && v && strchr(v, '@'));
             fprintf(stderr, " %s=%s", t[i].flag, !v ? "(none)" : secret ? "(set)" : v);
         } else if (t[i].type == MNEMO_SETTING_INT) {
             long v;
@@ -69,6 +71,7 @@ static int check(const mnemo_settings *s) {
         {"rate-limit-tpm", s->rate_limit_tpm, 0, 1L << 40},
         {"threads", s->threads, 0, 4096},
         {"load-delay-ms", s->load_delay_ms, 0, 600000},
+        {"cache-redis-timeout-ms", s->cache_redis_timeout_ms, 1, 60000},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (r[i].v < r[i].lo || r[i].v > r[i].hi) {
@@ -76,6 +79,15 @@ static int check(const mnemo_settings *s) {
                              r[i].lo, r[i].hi);
             return 2;
         }
+    if (s->cache_redis) { /* a URL that cannot work is a startup error, not a silent miss */
+        mnemo_redis_url u;
+        mnemo_error err;
+        if (mnemo__redis_url_parse(s->cache_redis, &u, &err)) {
+            mnemo__cli_error("serve", "%s", err.message);
+            return 2;
+        }
+        mnemo__redis_url_free(&u);
+    }
     return 0;
 }
 
@@ -146,6 +158,8 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
             .batch_window = (double)s->batch_window_ms / 1e3,
             .max_queue_tokens = (size_t)s->max_queue_tokens,
             .cache_bytes = (size_t)s->cache_mb << 20, .cache_ttl = (double)s->cache_ttl,
+            .redis_url = s->cache_redis, .redis_timeout = (double)s->cache_redis_timeout_ms / 1e3,
+            .redis_model = cfg.model_name,
             .observe = mnemo__server_observe_batch, .observe_arg = srv};
         if (mnemo_model_open(s->model, &mo, &model, &err) ||
             mnemo__service_open(model, &so, &svc, &err)) {

@@ -99,8 +99,10 @@ int mnemo__settings_parse(mnemo_settings *s, unsigned command, int argc, char **
         const char *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
         const mnemo_setting_info *row = NULL;
+        /* one flag may have a row per command (--prompt: embed's, memory's) */
         for (size_t i = 0; i < n; i++)
-            if (strlen(table[i].flag) == name_len && !strncmp(table[i].flag, name, name_len))
+            if (strlen(table[i].flag) == name_len && !strncmp(table[i].flag, name, name_len) &&
+                (!row || (table[i].commands & command)))
                 row = &table[i];
         if (!row || !(row->commands & command))
             return mnemo__fail(err, MNEMO_EINVAL, "unknown option '--%.*s' for this command "

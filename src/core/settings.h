@@ -75,6 +75,12 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       MNEMO_CMD_SERVE)                                                                         \
     X(cache_ttl, "cache-ttl", "MNEMO_CACHE_TTL", INT, "3600", "SECONDS",                      \
       "cache entries expire this long after they were stored (0 = never)", MNEMO_CMD_SERVE)    \
+    X(cache_redis, "cache-redis", "MNEMO_CACHE_REDIS", STRING, NULL, "URL",                   \
+      "second cache tier shared by replicas: redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH[?db=N]", \
+      MNEMO_CMD_SERVE)                                                                         \
+    X(cache_redis_timeout_ms, "cache-redis-timeout-ms", "MNEMO_CACHE_REDIS_TIMEOUT_MS", INT,   \
+      "50", "MS", "Redis connect and command timeout; slower counts as a miss (fail-open)",     \
+      MNEMO_CMD_SERVE)                                                                         \
     X(max_inputs, "max-inputs", "MNEMO_MAX_INPUTS", INT, "128", "N", "inputs per request at most", \
       MNEMO_CMD_SERVE)                                                                         \
     X(max_input_chars, "max-input-chars", "MNEMO_MAX_INPUT_CHARS", INT, "8192", "N",          \
@@ -128,6 +134,10 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(metadata, "metadata", NULL, STRING, NULL, "JSON", "add/update: the metadata object",     \
       MNEMO_CMD_MEMORY)                                                                        \
     X(text, "text", NULL, STRING, NULL, "TEXT", "update: the new text (embedded again)", MNEMO_CMD_MEMORY) \
+    /* embed's --prompt under the same flag; no environment variable, so an    \
+     * MNEMO_PROMPT meant for embed never changes how memories are embedded */  \
+    X(memory_prompt, "prompt", NULL, STRING, NULL, "NAME",                                     \
+      "add/update: the model's prompt to embed the text with (default: document)", MNEMO_CMD_MEMORY) \
     X(ttl, "ttl", NULL, INT, "0", "SECONDS", "add/update: forget the memory after this long (0 = never)", \
       MNEMO_CMD_MEMORY)                                                                        \
     X(filter, "filter", NULL, STRING, NULL, "JSON",                                            \

@@ -3,10 +3,13 @@
  * inputs to full-width vectors. Prompt resolution, cache lookup, tokenizing
  * on the caller's thread (so the worker only runs the model), the batcher
  * round trip with deadline and cancellation, and storing results in the
- * cache. Not HTTP: src/server turns requests and responses into JSON.
+ * cache (local LRU first, then the Redis tier when there is one: a Redis hit
+ * fills the local cache, a computed vector goes to both). Not HTTP:
+ * src/server turns requests and responses into JSON.
  */
 #include "service.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define IDS_PROMPT "\001ids" /* the cache key's prompt piece for token-id inputs */
@@ -15,6 +18,7 @@ struct mnemo_service {
     const mnemo_model *model;
     mnemo_context *ctx;
     mnemo_cache *cache;
+    mnemo_redis *redis; /* NULL without --cache-redis */
     mnemo_batcher *batcher;
     char *model_id;
     size_t width, vocab, max_tokens;
@@ -54,6 +58,18 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
     mnemo_context_options co = {.n_threads = o->n_threads, .max_batch_tokens = budget};
     if (!rc) rc = mnemo_context_create(model, &co, &s->ctx, err);
     if (!rc) rc = mnemo__cache_create(o->cache_bytes, o->cache_ttl, s->width, &s->cache, err);
+    if (!rc && o->redis_url) {
+        /* What replicas must agree on to share vectors: the model's name,
+         * its precision (int8 weights give slightly different vectors) and
+         * its shape. Not the folder's path, which differs between machines. */
+        char fp[512];
+        snprintf(fp, sizeof fp, "%s|%s|dim=%zu|vocab=%zu|max=%zu",
+                 o->redis_model ? o->redis_model : s->model_id, mnemo_model_precision(model), s->width,
+                 s->vocab, s->max_tokens);
+        mnemo_redis_options ro = {.url = o->redis_url, .timeout = o->redis_timeout,
+                                  .ttl = o->cache_ttl, .width = s->width, .fingerprint = fp};
+        rc = mnemo__redis_open(&ro, &s->redis, err);
+    }
     if (!rc) {
         /* Warm up before the first request: page in weights, touch buffers. */
         int32_t *warm = NULL;
@@ -85,12 +101,14 @@ void mnemo__service_close(mnemo_service *s) {
     mnemo__batcher_free(s->batcher); /* first: its worker uses the context */
     mnemo_context_free(s->ctx);
     mnemo__cache_free(s->cache);
+    mnemo__redis_close(s->redis);
     mnemo__free(s->model_id);
     mnemo__free(s);
 }
 
 const mnemo_model *mnemo__service_model(const mnemo_service *s) { return s->model; }
 mnemo_cache *mnemo__service_cache(mnemo_service *s) { return s->cache; }
+mnemo_redis *mnemo__service_redis(mnemo_service *s) { return s->redis; }
 mnemo_batcher *mnemo__service_batcher(mnemo_service *s) { return s->batcher; }
 
 /* Token ids as given -> a complete sequence: range-checked, <bos>/<eos> added
@@ -139,6 +157,9 @@ static void cache_key(const mnemo_service *s, const mnemo_service_input *in, con
     key[3] = (mnemo_piece){"L", left ? 1 : 0};
 }
 
+struct mnemo_service_call;
+static int redis_lookup(mnemo_service *s, struct mnemo_service_call *c, size_t n_missed, mnemo_error *err);
+
 struct mnemo_service_call {
     mnemo_service *s;
     const mnemo_service_request *q;
@@ -162,6 +183,7 @@ void mnemo__service_end(mnemo_service_call *c) {
             mnemo_piece key[4];
             cache_key(s, &c->q->inputs[c->where[k]], c->prompt, c->q->truncate_left, key);
             mnemo__cache_put(s->cache, key, 4, c->vecs + k * s->width, c->r->n_tokens[c->where[k]], now);
+            mnemo__redis_put(s->redis, key + 1, 3, c->vecs + k * s->width, c->r->n_tokens[c->where[k]]);
         }
     }
     if (c->ids)
@@ -173,6 +195,47 @@ void mnemo__service_end(mnemo_service_call *c) {
     mnemo__free(c->seen);
     mnemo__free(c->vecs);
     mnemo__free(c);
+}
+
+/* The local misses c->where[0..n_missed) looked up in Redis in one round
+ * trip; hits are marked and fill the local cache. */
+static int redis_lookup(mnemo_service *s, mnemo_service_call *c, size_t n_missed, mnemo_error *err) {
+    const mnemo_service_request *q = c->q;
+    mnemo_service_result *r = c->r;
+    mnemo_piece *pieces = mnemo__malloc_array(n_missed, 4 * sizeof *pieces);
+    const mnemo_piece **keys = mnemo__malloc_array(n_missed, sizeof *keys);
+    float **outs = mnemo__malloc_array(n_missed, sizeof *outs);
+    size_t *tokens = mnemo__malloc_array(n_missed, sizeof *tokens);
+    bool *found = mnemo__malloc_array(n_missed, sizeof *found);
+    int rc = MNEMO_OK;
+    if (!pieces || !keys || !outs || !tokens || !found) {
+        rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu inputs", n_missed);
+        goto done;
+    }
+    for (size_t k = 0; k < n_missed; k++) {
+        size_t i = c->where[k];
+        cache_key(s, &q->inputs[i], c->prompt, q->truncate_left, pieces + 4 * k);
+        keys[k] = pieces + 4 * k + 1; /* the fingerprint stands for the model id */
+        outs[k] = r->vectors + i * s->width;
+    }
+    mnemo__redis_get(s->redis, keys, 3, n_missed, outs, tokens, found);
+    double now = mnemo__now();
+    for (size_t k = 0; k < n_missed; k++) {
+        if (!found[k]) continue;
+        size_t i = c->where[k];
+        c->hit[i] = true;
+        r->n_tokens[i] = tokens[k];
+        r->cache_hits++;
+        r->total_tokens += tokens[k];
+        mnemo__cache_put(s->cache, pieces + 4 * k, 4, outs[k], tokens[k], now);
+    }
+done:
+    mnemo__free(pieces);
+    mnemo__free(keys);
+    mnemo__free(outs);
+    mnemo__free(tokens);
+    mnemo__free(found);
+    return rc;
 }
 
 int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo_service_result *r,
@@ -201,6 +264,7 @@ int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo
         rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory for %zu inputs", n);
         goto fail;
     }
+    size_t n_missed = 0; /* local misses, listed in where[] for the Redis lookup */
     for (size_t i = 0; i < n; i++) {
         const mnemo_service_input *in = &q->inputs[i];
         if (in->ids && explicit_prompt) {
@@ -215,8 +279,14 @@ int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo
             c->hit[i] = true;
             r->cache_hits++;
             r->total_tokens += r->n_tokens[i];
-            continue;
+        } else {
+            c->where[n_missed++] = i;
         }
+    }
+    if (s->redis && n_missed && (rc = redis_lookup(s, c, n_missed, err))) goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const mnemo_service_input *in = &q->inputs[i];
+        if (c->hit[i]) continue;
         size_t len = 0;
         int32_t *seq = NULL;
         mnemo_truncation mode = q->no_truncate ? MNEMO_TRUNCATE_REFUSE

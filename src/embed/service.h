@@ -58,6 +58,78 @@ void mnemo__cache_put(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, c
                       size_t n_tokens, double now);
 void mnemo__cache_stats(mnemo_cache *c, mnemo_cache_stats *out);
 
+/* ------------------------------------------------------- the Redis tier */
+
+/*
+ * The second cache tier, shared by every replica (cache_redis.c, hiredis):
+ * keys are MNEMO_REDIS_PREFIX + 32 hex digits of a hash of (model
+ * fingerprint, the local key's pieces but the model id); values a 32-byte
+ * header (magic, version, dtype, dim, tokens, model hash, key length,
+ * checksum), the key's pieces themselves (so a hash collision is a miss, not
+ * another text's vector) and the full-width f32 vector. A value that does
+ * not check out is a miss, counted as invalid. Fail-open: a lookup never
+ * waits longer than the timeout, an error marks Redis down, and while it is
+ * down lookups are skipped (misses) and a background thread reconnects with
+ * backoff (100 ms doubling to 2 s). Writes go through a bounded queue to
+ * that thread (pipelined SET ... EX ttl), off the response path; a full
+ * queue or a down Redis drops them, counted. Thread-safe: readers take a
+ * context from a small pool, the writer has its own.
+ */
+#define MNEMO_REDIS_PREFIX "mnemo:v1:"
+typedef struct mnemo_redis mnemo_redis;
+
+/* A parsed --cache-redis URL (cache_redis_url.c): redis://[[user]:password@]host[:port][/db]
+ * (host may be [v6]; port 6379 by default) or unix:///path[?db=N] (also
+ * redis+unix://; a password as unix://:password@/path). Strings owned. */
+typedef struct mnemo_redis_url {
+    char *host, *socket_path, *user, *password; /* host or socket_path is set */
+    int port;
+    long db;
+} mnemo_redis_url;
+/* EINVAL with a message that says what a valid URL looks like. */
+int mnemo__redis_url_parse(const char *url, mnemo_redis_url *out, mnemo_error *err);
+void mnemo__redis_url_free(mnemo_redis_url *u);
+
+typedef struct mnemo_redis_options {
+    const char *url;
+    double timeout;          /* seconds, for connecting and for each command */
+    double ttl;              /* seconds a value lives (<= 0: no expiry) */
+    size_t width;            /* floats per vector */
+    const char *fingerprint; /* the model as replicas must agree on it */
+    size_t max_queue;        /* writes waiting at most (0: 4096) */
+} mnemo_redis_options;
+
+#define MNEMO_REDIS_SECONDS_BOUNDS \
+    {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+#define MNEMO_REDIS_N_BOUNDS 13
+typedef struct mnemo_redis_stats {
+    bool enabled, up;
+    uint64_t hits, misses, invalid, skipped; /* skipped (and invalid) are misses too */
+    uint64_t writes, dropped, reconnects;
+    uint64_t errors_connect, errors_get, errors_set;
+    uint64_t seconds_counts[MNEMO_REDIS_N_BOUNDS + 1]; /* one lookup round trip; last: +Inf */
+    double seconds_sum;
+    size_t queued;
+} mnemo_redis_stats;
+
+/* Parses the URL (EINVAL), tries to connect once (a Redis that is not there
+ * is logged and retried in the background, not an error) and starts the
+ * writer thread. ENOMEM. */
+int mnemo__redis_open(const mnemo_redis_options *o, mnemo_redis **out, mnemo_error *err);
+/* Stops the writer (queued writes it has not sent are dropped) and frees.
+ * NULL is fine. */
+void mnemo__redis_close(mnemo_redis *r);
+/* Looks up n keys in one MGET; keys[i] is key i's n_pieces pieces. On a hit
+ * copies the vector (width floats) to vecs[i], the token count to
+ * n_tokens[i] and sets found[i]. Never fails: errors are misses. */
+void mnemo__redis_get(mnemo_redis *r, const mnemo_piece *const *keys, size_t n_pieces, size_t n,
+                      float *const *vecs, size_t *n_tokens, bool *found);
+/* Queues a write (copies everything); returns at once. */
+void mnemo__redis_put(mnemo_redis *r, const mnemo_piece *key, size_t n_pieces, const float *vec,
+                      size_t n_tokens);
+/* Zeroes *out for NULL (enabled false). */
+void mnemo__redis_stats(mnemo_redis *r, mnemo_redis_stats *out);
+
 /* ---------------------------------------------------------------- batcher */
 
 /*
@@ -154,6 +226,9 @@ typedef struct mnemo_service_options {
     size_t max_queue_tokens;
     size_t cache_bytes; /* 0: no cache */
     double cache_ttl;
+    const char *redis_url;       /* NULL: no Redis tier */
+    double redis_timeout;        /* seconds */
+    const char *redis_model;     /* the model's name in the Redis fingerprint */
     mnemo_batch_observe_fn observe;
     void *observe_arg;
 } mnemo_service_options;
@@ -163,6 +238,7 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
 void mnemo__service_close(mnemo_service *s);
 const mnemo_model *mnemo__service_model(const mnemo_service *s);
 mnemo_cache *mnemo__service_cache(mnemo_service *s);
+mnemo_redis *mnemo__service_redis(mnemo_service *s); /* NULL without --cache-redis */
 mnemo_batcher *mnemo__service_batcher(mnemo_service *s);
 
 /* One input: text (UTF-8) or, when ids is not NULL, token ids. */

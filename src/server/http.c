@@ -232,6 +232,7 @@ static mnemo_metrics_gauges gauges(mnemo_request *r) {
     if (r->svc) {
         mnemo__batcher_stats(mnemo__service_batcher(r->svc), &g.queue);
         mnemo__cache_stats(mnemo__service_cache(r->svc), &g.cache);
+        mnemo__redis_stats(mnemo__service_redis(r->svc), &g.redis);
     }
     return g;
 }

@@ -157,6 +157,42 @@ static void write_histogram(mnemo_jsonw *w, const histogram *h) {
              (unsigned long long)cum, h->name, h->sum, h->name, (unsigned long long)h->count);
 }
 
+/* The Redis tier's series (--cache-redis), from its own counters. */
+static void write_redis(mnemo_jsonw *w, const mnemo_redis_stats *r) {
+    scalar(w, "mnemo_cache_redis_up", "gauge", "1 while Redis answers (0: down, reconnecting in the background).",
+           r->up ? 1 : 0);
+    scalar(w, "mnemo_cache_redis_hits_total", "counter", "Local cache misses answered by Redis.",
+           (double)r->hits);
+    scalar(w, "mnemo_cache_redis_misses_total", "counter",
+           "Redis lookups without a usable value (absent, invalid, skipped or failed).", (double)r->misses);
+    scalar(w, "mnemo_cache_redis_invalid_total", "counter",
+           "Redis values refused by their header or checksum (treated as misses).", (double)r->invalid);
+    scalar(w, "mnemo_cache_redis_skipped_total", "counter",
+           "Redis lookups not sent: Redis down (backing off) or no free connection in time.",
+           (double)r->skipped);
+    printf_w(w, "# HELP mnemo_cache_redis_errors_total Redis errors, by operation (each one a miss or a dropped write).\n"
+                "# TYPE mnemo_cache_redis_errors_total counter\n"
+                "mnemo_cache_redis_errors_total{op=\"connect\"} %llu\n"
+                "mnemo_cache_redis_errors_total{op=\"get\"} %llu\n"
+                "mnemo_cache_redis_errors_total{op=\"set\"} %llu\n",
+             (unsigned long long)r->errors_connect, (unsigned long long)r->errors_get,
+             (unsigned long long)r->errors_set);
+    scalar(w, "mnemo_cache_redis_writes_total", "counter", "Vectors written to Redis.", (double)r->writes);
+    scalar(w, "mnemo_cache_redis_writes_dropped_total", "counter",
+           "Vectors not written to Redis: queue full or Redis down.", (double)r->dropped);
+    scalar(w, "mnemo_cache_redis_reconnects_total", "counter", "Reconnections after Redis was down.",
+           (double)r->reconnects);
+    scalar(w, "mnemo_cache_redis_queue", "gauge", "Writes waiting for the Redis writer.", (double)r->queued);
+    histogram h = {.name = "mnemo_cache_redis_seconds", .help = "One Redis lookup round trip (MGET).",
+                   .n_bounds = MNEMO_REDIS_N_BOUNDS, .bounds = MNEMO_REDIS_SECONDS_BOUNDS,
+                   .sum = r->seconds_sum};
+    for (size_t i = 0; i <= MNEMO_REDIS_N_BOUNDS; i++) {
+        h.counts[i] = r->seconds_counts[i];
+        h.count += r->seconds_counts[i];
+    }
+    write_histogram(w, &h);
+}
+
 void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnemo_jsonw *w) {
     pthread_mutex_lock(&m->mu);
     printf_w(w, "# HELP mnemo_requests_total HTTP requests answered, by route and status.\n"
@@ -185,6 +221,7 @@ void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnem
            (double)g->cache.expirations);
     scalar(w, "mnemo_cache_bytes", "gauge", "Bytes held by the embedding cache.", (double)g->cache.bytes);
     scalar(w, "mnemo_cache_entries", "gauge", "Entries in the embedding cache.", (double)g->cache.entries);
+    if (g->redis.enabled) write_redis(w, &g->redis);
     scalar(w, "mnemo_queue_sequences", "gauge", "Sequences waiting for the model.",
            (double)g->queue.queued_seqs);
     scalar(w, "mnemo_queue_tokens", "gauge", "Tokens waiting for the model.", (double)g->queue.queued_tokens);

@@ -52,6 +52,10 @@ static const char *const migrations[] = {
     "  at REAL NOT NULL,"
     "  text TEXT, metadata TEXT);"
     "CREATE INDEX history_memory ON history(memory_id, seq);",
+    /* 1 -> 2: the prompt each memory's text is embedded with, so that an
+     * update of the text embeds it the same way; NULL: "document" (every
+     * memory of a version 1 store). */
+    "ALTER TABLE memories ADD COLUMN prompt_name TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -640,7 +644,10 @@ int mnemo__memory_from_row(sqlite3_stmt *st, int c, mnemo_memory *m) {
     m->created_at = sqlite3_column_double(st, c + 7);
     m->updated_at = sqlite3_column_double(st, c + 8);
     m->expires_at = sqlite3_column_type(st, c + 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, c + 9);
-    if (!m->text || !m->metadata || !m->ns) {
+    /* NULL: the default prompt (and every memory of a version 1 store) */
+    m->prompt_name = sqlite3_column_type(st, c + 10) == SQLITE_NULL ? mnemo__strndup("document", 8)
+                                                                     : dup_col(st, c + 10);
+    if (!m->text || !m->metadata || !m->ns || !m->prompt_name) {
         mnemo__memory_clear(m);
         return MNEMO_ENOMEM;
     }
@@ -654,6 +661,7 @@ void mnemo__memory_clear(mnemo_memory *m) {
     mnemo__free(m->user_id);
     mnemo__free(m->agent_id);
     mnemo__free(m->session_id);
+    mnemo__free(m->prompt_name);
     memset(m, 0, sizeof *m);
 }
 

@@ -123,7 +123,8 @@ int mnemo__metadata_parse(const mnemo_store *s, const char *text, const char *wh
                           json_t **meta, char **compact, mnemo_error *err);
 /* Fills m from a row of MNEMO_MEMORY_COLUMNS starting at column `col`. */
 #define MNEMO_MEMORY_COLUMNS \
-    "id, text, metadata, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at"
+    "id, text, metadata, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at, " \
+    "prompt_name"
 int mnemo__memory_from_row(sqlite3_stmt *st, int col, mnemo_memory *m);
 void mnemo__memory_clear(mnemo_memory *m);
 

@@ -140,6 +140,7 @@ json_t *mnemo__memory_json(const mnemo_memory *m, int with_score) {
     json_object_set_new(o, "created_at", json_real(m->created_at));
     json_object_set_new(o, "updated_at", json_real(m->updated_at));
     json_object_set_new(o, "expires_at", m->expires_at > 0 ? json_real(m->expires_at) : json_null());
+    json_object_set_new(o, "prompt_name", str_or_null(m->prompt_name));
     if (with_score) json_object_set_new(o, "score", json_real(m->score));
     return o;
 }
@@ -151,7 +152,7 @@ static json_t *list_json(const mnemo_memories *m, int with_score) {
 }
 
 static const char *const memory_fields[] = {"text", "metadata", "namespace", "user_id", "agent_id",
-                                            "session_id", "ttl", "expires_at", "vector", NULL};
+                                            "session_id", "ttl", "expires_at", "vector", "prompt_name", NULL};
 
 /* An optional array of numbers as floats (*out NULL when absent; mnemo__free). */
 static int get_vector(req_ctx *c, json_t *obj, const char *where, float **out, size_t *n) {
@@ -212,7 +213,8 @@ static int op_add(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
             (rc = get_object_text(c, m, "metadata", where, &metas[i])) ||
             (rc = get_num(c, m, "ttl", where, &ttl, &has_ttl)) ||
             (rc = get_num(c, m, "expires_at", where, &exp, &has_exp)) ||
-            (rc = get_vector(c, m, where, &vecs[i], &in[i].vector_dim)))
+            (rc = get_vector(c, m, where, &vecs[i], &in[i].vector_dim)) ||
+            (rc = get_str(c, m, "prompt_name", where, &in[i].prompt_name, NULL)))
             break;
         in[i].vector = vecs[i];
         if (!in[i].text) {
@@ -348,7 +350,7 @@ static int op_get(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
 }
 
 static int op_update(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
-    static const char *const fields[] = {"id", "text", "metadata", "ttl", "expires_at", NULL};
+    static const char *const fields[] = {"id", "text", "metadata", "ttl", "expires_at", "prompt_name", NULL};
     const char *id;
     mnemo_memory_changes u = {0};
     char *meta = NULL;
@@ -356,6 +358,7 @@ static int op_update(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     int rc = only_fields(c, req, fields, "");
     if (!rc) rc = need_id(c, req, &id);
     if (!rc) rc = get_str(c, req, "text", "", &u.text, &u.text_len);
+    if (!rc) rc = get_str(c, req, "prompt_name", "", &u.prompt_name, NULL);
     if (!rc) rc = get_object_text(c, req, "metadata", "", &meta);
     if (!rc) rc = get_num(c, req, "ttl", "", &u.ttl, &has_ttl);
     if (!rc) rc = get_num(c, req, "expires_at", "", &u.expires_at, &has_exp);

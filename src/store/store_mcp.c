@@ -19,6 +19,9 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
 #define SCOPE_PROPS                                                                                        \
     "\"namespace\": {\"type\": \"string\", \"description\": \"namespace (default: default)\"},"            \
     "\"user_id\": {\"type\": \"string\"}, \"agent_id\": {\"type\": \"string\"}, \"session_id\": {\"type\": \"string\"}"
+#define PROMPT_PROP                                                                                        \
+    "\"prompt_name\": {\"type\": \"string\", \"description\": \"the model's prompt to embed the text with " \
+    "(default: document; e.g. query, STS)\"}"
 #define FILTER_PROP                                                                                        \
     "\"filter\": {\"type\": \"object\", \"description\": \"metadata filter: {\\\"field\\\": value}, "       \
     "operators $eq $ne $in $nin $gt $gte $lt $lte $exists, and $and $or $not\"}"
@@ -31,7 +34,7 @@ static const struct tool {
      "returns the existing id; a near-duplicate updates it.",
      "{\"type\": \"object\", \"properties\": {\"text\": {\"type\": \"string\", \"description\": \"what to remember\"},"
      "\"metadata\": {\"type\": \"object\"}, \"ttl\": {\"type\": \"number\", \"description\": \"seconds to keep it\"},"
-     SCOPE_PROPS "}, \"required\": [\"text\"], \"additionalProperties\": false}"},
+     PROMPT_PROP "," SCOPE_PROPS "}, \"required\": [\"text\"], \"additionalProperties\": false}"},
     {"memory_search", "search",
      "Recall the memories most relevant to a query, best first (mode vector: by meaning; text: by words; "
      "hybrid: both).",
@@ -45,7 +48,7 @@ static const struct tool {
      "\"additionalProperties\": false}"},
     {"memory_update", "update", "Change a memory's text (embedded again), metadata or time to live.",
      "{\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"string\"}, \"text\": {\"type\": \"string\"},"
-     "\"metadata\": {\"type\": \"object\"}, \"ttl\": {\"type\": \"number\"}}, \"required\": [\"id\"], "
+     "\"metadata\": {\"type\": \"object\"}, \"ttl\": {\"type\": \"number\"}," PROMPT_PROP "}, \"required\": [\"id\"], "
      "\"additionalProperties\": false}"},
     {"memory_delete", "delete",
      "Forget a memory by id, or every memory of a scope matching a filter ({} for all of the scope).",

@@ -78,6 +78,8 @@ typedef struct pending {
     uint64_t hash;
     double expires_at;
     const float *vec;
+    const char *prompt; /* the prompt name recorded for the row; NULL: "document" */
+    size_t group;       /* 1 + the first input embedded in the same call; 0: not yet */
     int64_t seq;      /* the row written or matched */
     long target;      /* near-duplicate: index position; -1 none */
     int same_as;      /* exact repeat of an earlier input of this batch; -1 none */
@@ -106,13 +108,35 @@ static int check_expiry(double now, double ttl, double expires_at, const char *w
     return MNEMO_OK;
 }
 
-/* The text of row seq equals text? (a hash match is confirmed by the text) */
-static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len) {
+/* The prompt name a memory records: NULL for the default, "document", so
+ * that naming it or not is the same memory. */
+static const char *recorded_prompt(const char *name) {
+    return name && strcmp(name, "document") ? name : NULL;
+}
+
+static int same_prompt(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* NULL, or a prompt name of the store's model. */
+static int check_prompt(const mnemo_store *s, const char *name, const char *where, mnemo_error *err) {
+    if (!name) return MNEMO_OK;
+    if (!s->model)
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "%sprompt_name: the store was opened without a model to check it against: pass "
+                           "--model DIR", where);
+    mnemo_embed_options eo = {.prompt_name = name};
+    const char *text;
+    if (mnemo_embed_prompt(s->model, &eo, &text, err)) return mnemo__fail_prefix(err, "%sprompt_name", where);
+    return MNEMO_OK;
+}
+
+/* The text and prompt of row seq equal these? (confirms a hash match) */
+static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len, const char *prompt) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT text FROM memories WHERE seq = ?1", -1, &st, NULL)) return 0;
+    if (sqlite3_prepare_v2(db, "SELECT text, prompt_name FROM memories WHERE seq = ?1", -1, &st, NULL)) return 0;
     sqlite3_bind_int64(st, 1, seq);
     int same = sqlite3_step(st) == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len &&
-               !memcmp(sqlite3_column_text(st, 0), text, len);
+               !memcmp(sqlite3_column_text(st, 0), text, len) &&
+               same_prompt((const char *)sqlite3_column_text(st, 1), prompt);
     sqlite3_finalize(st);
     return same;
 }
@@ -139,8 +163,10 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
         if ((rc = check_text(s, in[i].text, in[i].text_len, where, err)) ||
             (rc = mnemo__scope_check(&in[i].scope, where, err)) ||
             (rc = check_expiry(now, in[i].ttl, in[i].expires_at, where, &p[i].expires_at, err)) ||
-            (rc = mnemo__metadata_parse(s, in[i].metadata, where, &p[i].meta, &p[i].meta_text, err)))
+            (rc = mnemo__metadata_parse(s, in[i].metadata, where, &p[i].meta, &p[i].meta_text, err)) ||
+            (rc = check_prompt(s, in[i].prompt_name, where, err)))
             break;
+        p[i].prompt = recorded_prompt(in[i].prompt_name);
         if (in[i].vector) {
             if (in[i].vector_dim != s->dim) {
                 rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: %zu values, the store's width is %zu", where,
@@ -158,27 +184,28 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
         p[i].same_as = -1;
     }
     if (rc) goto out;
-    /* Embed the texts that came without a vector, in one call. */
-    size_t n_embed = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!in[i].vector) {
-            texts[n_embed] = in[i].text;
-            lens[n_embed++] = in[i].text_len;
-        }
+    /* Embed the texts that came without a vector: one call per prompt (one
+     * in all unless the batch mixes prompts). */
+    float *ev = NULL;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (in[i].vector || p[i].group) continue;
+        size_t m = 0;
+        for (size_t j = i; j < n; j++)
+            if (!in[j].vector && !p[j].group && same_prompt(p[j].prompt, p[i].prompt)) {
+                texts[m] = in[j].text;
+                lens[m++] = in[j].text_len;
+                p[j].group = i + 1;
+            }
+        /* m == n: every input, in order, so straight into place */
+        float *dst = m == n ? vecs : ev ? ev : (ev = mnemo__malloc_array(n, s->dim * sizeof(float)));
+        if (!dst) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        else rc = mnemo__store_embed(s, texts, lens, m, p[i].prompt ? p[i].prompt : "document", dst, err);
+        if (!rc && dst != vecs)
+            for (size_t j = i, k = 0; j < n; j++)
+                if (p[j].group == i + 1) memcpy(vecs + j * s->dim, ev + (k++) * s->dim, s->dim * sizeof(float));
     }
-    if (n_embed) {
-        float *ev = n_embed == n ? vecs : mnemo__malloc_array(n_embed, s->dim * sizeof(float));
-        if (!ev) {
-            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-            goto out;
-        }
-        rc = mnemo__store_embed(s, texts, lens, n_embed, "document", ev, err);
-        if (!rc && ev != vecs)
-            for (size_t i = 0, j = 0; i < n; i++)
-                if (!in[i].vector) memcpy(vecs + i * s->dim, ev + (j++) * s->dim, s->dim * sizeof(float));
-        if (ev != vecs) mnemo__free(ev);
-        if (rc) goto out;
-    }
+    mnemo__free(ev);
+    if (rc) goto out;
     for (size_t i = 0; i < n; i++) {
         texts[i] = in[i].text;
         lens[i] = in[i].text_len;
@@ -193,12 +220,12 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
     sqlite3_stmt *ins = NULL, *upd = NULL;
     src = sqlite3_prepare_v2(s->writer,
                              "INSERT INTO memories(id, text, text_hash, metadata, namespace, user_id, "
-                             "agent_id, session_id, created_at, updated_at, expires_at, vector) "
-                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)", -1, &ins, NULL);
+                             "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)", -1, &ins, NULL);
     if (!src)
         src = sqlite3_prepare_v2(s->writer,
                                  "UPDATE memories SET text = ?2, text_hash = ?3, metadata = ?4, "
-                                 "updated_at = ?5, expires_at = ?6, vector = ?7 WHERE seq = ?1",
+                                 "updated_at = ?5, expires_at = ?6, vector = ?7, prompt_name = ?8 WHERE seq = ?1",
                                  -1, &upd, NULL);
     /* The index is read, not changed, while the transaction is open; the
      * writer lock keeps other writers out, so what it says stays true. */
@@ -209,6 +236,7 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
             /* an exact repeat within this batch */
             for (size_t j = 0; j < i; j++)
                 if (p[j].hash == p[i].hash && lens[j] == lens[i] && !memcmp(texts[j], texts[i], lens[i]) &&
+                    same_prompt(p[j].prompt, p[i].prompt) &&
                     !strcmp(mnemo__scope_ns(&in[j].scope), mnemo__scope_ns(&in[i].scope)) &&
                     !strcmp(in[j].scope.user_id ? in[j].scope.user_id : "", in[i].scope.user_id ? in[i].scope.user_id : "") &&
                     !strcmp(in[j].scope.agent_id ? in[j].scope.agent_id : "", in[i].scope.agent_id ? in[i].scope.agent_id : "") &&
@@ -228,7 +256,7 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
             for (size_t e = 0; e < s->index.n; e++) {
                 const mnemo_index_entry *x = &s->index.entries[e];
                 if (!mnemo__scope_equal(x, &in[i].scope) || (x->expires_at && x->expires_at <= now)) continue;
-                if (x->text_hash == p[i].hash && same_text(s->writer, x->seq, texts[i], lens[i])) {
+                if (x->text_hash == p[i].hash && same_text(s->writer, x->seq, texts[i], lens[i], p[i].prompt)) {
                     best = (long)e;
                     exact = 1;
                     break;
@@ -262,6 +290,7 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
                 if (p[i].expires_at > 0) sqlite3_bind_double(upd, 6, p[i].expires_at);
                 else sqlite3_bind_null(upd, 6);
                 sqlite3_bind_blob(upd, 7, p[i].vec, (int)(s->dim * sizeof(float)), SQLITE_STATIC);
+                bind_opt_text(upd, 8, p[i].prompt);
                 src = sqlite3_step(upd);
                 src = src == SQLITE_DONE ? SQLITE_OK : src;
                 if (!src)
@@ -284,6 +313,7 @@ int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mne
         if (p[i].expires_at > 0) sqlite3_bind_double(ins, 10, p[i].expires_at);
         else sqlite3_bind_null(ins, 10);
         sqlite3_bind_blob(ins, 11, p[i].vec, (int)(s->dim * sizeof(float)), SQLITE_STATIC);
+        bind_opt_text(ins, 12, p[i].prompt);
         src = sqlite3_step(ins);
         src = src == SQLITE_DONE ? SQLITE_OK : src;
         p[i].seq = sqlite3_last_insert_rowid(s->writer);
@@ -348,20 +378,27 @@ out:
     return rc;
 }
 
-/* Reads the row of id for a change: seq, text, metadata, expiry. */
+/* Reads the row of id for a change: seq, text, metadata, expiry, prompt. */
 typedef struct row_info {
     int64_t seq;
     char *text, *meta;
     size_t text_len;
     double expires_at;
+    char *prompt; /* the recorded prompt name; NULL: "document" */
 } row_info;
+
+static void row_free(row_info *r) {
+    mnemo__free(r->text);
+    mnemo__free(r->meta);
+    mnemo__free(r->prompt);
+}
 
 static int row_load(mnemo_store *s, const char *id, double now, row_info *r, mnemo_error *err) {
     memset(r, 0, sizeof *r);
     if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->writer,
-                                "SELECT seq, text, metadata, expires_at FROM memories WHERE id = ?1 AND "
+                                "SELECT seq, text, metadata, expires_at, prompt_name FROM memories WHERE id = ?1 AND "
                                 "(expires_at IS NULL OR expires_at > ?2)", -1, &st, NULL);
     if (rc) return mnemo__store_sqlite_fail(err, s->writer, rc, "reading a memory");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -377,22 +414,42 @@ static int row_load(mnemo_store *s, const char *id, double now, row_info *r, mne
     r->text = mnemo__strndup((const char *)sqlite3_column_text(st, 1), r->text_len);
     r->meta = mnemo__strndup((const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2));
     r->expires_at = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 3);
+    const unsigned char *prompt = sqlite3_column_text(st, 4);
+    r->prompt = prompt ? mnemo__strndup((const char *)prompt, strlen((const char *)prompt)) : NULL;
     sqlite3_finalize(st);
-    if (!r->text || !r->meta) {
-        mnemo__free(r->text);
-        mnemo__free(r->meta);
+    if (!r->text || !r->meta || (prompt && !r->prompt)) {
+        row_free(r);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     }
     return MNEMO_OK;
 }
 
-static void row_free(row_info *r) {
-    mnemo__free(r->text);
-    mnemo__free(r->meta);
+/* The recorded prompt of memory id, read before the write lock is taken
+ * (so a text change is embedded outside it); *out NULL: "document", or no
+ * such memory (the update under the lock says so). */
+static int prompt_before(mnemo_store *s, const char *id, char **out, mnemo_error *err) {
+    *out = NULL;
+    sqlite3 *db;
+    int rc = mnemo__store_reader(s, &db, err);
+    if (rc) return rc;
+    sqlite3_stmt *st;
+    int src = sqlite3_prepare_v2(db, "SELECT prompt_name FROM memories WHERE id = ?1", -1, &st, NULL);
+    if (!src) {
+        sqlite3_bind_text(st, 1, id ? id : "", -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        const unsigned char *t = src == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+        if (t && !(*out = mnemo__strndup((const char *)t, strlen((const char *)t))))
+            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        src = src == SQLITE_ROW || src == SQLITE_DONE ? SQLITE_OK : src;
+        sqlite3_finalize(st);
+    }
+    if (src && !rc) rc = mnemo__store_sqlite_fail(err, db, src, "reading a memory");
+    mnemo__store_reader_put(s, db);
+    return rc;
 }
 
 int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
-    if (!u || (!u->text && !u->metadata && u->ttl == 0 && u->expires_at == 0))
+    if (!u || (!u->text && !u->metadata && !u->prompt_name && u->ttl == 0 && u->expires_at == 0))
         return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
     if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed", s->read_only_why);
     double now = mnemo__store_now(s);
@@ -400,6 +457,7 @@ int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_chang
     json_t *meta = NULL;
     char *meta_text = NULL;
     float *vec = NULL;
+    char *before = NULL; /* the memory's prompt, read before the write lock */
     if (u->text && (rc = check_text(s, u->text, u->text_len, "", err))) return rc;
     if (u->ttl != u->ttl || u->ttl < 0 || u->ttl > 1e10)
         return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10", u->ttl);
@@ -407,16 +465,23 @@ int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_chang
         return mnemo__fail(err, MNEMO_EINVAL, "ttl and expires_at: give one, not both");
     if (u->expires_at != u->expires_at || u->expires_at > 1e11)
         return mnemo__fail(err, MNEMO_EINVAL, "expires_at: %g is not a Unix time", u->expires_at);
+    if (u->prompt_name && !u->text)
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "prompt_name: give it with a new text (it is the prompt the text is embedded with)");
+    if ((rc = check_prompt(s, u->prompt_name, "", err))) return rc;
     if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err))) return rc;
+    /* A new text is embedded with the prompt named, else with the memory's own. */
+    const char *t = u->text;
+    size_t tl = u->text_len;
     if (u->text) {
         vec = mnemo__malloc_array(s->dim, sizeof(float));
         if (!vec) {
             rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
             goto out;
         }
-        const char *t = u->text;
-        size_t tl = u->text_len;
-        if ((rc = mnemo__store_embed(s, &t, &tl, 1, "document", vec, err))) goto out;
+        if (!u->prompt_name && (rc = prompt_before(s, id, &before, err))) goto out;
+        const char *use = u->prompt_name ? u->prompt_name : before;
+        if ((rc = mnemo__store_embed(s, &t, &tl, 1, use ? use : "document", vec, err))) goto out;
     }
     pthread_mutex_lock(&s->write_lock);
     row_info r;
@@ -424,6 +489,14 @@ int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_chang
         pthread_mutex_unlock(&s->write_lock);
         goto out;
     }
+    if (u->text && !u->prompt_name && !same_prompt(r.prompt, before) &&
+        (rc = mnemo__store_embed(s, &t, &tl, 1, r.prompt ? r.prompt : "document", vec, err))) {
+        /* (another update changed the prompt meanwhile: rare, so embedded again under the lock) */
+        row_free(&r);
+        pthread_mutex_unlock(&s->write_lock);
+        goto out;
+    }
+    const char *prompt = u->prompt_name ? recorded_prompt(u->prompt_name) : r.prompt;
     double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 ? 0 : r.expires_at;
     const char *text = u->text ? u->text : r.text;
     size_t text_len = u->text ? u->text_len : r.text_len;
@@ -437,7 +510,8 @@ int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_chang
     sqlite3_stmt *st;
     int src = sqlite3_prepare_v2(s->writer,
                                  "UPDATE memories SET text = ?2, text_hash = ?3, metadata = ?4, updated_at = ?5, "
-                                 "expires_at = ?6, vector = COALESCE(?7, vector) WHERE seq = ?1", -1, &st, NULL);
+                                 "expires_at = ?6, vector = COALESCE(?7, vector), prompt_name = ?8 WHERE seq = ?1",
+                                 -1, &st, NULL);
     if (!src) {
         sqlite3_bind_int64(st, 1, r.seq);
         sqlite3_bind_text(st, 2, text, (int)text_len, SQLITE_STATIC);
@@ -448,6 +522,7 @@ int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_chang
         else sqlite3_bind_null(st, 6);
         if (vec) sqlite3_bind_blob(st, 7, vec, (int)(s->dim * sizeof(float)), SQLITE_STATIC);
         else sqlite3_bind_null(st, 7);
+        bind_opt_text(st, 8, prompt);
         src = sqlite3_step(st);
         src = src == SQLITE_DONE ? SQLITE_OK : src;
         sqlite3_finalize(st);
@@ -476,6 +551,7 @@ out:
     json_decref(meta);
     mnemo__free(meta_text);
     mnemo__free(vec);
+    mnemo__free(before);
     return rc;
 }
 

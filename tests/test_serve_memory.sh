@@ -124,6 +124,12 @@ bad "not JSON" POST /v1/memories '{"text": ' 400 json
 printf '{"text": "caf\xe9"}' >"$T/latin1"
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$T/latin1" "$URL/v1/memories")
 check "invalid UTF-8: 400" $([ "$CODE" = 400 ] && echo 0 || echo 1)
+bad "delete with filter null (not {}: it would empty the scope)" POST /v1/memories/delete '{"filter": null, "namespace": "t"}' 400 filter
+# a field name cut in the error's param must stay valid UTF-8 (schemathesis found this)
+req POST /v1/memories "{\"text\": \"x\", \"$(printf 'é%.0s' $(seq 40))\": 1}"
+check "a long non-ASCII unknown field: 400, valid UTF-8 JSON" $([ "$CODE" = 400 ] && py "import json; json.loads(open('$T/body','rb').read().decode('utf-8'))" && echo 0 || echo 1)
+CODE=$(curl -s -o /dev/null -D "$T/headers" -w '%{http_code}' -X TRACE "$URL/v1/memories/$ID0")
+check "405 names the methods in Allow" $([ "$CODE" = 405 ] && grep -qi '^Allow: GET, PATCH, DELETE' "$T/headers" && echo 0 || echo 1)
 req GET "/v1/memories/count?namespace=t"
 check "bad input stored nothing" $([ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)
 
@@ -157,6 +163,8 @@ req GET /v1/memories/$PID0
 check "refused PATCHes changed nothing" $([ "$(j 'd["text"]')" = "Lighthouses are tall towers" ] && [ "$(j 'd["prompt_name"]')" = document ] && echo 0 || echo 1)
 
 # --- MCP over HTTP
+req POST /mcp '{"jsonrpc": '
+check "/mcp: a body that is not JSON: 400 with the JSON-RPC parse error" $([ "$CODE" = 400 ] && [ "$(j 'd["error"]["code"]')" = -32700 ] && echo 0 || echo 1)
 req POST /mcp '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'
 check "MCP tools/list over HTTP" $([ "$CODE" = 200 ] && j '[t["name"] for t in d["result"]["tools"]]' | grep -q search && echo 0 || echo 1)
 check "MCP memory_add takes prompt_name" $(j '[t for t in d["result"]["tools"] if t["name"] == "memory_add"][0]["inputSchema"]["properties"]["prompt_name"]["type"]' | grep -q string && echo 0 || echo 1)

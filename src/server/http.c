@@ -2,10 +2,12 @@
  * http.c — the HTTP server of server.h on libmicrohttpd: listening with
  * connection limits, per-address limits and timeouts; one thread per
  * connection that only parses, validates and waits (the batcher's worker runs
- * the model); reading bodies within the size limit; the route table, API
- * keys and rate limits; responses with X-Request-Id and Server-Timing; one
- * log line and the metrics of every request; graceful stop. What each route
- * does is in routes_*.c.
+ * the model); reading bodies within the size limit; the route table (also
+ * the list of every operation, mnemo__server_route, that the OpenAPI test
+ * compares with openapi.json), API keys and rate limits; responses with
+ * X-Request-Id and Server-Timing (and the console's page headers); one log
+ * line and the metrics of every request; graceful stop. What each route does
+ * is in routes_*.c and console.c.
  */
 #include "server.h"
 
@@ -34,6 +36,7 @@ struct mnemo_server {
     int port;
     mnemo_metrics *metrics;
     mnemo_auth *auth;
+    double started; /* mnemo__now() at start, for /v1/status' uptime */
 };
 
 typedef void (*route_fn)(mnemo_request *r);
@@ -49,6 +52,7 @@ typedef struct route {
 
 static void route_health(mnemo_request *r);
 static void route_metrics(mnemo_request *r);
+static void route_status(mnemo_request *r);
 
 static const route routes[] = {
     {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true, mnemo__route_openai_embeddings, false},
@@ -63,8 +67,34 @@ static const route routes[] = {
     {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false},
     /* the memory routes: routes_memory.c maps method and path to operations */
     {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true},
-    {"*", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, false},
+    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, false},
+    /* the console and the API reference (console.c; every file of assets.txt),
+     * and the JSON of what the console's status tab shows: no key needed (no
+     * data in the files; the status is /metrics' numbers) */
+    {"GET", "/", "/", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
+    {"GET", "/docs", "/docs", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
+    {"GET", "/openapi.json", "/openapi.json", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
+    {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
+    {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
+    {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
+    {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false},
 };
+
+/* The memory row's function dispatches by its own table: that table is its
+ * part of the list. Any other row is one operation. */
+bool mnemo__server_route(size_t i, mnemo_route_op *out) {
+    for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
+        bool sub = routes[k].fn == mnemo__route_memories;
+        size_t n = sub ? mnemo__memory_op_count : 1;
+        if (i >= n) {
+            i -= n;
+            continue;
+        }
+        *out = sub ? mnemo__memory_ops[i] : (mnemo_route_op){routes[k].method, routes[k].path};
+        return true;
+    }
+    return false;
+}
 
 typedef struct conn_state {
     mnemo_request r;
@@ -123,6 +153,12 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     make_utf8(msg);
+    char param_copy[128]; /* a field path may quote client bytes cut mid-character too */
+    if (param) {
+        snprintf(param_copy, sizeof param_copy, "%s", param);
+        make_utf8(param_copy);
+        param = param_copy;
+    }
     if (r->api == MNEMO_API_TEI && status == 400) status = 422; /* TEI's validation status */
     r->status = status;
     r->reject_reason = code;
@@ -189,7 +225,7 @@ static void route_health(mnemo_request *r) {
     MNEMO_JSONW_LIT(&r->out, "{\"status\":\"ok\"}");
 }
 
-static void route_metrics(mnemo_request *r) {
+static mnemo_metrics_gauges gauges(mnemo_request *r) {
     mnemo_server *s = r->srv;
     mnemo_metrics_gauges g = {.in_flight = atomic_load(&s->in_flight), .ready = r->svc != NULL,
                               .model_load_seconds = s->load_seconds};
@@ -198,22 +234,42 @@ static void route_metrics(mnemo_request *r) {
         mnemo__cache_stats(mnemo__service_cache(r->svc), &g.cache);
         mnemo__redis_stats(mnemo__service_redis(r->svc), &g.redis);
     }
+    return g;
+}
+
+static void route_metrics(mnemo_request *r) {
+    mnemo_metrics_gauges g = gauges(r);
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    mnemo__metrics_render(s->metrics, &g, &r->out);
+    mnemo__metrics_render(r->srv->metrics, &g, &r->out);
+}
+
+static void route_status(mnemo_request *r) {
+    mnemo_metrics_gauges g = gauges(r);
+    const mnemo_model *m = r->svc ? mnemo__service_model(r->svc) : NULL;
+    mnemo_status_info info = {
+        .model_name = r->cfg->model_name, .precision = m ? mnemo_model_precision(m) : NULL,
+        .kernels = m ? mnemo_model_kernels(m) : NULL, .dimensions = m ? mnemo_model_dim(m) : 0,
+        .max_tokens = m ? mnemo_model_max_tokens(m) : 0, .uptime = mnemo__now() - r->srv->started,
+        .store = r->store != NULL, .keys = mnemo__auth_key_count(r->srv->auth) > 0};
+    r->status = 200;
+    mnemo__metrics_status(r->srv->metrics, &g, &info, &r->out);
 }
 
 /* --------------------------------------------------------- dispatching */
 
-static const route *find_route(const char *method, const char *url, bool *path_known) {
-    *path_known = false;
+/* The row for method and url; else NULL, and when the path has rows for
+ * other methods, their names in `allow` (for the 405's Allow header). */
+static const route *find_route(const char *method, const char *url, char *allow, size_t cap) {
+    allow[0] = '\0';
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t n = strlen(routes[i].path);
         bool match = !strcmp(routes[i].path, url) ||
                      (routes[i].prefix && !strncmp(routes[i].path, url, n) && url[n] == '/');
         if (!match) continue;
-        *path_known = true;
         if (!strcmp(routes[i].method, method) || !strcmp(routes[i].method, "*")) return &routes[i];
+        size_t k = strlen(allow);
+        snprintf(allow + k, cap - k, "%s%s", k ? ", " : "", routes[i].method);
     }
     return NULL;
 }
@@ -276,6 +332,19 @@ static void dispatch(mnemo_server *s, conn_state *st) {
 
 static void free_buffer(void *p) { mnemo__free(p); }
 
+/* The console's pages and files: revalidate each load (the ETag makes that a
+ * 304), and let them load nothing from anywhere else (no CDN, no inline
+ * script; the page works with no internet). */
+static void add_page_headers(struct MHD_Response *resp) {
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; "
+                            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
 /* Queues the response with its headers, logs the request, counts it. */
 static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
     mnemo_request *r = &st->r;
@@ -311,9 +380,11 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
                 snprintf(num, sizeof num, "%d", r->retry_after);
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
             }
+            if (r->etag) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+            if (r->page_headers) add_page_headers(resp);
             if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-            if (r->status == 405 && st->rt == NULL)
-                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, POST");
+            if (r->status == 405 && r->allow[0])
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
             ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
             MHD_destroy_response(resp);
         }
@@ -355,11 +426,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->fd = -1;
         st->method = method;
         fill_ids(s, r);
-        bool known;
-        st->rt = find_route(method, url, &known);
+        st->rt = find_route(method, url, r->allow, sizeof r->allow);
         if (st->rt) r->api = st->rt->api;
         if (!st->rt) {
-            if (known) {
+            if (r->allow[0]) {
                 mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
                                    "%s is not allowed on %s", method, url);
                 r->status = 405;
@@ -367,7 +437,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
                                    "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
                                    "POST /embed, /tokenize, /decode, GET /info, /health, /metrics, "
-                                   "POST /api/embed, GET /v1/embeddings/ws, /v1/memories, POST /mcp)",
+                                   "POST /api/embed, GET /v1/embeddings/ws, /v1/memories, POST /mcp, GET /v1/status; "
+                                   "the console at GET /, the reference at /docs and /openapi.json)",
                                    method, url);
             }
             return respond(s, st);
@@ -459,6 +530,7 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     }
     s->cfg = *cfg;
+    s->started = mnemo__now();
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     s->id_salt = mnemo__hash64(&ts, sizeof ts, (uint64_t)getpid());

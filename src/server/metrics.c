@@ -5,6 +5,7 @@
  * values are the server's own fixed strings (routes, reasons), never
  * request data.
  */
+#include "../kernels/kernels.h"
 #include "server.h"
 
 #include <pthread.h>
@@ -230,4 +231,92 @@ void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnem
     scalar(w, "mnemo_model_load_seconds", "gauge", "Time to load and warm the model.",
            g->model_load_seconds);
     scalar(w, "mnemo_ready", "gauge", "1 once the model is loaded and warmed.", g->ready ? 1 : 0);
+}
+
+/* ------------------------------------------------ GET /v1/status (JSON) */
+
+/* The q-quantile of a histogram, interpolated linearly inside its bucket (as
+ * Prometheus' histogram_quantile does); the last finite bound when it falls
+ * in +Inf; 0 when empty. */
+static double quantile(const histogram *h, double q) {
+    if (!h->count) return 0;
+    double rank = q * (double)h->count, below = 0;
+    for (size_t i = 0; i <= h->n_bounds; i++) {
+        double c = (double)h->counts[i];
+        if (below + c >= rank && c > 0) {
+            if (i == h->n_bounds) return h->bounds[h->n_bounds - 1];
+            double lo = i ? h->bounds[i - 1] : 0, hi = h->bounds[i];
+            return lo + (hi - lo) * (rank - below) / c;
+        }
+        below += c;
+    }
+    return h->bounds[h->n_bounds - 1];
+}
+
+static void json_str_or_null(mnemo_jsonw *w, const char *s) {
+    if (s) mnemo__jsonw_string(w, s, strlen(s));
+    else MNEMO_JSONW_LIT(w, "null");
+}
+
+void mnemo__metrics_status(mnemo_metrics *m, const mnemo_metrics_gauges *g,
+                           const mnemo_status_info *info, mnemo_jsonw *w) {
+    printf_w(w, "{\"object\":\"status\",\"ready\":%s", g->ready ? "true" : "false");
+    MNEMO_JSONW_LIT(w, ",\"version\":\"" MNEMO_VERSION_STRING "\",\"model\":");
+    json_str_or_null(w, info->model_name);
+    MNEMO_JSONW_LIT(w, ",\"precision\":");
+    json_str_or_null(w, info->precision);
+    MNEMO_JSONW_LIT(w, ",\"dimensions\":");
+    mnemo__jsonw_int(w, (long long)info->dimensions);
+    MNEMO_JSONW_LIT(w, ",\"max_input_tokens\":");
+    mnemo__jsonw_int(w, (long long)info->max_tokens);
+    MNEMO_JSONW_LIT(w, ",\"kernels\":{\"active\":");
+    json_str_or_null(w, info->kernels);
+    MNEMO_JSONW_LIT(w, ",\"available\":[");
+    size_t n_var;
+    const mnemo_kernels *const *var = mnemo__kernels_variants(&n_var);
+    for (size_t i = 0; i < n_var; i++) {
+        if (i) mnemo__jsonw_char(w, ',');
+        mnemo__jsonw_string(w, var[i]->name, strlen(var[i]->name));
+    }
+    MNEMO_JSONW_LIT(w, "],\"cpu\":");
+    json_str_or_null(w, mnemo__cpu_description());
+    printf_w(w, "},\"store\":%s,\"api_keys\":%s,\"uptime_seconds\":%.3f,\"model_load_seconds\":%.3f",
+             info->store ? "true" : "false", info->keys ? "true" : "false", info->uptime,
+             g->model_load_seconds);
+    pthread_mutex_lock(&m->mu);
+    uint64_t total = 0, by_class[6] = {0};
+    for (size_t i = 0; i < m->n_requests; i++) {
+        total += m->requests[i].value;
+        int c = m->requests[i].status / 100;
+        by_class[c >= 1 && c <= 5 ? c : 0] += m->requests[i].value;
+    }
+    printf_w(w, ",\"requests\":{\"total\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu,"
+                "\"by_route\":[",
+             (unsigned long long)total, (unsigned long long)by_class[2], (unsigned long long)by_class[3],
+             (unsigned long long)by_class[4], (unsigned long long)by_class[5]);
+    for (size_t i = 0; i < m->n_requests; i++) {
+        if (i) mnemo__jsonw_char(w, ',');
+        MNEMO_JSONW_LIT(w, "{\"route\":");
+        mnemo__jsonw_string(w, m->requests[i].a, strlen(m->requests[i].a));
+        printf_w(w, ",\"status\":%d,\"count\":%llu}", m->requests[i].status,
+                 (unsigned long long)m->requests[i].value);
+    }
+    const histogram *h = &m->h[H_TOTAL];
+    printf_w(w, "]},\"latency_seconds\":{\"count\":%llu,\"mean\":%.6f,\"p50\":%.6f,\"p90\":%.6f,"
+                "\"p99\":%.6f}",
+             (unsigned long long)h->count, h->count ? h->sum / (double)h->count : 0.0,
+             quantile(h, 0.5), quantile(h, 0.9), quantile(h, 0.99));
+    printf_w(w, ",\"embeddings_total\":%llu,\"tokens_computed_total\":%llu,\"batches_total\":%llu",
+             (unsigned long long)m->embeddings, (unsigned long long)m->tokens_computed,
+             (unsigned long long)m->batches);
+    pthread_mutex_unlock(&m->mu);
+    uint64_t lookups = g->cache.hits + g->cache.misses;
+    printf_w(w, ",\"cache\":{\"hits\":%llu,\"misses\":%llu,\"hit_rate\":%.6f,\"entries\":%llu,"
+                "\"bytes\":%llu}",
+             (unsigned long long)g->cache.hits, (unsigned long long)g->cache.misses,
+             lookups ? (double)g->cache.hits / (double)lookups : 0.0,
+             (unsigned long long)g->cache.entries, (unsigned long long)g->cache.bytes);
+    printf_w(w, ",\"queue\":{\"requests\":%llu,\"sequences\":%llu,\"tokens\":%llu},\"in_flight\":%ld}",
+             (unsigned long long)g->queue.waiting_jobs, (unsigned long long)g->queue.queued_seqs,
+             (unsigned long long)g->queue.queued_tokens, g->in_flight);
 }

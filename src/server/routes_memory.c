@@ -10,10 +10,11 @@
  * the same code `mnemo memory` and `mnemo mcp` run; this file only maps
  * paths to operations and statuses to HTTP.
  *
- * Plugs into http.c (serve branch) with: the request's method and URL in
- * mnemo_request (`method`, `url`), the store in it (`store`, opened by
- * cli/serve.c from --data-dir beside the model), and two rows of the route
- * table matched by prefix: "/v1/memories" and "/mcp", any method.
+ * Plugs into http.c with: the request's method and URL in mnemo_request
+ * (`method`, `url`), the store in it (`store`, opened by cli/serve.c from
+ * --data-dir beside the model), and two rows of the route table: the prefix
+ * "/v1/memories" (any method: the table mnemo__memory_ops below dispatches,
+ * and is listed as the server's routes) and POST "/mcp".
  */
 #include "../store/store.h"
 #include "server.h"
@@ -105,93 +106,114 @@ static json_t *query_request(mnemo_request *r, int with_page) {
     return req;
 }
 
+/* The operations under /v1/memories, in the order they are matched: the
+ * literal paths first, so /search is never taken for an id. They are also
+ * the server's route list (mnemo__server_route) that the OpenAPI test checks. */
+enum memory_arg { ARG_BODY, ARG_QUERY_PAGE, ARG_QUERY, ARG_ID, ARG_ID_BODY };
+static const struct memory_op {
+    const char *op;
+    enum memory_arg arg;
+} memory_op_args[] = {
+    {"add", ARG_BODY}, {"list", ARG_QUERY_PAGE}, {"search", ARG_BODY}, {"delete", ARG_BODY},
+    {"count", ARG_QUERY}, {"get", ARG_ID}, {"update", ARG_ID_BODY}, {"delete", ARG_ID},
+    {"history", ARG_ID},
+};
+const mnemo_route_op mnemo__memory_ops[] = {
+    {"POST", "/v1/memories"}, {"GET", "/v1/memories"}, {"POST", "/v1/memories/search"},
+    {"POST", "/v1/memories/delete"}, {"GET", "/v1/memories/count"}, {"GET", "/v1/memories/{id}"},
+    {"PATCH", "/v1/memories/{id}"}, {"DELETE", "/v1/memories/{id}"},
+    {"GET", "/v1/memories/{id}/history"},
+};
+const size_t mnemo__memory_op_count = sizeof mnemo__memory_ops / sizeof mnemo__memory_ops[0];
+_Static_assert(sizeof memory_op_args / sizeof memory_op_args[0] ==
+                   sizeof mnemo__memory_ops / sizeof mnemo__memory_ops[0],
+               "one argument kind per memory operation");
+
+/* `url` against a path template whose "{id}" takes one segment (copied to
+ * id, at most cap - 1 bytes); a trailing "/" on the URL is ignored. */
+static bool path_match(const char *tmpl, const char *url, char *id, size_t cap) {
+    while (*tmpl) {
+        if (!strncmp(tmpl, "{id}", 4)) {
+            size_t n = strcspn(url, "/");
+            if (n == 0 || n >= cap) return false;
+            memcpy(id, url, n);
+            id[n] = 0;
+            url += n;
+            tmpl += 4;
+        } else if (*tmpl++ != *url++) {
+            return false;
+        }
+    }
+    return !*url || !strcmp(url, "/");
+}
+
 void mnemo__route_memories(mnemo_request *r) {
     if (!r->store) {
         mnemo__reply_error(r, 503, "server_error", NULL, "no_store",
                            "the memory routes need a store: start mnemo serve with --data-dir DIR or --store URL");
         return;
     }
-    const char *m = r->method, *path = r->url + strlen("/v1/memories");
-    json_t *req = NULL;
-    if (!*path || !strcmp(path, "/")) {
-        if (!strcmp(m, "POST")) {
-            if ((req = mnemo__request_json(r))) run(r, "add", req);
-        } else if (!strcmp(m, "GET")) {
-            if ((req = query_request(r, 1))) run(r, "list", req);
-        } else {
-            mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                               "%s /v1/memories: use POST to add, GET to list", m);
+    char id[MNEMO_MEMORY_ID_SIZE + 8], *allowed = r->allow; /* also the 405's Allow header */
+    allowed[0] = '\0';
+    const char *tmpl = NULL;
+    size_t k = mnemo__memory_op_count;
+    for (int pass = 0; pass < 2 && !tmpl; pass++) /* the literal paths, then the templates */
+        for (size_t i = 0; i < mnemo__memory_op_count; i++) {
+            const mnemo_route_op *o = &mnemo__memory_ops[i];
+            if ((strchr(o->path, '{') != NULL) != pass || (tmpl && strcmp(tmpl, o->path)) ||
+                !path_match(o->path, r->url, id, sizeof id))
+                continue;
+            tmpl = o->path;
+            if (!strcmp(o->method, r->method)) k = i;
+            size_t n = strlen(allowed);
+            snprintf(allowed + n, sizeof r->allow - n, "%s%s", n ? ", " : "", o->method);
         }
-    } else if (!strcmp(path, "/search") || !strcmp(path, "/delete")) {
-        if (strcmp(m, "POST"))
-            mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                               "%s /v1/memories%s: use POST", m, path);
-        else if ((req = mnemo__request_json(r)))
-            run(r, path[1] == 's' ? "search" : "delete", req);
-    } else if (!strcmp(path, "/count")) {
-        if (strcmp(m, "GET"))
-            mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                               "%s /v1/memories/count: use GET", m);
-        else if ((req = query_request(r, 0)))
-            run(r, "count", req);
-    } else {
-        /* /{id} or /{id}/history */
-        const char *id = path + 1;
-        const char *slash = strchr(id, '/');
-        size_t n = slash ? (size_t)(slash - id) : strlen(id);
-        char idbuf[MNEMO_MEMORY_ID_SIZE + 8];
-        if (n == 0 || n >= sizeof idbuf || (slash && strcmp(slash, "/history"))) {
-            mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
-                               "no route %s /v1/memories%s (a memory id is 32 hex digits)", m, path);
+    if (!tmpl) {
+        mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
+                           "no route %s %s (a memory id is 32 hex digits)", r->method, r->url);
+        return;
+    }
+    if (k == mnemo__memory_op_count) {
+        mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
+                           "%s %s: use %s", r->method, tmpl, allowed);
+        return;
+    }
+    json_t *req = NULL;
+    switch (memory_op_args[k].arg) {
+    case ARG_BODY: req = mnemo__request_json(r); break;
+    case ARG_QUERY_PAGE: req = query_request(r, 1); break;
+    case ARG_QUERY: req = query_request(r, 0); break;
+    case ARG_ID: req = json_pack("{s:s}", "id", id); break;
+    case ARG_ID_BODY:
+        if (!(req = mnemo__request_json(r))) break;
+        if (json_object_get(req, "id")) {
+            mnemo__reply_error(r, 400, "invalid_request_error", "id", "invalid_input",
+                               "id: is in the path; the body holds text, metadata, ttl or expires_at");
+            json_decref(req);
             return;
         }
-        memcpy(idbuf, id, n);
-        idbuf[n] = 0;
-        if (slash) {
-            if (strcmp(m, "GET")) {
-                mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                                   "%s /v1/memories/{id}/history: use GET", m);
-                return;
-            }
-            req = json_pack("{s:s}", "id", idbuf);
-            run(r, "history", req);
-        } else if (!strcmp(m, "GET") || !strcmp(m, "DELETE")) {
-            req = json_pack("{s:s}", "id", idbuf);
-            run(r, m[0] == 'G' ? "get" : "delete", req);
-        } else if (!strcmp(m, "PATCH")) {
-            if ((req = mnemo__request_json(r))) {
-                if (json_object_get(req, "id")) {
-                    mnemo__reply_error(r, 400, "invalid_request_error", "id", "invalid_input",
-                                       "id: is in the path; the body holds text, metadata, ttl or expires_at");
-                } else {
-                    json_object_set_new(req, "id", json_string(idbuf));
-                    run(r, "update", req);
-                }
-            }
-        } else {
-            mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                               "%s /v1/memories/{id}: use GET, PATCH or DELETE", m);
-        }
+        json_object_set_new(req, "id", json_string(id));
+        break;
     }
+    if (req) run(r, memory_op_args[k].op, req);
+    else if (!r->status) mnemo__reply_error(r, 503, "server_error", NULL, "out_of_memory", "out of memory");
     json_decref(req);
 }
 
-/* MCP over HTTP: one JSON-RPC message (or batch) per POST, the answer as
- * application/json; a notification or response gets 202 and no body. */
+/* MCP over HTTP: one JSON-RPC message (or batch) per POST (http.c answers
+ * other methods 405: no SSE stream), the answer as application/json; a
+ * notification or response gets 202 and no body. */
 void mnemo__route_mcp(mnemo_request *r) {
     if (!r->store) {
         mnemo__reply_error(r, 503, "server_error", NULL, "no_store", "/mcp needs a store: start mnemo serve with --data-dir DIR or --store URL");
         return;
     }
-    if (strcmp(r->method, "POST")) {
-        mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                           "%s /mcp: this server answers POST with application/json (no SSE stream)", r->method);
-        return;
-    }
     json_error_t je;
     json_t *msg = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
     json_t *out;
-    if (!msg) {
+    int status = 200;
+    if (!msg) { /* Streamable HTTP: a body that is no JSON-RPC message gets 400, with the JSON-RPC error */
+        status = 400;
         out = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32700, "message",
                         je.text);
     } else if (json_is_array(msg)) {
@@ -215,6 +237,6 @@ void mnemo__route_mcp(mnemo_request *r) {
         mnemo__jsonw_reset(&r->out);
         return;
     }
-    reply_json(r, 200, out);
+    reply_json(r, status, out);
     json_decref(out);
 }

@@ -90,6 +90,9 @@ typedef struct mnemo_request {
     bool embedded;
     void *stream_response; /* a struct MHD_Response of a streamed body, instead of out */
     int fd;                /* >= 0: the socket to watch for the client leaving (WebSocket) */
+    const char *etag;      /* console.c's files: ETag, and the browser headers */
+    bool page_headers;     /* Cache-Control, Content-Security-Policy, nosniff, ... */
+    char allow[64];        /* a 405's Allow header: the methods the path answers */
 } mnemo_request;
 
 /* A request header's value, or NULL. */
@@ -204,5 +207,44 @@ typedef struct mnemo_metrics_gauges {
 } mnemo_metrics_gauges;
 /* The Prometheus text exposition (version 0.0.4) of everything. */
 void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnemo_jsonw *out);
+
+/* ------------------------------------- the route list, console and status */
+
+/* One operation the server answers: the method and its OpenAPI path
+ * template ("/v1/memories/{id}"). */
+typedef struct mnemo_route_op {
+    const char *method, *path;
+} mnemo_route_op;
+/* Every operation, from the tables that dispatch them (http.c's routes and
+ * routes_memory.c's operations): i = 0, 1, ... until it returns false. The
+ * route-coverage test compares this list with openapi.json. */
+bool mnemo__server_route(size_t i, mnemo_route_op *out);
+/* routes_memory.c's operations under /v1/memories, which it dispatches. */
+extern const mnemo_route_op mnemo__memory_ops[];
+extern const size_t mnemo__memory_op_count;
+
+/* The console's files, embedded at build time (cmake/embed_assets.cmake
+ * from src/server/console/assets.txt). data[size] is a NUL. */
+typedef struct mnemo_asset {
+    const char *url, *content_type;
+    const unsigned char *data;
+    size_t size;
+    const char *etag; /* quoted, as the header carries it */
+} mnemo_asset;
+extern const mnemo_asset mnemo__assets[];
+extern const size_t mnemo__asset_count;
+/* The asset at `url`, or NULL. */
+const mnemo_asset *mnemo__asset_find(const char *url);
+/* console.c: GET of an asset (200, or 304 for a matching If-None-Match). */
+void mnemo__route_console(mnemo_request *r);
+/* GET /v1/status: metrics.c's JSON of the numbers the console shows. */
+typedef struct mnemo_status_info {
+    const char *model_name, *precision, *kernels;
+    size_t dimensions, max_tokens;
+    double uptime;
+    bool store, keys;
+} mnemo_status_info;
+void mnemo__metrics_status(mnemo_metrics *m, const mnemo_metrics_gauges *g,
+                           const mnemo_status_info *info, mnemo_jsonw *out);
 
 #endif

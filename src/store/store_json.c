@@ -387,7 +387,8 @@ static int op_delete(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
         *resp = json_pack("{s:s,s:b}", "id", id, "deleted", 1);
         return MNEMO_OK;
     }
-    if (!json_object_get(req, "filter"))
+    json_t *f = json_object_get(req, "filter");
+    if (!f || json_is_null(f)) /* null is no filter, not {} (which deletes the whole scope) */
         return bad(c, "filter", MNEMO_EINVAL,
                    "filter: missing (give an id, or a filter: {} deletes every memory of the scope)");
     mnemo_memory_scope sc = {0};

@@ -133,7 +133,7 @@ def search(urls, args):
             body = {"vector": queries[i % len(queries)], "k": 10, "namespace": args.namespace}
             filtered = i % 10 == 9
             if filtered:
-                body["filter"] = {"bucket": {"eq": 3}}
+                body["filter"] = {"bucket": 3}
             t = time.monotonic()
             st, payload = c.post("/v1/memories/search", body)
             ms = (time.monotonic() - t) * 1000

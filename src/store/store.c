@@ -354,7 +354,7 @@ static char *dup_col(sqlite3_stmt *st, int col) {
 static int load_index(mnemo_store *s, mnemo_error *err) {
     sqlite3_stmt *st;
     const char *sql = "SELECT seq, id, text_hash, namespace, user_id, agent_id, session_id, expires_at, "
-                      "metadata, vector FROM memories WHERE expires_at IS NULL OR expires_at > ?1";
+                      "metadata, vector FROM memories WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY seq";
     int rc = sqlite3_prepare_v2(s->writer, sql, -1, &st, NULL);
     if (rc) return mnemo__store_sqlite_fail(err, s->writer, rc, "reading the memories");
     sqlite3_bind_double(st, 1, mnemo__store_now(s));

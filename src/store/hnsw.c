@@ -100,15 +100,14 @@ static mnemo_hnsw_hit heap_pop(heap *hp) {
 
 /* What one SEARCH-LAYER call needs besides the graph. */
 typedef struct layer_search {
-    heap cand;    /* candidates to expand, best first (key = score) */
-    heap found;   /* the ef nearest seen (key = -score: worst on top) */
+    heap cand;  /* candidates to expand, best first (key = score) */
+    heap found; /* the ef nearest accepted so far (key = -score: worst on top) */
     uint64_t *seen;
-    /* query-time filtering (layer 0 only): every scored node is offered to
-     * accept(); the best `cap` accepted are kept in top (best first). */
+    /* query-time filtering (layer 0 only): found keeps only the nodes that
+     * accept() passes; NULL passes all (inserts) */
     mnemo_hnsw_accept accept;
     void *accept_ctx;
-    mnemo_hnsw_hit *top;
-    size_t n_top, cap, n_accepted, want_accepted, budget, n_scored;
+    size_t budget, n_scored;
     int out_of_budget;
 } layer_search;
 
@@ -119,38 +118,36 @@ static int seen_test_set(uint64_t *seen, uint32_t node) {
     return 0;
 }
 
-static void top_insert(layer_search *ls, size_t pos, float score) {
-    if (ls->n_top == ls->cap && score <= ls->top[ls->cap - 1].score) return;
-    size_t i = ls->n_top < ls->cap ? ls->n_top++ : ls->cap - 1;
-    while (i > 0 && ls->top[i - 1].score < score) {
-        ls->top[i] = ls->top[i - 1];
-        i--;
-    }
-    ls->top[i] = (mnemo_hnsw_hit){pos, score};
+static int accepted(const mnemo_hnsw *h, const layer_search *ls, uint32_t node) {
+    return !ls->accept || ls->accept(ls->accept_ctx, (size_t)h->pos[node]);
 }
 
-static void offer(const mnemo_hnsw *h, layer_search *ls, uint32_t node, float score) {
+/* Scores node e and pushes it where it belongs. */
+static int visit(const mnemo_hnsw *h, layer_search *ls, const float *q, uint32_t e, size_t ef) {
+    float s = mnemo__dot(vec(h, e), q, h->dim);
     ls->n_scored++;
-    if (!ls->accept) return;
-    size_t pos = (size_t)h->pos[node];
-    if (!ls->accept(ls->accept_ctx, pos)) return;
-    ls->n_accepted++;
-    top_insert(ls, pos, score);
+    if (ls->found.n >= ef && s <= -ls->found.a[0].score) return MNEMO_OK;
+    if (heap_push(&ls->cand, s, e)) return MNEMO_ENOMEM;
+    if (accepted(h, ls, e)) {
+        if (heap_push(&ls->found, -s, e)) return MNEMO_ENOMEM;
+        if (ls->found.n > ef) heap_pop(&ls->found);
+    }
+    return MNEMO_OK;
 }
 
 /*
  * Algorithm 2 from the entry points already pushed into ls->cand/found: the
- * ef nearest to q in `layer` end up in ls->found. With a filter (ls->accept),
- * the walk also goes on past the paper's stopping point while fewer than
- * want_accepted nodes passed, through every scored node, until the budget of
- * scored nodes is spent (then out_of_budget: the caller scans exactly).
+ * ef nearest to q in `layer` end up in ls->found. With a filter, the walk
+ * goes through every node but only accepted ones enter found, and the
+ * stopping rule compares with the worst of those (so a filter passing a
+ * tenth walks about ten times as far). Past the budget of scored nodes the
+ * walk stops with out_of_budget: the caller scans exactly instead.
  */
 static int search_layer(const mnemo_hnsw *h, layer_search *ls, const float *q, size_t ef, int layer) {
     while (ls->cand.n) {
         mnemo_hnsw_hit c = heap_pop(&ls->cand);
-        int hungry = ls->accept && ls->n_accepted < ls->want_accepted;
-        if (ls->found.n >= ef && c.score < -ls->found.a[0].score && !hungry) break;
-        if (hungry && ls->n_scored >= ls->budget) {
+        if (ls->found.n >= ef && c.score < -ls->found.a[0].score) break;
+        if (ls->budget && ls->n_scored >= ls->budget) {
             ls->out_of_budget = 1;
             break;
         }
@@ -158,16 +155,7 @@ static int search_layer(const mnemo_hnsw *h, layer_search *ls, const float *q, s
         for (uint32_t i = 1; i <= l[0]; i++) {
             uint32_t e = l[i];
             if (!alive(h, e, layer) || seen_test_set(ls->seen, e)) continue;
-            float s = mnemo__dot(vec(h, e), q, h->dim);
-            offer(h, ls, e, s);
-            int better = ls->found.n < ef || s > -ls->found.a[0].score;
-            if (better || (ls->accept && ls->n_accepted < ls->want_accepted)) {
-                if (heap_push(&ls->cand, s, e)) return MNEMO_ENOMEM;
-            }
-            if (better) {
-                if (heap_push(&ls->found, -s, e)) return MNEMO_ENOMEM;
-                if (ls->found.n > ef) heap_pop(&ls->found);
-            }
+            if (visit(h, ls, q, e, ef)) return MNEMO_ENOMEM;
         }
     }
     return MNEMO_OK;
@@ -467,18 +455,20 @@ int mnemo__hnsw_search(const mnemo_hnsw *h, const float *vectors, const float *q
     for (int lc = view.max_level; lc > 0; lc--) ep = greedy(&view, q, ep, &ep_score, lc);
     ls.accept = accept;
     ls.accept_ctx = accept_ctx;
-    ls.top = out;
-    ls.cap = cap;
-    ls.want_accepted = ef;
     /* A filter that passes few nodes makes the walk go on; past this many
      * scored nodes an exact scan of the passing entries is cheaper. */
     ls.budget = 20 * ef * view.m0;
     seen_test_set(ls.seen, ep);
-    offer(&view, &ls, ep, ep_score);
-    rc = heap_push(&ls.found, -ep_score, ep);
-    if (!rc) rc = heap_push(&ls.cand, ep_score, ep);
+    rc = visit(&view, &ls, q, ep, ef);
     if (!rc) rc = search_layer(&view, &ls, q, ef, 0);
-    *n_out = ls.n_top;
+    if (!rc) {
+        while (ls.found.n > cap) heap_pop(&ls.found);
+        *n_out = ls.found.n;
+        for (size_t i = ls.found.n; i-- > 0;) {
+            mnemo_hnsw_hit x = heap_pop(&ls.found);
+            out[i] = (mnemo_hnsw_hit){(size_t)view.pos[x.pos], -x.score};
+        }
+    }
     *complete = !ls.out_of_budget;
     ls_free(&ls);
     return rc;

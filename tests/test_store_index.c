@@ -6,7 +6,8 @@
  * store past its graph threshold on a real SQLite file: filtered searches
  * give exactly k when k exist, deleted memories never come back, searches
  * run concurrently with adds and deletes, and a reopened store rebuilds the
- * same graph (the same results twice) and agrees with the one before.
+ * same graph (the same results twice) and agrees with the one before; the
+ * "exact" field of a JSON search.
  * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
  */
 #include "store/store.h"
@@ -413,6 +414,8 @@ static void test_store_graph(void) {
     if (!s) return;
     CHECK(mnemo__store_graph_wait(s) == 1);
     int identical = 1;
+    char exact_first[MNEMO_MEMORY_ID_SIZE] = "";
+    if (exact_before[0] && exact_before[0]->n) memcpy(exact_first, exact_before[0]->items[0].id, sizeof exact_first);
     for (int t = 0; t < RQ; t++) {
         mnemo_memories *again = search(s, rq[t], 10, NULL, NULL, 0);
         identical &= again && same(again, after[t]);
@@ -423,6 +426,29 @@ static void test_store_graph(void) {
     }
     CHECKF(identical, "two rebuilds of the same rows gave different results");
     mnemo_store_close(s);
+    /* "exact" in a JSON request: a boolean, or refused naming the field */
+    s = open_store(dir, THRESHOLD);
+    if (s) {
+        CHECK(mnemo__store_graph_wait(s) == 1);
+        json_t *vec = json_array();
+        for (size_t d = 0; d < dim; d++) json_array_append_new(vec, json_real(rq[0][d]));
+        json_t *req = json_pack("{s:O, s:i, s:b}", "vector", vec, "k", 10, "exact", 1), *resp = NULL;
+        char param[64] = "";
+        CHECKF(mnemo__store_json(s, "search", req, &resp, &err, param, sizeof param) == MNEMO_OK, "%s", err.message);
+        json_t *data = resp ? json_object_get(resp, "data") : NULL;
+        CHECK(json_array_size(data) == 10);
+        if (data && *exact_first && json_array_size(data) == 10)
+            CHECK(!strcmp(json_string_value(json_object_get(json_array_get(data, 0), "id")), exact_first));
+        json_decref(resp);
+        resp = NULL;
+        json_object_set_new(req, "exact", json_string("yes"));
+        int rc = mnemo__store_json(s, "search", req, &resp, &err, param, sizeof param);
+        CHECK(rc == MNEMO_EINVAL && !strcmp(param, "exact") && strstr(err.message, "true or false"));
+        json_decref(resp);
+        json_decref(req);
+        json_decref(vec);
+        mnemo_store_close(s);
+    }
     /* a threshold of SIZE_MAX: no graph, ever */
     s = open_store(dir, SIZE_MAX);
     if (s) {

@@ -159,42 +159,63 @@ int main(int argc, char **argv) {
             if (mnemo_memory_add(s, in, 1, out, &err)) return 1;
         }
         double one_ms = (mnemo__now() - t0) / 50 * 1e3;
-        enum { Q = 200 };
-        static double lat[4][Q];
-        size_t agree[2] = {0, 0}, total[2] = {0, 0};
-        for (int q = 0; q < Q; q++) {
-            draw(vecs, dim);
-            mnemo_memories *res[4];
-            for (int v = 0; v < 4; v++) { /* exact, hnsw, exact filtered, hnsw filtered */
-                mnemo_search_options o = {.vector = vecs, .vector_dim = dim, .k = 10, .exact = !(v & 1),
-                                          .filter = v >= 2 ? "{\"tenth\": true}" : NULL};
-                double t = mnemo__now();
-                if (mnemo_memory_search(s, &o, &res[v], &err)) {
-                    fprintf(stderr, "search: %s\n", err.message);
-                    return 1;
-                }
-                lat[v][q] = (mnemo__now() - t) * 1e3;
-            }
-            for (int v = 0; v < 4; v += 2) {
-                for (size_t i = 0; i < res[v + 1]->n; i++)
-                    for (size_t j = 0; j < res[v]->n; j++)
-                        agree[v / 2] += !strcmp(res[v + 1]->items[i].id, res[v]->items[j].id);
-                total[v / 2] += res[v]->n;
-            }
-            for (int v = 0; v < 4; v++) mnemo_memories_free(res[v]);
-        }
-        for (int v = 0; v < 4; v++) qsort(lat[v], Q, sizeof(double), cmp_double);
         printf("n=%-8ld add %.0f/s (batches of %d, synchronous normal, no graph); open (index load) %.2f s; "
                "graph build %.1f s (%.0f/s); memory per vector %.0f B (index %.0f + graph %.0f; graph links %.0f B); "
                "one add at synchronous full with the graph %.2f ms\n",
                n, n / add_s, BATCH, open_s, build_s, n / (build_s > 0 ? build_s : 1e-9),
                (rss2 - rss0) * 1048576.0 / n, (rss1 - rss0) * 1048576.0 / n, (rss2 - rss1) * 1048576.0 / n,
                (double)graph_bytes / n, one_ms);
-        printf("           search p50/p99 ms: exact %.2f/%.2f  hnsw %.2f/%.2f;  filtered 10%%: exact %.2f/%.2f  "
-               "hnsw %.2f/%.2f;  hnsw recall@10 vs exact %.3f, filtered %.3f (%d queries)\n",
-               lat[0][Q / 2], lat[0][Q * 99 / 100], lat[1][Q / 2], lat[1][Q * 99 / 100], lat[2][Q / 2],
-               lat[2][Q * 99 / 100], lat[3][Q / 2], lat[3][Q * 99 / 100], total[0] ? (double)agree[0] / total[0] : 0,
-               total[1] ? (double)agree[1] / total[1] : 0, Q);
+        /* the same queries exact, then by the graph at a few beam widths */
+        enum { Q = 200 };
+        static double lat[2][Q];
+        float *qv = malloc((size_t)Q * dim * sizeof(float));
+        static mnemo_memories *exact[2][Q];
+        for (int q = 0; q < Q; q++) draw(qv + (size_t)q * dim, dim);
+        for (int f = 0; f < 2; f++)
+            for (int q = 0; q < Q; q++) {
+                mnemo_search_options o = {.vector = qv + (size_t)q * dim, .vector_dim = dim, .k = 10, .exact = 1,
+                                          .filter = f ? "{\"tenth\": true}" : NULL};
+                double t = mnemo__now();
+                if (mnemo_memory_search(s, &o, &exact[f][q], &err)) {
+                    fprintf(stderr, "search: %s\n", err.message);
+                    return 1;
+                }
+                lat[f][q] = (mnemo__now() - t) * 1e3;
+            }
+        for (int f = 0; f < 2; f++) qsort(lat[f], Q, sizeof(double), cmp_double);
+        printf("           exact search p50/p99 ms: %.2f/%.2f, filtered 10%% %.2f/%.2f\n", lat[0][Q / 2],
+               lat[0][Q * 99 / 100], lat[1][Q / 2], lat[1][Q * 99 / 100]);
+        size_t efs[3] = {s->index.ef_search, 128, 256};
+        for (int e = 0; e < 3; e++) {
+            if (e && efs[e] == efs[0]) continue;
+            s->index.ef_search = efs[e]; /* no search runs meanwhile */
+            size_t agree[2] = {0, 0}, total[2] = {0, 0};
+            for (int f = 0; f < 2; f++)
+                for (int q = 0; q < Q; q++) {
+                    mnemo_search_options o = {.vector = qv + (size_t)q * dim, .vector_dim = dim, .k = 10,
+                                              .filter = f ? "{\"tenth\": true}" : NULL};
+                    mnemo_memories *r;
+                    double t = mnemo__now();
+                    if (mnemo_memory_search(s, &o, &r, &err)) {
+                        fprintf(stderr, "search: %s\n", err.message);
+                        return 1;
+                    }
+                    lat[f][q] = (mnemo__now() - t) * 1e3;
+                    for (size_t i = 0; i < r->n; i++)
+                        for (size_t j = 0; j < exact[f][q]->n; j++)
+                            agree[f] += !strcmp(r->items[i].id, exact[f][q]->items[j].id);
+                    total[f] += exact[f][q]->n;
+                    mnemo_memories_free(r);
+                }
+            for (int f = 0; f < 2; f++) qsort(lat[f], Q, sizeof(double), cmp_double);
+            printf("           hnsw ef_search %-3zu p50/p99 ms: %.2f/%.2f recall@10 %.3f; filtered 10%% %.2f/%.2f "
+                   "recall@10 %.3f (%d queries)\n",
+                   efs[e], lat[0][Q / 2], lat[0][Q * 99 / 100], total[0] ? (double)agree[0] / total[0] : 0,
+                   lat[1][Q / 2], lat[1][Q * 99 / 100], total[1] ? (double)agree[1] / total[1] : 0, Q);
+        }
+        for (int f = 0; f < 2; f++)
+            for (int q = 0; q < Q; q++) mnemo_memories_free(exact[f][q]);
+        free(qv);
         fflush(stdout);
         mnemo_store_close(s);
         free(vecs);

@@ -16,6 +16,7 @@
  * the store shrinks; store_read.c decides per search which path to take).
  */
 #include "store.h"
+#include "../kernels/kernels.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -138,18 +139,9 @@ int mnemo__index_graph_ready(mnemo_index *ix) {
     return ix->graph_state == MNEMO_GRAPH_READY;
 }
 
-/* Eight independent partial sums: the compiler keeps them in vector
- * registers (no -ffast-math needed, since the order of additions is fixed
- * by the source), which is what makes the exact scan run at memory speed. */
-float mnemo__dot(const float *a, const float *b, size_t n) {
-    float s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
-    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) t += a[i] * b[i];
-    return t;
-}
+/* The kernels' dot product (AVX2 + FMA where the CPU has it, chosen once
+ * at start): an exact scan and an HNSW walk are little else. */
+float mnemo__dot(const float *a, const float *b, size_t n) { return mnemo__kernels_best()->dot_f32(a, b, n); }
 
 static int field_match(const char *have, const char *want) {
     return !want || !*want || (have && !strcmp(have, want));

@@ -7,10 +7,11 @@
  * memory per vector, one add at synchronous full with the graph in place,
  * then p50/p99 latency of k=10 vector searches, exact and HNSW, unfiltered
  * and with a metadata filter passing 10%, and the HNSW recall@10 against
- * exact on the same queries. The model only gives the width (768 for
+ * exact on the same queries, at ef_search 64, 128 and 256 (* marks the
+ * store's default). The model only gives the width (768 for
  * EmbeddingGemma; run it on the real model folder) and embeds nothing.
  * usage: bench_store MODEL_DIR WORK_DIR [N...]   (default 10000 100000)
- * env: BENCH_EF (ef_search, 64), BENCH_EFC (ef_construction, 100), BENCH_M (16)
+ * env: BENCH_EF (ef_search, 128), BENCH_EFC (ef_construction, 100), BENCH_M (16)
  */
 #include "store/store.h"
 
@@ -185,9 +186,9 @@ int main(int argc, char **argv) {
         for (int f = 0; f < 2; f++) qsort(lat[f], Q, sizeof(double), cmp_double);
         printf("           exact search p50/p99 ms: %.2f/%.2f, filtered 10%% %.2f/%.2f\n", lat[0][Q / 2],
                lat[0][Q * 99 / 100], lat[1][Q / 2], lat[1][Q * 99 / 100]);
-        size_t efs[3] = {s->index.ef_search, 128, 256};
-        for (int e = 0; e < 3; e++) {
-            if (e && efs[e] == efs[0]) continue;
+        size_t ef_default = s->index.ef_search, efs[4] = {64, 128, 256, ef_default};
+        for (int e = 0; e < 4; e++) {
+            if (e == 3 && (ef_default == 64 || ef_default == 128 || ef_default == 256)) continue;
             s->index.ef_search = efs[e]; /* no search runs meanwhile */
             size_t agree[2] = {0, 0}, total[2] = {0, 0};
             for (int f = 0; f < 2; f++)
@@ -208,9 +209,9 @@ int main(int argc, char **argv) {
                     mnemo_memories_free(r);
                 }
             for (int f = 0; f < 2; f++) qsort(lat[f], Q, sizeof(double), cmp_double);
-            printf("           hnsw ef_search %-3zu p50/p99 ms: %.2f/%.2f recall@10 %.3f; filtered 10%% %.2f/%.2f "
+            printf("           hnsw ef_search %-3zu%s p50/p99 ms: %.2f/%.2f recall@10 %.3f; filtered 10%% %.2f/%.2f "
                    "recall@10 %.3f (%d queries)\n",
-                   efs[e], lat[0][Q / 2], lat[0][Q * 99 / 100], total[0] ? (double)agree[0] / total[0] : 0,
+                   efs[e], efs[e] == ef_default ? "*" : " ", lat[0][Q / 2], lat[0][Q * 99 / 100], total[0] ? (double)agree[0] / total[0] : 0,
                    lat[1][Q / 2], lat[1][Q * 99 / 100], total[1] ? (double)agree[1] / total[1] : 0, Q);
         }
         for (int f = 0; f < 2; f++)

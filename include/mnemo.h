@@ -378,7 +378,7 @@ typedef struct mnemo_store_options {
     size_t index_threshold;
     size_t hnsw_m;               /* links per node (2..128); 0: 16 */
     size_t hnsw_ef_construction; /* beam width when linking a node; 0: 100 */
-    size_t hnsw_ef_search;       /* beam width of a search (at least k); 0: 64 */
+    size_t hnsw_ef_search;       /* beam width of a search (at least k); 0: 128 */
 } mnemo_store_options;
 
 /*

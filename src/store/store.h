@@ -118,7 +118,7 @@ typedef struct mnemo_index {
 #define MNEMO_GRAPH_THRESHOLD 20000
 #define MNEMO_HNSW_M 16
 #define MNEMO_HNSW_EF_CONSTRUCTION 100
-#define MNEMO_HNSW_EF_SEARCH 64
+#define MNEMO_HNSW_EF_SEARCH 128 /* bench_store at 100k: recall@10 0.950 at 64, 1.000 at 128 */
 #define MNEMO_HNSW_SEED 0x6D6E656D6F484E53ULL
 
 /* An empty index; the graph parameters are 0 for their defaults, and a

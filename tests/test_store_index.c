@@ -7,7 +7,7 @@
  * give exactly k when k exist, deleted memories never come back, searches
  * run concurrently with adds and deletes, and a reopened store rebuilds the
  * same graph (the same results twice) and agrees with the one before; the
- * "exact" field of a JSON search.
+ * "exact" field of a JSON search; expired memories skipped, then swept out.
  * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
  */
 #include "store/store.h"
@@ -462,6 +462,62 @@ static void test_store_graph(void) {
     free(c.centers);
 }
 
+static double fake_now = 1.8e9;
+static double fake_clock(void *ctx) {
+    (void)ctx;
+    return fake_now;
+}
+
+/* Expired memories are skipped by the walk at once and unlinked by the sweep. */
+static void test_store_graph_expiry(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir, "expiry");
+    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
+                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = 200,
+                             .clock = fake_clock};
+    mnemo_store *s = NULL;
+    mnemo_error err;
+    CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "open: %s", err.message);
+    if (!s) return;
+    size_t dim = mnemo_store_dim(s);
+    clusters c;
+    clusters_init(&c, 8, dim);
+    enum { N = 400 };
+    float *vecs = malloc((size_t)N * dim * sizeof(float));
+    static mnemo_memory_input in[N];
+    static mnemo_memory_added out[N];
+    static char texts[N][32];
+    for (int i = 0; i < N; i++) {
+        clusters_draw(&c, vecs + (size_t)i * dim);
+        snprintf(texts[i], sizeof texts[i], "memory %d", i);
+        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .ttl = i % 4 == 0 ? 10 : 0,
+                                     .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+    }
+    CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
+    CHECK(mnemo__store_graph_wait(s) == 1);
+    fake_now += 20;
+    int returned_expired = 0, short_results = 0;
+    for (int i = 0; i < N; i += 4) {
+        mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, NULL, NULL, 0);
+        if (!m) break;
+        short_results += m->n != 10;
+        for (size_t j = 0; j < m->n; j++) {
+            int at = atoi(m->items[j].text + 7);
+            returned_expired += at % 4 == 0;
+        }
+        mnemo_memories_free(m);
+    }
+    CHECKF(returned_expired == 0, "%d expired memories returned", returned_expired);
+    CHECK(short_results == 0);
+    size_t swept = 0;
+    CHECK(mnemo_store_sweep(s, &swept, &err) == MNEMO_OK);
+    CHECK(swept == N / 4);
+    CHECK(s->index.n == N - N / 4 && s->index.graph.n_live == s->index.n);
+    mnemo_store_close(s);
+    free(vecs);
+    free(c.centers);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]\n");
@@ -482,6 +538,7 @@ int main(int argc, char **argv) {
     }
     RUN(test_graph_recall);
     RUN(test_store_graph);
+    RUN(test_store_graph_expiry);
     mnemo_model_close(model);
     return test_finish();
 }

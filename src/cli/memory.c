@@ -28,9 +28,14 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
     mnemo_store_options so = {.data_dir = s->data_dir, .model = model, .model_name = name,
                               .n_threads = (int)s->threads, .synchronous = s->synchronous,
                               .read_only = s->read_only, .no_dedup = s->no_dedup, .dedup_threshold = threshold,
-                              .index_threshold = s->index_threshold > 0 ? (size_t)s->index_threshold : SIZE_MAX};
+                              .index_threshold = s->index_threshold > 0 ? (size_t)s->index_threshold : SIZE_MAX,
+                              .hnsw_ef_search = s->index_ef_search > 0 ? (size_t)s->index_ef_search : 0};
     if (s->index_threshold < 0) {
         mnemo__cli_error(cmd, "--index-threshold %ld is negative (0: always exact search)", s->index_threshold);
+        return 2;
+    }
+    if (s->index_ef_search < 1 || s->index_ef_search > 100000) {
+        mnemo__cli_error(cmd, "--index-ef-search %ld is out of range 1..100000", s->index_ef_search);
         return 2;
     }
     if (mnemo_store_open(&so, store, &err)) {

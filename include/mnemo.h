@@ -378,6 +378,15 @@ typedef struct mnemo_store_options {
     /* PostgreSQL: connections kept (each request takes one for its
      * duration); 0: 4. Ignored for SQLite. */
     int pool_size;
+    /* The approximate vector index (README "memories"): once the store holds
+     * this many memories a background thread builds an HNSW graph, and
+     * vector searches walk it (exact until it is built, and whenever the
+     * scope and filter pass too few memories for the walk). 0: 20000;
+     * SIZE_MAX: never, every search is exact. */
+    size_t index_threshold;
+    size_t hnsw_m;               /* links per node (2..128); 0: 16 */
+    size_t hnsw_ef_construction; /* beam width when linking a node; 0: 100 */
+    size_t hnsw_ef_search;       /* beam width of a search (at least k); 0: 128 */
 } mnemo_store_options;
 
 /*
@@ -500,6 +509,9 @@ typedef struct mnemo_search_options {
     double min_score;   /* with has_min_score: drop results scoring below it */
     int has_min_score;
     mnemo_search_mode mode;
+    /* Non-zero: scan every memory of the scope exactly, even where the
+     * store would walk its approximate (HNSW) index. */
+    int exact;
 } mnemo_search_options;
 
 /*

@@ -354,6 +354,29 @@ static void test_gelu_variants(void) {
     free(g), free(u), free(ref), free(got);
 }
 
+/* Each variant's dot product (the store's search) against an f64 sum, at
+ * the widths the store sees and at odd tails; the ref table's too. */
+static void test_dot_variants(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    static const size_t widths[] = {1, 7, 8, 31, 33, 64, 128, 256, 768, 1001};
+    float *a = malloc(1001 * 4), *b = malloc(1001 * 4);
+    for (size_t i = 0; i < 1001; i++) a[i] = frand(), b[i] = frand();
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        size_t n = widths[w];
+        double want = 0, mag = 0;
+        for (size_t i = 0; i < n; i++) want += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
+        for (size_t v = 0; v <= nv; v++) {
+            const mnemo_kernels *k = v < nv ? ks[v] : mnemo__kernels_ref();
+            CHECKF(k->dot_f32 != NULL, "%s: no dot_f32", k->name);
+            if (!k->dot_f32) continue;
+            double e = fabs(k->dot_f32(a, b, n) - want) / (mag + 1e-30);
+            CHECKF(e < 1e-6, "%s dot n=%zu: relative error %g", k->name, n, e);
+        }
+    }
+    free(a), free(b);
+}
+
 /* Each variant's RMSNorm and windowed softmax against the portable ones. */
 static void test_norm_softmax_variants(void) {
     size_t nv;
@@ -447,6 +470,7 @@ static void test_pool(void) {
 int main(void) {
     RUN(test_gemm_variants);
     RUN(test_gelu_variants);
+    RUN(test_dot_variants);
     RUN(test_norm_softmax_variants);
     RUN(test_ops);
     RUN(test_pool);

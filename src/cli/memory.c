@@ -9,6 +9,7 @@
 #include "cli.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,17 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
     mnemo_store_options so = {.data_dir = s->data_dir, .url = s->store, .pool_size = (int)s->store_pool,
                               .model = model, .model_name = name,
                               .n_threads = (int)s->threads, .synchronous = s->synchronous,
-                              .read_only = s->read_only, .no_dedup = s->no_dedup, .dedup_threshold = threshold};
+                              .read_only = s->read_only, .no_dedup = s->no_dedup, .dedup_threshold = threshold,
+                              .index_threshold = s->index_threshold > 0 ? (size_t)s->index_threshold : SIZE_MAX,
+                              .hnsw_ef_search = s->index_ef_search > 0 ? (size_t)s->index_ef_search : 0};
+    if (s->index_threshold < 0) {
+        mnemo__cli_error(cmd, "--index-threshold %ld is negative (0: always exact search)", s->index_threshold);
+        return 2;
+    }
+    if (s->index_ef_search < 1 || s->index_ef_search > 100000) {
+        mnemo__cli_error(cmd, "--index-ef-search %ld is out of range 1..100000", s->index_ef_search);
+        return 2;
+    }
     if (mnemo_store_open(&so, store, &err)) {
         mnemo__cli_error(cmd, "%s", err.message);
         return err.code == MNEMO_EINVAL ? 2 : 1;
@@ -165,6 +176,7 @@ int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
         set_str(req, "mode", s->mode);
         rc = rc ? rc : set_json_arg(req, "filter", s->filter, "filter");
         if (!rc && s->min_score) rc = set_json_arg(req, "min_score", s->min_score, "min-score");
+        if (s->exact) json_object_set_new(req, "exact", json_true());
     } else if (OP("get") || OP("history") || OP("update") || (OP("delete") && argc > 0)) {
         if (argc != 1) {
             mnemo__cli_error("memory", "%s: give one memory id", op);

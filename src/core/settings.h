@@ -137,6 +137,12 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(dedup_threshold, "dedup-threshold", "MNEMO_DEDUP_THRESHOLD", STRING, "0.95", "COS",      \
       "an add at or above this cosine to a memory of its scope updates that memory",           \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(index_threshold, "index-threshold", "MNEMO_INDEX_THRESHOLD", INT, "20000", "N",          \
+      "memories from which vector search walks an HNSW graph, built in the background (0 = always exact)", \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(index_ef_search, "index-ef-search", "MNEMO_INDEX_EF_SEARCH", INT, "128", "N",            \
+      "beam width of an HNSW search (at least k): higher finds more of the exact top k, slower", \
+      MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
     X(read_only, "read-only", "MNEMO_READ_ONLY", BOOL, "0", NULL,                              \
       "open the store read-only (writes are refused)", MNEMO_CMD_MEMORY | MNEMO_CMD_MCP)       \
     X(ns, "namespace", "MNEMO_NAMESPACE", STRING, NULL, "NS", "the memories' namespace (default: default)", \
@@ -159,6 +165,8 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(mode, "mode", NULL, STRING, "vector", "MODE", "search: vector, text (FTS5 BM25) or hybrid (RRF)", \
       MNEMO_CMD_MEMORY)                                                                        \
     X(min_score, "min-score", NULL, STRING, NULL, "S", "search: drop results scoring below S", \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(exact, "exact", NULL, BOOL, "0", NULL, "search: scan every memory of the scope, not the HNSW graph", \
       MNEMO_CMD_MEMORY)                                                                        \
     X(limit, "limit", NULL, INT, "100", "N", "list: memories per page (1..1000)", MNEMO_CMD_MEMORY) \
     X(cursor, "cursor", NULL, STRING, NULL, "C", "list: the next_cursor of the previous page", \

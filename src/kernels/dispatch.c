@@ -30,6 +30,7 @@ void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t,
                                   size_t, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                 const uint8_t *, const float *, size_t, size_t, float *, size_t);
+float mnemo__dot_f32_avx2(const float *, const float *, size_t);
 static const mnemo_kernels avx2_kernels = {
     .name = "avx2",
     .gemm_f32 = mnemo__gemm_f32_avx2,
@@ -42,6 +43,7 @@ static const mnemo_kernels avx2_kernels = {
     .gelu_tanh_mul = mnemo__gelu_tanh_mul_avx2,
     .rmsnorm = mnemo__rmsnorm,
     .softmax_window = mnemo__softmax_window,
+    .dot_f32 = mnemo__dot_f32_avx2,
 };
 #endif
 void mnemo__gemm_packed_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *,
@@ -64,6 +66,7 @@ static const mnemo_kernels portable_kernels = {
     .gelu_tanh_mul = mnemo__gelu_tanh_mul,
     .rmsnorm = mnemo__rmsnorm,
     .softmax_window = mnemo__softmax_window,
+    .dot_f32 = mnemo__dot_f32,
 };
 
 const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }

@@ -96,6 +96,9 @@ typedef struct mnemo_kernels {
     /* Non-zero where int8 is the fastest precision (VNNI): --precision auto
      * then means int8. */
     int prefer_int8;
+    /* sum of a[i] * b[i] over n floats: the memory store's vector search
+     * (exact scans and the HNSW walk are nothing but these) */
+    float (*dot_f32)(const float *a, const float *b, size_t n);
 } mnemo_kernels;
 
 /* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */
@@ -171,6 +174,9 @@ void mnemo__rope(float *x, size_t d, const float *cos_t, const float *sin_t);
 void mnemo__gelu_tanh_mul(float *out, const float *gate, const float *up, size_t n);
 /* y[i] += x[i] */
 void mnemo__add(float *y, const float *x, size_t n);
+/* sum of a[i] * b[i], in eight interleaved partial sums (the compiler keeps
+ * them in vector registers without -ffast-math: the order is the source's) */
+float mnemo__dot_f32(const float *a, const float *b, size_t n);
 /* In-place softmax of x[0..n) (max-subtracted, f32). */
 void mnemo__softmax(float *x, size_t n);
 /* One attention row: x[lo..hi) = softmax(scale * x[lo..hi)), every other of

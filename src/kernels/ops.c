@@ -14,6 +14,16 @@ void mnemo__rmsnorm(float *out, const float *x, const float *gamma, size_t n, fl
     for (size_t i = 0; i < n; i++) out[i] = x[i] * scale * gamma[i];
 }
 
+float mnemo__dot_f32(const float *a, const float *b, size_t n) {
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
+    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) t += a[i] * b[i];
+    return t;
+}
+
 void mnemo__rope(float *x, size_t d, const float *cos_t, const float *sin_t) {
     size_t h = d / 2;
     for (size_t i = 0; i < h; i++) {

@@ -128,6 +128,7 @@ static const mnemo_kernels ref_kernels_packed = {
     .gelu_tanh_mul = mnemo__gelu_tanh_mul,
     .rmsnorm = mnemo__rmsnorm,
     .softmax_window = mnemo__softmax_window,
+    .dot_f32 = mnemo__dot_f32,
 };
 
 const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

@@ -1,18 +1,35 @@
 /*
  * index.c — the in-memory vector index of a store: every live memory's
  * vector in one contiguous array with the fields the search filters on
- * (scope, expiry, metadata), and the dot product the exact search runs. Not
- * the search itself (store_read.c) nor persistence (the rows are in SQLite;
- * the index is rebuilt from them at open).
+ * (scope, expiry, metadata), the dot product the exact search runs, and the
+ * upkeep of the HNSW graph (hnsw.c) over the same vectors: which entries are
+ * linked in, moves and removals. Not the search itself (store_read.c), not
+ * the builder thread (store.c) nor persistence (the rows are in SQLite; the
+ * index and its graph are rebuilt from them at open).
+ *
+ * The graph's life: none while the index holds fewer than graph_threshold
+ * entries (exact search is fast enough there and a graph costs ~1 ms per
+ * add); then BUILDING, while the store's builder thread links the entries in
+ * a few at a time (with the lock held for reading: exact searches go on) and
+ * adds only append; then READY, where every add and vector change is linked
+ * in at once and removals unlink. It never goes back (the graph is kept if
+ * the store shrinks; store_read.c decides per search which path to take).
  */
 #include "store.h"
+#include "../kernels/kernels.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
-void mnemo__index_init(mnemo_index *ix, size_t dim) {
+int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m, size_t ef_construction,
+                      size_t ef_search) {
     memset(ix, 0, sizeof *ix);
     ix->dim = dim;
+    ix->graph_threshold = graph_threshold ? graph_threshold : MNEMO_GRAPH_THRESHOLD;
+    ix->ef_search = ef_search ? ef_search : MNEMO_HNSW_EF_SEARCH;
+    return mnemo__hnsw_init(&ix->graph, dim, m ? m : MNEMO_HNSW_M,
+                            ef_construction ? ef_construction : MNEMO_HNSW_EF_CONSTRUCTION, MNEMO_HNSW_SEED);
 }
 
 static void entry_clear(mnemo_index_entry *e) {
@@ -27,6 +44,7 @@ void mnemo__index_free(mnemo_index *ix) {
     for (size_t i = 0; i < ix->n; i++) entry_clear(&ix->entries[i]);
     mnemo__free(ix->entries);
     mnemo__free(ix->vectors);
+    mnemo__hnsw_free(&ix->graph);
     memset(ix, 0, sizeof *ix);
 }
 
@@ -43,7 +61,13 @@ int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec) {
         ix->cap = cap;
     }
     ix->entries[ix->n] = *e;
+    ix->entries[ix->n].node = -1;
     memcpy(ix->vectors + ix->n * ix->dim, vec, ix->dim * sizeof(float));
+    if (ix->graph_state == MNEMO_GRAPH_READY) {
+        uint32_t node;
+        if (mnemo__hnsw_insert(&ix->graph, ix->vectors, ix->n, &node)) return MNEMO_ENOMEM; /* e stays the caller's */
+        ix->entries[ix->n].node = node;
+    }
     ix->n++;
     memset(e, 0, sizeof *e);
     return MNEMO_OK;
@@ -60,27 +84,64 @@ long mnemo__index_find(const mnemo_index *ix, int64_t seq) {
 void mnemo__index_remove(mnemo_index *ix, int64_t seq) {
     long p = mnemo__index_find(ix, seq);
     if (p < 0) return;
+    /* unlinked while its vector is still there: the repair compares it */
+    if (ix->entries[p].node >= 0) mnemo__hnsw_remove(&ix->graph, ix->vectors, (uint32_t)ix->entries[p].node);
     entry_clear(&ix->entries[p]);
     size_t last = ix->n - 1;
     if ((size_t)p != last) {
         ix->entries[p] = ix->entries[last];
         memcpy(ix->vectors + (size_t)p * ix->dim, ix->vectors + last * ix->dim, ix->dim * sizeof(float));
+        if (ix->entries[p].node >= 0) mnemo__hnsw_move(&ix->graph, (uint32_t)ix->entries[p].node, (size_t)p);
+        else if ((size_t)p < ix->build_cursor) ix->build_cursor = (size_t)p; /* the builder must come back */
     }
     ix->n--;
+    if (ix->build_cursor > ix->n) ix->build_cursor = ix->n;
 }
 
-/* Eight independent partial sums: the compiler keeps them in vector
- * registers (no -ffast-math needed, since the order of additions is fixed
- * by the source), which is what makes the exact scan run at memory speed. */
-float mnemo__dot(const float *a, const float *b, size_t n) {
-    float s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) s[j] += a[i + j] * b[i + j];
-    float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) t += a[i] * b[i];
-    return t;
+int mnemo__index_set_vector(mnemo_index *ix, size_t pos, const float *vec) {
+    mnemo_index_entry *e = &ix->entries[pos];
+    int linked = e->node >= 0;
+    if (linked) mnemo__hnsw_remove(&ix->graph, ix->vectors, (uint32_t)e->node);
+    e->node = -1;
+    memcpy(ix->vectors + pos * ix->dim, vec, ix->dim * sizeof(float));
+    if (!linked) return MNEMO_OK; /* not in the graph yet: the builder links the new vector */
+    uint32_t node;
+    if (mnemo__hnsw_insert(&ix->graph, ix->vectors, pos, &node)) {
+        mnemo__log(MNEMO_LOG_ERROR, "store.graph_oom", "seq=%lld", (long long)e->seq);
+        return MNEMO_ENOMEM;
+    }
+    e->node = node;
+    return MNEMO_OK;
 }
+
+int mnemo__index_graph_due(mnemo_index *ix) {
+    if (ix->graph_state == MNEMO_GRAPH_NONE && ix->graph_threshold != SIZE_MAX && ix->n >= ix->graph_threshold) {
+        ix->graph_state = MNEMO_GRAPH_BUILDING;
+        ix->build_cursor = 0;
+    }
+    return ix->graph_state == MNEMO_GRAPH_BUILDING;
+}
+
+int mnemo__index_build_step(mnemo_index *ix, size_t max) {
+    for (size_t done = 0; ix->build_cursor < ix->n && done < max; ix->build_cursor++) {
+        mnemo_index_entry *e = &ix->entries[ix->build_cursor];
+        if (e->node >= 0) continue;
+        uint32_t node;
+        if (mnemo__hnsw_insert(&ix->graph, ix->vectors, ix->build_cursor, &node)) return -1;
+        e->node = node;
+        done++;
+    }
+    return ix->build_cursor >= ix->n;
+}
+
+int mnemo__index_graph_ready(mnemo_index *ix) {
+    if (ix->graph_state == MNEMO_GRAPH_BUILDING && ix->build_cursor >= ix->n) ix->graph_state = MNEMO_GRAPH_READY;
+    return ix->graph_state == MNEMO_GRAPH_READY;
+}
+
+/* The kernels' dot product (AVX2 + FMA where the CPU has it, chosen once
+ * at start): an exact scan and an HNSW walk are little else. */
+float mnemo__dot(const float *a, const float *b, size_t n) { return mnemo__kernels_best()->dot_f32(a, b, n); }
 
 static int field_match(const char *have, const char *want) {
     return !want || !*want || (have && !strcmp(have, want));

@@ -2,8 +2,8 @@
  * store.c — opening and closing a memory store: the data folder, SQLite
  * connections (one writer, a pool of readers; WAL so readers never wait),
  * the schema and its migrations, the record of the model the store was built
- * with, rebuilding the vector index, and the background sweep of expired
- * memories. Reads are in store_read.c, writes in store_write.c.
+ * with, rebuilding the vector index (and the background thread that builds
+ * its HNSW graph), and the background sweep of expired memories. Reads are in store_read.c, writes in store_write.c.
  */
 #include "store.h"
 
@@ -354,7 +354,7 @@ static char *dup_col(sqlite3_stmt *st, int col) {
 static int load_index(mnemo_store *s, mnemo_error *err) {
     sqlite3_stmt *st;
     const char *sql = "SELECT seq, id, text_hash, namespace, user_id, agent_id, session_id, expires_at, "
-                      "metadata, vector FROM memories WHERE expires_at IS NULL OR expires_at > ?1";
+                      "metadata, vector FROM memories WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY seq";
     int rc = sqlite3_prepare_v2(s->writer, sql, -1, &st, NULL);
     if (rc) return mnemo__store_sqlite_fail(err, s->writer, rc, "reading the memories");
     sqlite3_bind_double(st, 1, mnemo__store_now(s));
@@ -420,6 +420,101 @@ static void *sweep_main(void *arg) {
     return NULL;
 }
 
+/* ------------------------------------------------------ graph build */
+
+/* Entries linked per hold of the read lock (each 1-3 ms at 100k-1M on a
+ * 2-core machine): a writer waiting for the write lock waits that long. */
+#define BUILD_STEP 64
+#define BUILD_POLL_SECONDS 1.0
+
+static void build_wait(mnemo_store *s, double seconds) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double t = (double)ts.tv_sec + ts.tv_nsec / 1e9 + seconds;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - floor(t)) * 1e9);
+    pthread_mutex_lock(&s->build_lock);
+    if (!s->build_stopping) pthread_cond_timedwait(&s->build_cond, &s->build_lock, &ts);
+    pthread_mutex_unlock(&s->build_lock);
+}
+
+static int build_stopping(mnemo_store *s) {
+    pthread_mutex_lock(&s->build_lock);
+    int stop = s->build_stopping;
+    pthread_mutex_unlock(&s->build_lock);
+    return stop;
+}
+
+/*
+ * The builder thread: waits (polling once a second, or woken) until the
+ * index reaches the graph threshold, then links every entry into the graph
+ * a step at a time under the read lock, so exact searches and reads go on
+ * meanwhile, and writers get the lock between steps. Ends once the graph is
+ * ready (adds link themselves in from then on).
+ */
+static void *build_main(void *arg) {
+    mnemo_store *s = arg;
+    double t0 = 0;
+    while (!build_stopping(s)) {
+        /* the read lock to look, the write lock only to start a build */
+        pthread_rwlock_rdlock(&s->index_lock);
+        const mnemo_index *ix = &s->index;
+        size_t n = ix->n;
+        int due = ix->graph_state == MNEMO_GRAPH_BUILDING;
+        int start = ix->graph_state == MNEMO_GRAPH_NONE && ix->graph_threshold != SIZE_MAX && n >= ix->graph_threshold;
+        pthread_rwlock_unlock(&s->index_lock);
+        if (start) {
+            pthread_rwlock_wrlock(&s->index_lock);
+            due = mnemo__index_graph_due(&s->index);
+            pthread_rwlock_unlock(&s->index_lock);
+        }
+        if (!due) {
+            build_wait(s, BUILD_POLL_SECONDS);
+            continue;
+        }
+        if (!t0) {
+            t0 = mnemo__now();
+            mnemo__log(MNEMO_LOG_INFO, "store.graph_build", "memories=%zu", n);
+        }
+        pthread_rwlock_rdlock(&s->index_lock);
+        int r = mnemo__index_build_step(&s->index, BUILD_STEP);
+        pthread_rwlock_unlock(&s->index_lock);
+        if (r < 0) {
+            mnemo__log(MNEMO_LOG_ERROR, "store.graph_oom", "memories=%zu action=\"retrying in 10 s; searches stay exact\"", n);
+            build_wait(s, 10);
+            continue;
+        }
+        if (r == 1) {
+            pthread_rwlock_wrlock(&s->index_lock);
+            int ready = mnemo__index_graph_ready(&s->index);
+            n = s->index.n;
+            pthread_rwlock_unlock(&s->index_lock);
+            if (ready) {
+                mnemo__log(MNEMO_LOG_INFO, "store.graph_ready", "memories=%zu seconds=%.1f", n, mnemo__now() - t0);
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+int mnemo__store_graph_wait(mnemo_store *s) {
+    for (;;) {
+        pthread_rwlock_rdlock(&s->index_lock);
+        const mnemo_index *ix = &s->index;
+        mnemo_graph_state st = ix->graph_state;
+        int not_due = st == MNEMO_GRAPH_NONE && (ix->graph_threshold == SIZE_MAX || ix->n < ix->graph_threshold);
+        pthread_rwlock_unlock(&s->index_lock);
+        if (st == MNEMO_GRAPH_READY) return 1;
+        if (not_due || !s->has_builder) return 0;
+        pthread_mutex_lock(&s->build_lock);
+        pthread_cond_signal(&s->build_cond);
+        pthread_mutex_unlock(&s->build_lock);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* -------------------------------------------------------- open/close */
 
 int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
@@ -447,6 +542,8 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
     pthread_rwlock_init(&s->index_lock, NULL);
     pthread_mutex_init(&s->sweep_lock, NULL);
     pthread_cond_init(&s->sweep_cond, NULL);
+    pthread_mutex_init(&s->build_lock, NULL);
+    pthread_cond_init(&s->build_cond, NULL);
     s->model = opts->model;
     snprintf(s->model_name, sizeof s->model_name, "%s", opts->model_name ? opts->model_name : "unnamed");
     s->read_only = opts->read_only;
@@ -528,8 +625,16 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         mnemo__log(MNEMO_LOG_INFO, "store.immutable", "path=%s", s->db_path);
     }
     if ((rc = migrate(s, err)) || (rc = check_model(s, err))) goto fail;
-    mnemo__index_init(&s->index, s->dim);
+    if (mnemo__index_init(&s->index, s->dim, opts->index_threshold, opts->hnsw_m, opts->hnsw_ef_construction,
+                          opts->hnsw_ef_search)) {
+        rc = mnemo__fail(err, MNEMO_EINVAL, "hnsw m %zu is out of range 2..128", opts->hnsw_m);
+        goto fail;
+    }
     if ((rc = load_index(s, err))) goto fail;
+    if (s->index.graph_threshold != SIZE_MAX) {
+        if (pthread_create(&s->builder, NULL, build_main, s) == 0) s->has_builder = 1;
+        else mnemo__log(MNEMO_LOG_WARN, "store.no_graph_builder", "reason=\"cannot start a thread; searches stay exact\"");
+    }
     if (opts->sweep_seconds >= 0 && !s->read_only) {
         if (pthread_create(&s->sweeper, NULL, sweep_main, s) == 0) s->has_sweeper = 1;
     }
@@ -551,6 +656,13 @@ void mnemo__sqlite_close(mnemo_store *s) {
         pthread_mutex_unlock(&s->sweep_lock);
         pthread_join(s->sweeper, NULL);
     }
+    if (s->has_builder) {
+        pthread_mutex_lock(&s->build_lock);
+        s->build_stopping = 1;
+        pthread_cond_signal(&s->build_cond);
+        pthread_mutex_unlock(&s->build_lock);
+        pthread_join(s->builder, NULL);
+    }
     for (int i = 0; i < s->n_readers; i++) sqlite3_close(s->readers[i]);
     sqlite3_close(s->writer);
     mnemo_context_free(s->ctx);
@@ -561,6 +673,8 @@ void mnemo__sqlite_close(mnemo_store *s) {
     pthread_rwlock_destroy(&s->index_lock);
     pthread_mutex_destroy(&s->sweep_lock);
     pthread_cond_destroy(&s->sweep_cond);
+    pthread_mutex_destroy(&s->build_lock);
+    pthread_cond_destroy(&s->build_cond);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */
     if (s->db_uri != s->db_path) mnemo__free(s->db_uri);
     mnemo__free(s->dir);

@@ -32,6 +32,55 @@ void mnemo__filter_free(mnemo_filter *f);
 
 /* ------------------------------------------------------- vector index */
 
+/* ------------------------------------------------ HNSW graph (hnsw.c) */
+
+/* A search result or candidate: an index position (or a node id inside
+ * hnsw.c) and its inner product with the query. */
+typedef struct mnemo_hnsw_hit {
+    size_t pos;
+    float score;
+} mnemo_hnsw_hit;
+
+/* Non-zero when the entry at index position pos may be a result (scope,
+ * expiry, filter); called for every node a search scores. */
+typedef int (*mnemo_hnsw_accept)(void *ctx, size_t pos);
+
+/* The graph over the index's vectors (see hnsw.c for the algorithm, the
+ * deletion policy and the locking). Node ids are dense and reused. */
+typedef struct mnemo_hnsw {
+    size_t dim, m, m0, ef_construction;
+    uint32_t n_nodes, cap; /* ids below n_nodes have been used */
+    int64_t *pos;          /* node -> index position; -1: a free id */
+    uint8_t *level;
+    uint32_t *links0;  /* per node a row of 1 + m0: the count, then the ids */
+    uint32_t **upper;  /* per node, levels 1..level, rows of 1 + m; NULL at level 0 */
+    uint32_t *free_ids;
+    size_t n_free, n_live;
+    int64_t entry; /* the entry point; -1: empty */
+    int max_level;
+    uint64_t rng;
+    const float *vectors; /* the index's array, set by each call */
+} mnemo_hnsw;
+
+/* Errors: EINVAL (m outside 2..128, ef_construction 0, dim 0). */
+int mnemo__hnsw_init(mnemo_hnsw *h, size_t dim, size_t m, size_t ef_construction, uint64_t seed);
+void mnemo__hnsw_free(mnemo_hnsw *h);
+/* Links the vector at index position pos in; *node receives its id. ENOMEM. */
+int mnemo__hnsw_insert(mnemo_hnsw *h, const float *vectors, size_t pos, uint32_t *node);
+/* Unlinks a node and repairs its neighbours' lists; its id is free after. */
+void mnemo__hnsw_remove(mnemo_hnsw *h, const float *vectors, uint32_t node);
+/* The node's entry moved to index position pos. */
+void mnemo__hnsw_move(mnemo_hnsw *h, uint32_t node, size_t pos);
+/* The best `cap` nodes that accept() passes, best first, into out (index
+ * positions), by a walk of beam width ef (raised to cap). *complete is 0
+ * when a filter passed so few that the walk gave up: search exactly then.
+ * Reads only: searches may run concurrently. Errors: ENOMEM. */
+int mnemo__hnsw_search(const mnemo_hnsw *h, const float *vectors, const float *q, size_t ef,
+                       mnemo_hnsw_accept accept, void *accept_ctx, mnemo_hnsw_hit *out, size_t cap,
+                       size_t *n_out, int *complete);
+/* Bytes the graph holds (links, ids, levels). */
+size_t mnemo__hnsw_bytes(const mnemo_hnsw *h);
+
 /* One live memory, as the search needs it. Strings owned by the entry. */
 typedef struct mnemo_index_entry {
     int64_t seq; /* the row's INTEGER PRIMARY KEY */
@@ -40,24 +89,62 @@ typedef struct mnemo_index_entry {
     char *ns, *user_id, *agent_id, *session_id;
     double expires_at; /* 0: never */
     json_t *meta;      /* owned reference */
+    int64_t node;      /* its HNSW node; -1: not in the graph (yet) */
 } mnemo_index_entry;
+
+/* Where the graph of an index stands. */
+typedef enum mnemo_graph_state {
+    MNEMO_GRAPH_NONE = 0, /* no graph: every search is exact */
+    MNEMO_GRAPH_BUILDING, /* the builder links entries in; searches are exact */
+    MNEMO_GRAPH_READY     /* every entry is in the graph; adds link in at once */
+} mnemo_graph_state;
 
 /* Entries and their vectors in one contiguous array (n * dim floats), so an
  * exact search is one pass over memory. Removal moves the last entry into
- * the hole. Guarded by the store's index lock. */
+ * the hole. The HNSW graph over the same vectors is built once the index
+ * holds graph_threshold entries (index.c). Guarded by the store's index lock. */
 typedef struct mnemo_index {
     mnemo_index_entry *entries;
     float *vectors;
     size_t n, cap, dim;
+    mnemo_hnsw graph;
+    mnemo_graph_state graph_state;
+    size_t graph_threshold; /* live entries from which searches use the graph */
+    size_t ef_search;
+    size_t build_cursor; /* BUILDING: every entry below it is in the graph */
 } mnemo_index;
 
-void mnemo__index_init(mnemo_index *ix, size_t dim);
+/* The defaults of the graph (README "memories": the approximate index). */
+#define MNEMO_GRAPH_THRESHOLD 20000
+#define MNEMO_HNSW_M 16
+#define MNEMO_HNSW_EF_CONSTRUCTION 100
+#define MNEMO_HNSW_EF_SEARCH 128 /* bench_store at 100k: recall@10 0.950 at 64, 1.000 at 128 */
+#define MNEMO_HNSW_SEED 0x6D6E656D6F484E53ULL
+
+/* An empty index; the graph parameters are 0 for their defaults, and a
+ * threshold of SIZE_MAX never builds a graph. Errors: EINVAL (m). */
+int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m, size_t ef_construction,
+                      size_t ef_search);
 void mnemo__index_free(mnemo_index *ix);
 /* Takes ownership of e's strings and meta; copies vec. Errors: ENOMEM. */
 int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec);
 /* Position of seq, or -1. */
 long mnemo__index_find(const mnemo_index *ix, int64_t seq);
 void mnemo__index_remove(mnemo_index *ix, int64_t seq);
+/* A new vector for the entry at pos (a merge or an update re-embedded it):
+ * copied into the array and re-linked in the graph. Errors: ENOMEM (the
+ * entry then left the graph; searches fall back to exact for it only if the
+ * graph is rebuilt, so the store logs it). */
+int mnemo__index_set_vector(mnemo_index *ix, size_t pos, const float *vec);
+/* With the index lock held for reading by the one builder thread: links up
+ * to max entries into the graph. Returns 1 when every entry is in it (then
+ * take the lock for writing and call mnemo__index_graph_ready). */
+int mnemo__index_build_step(mnemo_index *ix, size_t max);
+/* Under the write lock: READY if the build is complete (returns 1). */
+int mnemo__index_graph_ready(mnemo_index *ix);
+/* Under the write lock: NONE -> BUILDING once the index is big enough
+ * (returns 1 when a build is due, i.e. BUILDING). */
+int mnemo__index_graph_due(mnemo_index *ix);
 /* Dot product of two vectors of n floats (unit vectors: the cosine). */
 float mnemo__dot(const float *a, const float *b, size_t n);
 /* out = v / |v| (the norm in f64), for a vector a caller brought (an add's or
@@ -155,7 +242,18 @@ struct mnemo_store {
     double sweep_seconds;
     pthread_mutex_t sweep_lock;
     pthread_cond_t sweep_cond;
+
+    /* the builder of the HNSW graph (store.c), guarded by build_lock */
+    pthread_t builder;
+    int has_builder, build_stopping;
+    pthread_mutex_t build_lock;
+    pthread_cond_t build_cond;
 };
+
+/* Waits until the graph is ready, or not due (fewer memories than the
+ * threshold); for tests and benchmarks that must know which path a search
+ * takes. Returns 1 when searches of big enough scopes walk the graph. */
+int mnemo__store_graph_wait(mnemo_store *s);
 
 double mnemo__store_now(const mnemo_store *s);
 /* A read connection (never blocked by the writer: WAL). Put it back. */

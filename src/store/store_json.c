@@ -265,7 +265,7 @@ done:
 
 static int op_search(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     static const char *const fields[] = {"query", "vector", "k", "namespace", "user_id", "agent_id",
-                                         "session_id", "filter", "min_score", "mode", NULL};
+                                         "session_id", "filter", "min_score", "mode", "exact", NULL};
     mnemo_search_options o = {.k = 10};
     int rc, has;
     char *filter = NULL;
@@ -277,6 +277,14 @@ static int op_search(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
         (rc = get_num(c, req, "min_score", "", &o.min_score, &has)) || (rc = get_str(c, req, "mode", "", &mode, NULL)))
         goto done;
     o.has_min_score = has;
+    json_t *exact = json_object_get(req, "exact");
+    if (exact && !json_is_null(exact)) {
+        if (!json_is_boolean(exact)) {
+            rc = bad(c, "exact", MNEMO_EINVAL, "exact: must be true or false");
+            goto done;
+        }
+        o.exact = json_is_true(exact);
+    }
     if (!mode || !strcmp(mode, "vector")) o.mode = MNEMO_SEARCH_VECTOR;
     else if (!strcmp(mode, "text")) o.mode = MNEMO_SEARCH_TEXT;
     else if (!strcmp(mode, "hybrid")) o.mode = MNEMO_SEARCH_HYBRID;

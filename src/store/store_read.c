@@ -1,6 +1,6 @@
 /*
  * store_read.c — the reads of a memory store: search (exact vector scan of
- * the in-memory index, FTS5 BM25, and their reciprocal-rank fusion, with
+ * the in-memory index or a walk of its HNSW graph, FTS5 BM25, and their reciprocal-rank fusion, with
  * scope, expiry and metadata filters applied while candidates are ranked),
  * get, list with cursor pagination, count and history. Rows are read on a
  * pooled read connection, so reads never wait for a write to commit.
@@ -34,11 +34,50 @@ static void top_push(hit *top, size_t *n, size_t cap, int64_t seq, double score)
     top[i] = (hit){seq, score};
 }
 
+/* What a graph walk asks of each node it scores: the search's own filters. */
+typedef struct accept_ctx {
+    const mnemo_index *ix;
+    const mnemo_memory_scope *sc;
+    const mnemo_filter *f;
+    double now;
+} accept_ctx;
+
+static int accept_entry(void *ctx, size_t pos) {
+    const accept_ctx *a = ctx;
+    const mnemo_index_entry *e = &a->ix->entries[pos];
+    return !(e->expires_at && e->expires_at <= a->now) && mnemo__scope_match(e, a->sc) &&
+           mnemo__filter_match(a->f, e->meta);
+}
+
+/*
+ * The best cap entries for q. Exact (a scan of every entry) below the
+ * index's graph threshold, when asked, or while the graph is being built;
+ * otherwise a walk of the HNSW graph that applies scope, expiry and filter
+ * to every node it scores. When the walk ends with fewer than cap passing
+ * (a selective filter or a small scope, or fewer than cap exist at all), the
+ * exact scan runs instead, so a search returns k results whenever k exist.
+ */
 static int vector_hits(mnemo_store *s, const float *q, const mnemo_memory_scope *sc, const mnemo_filter *f,
-                       double now, hit *top, size_t cap, size_t *n) {
+                       double now, int exact, hit *top, size_t cap, size_t *n) {
     *n = 0;
     pthread_rwlock_rdlock(&s->index_lock);
     const mnemo_index *ix = &s->index;
+    if (!exact && ix->graph_state == MNEMO_GRAPH_READY && ix->n >= ix->graph_threshold) {
+        mnemo_hnsw_hit *gh = mnemo__malloc_array(cap, sizeof *gh);
+        accept_ctx ac = {ix, sc, f, now};
+        size_t ng = 0;
+        int complete = 0;
+        if (gh && !mnemo__hnsw_search(&ix->graph, ix->vectors, q, ix->ef_search, accept_entry, &ac, gh, cap, &ng,
+                                      &complete) &&
+            complete && ng == cap) {
+            for (size_t i = 0; i < ng; i++) top[i] = (hit){ix->entries[gh[i].pos].seq, gh[i].score};
+            *n = ng;
+            pthread_rwlock_unlock(&s->index_lock);
+            mnemo__free(gh);
+            return MNEMO_OK;
+        }
+        mnemo__free(gh); /* out of memory in the walk too: the scan needs none */
+    }
     for (size_t i = 0; i < ix->n; i++) {
         const mnemo_index_entry *e = &ix->entries[i];
         if ((e->expires_at && e->expires_at <= now) || !mnemo__scope_match(e, sc)) continue;
@@ -207,7 +246,7 @@ int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, m
             size_t tl = o->query_len;
             if ((rc = mnemo__store_embed(s, &t, &tl, 1, "query", q, err))) goto out;
         }
-        vector_hits(s, q, &o->scope, f, now, vh, depth, &nv);
+        vector_hits(s, q, &o->scope, f, now, o->exact, vh, depth, &nv);
     }
     if ((rc = mnemo__store_reader(s, &db, err))) goto out;
     if (o->mode != MNEMO_SEARCH_VECTOR &&

@@ -339,7 +339,7 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
             p[i].meta = NULL;
             x->text_hash = p[i].hash;
             x->expires_at = p[i].expires_at;
-            memcpy(s->index.vectors + (size_t)pos * s->dim, p[i].vec, s->dim * sizeof(float));
+            mnemo__index_set_vector(&s->index, (size_t)pos, p[i].vec);
             continue;
         }
         mnemo_index_entry e = {.seq = p[i].seq, .text_hash = p[i].hash, .expires_at = p[i].expires_at};
@@ -541,7 +541,7 @@ int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memo
                 x->meta = meta;
                 meta = NULL;
             }
-            if (vec) memcpy(s->index.vectors + (size_t)pos * s->dim, vec, s->dim * sizeof(float));
+            if (vec) mnemo__index_set_vector(&s->index, (size_t)pos, vec);
         }
         pthread_rwlock_unlock(&s->index_lock);
     }

@@ -1,0 +1,544 @@
+/*
+ * test_store_index.c — the approximate vector index of the store (hnsw.c and
+ * its upkeep in index.c) and the search paths that use it (store_read.c):
+ * recall@10 of the graph against an exact scan on clustered 768-d unit
+ * vectors (a fixed seed) before and after deletions and vector changes; a
+ * store past its graph threshold on a real SQLite file: filtered searches
+ * give exactly k when k exist, deleted memories never come back, searches
+ * run concurrently with adds and deletes, and a reopened store rebuilds the
+ * same graph (the same results twice) and agrees with the one before; the
+ * "exact" field of a JSON search; expired memories skipped, then swept out.
+ * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
+ */
+#include "store/store.h"
+#include "test.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *work;
+static mnemo_model *model;
+static long graph_n = 20000;
+
+static uint64_t rng_state = 0x243F6A8885A308D3ULL;
+static double urand(void) {
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+}
+static double gauss(void) { return sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()); }
+
+/* Clustered unit vectors, the harder case for a graph than uniform noise of
+ * the same width is not (uniform in 768-d has no neighbours to speak of):
+ * centers, and around each a cloud as wide as the center is long. */
+typedef struct clusters {
+    float *centers;
+    size_t n, dim;
+} clusters;
+
+static void clusters_init(clusters *c, size_t n, size_t dim) {
+    c->n = n;
+    c->dim = dim;
+    c->centers = malloc(n * dim * sizeof(float));
+    for (size_t i = 0; i < n * dim; i++) c->centers[i] = (float)gauss();
+    for (size_t i = 0; i < n; i++) mnemo__unit_vector(c->centers + i * dim, dim, c->centers + i * dim);
+}
+
+static void clusters_draw(const clusters *c, float *out) {
+    const float *ctr = c->centers + (size_t)(urand() * (double)c->n) % c->n * c->dim;
+    double sd = 1.0 / sqrt((double)c->dim);
+    for (size_t d = 0; d < c->dim; d++) out[d] = ctr[d] + (float)(gauss() * sd);
+    mnemo__unit_vector(out, c->dim, out);
+}
+
+/* ------------------------------------------------------- graph alone */
+
+static int accept_all(void *ctx, size_t pos) {
+    (void)ctx;
+    (void)pos;
+    return 1;
+}
+
+static int accept_none(void *ctx, size_t pos) {
+    (void)ctx;
+    (void)pos;
+    return 0;
+}
+
+static void exact_top(const mnemo_index *ix, const float *q, size_t k, int64_t *out) {
+    double best[64];
+    size_t n = 0;
+    for (size_t i = 0; i < ix->n; i++) {
+        double s = mnemo__dot(ix->vectors + i * ix->dim, q, ix->dim);
+        if (n == k && s <= best[k - 1]) continue;
+        size_t j = n < k ? n++ : k - 1;
+        while (j > 0 && best[j - 1] < s) {
+            best[j] = best[j - 1];
+            out[j] = out[j - 1];
+            j--;
+        }
+        best[j] = s;
+        out[j] = ix->entries[i].seq;
+    }
+}
+
+/* recall@10 of the graph over Q queries; checks every hit's position holds
+ * the vector its score says (positions move on removal). */
+static double graph_recall(const mnemo_index *ix, const clusters *c, int queries) {
+    float *q = malloc(ix->dim * sizeof(float));
+    size_t found = 0, total = 0;
+    int bad_pos = 0;
+    for (int t = 0; t < queries; t++) {
+        clusters_draw(c, q);
+        int64_t want[10];
+        exact_top(ix, q, 10, want);
+        mnemo_hnsw_hit got[10];
+        size_t n;
+        int complete;
+        CHECK(mnemo__hnsw_search(&ix->graph, ix->vectors, q, ix->ef_search, accept_all, NULL, got, 10, &n, &complete) ==
+              MNEMO_OK);
+        CHECK(complete && n == 10);
+        for (size_t i = 0; i < n; i++) {
+            if (got[i].pos >= ix->n) {
+                bad_pos++;
+                continue;
+            }
+            if (fabsf(got[i].score - mnemo__dot(ix->vectors + got[i].pos * ix->dim, q, ix->dim)) > 1e-6f) bad_pos++;
+            for (int j = 0; j < 10; j++) found += ix->entries[got[i].pos].seq == want[j];
+        }
+        total += 10;
+    }
+    CHECKF(bad_pos == 0, "%d hits at a position that does not hold their vector", bad_pos);
+    free(q);
+    return (double)found / (double)total;
+}
+
+static int add_entry(mnemo_index *ix, int64_t seq, const float *v) {
+    mnemo_index_entry e = {.seq = seq};
+    e.ns = mnemo__strndup("default", 7);
+    e.meta = json_object();
+    int rc = mnemo__index_add(ix, &e, v);
+    if (rc) {
+        mnemo__free(e.ns);
+        json_decref(e.meta);
+    }
+    return rc;
+}
+
+static void test_graph_recall(void) {
+    const size_t dim = 768;
+    size_t n = (size_t)graph_n, first = n * 3 / 4;
+    mnemo_index ix;
+    CHECK(mnemo__index_init(&ix, dim, 1, 0, 0, 0) == MNEMO_OK);
+    clusters c;
+    clusters_init(&c, 64, dim);
+    float *v = malloc(dim * sizeof(float));
+    /* three quarters built by the builder's steps, the rest linked on add */
+    for (size_t i = 0; i < first; i++) {
+        clusters_draw(&c, v);
+        CHECK(add_entry(&ix, (int64_t)i + 1, v) == MNEMO_OK);
+    }
+    double t0 = mnemo__now();
+    CHECK(mnemo__index_graph_due(&ix));
+    int r;
+    while ((r = mnemo__index_build_step(&ix, 1000)) == 0) {}
+    CHECK(r == 1);
+    CHECK(mnemo__index_graph_ready(&ix));
+    for (size_t i = first; i < n; i++) {
+        clusters_draw(&c, v);
+        CHECK(add_entry(&ix, (int64_t)i + 1, v) == MNEMO_OK);
+    }
+    double build_s = mnemo__now() - t0;
+    CHECK(ix.graph.n_live == ix.n);
+    for (size_t i = 0; i < ix.n; i++) CHECK(ix.entries[i].node >= 0);
+    double r0 = graph_recall(&ix, &c, 200);
+    /* a fifth deleted, at random; a few vectors changed */
+    for (size_t i = 0; i < n / 5; i++) mnemo__index_remove(&ix, (int64_t)(urand() * (double)n) + 1);
+    size_t left = ix.n;
+    CHECK(ix.graph.n_live == left);
+    for (size_t i = 0; i < 100 && i < ix.n; i++) {
+        size_t p = (size_t)(urand() * (double)ix.n);
+        clusters_draw(&c, v);
+        CHECK(mnemo__index_set_vector(&ix, p, v) == MNEMO_OK);
+        /* the changed entry is its own nearest neighbour */
+        mnemo_hnsw_hit h[1];
+        size_t got;
+        int complete;
+        mnemo__hnsw_search(&ix.graph, ix.vectors, v, ix.ef_search, accept_all, NULL, h, 1, &got, &complete);
+        CHECK(got == 1 && h[0].pos == p);
+    }
+    /* then more adds, reusing the freed node ids */
+    for (size_t i = 0; i < n / 10; i++) {
+        clusters_draw(&c, v);
+        CHECK(add_entry(&ix, (int64_t)(n + i) + 1, v) == MNEMO_OK);
+    }
+    CHECK(ix.graph.n_live == ix.n);
+    double r1 = graph_recall(&ix, &c, 200);
+    fprintf(stderr, "  n=%zu dim=%zu: build %.1f s, recall@10 %.3f; after %zu deletes, 100 changes and %zu adds %.3f\n",
+            n, dim, build_s, r0, n - left, n / 10, r1);
+    CHECKF(r0 >= 0.95, "recall@10 %.3f < 0.95", r0);
+    CHECKF(r1 >= 0.95, "recall@10 after deletes %.3f < 0.95", r1);
+    /* a filter that passes nothing: nothing, after a walk of its budget */
+    {
+        mnemo_hnsw_hit h[10];
+        size_t got;
+        int complete;
+        CHECK(mnemo__hnsw_search(&ix.graph, ix.vectors, v, ix.ef_search, accept_none, NULL, h, 10, &got, &complete) ==
+              MNEMO_OK);
+        CHECK(got == 0);
+    }
+    /* every node removed: an empty graph that searches to nothing */
+    while (ix.n) mnemo__index_remove(&ix, ix.entries[ix.n - 1].seq);
+    CHECK(ix.graph.n_live == 0 && ix.graph.entry == -1);
+    free(v);
+    free(c.centers);
+    mnemo__index_free(&ix);
+}
+
+/* ------------------------------------------------------ through a store */
+
+static void fresh_dir(char *buf, size_t cap, const char *name) {
+    snprintf(buf, cap, "%s/index-%s-%d", work, name, (int)getpid());
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", buf);
+    if (system(cmd)) exit(2);
+}
+
+static mnemo_store *open_store(const char *dir, size_t threshold) {
+    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
+                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = threshold};
+    mnemo_store *s = NULL;
+    mnemo_error err;
+    int rc = mnemo_store_open(&o, &s, &err);
+    CHECKF(rc == MNEMO_OK, "open %s: %s", dir, err.message);
+    return s;
+}
+
+#define STORE_N 3000
+#define THRESHOLD 1000
+
+static mnemo_memories *search(mnemo_store *s, const float *q, size_t k, const char *ns, const char *filter, int exact) {
+    mnemo_search_options o = {.vector = q, .vector_dim = mnemo_store_dim(s), .k = k, .scope = {.ns = ns},
+                              .filter = filter, .exact = exact};
+    mnemo_memories *m = NULL;
+    mnemo_error err;
+    int rc = mnemo_memory_search(s, &o, &m, &err);
+    CHECKF(rc == MNEMO_OK, "search: %s", err.message);
+    return m;
+}
+
+static size_t overlap(const mnemo_memories *a, const mnemo_memories *b) {
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++) n += !strcmp(a->items[i].id, b->items[j].id);
+    return n;
+}
+
+static int same(const mnemo_memories *a, const mnemo_memories *b) {
+    if (a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->items[i].id, b->items[i].id)) return 0;
+    return 1;
+}
+
+typedef struct searcher {
+    mnemo_store *s;
+    const clusters *c;
+    int stop, searches, failures;
+} searcher;
+
+static void *search_loop(void *arg) {
+    searcher *w = arg;
+    float q[1024];
+    uint64_t local = 0x1234567ULL;
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        const float *ctr = w->c->centers + (size_t)(local++ % w->c->n) * w->c->dim;
+        memcpy(q, ctr, w->c->dim * sizeof(float));
+        mnemo_search_options o = {.vector = q, .vector_dim = w->c->dim, .k = 10};
+        mnemo_memories *m = NULL;
+        mnemo_error err;
+        /* fewer than 10 is possible here: a hit deleted between the walk
+         * and the row read is left out (the deletes run meanwhile) */
+        if (mnemo_memory_search(w->s, &o, &m, &err) || m->n == 0) w->failures++;
+        mnemo_memories_free(m);
+        w->searches++;
+    }
+    return NULL;
+}
+
+static void test_store_graph(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir, "store");
+    mnemo_store *s = open_store(dir, THRESHOLD);
+    if (!s) return;
+    size_t dim = mnemo_store_dim(s);
+    CHECK(mnemo__store_graph_wait(s) == 0); /* empty: no graph due */
+    clusters c;
+    clusters_init(&c, 16, dim);
+    float *vecs = malloc((size_t)STORE_N * dim * sizeof(float));
+    static mnemo_memory_input in[STORE_N];
+    static mnemo_memory_added out[STORE_N];
+    static char texts[STORE_N][32];
+    size_t rare_default = 0, tenth_default = 0;
+    for (int i = 0; i < STORE_N; i++) {
+        clusters_draw(&c, vecs + (size_t)i * dim);
+        snprintf(texts[i], sizeof texts[i], "memory %d", i);
+        int rare = i % 500 == 0, tenth = i % 10 == 0;
+        const char *ns = i % 3 == 0 ? "other" : NULL;
+        rare_default += rare && !ns;
+        tenth_default += tenth && !ns;
+        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]),
+                                     .metadata = rare ? "{\"rare\": true, \"tenth\": true}" : tenth ? "{\"tenth\": true}" : NULL,
+                                     .scope = {.ns = ns}, .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+    }
+    mnemo_error err;
+    /* the first 1500 before the graph exists (the builder links them), the
+     * rest after it is built (linked on add) */
+    for (int i = 0; i < STORE_N; i += 500) { /* an add takes at most 1000 */
+        int rc = mnemo_memory_add(s, in + i, 500, out + i, &err);
+        CHECKF(rc == MNEMO_OK, "add: %s", err.message);
+        if (rc) {
+            mnemo_store_close(s);
+            return;
+        }
+        if (i == 1000) CHECK(mnemo__store_graph_wait(s) == 1);
+    }
+    CHECK(s->index.graph_state == MNEMO_GRAPH_READY && s->index.graph.n_live == s->index.n);
+
+    float q[1024];
+    size_t hit = 0, total = 0;
+    int short_results = 0, wrong_filter = 0;
+    for (int t = 0; t < 50; t++) {
+        clusters_draw(&c, q);
+        mnemo_memories *a = search(s, q, 10, NULL, NULL, 0), *e = search(s, q, 10, NULL, NULL, 1);
+        if (!a || !e) break;
+        short_results += a->n != 10 || e->n != 10;
+        hit += overlap(a, e);
+        total += 10;
+        mnemo_memories_free(a);
+        mnemo_memories_free(e);
+        /* a filter passing 10%: exactly k, all passing */
+        mnemo_memories *f = search(s, q, 10, NULL, "{\"tenth\": true}", 0);
+        if (!f) break;
+        short_results += f->n != 10;
+        for (size_t i = 0; i < f->n; i++) wrong_filter += !strstr(f->items[i].metadata, "tenth");
+        mnemo_memories_free(f);
+        /* a filter passing 4 of 3000: all 4, not fewer */
+        f = search(s, q, 10, NULL, "{\"rare\": true}", 0);
+        if (!f) break;
+        CHECKF(f->n == rare_default, "rare: %zu results, %zu exist", f->n, rare_default);
+        for (size_t i = 0; i < f->n; i++) wrong_filter += !strstr(f->items[i].metadata, "rare");
+        mnemo_memories_free(f);
+        /* a scope of a third: exactly k there */
+        f = search(s, q, 10, "other", NULL, 0);
+        if (!f) break;
+        short_results += f->n != 10;
+        for (size_t i = 0; i < f->n; i++) wrong_filter += strcmp(f->items[i].ns, "other") != 0;
+        mnemo_memories_free(f);
+    }
+    CHECK(short_results == 0);
+    CHECK(wrong_filter == 0);
+    double recall = total ? (double)hit / (double)total : 0;
+    fprintf(stderr, "  store n=%d dim=%zu: recall@10 vs exact %.3f (tenth in default: %zu)\n", STORE_N, dim, recall,
+            tenth_default);
+    CHECKF(recall >= 0.95, "store recall@10 %.3f < 0.95", recall);
+
+    /* deleted memories never come back, even for their own vector */
+    searcher w = {.s = s, .c = &c};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, search_loop, &w);
+    int returned_deleted = 0;
+    for (int i = 1; i < STORE_N; i += 10) CHECK(mnemo_memory_delete(s, out[i].id, &err) == MNEMO_OK);
+    mnemo_memory_scope other = {.ns = "other"};
+    size_t n_del = 0;
+    CHECK(mnemo_memory_delete_where(s, &other, "{\"tenth\": true}", &n_del, &err) == MNEMO_OK);
+    CHECK(n_del == 100);
+    /* more adds while the searchers run */
+    static mnemo_memory_input in2[200];
+    static mnemo_memory_added out2[200];
+    for (int i = 0; i < 200; i++) {
+        in2[i] = in[i];
+        in2[i].metadata = NULL;
+        in2[i].scope = (mnemo_memory_scope){0};
+    }
+    CHECKF(mnemo_memory_add(s, in2, 200, out2, &err) == MNEMO_OK, "add: %s", err.message);
+    __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    CHECKF(w.failures == 0, "%d of %d concurrent searches failed or were empty", w.failures, w.searches);
+    for (int i = 1; i < STORE_N; i += 10) {
+        mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, i % 3 == 0 ? "other" : NULL, NULL, 0);
+        if (!m) break;
+        for (size_t j = 0; j < m->n; j++) returned_deleted += !strcmp(m->items[j].id, out[i].id);
+        mnemo_memories_free(m);
+    }
+    for (int i = 0; i < STORE_N; i += 30) { /* the other namespace's tenth, deleted by filter */
+        mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, "other", NULL, 0);
+        if (!m) break;
+        for (size_t j = 0; j < m->n; j++) returned_deleted += strstr(m->items[j].metadata, "tenth") != NULL;
+        mnemo_memories_free(m);
+    }
+    CHECKF(returned_deleted == 0, "%d deleted memories were returned", returned_deleted);
+    CHECK(s->index.graph.n_live == s->index.n);
+
+    /* reopened: the graph is rebuilt from SQLite, the same way each time */
+    enum { RQ = 20 };
+    mnemo_memories *before[RQ], *exact_before[RQ], *after[RQ];
+    float rq[RQ][1024];
+    for (int t = 0; t < RQ; t++) {
+        clusters_draw(&c, rq[t]);
+        before[t] = search(s, rq[t], 10, NULL, NULL, 0);
+        exact_before[t] = search(s, rq[t], 10, NULL, NULL, 1);
+    }
+    mnemo_store_close(s);
+    s = open_store(dir, THRESHOLD);
+    if (!s) return;
+    CHECK(mnemo__store_graph_wait(s) == 1);
+    size_t agree = 0;
+    int exact_same = 1;
+    for (int t = 0; t < RQ; t++) {
+        after[t] = search(s, rq[t], 10, NULL, NULL, 0);
+        mnemo_memories *e = search(s, rq[t], 10, NULL, NULL, 1);
+        agree += overlap(before[t], after[t]);
+        exact_same &= same(e, exact_before[t]);
+        mnemo_memories_free(e);
+    }
+    CHECK(exact_same);
+    CHECKF(agree >= RQ * 10 * 95 / 100, "reopened: %zu of %d results as before", agree, RQ * 10);
+    mnemo_store_close(s);
+    s = open_store(dir, THRESHOLD);
+    if (!s) return;
+    CHECK(mnemo__store_graph_wait(s) == 1);
+    int identical = 1;
+    char exact_first[MNEMO_MEMORY_ID_SIZE] = "";
+    if (exact_before[0] && exact_before[0]->n) memcpy(exact_first, exact_before[0]->items[0].id, sizeof exact_first);
+    for (int t = 0; t < RQ; t++) {
+        mnemo_memories *again = search(s, rq[t], 10, NULL, NULL, 0);
+        identical &= again && same(again, after[t]);
+        mnemo_memories_free(again);
+        mnemo_memories_free(before[t]);
+        mnemo_memories_free(exact_before[t]);
+        mnemo_memories_free(after[t]);
+    }
+    CHECKF(identical, "two rebuilds of the same rows gave different results");
+    mnemo_store_close(s);
+    /* "exact" in a JSON request: a boolean, or refused naming the field */
+    s = open_store(dir, THRESHOLD);
+    if (s) {
+        CHECK(mnemo__store_graph_wait(s) == 1);
+        json_t *vec = json_array();
+        for (size_t d = 0; d < dim; d++) json_array_append_new(vec, json_real(rq[0][d]));
+        json_t *req = json_pack("{s:O, s:i, s:b}", "vector", vec, "k", 10, "exact", 1), *resp = NULL;
+        char param[64] = "";
+        CHECKF(mnemo__store_json(s, "search", req, &resp, &err, param, sizeof param) == MNEMO_OK, "%s", err.message);
+        json_t *data = resp ? json_object_get(resp, "data") : NULL;
+        CHECK(json_array_size(data) == 10);
+        if (data && *exact_first && json_array_size(data) == 10)
+            CHECK(!strcmp(json_string_value(json_object_get(json_array_get(data, 0), "id")), exact_first));
+        json_decref(resp);
+        resp = NULL;
+        json_object_set_new(req, "exact", json_string("yes"));
+        int rc = mnemo__store_json(s, "search", req, &resp, &err, param, sizeof param);
+        CHECK(rc == MNEMO_EINVAL && !strcmp(param, "exact") && strstr(err.message, "true or false"));
+        json_decref(resp);
+        json_decref(req);
+        json_decref(vec);
+        mnemo_store_close(s);
+    }
+    /* a threshold of SIZE_MAX: no graph, ever */
+    s = open_store(dir, SIZE_MAX);
+    if (s) {
+        CHECK(mnemo__store_graph_wait(s) == 0 && s->index.graph_state == MNEMO_GRAPH_NONE);
+        mnemo_memories *m = search(s, rq[0], 10, NULL, NULL, 0);
+        CHECK(m && m->n == 10);
+        mnemo_memories_free(m);
+        mnemo_store_close(s);
+    }
+    free(vecs);
+    free(c.centers);
+}
+
+static double fake_now = 1.8e9;
+static double fake_clock(void *ctx) {
+    (void)ctx;
+    return fake_now;
+}
+
+/* Expired memories are skipped by the walk at once and unlinked by the sweep. */
+static void test_store_graph_expiry(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir, "expiry");
+    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
+                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = 200,
+                             .clock = fake_clock};
+    mnemo_store *s = NULL;
+    mnemo_error err;
+    CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "open: %s", err.message);
+    if (!s) return;
+    size_t dim = mnemo_store_dim(s);
+    clusters c;
+    clusters_init(&c, 8, dim);
+    enum { N = 400 };
+    float *vecs = malloc((size_t)N * dim * sizeof(float));
+    static mnemo_memory_input in[N];
+    static mnemo_memory_added out[N];
+    static char texts[N][32];
+    for (int i = 0; i < N; i++) {
+        clusters_draw(&c, vecs + (size_t)i * dim);
+        snprintf(texts[i], sizeof texts[i], "memory %d", i);
+        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .ttl = i % 4 == 0 ? 10 : 0,
+                                     .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+    }
+    CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
+    CHECK(mnemo__store_graph_wait(s) == 1);
+    fake_now += 20;
+    int returned_expired = 0, short_results = 0;
+    for (int i = 0; i < N; i += 4) {
+        mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, NULL, NULL, 0);
+        if (!m) break;
+        short_results += m->n != 10;
+        for (size_t j = 0; j < m->n; j++) {
+            int at = atoi(m->items[j].text + 7);
+            returned_expired += at % 4 == 0;
+        }
+        mnemo_memories_free(m);
+    }
+    CHECKF(returned_expired == 0, "%d expired memories returned", returned_expired);
+    CHECK(short_results == 0);
+    size_t swept = 0;
+    CHECK(mnemo_store_sweep(s, &swept, &err) == MNEMO_OK);
+    CHECK(swept == N / 4);
+    CHECK(s->index.n == N - N / 4 && s->index.graph.n_live == s->index.n);
+    mnemo_store_close(s);
+    free(vecs);
+    free(c.centers);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]\n");
+        return 2;
+    }
+    work = argv[2];
+    if (argc > 3) graph_n = atol(argv[3]);
+    if (graph_n < 1000) graph_n = 1000;
+    mnemo__log_set_level(MNEMO_LOG_WARN);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", work);
+    if (system(cmd)) return 2;
+    mnemo_error err;
+    mnemo_model_options mo = {.no_cache = 1};
+    if (mnemo_model_open(argv[1], &mo, &model, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return 2;
+    }
+    RUN(test_graph_recall);
+    RUN(test_store_graph);
+    RUN(test_store_graph_expiry);
+    mnemo_model_close(model);
+    return test_finish();
+}

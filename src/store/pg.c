@@ -1070,11 +1070,13 @@ static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q
 
 /* The best `cap` by cosine: through the HNSW index (iterative, so filtered
  * rows do not use up the k), and exactly when that found fewer than cap —
- * all rows of the scope may be fewer, or the index walk gave up early. */
+ * all rows of the scope may be fewer, or the index walk gave up early — or
+ * when the search asked for exact ("exact": true). */
 static int vector_hits(mnemo_store *s, pg_conn *pc, const float *v, const mnemo_memory_scope *sc,
-                       const mnemo_filter *f, double now, hit *out, size_t cap, size_t *n, mnemo_error *err) {
+                       const mnemo_filter *f, double now, int force_exact, hit *out, size_t cap, size_t *n,
+                       mnemo_error *err) {
     int rc = MNEMO_OK;
-    for (int exact = 0; exact < 2 && !rc; exact++) {
+    for (int exact = force_exact ? 1 : 0; exact < 2 && !rc; exact++) {
         pg_params q = {0};
         pg_sql sql = {0};
         mnemo__pg_par_vec(&q, v, s->dim);
@@ -1207,7 +1209,7 @@ static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memori
     }
     if (o->mode != MNEMO_SEARCH_TEXT && (rc = mnemo__query_vector(s, o, qv, err))) goto out;
     if ((rc = conn_take(s, &pc, err))) goto out;
-    if (o->mode != MNEMO_SEARCH_TEXT && (rc = vector_hits(s, pc, qv, &o->scope, f, now, vh, depth, &nv, err)))
+    if (o->mode != MNEMO_SEARCH_TEXT && (rc = vector_hits(s, pc, qv, &o->scope, f, now, o->exact, vh, depth, &nv, err)))
         goto out;
     if (o->mode != MNEMO_SEARCH_VECTOR &&
         (rc = text_hits(s, pc, o->query, o->query_len, &o->scope, f, now, th, depth, &nt, err)))

@@ -9,14 +9,15 @@ replicas on one PostgreSQL), it:
   2. runs --requests vector searches (k=10; a tenth of them with a metadata filter passing
      ~10% of the memories) from --concurrency client threads, spread round-robin over the URLs:
      prints searches/s and p50/p99 latency, and the status codes seen.
-With --skip-load it only searches (the memories are already there).
+With --skip-load it only searches (the memories are already there), with --skip-search it only
+adds; --exact sends "exact": true (no approximate index) with every search.
 
 Standard library only (http.client, one keep-alive connection per thread); only the given URLs
 are contacted; every loop is bounded. Numbers are for comparing, on an idle machine.
 
     bench/store_scale.py --url http://127.0.0.1:8080 [--url ...] --n 100000 [--dim 768]
                          [--batch 250] [--writers 2] [--requests 2000] [--concurrency 8]
-                         [--namespace bench] [--skip-load] [--label NAME]
+                         [--namespace bench] [--skip-load] [--skip-search] [--exact] [--label NAME]
 """
 import argparse
 import collections
@@ -131,6 +132,8 @@ def search(urls, args):
                 i = nxt[0]
                 nxt[0] += 1
             body = {"vector": queries[i % len(queries)], "k": 10, "namespace": args.namespace}
+            if args.exact:
+                body["exact"] = True
             filtered = i % 10 == 9
             if filtered:
                 body["filter"] = {"bucket": 3}
@@ -172,6 +175,8 @@ def main():
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--namespace", default="bench")
     ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--skip-search", action="store_true")
+    ap.add_argument("--exact", action="store_true")
     ap.add_argument("--label", default="store")
     args = ap.parse_args()
     if not 1 <= args.batch <= 1000 or args.n < 0 or args.requests < 1 or args.concurrency < 1:
@@ -179,7 +184,8 @@ def main():
     ok = True
     if not args.skip_load:
         ok = load(args.url, args) and ok
-    ok = search(args.url, args) and ok
+    if not args.skip_search:
+        ok = search(args.url, args) and ok
     return 0 if ok else 1
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# test_serve_pg.sh — stateless replicas on one PostgreSQL (issue 8): two
-# `mnemo serve --store postgres://...` processes; an add through replica A is
+# test_serve_pg.sh — stateless replicas on one PostgreSQL and one Redis
+# (issue 8): two `mnemo serve --store postgres://... --cache-redis redis://...`
+# processes; an embedding computed through replica A is a Redis hit on B (B's
+# /metrics) with the same vector; an add through replica A is
 # found by a search through replica B at once, and dedup holds across them;
 # then PostgreSQL is restarted in the middle of concurrent adds: while it is
 # down requests answer 503 with a message naming PostgreSQL, after it is back
@@ -13,6 +15,14 @@ MNEMO=$1 MODEL=$2
 . "$(dirname "$0")/pg_lib.sh"
 trap 'pg_stop; cleanup' EXIT
 pg_start "$T" || { echo "FAIL: PostgreSQL did not start"; exit 1; }
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+  { echo "FAIL: redis-server and redis-cli are needed (scripts/install-deps.sh --test installs them)"; exit 1; }
+RPORT=$(pg_free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" >"$T/redis.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do redis-cli -p "$RPORT" PING 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+redis-cli -p "$RPORT" PING | grep -q PONG || { echo "FAIL: redis-server did not start"; cat "$T/redis.log"; exit 1; }
+REDIS=redis://127.0.0.1:$RPORT
 # req URL METHOD PATH [JSON] : body to $T/body, status in $CODE
 req() {
   local u=$1 m=$2 path=$3
@@ -28,12 +38,25 @@ j() { py "import json,sys; d=json.load(open('$T/body')); print($1)"; }
 # both at once on an empty database without pgvector: the extension and the
 # schema are made once (under an advisory lock)
 pg_psql "DROP EXTENSION vector" >/dev/null
-start a --model "$MODEL" --store "$PG_URL" --store-pool 2
+start a --model "$MODEL" --store "$PG_URL" --store-pool 2 --cache-redis "$REDIS"
 A=$URL PA=$PID
-start b --model "$MODEL" --store "$PG_URL" --store-pool 2
+start b --model "$MODEL" --store "$PG_URL" --store-pool 2 --cache-redis "$REDIS"
 B=$URL PB=$PID
 URL=$A PID=$PA; wait_ready || { echo "replica A did not start"; cat "$T/a.log"; exit 1; }
 URL=$B PID=$PB; wait_ready || { echo "replica B did not start"; cat "$T/b.log"; exit 1; }
+
+# --- the embedding cache shared through Redis: A computes, B hits
+redis_hits() { curl -s "$1/metrics" | awk '$1 == "mnemo_cache_redis_hits_total" {print $2}'; }
+EMB='{"input": "a vector computed once for both replicas"}'
+req "$A" POST /v1/embeddings "$EMB"
+VA=$(j 'd["data"][0]["embedding"]')
+check "embedding through A: 200" $([ "$CODE" = 200 ] && echo 0 || echo 1)
+for _ in $(seq 1 100); do [ "$(redis-cli -p "$RPORT" DBSIZE)" -ge 1 ] && break; sleep 0.05; done
+H0=$(redis_hits "$B")
+req "$B" POST /v1/embeddings "$EMB"
+check "the same input through B: the same vector" $([ "$CODE" = 200 ] && [ "$(j 'd["data"][0]["embedding"]')" = "$VA" ] && echo 0 || echo 1)
+check "... a Redis hit in B's /metrics ($H0 -> $(redis_hits "$B"))" \
+  $(py "import sys; sys.exit(0 if float('$(redis_hits "$B")') == float('${H0:-0}') + 1 else 1)" && echo 0 || echo 1)
 
 # --- an add on A is found on B at once; dedup across replicas
 req "$A" POST /v1/memories '{"text": "Saturn has rings of ice", "namespace": "r", "metadata": {"k": 1}}'

@@ -15,18 +15,16 @@ Screenshots go to ARTIFACTS. A missing chromium or chromedriver fails.
 
 usage: python test_console_browser.py MNEMO MODEL_DIR WORK_DIR ARTIFACTS
 """
-import atexit
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_util  # noqa: E402 (by path: the tests' own helper, standard library only)
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -47,38 +45,8 @@ def check(name, ok, detail=""):
         print(f"FAIL: {name} {detail}", file=sys.stderr)
 
 
-RUNNING = []
-atexit.register(lambda: [p.kill() for p in RUNNING if p.poll() is None])
-
-
-class Server:
-    def __init__(self, *args):
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([MNEMO, "serve", "--model", MODEL, "--port", "0", *args],
-                                     stdout=self.log, stderr=self.log)
-        RUNNING.append(self.proc)
-        port = None
-        for _ in range(400):
-            m = re.search(r"listening on http://\S+:(\d+) ", open(self.log.name).read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.05)
-        assert port, open(self.log.name).read()
-        self.url = f"http://127.0.0.1:{port}"
-        for _ in range(2400):
-            try:
-                if urllib.request.urlopen(self.url + "/health").status == 200:
-                    break
-            except (urllib.error.HTTPError, urllib.error.URLError):
-                pass
-            time.sleep(0.05)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        os.unlink(self.log.name)
-        return rc
+def Server(*args):
+    return serve_util.Server(MNEMO, MODEL, *args)
 
 
 def get(url, headers=None):

@@ -105,6 +105,7 @@ srv = Server("--data-dir", os.path.join(WORK, "console-browser-data"))
 # --- the files: Content-Type, ETag and 304, the CSP that forbids other origins
 for path, ctype in (("/", "text/html"), ("/docs", "text/html"), ("/openapi.json", "application/json"),
                     ("/console/app.js", "text/javascript"), ("/console/docs.js", "text/javascript"),
+                    ("/console/dom.js", "text/javascript"),
                     ("/console/style.css", "text/css")):
     code, h, body = get(srv.url + path)
     check(f"GET {path}: 200 {ctype}", code == 200 and h.get("Content-Type", "").startswith(ctype), f"{code} {h}")

@@ -3,24 +3,14 @@
 // tab (add, search, history, delete) and the status tab (GET /v1/status,
 // refreshed live). No framework, nothing loaded from elsewhere. An API key,
 // when the server asks for one (401), lives only in the variable apiKey:
-// never in localStorage or a cookie, gone when the tab reloads.
+// never in localStorage or a cookie, gone when the tab reloads. Loaded after
+// dom.js ($ and el).
 "use strict";
 
 let apiKey = null;
 let pendingRetry = null; // what to run again once a key is given
 let storeOn = null; // from /v1/status: the memory routes exist (--data-dir)
 
-const $ = (id) => document.getElementById(id);
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") e.textContent = v;
-    else if (k === "class") e.className = v;
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-}
 function say(id, text, kind) {
   const p = $(id);
   p.textContent = text;

@@ -4,7 +4,7 @@ Debian's chromium (headless) driven by selenium through chromedriver, against
 the real server on the tiny model with --data-dir: the page loads with no
 console errors (the browser's log); a similarity matrix is drawn for three
 texts, and a comparison of two dimensions shows how ranking changes; a memory
-is added, found by a search with the query words highlighted, its history
+is added (and one with a prompt picked from GET /info), found by a search with the query words highlighted, its history
 opened and it is deleted; the status tab shows a non-zero request count; the
 tabs work from the keyboard; the page fits a phone's width; the /docs page
 renders every operation of /openapi.json; the files carry their
@@ -187,6 +187,20 @@ try:
     d.find_element(By.ID, "add-meta").send_keys("[1, 2")
     d.find_element(By.ID, "add-run").click()
     check("bad metadata JSON: says so", wait(d, lambda: "not valid JSON" in d.find_element(By.ID, "add-msg").text))
+    # --- a memory added with a prompt picked from GET /info's (its prompt_name is kept)
+    _, _, info = get(srv.url + "/info")
+    pick = next(n for n in json.loads(info)["prompts"] if n != "document")
+    prompt_sel = Select(d.find_element(By.ID, "add-prompt"))
+    check("the add form offers GET /info's prompts", wait(d, lambda: pick in [o.get_attribute("value") for o in prompt_sel.options]))
+    for field in ("add-text", "add-meta"):
+        d.find_element(By.ID, field).clear()
+    d.find_element(By.ID, "add-text").send_keys("Tomatoes ripen red on the vine")
+    prompt_sel.select_by_value(pick)
+    d.find_element(By.ID, "add-run").click()
+    check("added with a prompt", wait(d, lambda: "Added as" in d.find_element(By.ID, "add-msg").text), d.find_element(By.ID, "add-msg").text)
+    code, _, body = get(srv.url + "/v1/memories/" + d.find_element(By.ID, "add-msg").text.split()[-1])
+    check("its prompt_name is the one picked", code == 200 and json.loads(body).get("prompt_name") == pick, body[:300])
+    prompt_sel.select_by_value("")
     d.find_element(By.ID, "search-q").send_keys("sweet fruit")
     Select(d.find_element(By.ID, "search-mode")).select_by_visible_text("text")
     d.find_element(By.ID, "search-ns").send_keys("browser")

@@ -316,6 +316,11 @@ typedef struct mnemo_hit {
 } mnemo_hit;
 void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out, size_t *n_out);
 void mnemo__hits_sort(mnemo_hit *h, size_t n);
+/* A search's ranked rows into out (room for nv + nt): the vector list, the
+ * text list or their fusion, as o->mode says, cut to k and to o->min_score;
+ * how many. */
+size_t mnemo__search_ranked(const mnemo_search_options *o, size_t k, const mnemo_hit *v, size_t nv,
+                            const mnemo_hit *t, size_t nt, mnemo_hit *out);
 /* Every check of one input to add (text, scope, expiry, metadata, prompt,
  * its vector's width; `where` prefixes messages, e.g. "memories[3]."): on
  * success *expires_at, *meta and *meta_text (as mnemo__metadata_parse) are

@@ -173,6 +173,22 @@ void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t n
     *n_out = nf;
 }
 
+size_t mnemo__search_ranked(const mnemo_search_options *o, size_t k, const mnemo_hit *v, size_t nv,
+                            const mnemo_hit *t, size_t nt, mnemo_hit *out) {
+    size_t n;
+    if (o->mode == MNEMO_SEARCH_VECTOR) memcpy(out, v, nv * sizeof *out), n = nv;
+    else if (o->mode == MNEMO_SEARCH_TEXT) memcpy(out, t, nt * sizeof *out), n = nt;
+    else mnemo__rrf_fuse(v, nv, t, nt, out, &n);
+    if (n > k) n = k;
+    if (o->has_min_score) {
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            if (out[i].score >= o->min_score) out[w++] = out[i];
+        n = w;
+    }
+    return n;
+}
+
 char *mnemo__query_words(const char *q, size_t len, char quote, const char *sep) {
     size_t sl = strlen(sep);
     char *out = mnemo__malloc(len * 2 + 16 + MAX_QUERY_WORDS * (sl + 2));

@@ -202,16 +202,7 @@ int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, m
     if (o->mode != MNEMO_SEARCH_VECTOR &&
         (rc = text_hits(s, db, o->query, o->query_len, &o->scope, f, now, th, depth, &nt, err)))
         goto out;
-    if (o->mode == MNEMO_SEARCH_VECTOR) memcpy(fused, vh, nv * sizeof(hit)), nf = nv;
-    else if (o->mode == MNEMO_SEARCH_TEXT) memcpy(fused, th, nt * sizeof(hit)), nf = nt;
-    else mnemo__rrf_fuse(vh, nv, th, nt, fused, &nf);
-    if (nf > k) nf = k;
-    if (o->has_min_score) {
-        size_t w = 0;
-        for (size_t i = 0; i < nf; i++)
-            if (fused[i].score >= o->min_score) fused[w++] = fused[i];
-        nf = w;
-    }
+    nf = mnemo__search_ranked(o, k, vh, nv, th, nt, fused);
     rc = fetch(db, fused, nf, now, out, err);
 out:
     mnemo__store_reader_put(s, db);

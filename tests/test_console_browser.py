@@ -198,8 +198,11 @@ try:
     prompt_sel.select_by_value(pick)
     d.find_element(By.ID, "add-run").click()
     check("added with a prompt", wait(d, lambda: "Added as" in d.find_element(By.ID, "add-msg").text), d.find_element(By.ID, "add-msg").text)
-    code, _, body = get(srv.url + "/v1/memories/" + d.find_element(By.ID, "add-msg").text.split()[-1])
+    pid = d.find_element(By.ID, "add-msg").text.split()[-1]
+    code, _, body = get(srv.url + "/v1/memories/" + pid)
     check("its prompt_name is the one picked", code == 200 and json.loads(body).get("prompt_name") == pick, body[:300])
+    with urllib.request.urlopen(urllib.request.Request(srv.url + "/v1/memories/" + pid, method="DELETE"), timeout=30) as r:
+        check("the memory with a prompt deleted (a rerun adds it anew)", r.status == 200, r.status)
     prompt_sel.select_by_value("")
     d.find_element(By.ID, "search-q").send_keys("sweet fruit")
     Select(d.find_element(By.ID, "search-mode")).select_by_visible_text("text")

@@ -1,4 +1,6 @@
-"""serve_util.py — start `mnemo serve` for a Python test and wait until it serves.
+"""serve_util.py — for the Python tests of `mnemo serve`: start the server and
+wait until it serves (Server; start, listening_port, wait_healthy), and count
+checks (Checks).
 
 The Python tests of the server (test_console_browser.py, test_openapi.py,
 test_serve_clients.py, test_serve_kill.py) run under different interpreters
@@ -15,6 +17,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -58,6 +61,21 @@ def wait_healthy(url, proc=None, timeout=120.0, poll=0.05):
             pass
         time.sleep(poll)
     return False
+
+
+class Checks:
+    """check = Checks(); check(name, ok, detail=""): counts a pass or a
+    failure (check.passed, check.failed), a failure with a FAIL line on stderr."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def __call__(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL: {name} {detail}", file=sys.stderr)
 
 
 class Server:

@@ -33,16 +33,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 MNEMO, MODEL, WORK, ARTIFACTS = sys.argv[1:5]
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
 def Server(*args):
@@ -298,5 +289,5 @@ finally:
     d.quit()
 check("keyed server stops cleanly", srv.stop() == 0)
 
-print(f"{passed} passed, {failed} failed (screenshots in {ARTIFACTS})")
-sys.exit(1 if failed or not passed else 0)
+print(f"{check.passed} passed, {check.failed} failed (screenshots in {ARTIFACTS})")
+sys.exit(1 if check.failed or not check.passed else 0)

@@ -40,16 +40,7 @@ from openapi_spec_validator import validate
 
 MNEMO, MODEL, WORK, SPEC = sys.argv[1:5]
 SECONDS = int(os.environ.get("MNEMO_SCHEMATHESIS_SECONDS", "90"))
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
 data = os.path.join(WORK, "openapi-data")
@@ -140,5 +131,5 @@ for line in server_log.splitlines() if new_fives else []:  # the log lines of th
 check("no sanitizer report", "ERROR: AddressSanitizer" not in server_log and "runtime error" not in server_log,
       server_log[-3000:])
 os.unlink(srv.log.name)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed or not passed else 0)
+print(f"{check.passed} passed, {check.failed} failed")
+sys.exit(1 if check.failed or not check.passed else 0)

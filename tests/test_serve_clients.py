@@ -33,16 +33,7 @@ from websockets.sync.client import connect as ws_connect
 
 MNEMO, MODEL = sys.argv[1], sys.argv[2]
 NAME = os.path.basename(MODEL.rstrip("/"))
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
 def mnemo_embed(texts, *args):
@@ -180,5 +171,5 @@ check("overload: only 200 and 429", set(codes) <= {200, 429} and 429 in codes an
       sorted(set(codes)))
 check("overload server exits 0", srv.stop() == 0)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(f"{check.passed} passed, {check.failed} failed")
+sys.exit(1 if check.failed else 0)

@@ -43,16 +43,7 @@ THREADS = 4
 MAX_DELAY = 0.25  # seconds of adding before the kill, at most
 NS = "kill"
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
 DATA = os.path.join(WORK, f"serve-kill-{os.getpid()}")
@@ -279,13 +270,13 @@ check("adds were acknowledged in most rounds", rounds_with_acks >= ROUNDS // 2,
 print(f"serve durability: {ROUNDS} rounds, {kills} SIGKILLs ({kills_in_flight} with an add unanswered at the kill), "
       f"{attempted} adds attempted, {len(acked)} acknowledged, {total_ok} verified at the end "
       f"({verified} right after their round), lost {lost}, {count} rows in the store, "
-      f"integrity_check ok after every kill: {'yes' if failed == 0 else 'see FAIL lines'}; server start "
+      f"integrity_check ok after every kill: {'yes' if check.failed == 0 else 'see FAIL lines'}; server start "
       f"to ready: median {statistics.median(start_times) * 1000:.0f} ms, max {max(start_times) * 1000:.0f} ms; "
       f"{time.monotonic() - t_start:.1f} s (seed {SEED})", file=sys.stderr)
-print(f"{passed} passed, {failed} failed")
-if failed == 0:
+print(f"{check.passed} passed, {check.failed} failed")
+if check.failed == 0:
     shutil.rmtree(DATA, ignore_errors=True)
     for f in os.listdir(WORK):
         if f.startswith(f"serve-kill-{os.getpid()}-") and f.endswith(".log"):
             os.remove(os.path.join(WORK, f))
-sys.exit(0 if failed == 0 else 1)
+sys.exit(0 if check.failed == 0 else 1)

@@ -4,7 +4,7 @@ Debian's chromium (headless) driven by selenium through chromedriver, against
 the real server on the tiny model with --data-dir: the page loads with no
 console errors (the browser's log); a similarity matrix is drawn for three
 texts, and a comparison of two dimensions shows how ranking changes; a memory
-is added, found by a search with the query words highlighted, its history
+is added (and one with a prompt picked from GET /info), found by a search with the query words highlighted, its history
 opened and it is deleted; the status tab shows a non-zero request count; the
 tabs work from the keyboard; the page fits a phone's width; the /docs page
 renders every operation of /openapi.json; the files carry their
@@ -15,18 +15,16 @@ Screenshots go to ARTIFACTS. A missing chromium or chromedriver fails.
 
 usage: python test_console_browser.py MNEMO MODEL_DIR WORK_DIR ARTIFACTS
 """
-import atexit
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_util  # noqa: E402 (by path: the tests' own helper, standard library only)
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -35,50 +33,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 MNEMO, MODEL, WORK, ARTIFACTS = sys.argv[1:5]
-passed = failed = 0
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
-
-
-RUNNING = []
-atexit.register(lambda: [p.kill() for p in RUNNING if p.poll() is None])
-
-
-class Server:
-    def __init__(self, *args):
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([MNEMO, "serve", "--model", MODEL, "--port", "0", *args],
-                                     stdout=self.log, stderr=self.log)
-        RUNNING.append(self.proc)
-        port = None
-        for _ in range(400):
-            m = re.search(r"listening on http://\S+:(\d+) ", open(self.log.name).read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.05)
-        assert port, open(self.log.name).read()
-        self.url = f"http://127.0.0.1:{port}"
-        for _ in range(2400):
-            try:
-                if urllib.request.urlopen(self.url + "/health").status == 200:
-                    break
-            except (urllib.error.HTTPError, urllib.error.URLError):
-                pass
-            time.sleep(0.05)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        os.unlink(self.log.name)
-        return rc
+def Server(*args):
+    return serve_util.Server(MNEMO, MODEL, *args)
 
 
 def get(url, headers=None):
@@ -137,6 +96,7 @@ srv = Server("--data-dir", os.path.join(WORK, "console-browser-data"))
 # --- the files: Content-Type, ETag and 304, the CSP that forbids other origins
 for path, ctype in (("/", "text/html"), ("/docs", "text/html"), ("/openapi.json", "application/json"),
                     ("/console/app.js", "text/javascript"), ("/console/docs.js", "text/javascript"),
+                    ("/console/dom.js", "text/javascript"),
                     ("/console/style.css", "text/css")):
     code, h, body = get(srv.url + path)
     check(f"GET {path}: 200 {ctype}", code == 200 and h.get("Content-Type", "").startswith(ctype), f"{code} {h}")
@@ -218,6 +178,23 @@ try:
     d.find_element(By.ID, "add-meta").send_keys("[1, 2")
     d.find_element(By.ID, "add-run").click()
     check("bad metadata JSON: says so", wait(d, lambda: "not valid JSON" in d.find_element(By.ID, "add-msg").text))
+    # --- a memory added with a prompt picked from GET /info's (its prompt_name is kept)
+    _, _, info = get(srv.url + "/info")
+    pick = next(n for n in json.loads(info)["prompts"] if n != "document")
+    prompt_sel = Select(d.find_element(By.ID, "add-prompt"))
+    check("the add form offers GET /info's prompts", wait(d, lambda: pick in [o.get_attribute("value") for o in prompt_sel.options]))
+    for field in ("add-text", "add-meta"):
+        d.find_element(By.ID, field).clear()
+    d.find_element(By.ID, "add-text").send_keys("Tomatoes ripen red on the vine")
+    prompt_sel.select_by_value(pick)
+    d.find_element(By.ID, "add-run").click()
+    check("added with a prompt", wait(d, lambda: "Added as" in d.find_element(By.ID, "add-msg").text), d.find_element(By.ID, "add-msg").text)
+    pid = d.find_element(By.ID, "add-msg").text.split()[-1]
+    code, _, body = get(srv.url + "/v1/memories/" + pid)
+    check("its prompt_name is the one picked", code == 200 and json.loads(body).get("prompt_name") == pick, body[:300])
+    with urllib.request.urlopen(urllib.request.Request(srv.url + "/v1/memories/" + pid, method="DELETE"), timeout=30) as r:
+        check("the memory with a prompt deleted (a rerun adds it anew)", r.status == 200, r.status)
+    prompt_sel.select_by_value("")
     d.find_element(By.ID, "search-q").send_keys("sweet fruit")
     Select(d.find_element(By.ID, "search-mode")).select_by_visible_text("text")
     d.find_element(By.ID, "search-ns").send_keys("browser")
@@ -312,5 +289,5 @@ finally:
     d.quit()
 check("keyed server stops cleanly", srv.stop() == 0)
 
-print(f"{passed} passed, {failed} failed (screenshots in {ARTIFACTS})")
-sys.exit(1 if failed or not passed else 0)
+print(f"{check.passed} passed, {check.failed} failed (screenshots in {ARTIFACTS})")
+sys.exit(1 if check.failed or not check.passed else 0)

@@ -22,7 +22,6 @@
 
 usage: python test_openapi.py MNEMO MODEL_DIR WORK_DIR SPEC_FILE
 """
-import atexit
 import json
 import os
 import re
@@ -30,52 +29,24 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_util  # noqa: E402 (by path: the tests' own helper, standard library only)
 
 from openapi_spec_validator import validate
 
 MNEMO, MODEL, WORK, SPEC = sys.argv[1:5]
 SECONDS = int(os.environ.get("MNEMO_SCHEMATHESIS_SECONDS", "90"))
-passed = failed = 0
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
-
-
-RUNNING = []
-atexit.register(lambda: [p.kill() for p in RUNNING if p.poll() is None])
 
 data = os.path.join(WORK, "openapi-data")
 shutil.rmtree(data, ignore_errors=True)
-log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-proc = subprocess.Popen([MNEMO, "serve", "--model", MODEL, "--port", "0", "--data-dir", data,
-                         "--log-level", "info"], stdout=log, stderr=log)
-RUNNING.append(proc)
-port = None
-for _ in range(400):
-    m = re.search(r"listening on http://\S+:(\d+) ", open(log.name).read())
-    if m:
-        port = int(m.group(1))
-        break
-    time.sleep(0.05)
-assert port, open(log.name).read()
-URL = f"http://127.0.0.1:{port}"
-for _ in range(2400):
-    try:
-        if urllib.request.urlopen(URL + "/health").status == 200:
-            break
-    except (urllib.error.HTTPError, urllib.error.URLError):
-        pass
-    time.sleep(0.05)
+srv = serve_util.Server(MNEMO, MODEL, "--data-dir", data, "--log-level", "info")
+proc, URL = srv.proc, srv.url
 
 
 def call(method, path, body=None):
@@ -153,12 +124,12 @@ print(f"server: {json.loads(body)['requests']['total']} requests answered, 5xx d
 
 proc.send_signal(signal.SIGTERM)
 check("server stops cleanly", proc.wait(timeout=60) == 0)
-server_log = open(log.name).read()
+server_log = srv.text_log()
 for line in server_log.splitlines() if new_fives else []:  # the log lines of the 5xx say which requests
     if re.search(r" status=5\d\d ", line):
         print("5xx:", line[:400], file=sys.stderr)
 check("no sanitizer report", "ERROR: AddressSanitizer" not in server_log and "runtime error" not in server_log,
       server_log[-3000:])
-os.unlink(log.name)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed or not passed else 0)
+os.unlink(srv.log.name)
+print(f"{check.passed} passed, {check.failed} failed")
+sys.exit(1 if check.failed or not check.passed else 0)

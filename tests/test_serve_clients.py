@@ -11,20 +11,19 @@ must answer only 200 or 429.
 
 usage: python test_serve_clients.py MNEMO MODEL_DIR   (in the venv tests/test_venv.sh makes)
 """
-import atexit
 import base64
 import concurrent.futures
 import json
 import os
-import re
-import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_util  # noqa: E402 (by path: the tests' own helper, standard library only)
 
 import openai
 from langchain_openai import OpenAIEmbeddings
@@ -34,16 +33,7 @@ from websockets.sync.client import connect as ws_connect
 
 MNEMO, MODEL = sys.argv[1], sys.argv[2]
 NAME = os.path.basename(MODEL.rstrip("/"))
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
 def mnemo_embed(texts, *args):
@@ -56,32 +46,9 @@ def max_diff(a, b):
     return max(abs(x - y) for u, v in zip(a, b) for x, y in zip(u, v))
 
 
-RUNNING = []
-atexit.register(lambda: [p.kill() for p in RUNNING if p.poll() is None])
-
-
-class Server:
+class Server(serve_util.Server):
     def __init__(self, *args):
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([MNEMO, "serve", "--model", MODEL, "--port", "0", *args],
-                                     stdout=self.log, stderr=self.log)
-        RUNNING.append(self.proc)
-        port = None
-        for _ in range(400):
-            m = re.search(r"listening on http://\S+:(\d+) ", open(self.log.name).read())
-            if m:
-                port = int(m.group(1))
-                break
-            time.sleep(0.05)
-        assert port, open(self.log.name).read()
-        self.url = f"http://127.0.0.1:{port}"
-        for _ in range(2400):
-            try:
-                if urllib.request.urlopen(self.url + "/health").status == 200:
-                    break
-            except urllib.error.HTTPError:
-                pass
-            time.sleep(0.05)
+        super().__init__(MNEMO, MODEL, *args)
 
     def post(self, path, body):
         req = urllib.request.Request(self.url + path, json.dumps(body).encode(),
@@ -91,12 +58,6 @@ class Server:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"null")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        os.unlink(self.log.name)
-        return rc
 
 
 texts = ["hello world", "Which planet is known as the Red Planet?",
@@ -210,5 +171,5 @@ check("overload: only 200 and 429", set(codes) <= {200, 429} and 429 in codes an
       sorted(set(codes)))
 check("overload server exits 0", srv.stop() == 0)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(f"{check.passed} passed, {check.failed} failed")
+sys.exit(1 if check.failed else 0)

@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import sqlite3
@@ -34,6 +33,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_util  # noqa: E402 (by path: the tests' own helper, standard library only)
+
 MNEMO, MODEL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 ROUNDS = int(sys.argv[4]) if len(sys.argv) > 4 else 200
 SEED = int(sys.argv[5]) if len(sys.argv) > 5 else int(time.time())
@@ -41,23 +43,13 @@ THREADS = 4
 MAX_DELAY = 0.25  # seconds of adding before the kill, at most
 NS = "kill"
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name} {detail}", file=sys.stderr)
+check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
 DATA = os.path.join(WORK, f"serve-kill-{os.getpid()}")
 DB = os.path.join(DATA, "memories.db")
 shutil.rmtree(DATA, ignore_errors=True)
 os.makedirs(DATA)
-RUNNING = []
 
 
 class Server:
@@ -67,27 +59,12 @@ class Server:
         self.log_path = os.path.join(WORK, f"serve-kill-{os.getpid()}-{tag}.log")
         self.log = open(self.log_path, "wb")
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(
+        self.proc = serve_util.start(
             [MNEMO, "serve", "--model", MODEL, "--data-dir", DATA, "--port", "0", "--no-dedup",
-             "--threads", "1"], stdout=self.log, stderr=self.log)
-        RUNNING.append(self.proc)
-        self.port = None
-        while self.port is None and time.monotonic() - t0 < 30 and self.proc.poll() is None:
-            m = re.search(rb"listening on http://[^ ]*:(\d+) ", open(self.log_path, "rb").read())
-            if m:
-                self.port = int(m.group(1))
-            else:
-                time.sleep(0.005)
-        self.ready = False
-        while self.port and time.monotonic() - t0 < 60 and self.proc.poll() is None:
-            try:
-                status, _ = self.request("GET", "/health")
-                if status == 200:
-                    self.ready = True
-                    break
-            except OSError:
-                pass
-            time.sleep(0.005)
+             "--threads", "1"], self.log)
+        self.port = serve_util.listening_port(self.log_path, self.proc, timeout=30, poll=0.005)
+        self.ready = bool(self.port) and serve_util.wait_healthy(
+            f"http://127.0.0.1:{self.port}", self.proc, timeout=60 - (time.monotonic() - t0), poll=0.005)
         self.start_seconds = time.monotonic() - t0
         self.conn = None
 
@@ -293,16 +270,13 @@ check("adds were acknowledged in most rounds", rounds_with_acks >= ROUNDS // 2,
 print(f"serve durability: {ROUNDS} rounds, {kills} SIGKILLs ({kills_in_flight} with an add unanswered at the kill), "
       f"{attempted} adds attempted, {len(acked)} acknowledged, {total_ok} verified at the end "
       f"({verified} right after their round), lost {lost}, {count} rows in the store, "
-      f"integrity_check ok after every kill: {'yes' if failed == 0 else 'see FAIL lines'}; server start "
+      f"integrity_check ok after every kill: {'yes' if check.failed == 0 else 'see FAIL lines'}; server start "
       f"to ready: median {statistics.median(start_times) * 1000:.0f} ms, max {max(start_times) * 1000:.0f} ms; "
       f"{time.monotonic() - t_start:.1f} s (seed {SEED})", file=sys.stderr)
-print(f"{passed} passed, {failed} failed")
-if failed == 0:
+print(f"{check.passed} passed, {check.failed} failed")
+if check.failed == 0:
     shutil.rmtree(DATA, ignore_errors=True)
     for f in os.listdir(WORK):
         if f.startswith(f"serve-kill-{os.getpid()}-") and f.endswith(".log"):
             os.remove(os.path.join(WORK, f))
-for p in RUNNING:
-    if p.poll() is None:
-        p.kill()
-sys.exit(0 if failed == 0 else 1)
+sys.exit(0 if check.failed == 0 else 1)

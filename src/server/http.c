@@ -77,6 +77,7 @@ static const route routes[] = {
     {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
     {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
     {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
+    {"GET", "/console/dom.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
     {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false},
 };
 

@@ -24,7 +24,6 @@
 #define MAX_ADD 1000
 #define MAX_LIST 1000
 #define HYBRID_DEPTH 50 /* as store_read.c: each hybrid list holds max(k, this) */
-#define MAX_TS_WORDS 64
 #define POOL_DEFAULT 4
 #define POOL_MAX 256
 #define LOCK_MIGRATE 0x6d6e656d6f01LL /* pg_advisory_xact_lock key of schema changes */
@@ -1097,39 +1096,10 @@ static int vector_hits(mnemo_store *s, pg_conn *pc, const float *v, const mnemo_
     return rc;
 }
 
-/* The query's words as a tsquery: 'w1' | 'w2' ... (each a run of letters,
- * digits, '_' or non-ASCII bytes, as store_read.c's FTS5 expression). */
-static char *ts_query(const char *q, size_t len) {
-    char *out = mnemo__malloc(len * 2 + 16 + MAX_TS_WORDS * 6);
-    if (!out) return NULL;
-    size_t o = 0;
-    int words = 0;
-#define WORDC(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) >= 0x80 || (c) == '_')
-    for (size_t i = 0; i < len && words < MAX_TS_WORDS;) {
-        unsigned char c = (unsigned char)q[i];
-        if (!WORDC(c)) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < len && WORDC((unsigned char)q[j])) j++;
-        if (words) o += (size_t)sprintf(out + o, " | ");
-        out[o++] = '\'';
-        memcpy(out + o, q + i, j - i);
-        o += j - i;
-        out[o++] = '\'';
-        words++;
-        i = j;
-    }
-#undef WORDC
-    out[o] = 0;
-    return out;
-}
-
 static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen, const mnemo_memory_scope *sc,
                      const mnemo_filter *f, double now, hit *out, size_t cap, size_t *n, mnemo_error *err) {
     *n = 0;
-    char *expr = ts_query(query, qlen);
+    char *expr = mnemo__query_words(query, qlen, '\'', " | "); /* a tsquery: 'w1' | 'w2' ... */
     if (!expr) return no_memory(err);
     if (!*expr) {
         mnemo__free(expr);
@@ -1214,18 +1184,7 @@ static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memori
     if (o->mode != MNEMO_SEARCH_VECTOR &&
         (rc = text_hits(s, pc, o->query, o->query_len, &o->scope, f, now, th, depth, &nt, err)))
         goto out;
-    if (o->mode == MNEMO_SEARCH_VECTOR) memcpy(fused, vh, nv * sizeof(hit)), nf = nv;
-    else if (o->mode == MNEMO_SEARCH_TEXT) memcpy(fused, th, nt * sizeof(hit)), nf = nt;
-    else {
-        mnemo__rrf_fuse(vh, nv, th, nt, fused, &nf);
-    }
-    if (nf > k) nf = k;
-    if (o->has_min_score) {
-        size_t w = 0;
-        for (size_t i = 0; i < nf; i++)
-            if (fused[i].score >= o->min_score) fused[w++] = fused[i];
-        nf = w;
-    }
+    nf = mnemo__search_ranked(o, k, vh, nv, th, nt, fused);
     rc = fetch(s, pc, fused, nf, now, out, err);
 out:
     conn_put(s, pc);

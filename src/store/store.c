@@ -66,13 +66,6 @@ static const char fingerprint_text[] = "mnemo store fingerprint: the quick brown
  * another precision (bf16, int8) stays above 0.99. */
 #define FINGERPRINT_MIN_COSINE 0.98
 
-static double wall_clock(void *ctx) {
-    (void)ctx;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 double mnemo__store_now(const mnemo_store *s) { return s->clock(s->clock_ctx); }
 
 int mnemo__store_sqlite_fail(mnemo_error *err, sqlite3 *db, int rc, const char *what) {
@@ -530,31 +523,13 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
                                                          : NULL;
     if (!sync_sql)
         return mnemo__fail(err, MNEMO_EINVAL, "synchronous '%s' is not one of full|normal|off", sync);
-    if (opts->dedup_threshold < 0 || isnan(opts->dedup_threshold))
-        return mnemo__fail(err, MNEMO_EINVAL, "dedup threshold %g is negative", opts->dedup_threshold);
     mnemo_store *s = mnemo__calloc(1, sizeof *s);
     if (!s) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     s->backend = &mnemo__sqlite_backend;
-    s->lock_fd = -1;
-    pthread_mutex_init(&s->embed_lock, NULL);
-    pthread_mutex_init(&s->write_lock, NULL);
-    pthread_mutex_init(&s->reader_lock, NULL);
-    pthread_rwlock_init(&s->index_lock, NULL);
-    pthread_mutex_init(&s->sweep_lock, NULL);
-    pthread_cond_init(&s->sweep_cond, NULL);
     pthread_mutex_init(&s->build_lock, NULL);
     pthread_cond_init(&s->build_cond, NULL);
-    s->model = opts->model;
-    snprintf(s->model_name, sizeof s->model_name, "%s", opts->model_name ? opts->model_name : "unnamed");
-    s->read_only = opts->read_only;
-    s->no_dedup = opts->no_dedup;
-    s->dedup_threshold = opts->dedup_threshold > 0 ? opts->dedup_threshold : 0.95;
-    s->max_text = opts->max_text_bytes ? opts->max_text_bytes : 256 * 1024;
-    s->max_metadata = opts->max_metadata_bytes ? opts->max_metadata_bytes : 16 * 1024;
-    s->clock = opts->clock ? opts->clock : wall_clock;
-    s->clock_ctx = opts->clock_ctx;
-    s->sweep_seconds = opts->sweep_seconds ? opts->sweep_seconds : 60;
-    int rc;
+    int rc = mnemo__store_init(s, opts, err); /* the options both backends share, the model's context */
+    if (rc) goto fail;
     size_t dl = strlen(opts->data_dir);
     s->dir = mnemo__strndup(opts->data_dir, dl);
     s->db_path = mnemo__malloc(dl + 16);
@@ -564,7 +539,6 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
     }
     snprintf(s->db_path, dl + 16, "%s/memories.db", opts->data_dir);
     s->db_uri = s->db_path;
-    snprintf(s->read_only_why, sizeof s->read_only_why, "opened read-only");
     if (!s->read_only && (rc = mnemo__mkdirs(s->dir, err))) goto fail;
     if (!s->read_only) {
         /* One writing process per store: the in-memory index of a second one
@@ -586,10 +560,6 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         }
         if (s->read_only)
             mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path, s->read_only_why);
-    }
-    if (s->model) {
-        mnemo_context_options co = {.n_threads = opts->n_threads};
-        if ((rc = mnemo_context_create(s->model, &co, &s->ctx, err))) goto fail;
     }
     rc = open_db(s->db_uri, s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                  &s->writer, err);
@@ -649,13 +619,7 @@ fail:
 
 void mnemo__sqlite_close(mnemo_store *s) {
     if (!s) return;
-    if (s->has_sweeper) {
-        pthread_mutex_lock(&s->sweep_lock);
-        s->stopping = 1;
-        pthread_cond_signal(&s->sweep_cond);
-        pthread_mutex_unlock(&s->sweep_lock);
-        pthread_join(s->sweeper, NULL);
-    }
+    mnemo__store_stop_sweeper(s);
     if (s->has_builder) {
         pthread_mutex_lock(&s->build_lock);
         s->build_stopping = 1;
@@ -665,14 +629,8 @@ void mnemo__sqlite_close(mnemo_store *s) {
     }
     for (int i = 0; i < s->n_readers; i++) sqlite3_close(s->readers[i]);
     sqlite3_close(s->writer);
-    mnemo_context_free(s->ctx);
     mnemo__index_free(&s->index);
-    pthread_mutex_destroy(&s->embed_lock);
-    pthread_mutex_destroy(&s->write_lock);
-    pthread_mutex_destroy(&s->reader_lock);
-    pthread_rwlock_destroy(&s->index_lock);
-    pthread_mutex_destroy(&s->sweep_lock);
-    pthread_cond_destroy(&s->sweep_cond);
+    mnemo__store_fini(s); /* the model's context, the shared locks */
     pthread_mutex_destroy(&s->build_lock);
     pthread_cond_destroy(&s->build_cond);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the flock */

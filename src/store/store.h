@@ -298,28 +298,37 @@ const char *mnemo__recorded_prompt(const char *name);
  * (store_write.c). */
 void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]);
 uint64_t mnemo__text_hash(const char *text, size_t len);
-/* Every check of one input to add (text, scope, expiry, metadata, prompt,
- * its vector's width; `where` prefixes messages, e.g. "memories[3]."): on
- * success *expires_at, *meta and *meta_text (as mnemo__metadata_parse) are
- * set, and vec (dim floats) holds the input's vector made unit, if it came
- * with one. The SQLite add still has its own copy of these checks (to merge
- * cleanly with concurrent work on it); it can call this instead. */
-/* One search candidate: its row and score. mnemo__rrf_fuse writes into out
- * (room for nv + nt) the reciprocal-rank fusion of two lists ranked best
- * first: each adds 1 / (MNEMO_RRF_K + rank) to a row, rank from 1; *n_out
- * rows, best first. (store_read.c has its own copy, as mnemo__input_check.) */
 /* A search's vector: the caller's made unit, or the query embedded with
  * the "query" prompt, into q (dim floats). Errors: EINVAL, as embedding. */
 int mnemo__query_vector(mnemo_store *s, const mnemo_search_options *o, float *q, mnemo_error *err);
+/* The words of a text query (runs of letters, digits, '_' or non-ASCII
+ * bytes; the first 64), each between two `quote`s, joined by sep: the FTS5
+ * expression ('"', " OR ") or the tsquery ('\'', " | "), so no query syntax
+ * from the user reaches the parser. "" when it has no word; NULL: no memory. */
+char *mnemo__query_words(const char *q, size_t len, char quote, const char *sep);
+/* One search candidate: its row and score. mnemo__rrf_fuse writes into out
+ * (room for nv + nt) the reciprocal-rank fusion of two lists ranked best
+ * first: each adds 1 / (MNEMO_RRF_K + rank) to a row, rank from 1; *n_out
+ * rows, best first (mnemo__hits_sort: stable). */
 typedef struct mnemo_hit {
     int64_t seq;
     double score;
 } mnemo_hit;
 void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out, size_t *n_out);
 void mnemo__hits_sort(mnemo_hit *h, size_t n);
+/* A search's ranked rows into out (room for nv + nt): the vector list, the
+ * text list or their fusion, as o->mode says, cut to k and to o->min_score;
+ * how many. */
+size_t mnemo__search_ranked(const mnemo_search_options *o, size_t k, const mnemo_hit *v, size_t nv,
+                            const mnemo_hit *t, size_t nt, mnemo_hit *out);
+/* Every check of one input to add (text, scope, expiry, metadata, prompt,
+ * its vector's width; `where` prefixes messages, e.g. "memories[3]."): on
+ * success *expires_at, *meta and *meta_text (as mnemo__metadata_parse) are
+ * set, and vec (dim floats) holds the input's vector made unit, if it came
+ * with one. Both backends' adds call it. */
 int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where, double now,
                        double *expires_at, json_t **meta, char **meta_text, float *vec, mnemo_error *err);
-/* The checks of an update's changes (the SQLite update has its own copy). */
+/* The checks of an update's changes (both backends' updates). */
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err);
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err);
 void mnemo__store_fini(mnemo_store *s);

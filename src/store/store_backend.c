@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #define MAX_QUERY_BYTES (64 * 1024)
+#define MAX_QUERY_WORDS 64 /* a text search matches on the first this many words */
 
 const mnemo_store_backend mnemo__sqlite_backend = {
     .name = "sqlite",
@@ -172,6 +173,52 @@ void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t n
     *n_out = nf;
 }
 
+size_t mnemo__search_ranked(const mnemo_search_options *o, size_t k, const mnemo_hit *v, size_t nv,
+                            const mnemo_hit *t, size_t nt, mnemo_hit *out) {
+    size_t n;
+    if (o->mode == MNEMO_SEARCH_VECTOR) memcpy(out, v, nv * sizeof *out), n = nv;
+    else if (o->mode == MNEMO_SEARCH_TEXT) memcpy(out, t, nt * sizeof *out), n = nt;
+    else mnemo__rrf_fuse(v, nv, t, nt, out, &n);
+    if (n > k) n = k;
+    if (o->has_min_score) {
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            if (out[i].score >= o->min_score) out[w++] = out[i];
+        n = w;
+    }
+    return n;
+}
+
+char *mnemo__query_words(const char *q, size_t len, char quote, const char *sep) {
+    size_t sl = strlen(sep);
+    char *out = mnemo__malloc(len * 2 + 16 + MAX_QUERY_WORDS * (sl + 2));
+    if (!out) return NULL;
+    size_t o = 0;
+    int words = 0;
+#define WORDC(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) >= 0x80 || (c) == '_')
+    for (size_t i = 0; i < len && words < MAX_QUERY_WORDS;) {
+        if (!WORDC((unsigned char)q[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < len && WORDC((unsigned char)q[j])) j++;
+        if (words) {
+            memcpy(out + o, sep, sl);
+            o += sl;
+        }
+        out[o++] = quote;
+        memcpy(out + o, q + i, j - i);
+        o += j - i;
+        out[o++] = quote;
+        words++;
+        i = j;
+    }
+#undef WORDC
+    out[o] = 0;
+    return out;
+}
+
 int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where, double now,
                        double *expires_at, json_t **meta, char **meta_text, float *vec, mnemo_error *err) {
     int rc;
@@ -227,9 +274,9 @@ static double wall_clock(void *ctx) {
 }
 
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err) {
+    s->lock_fd = -1; /* first: a store that fails here is closed */
     if (opts->dedup_threshold < 0 || isnan(opts->dedup_threshold))
         return mnemo__fail(err, MNEMO_EINVAL, "dedup threshold %g is negative", opts->dedup_threshold);
-    s->lock_fd = -1;
     pthread_mutex_init(&s->embed_lock, NULL);
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->reader_lock, NULL);

@@ -13,15 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_QUERY_BYTES (64 * 1024)
 #define MAX_LIST 1000
 #define HYBRID_DEPTH 50 /* each list of a hybrid search holds max(k, this) */
-#define MAX_FTS_WORDS 64
 
-typedef struct hit {
-    int64_t seq;
-    double score;
-} hit;
+typedef mnemo_hit hit;
 
 /* Keeps the best `cap` hits, best first (insertion: k is small). */
 static void top_push(hit *top, size_t *n, size_t cap, int64_t seq, double score) {
@@ -90,42 +85,6 @@ static int vector_hits(mnemo_store *s, const float *q, const mnemo_memory_scope 
     return MNEMO_OK;
 }
 
-/* The query's words as an FTS5 expression: "w1" OR "w2" ... (each word
- * quoted, so no FTS5 syntax from the user reaches the parser). */
-static char *fts_query(const char *q, size_t len) {
-    char *out = mnemo__malloc(len * 2 + 16 + MAX_FTS_WORDS * 6);
-    if (!out) return NULL;
-    size_t o = 0;
-    int words = 0;
-    for (size_t i = 0; i < len && words < MAX_FTS_WORDS;) {
-        unsigned char c = (unsigned char)q[i];
-        int wc = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80 || c == '_';
-        if (!wc) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < len) {
-            unsigned char d = (unsigned char)q[j];
-            if (!((d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || d >= 0x80 || d == '_'))
-                break;
-            j++;
-        }
-        if (words) {
-            memcpy(out + o, " OR ", 4);
-            o += 4;
-        }
-        out[o++] = '"';
-        memcpy(out + o, q + i, j - i);
-        o += j - i;
-        out[o++] = '"';
-        words++;
-        i = j;
-    }
-    out[o] = 0;
-    return out;
-}
-
 static void bind_scope(sqlite3_stmt *st, int first, const mnemo_memory_scope *sc) {
     sqlite3_bind_text(st, first, mnemo__scope_ns(sc), -1, SQLITE_TRANSIENT);
     const char *v[3] = {sc->user_id, sc->agent_id, sc->session_id};
@@ -142,7 +101,7 @@ static void bind_scope(sqlite3_stmt *st, int first, const mnemo_memory_scope *sc
 static int text_hits(mnemo_store *s, sqlite3 *db, const char *q, size_t qlen, const mnemo_memory_scope *sc,
                      const mnemo_filter *f, double now, hit *top, size_t cap, size_t *n, mnemo_error *err) {
     *n = 0;
-    char *expr = fts_query(q, qlen);
+    char *expr = mnemo__query_words(q, qlen, '"', " OR "); /* "w1" OR "w2" ...: no FTS5 syntax from the user */
     if (!expr) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     if (!*expr) {
         mnemo__free(expr);
@@ -236,52 +195,14 @@ int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, m
         goto out;
     }
     if (o->mode != MNEMO_SEARCH_TEXT) {
-        if (o->vector) {
-            if (!mnemo__unit_vector(o->vector, s->dim, q)) {
-                rc = mnemo__fail(err, MNEMO_EINVAL, "vector: must be finite and not all zero");
-                goto out;
-            }
-        } else {
-            const char *t = o->query;
-            size_t tl = o->query_len;
-            if ((rc = mnemo__store_embed(s, &t, &tl, 1, "query", q, err))) goto out;
-        }
+        if ((rc = mnemo__query_vector(s, o, q, err))) goto out;
         vector_hits(s, q, &o->scope, f, now, o->exact, vh, depth, &nv);
     }
     if ((rc = mnemo__store_reader(s, &db, err))) goto out;
     if (o->mode != MNEMO_SEARCH_VECTOR &&
         (rc = text_hits(s, db, o->query, o->query_len, &o->scope, f, now, th, depth, &nt, err)))
         goto out;
-    if (o->mode == MNEMO_SEARCH_VECTOR) memcpy(fused, vh, nv * sizeof(hit)), nf = nv;
-    else if (o->mode == MNEMO_SEARCH_TEXT) memcpy(fused, th, nt * sizeof(hit)), nf = nt;
-    else {
-        /* Reciprocal-rank fusion: each list adds 1 / (K + rank). */
-        for (size_t i = 0; i < nv; i++) fused[nf++] = (hit){vh[i].seq, 1.0 / (MNEMO_RRF_K + (double)i + 1)};
-        for (size_t i = 0; i < nt; i++) {
-            double add = 1.0 / (MNEMO_RRF_K + (double)i + 1);
-            size_t j = 0;
-            while (j < nf && fused[j].seq != th[i].seq) j++;
-            if (j < nf) fused[j].score += add;
-            else fused[nf++] = (hit){th[i].seq, add};
-        }
-        /* sort by score, best first (a few hundred at most) */
-        for (size_t i = 1; i < nf; i++) {
-            hit h = fused[i];
-            size_t j = i;
-            while (j > 0 && fused[j - 1].score < h.score) {
-                fused[j] = fused[j - 1];
-                j--;
-            }
-            fused[j] = h;
-        }
-    }
-    if (nf > k) nf = k;
-    if (o->has_min_score) {
-        size_t w = 0;
-        for (size_t i = 0; i < nf; i++)
-            if (fused[i].score >= o->min_score) fused[w++] = fused[i];
-        nf = w;
-    }
+    nf = mnemo__search_ranked(o, k, vh, nv, th, nt, fused);
     rc = fetch(db, fused, nf, now, out, err);
 out:
     mnemo__store_reader_put(s, db);

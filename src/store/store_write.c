@@ -160,24 +160,10 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
     for (size_t i = 0; i < n && !rc; i++) {
         if (n > 1) snprintf(where, sizeof where, "memories[%zu].", i);
         else where[0] = 0;
-        if ((rc = check_text(s, in[i].text, in[i].text_len, where, err)) ||
-            (rc = mnemo__scope_check(&in[i].scope, where, err)) ||
-            (rc = check_expiry(now, in[i].ttl, in[i].expires_at, where, &p[i].expires_at, err)) ||
-            (rc = mnemo__metadata_parse(s, in[i].metadata, where, &p[i].meta, &p[i].meta_text, err)) ||
-            (rc = check_prompt(s, in[i].prompt_name, where, err)))
+        if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta, &p[i].meta_text,
+                                     vecs + i * s->dim, err)))
             break;
         p[i].prompt = recorded_prompt(in[i].prompt_name);
-        if (in[i].vector) {
-            if (in[i].vector_dim != s->dim) {
-                rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: %zu values, the store's width is %zu", where,
-                                 in[i].vector_dim, s->dim);
-                break;
-            }
-            if (!mnemo__unit_vector(in[i].vector, s->dim, vecs + i * s->dim)) {
-                rc = mnemo__fail(err, MNEMO_EINVAL, "%svector: must be finite and not all zero", where);
-                break;
-            }
-        }
         p[i].hash = mnemo__hash64(in[i].text, in[i].text_len, HASH_SEED);
         p[i].vec = vecs + i * s->dim;
         p[i].target = -1;
@@ -449,26 +435,14 @@ static int prompt_before(mnemo_store *s, const char *id, char **out, mnemo_error
 }
 
 int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
-    if (!u || (!u->text && !u->metadata && !u->prompt_name && u->ttl == 0 && u->expires_at == 0))
-        return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
+    int rc = mnemo__check_changes(s, u, err);
+    if (rc) return rc;
     if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed", s->read_only_why);
     double now = mnemo__store_now(s);
-    int rc;
     json_t *meta = NULL;
     char *meta_text = NULL;
     float *vec = NULL;
     char *before = NULL; /* the memory's prompt, read before the write lock */
-    if (u->text && (rc = check_text(s, u->text, u->text_len, "", err))) return rc;
-    if (u->ttl != u->ttl || u->ttl < 0 || u->ttl > 1e10)
-        return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10", u->ttl);
-    if (u->ttl > 0 && u->expires_at != 0)
-        return mnemo__fail(err, MNEMO_EINVAL, "ttl and expires_at: give one, not both");
-    if (u->expires_at != u->expires_at || u->expires_at > 1e11)
-        return mnemo__fail(err, MNEMO_EINVAL, "expires_at: %g is not a Unix time", u->expires_at);
-    if (u->prompt_name && !u->text)
-        return mnemo__fail(err, MNEMO_EINVAL,
-                           "prompt_name: give it with a new text (it is the prompt the text is embedded with)");
-    if ((rc = check_prompt(s, u->prompt_name, "", err))) return rc;
     if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err))) return rc;
     /* A new text is embedded with the prompt named, else with the memory's own. */
     const char *t = u->text;

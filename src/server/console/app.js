@@ -1,26 +1,16 @@
 // app.js — the mnemo console (GET /): the embeddings tab (similarity heatmaps
 // and how ranking changes between two prompts or dimensions), the memories
-// tab (add, search, history, delete) and the status tab (GET /v1/status,
+// tab (add with a prompt from GET /info, search, history, delete) and the status tab (GET /v1/status,
 // refreshed live). No framework, nothing loaded from elsewhere. An API key,
 // when the server asks for one (401), lives only in the variable apiKey:
-// never in localStorage or a cookie, gone when the tab reloads.
+// never in localStorage or a cookie, gone when the tab reloads. Loaded after
+// dom.js ($ and el).
 "use strict";
 
 let apiKey = null;
 let pendingRetry = null; // what to run again once a key is given
 let storeOn = null; // from /v1/status: the memory routes exist (--data-dir)
 
-const $ = (id) => document.getElementById(id);
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") e.textContent = v;
-    else if (k === "class") e.className = v;
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-}
 function say(id, text, kind) {
   const p = $(id);
   p.textContent = text;
@@ -108,6 +98,11 @@ async function loadInfo() {
     }
     if (!$("prompt-a").value && names.includes("STS")) $("prompt-a").value = "STS";
     if (names.includes("query")) $("prompt-b").value = "query";
+    // the add form's prompt_name: "" (none given) embeds with the document prompt
+    const addSel = $("add-prompt"), addKeep = addSel.value;
+    addSel.replaceChildren(el("option", { value: "", text: "document (the default)" }));
+    for (const n of names) if (n !== "document") addSel.append(el("option", { value: n, text: n, title: info.prompts[n] }));
+    if (names.includes(addKeep)) addSel.value = addKeep;
     // EmbeddingGemma's trained Matryoshka sizes; another model: halvings of its width
     let dims = [768, 512, 256, 128].filter((d) => d <= info.dimensions);
     if (info.dimensions !== 768) dims = [1, 2, 4, 8].map((f) => Math.floor(info.dimensions / f)).filter((d) => d >= 1);
@@ -260,6 +255,7 @@ async function runAdd() {
     if (ns) m.namespace = ns;
     const meta = parseJson("add-meta", "Metadata");
     if (meta) m.metadata = meta;
+    if ($("add-prompt").value) m.prompt_name = $("add-prompt").value;
     const r = await api("POST", "/v1/memories", m, runAdd);
     const d = r.data[0];
     say("add-msg", (d.event === "duplicate" ? "Already stored as " : "Added as ") + d.id, "ok");

@@ -2,19 +2,9 @@
 // /openapi.json (OpenAPI 3.1) in the browser: each operation with its
 // parameters, request body and responses, schemas as nested lists with
 // links to the named ones. No framework, nothing loaded from elsewhere.
+// Loaded after dom.js ($ and el).
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "text") e.textContent = v;
-    else if (k === "class") e.className = v;
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-}
 const METHODS = ["get", "post", "put", "patch", "delete"];
 // Text with `code` spans (the document's descriptions use them), as nodes.
 function prose(tag, text) {

@@ -68,12 +68,36 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
+def run_clients(urls, n_threads, n_items, work):
+    """Runs work(client, item) for items 0..n_items-1 from n_threads threads, each with its own
+    connection to urls[thread % len(urls)], items taken in order; returns the seconds taken."""
+    lock = threading.Lock()
+    nxt = [0]
+
+    def thread(w):
+        c = Client(urls[w % len(urls)])
+        while True:
+            with lock:
+                if nxt[0] >= n_items:
+                    return
+                i = nxt[0]
+                nxt[0] += 1
+            work(c, i)
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=thread, args=(w,)) for w in range(n_threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return time.monotonic() - t0
+
+
 def load(urls, args):
     batches = [(i, min(args.batch, args.n - i)) for i in range(0, args.n, args.batch)]
     lock = threading.Lock()
     statuses = collections.Counter()
     done = [0]
-    nxt = [0]
 
     # The request bodies are made before the clock starts, so the client's Python does not
     # compete with the server for the two CPUs while adds are timed.
@@ -85,30 +109,16 @@ def load(urls, args):
          "vector": unit(rng, args.dim)} for j in range(count)]}).encode() for start, count in batches]
     print(f"{args.label}: {len(bodies)} add bodies made in {time.monotonic() - t0:.0f} s", file=sys.stderr)
 
-    def writer(w):
-        c = Client(urls[w % len(urls)])
-        while True:
-            with lock:
-                if nxt[0] >= len(batches):
-                    return
-                b = nxt[0]
-                nxt[0] += 1
-            count = batches[b][1]
-            st, body = c.post("/v1/memories", bodies[b])
-            with lock:
-                statuses[st] += 1
-                if st == 200:
-                    done[0] += count
-                elif statuses[st] <= 3:
-                    print(f"  add {st}: {body[:200]!r}", file=sys.stderr)
+    def add(c, b):
+        st, body = c.post("/v1/memories", bodies[b])
+        with lock:
+            statuses[st] += 1
+            if st == 200:
+                done[0] += batches[b][1]
+            elif statuses[st] <= 3:
+                print(f"  add {st}: {body[:200]!r}", file=sys.stderr)
 
-    t0 = time.monotonic()
-    ts = [threading.Thread(target=writer, args=(w,)) for w in range(args.writers)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    dt = time.monotonic() - t0
+    dt = run_clients(urls, args.writers, len(batches), add)
     print(f"{args.label}: added {done[0]} of {args.n} in {dt:.1f} s = {done[0] / dt:.0f} memories/s "
           f"({args.writers} writers, batches of {args.batch}; statuses {dict(statuses)})")
     return done[0] == args.n
@@ -121,42 +131,28 @@ def search(urls, args):
     lat_f = []
     statuses = collections.Counter()
     lock = threading.Lock()
-    nxt = [0]
 
-    def worker(w):
-        c = Client(urls[w % len(urls)])
-        while True:
-            with lock:
-                if nxt[0] >= args.requests:
-                    return
-                i = nxt[0]
-                nxt[0] += 1
-            body = {"vector": queries[i % len(queries)], "k": 10, "namespace": args.namespace}
-            if args.exact:
-                body["exact"] = True
-            filtered = i % 10 == 9
-            if filtered:
-                body["filter"] = {"bucket": 3}
-            t = time.monotonic()
-            st, payload = c.post("/v1/memories/search", body)
-            ms = (time.monotonic() - t) * 1000
-            ok = st == 200 and len(json.loads(payload)["data"]) == 10
-            with lock:
-                statuses[st if ok or st != 200 else "200-short"] += 1
-                (lat_f if filtered else lat).append(ms)
+    def one(c, i):
+        body = {"vector": queries[i % len(queries)], "k": 10, "namespace": args.namespace}
+        if args.exact:
+            body["exact"] = True
+        filtered = i % 10 == 9
+        if filtered:
+            body["filter"] = {"bucket": 3}
+        t = time.monotonic()
+        st, payload = c.post("/v1/memories/search", body)
+        ms = (time.monotonic() - t) * 1000
+        ok = st == 200 and len(json.loads(payload)["data"]) == 10
+        with lock:
+            statuses[st if ok or st != 200 else "200-short"] += 1
+            (lat_f if filtered else lat).append(ms)
 
     # warm-up: a few searches per URL (connections, caches)
     for u in urls:
         c = Client(u)
         for q in queries[:5]:
             c.post("/v1/memories/search", {"vector": q, "k": 10, "namespace": args.namespace})
-    t0 = time.monotonic()
-    ts = [threading.Thread(target=worker, args=(w,)) for w in range(args.concurrency)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    dt = time.monotonic() - t0
+    dt = run_clients(urls, args.concurrency, args.requests, one)
     print(f"{args.label}: {args.requests} searches (k=10, {args.concurrency} clients, {len(urls)} server(s)) "
           f"in {dt:.1f} s = {args.requests / dt:.0f}/s; unfiltered p50 {pct(lat, 50):.1f} ms "
           f"p99 {pct(lat, 99):.1f} ms; filtered (10%) p50 {pct(lat_f, 50):.1f} ms p99 {pct(lat_f, 99):.1f} ms; "

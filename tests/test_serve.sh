@@ -111,6 +111,16 @@ u=[min(255,max(0,math.floor((x+c)/step))) for x in v]
 assert get("uint8")==u and get("int8")==[x-128 for x in u]' "$T"
 check "ubinary/binary = packbits(v > 0) (- 128); uint8/int8 on the documented range; embedding_types" $?
 
+for body in '{"inputs":"hi","embedding_types":["ubinary"],"encoding_format":9.1}' \
+            '{"inputs":"hi","embedding_types":"int8","encoding_format":"float"}'; do
+  post /embed "$body"
+  check "TEI: embedding_types with a bad or different encoding_format: 422 ($body)" \
+    $([ "$CODE" = 422 ] && grep -q encoding_format "$T/body" && echo 0 || { echo "  got $CODE $(head -c 200 "$T/body")" >&2; echo 1; })
+done
+post /embed '{"inputs":"hello world","dimensions":24,"embedding_types":["binary"],"encoding_format":"binary"}'
+check "embedding_types and encoding_format naming the same type: 200, the same bytes" \
+  $([ "$CODE" = 200 ] && cmp -s "$T/body" "$T/q_tei_binary" && echo 0 || echo 1)
+
 # NDJSON streaming: one line per embedding (any order), then the usage line
 post /v1/embeddings '{"input":["hello world","Which planet is known as the Red Planet?"],"task":"query","dimensions":16}' -H 'Accept: application/x-ndjson'
 py '

@@ -206,10 +206,12 @@ int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param, 
 }
 
 int mnemo__embed_parse_encodings(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
+    json_t *format = json_object_get(root, "encoding_format");
     json_t *types = json_object_get(root, "embedding_types");
-    if (!types || json_is_null(types))
-        return mnemo__embed_parse_encoding(r, json_object_get(root, "encoding_format"),
-                                           "encoding_format", c);
+    /* encoding_format is checked even when embedding_types is there too */
+    if (mnemo__embed_parse_encoding(r, format, "encoding_format", c)) return -1;
+    if (!types || json_is_null(types)) return 0;
+    mnemo_encoding from_format = c->encoding;
     /* Cohere-style embedding_types: one type, as a string or a one-element list */
     if (json_is_array(types) && json_array_size(types) == 1) types = json_array_get(types, 0);
     if (!json_is_string(types)) {
@@ -218,7 +220,13 @@ int mnemo__embed_parse_encodings(mnemo_request *r, json_t *root, mnemo_embed_cal
                            "float, base64, int8, uint8, binary, ubinary");
         return -1;
     }
-    return mnemo__embed_parse_encoding(r, types, "embedding_types", c);
+    if (mnemo__embed_parse_encoding(r, types, "embedding_types", c)) return -1;
+    if (format && !json_is_null(format) && c->encoding != from_format) {
+        mnemo__reply_error(r, 400, "invalid_request_error", "embedding_types", "invalid_encoding_format",
+                           "'encoding_format' and 'embedding_types' name different types: give one of them");
+        return -1;
+    }
+    return 0;
 }
 
 int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c) {

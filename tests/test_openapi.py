@@ -9,7 +9,10 @@
    route the server dispatches is documented: test_console_routes, in C,
    against the same tables.)
 3. schemathesis (every phase: examples, coverage, fuzzing, stateful) runs
-   against it for MNEMO_SCHEMATHESIS_SECONDS (default 90) seconds: no 5xx,
+   against it for MNEMO_SCHEMATHESIS_SECONDS (default 90) seconds, from the
+   seed MNEMO_SCHEMATHESIS_SEED (default 20261201, so a CI run repeats the
+   cases a developer saw pass; "random" for a new seed each run, to explore;
+   the seed is printed either way): no 5xx,
    every status, Content-Type, header and body as documented; the server is
    still up afterwards and its /v1/status counts no 5xx. It prints the
    operations, cases and failures. Two checks are left out, for reasons of
@@ -40,6 +43,7 @@ from openapi_spec_validator import validate
 
 MNEMO, MODEL, WORK, SPEC = sys.argv[1:5]
 SECONDS = int(os.environ.get("MNEMO_SCHEMATHESIS_SECONDS", "90"))
+SEED = os.environ.get("MNEMO_SCHEMATHESIS_SEED", "20261201")
 check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL line
 
 
@@ -98,6 +102,8 @@ st = os.path.join(os.path.dirname(sys.executable), "schemathesis")
 cmd = [st, "run", URL + "/openapi.json", "--url", URL, "--max-time", str(SECONDS),
        "--exclude-path", "/v1/embeddings/ws", "--exclude-checks", "positive_data_acceptance,use_after_free",
        "--request-timeout", "30", "--no-color"]
+if SEED != "random":
+    cmd += ["--seed", str(int(SEED))]
 print("running:", " ".join(cmd), flush=True)
 t0 = time.time()
 run = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS * 3 + 300)

@@ -697,7 +697,6 @@ typedef struct pending {
     int same_as;
 } pending;
 
-static int same_prompt(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 static int same_scope(const mnemo_memory_scope *a, const mnemo_memory_scope *b) {
     const char *x[4] = {mnemo__scope_ns(a), opt(a->user_id), opt(a->agent_id), opt(a->session_id)};
@@ -740,7 +739,7 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
         for (size_t j = 0; j < i; j++)
             if (p[j].hash == p[i].hash && in[j].text_len == x->text_len &&
                 !memcmp(in[j].text, x->text, x->text_len) && same_scope(&in[j].scope, &x->scope) &&
-                same_prompt(p[j].prompt, p[i].prompt)) {
+                mnemo__same_prompt(p[j].prompt, p[i].prompt)) {
                 p[i].same_as = (int)j;
                 memcpy(out[i].id, out[j].id, sizeof out[i].id);
                 out[i].event = MNEMO_MEMORY_DUPLICATE;
@@ -830,16 +829,11 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
     if (s->read_only) return read_only(s, "added", err);
     double now = mnemo__store_now(s);
     pending *p = mnemo__calloc(n, sizeof *p);
-    const char **texts = mnemo__calloc(n, sizeof *texts);
-    size_t *lens = mnemo__calloc(n, sizeof *lens);
     float *vecs = mnemo__malloc_array(n, s->dim * sizeof(float));
     uint64_t *locks = mnemo__calloc(n, sizeof *locks);
-    float *ev = mnemo__malloc_array(n, s->dim * sizeof(float)); /* one prompt's vectors */
-    size_t *at = mnemo__calloc(n, sizeof *at);
-    char *done = mnemo__calloc(n, 1);
     int rc = MNEMO_OK;
     pg_conn *pc = NULL;
-    if (!p || !texts || !lens || !vecs || !locks || !ev || !at || !done) {
+    if (!p || !vecs || !locks) {
         rc = no_memory(err);
         goto out;
     }
@@ -863,21 +857,7 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
         locks[i] = h;
     }
     if (rc) goto out;
-    /* the texts without a vector: one embedding call per prompt */
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (in[i].vector || done[i]) continue;
-        size_t m = 0;
-        for (size_t j = i; j < n; j++)
-            if (!in[j].vector && !done[j] && same_prompt(p[j].prompt, p[i].prompt)) {
-                texts[m] = in[j].text;
-                lens[m] = in[j].text_len;
-                at[m++] = j;
-                done[j] = 1;
-            }
-        rc = mnemo__store_embed(s, texts, lens, m, p[i].prompt ? p[i].prompt : "document", ev, err);
-        for (size_t k = 0; k < m && !rc; k++) memcpy(vecs + at[k] * s->dim, ev + k * s->dim, s->dim * sizeof(float));
-    }
-    if (rc) goto out;
+    if ((rc = mnemo__embed_inputs(s, in, n, vecs, err))) goto out;
     if ((rc = conn_take(s, &pc, err))) goto out;
     if ((rc = run_simple(s, pc, "BEGIN", "starting a write", err))) goto out;
     qsort(locks, n, sizeof *locks, cmp_u64);
@@ -901,13 +881,8 @@ out:
             mnemo__free(p[i].meta_text);
         }
     mnemo__free(p);
-    mnemo__free(texts);
-    mnemo__free(lens);
     mnemo__free(vecs);
     mnemo__free(locks);
-    mnemo__free(ev);
-    mnemo__free(at);
-    mnemo__free(done);
     return rc;
 }
 

@@ -294,6 +294,13 @@ int mnemo__check_expiry(double now, double ttl, double expires_at, const char *w
  * SQLite add does (store_write.c). */
 int mnemo__check_prompt(const mnemo_store *s, const char *name, const char *where, mnemo_error *err);
 const char *mnemo__recorded_prompt(const char *name);
+/* Non-zero when two recorded prompts are the same (NULL: "document"). */
+int mnemo__same_prompt(const char *a, const char *b);
+/* Embeds the inputs that came without a vector into vecs (n * dim, the row
+ * of input i at i * dim), one embedding call per prompt (one in all unless
+ * the batch mixes prompts); rows of inputs with a vector are untouched.
+ * Errors: ENOMEM, and those of embedding. */
+int mnemo__embed_inputs(mnemo_store *s, const mnemo_memory_input *in, size_t n, float *vecs, mnemo_error *err);
 /* A new random memory id; the hash of a text that exact dedup compares
  * (store_write.c). */
 void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]);

@@ -79,7 +79,6 @@ typedef struct pending {
     double expires_at;
     const float *vec;
     const char *prompt; /* the prompt name recorded for the row; NULL: "document" */
-    size_t group;       /* 1 + the first input embedded in the same call; 0: not yet */
     int64_t seq;      /* the row written or matched */
     long target;      /* near-duplicate: index position; -1 none */
     int same_as;      /* exact repeat of an earlier input of this batch; -1 none */
@@ -114,7 +113,7 @@ static const char *recorded_prompt(const char *name) {
     return name && strcmp(name, "document") ? name : NULL;
 }
 
-static int same_prompt(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+int mnemo__same_prompt(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 /* NULL, or a prompt name of the store's model. */
 static int check_prompt(const mnemo_store *s, const char *name, const char *where, mnemo_error *err) {
@@ -136,7 +135,7 @@ static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len, con
     sqlite3_bind_int64(st, 1, seq);
     int same = sqlite3_step(st) == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len &&
                !memcmp(sqlite3_column_text(st, 0), text, len) &&
-               same_prompt((const char *)sqlite3_column_text(st, 1), prompt);
+               mnemo__same_prompt((const char *)sqlite3_column_text(st, 1), prompt);
     sqlite3_finalize(st);
     return same;
 }
@@ -170,28 +169,7 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
         p[i].same_as = -1;
     }
     if (rc) goto out;
-    /* Embed the texts that came without a vector: one call per prompt (one
-     * in all unless the batch mixes prompts). */
-    float *ev = NULL;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (in[i].vector || p[i].group) continue;
-        size_t m = 0;
-        for (size_t j = i; j < n; j++)
-            if (!in[j].vector && !p[j].group && same_prompt(p[j].prompt, p[i].prompt)) {
-                texts[m] = in[j].text;
-                lens[m++] = in[j].text_len;
-                p[j].group = i + 1;
-            }
-        /* m == n: every input, in order, so straight into place */
-        float *dst = m == n ? vecs : ev ? ev : (ev = mnemo__malloc_array(n, s->dim * sizeof(float)));
-        if (!dst) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-        else rc = mnemo__store_embed(s, texts, lens, m, p[i].prompt ? p[i].prompt : "document", dst, err);
-        if (!rc && dst != vecs)
-            for (size_t j = i, k = 0; j < n; j++)
-                if (p[j].group == i + 1) memcpy(vecs + j * s->dim, ev + (k++) * s->dim, s->dim * sizeof(float));
-    }
-    mnemo__free(ev);
-    if (rc) goto out;
+    if ((rc = mnemo__embed_inputs(s, in, n, vecs, err))) goto out;
     for (size_t i = 0; i < n; i++) {
         texts[i] = in[i].text;
         lens[i] = in[i].text_len;
@@ -222,7 +200,7 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
             /* an exact repeat within this batch */
             for (size_t j = 0; j < i; j++)
                 if (p[j].hash == p[i].hash && lens[j] == lens[i] && !memcmp(texts[j], texts[i], lens[i]) &&
-                    same_prompt(p[j].prompt, p[i].prompt) &&
+                    mnemo__same_prompt(p[j].prompt, p[i].prompt) &&
                     !strcmp(mnemo__scope_ns(&in[j].scope), mnemo__scope_ns(&in[i].scope)) &&
                     !strcmp(in[j].scope.user_id ? in[j].scope.user_id : "", in[i].scope.user_id ? in[i].scope.user_id : "") &&
                     !strcmp(in[j].scope.agent_id ? in[j].scope.agent_id : "", in[i].scope.agent_id ? in[i].scope.agent_id : "") &&
@@ -463,7 +441,7 @@ int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memo
         pthread_mutex_unlock(&s->write_lock);
         goto out;
     }
-    if (u->text && !u->prompt_name && !same_prompt(r.prompt, before) &&
+    if (u->text && !u->prompt_name && !mnemo__same_prompt(r.prompt, before) &&
         (rc = mnemo__store_embed(s, &t, &tl, 1, r.prompt ? r.prompt : "document", vec, err))) {
         /* (another update changed the prompt meanwhile: rare, so embedded again under the lock) */
         row_free(&r);
@@ -692,3 +670,35 @@ const char *mnemo__recorded_prompt(const char *name) { return recorded_prompt(na
 void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]) { new_id(out); }
 
 uint64_t mnemo__text_hash(const char *text, size_t len) { return mnemo__hash64(text, len, HASH_SEED); }
+
+int mnemo__embed_inputs(mnemo_store *s, const mnemo_memory_input *in, size_t n, float *vecs, mnemo_error *err) {
+    const char **texts = mnemo__calloc(n, sizeof *texts);
+    size_t *lens = mnemo__calloc(n, sizeof *lens), *at = mnemo__calloc(n, sizeof *at);
+    char *done = mnemo__calloc(n, 1);
+    float *ev = NULL; /* one prompt's vectors, when not all inputs go in one call */
+    int rc = texts && lens && at && done ? MNEMO_OK : mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (in[i].vector || done[i]) continue;
+        const char *prompt = recorded_prompt(in[i].prompt_name);
+        size_t m = 0;
+        for (size_t j = i; j < n; j++)
+            if (!in[j].vector && !done[j] && mnemo__same_prompt(recorded_prompt(in[j].prompt_name), prompt)) {
+                texts[m] = in[j].text;
+                lens[m] = in[j].text_len;
+                at[m++] = j;
+                done[j] = 1;
+            }
+        /* m == n: every input, in order, so straight into place */
+        float *dst = m == n ? vecs : ev ? ev : (ev = mnemo__malloc_array(n, s->dim * sizeof(float)));
+        if (!dst) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        else rc = mnemo__store_embed(s, texts, lens, m, prompt ? prompt : "document", dst, err);
+        for (size_t k = 0; k < m && !rc && dst != vecs; k++)
+            memcpy(vecs + at[k] * s->dim, ev + k * s->dim, s->dim * sizeof(float));
+    }
+    mnemo__free(texts);
+    mnemo__free(lens);
+    mnemo__free(at);
+    mnemo__free(done);
+    mnemo__free(ev);
+    return rc;
+}

@@ -23,7 +23,6 @@
 
 #define MAX_ADD 1000
 #define MAX_LIST 1000
-#define HYBRID_DEPTH 50 /* as store_read.c: each hybrid list holds max(k, this) */
 #define POOL_DEFAULT 4
 #define POOL_MAX 256
 #define LOCK_MIGRATE 0x6d6e656d6f01LL /* pg_advisory_xact_lock key of schema changes */
@@ -1142,7 +1141,7 @@ static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memori
     int rc = mnemo__filter_parse(o->filter, &f, err);
     if (rc) return rc;
     double now = mnemo__store_now(s);
-    size_t depth = o->mode == MNEMO_SEARCH_HYBRID ? (k > HYBRID_DEPTH ? k : HYBRID_DEPTH) : k;
+    size_t depth = mnemo__search_depth(o, k);
     float *qv = mnemo__malloc_array(s->dim, sizeof(float));
     hit *vh = mnemo__malloc_array(depth, sizeof(hit)), *th = mnemo__malloc_array(depth, sizeof(hit));
     hit *fused = mnemo__malloc_array(depth * 2, sizeof(hit));

@@ -323,6 +323,9 @@ typedef struct mnemo_hit {
 } mnemo_hit;
 void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out, size_t *n_out);
 void mnemo__hits_sort(mnemo_hit *h, size_t n);
+/* How many hits each list of a search gathers: k, and for hybrid mode
+ * max(k, 50), so the fusion sees enough of both lists. */
+size_t mnemo__search_depth(const mnemo_search_options *o, size_t k);
 /* A search's ranked rows into out (room for nv + nt): the vector list, the
  * text list or their fusion, as o->mode says, cut to k and to o->min_score;
  * how many. */

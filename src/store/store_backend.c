@@ -173,6 +173,12 @@ void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t n
     *n_out = nf;
 }
 
+#define HYBRID_DEPTH 50
+
+size_t mnemo__search_depth(const mnemo_search_options *o, size_t k) {
+    return o->mode == MNEMO_SEARCH_HYBRID && k < HYBRID_DEPTH ? HYBRID_DEPTH : k;
+}
+
 size_t mnemo__search_ranked(const mnemo_search_options *o, size_t k, const mnemo_hit *v, size_t nv,
                             const mnemo_hit *t, size_t nt, mnemo_hit *out) {
     size_t n;

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #define MAX_LIST 1000
-#define HYBRID_DEPTH 50 /* each list of a hybrid search holds max(k, this) */
 
 typedef mnemo_hit hit;
 
@@ -184,7 +183,7 @@ int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, m
     mnemo_filter *f;
     if ((rc = mnemo__filter_parse(o->filter, &f, err))) return rc;
     double now = mnemo__store_now(s);
-    size_t depth = o->mode == MNEMO_SEARCH_HYBRID ? (k > HYBRID_DEPTH ? k : HYBRID_DEPTH) : k;
+    size_t depth = mnemo__search_depth(o, k);
     float *q = mnemo__malloc_array(s->dim, sizeof(float));
     hit *vh = mnemo__malloc_array(depth, sizeof(hit)), *th = mnemo__malloc_array(depth, sizeof(hit));
     hit *fused = mnemo__malloc_array(depth * 2, sizeof(hit));

@@ -377,6 +377,37 @@ static void test_dot_variants(void) {
     free(a), free(b);
 }
 
+/* Each table's int8 dot product against a plain int64 sum, exactly, at the
+ * widths around each kernel's step and with the extreme codes -128/127 (the
+ * int16 pair sums must not saturate). */
+static void test_dot_i8_variants(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    static const size_t widths[] = {0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 96, 768, 1001};
+    int8_t *a = malloc(1001), *b = malloc(1001);
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < 1001; i++) {
+            if (round == 0) a[i] = (int8_t)(rand() % 256 - 128), b[i] = (int8_t)(rand() % 256 - 128);
+            else if (round == 1) a[i] = -128, b[i] = -128;
+            else a[i] = 127, b[i] = (int8_t)(i % 2 ? -128 : 127);
+        }
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            size_t n = widths[w];
+            int64_t want = 0;
+            for (size_t i = 0; i < n; i++) want += (int64_t)a[i] * b[i];
+            for (size_t v = 0; v <= nv; v++) {
+                const mnemo_kernels *k = v < nv ? ks[v] : mnemo__kernels_ref();
+                CHECKF(k->dot_i8 != NULL, "%s: no dot_i8", k->name);
+                if (!k->dot_i8) continue;
+                int32_t got = k->dot_i8(a, b, n);
+                CHECKF(got == want, "%s dot_i8 n=%zu round %d: %d, want %lld", k->name, n, round, got,
+                       (long long)want);
+            }
+        }
+    }
+    free(a), free(b);
+}
+
 /* Each variant's RMSNorm and windowed softmax against the portable ones. */
 static void test_norm_softmax_variants(void) {
     size_t nv;
@@ -471,6 +502,7 @@ int main(void) {
     RUN(test_gemm_variants);
     RUN(test_gelu_variants);
     RUN(test_dot_variants);
+    RUN(test_dot_i8_variants);
     RUN(test_norm_softmax_variants);
     RUN(test_ops);
     RUN(test_pool);

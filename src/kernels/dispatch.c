@@ -31,6 +31,7 @@ void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t,
 void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                 const uint8_t *, const float *, size_t, size_t, float *, size_t);
 float mnemo__dot_f32_avx2(const float *, const float *, size_t);
+int32_t mnemo__dot_i8_avx2(const int8_t *, const int8_t *, size_t);
 static const mnemo_kernels avx2_kernels = {
     .name = "avx2",
     .gemm_f32 = mnemo__gemm_f32_avx2,
@@ -44,6 +45,7 @@ static const mnemo_kernels avx2_kernels = {
     .rmsnorm = mnemo__rmsnorm,
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32_avx2,
+    .dot_i8 = mnemo__dot_i8_avx2,
 };
 #endif
 void mnemo__gemm_packed_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *,
@@ -67,6 +69,7 @@ static const mnemo_kernels portable_kernels = {
     .rmsnorm = mnemo__rmsnorm,
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32,
+    .dot_i8 = mnemo__dot_i8,
 };
 
 const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
@@ -89,6 +92,7 @@ void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_
 void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
 void mnemo__rmsnorm_avx512(float *, const float *, const float *, size_t, float);
 void mnemo__softmax_window_avx512(float *, size_t, size_t, size_t, float);
+int32_t mnemo__dot_i8_avx512(const int8_t *, const int8_t *, size_t);
 void mnemo__gemm_packed_i8_avx512(size_t, size_t, size_t, const int16_t *, size_t, const float *,
                                   const int8_t *, const float *, size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_i8_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
@@ -123,6 +127,7 @@ static void variants_init(void) {
     avx512_kernels.rmsnorm = mnemo__rmsnorm_avx512;
     avx512_kernels.softmax_window = mnemo__softmax_window_avx512;
     avx512_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_avx512;
+    avx512_kernels.dot_i8 = mnemo__dot_i8_avx512;
     variants[n_variants++] = &avx512_kernels;
     if (__builtin_cpu_supports("avx512vnni")) {
         vnni_kernels = avx512_kernels;

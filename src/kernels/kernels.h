@@ -99,6 +99,9 @@ typedef struct mnemo_kernels {
     /* sum of a[i] * b[i] over n floats: the memory store's vector search
      * (exact scans and the HNSW walk are nothing but these) */
     float (*dot_f32)(const float *a, const float *b, size_t n);
+    /* sum of a[i] * b[i] over n int8 codes, exact in int32 for n < 2^17:
+     * the HNSW walk scores with the graph's int8 copy of the vectors */
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
 } mnemo_kernels;
 
 /* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */
@@ -177,6 +180,8 @@ void mnemo__add(float *y, const float *x, size_t n);
 /* sum of a[i] * b[i], in eight interleaved partial sums (the compiler keeps
  * them in vector registers without -ffast-math: the order is the source's) */
 float mnemo__dot_f32(const float *a, const float *b, size_t n);
+/* sum of a[i] * b[i] over int8 codes (the portable dot_i8) */
+int32_t mnemo__dot_i8(const int8_t *a, const int8_t *b, size_t n);
 /* In-place softmax of x[0..n) (max-subtracted, f32). */
 void mnemo__softmax(float *x, size_t n);
 /* One attention row: x[lo..hi) = softmax(scale * x[lo..hi)), every other of

@@ -24,6 +24,12 @@ float mnemo__dot_f32(const float *a, const float *b, size_t n) {
     return t;
 }
 
+int32_t mnemo__dot_i8(const int8_t *a, const int8_t *b, size_t n) {
+    int32_t t = 0;
+    for (size_t i = 0; i < n; i++) t += (int32_t)a[i] * b[i];
+    return t;
+}
+
 void mnemo__rope(float *x, size_t d, const float *cos_t, const float *sin_t) {
     size_t h = d / 2;
     for (size_t i = 0; i < h; i++) {

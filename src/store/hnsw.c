@@ -22,6 +22,7 @@
  * thread while searches do not use the graph yet, see index.c).
  */
 #include "store.h"
+#include "../kernels/kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -33,8 +34,37 @@ static uint32_t *links(const mnemo_hnsw *h, uint32_t node, int layer) {
     return h->upper[node] + (size_t)(layer - 1) * (h->m + 1);
 }
 
-static const float *vec(const mnemo_hnsw *h, uint32_t node) {
-    return h->vectors + (size_t)h->pos[node] * h->dim;
+static const int8_t *code(const mnemo_hnsw *h, uint32_t node) { return h->codes + (size_t)node * h->dim; }
+
+/* Symmetric int8 with one scale per vector (its largest magnitude maps to
+ * 127): for unit vectors of 768 the inner product of two codes is within
+ * ~1e-3 of the true one, far below what separates a walk's candidates; the
+ * final order of a search is the f32 one (mnemo__hnsw_search rescores). */
+static float quantize(const float *x, size_t dim, int8_t *out) {
+    float mx = 0;
+    for (size_t i = 0; i < dim; i++) mx = fmaxf(mx, fabsf(x[i]));
+    if (!(mx > 0) || !isfinite(mx)) {
+        memset(out, 0, dim);
+        return 0;
+    }
+    float inv = 127.0f / mx;
+    for (size_t i = 0; i < dim; i++) out[i] = (int8_t)lrintf(fminf(127.0f, fmaxf(-127.0f, x[i] * inv)));
+    return mx / 127.0f;
+}
+
+/* The approximate inner products the graph is walked and built with. */
+static float score_code(const mnemo_hnsw *h, uint32_t node, const int8_t *qc, float qs) {
+    return qs * h->code_scale[node] * (float)h->dot_i8(code(h, node), qc, h->dim);
+}
+
+static float score_nodes(const mnemo_hnsw *h, uint32_t a, uint32_t b) {
+    return h->code_scale[a] * h->code_scale[b] * (float)h->dot_i8(code(h, a), code(h, b), h->dim);
+}
+
+/* The next node's code on its way into the cache while this one is scored. */
+static void prefetch_code(const mnemo_hnsw *h, uint32_t node) {
+    const char *p = (const char *)code(h, node);
+    for (size_t off = 0; off < h->dim; off += 64) __builtin_prefetch(p + off);
 }
 
 static int alive(const mnemo_hnsw *h, uint32_t node, int layer) {
@@ -123,8 +153,8 @@ static int accepted(const mnemo_hnsw *h, const layer_search *ls, uint32_t node) 
 }
 
 /* Scores node e and pushes it where it belongs. */
-static int visit(const mnemo_hnsw *h, layer_search *ls, const float *q, uint32_t e, size_t ef) {
-    float s = mnemo__dot(vec(h, e), q, h->dim);
+static int visit(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float qs, uint32_t e, size_t ef) {
+    float s = score_code(h, e, qc, qs);
     ls->n_scored++;
     if (ls->found.n >= ef && s <= -ls->found.a[0].score) return MNEMO_OK;
     if (heap_push(&ls->cand, s, e)) return MNEMO_ENOMEM;
@@ -143,7 +173,7 @@ static int visit(const mnemo_hnsw *h, layer_search *ls, const float *q, uint32_t
  * tenth walks about ten times as far). Past the budget of scored nodes the
  * walk stops with out_of_budget: the caller scans exactly instead.
  */
-static int search_layer(const mnemo_hnsw *h, layer_search *ls, const float *q, size_t ef, int layer) {
+static int search_layer(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float qs, size_t ef, int layer) {
     while (ls->cand.n) {
         mnemo_hnsw_hit c = heap_pop(&ls->cand);
         if (ls->found.n >= ef && c.score < -ls->found.a[0].score) break;
@@ -154,21 +184,22 @@ static int search_layer(const mnemo_hnsw *h, layer_search *ls, const float *q, s
         const uint32_t *l = links(h, (uint32_t)c.pos, layer);
         for (uint32_t i = 1; i <= l[0]; i++) {
             uint32_t e = l[i];
+            if (i < l[0]) prefetch_code(h, l[i + 1]);
             if (!alive(h, e, layer) || seen_test_set(ls->seen, e)) continue;
-            if (visit(h, ls, q, e, ef)) return MNEMO_ENOMEM;
+            if (visit(h, ls, qc, qs, e, ef)) return MNEMO_ENOMEM;
         }
     }
     return MNEMO_OK;
 }
 
 /* Greedy descent (ef = 1) through one upper layer. */
-static uint32_t greedy(const mnemo_hnsw *h, const float *q, uint32_t cur, float *cur_score, int layer) {
+static uint32_t greedy(const mnemo_hnsw *h, const int8_t *qc, float qs, uint32_t cur, float *cur_score, int layer) {
     for (int changed = 1; changed;) {
         changed = 0;
         const uint32_t *l = links(h, cur, layer);
         for (uint32_t i = 1; i <= l[0]; i++) {
             if (!alive(h, l[i], layer)) continue;
-            float s = mnemo__dot(vec(h, l[i]), q, h->dim);
+            float s = score_code(h, l[i], qc, qs);
             if (s > *cur_score) {
                 *cur_score = s;
                 cur = l[i];
@@ -228,7 +259,7 @@ static void select_neighbors(const mnemo_hnsw *h, const mnemo_hnsw_hit *cand, si
         uint32_t e = (uint32_t)cand[i].pos;
         int good = 1;
         for (uint32_t j = 1; j <= kept && good; j++)
-            if (mnemo__dot(vec(h, e), vec(h, out[j]), h->dim) > cand[i].score) good = 0;
+            if (score_nodes(h, e, out[j]) > cand[i].score) good = 0;
         if (good) out[++kept] = e;
     }
     out[0] = kept;
@@ -252,7 +283,6 @@ static void reselect(mnemo_hnsw *h, uint32_t node, int layer, const uint32_t *ex
                      mnemo_hnsw_hit *scratch) {
     uint32_t *l = links(h, node, layer);
     size_t max = layer ? h->m : h->m0, n = 0;
-    const float *base = vec(h, node);
     for (int pass = 0; pass < 2; pass++) {
         const uint32_t *src = pass ? extra : l + 1;
         size_t cnt = pass ? n_extra : l[0];
@@ -261,7 +291,7 @@ static void reselect(mnemo_hnsw *h, uint32_t node, int layer, const uint32_t *ex
             if (e == node || (int64_t)e == drop || !alive(h, e, layer)) continue;
             int dup = 0;
             for (size_t j = 0; j < n && !dup; j++) dup = scratch[j].pos == e;
-            if (!dup) scratch[n++] = (mnemo_hnsw_hit){e, mnemo__dot(vec(h, e), base, h->dim)};
+            if (!dup) scratch[n++] = (mnemo_hnsw_hit){e, score_nodes(h, e, node)};
         }
     }
     sort_hits(scratch, n);
@@ -279,6 +309,7 @@ int mnemo__hnsw_init(mnemo_hnsw *h, size_t dim, size_t m, size_t ef_construction
     h->ef_construction = ef_construction;
     h->rng = seed;
     h->entry = -1;
+    h->dot_i8 = mnemo__kernels_best()->dot_i8;
     return MNEMO_OK;
 }
 
@@ -289,13 +320,15 @@ void mnemo__hnsw_free(mnemo_hnsw *h) {
     mnemo__free(h->pos);
     mnemo__free(h->level);
     mnemo__free(h->free_ids);
+    mnemo__free(h->codes);
+    mnemo__free(h->code_scale);
     memset(h, 0, sizeof *h);
     h->entry = -1;
 }
 
 size_t mnemo__hnsw_bytes(const mnemo_hnsw *h) {
     size_t b = (size_t)h->cap * ((h->m0 + 1) * sizeof(uint32_t) + sizeof *h->pos + 1 + sizeof(uint32_t *) +
-                                 sizeof(uint32_t));
+                                 sizeof(uint32_t) + h->dim + sizeof(float));
     for (uint32_t i = 0; i < h->n_nodes; i++)
         if (h->pos[i] >= 0) b += (size_t)h->level[i] * (h->m + 1) * sizeof(uint32_t);
     return b;
@@ -321,6 +354,13 @@ static int grow(mnemo_hnsw *h) {
     uint32_t *fr = mnemo__realloc(h->free_ids, cap * sizeof *fr);
     if (!fr) return MNEMO_ENOMEM;
     h->free_ids = fr;
+    if (!mnemo__mul_size(cap, h->dim, &bytes)) return MNEMO_ENOMEM;
+    int8_t *codes = mnemo__realloc(h->codes, bytes);
+    if (!codes) return MNEMO_ENOMEM;
+    h->codes = codes;
+    float *cs = mnemo__realloc(h->code_scale, cap * sizeof *cs);
+    if (!cs) return MNEMO_ENOMEM;
+    h->code_scale = cs;
     h->cap = cap;
     return MNEMO_OK;
 }
@@ -357,15 +397,16 @@ int mnemo__hnsw_insert(mnemo_hnsw *h, const float *vectors, size_t pos, uint32_t
     h->pos[node] = (int64_t)pos;
     h->n_live++;
     *out = node;
+    int8_t *qc = h->codes + (size_t)node * h->dim;
+    float qs = h->code_scale[node] = quantize(vectors + pos * h->dim, h->dim, qc);
     if (h->entry < 0) {
         h->entry = node;
         h->max_level = level;
         return MNEMO_OK;
     }
-    const float *q = vec(h, node);
     uint32_t ep = (uint32_t)h->entry;
-    float ep_score = mnemo__dot(vec(h, ep), q, h->dim);
-    for (int lc = h->max_level; lc > level; lc--) ep = greedy(h, q, ep, &ep_score, lc);
+    float ep_score = score_code(h, ep, qc, qs);
+    for (int lc = h->max_level; lc > level; lc--) ep = greedy(h, qc, qs, ep, &ep_score, lc);
     layer_search ls;
     mnemo_hnsw_hit *w = NULL, *scratch = NULL;
     size_t wcap = h->ef_construction + 1;
@@ -375,7 +416,7 @@ int mnemo__hnsw_insert(mnemo_hnsw *h, const float *vectors, size_t pos, uint32_t
     if (!w || !scratch) rc = MNEMO_ENOMEM;
     if (!rc) rc = heap_push(&ls.found, -ep_score, ep);
     for (int lc = level < h->max_level ? level : h->max_level; lc >= 0 && !rc; lc--) {
-        if ((rc = ls_restart(h, &ls, node)) || (rc = search_layer(h, &ls, q, h->ef_construction, lc))) break;
+        if ((rc = ls_restart(h, &ls, node)) || (rc = search_layer(h, &ls, qc, qs, h->ef_construction, lc))) break;
         size_t nw = drain_sorted(&ls, w);
         uint32_t *mine = links(h, node, lc);
         select_neighbors(h, w, nw, h->m, mine);
@@ -450,26 +491,40 @@ int mnemo__hnsw_search(const mnemo_hnsw *h, const float *vectors, const float *q
     layer_search ls;
     int rc = ls_init(&view, &ls);
     if (rc) return rc;
+    int8_t *qc = mnemo__malloc(view.dim);
+    mnemo_hnsw_hit *found = mnemo__malloc_array(ef + 1, sizeof *found);
+    if (!qc || !found) {
+        mnemo__free(qc);
+        mnemo__free(found);
+        ls_free(&ls);
+        return MNEMO_ENOMEM;
+    }
+    float qs = quantize(q, view.dim, qc);
     uint32_t ep = (uint32_t)view.entry;
-    float ep_score = mnemo__dot(vec(&view, ep), q, view.dim);
-    for (int lc = view.max_level; lc > 0; lc--) ep = greedy(&view, q, ep, &ep_score, lc);
+    float ep_score = score_code(&view, ep, qc, qs);
+    for (int lc = view.max_level; lc > 0; lc--) ep = greedy(&view, qc, qs, ep, &ep_score, lc);
     ls.accept = accept;
     ls.accept_ctx = accept_ctx;
     /* A filter that passes few nodes makes the walk go on; past this many
      * scored nodes an exact scan of the passing entries is cheaper. */
     ls.budget = 20 * ef * view.m0;
     seen_test_set(ls.seen, ep);
-    rc = visit(&view, &ls, q, ep, ef);
-    if (!rc) rc = search_layer(&view, &ls, q, ef, 0);
+    rc = visit(&view, &ls, qc, qs, ep, ef);
+    if (!rc) rc = search_layer(&view, &ls, qc, qs, ef, 0);
     if (!rc) {
-        while (ls.found.n > cap) heap_pop(&ls.found);
-        *n_out = ls.found.n;
-        for (size_t i = ls.found.n; i-- > 0;) {
-            mnemo_hnsw_hit x = heap_pop(&ls.found);
-            out[i] = (mnemo_hnsw_hit){(size_t)view.pos[x.pos], -x.score};
+        /* the walk's ef by their f32 inner products, then the best cap */
+        size_t n = drain_sorted(&ls, found);
+        for (size_t i = 0; i < n; i++) {
+            size_t pos = (size_t)view.pos[found[i].pos];
+            found[i] = (mnemo_hnsw_hit){pos, mnemo__dot(vectors + pos * view.dim, q, view.dim)};
         }
+        sort_hits(found, n);
+        *n_out = n < cap ? n : cap;
+        memcpy(out, found, *n_out * sizeof *out);
     }
     *complete = !ls.out_of_budget;
+    mnemo__free(qc);
+    mnemo__free(found);
     ls_free(&ls);
     return rc;
 }

@@ -60,6 +60,12 @@ typedef struct mnemo_hnsw {
     int max_level;
     uint64_t rng;
     const float *vectors; /* the index's array, set by each call */
+    /* per node its vector in int8 (dim codes) and the code's scale: the
+     * walk scores with these (a quarter of the memory traffic of f32) and
+     * the search rescores what it found with the f32 vectors */
+    int8_t *codes;
+    float *code_scale;
+    int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
 } mnemo_hnsw;
 
 /* Errors: EINVAL (m outside 2..128, ef_construction 0, dim 0). */

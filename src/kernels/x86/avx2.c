@@ -296,6 +296,29 @@ float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n) {
     return t;
 }
 
+/* Sign-extended to 16 bits, then vpmaddwd: pairs of products (each below
+ * 2^14 in magnitude) summed into 8 int32 lanes, two chains. */
+int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
+int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i + 16)));
+        __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i + 16)));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(a0, b0));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(a1, b1));
+    }
+    __m256i s = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    int32_t t = _mm_cvtsi128_si32(h);
+    for (; i < n; i++) t += (int32_t)a[i] * b[i];
+    return t;
+}
+
 /* ------------------------------------------------------------ peak */
 /* A register-only FMA loop for `mnemo bench`: 10 independent accumulator
  * chains (enough to cover the FMA latency on two pipes), nothing from memory.

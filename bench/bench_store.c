@@ -11,7 +11,8 @@
  * store's default). The model only gives the width (768 for
  * EmbeddingGemma; run it on the real model folder) and embeds nothing.
  * usage: bench_store MODEL_DIR WORK_DIR [N...]   (default 10000 100000)
- * env: BENCH_EF (ef_search, 128), BENCH_EFC (ef_construction, 100), BENCH_M (16)
+ * env: BENCH_EF (ef_search, 128), BENCH_EFC (ef_construction, 100), BENCH_M (16),
+ *      BENCH_EFS (the ef_search values measured, "64,128,256")
  */
 #include "store/store.h"
 
@@ -186,9 +187,23 @@ int main(int argc, char **argv) {
         for (int f = 0; f < 2; f++) qsort(lat[f], Q, sizeof(double), cmp_double);
         printf("           exact search p50/p99 ms: %.2f/%.2f, filtered 10%% %.2f/%.2f\n", lat[0][Q / 2],
                lat[0][Q * 99 / 100], lat[1][Q / 2], lat[1][Q * 99 / 100]);
-        size_t ef_default = s->index.ef_search, efs[4] = {64, 128, 256, ef_default};
-        for (int e = 0; e < 4; e++) {
-            if (e == 3 && (ef_default == 64 || ef_default == 128 || ef_default == 256)) continue;
+        /* the beam widths to try: BENCH_EFS="64,128,..." (up to 8), else 64, 128, 256; the store's
+         * default is added when it is not among them */
+        size_t ef_default = s->index.ef_search, efs[9] = {64, 128, 256}, n_efs = 3;
+        const char *efs_env = getenv("BENCH_EFS");
+        if (efs_env && *efs_env) {
+            n_efs = 0;
+            for (const char *c = efs_env; *c && n_efs < 8;) {
+                long v = strtol(c, (char **)&c, 10);
+                if (v > 0) efs[n_efs++] = (size_t)v;
+                while (*c == ',' || *c == ' ') c++;
+                if (v <= 0 && *c && !(*c >= '0' && *c <= '9')) c++;
+            }
+        }
+        int have_default = 0;
+        for (size_t e = 0; e < n_efs; e++) have_default |= efs[e] == ef_default;
+        if (!have_default) efs[n_efs++] = ef_default;
+        for (size_t e = 0; e < n_efs; e++) {
             s->index.ef_search = efs[e]; /* no search runs meanwhile */
             size_t agree[2] = {0, 0}, total[2] = {0, 0};
             for (int f = 0; f < 2; f++)

@@ -7,7 +7,8 @@
  * give exactly k when k exist, deleted memories never come back, searches
  * run concurrently with adds and deletes, and a reopened store rebuilds the
  * same graph (the same results twice) and agrees with the one before; the
- * "exact" field of a JSON search; expired memories skipped, then swept out.
+ * "exact" field of a JSON search; expired memories skipped, then swept out;
+ * dedup on add with the graph (near copies merged, scopes kept apart).
  * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
  */
 #include "store/store.h"
@@ -518,6 +519,82 @@ static void test_store_graph_expiry(void) {
     free(c.centers);
 }
 
+/* Dedup with the graph in place (the near-duplicate found by a walk in the
+ * input's scope): a near copy of a memory merges into that memory, the same
+ * text is a duplicate, the same near copy in another scope is a new memory,
+ * a far vector is new; each merge target is the exact nearest. */
+static void test_store_graph_dedup(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir, "dedup");
+    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .synchronous = "off",
+                             .sweep_seconds = -1, .index_threshold = 300};
+    mnemo_store *s = NULL;
+    mnemo_error err;
+    CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "open: %s", err.message);
+    if (!s) return;
+    size_t dim = mnemo_store_dim(s);
+    clusters c;
+    clusters_init(&c, 8, dim);
+    enum { N = 600, PROBES = 60 };
+    float *vecs = malloc((size_t)N * dim * sizeof(float)), *near = malloc(dim * sizeof(float));
+    static mnemo_memory_input in[N];
+    static mnemo_memory_added out[N];
+    static char texts[N][32];
+    for (int i = 0; i < N; i++) {
+        clusters_draw(&c, vecs + (size_t)i * dim);
+        snprintf(texts[i], sizeof texts[i], "memory %d", i);
+        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .scope = {.ns = "a"},
+                                     .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+    }
+    /* the clouds are wide: no two draws are near duplicates of each other */
+    CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
+    size_t added = 0;
+    for (int i = 0; i < N; i++) added += out[i].event == MNEMO_MEMORY_ADDED;
+    CHECKF(added == N, "%zu of %d added", added, N);
+    CHECK(mnemo__store_graph_wait(s) == 1);
+    int merged_right = 0, dup_right = 0, other_scope_new = 0, far_new = 0;
+    for (int p = 0; p < PROBES; p++) {
+        int i = p * 10, j = p * 10 + 5; /* i merged into, j repeated: never the same memory */
+        for (size_t d = 0; d < dim; d++) near[d] = vecs[(size_t)i * dim + d] + (float)(gauss() * 0.02 / sqrt((double)dim));
+        mnemo__unit_vector(near, dim, near);
+        char t[48];
+        snprintf(t, sizeof t, "near copy %d", p);
+        mnemo_memory_input x = {.text = t, .text_len = strlen(t), .scope = {.ns = "a"}, .vector = near,
+                                .vector_dim = dim};
+        mnemo_memory_added r;
+        CHECKF(mnemo_memory_add(s, &x, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
+        merged_right += r.event == MNEMO_MEMORY_MERGED && !strcmp(r.id, out[i].id);
+        x.scope.ns = "b";
+        snprintf(t, sizeof t, "near copy %d in b", p);
+        x.text_len = strlen(t);
+        CHECKF(mnemo_memory_add(s, &x, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
+        other_scope_new += r.event == MNEMO_MEMORY_ADDED;
+        mnemo_memory_input y = {.text = texts[j], .text_len = strlen(texts[j]), .scope = {.ns = "a"},
+                                .vector = vecs + (size_t)((j + 1) % N) * dim, .vector_dim = dim};
+        CHECKF(mnemo_memory_add(s, &y, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
+        dup_right += r.event == MNEMO_MEMORY_DUPLICATE && !strcmp(r.id, out[j].id);
+        clusters_draw(&c, near);
+        for (size_t d = 0; d < dim; d++) near[d] = -near[d]; /* opposite every cloud */
+        snprintf(t, sizeof t, "far %d", p);
+        mnemo_memory_input z = {.text = t, .text_len = strlen(t), .scope = {.ns = "a"}, .vector = near,
+                                .vector_dim = dim};
+        CHECKF(mnemo_memory_add(s, &z, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
+        far_new += r.event == MNEMO_MEMORY_ADDED;
+    }
+    CHECKF(merged_right == PROBES, "%d of %d near copies merged into their memory", merged_right, PROBES);
+    CHECKF(dup_right == PROBES, "%d of %d repeated texts found as duplicates", dup_right, PROBES);
+    CHECKF(other_scope_new == PROBES, "%d of %d near copies in another scope added", other_scope_new, PROBES);
+    CHECKF(far_new == PROBES, "%d of %d far vectors added", far_new, PROBES);
+    size_t count = 0;
+    mnemo_memory_scope a = {.ns = "a"};
+    CHECK(mnemo_memory_count(s, &a, NULL, &count, &err) == MNEMO_OK);
+    CHECKF(count == N + PROBES, "namespace a holds %zu, want %d", count, N + PROBES);
+    mnemo_store_close(s);
+    free(vecs);
+    free(near);
+    free(c.centers);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]\n");
@@ -539,6 +616,7 @@ int main(int argc, char **argv) {
     RUN(test_graph_recall);
     RUN(test_store_graph);
     RUN(test_store_graph_expiry);
+    RUN(test_store_graph_dedup);
     mnemo_model_close(model);
     return test_finish();
 }

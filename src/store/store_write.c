@@ -140,6 +140,67 @@ static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len, con
     return same;
 }
 
+/* What the dedup's graph walk accepts: a live memory of exactly this scope. */
+typedef struct dedup_ctx {
+    const mnemo_index *ix;
+    const mnemo_memory_scope *sc;
+    double now;
+} dedup_ctx;
+
+static int dedup_accept(void *ctx, size_t pos) {
+    const dedup_ctx *d = ctx;
+    const mnemo_index_entry *x = &d->ix->entries[pos];
+    return !(x->expires_at && x->expires_at <= d->now) && mnemo__scope_equal(x, d->sc);
+}
+
+/*
+ * The dedup's lookup for one input, under the index lock: the index
+ * position of a memory of the same scope with the same text and prompt
+ * (*exact = 1), else of the nearest one by cosine (*cos), or -1. The text
+ * check compares the 64-bit hashes first (one pass over the entries, no
+ * vector read). The nearest memory is an exact scan below the graph
+ * threshold; with the graph it is the walk's best (the scope applied in the
+ * walk, as a search's filter), and the scan only when the walk ends without
+ * one, so an add into a large store costs a search, not a scan.
+ */
+static long dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now, const char *text, size_t len,
+                       const char *prompt, uint64_t hash, const float *vec, int *exact, float *cos) {
+    const mnemo_index *ix = &s->index;
+    *exact = 0;
+    *cos = -2;
+    for (size_t e = 0; e < ix->n; e++) {
+        const mnemo_index_entry *x = &ix->entries[e];
+        if (x->text_hash != hash || !mnemo__scope_equal(x, sc) || (x->expires_at && x->expires_at <= now)) continue;
+        if (same_text(s->writer, x->seq, text, len, prompt)) {
+            *exact = 1;
+            return (long)e;
+        }
+    }
+    long best = -1;
+    if (ix->graph_state == MNEMO_GRAPH_READY && ix->n >= ix->graph_threshold) {
+        mnemo_hnsw_hit h;
+        size_t n = 0;
+        int complete = 0;
+        dedup_ctx d = {ix, sc, now};
+        if (!mnemo__hnsw_search(&ix->graph, ix->vectors, vec, ix->ef_search, dedup_accept, &d, &h, 1, &n,
+                                &complete) &&
+            complete && n == 1) {
+            *cos = h.score;
+            return (long)h.pos;
+        }
+    }
+    for (size_t e = 0; e < ix->n; e++) {
+        const mnemo_index_entry *x = &ix->entries[e];
+        if (!mnemo__scope_equal(x, sc) || (x->expires_at && x->expires_at <= now)) continue;
+        float c = mnemo__dot(ix->vectors + e * s->dim, vec, s->dim);
+        if (c > *cos) {
+            *cos = c;
+            best = (long)e;
+        }
+    }
+    return best;
+}
+
 int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
                      mnemo_error *err) {
     if (n == 0 || n > MAX_ADD)
@@ -214,23 +275,10 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
                 continue;
             }
             /* an exact repeat, else the nearest memory, in the store */
-            long best = -1;
             float best_cos = -2;
             int exact = 0;
-            for (size_t e = 0; e < s->index.n; e++) {
-                const mnemo_index_entry *x = &s->index.entries[e];
-                if (!mnemo__scope_equal(x, &in[i].scope) || (x->expires_at && x->expires_at <= now)) continue;
-                if (x->text_hash == p[i].hash && same_text(s->writer, x->seq, texts[i], lens[i], p[i].prompt)) {
-                    best = (long)e;
-                    exact = 1;
-                    break;
-                }
-                float c = mnemo__dot(s->index.vectors + e * s->dim, p[i].vec, s->dim);
-                if (c > best_cos) {
-                    best_cos = c;
-                    best = (long)e;
-                }
-            }
+            long best = dedup_find(s, &in[i].scope, now, texts[i], lens[i], p[i].prompt, p[i].hash, p[i].vec,
+                                   &exact, &best_cos);
             if (exact) {
                 memcpy(out[i].id, s->index.entries[best].id, sizeof out[i].id);
                 p[i].seq = s->index.entries[best].seq;

@@ -12,7 +12,7 @@
  * EmbeddingGemma; run it on the real model folder) and embeds nothing.
  * usage: bench_store MODEL_DIR WORK_DIR [N...]   (default 10000 100000)
  * env: BENCH_EF (ef_search, 128), BENCH_EFC (ef_construction, 100), BENCH_M (16),
- *      BENCH_EFS (the ef_search values measured, "64,128,256")
+ *      BENCH_EFS (the ef_search values measured, "64,128,256"), BENCH_INT8=1 (int8 index vectors)
  */
 #include "store/store.h"
 
@@ -92,15 +92,17 @@ int main(int argc, char **argv) {
         for (int i = 3; i < argc && n_sizes < 8; i++) sizes[n_sizes++] = atol(argv[i]);
     }
     size_t ef = env_size("BENCH_EF", 0), efc = env_size("BENCH_EFC", 0), m = env_size("BENCH_M", 0);
+    int int8 = env_size("BENCH_INT8", 0) != 0;
     centers = malloc((size_t)CENTERS * dim * sizeof(float));
     for (size_t i = 0; i < (size_t)CENTERS * dim; i++) centers[i] = gauss();
     for (int c = 0; c < CENTERS; c++) mnemo__unit_vector(centers + (size_t)c * dim, dim, centers + (size_t)c * dim);
     basis = malloc((size_t)LATENT * dim * sizeof(float));
     for (size_t i = 0; i < (size_t)LATENT * dim; i++) basis[i] = gauss();
     for (int l = 0; l < LATENT; l++) mnemo__unit_vector(basis + (size_t)l * dim, dim, basis + (size_t)l * dim);
-    printf("store benchmark: dim %zu, k=10, clustered synthetic vectors, HNSW M %zu ef_construction %zu ef_search %zu, %s\n",
+    printf("store benchmark: dim %zu, k=10, clustered synthetic vectors, HNSW M %zu ef_construction %zu ef_search %zu, "
+           "index vectors %s, %s\n",
            dim, m ? m : MNEMO_HNSW_M, efc ? efc : MNEMO_HNSW_EF_CONSTRUCTION, ef ? ef : MNEMO_HNSW_EF_SEARCH,
-           mnemo_model_kernels(model));
+           int8 ? "int8" : "f32", mnemo_model_kernels(model));
     for (int si = 0; si < n_sizes; si++) {
         long n = sizes[si];
         char dir[1024], cmd[1100];
@@ -110,7 +112,8 @@ int main(int argc, char **argv) {
         /* the adds without a graph: what SQLite and the array cost */
         mnemo_store_options so = {.data_dir = dir, .model = model, .model_name = "bench", .no_dedup = 1,
                                   .synchronous = "normal", .sweep_seconds = -1, .index_threshold = SIZE_MAX,
-                                  .hnsw_m = m, .hnsw_ef_construction = efc, .hnsw_ef_search = ef};
+                                  .hnsw_m = m, .hnsw_ef_construction = efc, .hnsw_ef_search = ef,
+                                  .index_int8 = int8};
         mnemo_store *s;
         if (mnemo_store_open(&so, &s, &err)) {
             fprintf(stderr, "%s\n", err.message);

@@ -387,6 +387,12 @@ typedef struct mnemo_store_options {
     size_t hnsw_m;               /* links per node (2..128); 0: 16 */
     size_t hnsw_ef_construction; /* beam width when linking a node; 0: 100 */
     size_t hnsw_ef_search;       /* beam width of a search (at least k); 0: 128 */
+    /* Non-zero: the in-memory index holds each vector only as int8 codes
+     * (dim bytes and a scale instead of 4 * dim bytes: about a third of the
+     * memory per memory with the graph), and a vector search rescores its
+     * candidates with the f32 vectors read from SQLite, so scores and order
+     * stay exact among them. SQLite only: EINVAL with a PostgreSQL url. */
+    int index_int8;
 } mnemo_store_options;
 
 /*

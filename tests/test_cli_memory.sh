@@ -57,7 +57,12 @@ bad "bad mode" "mode" search --mode fuzzy 'x'
 bad "invalid UTF-8" "UTF-8" add $'bad \xff'
 bad "unknown field" "colour" add --request '{"text": "x", "colour": 1}'
 bad "unknown operation" "frob" frob
+bad "bad --index-vectors" "index-vectors" count --index-vectors int4
 check "nothing stored by the bad input" $(ok "$([ "$(mem count | jq_ 'd["count"]')" = 2 ] && echo y)")
+out=$(mem search --index-vectors int8 --exact --k 2 'figs'); rc=$?
+check "search with int8 index vectors: the same two" $(ok "$([ $rc = 0 ] && [ "$(echo "$out" | jq_ 'len(d["data"])')" = 2 ] && echo y)")
+out=$("$MNEMO" memory count --store postgres://nobody@127.0.0.1:1/none --index-vectors int8 2>&1); rc=$?
+check "int8 index vectors on PostgreSQL: exit 2 naming --index-vectors" $(ok "$([ $rc = 2 ] && echo "$out" | grep -q -- '--index-vectors' && echo y)")
 "$MNEMO" memory list >/dev/null 2>"$T/err"; rc=$?
 check "no data dir: exit 2 naming --data-dir" $(ok "$([ $rc = 2 ] && grep -q -- '--data-dir' "$T/err" && echo y)")
 mem get nope >/dev/null 2>"$T/err"; rc=$?

@@ -10,7 +10,7 @@
 # shape naming the problem, and stores nothing; MCP over HTTP (POST /mcp);
 # without --data-dir the routes say to pass it; a restart finds every memory.
 # The store itself (every filter operator, TTL, dedup, SIGKILL) is test_store's.
-# usage: test_serve_memory.sh MNEMO MODEL_DIR [sqlite|postgres]
+# usage: test_serve_memory.sh MNEMO MODEL_DIR [sqlite|sqlite-int8|postgres]
 # postgres: a throwaway server from tests/pg_lib.sh (a failure to start it is
 # a failure of the test).
 set -u
@@ -19,12 +19,14 @@ MNEMO=$1 MODEL=$2 BACKEND=${3:-sqlite}
 DATA=$T/data
 case $BACKEND in
   sqlite) STORE_ARGS=(--data-dir "$DATA") ;;
+  # int8 index vectors rescored from SQLite, and the graph from 5 memories on
+  sqlite-int8) STORE_ARGS=(--data-dir "$DATA" --index-vectors int8 --index-threshold 5) ;;
   postgres)
     . "$(dirname "$0")/pg_lib.sh"
     trap 'pg_stop; cleanup' EXIT
     pg_start "$T" || { echo "FAIL: PostgreSQL did not start"; exit 1; }
     STORE_ARGS=(--store "$PG_URL") ;;
-  *) echo "unknown backend $BACKEND (sqlite|postgres)"; exit 2 ;;
+  *) echo "unknown backend $BACKEND (sqlite|sqlite-int8|postgres)"; exit 2 ;;
 esac
 # serve ARGS... : a server on the model, ready (start and wait_ready)
 serve() { start serve --model "$MODEL" "$@" && wait_ready; }

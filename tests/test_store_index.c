@@ -8,7 +8,8 @@
  * run concurrently with adds and deletes, and a reopened store rebuilds the
  * same graph (the same results twice) and agrees with the one before; the
  * "exact" field of a JSON search; expired memories skipped, then swept out;
- * dedup on add with the graph (near copies merged, scopes kept apart).
+ * dedup on add with the graph (near copies merged, scopes kept apart); the
+ * store tests again with int8 index vectors (candidates rescored from SQLite).
  * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
  */
 #include "store/store.h"
@@ -24,6 +25,7 @@
 static const char *work;
 static mnemo_model *model;
 static long graph_n = 20000;
+static int int8_mode; /* the store tests again with index_int8 (vectors rescored from SQLite) */
 
 static uint64_t rng_state = 0x243F6A8885A308D3ULL;
 static double urand(void) {
@@ -92,6 +94,7 @@ static void exact_top(const mnemo_index *ix, const float *q, size_t k, int64_t *
  * the vector its score says (positions move on removal). */
 static double graph_recall(const mnemo_index *ix, const clusters *c, int queries) {
     float *q = malloc(ix->dim * sizeof(float));
+    int8_t *qc = malloc(ix->dim);
     size_t found = 0, total = 0;
     int bad_pos = 0;
     for (int t = 0; t < queries; t++) {
@@ -101,21 +104,26 @@ static double graph_recall(const mnemo_index *ix, const clusters *c, int queries
         mnemo_hnsw_hit got[10];
         size_t n;
         int complete;
-        CHECK(mnemo__hnsw_search(&ix->graph, ix->vectors, q, ix->ef_search, accept_all, NULL, got, 10, &n, &complete) ==
-              MNEMO_OK);
+        float qs = mnemo__quantize_i8(q, ix->dim, qc);
+        CHECK(mnemo__hnsw_search(&ix->graph, mnemo__index_codes(ix), qc, qs, ix->ef_search, accept_all, NULL, got, 10,
+                                 &n, &complete) == MNEMO_OK);
         CHECK(complete && n == 10);
         for (size_t i = 0; i < n; i++) {
             if (got[i].pos >= ix->n) {
                 bad_pos++;
                 continue;
             }
-            if (fabsf(got[i].score - mnemo__dot(ix->vectors + got[i].pos * ix->dim, q, ix->dim)) > 1e-6f) bad_pos++;
+            /* the walk's score is the codes' at that position, and near the f32 one */
+            if (fabsf(got[i].score - mnemo__index_score_i8(ix, got[i].pos, qc, qs)) > 1e-6f ||
+                fabsf(got[i].score - mnemo__dot(ix->vectors + got[i].pos * ix->dim, q, ix->dim)) > 0.01f)
+                bad_pos++;
             for (int j = 0; j < 10; j++) found += ix->entries[got[i].pos].seq == want[j];
         }
         total += 10;
     }
     CHECKF(bad_pos == 0, "%d hits at a position that does not hold their vector", bad_pos);
     free(q);
+    free(qc);
     return (double)found / (double)total;
 }
 
@@ -139,6 +147,7 @@ static void test_graph_recall(void) {
     clusters c;
     clusters_init(&c, 64, dim);
     float *v = malloc(dim * sizeof(float));
+    int8_t *qc = malloc(dim);
     /* three quarters built by the builder's steps, the rest linked on add */
     for (size_t i = 0; i < first; i++) {
         clusters_draw(&c, v);
@@ -170,7 +179,9 @@ static void test_graph_recall(void) {
         mnemo_hnsw_hit h[1];
         size_t got;
         int complete;
-        mnemo__hnsw_search(&ix.graph, ix.vectors, v, ix.ef_search, accept_all, NULL, h, 1, &got, &complete);
+        float qs = mnemo__quantize_i8(v, dim, qc);
+        mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, ix.ef_search, accept_all, NULL, h, 1, &got,
+                           &complete);
         CHECK(got == 1 && h[0].pos == p);
     }
     /* then more adds, reusing the freed node ids */
@@ -189,14 +200,16 @@ static void test_graph_recall(void) {
         mnemo_hnsw_hit h[10];
         size_t got;
         int complete;
-        CHECK(mnemo__hnsw_search(&ix.graph, ix.vectors, v, ix.ef_search, accept_none, NULL, h, 10, &got, &complete) ==
-              MNEMO_OK);
+        float qs = mnemo__quantize_i8(v, dim, qc);
+        CHECK(mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, ix.ef_search, accept_none, NULL, h, 10,
+                                 &got, &complete) == MNEMO_OK);
         CHECK(got == 0);
     }
     /* every node removed: an empty graph that searches to nothing */
     while (ix.n) mnemo__index_remove(&ix, ix.entries[ix.n - 1].seq);
     CHECK(ix.graph.n_live == 0 && ix.graph.entry == -1);
     free(v);
+    free(qc);
     free(c.centers);
     mnemo__index_free(&ix);
 }
@@ -212,7 +225,8 @@ static void fresh_dir(char *buf, size_t cap, const char *name) {
 
 static mnemo_store *open_store(const char *dir, size_t threshold) {
     mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
-                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = threshold};
+                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = threshold,
+                             .index_int8 = int8_mode};
     mnemo_store *s = NULL;
     mnemo_error err;
     int rc = mnemo_store_open(&o, &s, &err);
@@ -313,7 +327,7 @@ static void test_store_graph(void) {
 
     float q[1024];
     size_t hit = 0, total = 0;
-    int short_results = 0, wrong_filter = 0;
+    int short_results = 0, wrong_filter = 0, exact_wrong = 0;
     for (int t = 0; t < 50; t++) {
         clusters_draw(&c, q);
         mnemo_memories *a = search(s, q, 10, NULL, NULL, 0), *e = search(s, q, 10, NULL, NULL, 1);
@@ -321,6 +335,31 @@ static void test_store_graph(void) {
         short_results += a->n != 10 || e->n != 10;
         hit += overlap(a, e);
         total += 10;
+        /* the exact search is the brute force over the inputs (default namespace: i % 3 != 0),
+         * with the f32 scores, in both index modes */
+        {
+            int best[10];
+            double bs[10];
+            size_t nb = 0;
+            for (int i = 0; i < STORE_N; i++) {
+                if (i % 3 == 0) continue;
+                double sc = 0;
+                for (size_t d = 0; d < dim; d++) sc += (double)vecs[(size_t)i * dim + d] * q[d];
+                if (nb == 10 && sc <= bs[9]) continue;
+                size_t j = nb < 10 ? nb++ : 9;
+                while (j > 0 && bs[j - 1] < sc) {
+                    bs[j] = bs[j - 1];
+                    best[j] = best[j - 1];
+                    j--;
+                }
+                bs[j] = sc;
+                best[j] = i;
+            }
+            for (size_t j = 0; j < e->n && j < nb; j++) {
+                exact_wrong += atoi(e->items[j].text + 7) != best[j];
+                exact_wrong += fabs(e->items[j].score - bs[j]) > 1e-4;
+            }
+        }
         mnemo_memories_free(a);
         mnemo_memories_free(e);
         /* a filter passing 10%: exactly k, all passing */
@@ -344,6 +383,7 @@ static void test_store_graph(void) {
     }
     CHECK(short_results == 0);
     CHECK(wrong_filter == 0);
+    CHECKF(exact_wrong == 0, "%d exact results not the brute force's (id or score)", exact_wrong);
     double recall = total ? (double)hit / (double)total : 0;
     fprintf(stderr, "  store n=%d dim=%zu: recall@10 vs exact %.3f (tenth in default: %zu)\n", STORE_N, dim, recall,
             tenth_default);
@@ -475,7 +515,7 @@ static void test_store_graph_expiry(void) {
     fresh_dir(dir, sizeof dir, "expiry");
     mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
                              .synchronous = "off", .sweep_seconds = -1, .index_threshold = 200,
-                             .clock = fake_clock};
+                             .clock = fake_clock, .index_int8 = int8_mode};
     mnemo_store *s = NULL;
     mnemo_error err;
     CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "open: %s", err.message);
@@ -527,7 +567,7 @@ static void test_store_graph_dedup(void) {
     char dir[512];
     fresh_dir(dir, sizeof dir, "dedup");
     mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .synchronous = "off",
-                             .sweep_seconds = -1, .index_threshold = 300};
+                             .sweep_seconds = -1, .index_threshold = 300, .index_int8 = int8_mode};
     mnemo_store *s = NULL;
     mnemo_error err;
     CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "open: %s", err.message);
@@ -614,6 +654,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     RUN(test_graph_recall);
+    RUN(test_store_graph);
+    RUN(test_store_graph_expiry);
+    RUN(test_store_graph_dedup);
+    int8_mode = 1;
     RUN(test_store_graph);
     RUN(test_store_graph_expiry);
     RUN(test_store_graph_dedup);

@@ -43,6 +43,12 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
         mnemo__cli_error(cmd, "--index-ef-search %ld is out of range 1..100000", s->index_ef_search);
         return 2;
     }
+    const char *iv = s->index_vectors ? s->index_vectors : "f32";
+    if (strcmp(iv, "f32") && strcmp(iv, "int8")) {
+        mnemo__cli_error(cmd, "--index-vectors '%s' is not f32 or int8", iv);
+        return 2;
+    }
+    so.index_int8 = !strcmp(iv, "int8");
     if (mnemo_store_open(&so, store, &err)) {
         mnemo__cli_error(cmd, "%s", err.message);
         return err.code == MNEMO_EINVAL ? 2 : 1;

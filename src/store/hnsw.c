@@ -4,8 +4,11 @@
  * nearest neighbor search using Hierarchical Navigable Small World graphs",
  * IEEE TPAMI 2018: Algorithm 1 INSERT, 2 SEARCH-LAYER, 4 the neighbour
  * heuristic, 5 K-NN-SEARCH), written from the paper, scored by the inner
- * product of unit vectors. Not the vectors (index.c owns them; a node knows
- * its entry's position in the index), nor when to use the graph (store_read.c).
+ * product of the int8 codes of unit vectors (a quarter of f32's memory
+ * traffic, which is what a walk over a large graph waits on). Not the
+ * vectors nor their codes (index.c owns them; a node knows its entry's
+ * position in the index), nor when to use the graph or the f32 rescoring of
+ * what a walk found (store_read.c).
  *
  * Deletion: a removed node is unlinked and each node that linked to it from
  * the removed node's own lists gets its list re-chosen by the heuristic from
@@ -34,31 +37,23 @@ static uint32_t *links(const mnemo_hnsw *h, uint32_t node, int layer) {
     return h->upper[node] + (size_t)(layer - 1) * (h->m + 1);
 }
 
-static const int8_t *code(const mnemo_hnsw *h, uint32_t node) { return h->codes + (size_t)node * h->dim; }
-
-/* Symmetric int8 with one scale per vector (its largest magnitude maps to
- * 127): for unit vectors of 768 the inner product of two codes is within
- * ~1e-3 of the true one, far below what separates a walk's candidates; the
- * final order of a search is the f32 one (mnemo__hnsw_search rescores). */
-static float quantize(const float *x, size_t dim, int8_t *out) {
-    float mx = 0;
-    for (size_t i = 0; i < dim; i++) mx = fmaxf(mx, fabsf(x[i]));
-    if (!(mx > 0) || !isfinite(mx)) {
-        memset(out, 0, dim);
-        return 0;
-    }
-    float inv = 127.0f / mx;
-    for (size_t i = 0; i < dim; i++) out[i] = (int8_t)lrintf(fminf(127.0f, fmaxf(-127.0f, x[i] * inv)));
-    return mx / 127.0f;
+/* A node's codes and scale: its index entry's (the graph has no vectors). */
+static const int8_t *code(const mnemo_hnsw *h, uint32_t node) {
+    return h->c.codes + (size_t)h->pos[node] * h->dim;
 }
 
-/* The approximate inner products the graph is walked and built with. */
+static float code_scale(const mnemo_hnsw *h, uint32_t node) { return h->c.scale[h->pos[node]]; }
+
+/* The approximate inner products the graph is walked and built with: for
+ * unit vectors of 768 within ~1e-3 of the true ones, far below what
+ * separates a walk's candidates; a search's final order is the caller's
+ * (store_read.c rescores the beam in f32). */
 static float score_code(const mnemo_hnsw *h, uint32_t node, const int8_t *qc, float qs) {
-    return qs * h->code_scale[node] * (float)h->dot_i8(code(h, node), qc, h->dim);
+    return qs * code_scale(h, node) * (float)h->dot_i8(code(h, node), qc, h->dim);
 }
 
 static float score_nodes(const mnemo_hnsw *h, uint32_t a, uint32_t b) {
-    return h->code_scale[a] * h->code_scale[b] * (float)h->dot_i8(code(h, a), code(h, b), h->dim);
+    return code_scale(h, a) * code_scale(h, b) * (float)h->dot_i8(code(h, a), code(h, b), h->dim);
 }
 
 /* The next node's code on its way into the cache while this one is scored. */
@@ -320,15 +315,13 @@ void mnemo__hnsw_free(mnemo_hnsw *h) {
     mnemo__free(h->pos);
     mnemo__free(h->level);
     mnemo__free(h->free_ids);
-    mnemo__free(h->codes);
-    mnemo__free(h->code_scale);
     memset(h, 0, sizeof *h);
     h->entry = -1;
 }
 
 size_t mnemo__hnsw_bytes(const mnemo_hnsw *h) {
     size_t b = (size_t)h->cap * ((h->m0 + 1) * sizeof(uint32_t) + sizeof *h->pos + 1 + sizeof(uint32_t *) +
-                                 sizeof(uint32_t) + h->dim + sizeof(float));
+                                 sizeof(uint32_t));
     for (uint32_t i = 0; i < h->n_nodes; i++)
         if (h->pos[i] >= 0) b += (size_t)h->level[i] * (h->m + 1) * sizeof(uint32_t);
     return b;
@@ -354,13 +347,6 @@ static int grow(mnemo_hnsw *h) {
     uint32_t *fr = mnemo__realloc(h->free_ids, cap * sizeof *fr);
     if (!fr) return MNEMO_ENOMEM;
     h->free_ids = fr;
-    if (!mnemo__mul_size(cap, h->dim, &bytes)) return MNEMO_ENOMEM;
-    int8_t *codes = mnemo__realloc(h->codes, bytes);
-    if (!codes) return MNEMO_ENOMEM;
-    h->codes = codes;
-    float *cs = mnemo__realloc(h->code_scale, cap * sizeof *cs);
-    if (!cs) return MNEMO_ENOMEM;
-    h->code_scale = cs;
     h->cap = cap;
     return MNEMO_OK;
 }
@@ -388,8 +374,8 @@ static int new_node(mnemo_hnsw *h, int level, uint32_t *out) {
     return MNEMO_OK;
 }
 
-int mnemo__hnsw_insert(mnemo_hnsw *h, const float *vectors, size_t pos, uint32_t *out) {
-    h->vectors = vectors;
+int mnemo__hnsw_insert(mnemo_hnsw *h, mnemo_codes c, size_t pos, uint32_t *out) {
+    h->c = c;
     int level = random_level(h);
     uint32_t node;
     int rc = new_node(h, level, &node);
@@ -397,8 +383,8 @@ int mnemo__hnsw_insert(mnemo_hnsw *h, const float *vectors, size_t pos, uint32_t
     h->pos[node] = (int64_t)pos;
     h->n_live++;
     *out = node;
-    int8_t *qc = h->codes + (size_t)node * h->dim;
-    float qs = h->code_scale[node] = quantize(vectors + pos * h->dim, h->dim, qc);
+    const int8_t *qc = code(h, node);
+    float qs = code_scale(h, node);
     if (h->entry < 0) {
         h->entry = node;
         h->max_level = level;
@@ -437,12 +423,12 @@ int mnemo__hnsw_insert(mnemo_hnsw *h, const float *vectors, size_t pos, uint32_t
     ls_free(&ls);
     mnemo__free(w);
     mnemo__free(scratch);
-    if (rc) mnemo__hnsw_remove(h, vectors, node); /* ENOMEM half way: take the node out again */
+    if (rc) mnemo__hnsw_remove(h, c, node); /* ENOMEM half way: take the node out again */
     return rc;
 }
 
-void mnemo__hnsw_remove(mnemo_hnsw *h, const float *vectors, uint32_t node) {
-    h->vectors = vectors;
+void mnemo__hnsw_remove(mnemo_hnsw *h, mnemo_codes c, uint32_t node) {
+    h->c = c;
     if (node >= h->n_nodes || h->pos[node] < 0) return;
     /* The scratch of a repair: a neighbour's list plus the removed node's. */
     mnemo_hnsw_hit scratch[2 * (2 * 128 + 1) + 2];
@@ -478,28 +464,19 @@ void mnemo__hnsw_remove(mnemo_hnsw *h, const float *vectors, uint32_t node) {
 
 void mnemo__hnsw_move(mnemo_hnsw *h, uint32_t node, size_t pos) { h->pos[node] = (int64_t)pos; }
 
-int mnemo__hnsw_search(const mnemo_hnsw *h, const float *vectors, const float *q, size_t ef,
+int mnemo__hnsw_search(const mnemo_hnsw *h, mnemo_codes c, const int8_t *qc, float qs, size_t ef,
                        mnemo_hnsw_accept accept, void *accept_ctx, mnemo_hnsw_hit *out, size_t cap,
                        size_t *n_out, int *complete) {
     *n_out = 0;
     *complete = 1;
     if (h->entry < 0 || cap == 0) return MNEMO_OK;
     if (ef < cap) ef = cap;
-    /* const: the graph is only read; the vectors pointer is per call */
+    /* const: the graph is only read; the codes pointer is per call */
     mnemo_hnsw view = *h;
-    view.vectors = vectors;
+    view.c = c;
     layer_search ls;
     int rc = ls_init(&view, &ls);
     if (rc) return rc;
-    int8_t *qc = mnemo__malloc(view.dim);
-    mnemo_hnsw_hit *found = mnemo__malloc_array(ef + 1, sizeof *found);
-    if (!qc || !found) {
-        mnemo__free(qc);
-        mnemo__free(found);
-        ls_free(&ls);
-        return MNEMO_ENOMEM;
-    }
-    float qs = quantize(q, view.dim, qc);
     uint32_t ep = (uint32_t)view.entry;
     float ep_score = score_code(&view, ep, qc, qs);
     for (int lc = view.max_level; lc > 0; lc--) ep = greedy(&view, qc, qs, ep, &ep_score, lc);
@@ -512,19 +489,14 @@ int mnemo__hnsw_search(const mnemo_hnsw *h, const float *vectors, const float *q
     rc = visit(&view, &ls, qc, qs, ep, ef);
     if (!rc) rc = search_layer(&view, &ls, qc, qs, ef, 0);
     if (!rc) {
-        /* the walk's ef by their f32 inner products, then the best cap */
-        size_t n = drain_sorted(&ls, found);
-        for (size_t i = 0; i < n; i++) {
-            size_t pos = (size_t)view.pos[found[i].pos];
-            found[i] = (mnemo_hnsw_hit){pos, mnemo__dot(vectors + pos * view.dim, q, view.dim)};
+        while (ls.found.n > cap) heap_pop(&ls.found);
+        *n_out = ls.found.n;
+        for (size_t i = ls.found.n; i-- > 0;) {
+            mnemo_hnsw_hit x = heap_pop(&ls.found);
+            out[i] = (mnemo_hnsw_hit){(size_t)view.pos[x.pos], -x.score};
         }
-        sort_hits(found, n);
-        *n_out = n < cap ? n : cap;
-        memcpy(out, found, *n_out * sizeof *out);
     }
     *complete = !ls.out_of_budget;
-    mnemo__free(qc);
-    mnemo__free(found);
     ls_free(&ls);
     return rc;
 }

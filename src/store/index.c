@@ -44,28 +44,59 @@ void mnemo__index_free(mnemo_index *ix) {
     for (size_t i = 0; i < ix->n; i++) entry_clear(&ix->entries[i]);
     mnemo__free(ix->entries);
     mnemo__free(ix->vectors);
+    mnemo__free(ix->codes);
+    mnemo__free(ix->code_scale);
     mnemo__hnsw_free(&ix->graph);
     memset(ix, 0, sizeof *ix);
 }
 
+float mnemo__quantize_i8(const float *x, size_t dim, int8_t *out) {
+    float mx = 0;
+    for (size_t i = 0; i < dim; i++) mx = fmaxf(mx, fabsf(x[i]));
+    if (!(mx > 0) || !isfinite(mx)) {
+        memset(out, 0, dim);
+        return 0;
+    }
+    float inv = 127.0f / mx;
+    for (size_t i = 0; i < dim; i++) out[i] = (int8_t)lrintf(fminf(127.0f, fmaxf(-127.0f, x[i] * inv)));
+    return mx / 127.0f;
+}
+
+mnemo_codes mnemo__index_codes(const mnemo_index *ix) { return (mnemo_codes){ix->codes, ix->code_scale}; }
+
+/* The entry at pos gets vec: its codes, and the f32 copy unless int8_only. */
+static void store_vector(mnemo_index *ix, size_t pos, const float *vec) {
+    if (ix->vectors) memcpy(ix->vectors + pos * ix->dim, vec, ix->dim * sizeof(float));
+    ix->code_scale[pos] = mnemo__quantize_i8(vec, ix->dim, ix->codes + pos * ix->dim);
+}
+
 int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec) {
     if (ix->n == ix->cap) {
-        size_t cap = ix->cap ? ix->cap * 2 : 256, vbytes;
-        if (!mnemo__mul_size(cap, ix->dim * sizeof(float), &vbytes)) return MNEMO_ENOMEM;
+        size_t cap = ix->cap ? ix->cap * 2 : 256, vbytes, cbytes;
+        if (!mnemo__mul_size(cap, ix->dim * sizeof(float), &vbytes) || !mnemo__mul_size(cap, ix->dim, &cbytes))
+            return MNEMO_ENOMEM;
         mnemo_index_entry *ne = mnemo__realloc(ix->entries, cap * sizeof *ne);
         if (!ne) return MNEMO_ENOMEM;
         ix->entries = ne;
-        float *nv = mnemo__realloc(ix->vectors, vbytes);
-        if (!nv) return MNEMO_ENOMEM;
-        ix->vectors = nv;
+        if (!ix->int8_only) {
+            float *nv = mnemo__realloc(ix->vectors, vbytes);
+            if (!nv) return MNEMO_ENOMEM;
+            ix->vectors = nv;
+        }
+        int8_t *nc = mnemo__realloc(ix->codes, cbytes);
+        if (!nc) return MNEMO_ENOMEM;
+        ix->codes = nc;
+        float *ns = mnemo__realloc(ix->code_scale, cap * sizeof *ns);
+        if (!ns) return MNEMO_ENOMEM;
+        ix->code_scale = ns;
         ix->cap = cap;
     }
     ix->entries[ix->n] = *e;
     ix->entries[ix->n].node = -1;
-    memcpy(ix->vectors + ix->n * ix->dim, vec, ix->dim * sizeof(float));
+    store_vector(ix, ix->n, vec);
     if (ix->graph_state == MNEMO_GRAPH_READY) {
         uint32_t node;
-        if (mnemo__hnsw_insert(&ix->graph, ix->vectors, ix->n, &node)) return MNEMO_ENOMEM; /* e stays the caller's */
+        if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), ix->n, &node)) return MNEMO_ENOMEM; /* e stays the caller's */
         ix->entries[ix->n].node = node;
     }
     ix->n++;
@@ -85,12 +116,16 @@ void mnemo__index_remove(mnemo_index *ix, int64_t seq) {
     long p = mnemo__index_find(ix, seq);
     if (p < 0) return;
     /* unlinked while its vector is still there: the repair compares it */
-    if (ix->entries[p].node >= 0) mnemo__hnsw_remove(&ix->graph, ix->vectors, (uint32_t)ix->entries[p].node);
+    if (ix->entries[p].node >= 0)
+        mnemo__hnsw_remove(&ix->graph, mnemo__index_codes(ix), (uint32_t)ix->entries[p].node);
     entry_clear(&ix->entries[p]);
     size_t last = ix->n - 1;
     if ((size_t)p != last) {
         ix->entries[p] = ix->entries[last];
-        memcpy(ix->vectors + (size_t)p * ix->dim, ix->vectors + last * ix->dim, ix->dim * sizeof(float));
+        if (ix->vectors)
+            memcpy(ix->vectors + (size_t)p * ix->dim, ix->vectors + last * ix->dim, ix->dim * sizeof(float));
+        memcpy(ix->codes + (size_t)p * ix->dim, ix->codes + last * ix->dim, ix->dim);
+        ix->code_scale[p] = ix->code_scale[last];
         if (ix->entries[p].node >= 0) mnemo__hnsw_move(&ix->graph, (uint32_t)ix->entries[p].node, (size_t)p);
         else if ((size_t)p < ix->build_cursor) ix->build_cursor = (size_t)p; /* the builder must come back */
     }
@@ -101,12 +136,12 @@ void mnemo__index_remove(mnemo_index *ix, int64_t seq) {
 int mnemo__index_set_vector(mnemo_index *ix, size_t pos, const float *vec) {
     mnemo_index_entry *e = &ix->entries[pos];
     int linked = e->node >= 0;
-    if (linked) mnemo__hnsw_remove(&ix->graph, ix->vectors, (uint32_t)e->node);
+    if (linked) mnemo__hnsw_remove(&ix->graph, mnemo__index_codes(ix), (uint32_t)e->node);
     e->node = -1;
-    memcpy(ix->vectors + pos * ix->dim, vec, ix->dim * sizeof(float));
+    store_vector(ix, pos, vec);
     if (!linked) return MNEMO_OK; /* not in the graph yet: the builder links the new vector */
     uint32_t node;
-    if (mnemo__hnsw_insert(&ix->graph, ix->vectors, pos, &node)) {
+    if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), pos, &node)) {
         mnemo__log(MNEMO_LOG_ERROR, "store.graph_oom", "seq=%lld", (long long)e->seq);
         return MNEMO_ENOMEM;
     }
@@ -127,7 +162,7 @@ int mnemo__index_build_step(mnemo_index *ix, size_t max) {
         mnemo_index_entry *e = &ix->entries[ix->build_cursor];
         if (e->node >= 0) continue;
         uint32_t node;
-        if (mnemo__hnsw_insert(&ix->graph, ix->vectors, ix->build_cursor, &node)) return -1;
+        if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), ix->build_cursor, &node)) return -1;
         e->node = node;
         done++;
     }
@@ -142,6 +177,10 @@ int mnemo__index_graph_ready(mnemo_index *ix) {
 /* The kernels' dot product (AVX2 + FMA where the CPU has it, chosen once
  * at start): an exact scan and an HNSW walk are little else. */
 float mnemo__dot(const float *a, const float *b, size_t n) { return mnemo__kernels_best()->dot_f32(a, b, n); }
+
+float mnemo__index_score_i8(const mnemo_index *ix, size_t pos, const int8_t *qc, float qs) {
+    return qs * ix->code_scale[pos] * (float)mnemo__kernels_best()->dot_i8(ix->codes + pos * ix->dim, qc, ix->dim);
+}
 
 static int field_match(const char *have, const char *want) {
     return !want || !*want || (have && !strcmp(have, want));

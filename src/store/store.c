@@ -600,6 +600,7 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         rc = mnemo__fail(err, MNEMO_EINVAL, "hnsw m %zu is out of range 2..128", opts->hnsw_m);
         goto fail;
     }
+    s->index.int8_only = opts->index_int8 != 0;
     if ((rc = load_index(s, err))) goto fail;
     if (s->index.graph_threshold != SIZE_MAX) {
         if (pthread_create(&s->builder, NULL, build_main, s) == 0) s->has_builder = 1;
@@ -608,8 +609,8 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
     if (opts->sweep_seconds >= 0 && !s->read_only) {
         if (pthread_create(&s->sweeper, NULL, sweep_main, s) == 0) s->has_sweeper = 1;
     }
-    mnemo__log(MNEMO_LOG_INFO, "store.open", "path=%s memories=%zu dim=%zu read_only=%d", s->db_path,
-               s->index.n, s->dim, s->read_only);
+    mnemo__log(MNEMO_LOG_INFO, "store.open", "path=%s memories=%zu dim=%zu read_only=%d index_vectors=%s",
+               s->db_path, s->index.n, s->dim, s->read_only, s->index.int8_only ? "int8" : "f32");
     *out = s;
     return MNEMO_OK;
 fail:

@@ -45,6 +45,18 @@ typedef struct mnemo_hnsw_hit {
  * expiry, filter); called for every node a search scores. */
 typedef int (*mnemo_hnsw_accept)(void *ctx, size_t pos);
 
+/* The index's int8 copy of its vectors, by index position: dim codes and
+ * one scale each (x[i] ~ scale * code[i]; mnemo__quantize_i8). The graph
+ * is walked and built on these alone. */
+typedef struct mnemo_codes {
+    const int8_t *codes;
+    const float *scale;
+} mnemo_codes;
+
+/* Symmetric int8 with one scale per vector (its largest magnitude maps to
+ * 127); returns the scale (0 for a zero or non-finite vector, codes 0). */
+float mnemo__quantize_i8(const float *x, size_t dim, int8_t *out);
+
 /* The graph over the index's vectors (see hnsw.c for the algorithm, the
  * deletion policy and the locking). Node ids are dense and reused. */
 typedef struct mnemo_hnsw {
@@ -59,12 +71,7 @@ typedef struct mnemo_hnsw {
     int64_t entry; /* the entry point; -1: empty */
     int max_level;
     uint64_t rng;
-    const float *vectors; /* the index's array, set by each call */
-    /* per node its vector in int8 (dim codes) and the code's scale: the
-     * walk scores with these (a quarter of the memory traffic of f32) and
-     * the search rescores what it found with the f32 vectors */
-    int8_t *codes;
-    float *code_scale;
+    mnemo_codes c; /* the index's codes, set by each call */
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
 } mnemo_hnsw;
 
@@ -72,19 +79,21 @@ typedef struct mnemo_hnsw {
 int mnemo__hnsw_init(mnemo_hnsw *h, size_t dim, size_t m, size_t ef_construction, uint64_t seed);
 void mnemo__hnsw_free(mnemo_hnsw *h);
 /* Links the vector at index position pos in; *node receives its id. ENOMEM. */
-int mnemo__hnsw_insert(mnemo_hnsw *h, const float *vectors, size_t pos, uint32_t *node);
+int mnemo__hnsw_insert(mnemo_hnsw *h, mnemo_codes c, size_t pos, uint32_t *node);
 /* Unlinks a node and repairs its neighbours' lists; its id is free after. */
-void mnemo__hnsw_remove(mnemo_hnsw *h, const float *vectors, uint32_t node);
+void mnemo__hnsw_remove(mnemo_hnsw *h, mnemo_codes c, uint32_t node);
 /* The node's entry moved to index position pos. */
 void mnemo__hnsw_move(mnemo_hnsw *h, uint32_t node, size_t pos);
-/* The best `cap` nodes that accept() passes, best first, into out (index
- * positions), by a walk of beam width ef (raised to cap). *complete is 0
+/* The best `cap` nodes that accept() passes, best first by their codes'
+ * inner product with the query's (qc, qs from mnemo__quantize_i8), into out
+ * (index positions), by a walk of beam width ef (raised to cap): a caller
+ * passes cap >= ef to get the whole beam and rescore it. *complete is 0
  * when a filter passed so few that the walk gave up: search exactly then.
  * Reads only: searches may run concurrently. Errors: ENOMEM. */
-int mnemo__hnsw_search(const mnemo_hnsw *h, const float *vectors, const float *q, size_t ef,
+int mnemo__hnsw_search(const mnemo_hnsw *h, mnemo_codes c, const int8_t *qc, float qs, size_t ef,
                        mnemo_hnsw_accept accept, void *accept_ctx, mnemo_hnsw_hit *out, size_t cap,
                        size_t *n_out, int *complete);
-/* Bytes the graph holds (links, ids, levels). */
+/* Bytes the graph holds (links, ids, levels; not the index's codes). */
 size_t mnemo__hnsw_bytes(const mnemo_hnsw *h);
 
 /* One live memory, as the search needs it. Strings owned by the entry. */
@@ -106,12 +115,19 @@ typedef enum mnemo_graph_state {
 } mnemo_graph_state;
 
 /* Entries and their vectors in one contiguous array (n * dim floats), so an
- * exact search is one pass over memory. Removal moves the last entry into
- * the hole. The HNSW graph over the same vectors is built once the index
- * holds graph_threshold entries (index.c). Guarded by the store's index lock. */
+ * exact search is one pass over memory, and the same vectors in int8 (the
+ * graph's, and the exact scan's when int8_only). Removal moves the last
+ * entry into the hole. The HNSW graph over the codes is built once the
+ * index holds graph_threshold entries (index.c). int8_only: no f32 array
+ * (a quarter of the memory per vector); searches rescore their candidates
+ * with the rows' f32 vectors from SQLite instead (store_read.c). Guarded by
+ * the store's index lock. */
 typedef struct mnemo_index {
     mnemo_index_entry *entries;
-    float *vectors;
+    float *vectors; /* NULL when int8_only */
+    int8_t *codes;  /* n * dim */
+    float *code_scale;
+    int int8_only;
     size_t n, cap, dim;
     mnemo_hnsw graph;
     mnemo_graph_state graph_state;
@@ -132,7 +148,8 @@ typedef struct mnemo_index {
 int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m, size_t ef_construction,
                       size_t ef_search);
 void mnemo__index_free(mnemo_index *ix);
-/* Takes ownership of e's strings and meta; copies vec. Errors: ENOMEM. */
+/* Takes ownership of e's strings and meta; copies vec (f32 unless
+ * int8_only, and its codes). Errors: ENOMEM. */
 int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec);
 /* Position of seq, or -1. */
 long mnemo__index_find(const mnemo_index *ix, int64_t seq);
@@ -153,6 +170,10 @@ int mnemo__index_graph_ready(mnemo_index *ix);
 int mnemo__index_graph_due(mnemo_index *ix);
 /* Dot product of two vectors of n floats (unit vectors: the cosine). */
 float mnemo__dot(const float *a, const float *b, size_t n);
+/* The index's codes for the graph calls. */
+mnemo_codes mnemo__index_codes(const mnemo_index *ix);
+/* The approximate inner product of the entry at pos with a quantized query. */
+float mnemo__index_score_i8(const mnemo_index *ix, size_t pos, const int8_t *qc, float qs);
 /* out = v / |v| (the norm in f64), for a vector a caller brought (an add's or
  * a search's); false, out untouched, when v is all zero or not finite. */
 bool mnemo__unit_vector(const float *v, size_t n, float *out);
@@ -265,6 +286,19 @@ double mnemo__store_now(const mnemo_store *s);
 /* A read connection (never blocked by the writer: WAL). Put it back. */
 int mnemo__store_reader(mnemo_store *s, sqlite3 **db, mnemo_error *err);
 void mnemo__store_reader_put(mnemo_store *s, sqlite3 *db);
+/*
+ * The vector search under the index lock (held for reading by the caller):
+ * the best cap entries by f32 inner product with q among those pre() passes
+ * (cheap: scope, expiry; checked before an entry is scored) and post() (NULL:
+ * all; a metadata filter, checked only for an entry good enough to enter the
+ * list), into top as (index position, score), best first; *n. A walk of the
+ * graph unless exact or the graph is not READY, rescored in f32; the exact
+ * scan when the walk finds fewer than cap. An int8_only index scans and
+ * walks its codes and rescores its candidates with the rows' f32 vectors
+ * read on db. Errors: ENOMEM, EIO (reading db).
+ */
+int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact, mnemo_hnsw_accept pre,
+                         mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n);
 /* Maps a failed SQLite call to EIO with a message saying why (disk full,
  * read-only, ...). */
 int mnemo__store_sqlite_fail(mnemo_error *err, sqlite3 *db, int rc, const char *what);

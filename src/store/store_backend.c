@@ -41,6 +41,10 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
             return mnemo__fail(err, MNEMO_EINVAL,
                                "both a data folder and a PostgreSQL store were given: pass one of "
                                "--data-dir DIR and --store URL");
+        if (opts->index_int8)
+            return mnemo__fail(err, MNEMO_EINVAL,
+                               "int8 index vectors (--index-vectors int8) are for the SQLite store; PostgreSQL "
+                               "keeps its vectors in pgvector: leave --index-vectors at f32");
         return mnemo__pg_open(opts, out, err);
     }
     if (has_prefix(url, "sqlite:")) {

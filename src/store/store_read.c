@@ -17,18 +17,8 @@
 
 typedef mnemo_hit hit;
 
-/* Keeps the best `cap` hits, best first (insertion: k is small). */
-static void top_push(hit *top, size_t *n, size_t cap, int64_t seq, double score) {
-    if (*n == cap && score <= top[cap - 1].score) return;
-    size_t i = *n < cap ? (*n)++ : cap - 1;
-    while (i > 0 && top[i - 1].score < score) {
-        top[i] = top[i - 1];
-        i--;
-    }
-    top[i] = (hit){seq, score};
-}
-
-/* What a graph walk asks of each node it scores: the search's own filters. */
+/* What a vector search asks of each entry: the search's own scope and
+ * expiry (cheap, before the entry is scored) and filter (after). */
 typedef struct accept_ctx {
     const mnemo_index *ix;
     const mnemo_memory_scope *sc;
@@ -36,52 +26,162 @@ typedef struct accept_ctx {
     double now;
 } accept_ctx;
 
-static int accept_entry(void *ctx, size_t pos) {
+static int accept_scope(void *ctx, size_t pos) {
     const accept_ctx *a = ctx;
     const mnemo_index_entry *e = &a->ix->entries[pos];
-    return !(e->expires_at && e->expires_at <= a->now) && mnemo__scope_match(e, a->sc) &&
-           mnemo__filter_match(a->f, e->meta);
+    return !(e->expires_at && e->expires_at <= a->now) && mnemo__scope_match(e, a->sc);
+}
+
+static int accept_filter(void *ctx, size_t pos) {
+    const accept_ctx *a = ctx;
+    return mnemo__filter_match(a->f, a->ix->entries[pos].meta);
+}
+
+/* Keeps the best `cap` (position, score) pairs, best first. */
+static void top_push_pos(mnemo_hnsw_hit *top, size_t *n, size_t cap, size_t pos, double score) {
+    if (*n == cap && score <= top[cap - 1].score) return;
+    size_t i = *n < cap ? (*n)++ : cap - 1;
+    while (i > 0 && top[i - 1].score < score) {
+        top[i] = top[i - 1];
+        i--;
+    }
+    top[i] = (mnemo_hnsw_hit){pos, (float)score};
+}
+
+static int cmp_hit_desc(const void *a, const void *b) {
+    float x = ((const mnemo_hnsw_hit *)a)->score, y = ((const mnemo_hnsw_hit *)b)->score;
+    return x < y ? 1 : x > y ? -1 : 0;
 }
 
 /*
- * The best cap entries for q. Exact (a scan of every entry) below the
- * index's graph threshold, when asked, or while the graph is being built;
- * otherwise a walk of the HNSW graph that applies scope, expiry and filter
- * to every node it scores. When the walk ends with fewer than cap passing
- * (a selective filter or a small scope, or fewer than cap exist at all), the
- * exact scan runs instead, so a search returns k results whenever k exist.
+ * The f32 inner products of n candidates (index positions) with q, sorted
+ * best first; returns how many remain. From the index's array, or for an
+ * int8_only index from the rows' vectors on db (a row deleted since the
+ * index was read is left out; one whose vector changed meanwhile gets its
+ * new vector's score).
  */
-static int vector_hits(mnemo_store *s, const float *q, const mnemo_memory_scope *sc, const mnemo_filter *f,
-                       double now, int exact, hit *top, size_t cap, size_t *n) {
-    *n = 0;
-    pthread_rwlock_rdlock(&s->index_lock);
+static int rescore(const mnemo_store *s, sqlite3 *db, const float *q, mnemo_hnsw_hit *h, size_t *n_io) {
     const mnemo_index *ix = &s->index;
+    size_t kept = 0, n = *n_io;
+    int rc = MNEMO_OK;
+    if (!ix->int8_only) {
+        for (size_t i = 0; i < n; i++) h[i].score = mnemo__dot(ix->vectors + h[i].pos * ix->dim, q, ix->dim);
+        kept = n;
+    } else {
+        sqlite3_stmt *st = NULL;
+        float *v = mnemo__malloc_array(ix->dim, sizeof(float)); /* the blob may not be aligned for floats */
+        if (!v) rc = MNEMO_ENOMEM;
+        else if (!db || sqlite3_prepare_v2(db, "SELECT vector FROM memories WHERE seq = ?1", -1, &st, NULL)) rc = MNEMO_EIO;
+        for (size_t i = 0; i < n && !rc; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, ix->entries[h[i].pos].seq);
+            int src = sqlite3_step(st);
+            if (src == SQLITE_DONE) continue;
+            if (src != SQLITE_ROW) {
+                rc = MNEMO_EIO;
+                break;
+            }
+            const void *b = sqlite3_column_blob(st, 0);
+            if (!b || (size_t)sqlite3_column_bytes(st, 0) != ix->dim * sizeof(float)) continue;
+            memcpy(v, b, ix->dim * sizeof(float));
+            h[kept++] = (mnemo_hnsw_hit){h[i].pos, mnemo__dot(v, q, ix->dim)};
+        }
+        sqlite3_finalize(st);
+        mnemo__free(v);
+    }
+    qsort(h, kept, sizeof *h, cmp_hit_desc);
+    *n_io = kept;
+    return rc;
+}
+
+typedef struct both_ctx {
+    mnemo_hnsw_accept pre, post;
+    void *ctx;
+} both_ctx;
+
+static int accept_both(void *ctx, size_t pos) {
+    const both_ctx *b = ctx;
+    return b->pre(b->ctx, pos) && (!b->post || b->post(b->ctx, pos));
+}
+
+/* How many approximate candidates an int8_only exact scan rescores for cap. */
+static size_t rescore_depth(size_t cap) { return cap * 4 + 32; }
+
+int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact, mnemo_hnsw_accept pre,
+                         mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n) {
+    *n = 0;
+    const mnemo_index *ix = &s->index;
+    if (cap == 0 || ix->n == 0) return MNEMO_OK;
+    int8_t *qc = mnemo__malloc(ix->dim);
+    if (!qc) return MNEMO_ENOMEM;
+    float qs = mnemo__quantize_i8(q, ix->dim, qc);
     if (!exact && ix->graph_state == MNEMO_GRAPH_READY && ix->n >= ix->graph_threshold) {
-        mnemo_hnsw_hit *gh = mnemo__malloc_array(cap, sizeof *gh);
-        accept_ctx ac = {ix, sc, f, now};
+        size_t want = ix->ef_search > cap ? ix->ef_search : cap;
+        mnemo_hnsw_hit *gh = mnemo__malloc_array(want, sizeof *gh);
+        both_ctx b = {pre, post, ctx};
         size_t ng = 0;
         int complete = 0;
-        if (gh && !mnemo__hnsw_search(&ix->graph, ix->vectors, q, ix->ef_search, accept_entry, &ac, gh, cap, &ng,
-                                      &complete) &&
-            complete && ng == cap) {
-            for (size_t i = 0; i < ng; i++) top[i] = (hit){ix->entries[gh[i].pos].seq, gh[i].score};
-            *n = ng;
-            pthread_rwlock_unlock(&s->index_lock);
+        if (gh && !mnemo__hnsw_search(&ix->graph, mnemo__index_codes(ix), qc, qs, ix->ef_search, accept_both, &b, gh,
+                                      want, &ng, &complete) &&
+            complete && ng >= cap) {
+            int rc = rescore(s, db, q, gh, &ng);
+            *n = ng < cap ? ng : cap;
+            memcpy(top, gh, *n * sizeof *top);
             mnemo__free(gh);
-            return MNEMO_OK;
+            mnemo__free(qc);
+            return rc;
         }
         mnemo__free(gh); /* out of memory in the walk too: the scan needs none */
     }
-    for (size_t i = 0; i < ix->n; i++) {
-        const mnemo_index_entry *e = &ix->entries[i];
-        if ((e->expires_at && e->expires_at <= now) || !mnemo__scope_match(e, sc)) continue;
-        double score = mnemo__dot(ix->vectors + i * ix->dim, q, ix->dim);
-        if (*n == cap && score <= top[cap - 1].score) continue; /* cheap before the filter */
-        if (!mnemo__filter_match(f, e->meta)) continue;
-        top_push(top, n, cap, e->seq, score);
+    /* the exact scan: f32, or int8 codes and the best few rescored */
+    size_t depth = ix->int8_only ? rescore_depth(cap) : cap;
+    mnemo_hnsw_hit *cand = ix->int8_only ? mnemo__malloc_array(depth, sizeof *cand) : top;
+    if (!cand) {
+        mnemo__free(qc);
+        return MNEMO_ENOMEM;
     }
+    size_t nc = 0;
+    for (size_t i = 0; i < ix->n; i++) {
+        if (!pre(ctx, i)) continue;
+        double score = !ix->int8_only ? mnemo__dot(ix->vectors + i * ix->dim, q, ix->dim)
+                                   : mnemo__index_score_i8(ix, i, qc, qs);
+        if (nc == depth && score <= cand[depth - 1].score) continue; /* cheap before the filter */
+        if (post && !post(ctx, i)) continue;
+        top_push_pos(cand, &nc, depth, i, score);
+    }
+    int rc = MNEMO_OK;
+    if (!ix->int8_only) {
+        *n = nc;
+    } else {
+        rc = rescore(s, db, q, cand, &nc);
+        *n = nc < cap ? nc : cap;
+        memcpy(top, cand, *n * sizeof *top);
+        mnemo__free(cand);
+    }
+    mnemo__free(qc);
+    return rc;
+}
+
+/*
+ * The best cap entries for q (mnemo__store_nearest with the search's scope,
+ * expiry and filter), as (seq, score).
+ */
+static int vector_hits(mnemo_store *s, sqlite3 *db, const float *q, const mnemo_memory_scope *sc,
+                       const mnemo_filter *f, double now, int exact, hit *top, size_t cap, size_t *n) {
+    *n = 0;
+    mnemo_hnsw_hit *h = mnemo__malloc_array(cap, sizeof *h);
+    if (!h) return MNEMO_ENOMEM;
+    pthread_rwlock_rdlock(&s->index_lock);
+    const mnemo_index *ix = &s->index;
+    accept_ctx ac = {ix, sc, f, now};
+    size_t nh = 0;
+    int rc = mnemo__store_nearest(s, db, q, exact, accept_scope, f ? accept_filter : NULL, &ac, h, cap, &nh);
+    if (rc) nh = 0;
+    for (size_t i = 0; i < nh; i++) top[i] = (hit){ix->entries[h[i].pos].seq, h[i].score};
+    *n = nh;
     pthread_rwlock_unlock(&s->index_lock);
-    return MNEMO_OK;
+    mnemo__free(h);
+    return rc;
 }
 
 static void bind_scope(sqlite3_stmt *st, int first, const mnemo_memory_scope *sc) {
@@ -193,11 +293,13 @@ int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, m
         rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
         goto out;
     }
-    if (o->mode != MNEMO_SEARCH_TEXT) {
-        if ((rc = mnemo__query_vector(s, o, q, err))) goto out;
-        vector_hits(s, q, &o->scope, f, now, o->exact, vh, depth, &nv);
-    }
+    if (o->mode != MNEMO_SEARCH_TEXT && (rc = mnemo__query_vector(s, o, q, err))) goto out;
     if ((rc = mnemo__store_reader(s, &db, err))) goto out;
+    if (o->mode != MNEMO_SEARCH_TEXT && (rc = vector_hits(s, db, q, &o->scope, f, now, o->exact, vh, depth, &nv))) {
+        rc = rc == MNEMO_ENOMEM ? mnemo__fail(err, rc, "out of memory")
+                                : mnemo__store_sqlite_fail(err, db, sqlite3_errcode(db), "reading vectors");
+        goto out;
+    }
     if (o->mode != MNEMO_SEARCH_VECTOR &&
         (rc = text_hits(s, db, o->query, o->query_len, &o->scope, f, now, th, depth, &nt, err)))
         goto out;

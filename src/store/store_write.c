@@ -158,14 +158,14 @@ static int dedup_accept(void *ctx, size_t pos) {
  * position of a memory of the same scope with the same text and prompt
  * (*exact = 1), else of the nearest one by cosine (*cos), or -1. The text
  * check compares the 64-bit hashes first (one pass over the entries, no
- * vector read). The nearest memory is an exact scan below the graph
- * threshold; with the graph it is the walk's best (the scope applied in the
- * walk, as a search's filter), and the scan only when the walk ends without
- * one, so an add into a large store costs a search, not a scan.
+ * vector read); the nearest is mnemo__store_nearest's in exactly this
+ * scope, so with the graph an add into a large store costs a walk, not a
+ * scan of every vector. Errors: as mnemo__store_nearest.
  */
-static long dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now, const char *text, size_t len,
-                       const char *prompt, uint64_t hash, const float *vec, int *exact, float *cos) {
+static int dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now, const char *text, size_t len,
+                      const char *prompt, uint64_t hash, const float *vec, long *best, int *exact, float *cos) {
     const mnemo_index *ix = &s->index;
+    *best = -1;
     *exact = 0;
     *cos = -2;
     for (size_t e = 0; e < ix->n; e++) {
@@ -173,32 +173,19 @@ static long dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now,
         if (x->text_hash != hash || !mnemo__scope_equal(x, sc) || (x->expires_at && x->expires_at <= now)) continue;
         if (same_text(s->writer, x->seq, text, len, prompt)) {
             *exact = 1;
-            return (long)e;
+            *best = (long)e;
+            return MNEMO_OK;
         }
     }
-    long best = -1;
-    if (ix->graph_state == MNEMO_GRAPH_READY && ix->n >= ix->graph_threshold) {
-        mnemo_hnsw_hit h;
-        size_t n = 0;
-        int complete = 0;
-        dedup_ctx d = {ix, sc, now};
-        if (!mnemo__hnsw_search(&ix->graph, ix->vectors, vec, ix->ef_search, dedup_accept, &d, &h, 1, &n,
-                                &complete) &&
-            complete && n == 1) {
-            *cos = h.score;
-            return (long)h.pos;
-        }
+    dedup_ctx d = {ix, sc, now};
+    mnemo_hnsw_hit h;
+    size_t n = 0;
+    int rc = mnemo__store_nearest(s, s->writer, vec, 0, dedup_accept, NULL, &d, &h, 1, &n);
+    if (!rc && n == 1) {
+        *best = (long)h.pos;
+        *cos = h.score;
     }
-    for (size_t e = 0; e < ix->n; e++) {
-        const mnemo_index_entry *x = &ix->entries[e];
-        if (!mnemo__scope_equal(x, sc) || (x->expires_at && x->expires_at <= now)) continue;
-        float c = mnemo__dot(ix->vectors + e * s->dim, vec, s->dim);
-        if (c > *cos) {
-            *cos = c;
-            best = (long)e;
-        }
-    }
-    return best;
+    return rc;
 }
 
 int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
@@ -277,8 +264,12 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
             /* an exact repeat, else the nearest memory, in the store */
             float best_cos = -2;
             int exact = 0;
-            long best = dedup_find(s, &in[i].scope, now, texts[i], lens[i], p[i].prompt, p[i].hash, p[i].vec,
-                                   &exact, &best_cos);
+            long best = -1;
+            if (dedup_find(s, &in[i].scope, now, texts[i], lens[i], p[i].prompt, p[i].hash, p[i].vec, &best, &exact,
+                           &best_cos)) {
+                src = SQLITE_IOERR; /* a vector not readable from the store's own file */
+                break;
+            }
             if (exact) {
                 memcpy(out[i].id, s->index.entries[best].id, sizeof out[i].id);
                 p[i].seq = s->index.entries[best].seq;

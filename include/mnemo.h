@@ -384,9 +384,9 @@ typedef struct mnemo_store_options {
      * scope and filter pass too few memories for the walk). 0: 20000;
      * SIZE_MAX: never, every search is exact. */
     size_t index_threshold;
-    size_t hnsw_m;               /* links per node (2..128); 0: 16 */
-    size_t hnsw_ef_construction; /* beam width when linking a node; 0: 100 */
-    size_t hnsw_ef_search;       /* beam width of a search (at least k); 0: 128 */
+    size_t hnsw_m;               /* links per node (2..128); 0: 32 */
+    size_t hnsw_ef_construction; /* beam width when linking a node; 0: 200 */
+    size_t hnsw_ef_search;       /* beam width of a search (at least k); 0: 256 */
     /* Non-zero: the in-memory index holds each vector only as int8 codes
      * (dim bytes and a scale instead of 4 * dim bytes: about a third of the
      * memory per memory with the graph), and a vector search rescores its

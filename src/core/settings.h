@@ -140,7 +140,7 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(index_threshold, "index-threshold", "MNEMO_INDEX_THRESHOLD", INT, "20000", "N",          \
       "memories from which vector search walks an HNSW graph, built in the background (0 = always exact)", \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
-    X(index_ef_search, "index-ef-search", "MNEMO_INDEX_EF_SEARCH", INT, "128", "N",            \
+    X(index_ef_search, "index-ef-search", "MNEMO_INDEX_EF_SEARCH", INT, "256", "N",            \
       "beam width of an HNSW search (at least k): higher finds more of the exact top k, slower", \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
     X(index_vectors, "index-vectors", "MNEMO_INDEX_VECTORS", STRING, "f32", "TYPE",            \

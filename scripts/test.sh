@@ -85,6 +85,7 @@ if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMNEMO_FUZZ=ON -DMNEMO_TES
   run_fuzz fuzz_gguf fuzz/corpus/gguf -dict=fuzz/gguf.dict -max_len=4096
   run_fuzz fuzz_serve_request fuzz/corpus/serve -max_len=4096
   run_fuzz fuzz_store_filter fuzz/corpus/filter -max_len=2048
+  run_fuzz fuzz_graph_file fuzz/corpus/graph -max_len=4096
 else
   tail -30 build-fuzz.build.log
   say "fuzz build FAILED"

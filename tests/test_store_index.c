@@ -9,7 +9,8 @@
  * same graph (the same results twice) and agrees with the one before; the
  * "exact" field of a JSON search; expired memories skipped, then swept out;
  * dedup on add with the graph (near copies merged, scopes kept apart); the
- * store tests again with int8 index vectors (candidates rescored from SQLite).
+ * store tests again with int8 index vectors (candidates rescored from SQLite);
+ * the graph file: loaded at open, rebuilt when damaged or stale.
  * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
  */
 #include "store/store.h"
@@ -439,6 +440,7 @@ static void test_store_graph(void) {
     s = open_store(dir, THRESHOLD);
     if (!s) return;
     CHECK(mnemo__store_graph_wait(s) == 1);
+    CHECKF(s->graph_loaded, "the graph saved at close was not loaded");
     size_t agree = 0;
     int exact_same = 1;
     for (int t = 0; t < RQ; t++) {
@@ -635,6 +637,140 @@ static void test_store_graph_dedup(void) {
     free(c.centers);
 }
 
+static mnemo_memories *search_k(mnemo_store *s, const float *q) { return search(s, q, 10, NULL, NULL, 0); }
+
+static void file_edit(const char *path, long at, int truncate_there) {
+    FILE *f = fopen(path, "r+b");
+    CHECKF(f != NULL, "open %s", path);
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    if (truncate_there) {
+        fclose(f);
+        CHECK(truncate(path, at < size ? at : size / 2) == 0);
+        return;
+    }
+    long pos = at < size ? at : size / 2;
+    fseek(f, pos, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, pos, SEEK_SET);
+    fputc(c ^ 0x5A, f);
+    fclose(f);
+}
+
+/* The graph kept on disk: loaded at the next open (the same results), and
+ * rebuilt, never trusted, when the file is damaged (a flipped byte, cut
+ * short, garbage), the memories changed since it was written, or the
+ * graph parameters differ. */
+static void test_store_graph_file(void) {
+    char dir[512], path[600];
+    fresh_dir(dir, sizeof dir, "file");
+    snprintf(path, sizeof path, "%s/graph.hnsw", dir);
+    mnemo_store *s = open_store(dir, 200);
+    if (!s) return;
+    size_t dim = mnemo_store_dim(s);
+    clusters c;
+    clusters_init(&c, 8, dim);
+    enum { N = 800, Q = 10 };
+    float *vecs = malloc((size_t)(N + 10) * dim * sizeof(float)), q[Q][1024];
+    static mnemo_memory_input in[N];
+    static mnemo_memory_added out[N];
+    static char texts[N + 10][32];
+    for (int i = 0; i < N + 10; i++) clusters_draw(&c, vecs + (size_t)i * dim);
+    for (int i = 0; i < N; i++) {
+        snprintf(texts[i], sizeof texts[i], "memory %d", i);
+        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .vector = vecs + (size_t)i * dim,
+                                     .vector_dim = dim};
+    }
+    mnemo_error err;
+    CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
+    CHECK(mnemo__store_graph_wait(s) == 1);
+    CHECK(!s->graph_loaded);
+    /* some deletes after the build: free ids in the saved graph */
+    for (int i = 0; i < N; i += 7) CHECK(mnemo_memory_delete(s, out[i].id, &err) == MNEMO_OK);
+    mnemo_memories *before[Q];
+    for (int t = 0; t < Q; t++) {
+        clusters_draw(&c, q[t]);
+        before[t] = search_k(s, q[t]);
+    }
+    mnemo_store_close(s);
+    CHECKF(access(path, F_OK) == 0, "no %s after close", path);
+    /* loaded: the same graph, the same results; and it goes on working */
+    s = open_store(dir, 200);
+    if (!s) return;
+    CHECK(s->graph_loaded && mnemo__store_graph_wait(s) == 1);
+    int same_results = 1;
+    for (int t = 0; t < Q; t++) {
+        mnemo_memories *m = search_k(s, q[t]);
+        same_results &= m && before[t] && same(m, before[t]);
+        mnemo_memories_free(m);
+    }
+    CHECKF(same_results, "the loaded graph gave other results than the saved one");
+    mnemo_memory_input one = {.text = "one more", .text_len = 8, .vector = vecs + (size_t)N * dim, .vector_dim = dim};
+    mnemo_memory_added added;
+    CHECK(mnemo_memory_add(s, &one, 1, &added, &err) == MNEMO_OK);
+    mnemo_memories *m = search_k(s, vecs + (size_t)N * dim);
+    CHECK(m && m->n == 10 && !strcmp(m->items[0].id, added.id));
+    mnemo_memories_free(m);
+    mnemo_store_close(s);
+    /* damaged files: each rebuilt (not loaded), the search still right */
+    for (int damage = 0; damage < 4; damage++) {
+        if (damage == 0) file_edit(path, 4000, 0);     /* a flipped byte in the nodes */
+        else if (damage == 1) file_edit(path, 2000, 1); /* cut short */
+        else if (damage == 2) file_edit(path, 20, 0);   /* in the header's counts */
+        else {
+            FILE *f = fopen(path, "wb");
+            for (int i = 0; f && i < 5000; i++) fputc((int)(urand() * 256), f);
+            if (f) fclose(f);
+        }
+        s = open_store(dir, 200);
+        if (!s) return;
+        CHECKF(!s->graph_loaded, "damage %d: the graph file was loaded", damage);
+        CHECK(mnemo__store_graph_wait(s) == 1);
+        m = search_k(s, vecs + (size_t)N * dim);
+        CHECKF(m && m->n == 10 && !strcmp(m->items[0].id, added.id), "damage %d: search after the rebuild", damage);
+        mnemo_memories_free(m);
+        mnemo_store_close(s);
+    }
+    /* the rebuilt graph was saved: loaded again */
+    s = open_store(dir, 200);
+    if (!s) return;
+    CHECK(s->graph_loaded);
+    mnemo_store_close(s);
+    /* memories changed while no graph was kept (a store opened without one): rebuilt */
+    s = open_store(dir, SIZE_MAX);
+    if (!s) return;
+    mnemo_memory_input more[9];
+    mnemo_memory_added more_out[9];
+    for (int i = 0; i < 9; i++) {
+        snprintf(texts[N + 1 + i], sizeof texts[0], "later %d", i);
+        more[i] = (mnemo_memory_input){.text = texts[N + 1 + i], .text_len = strlen(texts[N + 1 + i]),
+                                       .vector = vecs + (size_t)(N + 1 + i) * dim, .vector_dim = dim};
+    }
+    CHECK(mnemo_memory_add(s, more, 9, more_out, &err) == MNEMO_OK);
+    mnemo_store_close(s);
+    s = open_store(dir, 200);
+    if (!s) return;
+    CHECKF(!s->graph_loaded, "a graph of other memories was loaded");
+    CHECK(mnemo__store_graph_wait(s) == 1);
+    m = search_k(s, vecs + (size_t)(N + 5) * dim);
+    CHECK(m && m->n == 10 && !strcmp(m->items[0].id, more_out[4].id));
+    mnemo_memories_free(m);
+    mnemo_store_close(s);
+    /* other graph parameters: rebuilt */
+    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
+                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = 200, .hnsw_m = 8,
+                             .index_int8 = int8_mode};
+    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_OK);
+    if (s) {
+        CHECK(!s->graph_loaded && mnemo__store_graph_wait(s) == 1);
+        mnemo_store_close(s);
+    }
+    for (int t = 0; t < Q; t++) mnemo_memories_free(before[t]);
+    free(vecs);
+    free(c.centers);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]\n");
@@ -643,7 +779,7 @@ int main(int argc, char **argv) {
     work = argv[2];
     if (argc > 3) graph_n = atol(argv[3]);
     if (graph_n < 1000) graph_n = 1000;
-    mnemo__log_set_level(MNEMO_LOG_WARN);
+    mnemo__log_set_level(getenv("TEST_LOG") ? MNEMO_LOG_INFO : MNEMO_LOG_WARN);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", work);
     if (system(cmd)) return 2;
@@ -657,10 +793,12 @@ int main(int argc, char **argv) {
     RUN(test_store_graph);
     RUN(test_store_graph_expiry);
     RUN(test_store_graph_dedup);
+    RUN(test_store_graph_file);
     int8_mode = 1;
     RUN(test_store_graph);
     RUN(test_store_graph_expiry);
     RUN(test_store_graph_dedup);
+    RUN(test_store_graph_file);
     mnemo_model_close(model);
     return test_finish();
 }

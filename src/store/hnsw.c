@@ -351,6 +351,12 @@ static int grow(mnemo_hnsw *h) {
     return MNEMO_OK;
 }
 
+int mnemo__hnsw_reserve(mnemo_hnsw *h, uint32_t n) {
+    while (h->cap < n)
+        if (grow(h)) return MNEMO_ENOMEM;
+    return MNEMO_OK;
+}
+
 /* A node id for a new node (a freed one first), its rows empty. */
 static int new_node(mnemo_hnsw *h, int level, uint32_t *out) {
     uint32_t node;

@@ -97,6 +97,7 @@ int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec) {
     if (ix->graph_state == MNEMO_GRAPH_READY) {
         uint32_t node;
         if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), ix->n, &node)) return MNEMO_ENOMEM; /* e stays the caller's */
+        ix->graph_changes++;
         ix->entries[ix->n].node = node;
     }
     ix->n++;
@@ -116,8 +117,10 @@ void mnemo__index_remove(mnemo_index *ix, int64_t seq) {
     long p = mnemo__index_find(ix, seq);
     if (p < 0) return;
     /* unlinked while its vector is still there: the repair compares it */
-    if (ix->entries[p].node >= 0)
+    if (ix->entries[p].node >= 0) {
         mnemo__hnsw_remove(&ix->graph, mnemo__index_codes(ix), (uint32_t)ix->entries[p].node);
+        ix->graph_changes++;
+    }
     entry_clear(&ix->entries[p]);
     size_t last = ix->n - 1;
     if ((size_t)p != last) {
@@ -139,6 +142,7 @@ int mnemo__index_set_vector(mnemo_index *ix, size_t pos, const float *vec) {
     if (linked) mnemo__hnsw_remove(&ix->graph, mnemo__index_codes(ix), (uint32_t)e->node);
     e->node = -1;
     store_vector(ix, pos, vec);
+    ix->graph_changes += linked;
     if (!linked) return MNEMO_OK; /* not in the graph yet: the builder links the new vector */
     uint32_t node;
     if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), pos, &node)) {

@@ -484,6 +484,21 @@ static void *build_main(void *arg) {
             pthread_rwlock_unlock(&s->index_lock);
             if (ready) {
                 mnemo__log(MNEMO_LOG_INFO, "store.graph_ready", "memories=%zu seconds=%.1f", n, mnemo__now() - t0);
+                /* kept for the next open: written under the read lock (writers
+                 * wait, searches go on), made durable after it */
+                if (!s->read_only) {
+                    pthread_rwlock_rdlock(&s->index_lock);
+                    uint64_t changes = s->index.graph_changes;
+                    double t1 = mnemo__now();
+                    int rc = mnemo__graph_write(&s->index, s->graph_path);
+                    double held = mnemo__now() - t1;
+                    pthread_rwlock_unlock(&s->index_lock);
+                    if (!rc && !mnemo__graph_commit(s->graph_path)) {
+                        s->graph_saved_changes = changes;
+                        mnemo__log(MNEMO_LOG_INFO, "store.graph_saved", "path=%s memories=%zu seconds=%.2f locked=%.2f",
+                                   s->graph_path, n, mnemo__now() - t1, held);
+                    }
+                }
                 break;
             }
         }
@@ -533,11 +548,13 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
     size_t dl = strlen(opts->data_dir);
     s->dir = mnemo__strndup(opts->data_dir, dl);
     s->db_path = mnemo__malloc(dl + 16);
-    if (!s->dir || !s->db_path) {
+    s->graph_path = mnemo__malloc(dl + 16);
+    if (!s->dir || !s->db_path || !s->graph_path) {
         rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
         goto fail;
     }
     snprintf(s->db_path, dl + 16, "%s/memories.db", opts->data_dir);
+    snprintf(s->graph_path, dl + 16, "%s/graph.hnsw", opts->data_dir);
     s->db_uri = s->db_path;
     if (!s->read_only && (rc = mnemo__mkdirs(s->dir, err))) goto fail;
     if (!s->read_only) {
@@ -603,6 +620,19 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
     s->index.int8_only = opts->index_int8 != 0;
     if ((rc = load_index(s, err))) goto fail;
     if (s->index.graph_threshold != SIZE_MAX) {
+        char why[200];
+        double t0 = mnemo__now();
+        if (mnemo__graph_load(&s->index, s->graph_path, why, sizeof why)) {
+            s->graph_loaded = 1;
+            s->graph_saved_changes = s->index.graph_changes;
+            mnemo__log(MNEMO_LOG_INFO, "store.graph_loaded", "path=%s memories=%zu seconds=%.2f", s->graph_path,
+                       s->index.n, mnemo__now() - t0);
+        } else if (strcmp(why, "no graph file")) {
+            mnemo__log(MNEMO_LOG_INFO, "store.graph_stale", "path=%s reason=\"%s\" action=\"rebuilding\"",
+                       s->graph_path, why);
+        }
+    }
+    if (s->index.graph_threshold != SIZE_MAX) {
         if (pthread_create(&s->builder, NULL, build_main, s) == 0) s->has_builder = 1;
         else mnemo__log(MNEMO_LOG_WARN, "store.no_graph_builder", "reason=\"cannot start a thread; searches stay exact\"");
     }
@@ -628,6 +658,10 @@ void mnemo__sqlite_close(mnemo_store *s) {
         pthread_mutex_unlock(&s->build_lock);
         pthread_join(s->builder, NULL);
     }
+    /* the graph for the next open, if it changed since the file was written */
+    if (!s->read_only && s->graph_path && s->index.graph_state == MNEMO_GRAPH_READY &&
+        s->index.graph_changes != s->graph_saved_changes)
+        mnemo__graph_save(&s->index, s->graph_path);
     for (int i = 0; i < s->n_readers; i++) sqlite3_close(s->readers[i]);
     sqlite3_close(s->writer);
     mnemo__index_free(&s->index);
@@ -638,6 +672,7 @@ void mnemo__sqlite_close(mnemo_store *s) {
     if (s->db_uri != s->db_path) mnemo__free(s->db_uri);
     mnemo__free(s->dir);
     mnemo__free(s->db_path);
+    mnemo__free(s->graph_path);
     mnemo__free(s);
 }
 

@@ -93,6 +93,8 @@ void mnemo__hnsw_move(mnemo_hnsw *h, uint32_t node, size_t pos);
 int mnemo__hnsw_search(const mnemo_hnsw *h, mnemo_codes c, const int8_t *qc, float qs, size_t ef,
                        mnemo_hnsw_accept accept, void *accept_ctx, mnemo_hnsw_hit *out, size_t cap,
                        size_t *n_out, int *complete);
+/* Room for n node ids without another allocation. Errors: ENOMEM. */
+int mnemo__hnsw_reserve(mnemo_hnsw *h, uint32_t n);
 /* Bytes the graph holds (links, ids, levels; not the index's codes). */
 size_t mnemo__hnsw_bytes(const mnemo_hnsw *h);
 
@@ -134,6 +136,7 @@ typedef struct mnemo_index {
     size_t graph_threshold; /* live entries from which searches use the graph */
     size_t ef_search;
     size_t build_cursor; /* BUILDING: every entry below it is in the graph */
+    uint64_t graph_changes; /* links made or removed once READY (graph_file.c saves when it moved) */
 } mnemo_index;
 
 /* The defaults of the graph (README "memories": the approximate index). */
@@ -172,6 +175,19 @@ int mnemo__index_graph_ready(mnemo_index *ix);
 /* Under the write lock: NONE -> BUILDING once the index is big enough
  * (returns 1 when a build is due, i.e. BUILDING). */
 int mnemo__index_graph_due(mnemo_index *ix);
+/* The bytes of a graph file's header (graph_file.c; the fuzz target's). */
+#define MNEMO_GRAPH_FILE_HEADER 64
+/* graph_file.c: the READY graph of ix to path (a temporary file, fsync,
+ * rename). Errors: EINVAL (no complete graph), EIO (logged). */
+int mnemo__graph_save(const mnemo_index *ix, const char *path);
+/* The two halves of a save: the file written as path.tmp (under the index
+ * lock), then made durable and put in place (no lock needed). */
+int mnemo__graph_write(const mnemo_index *ix, const char *path);
+int mnemo__graph_commit(const char *path);
+/* Right after the index is loaded (in seq order, no graph yet): the graph
+ * from path, READY, if the file is whole and matches the memories exactly;
+ * returns 1. Else 0 with the reason in why, and the index as it was. */
+int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_len);
 /* Dot product of two vectors of n floats (unit vectors: the cosine). */
 float mnemo__dot(const float *a, const float *b, size_t n);
 /* The index's codes for the graph calls. */
@@ -245,6 +261,9 @@ struct mnemo_store {
     const mnemo_store_backend *backend;
     struct mnemo_pg *pg; /* the PostgreSQL backend's state; NULL for SQLite */
     char *dir, *db_path;
+    char *graph_path;             /* DIR/graph.hnsw (graph_file.c) */
+    uint64_t graph_saved_changes; /* index.graph_changes when the file was written */
+    int graph_loaded;             /* the graph came from the file at open */
     char *db_uri; /* what connections open: db_path, or an immutable file: URI */
     const mnemo_model *model;
     char model_name[256];

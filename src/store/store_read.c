@@ -124,6 +124,8 @@ int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int 
         if (gh && !mnemo__hnsw_search(&ix->graph, mnemo__index_codes(ix), qc, qs, ix->ef_search, accept_both, &b, gh,
                                       want, &ng, &complete) &&
             complete && ng >= cap) {
+            /* the beam comes best first by the codes; from SQLite only its head is read */
+            if (ix->int8_only && ng > rescore_depth(cap)) ng = rescore_depth(cap);
             int rc = rescore(s, db, q, gh, &ng);
             *n = ng < cap ? ng : cap;
             memcpy(top, gh, *n * sizeof *top);

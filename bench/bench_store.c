@@ -8,7 +8,8 @@
  * then p50/p99 latency of k=10 vector searches, exact and HNSW, unfiltered
  * and with a metadata filter passing 10%, and the HNSW recall@10 against
  * exact on the same queries, at ef_search 64, 128 and 256 (* marks the
- * store's default). The model only gives the width (768 for
+ * store's default); last the graph file's size, the close that writes it
+ * and the reopen that loads it. The model only gives the width (768 for
  * EmbeddingGemma; run it on the real model folder) and embeds nothing.
  * usage: bench_store MODEL_DIR WORK_DIR [N...]   (default 10000 100000)
  * env: BENCH_EF (ef_search, 128), BENCH_EFC (ef_construction, 100), BENCH_M (16),
@@ -235,6 +236,26 @@ int main(int argc, char **argv) {
         for (int f = 0; f < 2; f++)
             for (int q = 0; q < Q; q++) mnemo_memories_free(exact[f][q]);
         free(qv);
+        /* the graph file: written at close (the 50 adds changed the graph), loaded at the next open */
+        t0 = mnemo__now();
+        mnemo_store_close(s);
+        double close_s = mnemo__now() - t0;
+        t0 = mnemo__now();
+        if (mnemo_store_open(&so, &s, &err)) return 1;
+        int ready = mnemo__store_graph_wait(s);
+        double reopen_s = mnemo__now() - t0;
+        char gpath[1100];
+        snprintf(gpath, sizeof gpath, "%s/graph.hnsw", dir);
+        FILE *gf = fopen(gpath, "rb");
+        long gbytes = 0;
+        if (gf) {
+            fseek(gf, 0, SEEK_END);
+            gbytes = ftell(gf);
+            fclose(gf);
+        }
+        printf("           graph file %.0f MB: close (writing it) %.2f s; reopen to a ready graph %.2f s (%s)\n",
+               gbytes / 1048576.0, close_s, reopen_s,
+               !ready ? "no graph" : s->graph_loaded ? "loaded from the file" : "rebuilt");
         fflush(stdout);
         mnemo_store_close(s);
         free(vecs);

@@ -200,6 +200,8 @@ int mnemo__scope_match(const mnemo_index_entry *e, const mnemo_memory_scope *s) 
            field_match(e->agent_id, s->agent_id) && field_match(e->session_id, s->session_id);
 }
 
+int mnemo__entry_live(const mnemo_index_entry *e, double now) { return !(e->expires_at && e->expires_at <= now); }
+
 int mnemo__scope_equal(const mnemo_index_entry *e, const mnemo_memory_scope *s) {
     return !strcmp(e->ns, mnemo__scope_ns(s)) && field_equal(e->user_id, s->user_id) &&
            field_equal(e->agent_id, s->agent_id) && field_equal(e->session_id, s->session_id);

@@ -201,6 +201,8 @@ bool mnemo__unit_vector(const float *v, size_t n, float *out);
 int mnemo__scope_match(const mnemo_index_entry *e, const mnemo_memory_scope *s);
 /* Non-zero when e's scope is exactly s (NULL = unset), for dedup. */
 int mnemo__scope_equal(const mnemo_index_entry *e, const mnemo_memory_scope *s);
+/* Non-zero when e has not expired at now. */
+int mnemo__entry_live(const mnemo_index_entry *e, double now);
 
 /* -------------------------------------------------------------- store */
 
@@ -322,6 +324,18 @@ void mnemo__store_reader_put(mnemo_store *s, sqlite3 *db);
  */
 int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact, mnemo_hnsw_accept pre,
                          mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n);
+/* The pre and post of mnemo__store_nearest for a search (scope_match) and
+ * for dedup (exact_scope: scope_equal): a live entry of the scope, then the
+ * filter (f; NULL passes all). ctx is a mnemo_scope_accept. */
+typedef struct mnemo_scope_accept {
+    const mnemo_index *ix;
+    const mnemo_memory_scope *sc;
+    const mnemo_filter *f;
+    double now;
+    int exact_scope;
+} mnemo_scope_accept;
+int mnemo__accept_scope(void *ctx, size_t pos);
+int mnemo__accept_filter(void *ctx, size_t pos);
 /* Maps a failed SQLite call to EIO with a message saying why (disk full,
  * read-only, ...). */
 int mnemo__store_sqlite_fail(mnemo_error *err, sqlite3 *db, int rc, const char *what);

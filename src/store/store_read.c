@@ -17,23 +17,14 @@
 
 typedef mnemo_hit hit;
 
-/* What a vector search asks of each entry: the search's own scope and
- * expiry (cheap, before the entry is scored) and filter (after). */
-typedef struct accept_ctx {
-    const mnemo_index *ix;
-    const mnemo_memory_scope *sc;
-    const mnemo_filter *f;
-    double now;
-} accept_ctx;
-
-static int accept_scope(void *ctx, size_t pos) {
-    const accept_ctx *a = ctx;
+int mnemo__accept_scope(void *ctx, size_t pos) {
+    const mnemo_scope_accept *a = ctx;
     const mnemo_index_entry *e = &a->ix->entries[pos];
-    return !(e->expires_at && e->expires_at <= a->now) && mnemo__scope_match(e, a->sc);
+    return mnemo__entry_live(e, a->now) && (a->exact_scope ? mnemo__scope_equal(e, a->sc) : mnemo__scope_match(e, a->sc));
 }
 
-static int accept_filter(void *ctx, size_t pos) {
-    const accept_ctx *a = ctx;
+int mnemo__accept_filter(void *ctx, size_t pos) {
+    const mnemo_scope_accept *a = ctx;
     return mnemo__filter_match(a->f, a->ix->entries[pos].meta);
 }
 
@@ -175,9 +166,10 @@ static int vector_hits(mnemo_store *s, sqlite3 *db, const float *q, const mnemo_
     if (!h) return MNEMO_ENOMEM;
     pthread_rwlock_rdlock(&s->index_lock);
     const mnemo_index *ix = &s->index;
-    accept_ctx ac = {ix, sc, f, now};
+    mnemo_scope_accept ac = {.ix = ix, .sc = sc, .f = f, .now = now};
     size_t nh = 0;
-    int rc = mnemo__store_nearest(s, db, q, exact, accept_scope, f ? accept_filter : NULL, &ac, h, cap, &nh);
+    int rc = mnemo__store_nearest(s, db, q, exact, mnemo__accept_scope, f ? mnemo__accept_filter : NULL, &ac, h, cap,
+                                  &nh);
     if (rc) nh = 0;
     for (size_t i = 0; i < nh; i++) top[i] = (hit){ix->entries[h[i].pos].seq, h[i].score};
     *n = nh;

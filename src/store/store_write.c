@@ -140,19 +140,6 @@ static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len, con
     return same;
 }
 
-/* What the dedup's graph walk accepts: a live memory of exactly this scope. */
-typedef struct dedup_ctx {
-    const mnemo_index *ix;
-    const mnemo_memory_scope *sc;
-    double now;
-} dedup_ctx;
-
-static int dedup_accept(void *ctx, size_t pos) {
-    const dedup_ctx *d = ctx;
-    const mnemo_index_entry *x = &d->ix->entries[pos];
-    return !(x->expires_at && x->expires_at <= d->now) && mnemo__scope_equal(x, d->sc);
-}
-
 /*
  * The dedup's lookup for one input, under the index lock: the index
  * position of a memory of the same scope with the same text and prompt
@@ -170,17 +157,17 @@ static int dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now, 
     *cos = -2;
     for (size_t e = 0; e < ix->n; e++) {
         const mnemo_index_entry *x = &ix->entries[e];
-        if (x->text_hash != hash || !mnemo__scope_equal(x, sc) || (x->expires_at && x->expires_at <= now)) continue;
+        if (x->text_hash != hash || !mnemo__scope_equal(x, sc) || !mnemo__entry_live(x, now)) continue;
         if (same_text(s->writer, x->seq, text, len, prompt)) {
             *exact = 1;
             *best = (long)e;
             return MNEMO_OK;
         }
     }
-    dedup_ctx d = {ix, sc, now};
+    mnemo_scope_accept d = {.ix = ix, .sc = sc, .now = now, .exact_scope = 1};
     mnemo_hnsw_hit h;
     size_t n = 0;
-    int rc = mnemo__store_nearest(s, s->writer, vec, 0, dedup_accept, NULL, &d, &h, 1, &n);
+    int rc = mnemo__store_nearest(s, s->writer, vec, 0, mnemo__accept_scope, NULL, &d, &h, 1, &n);
     if (!rc && n == 1) {
         *best = (long)h.pos;
         *cos = h.score;
@@ -613,8 +600,7 @@ static int collect(mnemo_store *s, const mnemo_memory_scope *sc, const mnemo_fil
     }
     for (size_t i = 0; i < s->index.n; i++) {
         const mnemo_index_entry *e = &s->index.entries[i];
-        int dead = e->expires_at && e->expires_at <= now;
-        if (!dead && mnemo__scope_match(e, sc) && mnemo__filter_match(f, e->meta))
+        if (mnemo__entry_live(e, now) && mnemo__scope_match(e, sc) && mnemo__filter_match(f, e->meta))
             (*seqs)[(*n)++] = e->seq;
     }
     pthread_rwlock_unlock(&s->index_lock);

@@ -37,7 +37,6 @@
 
 #define MAGIC "MNHNSW01"
 #define VERSION 1u
-#define MAX_LEVEL 24 /* as hnsw.c: no node above it */
 
 typedef struct file_header {
     char magic[8];
@@ -200,7 +199,7 @@ int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_l
                hd.ef_construction, ix->dim, h->m, h->ef_construction);
     if (hd.n_live != ix->n) REJECT("%u memories in the graph, %zu in the store", hd.n_live, ix->n);
     if ((uint64_t)hd.n_live + hd.n_free != hd.n_nodes) REJECT("node counts that do not add up");
-    if (hd.max_level < 0 || hd.max_level > MAX_LEVEL) REJECT("a top level of %d", hd.max_level);
+    if (hd.max_level < 0 || hd.max_level > MNEMO_HNSW_MAX_LEVEL) REJECT("a top level of %d", hd.max_level);
     if (hd.n_live ? hd.entry < 0 || hd.entry >= (int64_t)hd.n_nodes : hd.entry != -1) REJECT("a bad entry point");
     if (hd.content != content_hash(ix)) REJECT("memories changed since it was saved");
     if (hd.n_free > 4 * (uint64_t)hd.n_live + 4096) REJECT("%u free ids for %u nodes", hd.n_free, hd.n_live);
@@ -222,7 +221,7 @@ int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_l
         long pos = find_sorted(ix, seq);
         if (pos < 0 || mapped[pos]) REJECT("node %u is memory %lld, %s", node, (long long)seq,
                                            pos < 0 ? "not in the store" : "twice");
-        if (level > MAX_LEVEL || level > hd.max_level) REJECT("node %u at level %u", node, level);
+        if (level > MNEMO_HNSW_MAX_LEVEL || level > hd.max_level) REJECT("node %u at level %u", node, level);
         mapped[pos] = 1;
         h->pos[node] = pos;
         h->level[node] = level;
@@ -268,16 +267,13 @@ int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_l
 reject:
     mnemo__free(mapped);
     fclose(f);
-    /* back to no graph: the caller builds one */
-    for (uint32_t node = 0; node < h->n_nodes; node++) {
-        mnemo__free(h->upper[node]);
-        h->upper[node] = NULL;
+    /* back to an empty graph of the same parameters (rng untouched so far): the caller builds one */
+    {
+        size_t dim = h->dim, m = h->m, efc = h->ef_construction;
+        uint64_t rng = h->rng;
+        mnemo__hnsw_free(h);
+        mnemo__hnsw_init(h, dim, m, efc, rng);
     }
-    h->n_nodes = 0;
-    h->n_free = 0;
-    h->n_live = 0;
-    h->entry = -1;
-    h->max_level = 0;
     for (size_t i = 0; i < ix->n; i++) ix->entries[i].node = -1;
     return 0;
 }

@@ -30,7 +30,6 @@
 #include <math.h>
 #include <string.h>
 
-#define MAX_LEVEL 24 /* with M = 16 a level above 6 has odds below 1e-7 per node */
 
 static uint32_t *links(const mnemo_hnsw *h, uint32_t node, int layer) {
     if (layer == 0) return h->links0 + (size_t)node * (h->m0 + 1);
@@ -78,7 +77,7 @@ static uint64_t next_random(uint64_t *state) {
 static int random_level(mnemo_hnsw *h) {
     double u = ((next_random(&h->rng) >> 11) + 1) * (1.0 / 9007199254740993.0); /* (0, 1] */
     int l = (int)floor(-log(u) / log((double)h->m));
-    return l > MAX_LEVEL ? MAX_LEVEL : l;
+    return l > MNEMO_HNSW_MAX_LEVEL ? MNEMO_HNSW_MAX_LEVEL : l;
 }
 
 /* ------------------------------------------------------------ heaps */

@@ -149,6 +149,7 @@ typedef struct mnemo_index {
 #define MNEMO_HNSW_EF_CONSTRUCTION 200
 #define MNEMO_HNSW_EF_SEARCH 256
 #define MNEMO_HNSW_SEED 0x6D6E656D6F484E53ULL
+#define MNEMO_HNSW_MAX_LEVEL 24 /* no node above it; with M = 16 a level above 6 has odds below 1e-7 */
 
 /* An empty index; the graph parameters are 0 for their defaults, and a
  * threshold of SIZE_MAX never builds a graph. Errors: EINVAL (m). */

@@ -103,10 +103,15 @@ int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int 
     *n = 0;
     const mnemo_index *ix = &s->index;
     if (cap == 0 || ix->n == 0) return MNEMO_OK;
-    int8_t *qc = mnemo__malloc(ix->dim);
-    if (!qc) return MNEMO_ENOMEM;
-    float qs = mnemo__quantize_i8(q, ix->dim, qc);
-    if (!exact && ix->graph_state == MNEMO_GRAPH_READY && ix->n >= ix->graph_threshold) {
+    int use_graph = !exact && ix->graph_state == MNEMO_GRAPH_READY && ix->n >= ix->graph_threshold;
+    /* the query's codes, for what ranks by codes: the walk, an int8 index's scan */
+    int8_t *qc = NULL;
+    float qs = 0;
+    if (use_graph || ix->int8_only) {
+        if (!(qc = mnemo__malloc(ix->dim))) return MNEMO_ENOMEM;
+        qs = mnemo__quantize_i8(q, ix->dim, qc);
+    }
+    if (use_graph) {
         size_t want = ix->ef_search > cap ? ix->ef_search : cap;
         mnemo_hnsw_hit *gh = mnemo__malloc_array(want, sizeof *gh);
         both_ctx b = {pre, post, ctx};

@@ -197,12 +197,10 @@ int main(int argc, char **argv) {
         const char *efs_env = getenv("BENCH_EFS");
         if (efs_env && *efs_env) {
             n_efs = 0;
-            for (const char *c = efs_env; *c && n_efs < 8;) {
-                long v = strtol(c, (char **)&c, 10);
-                if (v > 0) efs[n_efs++] = (size_t)v;
-                while (*c == ',' || *c == ' ') c++;
-                if (v <= 0 && *c && !(*c >= '0' && *c <= '9')) c++;
-            }
+            char list[256];
+            snprintf(list, sizeof list, "%s", efs_env);
+            for (char *t = strtok(list, ", "); t && n_efs < 8; t = strtok(NULL, ", "))
+                if (atol(t) > 0) efs[n_efs++] = (size_t)atol(t);
         }
         int have_default = 0;
         for (size_t e = 0; e < n_efs; e++) have_default |= efs[e] == ef_default;

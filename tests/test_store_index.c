@@ -224,15 +224,36 @@ static void fresh_dir(char *buf, size_t cap, const char *name) {
     if (system(cmd)) exit(2);
 }
 
-static mnemo_store *open_store(const char *dir, size_t threshold) {
-    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
-                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = threshold,
-                             .index_int8 = int8_mode};
+/* The options every store test opens with (the tiny model, no dedup, no
+ * sweeper, this pass's index vectors); a test changes what it needs. */
+static mnemo_store_options store_options(const char *dir, size_t threshold) {
+    return (mnemo_store_options){.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
+                                 .synchronous = "off", .sweep_seconds = -1, .index_threshold = threshold,
+                                 .index_int8 = int8_mode};
+}
+
+static mnemo_store *open_with(const mnemo_store_options *o) {
     mnemo_store *s = NULL;
     mnemo_error err;
-    int rc = mnemo_store_open(&o, &s, &err);
-    CHECKF(rc == MNEMO_OK, "open %s: %s", dir, err.message);
+    int rc = mnemo_store_open(o, &s, &err);
+    CHECKF(rc == MNEMO_OK, "open %s: %s", o->data_dir, err.message);
     return s;
+}
+
+static mnemo_store *open_store(const char *dir, size_t threshold) {
+    mnemo_store_options o = store_options(dir, threshold);
+    return open_with(&o);
+}
+
+/* n memories "memory I" with vectors drawn from c into vecs (n x dim). */
+static void draw_memories(const clusters *c, int n, float *vecs, mnemo_memory_input *in, char (*texts)[32]) {
+    for (int i = 0; i < n; i++) {
+        float *v = vecs + (size_t)i * c->dim;
+        clusters_draw(c, v);
+        snprintf(texts[i], sizeof texts[i], "memory %d", i);
+        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .vector = v,
+                                     .vector_dim = c->dim};
+    }
 }
 
 #define STORE_N 3000
@@ -301,16 +322,14 @@ static void test_store_graph(void) {
     static mnemo_memory_added out[STORE_N];
     static char texts[STORE_N][32];
     size_t rare_default = 0, tenth_default = 0;
+    draw_memories(&c, STORE_N, vecs, in, texts);
     for (int i = 0; i < STORE_N; i++) {
-        clusters_draw(&c, vecs + (size_t)i * dim);
-        snprintf(texts[i], sizeof texts[i], "memory %d", i);
         int rare = i % 500 == 0, tenth = i % 10 == 0;
         const char *ns = i % 3 == 0 ? "other" : NULL;
         rare_default += rare && !ns;
         tenth_default += tenth && !ns;
-        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]),
-                                     .metadata = rare ? "{\"rare\": true, \"tenth\": true}" : tenth ? "{\"tenth\": true}" : NULL,
-                                     .scope = {.ns = ns}, .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+        in[i].metadata = rare ? "{\"rare\": true, \"tenth\": true}" : tenth ? "{\"tenth\": true}" : NULL;
+        in[i].scope.ns = ns;
     }
     mnemo_error err;
     /* the first 1500 before the graph exists (the builder links them), the
@@ -515,12 +534,10 @@ static double fake_clock(void *ctx) {
 static void test_store_graph_expiry(void) {
     char dir[512];
     fresh_dir(dir, sizeof dir, "expiry");
-    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
-                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = 200,
-                             .clock = fake_clock, .index_int8 = int8_mode};
-    mnemo_store *s = NULL;
+    mnemo_store_options o = store_options(dir, 200);
+    o.clock = fake_clock;
+    mnemo_store *s = open_with(&o);
     mnemo_error err;
-    CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "open: %s", err.message);
     if (!s) return;
     size_t dim = mnemo_store_dim(s);
     clusters c;
@@ -530,12 +547,8 @@ static void test_store_graph_expiry(void) {
     static mnemo_memory_input in[N];
     static mnemo_memory_added out[N];
     static char texts[N][32];
-    for (int i = 0; i < N; i++) {
-        clusters_draw(&c, vecs + (size_t)i * dim);
-        snprintf(texts[i], sizeof texts[i], "memory %d", i);
-        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .ttl = i % 4 == 0 ? 10 : 0,
-                                     .vector = vecs + (size_t)i * dim, .vector_dim = dim};
-    }
+    draw_memories(&c, N, vecs, in, texts);
+    for (int i = 0; i < N; i += 4) in[i].ttl = 10;
     CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
     CHECK(mnemo__store_graph_wait(s) == 1);
     fake_now += 20;
@@ -568,11 +581,10 @@ static void test_store_graph_expiry(void) {
 static void test_store_graph_dedup(void) {
     char dir[512];
     fresh_dir(dir, sizeof dir, "dedup");
-    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .synchronous = "off",
-                             .sweep_seconds = -1, .index_threshold = 300, .index_int8 = int8_mode};
-    mnemo_store *s = NULL;
+    mnemo_store_options o = store_options(dir, 300);
+    o.no_dedup = 0;
+    mnemo_store *s = open_with(&o);
     mnemo_error err;
-    CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "open: %s", err.message);
     if (!s) return;
     size_t dim = mnemo_store_dim(s);
     clusters c;
@@ -582,12 +594,8 @@ static void test_store_graph_dedup(void) {
     static mnemo_memory_input in[N];
     static mnemo_memory_added out[N];
     static char texts[N][32];
-    for (int i = 0; i < N; i++) {
-        clusters_draw(&c, vecs + (size_t)i * dim);
-        snprintf(texts[i], sizeof texts[i], "memory %d", i);
-        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .scope = {.ns = "a"},
-                                     .vector = vecs + (size_t)i * dim, .vector_dim = dim};
-    }
+    draw_memories(&c, N, vecs, in, texts);
+    for (int i = 0; i < N; i++) in[i].scope.ns = "a";
     /* the clouds are wide: no two draws are near duplicates of each other */
     CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
     size_t added = 0;
@@ -676,12 +684,8 @@ static void test_store_graph_file(void) {
     static mnemo_memory_input in[N];
     static mnemo_memory_added out[N];
     static char texts[N + 10][32];
-    for (int i = 0; i < N + 10; i++) clusters_draw(&c, vecs + (size_t)i * dim);
-    for (int i = 0; i < N; i++) {
-        snprintf(texts[i], sizeof texts[i], "memory %d", i);
-        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .vector = vecs + (size_t)i * dim,
-                                     .vector_dim = dim};
-    }
+    draw_memories(&c, N, vecs, in, texts);
+    for (int i = N; i < N + 10; i++) clusters_draw(&c, vecs + (size_t)i * dim);
     mnemo_error err;
     CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
     CHECK(mnemo__store_graph_wait(s) == 1);
@@ -758,11 +762,9 @@ static void test_store_graph_file(void) {
     mnemo_memories_free(m);
     mnemo_store_close(s);
     /* other graph parameters: rebuilt */
-    mnemo_store_options o = {.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
-                             .synchronous = "off", .sweep_seconds = -1, .index_threshold = 200, .hnsw_m = 8,
-                             .index_int8 = int8_mode};
-    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_OK);
-    if (s) {
+    mnemo_store_options o = store_options(dir, 200);
+    o.hnsw_m = 8;
+    if ((s = open_with(&o))) {
         CHECK(!s->graph_loaded && mnemo__store_graph_wait(s) == 1);
         mnemo_store_close(s);
     }

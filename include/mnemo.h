@@ -225,6 +225,13 @@ const char *mnemo_model_prompt_text(const mnemo_model *model, const char *name);
 /* Weights of the per-token linear layers (the backbone's projections):
  * each costs 2 FLOPs per token. 101 M for EmbeddingGemma-300M. */
 size_t mnemo_model_linear_params(const mnemo_model *model);
+/* How those layers run at this precision on this CPU, for benchmarks'
+ * compute bounds: up to `cap` groups, each the instruction that multiplies
+ * its matrices ("vpdpbusd", "vpdpwssd", "vdpbf16ps", "vpmaddwd", "f32 FMA")
+ * and the weights it multiplies (summing to mnemo_model_linear_params).
+ * Returns the number of groups. */
+size_t mnemo_model_linear_mix(const mnemo_model *model, const char **instruction, size_t *params,
+                              size_t cap);
 /* "f32", "bf16" or "mixed" (the weights as used), and the kernel variant. */
 const char *mnemo_model_precision(const mnemo_model *model);
 const char *mnemo_model_kernels(const mnemo_model *model);
@@ -246,6 +253,10 @@ typedef struct mnemo_context_options {
 int mnemo_context_create(const mnemo_model *model, const mnemo_context_options *opts,
                          mnemo_context **out, mnemo_error *err);
 void mnemo_context_free(mnemo_context *ctx);
+/* Seconds this context has spent in forward passes, and of those in the
+ * per-token linear layers (the rest: attention, norms, activations, pooling,
+ * the Dense head), since it was made: `mnemo bench`'s profile. */
+void mnemo_context_timing(const mnemo_context *ctx, double *linear_seconds, double *total_seconds);
 
 typedef struct mnemo_embed_options {
     /* The task prompt, as sentence-transformers applies it: its text is

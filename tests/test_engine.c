@@ -242,7 +242,10 @@ static void test_tiny_variants(void) {
                   : !strcmp(variants[v][1], "bf16") ? 0.999
                   : q4                              ? 0.5
                                                     : 0.995;
-        DIFF_MAX = q4 ? 1.0 : reduced ? 5e-2 : 1e-4; /* reduced precision: the bar is the cosine */
+        /* reduced precision: the bar is the cosine; the components only catch a
+         * wild value. int8 with the gate|up activations at u8 (VNNI tables):
+         * measured 0.055 at dimension 8 on this random model. */
+        DIFF_MAX = q4 ? 1.0 : !strcmp(variants[v][1], "int8") ? 0.1 : reduced ? 5e-2 : 1e-4;
         CHECKF(strcmp(mnemo_model_precision(m), variants[v][3]) == 0, "precision %s",
                mnemo_model_precision(m));
         golden_set g;

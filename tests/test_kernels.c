@@ -236,6 +236,88 @@ static void check_i8(void) {
     }
 }
 
+/* int8 x u8 (the 8-bit dot product): the reference within the quantization's
+ * bound of the f32 product; every variant's quantizer gives the reference's
+ * bytes, scales and zero points, and every variant's GEMM exactly the
+ * reference's floats (integer sums, then the same f32 operations), on every
+ * M of 1..20 (a query's tokens) and K, N with every remainder. */
+static void check_u8_shape(size_t M, size_t N, size_t K) {
+    size_t nv;
+    const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
+    const mnemo_kernels *ref = mnemo__kernels_ref();
+    size_t K4 = (K + 3) & ~(size_t)3, ldu = K4 + 4;
+    size_t ldx = K + 3, ldy = N + 1, panels = (N + 15) / 16;
+    float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *sw = malloc(N * 8), *sx = malloc(M * 4);
+    int32_t *zx = malloc(M * 4);
+    int8_t *wq = malloc(mnemo__packed_u8_size(N, K));
+    uint8_t *xu = malloc(M * ldu);
+    float *y0 = malloc(M * ldy * 4), *y1 = malloc(M * ldy * 4), *yf = malloc(M * ldy * 4);
+    for (size_t i = 0; i < M * ldx; i++) /* outliers, and rows skewed to one side */
+        x[i] = frand() * (i % 97 == 0 ? 30 : 1) + ((i / ldx) % 3 == 1 ? 0.9f : 0.0f);
+    if (M > 2)
+        for (size_t k = 0; k < K; k++) x[2 * ldx + k] = 0.0f; /* an all-zero row */
+    for (size_t i = 0; i < N * K; i++) w[i] = frand();
+    mnemo__pack_u8(w, N, K, wq, sw);
+    ref->quantize_rows_u8(x, ldx, M, K, xu, ldu, sx, zx);
+    ref->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
+    ref->gemm_packed_u8(M, N, K, xu, ldu, sx, zx, wq, sw, 0, panels, y0, ldy);
+    /* each weight moves by at most sw/2, each activation by sx/2 */
+    float worst = 0;
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            double bound = 0;
+            for (size_t k = 0; k < K; k++)
+                bound += fabs(x[m * ldx + k]) * sw[n] / 2 + fabs(w[n * K + k]) * sx[m] / 2 +
+                         (double)sx[m] * sw[n] / 4;
+            float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (float)(bound * 1.01 + 1e-6);
+            if (e > worst) worst = e;
+        }
+    CHECKF(worst <= 1.0f, "u8 M=%zu N=%zu K=%zu: error %g of the quantization bound", M, N, K,
+           (double)worst);
+    size_t tested = 0;
+    for (size_t v = 0; v < nv; v++) {
+        const mnemo_kernels *kv = variants[v];
+        CHECKF((kv->gemm_packed_u8 == NULL) == (kv->quantize_rows_u8 == NULL),
+               "%s: u8 GEMM and quantizer come together", kv->name);
+        if (!kv->gemm_packed_u8) continue;
+        tested++;
+        uint8_t *xu2 = malloc(M * ldu);
+        float *sx2 = malloc(M * 4);
+        int32_t *zx2 = malloc(M * 4);
+        memset(xu2, 0xAB, M * ldu);
+        kv->quantize_rows_u8(x, ldx, M, K, xu2, ldu, sx2, zx2);
+        int same = 1;
+        for (size_t m = 0; m < M; m++) {
+            same &= sx[m] == sx2[m] && zx[m] == zx2[m];
+            for (size_t k = 0; k < K4; k++) same &= xu[m * ldu + k] == xu2[m * ldu + k];
+        }
+        CHECKF(same, "%s quantize_rows_u8 differs at M=%zu K=%zu", kv->name, M, K);
+        size_t mid = panels / 2;
+        for (size_t i = 0; i < M * ldy; i++) y1[i] = 555.0f; /* padding must stay */
+        kv->gemm_packed_u8(M, N, K, xu, ldu, sx, zx, wq, sw, 0, mid, y1, ldy);
+        kv->gemm_packed_u8(M, N, K, xu, ldu, sx, zx, wq, sw, mid, panels, y1, ldy);
+        same = 1;
+        for (size_t m = 0; m < M; m++) {
+            for (size_t n = 0; n < N; n++) same &= y0[m * ldy + n] == y1[m * ldy + n];
+            for (size_t n = N; n < ldy; n++) same &= y1[m * ldy + n] == 555.0f;
+        }
+        CHECKF(same, "%s u8 GEMM differs from the reference at M=%zu N=%zu K=%zu", kv->name, M, N,
+               K);
+        free(xu2), free(sx2), free(zx2);
+    }
+    (void)tested;
+    free(x), free(w), free(sw), free(sx), free(zx), free(wq), free(xu), free(y0), free(y1), free(yf);
+}
+
+static void check_u8(void) {
+    size_t sizes[][3] = {{1, 16, 4}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
+                         {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64}, {24, 48, 101},
+                         {30, 81, 7}, {11, 200, 34}, {3, 17, 1}, {40, 31, 767}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        check_u8_shape(sizes[s][0], sizes[s][1], sizes[s][2]);
+    for (size_t M = 1; M <= 20; M++) check_u8_shape(M, 16 + 2 * M + 1, 60 + M);
+}
+
 /* q4: every variant within rounding of the portable kernel (the block sums
  * are exact; scaling them is f32 arithmetic in other orders), and that within
  * the quantization's bound of the f32 product: each weight moves by at most
@@ -317,6 +399,7 @@ static void check_q4_exact(void) {
 
 static void test_gemm_variants(void) {
     check_i8();
+    check_u8();
     check_q4_exact();
     check_q4();
     size_t nv;

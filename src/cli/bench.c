@@ -66,6 +66,7 @@ static char *make_text(const mnemo_tokenizer *tok, size_t target) {
 typedef struct batch_result {
     size_t texts, tokens;
     double seconds;
+    double linear_s, forward_s; /* of the forward passes: in the linear layers, in all */
 } batch_result;
 
 static int run_batch(mnemo_context *ctx, const mnemo_model *m, size_t n, size_t target,
@@ -77,9 +78,14 @@ static int run_batch(mnemo_context *ctx, const mnemo_model *m, size_t n, size_t 
         texts[i] = make_text(mnemo_model_tokenizer(m), target);
         lens[i] = strlen(texts[i]);
     }
+    double l0, f0, l1, f1;
+    mnemo_context_timing(ctx, &l0, &f0);
     double t0 = mnemo__now();
     int rc = mnemo_embed(ctx, (const char *const *)texts, lens, n, NULL, out, toks, err);
     r->seconds = mnemo__now() - t0;
+    mnemo_context_timing(ctx, &l1, &f1);
+    r->linear_s = l1 - l0;
+    r->forward_s = f1 - f0;
     r->texts = n;
     r->tokens = 0;
     for (size_t i = 0; i < n; i++) {
@@ -130,6 +136,17 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     double first_vector = mnemo__now() - mnemo__cli_start;
     int threads = (int)(s->threads > 0 ? s->threads : mnemo__cpu_count());
     double peak1 = mnemo__fma_peak_gflops(1), peakn = threads > 1 ? mnemo__fma_peak_gflops(threads) : peak1;
+    /* the linear layers' peak: each group of matrices at its instruction's
+     * peak, combined as the time they would take (a weighted harmonic mean) */
+    const char *mix_ins[8];
+    size_t mix_params[8], n_mix = mnemo_model_linear_mix(m, mix_ins, mix_params, 8), all_params = 0;
+    double mix_peak[8], mix_time = 0;
+    for (size_t i = 0; i < n_mix; i++) {
+        mix_peak[i] = mnemo__instruction_peak_gops(mix_ins[i], threads);
+        all_params += mix_params[i];
+        mix_time += mix_peak[i] > 0 ? (double)mix_params[i] / mix_peak[i] : 0;
+    }
+    double ppeak = mix_time > 0 ? (double)all_params / mix_time : 0;
 
     size_t n128 = s->quick ? 16 : 256, n512 = s->quick ? 4 : 64, runs = s->quick ? 10 : 50;
     batch_result b128 = {0}, b512 = {0};
@@ -155,8 +172,14 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     double tps128 = b128.tokens / b128.seconds, tps512 = b512.tokens / b512.seconds;
     /* the query's compute bound: its tokens' linear FLOPs at the peak of the
      * instruction its precision runs on (issue 5: p50 within 2x of it) */
-    const char *instr;
-    double ppeak = mnemo__precision_peak_gops(mnemo_model_precision(m), threads, &instr);
+    char instr[160] = "";
+    for (size_t i = 0; i < n_mix; i++)
+        snprintf(instr + strlen(instr), sizeof instr - strlen(instr), "%s%.0f%% %s", i ? ", " : "",
+                 100.0 * (double)mix_params[i] / (double)all_params, mix_ins[i]);
+    double lin128 = b128.linear_s > 0 ? b128.tokens * flop_token / b128.linear_s / 1e9 : 0;
+    double lin512 = b512.linear_s > 0 ? b512.tokens * flop_token / b512.linear_s / 1e9 : 0;
+    double other128 = b128.forward_s > 0 ? 1.0 - b128.linear_s / b128.forward_s : 0;
+    double other512 = b512.forward_s > 0 ? 1.0 - b512.linear_s / b512.forward_s : 0;
     double bound_ms = ppeak > 0 ? (double)qtok * flop_token / (ppeak * 1e9) * 1e3 : 0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -168,11 +191,15 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
                "\"batch512\": {\"texts\": %zu, \"tokens\": %zu, \"seconds\": %.3f, \"tokens_per_s\": %.1f}, "
                "\"query_tokens\": %zu, \"query_p50_ms\": %.2f, \"query_p99_ms\": %.2f, "
                "\"linear_gflops_128\": %.1f, \"peak_rss_mb\": %.1f, \"precision_peak_gops\": %.1f, "
-               "\"precision_instruction\": \"%s\", \"query_bound_ms\": %.2f}\n",
+               "\"precision_instruction\": \"%s\", \"query_bound_ms\": %.2f, "
+               "\"linear_gops_running_128\": %.1f, \"linear_gops_running_512\": %.1f, "
+               "\"linear_peak_fraction_128\": %.3f, \"outside_linear_share_128\": %.3f, "
+               "\"outside_linear_share_512\": %.3f}\n",
                mnemo__cpu_description(), mnemo_model_kernels(m), mnemo_model_precision(m), threads,
                peak1, peakn, first_vector, b128.texts, b128.tokens, b128.seconds, tps128, b512.texts,
                b512.tokens, b512.seconds, tps512, qtok, p50, p99, tps128 * flop_token / 1e9, rss_mb,
-               ppeak, instr, bound_ms);
+               ppeak, instr, bound_ms, lin128, lin512, ppeak > 0 ? lin128 / ppeak : 0, other128,
+               other512);
     } else {
         printf("mnemo bench: %s, precision %s, kernels %s, %d threads%s\n", s->model,
                mnemo_model_precision(m), mnemo_model_kernels(m), threads,
@@ -185,11 +212,19 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
         printf("batch ~512 tokens:    %zu texts, %zu tokens in %.2f s = %.1f tokens/s\n", b512.texts,
                b512.tokens, b512.seconds, tps512);
         printf("query (%zu tokens):    p50 %.1f ms, p99 %.1f ms over %zu runs\n", qtok, p50, p99, runs);
-        printf("precision peak:       %.1f GOP/s on %d threads (%s); query compute bound %.1f ms, "
-               "p50 = %.1fx of it\n", ppeak, threads, instr, bound_ms, bound_ms > 0 ? p50 / bound_ms : 0);
-        printf("linear layers:        %.1f GFLOP/s at ~128 tokens = %.0f%% of the FMA peak "
-               "(%.0f MFLOP per token)\n",
-               tps128 * flop_token / 1e9, 100.0 * tps128 * flop_token / 1e9 / peakn, flop_token / 1e6);
+        for (size_t i = 0; i < n_mix; i++)
+            printf("instruction peak:     %-9s %7.1f GOP/s on %d threads (%.0f%% of the linear weights)\n",
+                   mix_ins[i], mix_peak[i], threads, 100.0 * (double)mix_params[i] / (double)all_params);
+        printf("linear peak:          %.1f GOP/s (those peaks weighted by the weights each multiplies); "
+               "query compute bound %.1f ms, p50 = %.1fx of it\n", ppeak, bound_ms,
+               bound_ms > 0 ? p50 / bound_ms : 0);
+        printf("linear layers:        %.1f GOP/s while running at ~128 tokens = %.0f%% of the linear "
+               "peak; %.1f at ~512 = %.0f%% (%.0f MFLOP per token)\n", lin128,
+               ppeak > 0 ? 100.0 * lin128 / ppeak : 0, lin512, ppeak > 0 ? 100.0 * lin512 / ppeak : 0,
+               flop_token / 1e6);
+        printf("outside linear:       %.0f%% of a forward pass at ~128 tokens, %.0f%% at ~512 "
+               "(attention, norms, activations, quantizing, pooling, the Dense head)\n",
+               100.0 * other128, 100.0 * other512);
         printf("peak RSS:             %.0f MB\n", rss_mb);
     }
     free(qv);

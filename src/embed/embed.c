@@ -107,6 +107,16 @@ size_t mnemo_model_linear_params(const mnemo_model *m) {
 }
 const char *mnemo_model_precision(const mnemo_model *m) { return mnemo__engine_precision(m->engine); }
 const char *mnemo_model_kernels(const mnemo_model *m) { return mnemo__engine_kernels(m->engine); }
+size_t mnemo_model_linear_mix(const mnemo_model *m, const char **instruction, size_t *params,
+                              size_t cap) {
+    return m && instruction && params ? mnemo__engine_linear_mix(m->engine, instruction, params, cap) : 0;
+}
+void mnemo_context_timing(const mnemo_context *c, double *linear_seconds, double *total_seconds) {
+    double l = 0, t = 0;
+    if (c) mnemo__engine_ctx_timing(c->ectx, &l, &t);
+    if (linear_seconds) *linear_seconds = l;
+    if (total_seconds) *total_seconds = t;
+}
 
 int mnemo_context_create(const mnemo_model *m, const mnemo_context_options *opts,
                          mnemo_context **out, mnemo_error *err) {

@@ -45,6 +45,9 @@ const mnemo_model_config *mnemo__engine_config(const mnemo_engine *e);
 /* "f32", "bf16" or "mixed": the weights as used. */
 const char *mnemo__engine_precision(const mnemo_engine *e);
 const char *mnemo__engine_kernels(const mnemo_engine *e);
+/* mnemo_model_linear_mix (mnemo.h) */
+size_t mnemo__engine_linear_mix(const mnemo_engine *e, const char **instruction, size_t *params,
+                                size_t cap);
 
 /* A context for batches of up to `max_tokens` tokens in all (at least the
  * model's max_seq_length), run on `n_threads` threads (<= 0: all CPUs this
@@ -53,6 +56,9 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
                              mnemo_engine_ctx **out, mnemo_error *err);
 void mnemo__engine_ctx_free(mnemo_engine_ctx *ctx);
 size_t mnemo__engine_ctx_max_tokens(const mnemo_engine_ctx *ctx);
+/* Seconds spent in forward passes and, of those, in the per-token linear
+ * layers, since the context was made (mnemo_context_timing). */
+void mnemo__engine_ctx_timing(const mnemo_engine_ctx *ctx, double *linear_s, double *total_s);
 
 /*
  * Embeds n_seqs token sequences (each 1..max_seq_length ids, already with

@@ -46,7 +46,11 @@ struct mnemo_engine_ctx {
     int16_t *xq;        /* int8 precision: activations quantized per row, [max_tokens][ld_xq] */
     float *sx;
     size_t ld_xq;
+    uint8_t *xu;        /* ... or to u8 with zero points, [max_tokens][ld_xu] (PACK_U8) */
+    int32_t *zx;
+    size_t ld_xu;
     size_t dense_width;
+    double t_linear, t_total; /* seconds in the linear layers and in forward passes */
     /* the current batch, for the tasks */
     size_t n_tokens, n_seqs;
 };
@@ -64,12 +68,16 @@ typedef struct gemm_job {
     const int16_t *xq;
     const float *sx;
     size_t ld_xq;
+    const uint8_t *xu;
+    const int32_t *zx;
+    size_t ld_xu;
 } gemm_job;
 
 typedef struct quant_job {
     mnemo_engine_ctx *c;
     const float *x;
     size_t ldx, M, K;
+    bool u8;
 } quant_job;
 
 #define QUANT_ROWS 32
@@ -78,8 +86,13 @@ static void quant_task(void *arg, size_t task, int worker) {
     (void)worker;
     const quant_job *q = arg;
     size_t m0 = task * QUANT_ROWS, m1 = m0 + QUANT_ROWS < q->M ? m0 + QUANT_ROWS : q->M;
-    q->c->e->kernels->quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K,
-                                    q->c->xq + m0 * q->c->ld_xq, q->c->ld_xq, q->c->sx + m0);
+    mnemo_engine_ctx *c = q->c;
+    if (q->u8)
+        c->e->kernels->quantize_rows_u8(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K, c->xu + m0 * c->ld_xu,
+                                        c->ld_xu, c->sx + m0, c->zx + m0);
+    else
+        c->e->kernels->quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K, c->xq + m0 * c->ld_xq,
+                                     c->ld_xq, c->sx + m0);
 }
 
 static void gemm_task(void *arg, size_t task, int worker) {
@@ -87,7 +100,10 @@ static void gemm_task(void *arg, size_t task, int worker) {
     const gemm_job *j = arg;
     size_t p0 = task * j->chunk, p1 = p0 + j->chunk < j->panels ? p0 + j->chunk : j->panels;
     if (p0 >= p1) return;
-    if (j->w->kind == PACK_Q4)
+    if (j->w->kind == PACK_U8)
+        j->k->gemm_packed_u8(j->M, j->w->rows, j->w->cols, j->xu, j->ld_xu, j->sx, j->zx,
+                             j->w->data, j->w->scales, p0, p1, j->y, j->ldy);
+    else if (j->w->kind == PACK_Q4)
         j->k->gemm_packed_q4(j->M, j->w->rows, j->w->cols, j->xq, j->ld_xq, j->sx, j->w->data,
                              j->w->scales, p0, p1, j->y, j->ldy);
     else if (j->w->kind == PACK_I8)
@@ -106,16 +122,27 @@ static void gemm_task(void *arg, size_t task, int worker) {
 
 /* y[M][w.rows] (row stride ldy) = x[M][w.cols] (row stride ldx) · wᵀ, split by
  * panels of output columns across the pool. */
+static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M,
+                       const mnemo_packed *w, float *y, size_t ldy);
 static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, const mnemo_packed *w,
                    float *y, size_t ldy) {
+    double t0 = mnemo__now();
+    linear_run(c, x, ldx, M, w, y, ldy);
+    c->t_linear += mnemo__now() - t0;
+}
+
+static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M,
+                       const mnemo_packed *w, float *y, size_t ldy) {
     size_t panels = (w->rows + MNEMO_PANEL - 1) / MNEMO_PANEL;
     size_t threads = (size_t)mnemo__pool_size(c->pool);
     if (M * w->rows * w->cols < SMALL_WORK) threads = 1; /* waking workers would cost more */
     size_t tasks = threads == 1 ? 1 : threads * 2;
     size_t chunk = (panels + tasks - 1) / tasks;
-    gemm_job j = {c->e->kernels, M, chunk, panels, x, ldx, w, y, ldy, c->xq, c->sx, c->ld_xq};
-    if (w->kind == PACK_I8 || w->kind == PACK_Q4) { /* quantize the rows once for all the panels */
-        quant_job q = {c, x, ldx, M, w->cols};
+    gemm_job j = {c->e->kernels, M, chunk, panels, x, ldx, w, y, ldy, c->xq, c->sx, c->ld_xq,
+                  c->xu, c->zx, c->ld_xu};
+    if (w->kind == PACK_I8 || w->kind == PACK_Q4 || w->kind == PACK_U8) {
+        /* quantize the rows once for all the panels */
+        quant_job q = {c, x, ldx, M, w->cols, w->kind == PACK_U8};
         size_t qt = (M + QUANT_ROWS - 1) / QUANT_ROWS;
         if (threads == 1 || qt == 1)
             for (size_t t = 0; t < qt; t++) quant_task(&q, t, 0);
@@ -348,11 +375,14 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->ld_xq = (kmax + 1) & ~(size_t)1;
     c->xq = mnemo__malloc_array(T * c->ld_xq, sizeof(int16_t));
     c->sx = mnemo__malloc_array(T, sizeof(float));
+    c->ld_xu = (kmax + 3) & ~(size_t)3;
+    c->xu = mnemo__malloc_array(T * c->ld_xu, 1);
+    c->zx = mnemo__malloc_array(T, sizeof(int32_t));
     c->dense_a = mnemo__malloc_array(T * c->dense_width, 4);
     c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
     if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vp || !c->kp || !c->gu || !c->scores ||
         !c->pos || !c->seq_start || !c->seq_len || !c->seq_task0 || !c->pooled ||
-        !c->dense_a || !c->dense_b || !c->xq || !c->sx) {
+        !c->dense_a || !c->dense_b || !c->xq || !c->sx || !c->xu || !c->zx) {
         mnemo__engine_ctx_free(c);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
     }
@@ -368,6 +398,8 @@ void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mnemo__free(bufs[i]);
     mnemo__free(c->xq);
     mnemo__free(c->sx);
+    mnemo__free(c->xu);
+    mnemo__free(c->zx);
     mnemo__free(c->pos);
     mnemo__free(c->seq_start);
     mnemo__free(c->seq_len);
@@ -376,6 +408,11 @@ void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
 }
 
 size_t mnemo__engine_ctx_max_tokens(const mnemo_engine_ctx *c) { return c->max_tokens; }
+
+void mnemo__engine_ctx_timing(const mnemo_engine_ctx *c, double *linear_s, double *total_s) {
+    *linear_s = c->t_linear;
+    *total_s = c->t_total;
+}
 
 /* ---------------------------------------------------------------- forward */
 
@@ -460,6 +497,7 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
         for (size_t i = 0; i < lens[s]; i++) c->pos[t + i] = (int32_t)i;
         t += lens[s];
     }
+    double t0 = mnemo__now();
     embed_tokens(c, ids);
     for (int l = 0; l < cfg->n_layers; l++) layer_forward(c, l);
     token_op op = {.kind = OP_NORM, .gamma = e->final_norm, .src = c->x, .dst = c->xn};
@@ -480,7 +518,7 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     for (int i = 0; i < cfg->n_dense; i++) {
         float *dst = (i % 2 == 0) ? c->dense_a : c->dense_b;
         size_t outw = (size_t)cfg->dense[i].out_features;
-        linear(c, cur, width, n_seqs, &e->dense_w[i], dst, outw);
+        linear_run(c, cur, width, n_seqs, &e->dense_w[i], dst, outw); /* not per token: not timed */
         for (size_t s = 0; s < n_seqs; s++) {
             float *row = dst + s * outw;
             if (e->dense_b[i])
@@ -495,5 +533,6 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
         memcpy(out + s * width, cur + s * width, width * sizeof(float));
         if (cfg->normalize) mnemo__l2_normalize(out + s * width, width);
     }
+    c->t_total += mnemo__now() - t0;
     return MNEMO_OK;
 }

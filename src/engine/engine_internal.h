@@ -26,14 +26,16 @@ typedef enum {
     PACK_F32,
     PACK_BF16,    /* widened to f32 in registers: activations stay f32 */
     PACK_BF16_DP, /* pair layout for a bf16 dot product: activations rounded to bf16 */
-    PACK_I8,
+    PACK_I8,      /* int8 weights, int16 activations (kernels.h) */
+    PACK_U8,      /* int8 weights in quads, u8 activations: the 8-bit dot product */
     PACK_Q4       /* 4-bit blocks of 32 with f32 scales (kernels.h) */
 } pack_kind;
 
 typedef struct mnemo_packed {
     const void *data;
     pack_kind kind;
-    const float *scales; /* PACK_I8: one per row; PACK_Q4: per panel and block */
+    const float *scales; /* PACK_I8: one per row; PACK_U8: one per row, then the int32
+                          * column sums; PACK_Q4: per panel and block */
     size_t rows, cols;
 } mnemo_packed;
 

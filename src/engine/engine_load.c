@@ -202,7 +202,15 @@ int mnemo__precision_parse(const char *name) {
  * int8 is allowed too; measured on the goldens with every layer on vdpbf16ps:
  * worst cosine 0.99866, under bf16's 0.999 bar). */
 typedef enum {
-    I8_YES,     /* int8 */
+    I8_U8,      /* int8, and where the CPU has an 8-bit dot product (VNNI) with
+                 * activations at u8 (PACK_U8): the gate|up projection. Measured on
+                 * the goldens (worst cosine against sentence-transformers f32, with
+                 * the others as below): gate|up at u8 0.99684; q|k|v at u8 too 0.99530,
+                 * o too 0.99233 (per-token 8-bit steps are too coarse for their
+                 * inputs), down too 0.98998; smoothing q|k|v's input channels into the
+                 * weights by the norm's gamma (SmoothQuant with gamma standing in for
+                 * activation statistics) made it worse: 0.97110 */
+    I8_YES,     /* int8 with int16 activations: q|k|v and o */
     I8_AS_BF16, /* bf16 instead: the down projection, whose input (GELU(gate) * up) has
                  * outlier channels that per-token int16 scales flatten; measured on
                  * the goldens: worst cosine 0.9947 with it at int8, 0.9992 without */
@@ -212,7 +220,7 @@ typedef enum {
 
 static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
                       i8_policy policy, mnemo_error *err) {
-    bool allow_i8 = policy == I8_YES;
+    bool allow_i8 = policy == I8_YES || policy == I8_U8;
     size_t rows = 0, cols = parts[0].cols;
     bool all_bf16 = true;
     for (int i = 0; i < n; i++) {
@@ -223,8 +231,9 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
                    (e->precision == MNEMO_PRECISION_FILE && all_bf16);
     bool quantized = e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4;
     bool to_i8 = allow_i8 && e->precision == MNEMO_PRECISION_INT8;
+    bool to_u8 = to_i8 && policy == I8_U8 && e->kernels->gemm_packed_u8;
     bool to_q4 = allow_i8 && e->precision == MNEMO_PRECISION_Q4; /* the same policy as int8 */
-    if (quantized && policy != I8_YES) to_bf16 = true;
+    if (quantized && !allow_i8) to_bf16 = true;
     if (to_i8 || to_q4) to_bf16 = false; /* gather in f32, then quantize */
     size_t esize = to_bf16 ? 2 : 4;
     /* The bf16 dot product rounds activations too: only when bf16 was asked for
@@ -234,16 +243,19 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
      * measured at int8: worst golden cosine 0.99836 with it, 0.99819 widened,
      * and a query ~20% faster). */
     bool pairs = to_bf16 && e->kernels->gemm_packed_bf16_dp &&
-                 ((policy == I8_YES && e->precision == MNEMO_PRECISION_BF16) ||
+                 ((allow_i8 && e->precision == MNEMO_PRECISION_BF16) ||
                   (policy == I8_AS_BF16 && quantized));
-    size_t bytes = to_i8   ? mnemo__packed_i8_size(rows, cols)
+    size_t bytes = to_u8   ? mnemo__packed_u8_size(rows, cols)
+                   : to_i8 ? mnemo__packed_i8_size(rows, cols)
                    : to_q4 ? mnemo__packed_q4_size(rows, cols)
                    : pairs ? mnemo__packed_i8_size(rows, cols) * 2
                            : mnemo__packed_size(rows, cols) * esize;
-    size_t scale_bytes = to_i8   ? rows * sizeof(float)
+    size_t scale_bytes = to_u8   ? rows * 2 * sizeof(float)
+                         : to_i8 ? rows * sizeof(float)
                          : to_q4 ? mnemo__packed_q4_scales(rows, cols) * sizeof(float)
                                  : 0;
-    pack_kind kind = to_i8   ? PACK_I8
+    pack_kind kind = to_u8   ? PACK_U8
+                     : to_i8 ? PACK_I8
                      : to_q4 ? PACK_Q4
                      : pairs ? PACK_BF16_DP
                      : to_bf16 ? PACK_BF16
@@ -297,7 +309,8 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
             mnemo__free(src);
             return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
         }
-        if (to_i8) mnemo__pack_i8(src, rows, cols, dst, scales);
+        if (to_u8) mnemo__pack_u8(src, rows, cols, dst, scales);
+        else if (to_i8) mnemo__pack_i8(src, rows, cols, dst, scales);
         mnemo__free(src);
         mnemo__engine_cache_note(e, dst, bytes);
         mnemo__engine_cache_note(e, scales, scale_bytes);
@@ -382,7 +395,7 @@ static int load_layer(mnemo_engine *e, int l, mnemo_error *err) {
     int rc;
     if ((rc = load_group(e, l, qkv, qkv_shape, 3, &L->qkv, I8_YES, err)) ||
         (rc = load_group(e, l, o, o_shape, 1, &L->o, I8_YES, err)) ||
-        (rc = load_group(e, l, gu, gu_shape, 2, &L->gate_up, I8_YES, err)) ||
+        (rc = load_group(e, l, gu, gu_shape, 2, &L->gate_up, I8_U8, err)) ||
         (rc = load_group(e, l, down, down_shape, 1, &L->down, I8_AS_BF16, err)))
         return rc;
     if ((rc = layer_gamma(e, l, T_IN_NORM, H, &L->input_norm, err)) ||
@@ -527,3 +540,37 @@ const char *mnemo__engine_precision(const mnemo_engine *e) {
 }
 
 const char *mnemo__engine_kernels(const mnemo_engine *e) { return e->kernels->name; }
+
+/* The instruction each packed kind runs on with this engine's kernels. */
+static const char *pack_instruction(const mnemo_engine *e, pack_kind kind) {
+    const mnemo_kernels *k = e->kernels;
+    bool x86 = !strncmp(k->name, "avx", 3);
+    switch (kind) {
+    case PACK_U8: return "vpdpbusd";
+    case PACK_I8:
+    case PACK_Q4: return k->prefer_int8 ? "vpdpwssd" : x86 ? "vpmaddwd" : "scalar";
+    case PACK_BF16_DP: return "vdpbf16ps";
+    default: return x86 ? "f32 FMA" : "scalar";
+    }
+}
+
+size_t mnemo__engine_linear_mix(const mnemo_engine *e, const char **instruction, size_t *params,
+                                size_t cap) {
+    size_t n = 0;
+    for (int l = 0; l < e->cfg.n_layers; l++) {
+        const mnemo_packed *g[4] = {&e->layers[l].qkv, &e->layers[l].o, &e->layers[l].gate_up,
+                                    &e->layers[l].down};
+        for (int i = 0; i < 4; i++) {
+            const char *ins = pack_instruction(e, g[i]->kind);
+            size_t j = 0;
+            while (j < n && strcmp(instruction[j], ins) != 0) j++;
+            if (j == n) {
+                if (n == cap) continue;
+                instruction[n] = ins;
+                params[n++] = 0;
+            }
+            params[j] += g[i]->rows * g[i]->cols;
+        }
+    }
+    return n;
+}

@@ -59,6 +59,26 @@ typedef void (*mnemo_gemm_packed_i8_fn)(size_t M, size_t N, size_t K, const int1
                                         size_t ldy);
 
 /*
+ * int8 weights against 8-bit activations: the 8-bit dot products of VNNI
+ * (vpdpbusd: four u8 x s8 products summed into each int32 lane, twice
+ * vpdpwssd's work per instruction). Weights as the int8 path quantizes them
+ * (one scale per output row) but packed in quads of k:
+ *   wq[(n / 16) * K4 * 16 + (k / 4) * 64 + (n % 16) * 4 + k % 4], K4 = K rounded up to 4
+ * (mnemo__packed_u8_size bytes, padding zero), and beside the N scales sw[n]
+ * the N int32 column sums wsum[n] = sum_k wq[n][k] (mnemo__pack_u8: sw and
+ * wsum in one array of 2N words, wsum at sw + N). Activations are quantized
+ * per row to u8 with a zero point, x[m][k] ~ sx[m] * (xu[m][k] - zx[m])
+ * (mnemo__quantize_rows_u8), so
+ *   y[m][n] = sx[m] * sw[n] * (sum_k xu[m][k] * wq[n][k] - zx[m] * wsum[n])
+ * with the integer part exact (|sum| < 255 * 127 * K < 2^31 for K < 66,000),
+ * n in panels [p0, p1). NULL in tables whose CPU has no 8-bit dot product.
+ */
+typedef void (*mnemo_gemm_packed_u8_fn)(size_t M, size_t N, size_t K, const uint8_t *xu,
+                                        size_t ldxu, const float *sx, const int32_t *zx,
+                                        const int8_t *wq, const float *sw, size_t p0, size_t p1,
+                                        float *y, size_t ldy);
+
+/*
  * q4 weights: 4-bit, in blocks of 32 k with one f32 scale per (row, block),
  * the arithmetic of GGUF's Q4_0 (w = q * d, q in -8..7). Packed per 16-row
  * panel and block: 256 bytes of nibbles, for each pair of k 16 bytes, column
@@ -93,6 +113,11 @@ typedef struct mnemo_kernels {
      * dot product (vdpbf16ps): twice gemm_packed_bf16's rate, but the
      * activations are rounded to bf16 too. NULL when the CPU has none. */
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16_dp;
+    /* int8 weights x u8 activations on an 8-bit dot product, and the u8
+     * quantizer it needs (kernels.h above); NULL without one */
+    mnemo_gemm_packed_u8_fn gemm_packed_u8;
+    void (*quantize_rows_u8)(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                             size_t ldu, float *sx, int32_t *zx);
     /* Non-zero where int8 is the fastest precision (VNNI): --precision auto
      * then means int8. */
     int prefer_int8;
@@ -115,6 +140,19 @@ void mnemo__pack_bf16_pairs(const uint16_t *w, size_t N, size_t K, uint16_t *wp)
 /* int8: bytes of the packed weight, and the packer (f32 in; scales out, N floats). */
 size_t mnemo__packed_i8_size(size_t N, size_t K);
 void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw);
+/* int8 x u8: bytes of the packed weight (quads of k), and the packer (f32
+ * in; out the bytes and 2N words: N float scales, then N int32 column sums). */
+size_t mnemo__packed_u8_size(size_t N, size_t K);
+void mnemo__pack_u8(const float *w, size_t N, size_t K, int8_t *wq, float *sw);
+/* Rows of x [M][K] to u8 [M][K4] (stride ldu, the pad columns zeroed) with
+ * per-row scale and zero point: the row's range [min(x, 0), max(x, 0)] in
+ * 255 steps, x ~ sx * (xu - zx), 0 exactly representable. */
+void mnemo__quantize_rows_u8(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                             size_t ldu, float *sx, int32_t *zx);
+/* The scalar int8 x u8 GEMM (kernels.h), the yardstick of the fast ones. */
+void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
+                               const float *sx, const int32_t *zx, const int8_t *wq,
+                               const float *sw, size_t p0, size_t p1, float *y, size_t ldy);
 /* q4: bytes of the packed nibbles and floats of the scales of an [N][K]
  * weight, and the packer (f32 in, quantized per block of 32: d = the block's
  * value of largest magnitude / t, q = round(w / d) in -8..7, for the t in
@@ -153,14 +191,14 @@ const mnemo_kernels *mnemo__kernels_avx512(void);
  * avx512-vnni, ...): the tests check each against the reference. *n >= 1. */
 const mnemo_kernels *const *mnemo__kernels_variants(size_t *n);
 /* The machine's f32 FMA ceiling in GFLOP/s on `threads` threads at once (a
- * register-only loop of the best FMA instructions this CPU has, ~0.3 s). */
+ * register-only loop of the widest FMA this CPU has, best of three runs). */
 double mnemo__fma_peak_gflops(int threads);
 
-/* The peak of the instruction the given precision's linear layers run on
- * ("int8"/"q4": vpdpwssd with VNNI; "bf16": vdpbf16ps with AVX512-BF16;
- * else the f32 FMA), in G multiply-add ops x 2 per second; *instruction
- * names it. For `mnemo bench`'s compute bound. */
-double mnemo__precision_peak_gops(const char *precision, int threads, const char **instruction);
+/* The peak of one instruction in G multiply-add ops x 2 per second, on
+ * `threads` threads: "vpdpbusd", "vpdpwssd", "vdpbf16ps" where this CPU has
+ * it, else (and for "f32 FMA") the FMA peak. The best of three ~0.1 s runs of
+ * a register-only loop (x86/peak_loop.inc). For `mnemo bench`'s bounds. */
+double mnemo__instruction_peak_gops(const char *instruction, int threads);
 
 /* Text naming the CPU model and the ISA extensions found, for logs/bench. */
 const char *mnemo__cpu_description(void);

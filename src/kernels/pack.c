@@ -62,6 +62,55 @@ void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
     (void)panels;
 }
 
+size_t mnemo__packed_u8_size(size_t N, size_t K) {
+    return (N + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL * ((K + 3) & ~(size_t)3);
+}
+
+void mnemo__pack_u8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
+    size_t K4 = (K + 3) & ~(size_t)3;
+    int32_t *wsum = (int32_t *)(sw + N);
+    memset(wq, 0, mnemo__packed_u8_size(N, K));
+    for (size_t n = 0; n < N; n++) {
+        float amax = 0.0f;
+        for (size_t k = 0; k < K; k++) amax = fabsf(w[n * K + k]) > amax ? fabsf(w[n * K + k]) : amax;
+        float inv = amax > 0 ? 127.0f / amax : 0.0f;
+        sw[n] = amax / 127.0f;
+        int8_t *dst = wq + (n / MNEMO_PANEL) * K4 * MNEMO_PANEL + (n % MNEMO_PANEL) * 4;
+        int32_t sum = 0;
+        for (size_t k = 0; k < K; k++) {
+            long q = lrintf(w[n * K + k] * inv);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            dst[(k / 4) * 64 + k % 4] = (int8_t)q;
+            sum += (int32_t)q;
+        }
+        wsum[n] = sum;
+    }
+}
+
+void mnemo__quantize_rows_u8(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                             size_t ldu, float *sx, int32_t *zx) {
+    size_t K4 = (K + 3) & ~(size_t)3;
+    for (size_t m = 0; m < M; m++) {
+        const float *r = x + m * ldx;
+        float lo = 0.0f, hi = 0.0f;
+        for (size_t k = 0; k < K; k++) {
+            lo = r[k] < lo ? r[k] : lo;
+            hi = r[k] > hi ? r[k] : hi;
+        }
+        float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+        long z = lrintf(-lo * inv);
+        z = z > 255 ? 255 : z < 0 ? 0 : z;
+        sx[m] = (hi - lo) / 255.0f;
+        zx[m] = (int32_t)z;
+        uint8_t *q = xu + m * ldu;
+        for (size_t k = 0; k < K; k++) {
+            long v = lrintf(r[k] * inv) + z;
+            q[k] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+        }
+        for (size_t k = K; k < K4; k++) q[k] = 0;
+    }
+}
+
 size_t mnemo__packed_q4_size(size_t N, size_t K) {
     return (N + MNEMO_PANEL - 1) / MNEMO_PANEL * ((K + 31) / 32) * 256;
 }

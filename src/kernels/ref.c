@@ -116,6 +116,26 @@ void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t 
         }
 }
 
+void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
+                               const float *sx, const int32_t *zx, const int8_t *wq,
+                               const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
+    size_t K4 = (K + 3) & ~(size_t)3;
+    const int32_t *wsum = (const int32_t *)(sw + N);
+    for (size_t m = 0; m < M; m++)
+        for (size_t p = p0; p < p1; p++) {
+            int32_t acc[MNEMO_PANEL] = {0};
+            const int8_t *w = wq + p * K4 * MNEMO_PANEL;
+            const uint8_t *x = xu + m * ldxu;
+            for (size_t k = 0; k < K4; k++)
+                for (size_t j = 0; j < MNEMO_PANEL; j++)
+                    acc[j] += (int32_t)x[k] * w[(k / 4) * 64 + j * 4 + k % 4];
+            for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++) {
+                size_t n = p * MNEMO_PANEL + j;
+                y[m * ldy + n] = (float)(acc[j] - zx[m] * wsum[n]) * sx[m] * sw[n];
+            }
+        }
+}
+
 static const mnemo_kernels ref_kernels_packed = {
     .name = "ref",
     .gemm_f32 = gemm_f32_ref,
@@ -124,6 +144,8 @@ static const mnemo_kernels ref_kernels_packed = {
     .gemm_packed_bf16 = gemm_packed_bf16_ref,
     .gemm_packed_i8 = mnemo__gemm_packed_i8_portable,
     .gemm_packed_q4 = mnemo__gemm_packed_q4_portable,
+    .gemm_packed_u8 = mnemo__gemm_packed_u8_ref,
+    .quantize_rows_u8 = mnemo__quantize_rows_u8,
     .quantize_rows = mnemo__quantize_rows,
     .gelu_tanh_mul = mnemo__gelu_tanh_mul,
     .rmsnorm = mnemo__rmsnorm,

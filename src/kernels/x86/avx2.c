@@ -320,31 +320,11 @@ int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
 }
 
 /* ------------------------------------------------------------ peak */
-/* A register-only FMA loop for `mnemo bench`: 10 independent accumulator
- * chains (enough to cover the FMA latency on two pipes), nothing from memory.
- * Performs iters * 10 * 8 * 2 floating-point operations; returns a value that
- * depends on all of them so nothing is optimized away. */
-float mnemo__fma_loop_avx2(uint64_t iters);
-float mnemo__fma_loop_avx2(uint64_t iters) {
-    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
-           a8 = a0, a9 = a0;
-    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (uint64_t i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_ps(a0, m, c);
-        a1 = _mm256_fmadd_ps(a1, m, c);
-        a2 = _mm256_fmadd_ps(a2, m, c);
-        a3 = _mm256_fmadd_ps(a3, m, c);
-        a4 = _mm256_fmadd_ps(a4, m, c);
-        a5 = _mm256_fmadd_ps(a5, m, c);
-        a6 = _mm256_fmadd_ps(a6, m, c);
-        a7 = _mm256_fmadd_ps(a7, m, c);
-        a8 = _mm256_fmadd_ps(a8, m, c);
-        a9 = _mm256_fmadd_ps(a9, m, c);
-    }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    return hsum(_mm256_add_ps(s, _mm256_add_ps(a8, a9)));
-}
+/* The f32 FMA peak on ymm (peak_loop.inc): iters * 12 * 8 multiply-adds. */
+#include "peak_loop.inc"
+#define MNEMO_PEAK_TO_FLOAT(x) _mm256_cvtss_f32(x)
+MNEMO_PEAK_LOOP(mnemo__fma_loop_avx2, __m256, "vfmadd231ps", _mm256_setzero_ps())
+#undef MNEMO_PEAK_TO_FLOAT
 
 /* ------------------------------------------------------------- int8 */
 /*

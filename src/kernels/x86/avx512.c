@@ -20,7 +20,6 @@ void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_
 void mnemo__gemm_packed_f32s_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
                                     size_t, size_t, size_t, float *, size_t);
 void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
-float mnemo__fma_loop_avx512(uint64_t iters);
 
 #define TMR 12 /* rows of x per tile */
 
@@ -232,28 +231,11 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
 }
 
 /* ------------------------------------------------------------ peak */
-/* The register-only FMA loop of `mnemo bench` on zmm: 10 independent chains,
- * iters * 10 * 16 * 2 floating-point operations. */
-float mnemo__fma_loop_avx512(uint64_t iters) {
-    __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
-           a8 = a0, a9 = a0;
-    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (uint64_t i = 0; i < iters; i++) {
-        a0 = _mm512_fmadd_ps(a0, m, c);
-        a1 = _mm512_fmadd_ps(a1, m, c);
-        a2 = _mm512_fmadd_ps(a2, m, c);
-        a3 = _mm512_fmadd_ps(a3, m, c);
-        a4 = _mm512_fmadd_ps(a4, m, c);
-        a5 = _mm512_fmadd_ps(a5, m, c);
-        a6 = _mm512_fmadd_ps(a6, m, c);
-        a7 = _mm512_fmadd_ps(a7, m, c);
-        a8 = _mm512_fmadd_ps(a8, m, c);
-        a9 = _mm512_fmadd_ps(a9, m, c);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    return _mm512_reduce_add_ps(_mm512_add_ps(s, _mm512_add_ps(a8, a9)));
-}
+/* The f32 FMA peak on zmm (peak_loop.inc): iters * 12 * 16 multiply-adds. */
+#include "peak_loop.inc"
+#define MNEMO_PEAK_TO_FLOAT(x) _mm512_cvtss_f32(x)
+MNEMO_PEAK_LOOP(mnemo__fma_loop_avx512, __m512, "vfmadd231ps", _mm512_setzero_ps())
+#undef MNEMO_PEAK_TO_FLOAT
 
 /* The AVX2 form at twice the width: 32 codes a step, sign-extended to 16
  * bits, vpmaddwd into 16 int32 lanes. */
@@ -284,3 +266,48 @@ int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
 #define I8_MAC(acc, a, b) _mm512_add_epi32((acc), _mm512_madd_epi16((a), (b)))
 #define I8_GEMM_NAME mnemo__gemm_packed_i8_avx512
 #include "avx512_i8.inc"
+
+/* mnemo__quantize_rows_u8 on zmm: the same range, scale, zero point and
+ * rounding (vcvtps2dq rounds to nearest even, as lrintf does), so the same
+ * bytes. */
+void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                                    size_t ldu, float *sx, int32_t *zx);
+void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                                    size_t ldu, float *sx, int32_t *zx) {
+    size_t K4 = (K + 3) & ~(size_t)3;
+    for (size_t m = 0; m < M; m++) {
+        const float *r = x + m * ldx;
+        __m512 vlo = _mm512_setzero_ps(), vhi = vlo;
+        size_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+            __m512 v = _mm512_loadu_ps(r + k);
+            vlo = _mm512_min_ps(vlo, v);
+            vhi = _mm512_max_ps(vhi, v);
+        }
+        __mmask16 tail = (__mmask16)((1u << (K - k)) - 1);
+        if (tail) { /* masked lanes load 0, inside [lo, hi] already */
+            __m512 v = _mm512_maskz_loadu_ps(tail, r + k);
+            vlo = _mm512_min_ps(vlo, v);
+            vhi = _mm512_max_ps(vhi, v);
+        }
+        float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
+        float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+        long z = lrintf(-lo * inv);
+        z = z > 255 ? 255 : z < 0 ? 0 : z;
+        sx[m] = (hi - lo) / 255.0f;
+        zx[m] = (int32_t)z;
+        uint8_t *q = xu + m * ldu;
+        const __m512 vi = _mm512_set1_ps(inv);
+        const __m512i vz = _mm512_set1_epi32((int)z), zero = _mm512_setzero_si512();
+        for (k = 0; k + 16 <= K; k += 16) {
+            __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(r + k), vi)), vz);
+            _mm_storeu_si128((__m128i *)(q + k), _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero)));
+        }
+        if (tail) {
+            __m512i v = _mm512_add_epi32(
+                _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, r + k), vi)), vz);
+            _mm512_mask_cvtusepi32_storeu_epi8(q + k, tail, _mm512_max_epi32(v, zero));
+        }
+        for (k = K; k < K4; k++) q[k] = 0;
+    }
+}

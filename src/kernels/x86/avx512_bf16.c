@@ -133,21 +133,8 @@ void mnemo__gemm_packed_bf16_dp(size_t M, size_t N, size_t K, const float *x, si
 }
 
 /* ------------------------------------------------------------ peak */
-/* A register-only vdpbf16ps loop for `mnemo bench`: 12 chains (its latency
- * is longer than an FMA's), iters * 12 * 32 multiply-adds. */
-float mnemo__dpbf16_loop(uint64_t iters);
-float mnemo__dpbf16_loop(uint64_t iters) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
-           a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-    const __m512i u = _mm512_set1_epi16(0x3f80), v = _mm512_set1_epi16(0x3380); /* 1, ~6e-8 */
-    for (uint64_t i = 0; i < iters; i++) {
-        a0 = dpbf16(a0, u, v), a1 = dpbf16(a1, u, v), a2 = dpbf16(a2, u, v);
-        a3 = dpbf16(a3, u, v), a4 = dpbf16(a4, u, v), a5 = dpbf16(a5, u, v);
-        a6 = dpbf16(a6, u, v), a7 = dpbf16(a7, u, v), a8 = dpbf16(a8, u, v);
-        a9 = dpbf16(a9, u, v), a10 = dpbf16(a10, u, v), a11 = dpbf16(a11, u, v);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    return _mm512_reduce_add_ps(s);
-}
+/* The vdpbf16ps peak (peak_loop.inc): iters * 12 * 32 multiply-adds. */
+#include "peak_loop.inc"
+#define MNEMO_PEAK_TO_FLOAT(x) _mm512_cvtss_f32(x)
+MNEMO_PEAK_LOOP(mnemo__dpbf16_loop, __m512, "vdpbf16ps", _mm512_setzero_ps())
+#undef MNEMO_PEAK_TO_FLOAT

@@ -20,6 +20,137 @@ static inline __attribute__((always_inline)) __m512i dpwssd(__m512i acc, __m512i
 #define I8_GEMM_NAME mnemo__gemm_packed_i8_vnni
 #include "avx512_i8.inc"
 
+/* ------------------------------------------------- int8 x u8 (vpdpbusd) */
+/*
+ * The 8-bit dot product (kernels.h, mnemo_gemm_packed_u8_fn): per quad of k,
+ * a panel's 64 weight bytes are one zmm (16 columns x 4 signed k), a row's 4
+ * activation bytes are broadcast to every lane, and vpdpbusd adds the four
+ * u8 x s8 products into each column's int32. The unsigned operand must be a
+ * register (the instruction's memory broadcast is the signed one), so each
+ * row's quad is broadcast with vpbroadcastd first. A tile is 12 rows x 2
+ * panels: 24 int32 accumulators, 2 weight registers and 1 broadcast.
+ */
+void mnemo__gemm_packed_u8_vnni(size_t, size_t, size_t, const uint8_t *, size_t, const float *,
+                                const int32_t *, const int8_t *, const float *, size_t, size_t,
+                                float *, size_t);
+
+/* acc += u8 quads of u . s8 quads of s, per int32 lane */
+static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
+    return acc;
+}
+
+static inline __attribute__((always_inline)) __m512i u8_bcast_quad(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+#define U8_TMR 12
+#define U8_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+static inline __attribute__((always_inline)) void u8_tile(const int mr, const int np, size_t kq,
+                                                          const uint8_t *x, size_t ldx,
+                                                          const int8_t *w0, const int8_t *w1,
+                                                          const float *sx, const int32_t *zx,
+                                                          const float *sw, const int32_t *wsum,
+                                                          float *y, size_t ldy, __mmask16 mask) {
+#define U8_DECL(i) __m512i c##i##a = _mm512_setzero_si512(), c##i##b = c##i##a;
+    U8_ROWS(U8_DECL)
+#undef U8_DECL
+    for (size_t q = 0; q < kq; q++) {
+        __m512i b0 = _mm512_loadu_si512(w0 + q * 64);
+        __m512i b1 = np > 1 ? _mm512_loadu_si512(w1 + q * 64) : b0;
+#define U8_STEP(i)                                                                                 \
+    if (i < mr) {                                                                                  \
+        __m512i a = u8_bcast_quad(x + i * ldx + 4 * q);                                            \
+        c##i##a = dpbusd(c##i##a, a, b0);                                                          \
+        if (np > 1) c##i##b = dpbusd(c##i##b, a, b1);                                              \
+    }
+        U8_ROWS(U8_STEP)
+#undef U8_STEP
+    }
+    /* (acc - zx * wsum) exactly in int32, then * sx * sw in f32, in the
+     * reference's order */
+    __m512 s0 = _mm512_loadu_ps(sw), s1 = np > 1 ? _mm512_maskz_loadu_ps(mask, sw + 16) : s0;
+    __m512i ws0 = _mm512_loadu_si512(wsum), ws1 = np > 1 ? _mm512_maskz_loadu_epi32(mask, wsum + 16) : ws0;
+#define U8_STORE(i)                                                                                \
+    if (i < mr) {                                                                                  \
+        __m512 r = _mm512_set1_ps(sx[i]);                                                          \
+        __m512i z = _mm512_set1_epi32(zx[i]);                                                      \
+        __m512i t0 = _mm512_sub_epi32(c##i##a, _mm512_mullo_epi32(z, ws0));                        \
+        __m512 f0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t0), r), s0);                   \
+        if (np > 1) {                                                                              \
+            __m512i t1 = _mm512_sub_epi32(c##i##b, _mm512_mullo_epi32(z, ws1));                    \
+            __m512 f1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t1), r), s1);               \
+            _mm512_storeu_ps(y + i * ldy, f0);                                                     \
+            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, f1);                                     \
+        } else {                                                                                   \
+            _mm512_mask_storeu_ps(y + i * ldy, mask, f0);                                          \
+        }                                                                                          \
+    }
+    U8_ROWS(U8_STORE)
+#undef U8_STORE
+}
+
+static inline __attribute__((always_inline)) void u8_tile_rows(size_t mr, int np, size_t kq,
+                                                               const uint8_t *x, size_t ldx,
+                                                               const int8_t *w0, const int8_t *w1,
+                                                               const float *sx, const int32_t *zx,
+                                                               const float *sw,
+                                                               const int32_t *wsum, float *y,
+                                                               size_t ldy, __mmask16 mask) {
+#define U8_CASE(R)                                                                                 \
+    case R:                                                                                        \
+        if (np > 1) u8_tile(R, 2, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask);             \
+        else u8_tile(R, 1, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask);                    \
+        break;
+    switch (mr) {
+        U8_CASE(12) U8_CASE(11) U8_CASE(10) U8_CASE(9) U8_CASE(8) U8_CASE(7)
+        U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
+    default: break;
+    }
+#undef U8_CASE
+}
+
+void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
+                                const float *sx, const int32_t *zx, const int8_t *wq,
+                                const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
+    size_t K4 = (K + 3) & ~(size_t)3, pbytes = K4 * 16;
+    const int32_t *wsum = (const int32_t *)(sw + N);
+    /* a group of panels (~256 KB of int8) stays in L2 while every tile of x passes */
+    size_t group = K4 ? 262144 / pbytes : 2;
+    if (group < 2) group = 2;
+    group &= ~(size_t)1;
+    for (size_t pg = p0; pg < p1; pg += group) {
+        size_t pe = pg + group < p1 ? pg + group : p1;
+        for (size_t m = 0; m < M; m += U8_TMR) {
+            size_t mr = M - m < U8_TMR ? M - m : U8_TMR;
+            for (size_t p = pg; p < pe; p += 2) {
+                int np = p + 1 < pe ? 2 : 1;
+                size_t last = p + (size_t)np - 1, n0 = p * 16;
+                size_t lastcols = N - last * 16 < 16 ? N - last * 16 : 16;
+                __mmask16 mask = (__mmask16)((1u << lastcols) - 1);
+                /* the scales and sums end at N: a lone last panel's are read under `mask` */
+                float swpad[16];
+                int32_t wspad[16];
+                const float *swp = sw + n0;
+                const int32_t *wsp = wsum + n0;
+                if (np == 1 && lastcols < 16) {
+                    memset(swpad, 0, sizeof swpad);
+                    memset(wspad, 0, sizeof wspad);
+                    memcpy(swpad, sw + n0, lastcols * sizeof(float));
+                    memcpy(wspad, wsum + n0, lastcols * sizeof(int32_t));
+                    swp = swpad;
+                    wsp = wspad;
+                }
+                const int8_t *w0 = wq + p * pbytes;
+                u8_tile_rows(mr, np, K4 / 4, xu + m * ldxu, ldxu, w0, w0 + pbytes, sx + m, zx + m,
+                             swp, wsp, y + m * ldy + n0, ldy, mask);
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------------------- q4 */
 /*
  * 4-bit weights in blocks of 32 k with one f32 scale per (row, block), int16
@@ -114,20 +245,11 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
 }
 
 /* ------------------------------------------------------------ peak */
-/* A register-only vpdpwssd loop (the int8/q4 kernels' instruction) for
- * `mnemo bench`: 10 chains, iters * 10 * 32 multiply-adds = 64 ops each. */
-float mnemo__dpwssd_loop(uint64_t iters);
-float mnemo__dpwssd_loop(uint64_t iters) {
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
-            a7 = a0, a8 = a0, a9 = a0;
-    const __m512i u = _mm512_set1_epi16(1), v = _mm512_set1_epi16(-1);
-    for (uint64_t i = 0; i < iters; i++) {
-        a0 = dpwssd(a0, u, v), a1 = dpwssd(a1, u, v), a2 = dpwssd(a2, u, v);
-        a3 = dpwssd(a3, u, v), a4 = dpwssd(a4, u, v), a5 = dpwssd(a5, u, v);
-        a6 = dpwssd(a6, u, v), a7 = dpwssd(a7, u, v), a8 = dpwssd(a8, u, v);
-        a9 = dpwssd(a9, u, v);
-    }
-    __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
-                                 _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
-    return (float)_mm512_reduce_add_epi32(_mm512_add_epi32(s, _mm512_add_epi32(a8, a9)));
-}
+/* The peaks of the int8 kernels' instructions (peak_loop.inc), iters * 12 *
+ * 32 multiply-adds for vpdpwssd (int16 pairs), iters * 12 * 64 for vpdpbusd
+ * (u8 x s8 quads). */
+#include "peak_loop.inc"
+#define MNEMO_PEAK_TO_FLOAT(x) ((float)_mm_cvtsi128_si32(_mm512_castsi512_si128(x)))
+MNEMO_PEAK_LOOP(mnemo__dpwssd_loop, __m512i, "vpdpwssd", _mm512_setzero_si512())
+MNEMO_PEAK_LOOP(mnemo__dpbusd_loop, __m512i, "vpdpbusd", _mm512_setzero_si512())
+#undef MNEMO_PEAK_TO_FLOAT

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# test_peak_loops.sh BINARY — the loops behind `mnemo bench`'s instruction
+# peaks (src/kernels/x86/peak_loop.inc) really issue 12 independent
+# instructions per iteration: in the disassembly of each, the instruction it
+# times appears exactly 12 times, into 12 distinct destination registers. A
+# compiler that merged the chains (as GCC did with intrinsics: ten equal
+# accumulators became one) would make the "peak" a latency measurement.
+set -uo pipefail
+BIN=${1:?usage: test_peak_loops.sh BINARY}
+fail=0
+check() { # SYMBOL INSTRUCTION
+  local asm n regs
+  asm=$(objdump -d --no-show-raw-insn --disassemble="$1" "$BIN" 2>/dev/null)
+  if [ -z "$(echo "$asm" | grep -F "<$1>:")" ]; then
+    echo "FAIL $1: not in $BIN"; fail=1; return
+  fi
+  n=$(echo "$asm" | grep -cE "\s$2\s")
+  regs=$(echo "$asm" | grep -E "\s$2\s" | sed -E 's/.*,(%[a-z0-9]+)\s*$/\1/' | sort -u | wc -l)
+  if [ "$n" -eq 12 ] && [ "$regs" -eq 12 ]; then
+    echo "ok   $1: 12 x $2 into 12 registers"
+  else
+    echo "FAIL $1: $n x $2 into $regs distinct registers (want 12 and 12)"; fail=1
+  fi
+}
+case "$(uname -m)" in
+  x86_64)
+    check mnemo__fma_loop_avx2 vfmadd231ps
+    check mnemo__fma_loop_avx512 vfmadd231ps
+    check mnemo__dpwssd_loop vpdpwssd
+    check mnemo__dpbusd_loop vpdpbusd
+    check mnemo__dpbf16_loop vdpbf16ps ;;
+  *) echo "no x86 peak loops on $(uname -m)" ;;
+esac
+exit $fail

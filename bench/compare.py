@@ -1,16 +1,25 @@
 #!/usr/bin/env python3
-"""compare.py — mnemo against sentence-transformers and llama.cpp, same run, same texts.
+"""compare.py — mnemo against sentence-transformers, ONNX Runtime and llama.cpp, same run, same texts.
 
 Run it through bench/compare, which builds and installs what this needs (the
-venv with torch and sentence-transformers, llama.cpp's binaries, the GGUFs)
-and then runs this file with the venv's Python. See bench/compare --help.
+venv with torch, sentence-transformers, onnx and onnxruntime, llama.cpp's
+binaries, the GGUFs) and then runs this file with the venv's Python. See
+bench/compare --help.
+
+Peer configurations: sentence-transformers in f32 and bf16 (--st-dtypes),
+ONNX Runtime on an ONNX export of the same weights in f32 and dynamic int8
+(bench/onnx_export.py; --skip-onnx), llama.cpp on each GGUF. Each of the
+sentence-transformers and ONNX Runtime configurations runs in its own worker
+process (this file's st-worker / ort-worker), and llama.cpp is its own
+processes anyway, so a peer that crashes (a signal, an exception) is a row with
+its error in the table, not a lost run.
 
 What is measured (issue 5, "How it is measured"):
   * tokens/s on N128 texts of ~128 tokens and N512 texts of ~512 tokens (at
     most 512, llama.cpp's context here), generated deterministically from the
     prose in compare_texts.py. Token counts are those of `mnemo tokenize`
-    (checked equal to sentence-transformers' tokenizer) and the same counts
-    divide every system's time.
+    (checked equal to sentence-transformers' and the ORT worker's tokenizer) and
+    the same counts divide every system's time.
       - mnemo: `mnemo embed` as a whole process (start, model load, embed,
         JSON out), texts on stdin.
       - llama.cpp: `llama-embedding` as a whole process (same), -f FILE,
@@ -19,22 +28,39 @@ What is measured (issue 5, "How it is measured"):
         sequences into each 512-token ubatch, is the same kind of measurement
         as `mnemo embed` (one process, load included) and has no HTTP or
         slot scheduling in the way.
-      - sentence-transformers: model.encode(texts, batch_size=32) inside one
-        Python process after a warm-up (load NOT included; it would add
-        several seconds of `import torch`).
+      - sentence-transformers, f32 and bf16 (SentenceTransformer(model_kwargs=
+        {"dtype": torch.float32 | torch.bfloat16}), `dtype` being transformers 5's
+        name for torch_dtype; EmbeddingGemma does not support f16):
+        model.encode(texts, batch_size=32) inside one Python process after a
+        warm-up (load NOT included; it would add several seconds of `import torch`).
+      - ONNX Runtime, f32 and int8: one InferenceSession (CPU provider,
+        intra_op_num_threads = --threads, inter_op 1, sequential, all graph
+        optimizations) inside one Python process after a warm-up (load NOT
+        included), texts cut into batches of 32 in sentence-transformers' order
+        (longest first), each batch tokenized with the model folder's tokenizer
+        (transformers AutoTokenizer, padding to the batch's longest) and run;
+        tokenizing is inside the timed loop, as it is in encode().
   * one short query (~15 tokens with the query prompt): p50/p99 over
     --query-runs runs.
       - sentence-transformers: model.encode([q], prompt_name="query") in process.
+      - ONNX Runtime: tokenize(prompt + q) and session.run in process.
       - llama.cpp: llama-server on 127.0.0.1, one keep-alive HTTP connection,
         POST /v1/embeddings with the prompt text prepended.
       - mnemo: `mnemo bench` when it exists; otherwise whole-process
         `mnemo embed --prompt query` minus the median of an empty run (same
         process, no input), which the table marks with "~".
   * start -> first vector: wall time from spawning the process to the first
-    vector of one query (sentence-transformers: spawn to first encode()).
+    vector of one query (sentence-transformers and ONNX Runtime: spawn of the
+    worker to its first vector, imports and load included; the ORT worker's
+    includes `import torch`, which transformers 5's AutoTokenizer does through
+    configuration_utils, and so does its RSS: the row's torch_imported says so).
   * peak RSS: ru_maxrss of the process (os.wait4), the largest over its runs.
-  * cosine of every vector against sentence-transformers' for the same text
-    (min and mean over both text sets): a wrong conversion shows here.
+  * cosine of every vector against sentence-transformers f32's for the same
+    text (min and mean over both text sets): a wrong conversion shows here. The
+    ONNX f32 export must reach >= 0.99999 (printed as the export check).
+  * ratios: every mnemo precision against every peer configuration (tokens/s
+    at ~128 and ~512, query p50) and against the fastest peer configuration at
+    any accuracy, each peer shown with its cosine min against ST f32.
 """
 import argparse
 import datetime
@@ -56,6 +82,7 @@ sys.path.insert(0, HERE)
 from compare_texts import QUERY, SENTENCES  # noqa: E402
 
 QUERY_PROMPT_NAME = "query"
+BATCH = 32  # sentence-transformers' batch_size, and the ORT worker's batches
 # mnemo precision -> llama.cpp GGUF type compared with it
 SAME_PRECISION = {"f32": "f32", "bf16": "bf16", "int8": "q8_0", "q8_0": "q8_0", "q4": "q4_0", "q4_0": "q4_0"}
 ISA_FLAGS = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl",
@@ -129,6 +156,21 @@ def run_measured(argv, stdin_path=None, stdin_bytes=None, stdout_path=None, env=
 def run_text(argv, input_text=None, timeout=600):
     p = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
+
+
+def exit_text(rc, err=""):
+    """How a process ended, for the table: "killed by SIGSEGV (signal 11)", or "exit 1: <the
+    exception line>" (the last line of its stderr that names an error, else its last line)."""
+    if rc < 0:
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = "signal"
+        return f"killed by {name} (signal {-rc})"
+    lines = [ln.strip() for ln in (err or "").splitlines() if ln.strip()]
+    named = [ln for ln in lines if re.match(r"^[\w.]*(Error|Exception|Exit|Interrupt)\b", ln)]
+    last = (named or lines or [""])[-1]
+    return f"exit {rc}" + (f": {last[:160]}" if last else "")
 
 
 # ---------------------------------------------------------------- texts
@@ -215,10 +257,21 @@ def read_llama_raw(path, dim=768):
     return rows
 
 
-# ---------------------------------------------------------------- sentence-transformers (worker)
+# ---------------------------------------------------------------- peer workers (one process per configuration)
+
+def worker_texts(a, name):
+    with open(os.path.join(a.out, f"texts{name}.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def worker_finish(a, res, tag):
+    with open(os.path.join(a.out, f"{tag}-result.json"), "w") as f:
+        json.dump(res, f)
+
 
 def st_worker(a):
-    """Runs inside its own process (spawned by the main run): writes a JSON result and .npy vectors."""
+    """Runs inside its own process (spawned by the main run), one dtype: writes
+    st-<dtype>-result.json and st-<dtype>-<set>.npy / -query.npy vectors."""
     t_spawn = float(os.environ.get("COMPARE_SPAWN_TIME", time.time()))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -228,31 +281,34 @@ def st_worker(a):
     import sentence_transformers
     import transformers
     from sentence_transformers import SentenceTransformer
-    m = SentenceTransformer(a.model, device="cpu", model_kwargs={"dtype": torch.float32})
-    assert next(m.parameters()).dtype == torch.float32
+    dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[a.dtype]
+    tag = f"st-{a.dtype}"
+    m = SentenceTransformer(a.model, device="cpu", model_kwargs={"dtype": dtype})
+    got = next(m.parameters()).dtype
+    if got != dtype:
+        raise SystemExit(f"asked for {dtype}, the model's parameters are {got}")
     qv = m.encode([a.query], prompt_name=QUERY_PROMPT_NAME, show_progress_bar=False)
     first_vector_s = time.time() - t_spawn
     res = {"versions": {"torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__,
                         "transformers": transformers.__version__, "python": platform.python_version()},
            "threads": torch.get_num_threads(), "first_vector_s": first_vector_s, "sets": {}}
-    np.save(os.path.join(a.out, "st-query.npy"), qv)
+    np.save(os.path.join(a.out, f"{tag}-query.npy"), np.asarray(qv, dtype=np.float32))
     for name in a.sets.split(","):
-        with open(os.path.join(a.out, f"texts{name}.jsonl")) as f:
-            texts = [json.loads(line) for line in f]
+        texts = worker_texts(a, name)
         try:
-            feats = m.tokenize(texts)
+            feats = m.preprocess(texts)
             counts = [int(x) for x in feats["attention_mask"].sum(1)]
         except Exception as e:  # noqa: BLE001 — counts are only a cross-check
             counts = None
             res.setdefault("notes", []).append(f"token count check failed: {e}")
-        m.encode(texts[: min(8, len(texts))], batch_size=32, show_progress_bar=False)  # warm-up
+        m.encode(texts[: min(8, len(texts))], batch_size=BATCH, show_progress_bar=False)  # warm-up
         times = []
         vecs = None
         for _ in range(a.repeat):
             t0 = time.perf_counter()
-            vecs = m.encode(texts, batch_size=32, show_progress_bar=False)
+            vecs = m.encode(texts, batch_size=BATCH, show_progress_bar=False)
             times.append(time.perf_counter() - t0)
-        np.save(os.path.join(a.out, f"st-{name}.npy"), vecs)
+        np.save(os.path.join(a.out, f"{tag}-{name}.npy"), np.asarray(vecs, dtype=np.float32))
         res["sets"][name] = {"times": times, "token_counts": counts}
     for _ in range(3):
         m.encode([a.query], prompt_name=QUERY_PROMPT_NAME, show_progress_bar=False)
@@ -262,8 +318,51 @@ def st_worker(a):
         m.encode([a.query], prompt_name=QUERY_PROMPT_NAME, show_progress_bar=False)
         lat.append(time.perf_counter() - t0)
     res["query_latencies_s"] = lat
-    with open(os.path.join(a.out, "st-result.json"), "w") as f:
-        json.dump(res, f)
+    worker_finish(a, res, tag)
+
+
+def ort_worker(a):
+    """Runs inside its own process: ONNX Runtime on one ONNX file (bench/onnx_export.py), same
+    protocol as st_worker; writes ort-<variant>-result.json and ort-<variant>-*.npy."""
+    t_spawn = float(os.environ.get("COMPARE_SPAWN_TIME", time.time()))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import numpy as np
+    import onnxruntime
+    import transformers
+    import onnx_export as ox
+    tag = f"ort-{a.variant}"
+    tok = ox.load_tokenizer(a.model)
+    sess = ox.session(a.onnx, a.threads)
+    qv = ox.ort_encode(sess, tok, [a.query], BATCH, a.query_prompt)
+    first_vector_s = time.time() - t_spawn
+    res = {"versions": {"onnxruntime": onnxruntime.__version__, "transformers": transformers.__version__,
+                        "python": platform.python_version()},
+           "threads": a.threads, "first_vector_s": first_vector_s, "onnx": a.onnx,
+           "providers": sess.get_providers(), "sets": {}}
+    np.save(os.path.join(a.out, f"{tag}-query.npy"), qv)
+    for name in a.sets.split(","):
+        texts = worker_texts(a, name)
+        counts = [int(x) for x in ox.tokenize(tok, texts)[1].sum(1)]
+        ox.ort_encode(sess, tok, texts[: min(8, len(texts))], BATCH)  # warm-up
+        times = []
+        vecs = None
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            vecs = ox.ort_encode(sess, tok, texts, BATCH)
+            times.append(time.perf_counter() - t0)
+        np.save(os.path.join(a.out, f"{tag}-{name}.npy"), vecs)
+        res["sets"][name] = {"times": times, "token_counts": counts}
+    for _ in range(3):
+        ox.ort_encode(sess, tok, [a.query], BATCH, a.query_prompt)
+    lat = []
+    for _ in range(a.query_runs):
+        t0 = time.perf_counter()
+        ox.ort_encode(sess, tok, [a.query], BATCH, a.query_prompt)
+        lat.append(time.perf_counter() - t0)
+    res["query_latencies_s"] = lat
+    res["torch_imported"] = "torch" in sys.modules
+    worker_finish(a, res, tag)
 
 
 # ---------------------------------------------------------------- the systems
@@ -272,23 +371,45 @@ class Ctx:
     pass
 
 
-def measure_st(c):
-    import numpy as np
-    log(f"sentence-transformers: f32, {c.threads} threads, batch_size=32 (load excluded, after a warm-up)")
+def measure_worker(c, system, prec, tag, argv, latency_method):
+    """Runs one peer configuration's worker (argv) in its own process and reads what it wrote.
+    Returns (row, {set: vectors}, query vector); a crash (signal, exception, no result)
+    leaves row["error"] and no vectors."""
+    row = {"system": system, "precision": prec}
+    res_path = os.path.join(c.work, f"{tag}-result.json")
+    if os.path.exists(res_path):
+        os.remove(res_path)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", COMPARE_SPAWN_TIME=repr(time.time()))
-    argv = [sys.executable, os.path.abspath(__file__), "st-worker", "--model", c.model, "--out", c.work,
-            "--threads", str(c.threads), "--repeat", str(c.repeat), "--query-runs", str(c.query_runs),
-            "--query", c.query, "--sets", ",".join(c.sets)]
-    rc, wall, rss, err = run_measured(argv, env=env)
-    if rc != 0:
-        log(f"sentence-transformers failed (exit {rc}):\n{err[-3000:]}")
-        return {"system": "sentence-transformers", "precision": "f32", "error": f"exit {rc}"}
-    with open(os.path.join(c.work, "st-result.json")) as f:
+    rc, wall, rss, err = run_measured(argv, env=env, stdout_path=os.path.join(c.work, f"{tag}.out"))
+    with open(os.path.join(c.work, f"{tag}.log"), "w") as f:
+        f.write(err)
+    if rc != 0 or not os.path.exists(res_path):
+        row["error"] = exit_text(rc, err) if rc != 0 else "exit 0 without a result"
+        log(f"{system} {prec} failed ({row['error']}); its stderr: {os.path.join(c.work, tag + '.log')}\n"
+            f"{err.strip()[-1500:]}")
+        return row, {}, None
+    try:
+        return read_worker(c, row, tag, latency_method, rss)
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        row = {"system": system, "precision": prec, "error": f"its result is unreadable: {type(e).__name__}: {e}"}
+        log(f"{system} {prec}: {row['error']}")
+        return row, {}, None
+
+
+def read_worker(c, row, tag, latency_method, rss):
+    """Fills row from what a worker wrote (measure_worker). Returns (row, vectors by set, query vector)."""
+    import numpy as np
+    system, prec = row["system"], row["precision"]
+    with open(os.path.join(c.work, f"{tag}-result.json")) as f:
         r = json.load(f)
-    row = {"system": "sentence-transformers", "precision": "f32", "versions": r["versions"],
-           "threads": r["threads"], "peak_rss_mb": rss / 1024.0, "first_vector_s": r["first_vector_s"],
-           "latency_method": "in process: model.encode([q], prompt_name='query')"}
-    c.st_vecs = {}
+    row.update(versions=r["versions"], threads=r["threads"], peak_rss_mb=rss / 1024.0,
+               first_vector_s=r["first_vector_s"], latency_method=latency_method)
+    for k in ("onnx", "providers", "torch_imported"):
+        if k in r:
+            row[k] = r[k]
+    for n in r.get("notes", []):
+        c.notes.append(f"{system} {prec}: {n}")
+    vecs = {}
     for name in c.sets:
         s = r["sets"][name]
         row[f"time_{name}_s"] = min(s["times"])
@@ -296,15 +417,79 @@ def measure_st(c):
         row[f"tok_s_{name}"] = c.tokens[name] / min(s["times"])
         if s["token_counts"] is not None and s["token_counts"] != c.counts[name]:
             bad = sum(1 for x, y in zip(s["token_counts"], c.counts[name]) if x != y)
-            c.notes.append(f"token counts: sentence-transformers and mnemo tokenize differ on {bad} of "
+            c.notes.append(f"token counts: {system} {prec} and mnemo tokenize differ on {bad} of "
                            f"{len(c.counts[name])} ~{name}-token texts")
         elif s["token_counts"] is not None:
             row[f"token_counts_{name}_match_mnemo"] = True
-        c.st_vecs[name] = np.load(os.path.join(c.work, f"st-{name}.npy"))
-    c.st_query = np.load(os.path.join(c.work, "st-query.npy"))
+        vecs[name] = np.load(os.path.join(c.work, f"{tag}-{name}.npy"))
+        log(f"  {system} {prec} ~{name}: {c.tokens[name]} tokens in {min(s['times']):.2f} s -> "
+            f"{row[f'tok_s_{name}']:.0f} tokens/s")
+    qv = np.load(os.path.join(c.work, f"{tag}-query.npy"))[0]
     lat = r["query_latencies_s"]
-    row.update(query_p50_ms=percentile(lat, 50) * 1e3, query_p99_ms=percentile(lat, 99) * 1e3, query_runs_ms=[x * 1e3 for x in lat])
-    row["cos_vs_st_min"] = row["cos_vs_st_mean"] = 1.0
+    row.update(query_p50_ms=percentile(lat, 50) * 1e3, query_p99_ms=percentile(lat, 99) * 1e3,
+               query_runs_ms=[x * 1e3 for x in lat])
+    log(f"  {system} {prec} query p50 {row['query_p50_ms']:.1f} ms, p99 {row['query_p99_ms']:.1f} ms; "
+        f"first vector {row['first_vector_s']:.2f} s; RSS {row['peak_rss_mb']:.0f} MB")
+    return row, vecs, qv
+
+
+def worker_argv(c, cmd, tag_args):
+    return [sys.executable, os.path.abspath(__file__), cmd, "--model", c.model, "--out", c.work,
+            "--threads", str(c.threads), "--repeat", str(c.repeat), "--query-runs", str(c.query_runs),
+            "--query", c.query, "--sets", ",".join(c.sets)] + tag_args
+
+
+def measure_st(c, dtype):
+    """sentence-transformers at one dtype. f32 is the reference of every cosine."""
+    log(f"sentence-transformers: {dtype}, {c.threads} threads, batch_size={BATCH} "
+        f"(own process; load excluded, after a warm-up)")
+    row, vecs, qv = measure_worker(c, "sentence-transformers", dtype, f"st-{dtype}",
+                                   worker_argv(c, "st-worker", ["--dtype", dtype]),
+                                   "in process: model.encode([q], prompt_name='query')")
+    if "error" in row:
+        return row
+    if dtype == "f32":
+        c.st_vecs, c.st_query = vecs, [qv]
+        row["cos_vs_st_min"] = row["cos_vs_st_mean"] = 1.0
+    else:
+        add_cosines(c, row, vecs, qv)
+    return row
+
+
+def onnx_files(c):
+    """Exports the ONNX files, or finds them made, with bench/onnx_export.py in its own process.
+    Returns ({variant: path}, None) or ({}, error)."""
+    argv = [sys.executable, os.path.join(HERE, "onnx_export.py"), c.model, c.onnx_dir, "--no-check"]
+    logp = os.path.join(c.work, "onnx-export.log")
+    log(f"ONNX export: {c.onnx_dir} (bench/onnx_export.py; made once, reused; log {logp})")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    rc, wall, rss, err = run_measured(argv, env=env, stdout_path=logp + ".out")
+    with open(logp, "w") as f:
+        with open(logp + ".out") as g:
+            f.write(g.read())
+        f.write(err)
+    os.remove(logp + ".out")
+    files = {"f32": os.path.join(c.onnx_dir, "model-f32.onnx"), "int8": os.path.join(c.onnx_dir, "model-int8.onnx")}
+    if rc != 0:
+        e = "ONNX export " + exit_text(rc, err)
+        log(f"{e}; see {logp}\n{err.strip()[-1500:]}")
+        return {}, e
+    for line in open(logp):
+        if line.startswith("[onnx_export]"):
+            log("  " + line.strip())
+    return files, None
+
+
+def measure_ort(c, variant, path):
+    log(f"onnxruntime: {variant} ({path}), intra_op_num_threads={c.threads}, batches of {BATCH} "
+        f"(own process; load excluded, after a warm-up)")
+    row, vecs, qv = measure_worker(c, "onnxruntime", variant, f"ort-{variant}",
+                                   worker_argv(c, "ort-worker", ["--variant", variant, "--onnx", path,
+                                                                 "--query-prompt", c.query_prompt]),
+                                   "in process: tokenize(prompt + q) + InferenceSession.run")
+    row["onnx"] = path
+    if "error" not in row:
+        add_cosines(c, row, vecs, qv)
     return row
 
 
@@ -391,8 +576,8 @@ def time_sets(c, row, vecs, rss, label, command, out_path, read_vectors):
         for _ in range(c.repeat):
             rc, wall, mr, err = run_measured(**command(name, out))
             if rc != 0:
-                log(f"{label} failed on ~{name} texts (exit {rc}): {err.strip()[-800:]}")
-                row["error"] = f"exit {rc}"
+                log(f"{label} failed on ~{name} texts ({exit_text(rc)}): {err.strip()[-800:]}")
+                row["error"] = exit_text(rc, err)
                 return None
             times.append(wall)
             rss = max(rss, mr)
@@ -525,8 +710,8 @@ def measure_llama(c, typ, gguf):
         rc, wall, mr, err = run_measured(base + ["-p", c.query_prompt + c.query],
                                          stdout_path=os.path.join(c.work, f"llama-{typ}-query.txt"))
         if rc != 0:
-            log(f"llama-embedding {typ} failed (exit {rc}): {err.strip()[-800:]}")
-            row["error"] = f"exit {rc}"
+            log(f"llama-embedding {typ} failed ({exit_text(rc)}): {err.strip()[-800:]}")
+            row["error"] = exit_text(rc, err)
             return row
         fv.append(wall)
         rss = max(rss, mr)
@@ -576,7 +761,8 @@ def cpu_info():
 
 
 def make_report(c, rows):
-    st = next((r for r in rows if r["system"] == "sentence-transformers" and "error" not in r), None)
+    st = next((r for r in rows if r["system"] == "sentence-transformers" and r["precision"] == "f32"
+               and "error" not in r), None)
     llama = {r["precision"]: r for r in rows if r["system"] == "llama.cpp" and "error" not in r}
     for r in rows:
         if "error" in r or r.get("na"):
@@ -615,18 +801,88 @@ def make_report(c, rows):
         lines.append([label, fmt(r.get("tok_s_128"), ".0f"), fmt(r.get("tok_s_512"), ".0f"),
                       est + fmt(r.get("query_p50_ms"), ".1f"), est + fmt(r.get("query_p99_ms"), ".1f"),
                       fmt(r.get("first_vector_s"), ".2f"), fmt(r.get("peak_rss_mb"), ".0f"),
-                      fmt(r.get("cos_vs_st_min"), ".5f"), trio(r, "x_st") if r["system"] != "sentence-transformers" else "1 (reference)",
+                      fmt(r.get("cos_vs_st_min"), ".5f"), "1 (reference)" if r is st else trio(r, "x_st"),
                       vs])
-    widths = [max(len(head[i]), *(len(ln[i]) for ln in lines)) for i in range(len(head))]
+    return render(head, lines)
+
+
+def render(head, lines):
+    """Columns padded to their widths (first left, others right); a row whose second cell is
+    "n/a" or "error: ..." is printed as label + that text, and does not widen the columns."""
+    def full(ln):
+        return not (ln[1].startswith("n/a") or ln[1].startswith("error"))
+    widths = [max([len(head[i])] + [len(ln[i]) for ln in lines if full(ln) or i == 0]) for i in range(len(head))]
     out = []
     out.append("  ".join(h.ljust(widths[i]) if i == 0 else h.rjust(widths[i]) for i, h in enumerate(head)))
     out.append("  ".join("-" * w for w in widths))
     for ln in lines:
-        if ln[1] == "n/a" or ln[1].startswith("error"):
+        if not full(ln):
             out.append(ln[0].ljust(widths[0]) + "  " + ln[1])
         else:
             out.append("  ".join(v.ljust(widths[i]) if i == 0 else v.rjust(widths[i]) for i, v in enumerate(ln)))
     return "\n".join(out)
+
+
+PEER_SHORT = {"sentence-transformers": "ST", "onnxruntime": "ORT", "llama.cpp": "llama.cpp"}
+
+
+def make_ratios(rows):
+    """Every mnemo precision against every peer configuration and against the fastest peer at
+    any accuracy: a table with one line per peer and one column per mnemo precision. Each cell
+    is "x128 x512 xp50" (mnemo tokens/s / peer tokens/s at ~128 and ~512; peer query p50 /
+    mnemo query p50: >1 = mnemo faster). Fills each mnemo row's "x_peers" and "x_fastest"."""
+    mnemo = [r for r in rows if r["system"] == "mnemo" and not r.get("na") and "error" not in r]
+    peers = [r for r in rows if r["system"] != "mnemo"]
+    ok = [r for r in peers if "error" not in r and not r.get("na")]
+    if not mnemo or not peers:
+        return "(no ratios: " + ("no mnemo precision measured" if not mnemo else "no peer measured") + ")"
+    metrics = (("128", "tok_s_128", max), ("512", "tok_s_512", max), ("p50", "query_p50_ms", min))
+
+    def label(r):
+        return f"{PEER_SHORT.get(r['system'], r['system'])} {r['precision']}"
+
+    def xs(m, p):
+        return {"128": ratio(m.get("tok_s_128"), p.get("tok_s_128")), "512": ratio(m.get("tok_s_512"), p.get("tok_s_512")),
+                "p50": ratio(p.get("query_p50_ms"), m.get("query_p50_ms"))}
+
+    def cell(x):
+        return "—" if all(v is None for v in x.values()) else " ".join(fmt(x[k], ".2f", "—") for k in ("128", "512", "p50"))
+
+    fastest = {}
+    for key, field, best in metrics:
+        have = [r for r in ok if r.get(field) is not None]
+        if have:
+            fastest[key] = best(have, key=lambda r: r[field])
+    for m in mnemo:
+        m["x_peers"] = {label(p): xs(m, p) for p in ok}
+        m["x_fastest"] = {}
+        for key, field, _ in metrics:
+            p = fastest.get(key)
+            if p is not None:
+                m["x_fastest"][key] = {"peer": label(p), "x": xs(m, p)[key], "peer_cos_vs_st_min": p.get("cos_vs_st_min")}
+
+    head = ["peer", "cos ST min", "tok/s ~128", "tok/s ~512", "q p50 ms"] + [f"mnemo {m['precision']}" for m in mnemo]
+    lines = [["mnemo's own cos ST min", "", "", "", ""] + [fmt(m.get("cos_vs_st_min"), ".5f") for m in mnemo]]
+    for p in peers:
+        if "error" in p or p.get("na"):
+            lines.append([label(p), ("n/a: " + p.get("why", "")) if p.get("na") else "error: " + p["error"]]
+                         + [""] * (len(head) - 2))
+            continue
+        lines.append([label(p), fmt(p.get("cos_vs_st_min"), ".5f"), fmt(p.get("tok_s_128"), ".0f"),
+                      fmt(p.get("tok_s_512"), ".0f"), fmt(p.get("query_p50_ms"), ".1f")]
+                     + [cell(m["x_peers"][label(p)]) for m in mnemo])
+    if fastest:
+        f = {k: fastest.get(k) for k in ("128", "512", "p50")}
+        lines.append(["fastest, any accuracy", "", fmt(f["128"] and f["128"]["tok_s_128"], ".0f"),
+                      fmt(f["512"] and f["512"]["tok_s_512"], ".0f"), fmt(f["p50"] and f["p50"]["query_p50_ms"], ".1f")]
+                     + [cell({k: (m["x_fastest"].get(k) or {}).get("x") for k in ("128", "512", "p50")}) for m in mnemo])
+    out = render(head, lines)
+    if fastest:
+        out += "\nfastest peer configuration at any accuracy: " + "; ".join(
+            f"{name} {label(p)} (cos ST min {fmt(p.get('cos_vs_st_min'), '.5f')})"
+            for name, p in (("~128", fastest.get("128")), ("~512", fastest.get("512")), ("query p50", fastest.get("p50")))
+            if p is not None)
+    return out
 
 
 # ---------------------------------------------------------------- main
@@ -634,14 +890,20 @@ def make_report(c, rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd")
-    w = sub.add_parser("st-worker")
-    w.add_argument("--model", required=True)
-    w.add_argument("--out", required=True)
-    w.add_argument("--threads", type=int, required=True)
-    w.add_argument("--repeat", type=int, default=1)
-    w.add_argument("--query-runs", type=int, default=30)
-    w.add_argument("--query", required=True)
-    w.add_argument("--sets", default="128,512")
+    workers = {}
+    for cmd in ("st-worker", "ort-worker"):
+        w = workers[cmd] = sub.add_parser(cmd)
+        w.add_argument("--model", required=True)
+        w.add_argument("--out", required=True)
+        w.add_argument("--threads", type=int, required=True)
+        w.add_argument("--repeat", type=int, default=1)
+        w.add_argument("--query-runs", type=int, default=30)
+        w.add_argument("--query", required=True)
+        w.add_argument("--sets", default="128,512")
+    workers["st-worker"].add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    workers["ort-worker"].add_argument("--variant", required=True)
+    workers["ort-worker"].add_argument("--onnx", required=True, help="the .onnx file")
+    workers["ort-worker"].add_argument("--query-prompt", default="")
     ap.add_argument("--model", default=os.environ.get("MNEMO_MODEL"))
     ap.add_argument("--mnemo", required=False, help="the mnemo binary")
     ap.add_argument("--llama-bin", help="folder holding llama-embedding and llama-server")
@@ -655,7 +917,13 @@ def main():
     ap.add_argument("--repeat", type=int, default=1, help="runs of each batch measurement; the fastest counts (default 1)")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--threads", type=int, default=ncpus(), help="threads for the peers (default: the CPUs this process may use)")
-    ap.add_argument("--skip-st", action="store_true")
+    ap.add_argument("--skip-st", action="store_true", help="no sentence-transformers configuration")
+    ap.add_argument("--st-dtypes", default="f32 bf16",
+                    help="sentence-transformers dtypes, f32 (the cosine reference) and/or bf16 (default: %(default)s)")
+    ap.add_argument("--skip-onnx", action="store_true", help="no ONNX Runtime configuration")
+    ap.add_argument("--onnx-dir", default=os.path.join(os.environ.get("MNEMO_BENCH_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "mnemo", "bench"), "onnx"),
+                    help="where the ONNX files are made and reused (default: %(default)s)")
     ap.add_argument("--skip-mnemo", action="store_true")
     ap.add_argument("--no-mnemo-bench", action="store_true",
                     help="do not use `mnemo bench` for mnemo's query latency (estimate it from whole processes)")
@@ -664,11 +932,19 @@ def main():
     a = ap.parse_args()
     if a.cmd == "st-worker":
         return st_worker(a)
+    if a.cmd == "ort-worker":
+        return ort_worker(a)
     if not a.model or not a.mnemo:
         ap.error("--model and --mnemo are required (bench/compare passes them)")
 
     c = Ctx()
     c.model, c.mnemo, c.llama_bin, c.threads = a.model, a.mnemo, a.llama_bin, a.threads
+    c.onnx_dir = a.onnx_dir
+    st_dtypes = a.st_dtypes.split()
+    for d in st_dtypes:
+        if d not in ("f32", "bf16"):
+            ap.error(f"--st-dtypes: {d!r} is not f32 or bf16 (EmbeddingGemma does not support f16)")
+    st_dtypes.sort(key=lambda d: d != "f32")  # f32 first: the reference of the cosines
     c.precisions = a.precisions.split()
     c.llama_args = a.llama_args.split()
     c.repeat = max(1, a.repeat)
@@ -720,11 +996,30 @@ def main():
 
     rows = []
     if not a.skip_st:
-        rows.append(measure_st(c))
-        r = rows[-1]
-        if "error" not in r:
-            log(f"  sentence-transformers ~128: {r['tok_s_128']:.0f} tokens/s, ~512: {r['tok_s_512']:.0f}, "
-                f"query p50 {r['query_p50_ms']:.1f} ms")
+        for d in st_dtypes:
+            rows.append(measure_st(c, d))
+    onnx_check = None
+    if not a.skip_onnx:
+        files, why = onnx_files(c)
+        for variant in ("f32", "int8"):
+            if why:
+                rows.append({"system": "onnxruntime", "precision": variant, "error": why})
+                continue
+            rows.append(measure_ort(c, variant, files[variant]))
+            r = rows[-1]
+            if variant == "f32" and "error" not in r:
+                if r.get("cos_vs_st_min") is None:
+                    onnx_check = "ONNX f32 export vs sentence-transformers f32: not checked (no ST f32 vectors)"
+                else:
+                    ok = r["cos_vs_st_min"] >= 0.99999
+                    onnx_check = (f"ONNX f32 export vs sentence-transformers f32 on all {n128 + n512} texts: cosine min "
+                                  f"{r['cos_vs_st_min']:.6f}, mean {r['cos_vs_st_mean']:.6f}"
+                                  + (f", query {r['cos_vs_st_query']:.6f}" if r.get("cos_vs_st_query") is not None else "")
+                                  + (" (>= 0.99999: ok)" if ok else " (< 0.99999: the export does NOT match)"))
+                    r["export_check_ok"] = ok
+                    if not ok:
+                        c.notes.append(onnx_check)
+                log(onnx_check)
     if not a.skip_mnemo:
         log(f"mnemo: {c.mnemo}")
         for prec, args, why in mnemo_precisions(c):
@@ -742,10 +1037,11 @@ def main():
         log(f"llama.cpp {typ}: {path}")
         rows.append(measure_llama(c, typ, path))
 
-    # order: mnemo, sentence-transformers, llama.cpp
-    order = {"mnemo": 0, "sentence-transformers": 1, "llama.cpp": 2}
+    # order: mnemo, sentence-transformers, onnxruntime, llama.cpp (stable: precisions as measured)
+    order = {"mnemo": 0, "sentence-transformers": 1, "onnxruntime": 2, "llama.cpp": 3}
     rows.sort(key=lambda r: order[r["system"]])
     table = make_report(c, rows)
+    ratios = make_ratios(rows)
     load1 = os.getloadavg()
 
     versions = {"python": platform.python_version()}
@@ -759,9 +1055,16 @@ def main():
     if c.llama_bin:
         rc, out, err = run_text([os.path.join(c.llama_bin, "llama-embedding"), "--version"])
         versions["llama.cpp"] = " ".join((out + err).split())[:200]
-    st = next((r for r in rows if r["system"] == "sentence-transformers" and "versions" in r), None)
-    if st:
-        versions.update(st["versions"])
+    for r in rows:  # the workers' library versions (sentence-transformers, torch, onnxruntime, ...)
+        for k, v in r.get("versions", {}).items():
+            versions.setdefault(k, v)
+    if not a.skip_onnx:
+        try:
+            with open(os.path.join(c.onnx_dir, "export.json")) as f:
+                ex = json.load(f)
+            versions["onnx_export"] = {k: ex.get(k) for k in ("torch", "transformers", "opset", "onnx", "onnxruntime", "int8")}
+        except (OSError, ValueError):
+            pass
 
     lat_notes = sorted({r["latency_method"] for r in rows if r.get("latency_estimated")})
     print()
@@ -774,14 +1077,20 @@ def main():
     print()
     print(table)
     print()
+    print("mnemo against each peer configuration (cells: x ~128 tok/s, x ~512 tok/s, x query p50; >1 = mnemo faster):")
+    print(ratios)
+    print()
     print("tok/s: tokens (mnemo tokenize, same counts for all) / wall time. mnemo and llama.cpp: whole process "
-          "(start + load + embed + output); sentence-transformers: encode() only, after load and warm-up.")
+          "(start + load + embed + output); sentence-transformers (ST) and onnxruntime (ORT): in process, "
+          f"batches of {BATCH}, after load and warm-up.")
     print("x ...: speed-up of this row over the peer (tokens/s ratio; for p50, peer latency / this latency); "
           ">1 means this row is faster. 'same' = llama.cpp at the same precision (int8 vs Q8_0, q4 vs Q4_0).")
     print("q p50/p99: one query with the query prompt; mnemo in process (`mnemo bench`, its own runs) or estimated (~); "
-          "sentence-transformers in process (encode); llama.cpp through llama-server over HTTP on 127.0.0.1.")
+          "ST and ORT in process; llama.cpp through llama-server over HTTP on 127.0.0.1.")
     print("1st vec s: spawn to first vector of one query. RSS: peak resident set of the process (largest run). "
-          "cos ST min: lowest cosine against sentence-transformers over all texts.")
+          "cos ST min: lowest cosine against sentence-transformers f32 over all texts.")
+    if onnx_check:
+        print(onnx_check)
     for n in lat_notes:
         print(f"~ latency estimated: {n}")
     for n in c.notes:
@@ -796,21 +1105,23 @@ def main():
                   f"{j['fma_peak_gflops']:.0f}, RSS {j['peak_rss_mb']:.0f} MB")
     cos_lines = [f"{r['system']} {r['precision']}: min {r['cos_vs_st_min']:.6f}, mean {r['cos_vs_st_mean']:.6f}"
                  + (f", query {r['cos_vs_st_query']:.6f}" if r.get("cos_vs_st_query") is not None else "")
-                 for r in rows if r.get("cos_vs_st_min") is not None and r["system"] != "sentence-transformers"]
+                 for r in rows if r.get("cos_vs_st_min") is not None
+                 and not (r["system"] == "sentence-transformers" and r["precision"] == "f32")]
     if cos_lines:
-        print("cosine vs sentence-transformers (all texts; query = the served query vector):")
+        print("cosine vs sentence-transformers f32 (all texts; query = the served query vector):")
         for ln in cos_lines:
             print("  " + ln)
 
     result = {"date": stamp, "cpu": {"model": model_name, "isa_flags": isa, "flags": flags, "cpus": ncpus()},
               "loadavg_start": load0, "loadavg_end": load1, "threads": c.threads, "repeat": c.repeat,
               "query_runs": c.query_runs, "versions": versions, "texts": texts_info, "rows": rows,
-              "notes": c.notes, "table": table}
+              "notes": c.notes, "table": table, "ratios_table": ratios, "onnx_check": onnx_check,
+              "onnx_dir": None if a.skip_onnx else c.onnx_dir}
     path = os.path.join(a.results, f"compare-{stamp}.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
     with open(os.path.join(a.results, f"compare-{stamp}.txt"), "w") as f:
-        f.write(table + "\n")
+        f.write(table + "\n\n" + ratios + "\n")
     print()
     print(f"results: {path} (table: {path[:-5]}.txt; texts, vectors and logs: {c.work}/)")
     return 0

@@ -47,6 +47,19 @@ static double run_q4(const mnemo_kernels *k, size_t M, size_t N, size_t K, const
     return 2.0 * M * N * K * reps / el / 1e9;
 }
 
+static double run_u8(const mnemo_kernels *k, size_t M, size_t N, size_t K, const uint8_t *xu,
+                     const float *sx, const int32_t *zx, const int8_t *wq, const float *sw,
+                     float *y) {
+    double t0 = mnemo__now(), el;
+    size_t reps = 0, panels = (N + 15) / 16;
+    do {
+        k->gemm_packed_u8(M, N, K, xu, (K + 3) & ~(size_t)3, sx, zx, wq, sw, 0, panels, y, N);
+        reps++;
+        el = mnemo__now() - t0;
+    } while (el < 0.5);
+    return 2.0 * M * N * K * reps / el / 1e9;
+}
+
 static double run(const mnemo_kernels *k, size_t M, size_t N, size_t K, float *x, float *w,
                   float *y) {
     double t0 = mnemo__now(), el;
@@ -64,8 +77,9 @@ int main(int argc, char **argv) {
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nkernels %s, M=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(),
            mnemo__kernels_best()->name, M, "N x K");
-    const char *names[] = {"dot f32", "packed f32", "packed bf16", "bf16 dot", "packed i8", "packed q4"};
-    for (int i = 0; i < 6; i++) printf(" %11s", names[i]);
+    const char *names[] = {"dot f32", "packed f32", "packed bf16", "bf16 dot", "packed i8",
+                           "packed q4", "i8 x u8"};
+    for (int i = 0; i < 7; i++) printf(" %11s", names[i]);
     printf("\n");
     for (size_t s = 0; s < 5; s++) {
         size_t N = shapes[s][0], K = shapes[s][1];
@@ -101,8 +115,21 @@ int main(int argc, char **argv) {
         } else {
             printf(" %11s", "-");
         }
-        printf(" %11.1f %11.1f\n", run_i8(k, M, N, K, xq, sx, wq, sw, y),
+        printf(" %11.1f %11.1f", run_i8(k, M, N, K, xq, sx, wq, sw, y),
                run_q4(k, M, N, K, xq, sx, w4, s4, y));
+        if (k->gemm_packed_u8) {
+            size_t K4 = (K + 3) & ~(size_t)3;
+            int8_t *wu = malloc(mnemo__packed_u8_size(N, K));
+            float *swu = malloc(N * 8);
+            uint8_t *xu = malloc(M * K4);
+            int32_t *zx = malloc(M * 4);
+            mnemo__pack_u8(w, N, K, wu, swu);
+            k->quantize_rows_u8(x, K, M, K, xu, K4, sx, zx);
+            printf(" %11.1f\n", run_u8(k, M, N, K, xu, sx, zx, wu, swu, y));
+            free(wu), free(swu), free(xu), free(zx);
+        } else {
+            printf(" %11s\n", "-");
+        }
         free(wp), free(wbp), free(wbp2), free(w4), free(s4), free(wq), free(sw), free(sx), free(xq);
         free(x), free(w), free(y), free(wb);
     }

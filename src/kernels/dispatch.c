@@ -237,13 +237,13 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The best of three runs (these machines are noisy: another tenant or a
- * frequency step only ever makes a run slower). */
+/* The best of five runs of ~0.07 s (these machines are noisy: another
+ * tenant or a frequency step only ever makes a run slower). */
 static double peak_run(int threads, peak_kind kind, double ops_per_iter, uint64_t iters) {
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
     double best = 0;
-    for (int run = 0; run < 3; run++) {
+    for (int run = 0; run < 5; run++) {
         pthread_t t[64];
         peak_arg args[64];
         double t0 = now_s();
@@ -265,17 +265,17 @@ static double peak_run(int threads, peak_kind kind, double ops_per_iter, uint64_
 double mnemo__fma_peak_gflops(int threads) {
     bool avx2 = mnemo__kernels_avx2() != NULL, avx512 = mnemo__kernels_avx512() != NULL;
     return peak_run(threads, PEAK_FMA, avx512 ? 12 * 16 * 2 : avx2 ? 12 * 8 * 2 : 8 * 2,
-                    avx2 ? 10000000ull : 20000000ull);
+                    20000000ull);
 }
 
 double mnemo__instruction_peak_gops(const char *instruction, int threads) {
     const mnemo_kernels *k = mnemo__kernels_best();
     if (!strcmp(instruction, "vpdpbusd") && k->gemm_packed_u8 && k->prefer_int8)
-        return peak_run(threads, PEAK_DPBUSD, 12 * 64 * 2, 10000000ull);
+        return peak_run(threads, PEAK_DPBUSD, 12 * 64 * 2, 20000000ull);
     if (!strcmp(instruction, "vpdpwssd") && k->prefer_int8)
-        return peak_run(threads, PEAK_DPWSSD, 12 * 32 * 2, 10000000ull);
+        return peak_run(threads, PEAK_DPWSSD, 12 * 32 * 2, 20000000ull);
     if (!strcmp(instruction, "vdpbf16ps") && k->gemm_packed_bf16_dp)
-        return peak_run(threads, PEAK_DPBF16, 12 * 32 * 2, 10000000ull);
+        return peak_run(threads, PEAK_DPBF16, 12 * 32 * 2, 20000000ull);
     /* vpmaddwd + vpaddd: not measured on its own; the FMA peak stands in */
     return mnemo__fma_peak_gflops(threads);
 }

@@ -191,12 +191,12 @@ const mnemo_kernels *mnemo__kernels_avx512(void);
  * avx512-vnni, ...): the tests check each against the reference. *n >= 1. */
 const mnemo_kernels *const *mnemo__kernels_variants(size_t *n);
 /* The machine's f32 FMA ceiling in GFLOP/s on `threads` threads at once (a
- * register-only loop of the widest FMA this CPU has, best of three runs). */
+ * register-only loop of the widest FMA this CPU has, best of five runs). */
 double mnemo__fma_peak_gflops(int threads);
 
 /* The peak of one instruction in G multiply-add ops x 2 per second, on
  * `threads` threads: "vpdpbusd", "vpdpwssd", "vdpbf16ps" where this CPU has
- * it, else (and for "f32 FMA") the FMA peak. The best of three ~0.1 s runs of
+ * it, else (and for "f32 FMA") the FMA peak. The best of five ~0.07 s runs of
  * a register-only loop (x86/peak_loop.inc). For `mnemo bench`'s bounds. */
 double mnemo__instruction_peak_gops(const char *instruction, int threads);
 

@@ -172,6 +172,26 @@ static void check_packed(const mnemo_kernels *kv) {
 /* int8: every variant's kernel equals the portable one bit for bit (integer
  * sums are exact), and that is close to the f32 product (weights quantized
  * per row: error well under 1% of the terms' magnitude). */
+/* The largest error of a quantized product y0 against the f32 one yf, as a
+ * fraction of the bound the quantization allows: rounding each weight moves
+ * it by at most sw/2 and each activation by sx/2, so |y - y_f32| <= sum_k
+ * |x| sw/2 + |w| sx/2 + sx sw/4 (1% slack for f32 rounding). <= 1 passes. */
+static float quant_error(const float *x, size_t ldx, const float *w, const float *sx,
+                         const float *sw, const float *y0, const float *yf, size_t ldy, size_t M,
+                         size_t N, size_t K) {
+    float worst = 0;
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            double bound = 0;
+            for (size_t k = 0; k < K; k++)
+                bound += fabs(x[m * ldx + k]) * sw[n] / 2 + fabs(w[n * K + k]) * sx[m] / 2 +
+                         (double)sx[m] * sw[n] / 4;
+            float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (float)(bound * 1.01 + 1e-6);
+            if (e > worst) worst = e;
+        }
+    return worst;
+}
+
 static void check_i8(void) {
     size_t sizes[][3] = {{1, 16, 2}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
                          {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64}, {24, 48, 100},
@@ -204,19 +224,7 @@ static void check_i8(void) {
         }
         mnemo__kernels_ref()->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
         port->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, panels, y0, ldy);
-        /* Rounding each weight moves it by at most sw/2 and each activation by
-         * sx/2, so |y - y_f32| <= sum_k |x| sw/2 + |w| sx/2 + sx sw/4: the
-         * bound the quantization allows (1% slack for f32 rounding). */
-        float worst = 0;
-        for (size_t m = 0; m < M; m++)
-            for (size_t n = 0; n < N; n++) {
-                double bound = 0;
-                for (size_t k = 0; k < K; k++)
-                    bound += fabs(x[m * ldx + k]) * sw[n] / 2 + fabs(w[n * K + k]) * sx[m] / 2 +
-                             (double)sx[m] * sw[n] / 4;
-                float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (float)(bound * 1.01 + 1e-6);
-                if (e > worst) worst = e;
-            }
+        float worst = quant_error(x, ldx, w, sx, sw, y0, yf, ldy, M, N, K);
         CHECKF(worst <= 1.0f, "i8 M=%zu N=%zu K=%zu: error %g of the quantization bound", M, N, K,
                (double)worst);
         for (size_t v = 1; v < nv; v++) {
@@ -261,26 +269,14 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
     ref->quantize_rows_u8(x, ldx, M, K, xu, ldu, sx, zx);
     ref->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
     ref->gemm_packed_u8(M, N, K, xu, ldu, sx, zx, wq, sw, 0, panels, y0, ldy);
-    /* each weight moves by at most sw/2, each activation by sx/2 */
-    float worst = 0;
-    for (size_t m = 0; m < M; m++)
-        for (size_t n = 0; n < N; n++) {
-            double bound = 0;
-            for (size_t k = 0; k < K; k++)
-                bound += fabs(x[m * ldx + k]) * sw[n] / 2 + fabs(w[n * K + k]) * sx[m] / 2 +
-                         (double)sx[m] * sw[n] / 4;
-            float e = fabsf(y0[m * ldy + n] - yf[m * ldy + n]) / (float)(bound * 1.01 + 1e-6);
-            if (e > worst) worst = e;
-        }
+    float worst = quant_error(x, ldx, w, sx, sw, y0, yf, ldy, M, N, K);
     CHECKF(worst <= 1.0f, "u8 M=%zu N=%zu K=%zu: error %g of the quantization bound", M, N, K,
            (double)worst);
-    size_t tested = 0;
     for (size_t v = 0; v < nv; v++) {
         const mnemo_kernels *kv = variants[v];
         CHECKF((kv->gemm_packed_u8 == NULL) == (kv->quantize_rows_u8 == NULL),
                "%s: u8 GEMM and quantizer come together", kv->name);
         if (!kv->gemm_packed_u8) continue;
-        tested++;
         uint8_t *xu2 = malloc(M * ldu);
         float *sx2 = malloc(M * 4);
         int32_t *zx2 = malloc(M * 4);
@@ -305,7 +301,6 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
                K);
         free(xu2), free(sx2), free(zx2);
     }
-    (void)tested;
     free(x), free(w), free(sw), free(sx), free(zx), free(wq), free(xu), free(y0), free(y1), free(yf);
 }
 

@@ -149,6 +149,10 @@ void mnemo__pack_u8(const float *w, size_t N, size_t K, int8_t *wq, float *sw);
  * 255 steps, x ~ sx * (xu - zx), 0 exactly representable. */
 void mnemo__quantize_rows_u8(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                              size_t ldu, float *sx, int32_t *zx);
+/* One row's u8 step from its range [lo, hi] (lo <= 0 <= hi): *sx and *zx as
+ * above, and the factor 1 / sx that maps x to steps (0 for an all-zero row).
+ * Every quantize_rows_u8 uses it, so all give the same bytes. */
+float mnemo__u8_row_scale(float lo, float hi, float *sx, int32_t *zx);
 /* The scalar int8 x u8 GEMM (kernels.h), the yardstick of the fast ones. */
 void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
                                const float *sx, const int32_t *zx, const int8_t *wq,

@@ -87,6 +87,14 @@ void mnemo__pack_u8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
     }
 }
 
+float mnemo__u8_row_scale(float lo, float hi, float *sx, int32_t *zx) {
+    float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
+    long z = lrintf(-lo * inv);
+    *sx = (hi - lo) / 255.0f;
+    *zx = (int32_t)(z > 255 ? 255 : z < 0 ? 0 : z);
+    return inv;
+}
+
 void mnemo__quantize_rows_u8(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                              size_t ldu, float *sx, int32_t *zx) {
     size_t K4 = (K + 3) & ~(size_t)3;
@@ -97,14 +105,10 @@ void mnemo__quantize_rows_u8(const float *x, size_t ldx, size_t M, size_t K, uin
             lo = r[k] < lo ? r[k] : lo;
             hi = r[k] > hi ? r[k] : hi;
         }
-        float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-        long z = lrintf(-lo * inv);
-        z = z > 255 ? 255 : z < 0 ? 0 : z;
-        sx[m] = (hi - lo) / 255.0f;
-        zx[m] = (int32_t)z;
+        float inv = mnemo__u8_row_scale(lo, hi, &sx[m], &zx[m]);
         uint8_t *q = xu + m * ldu;
         for (size_t k = 0; k < K; k++) {
-            long v = lrintf(r[k] * inv) + z;
+            long v = lrintf(r[k] * inv) + zx[m];
             q[k] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
         }
         for (size_t k = K; k < K4; k++) q[k] = 0;

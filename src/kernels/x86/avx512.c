@@ -291,14 +291,10 @@ void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t
             vhi = _mm512_max_ps(vhi, v);
         }
         float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
-        float inv = hi > lo ? 255.0f / (hi - lo) : 0.0f;
-        long z = lrintf(-lo * inv);
-        z = z > 255 ? 255 : z < 0 ? 0 : z;
-        sx[m] = (hi - lo) / 255.0f;
-        zx[m] = (int32_t)z;
+        float inv = mnemo__u8_row_scale(lo, hi, &sx[m], &zx[m]);
         uint8_t *q = xu + m * ldu;
         const __m512 vi = _mm512_set1_ps(inv);
-        const __m512i vz = _mm512_set1_epi32((int)z), zero = _mm512_setzero_si512();
+        const __m512i vz = _mm512_set1_epi32(zx[m]), zero = _mm512_setzero_si512();
         for (k = 0; k + 16 <= K; k += 16) {
             __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(r + k), vi)), vz);
             _mm_storeu_si128((__m128i *)(q + k), _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero)));

@@ -62,6 +62,7 @@ struct mnemo_engine {
     float *cos_full, *sin_full, *cos_sliding, *sin_sliding;
     int n_f32, n_bf16;
     mnemo_precision precision; /* as asked */
+    bool prequantized;         /* a GGUF whose linear weights are already Q8_0/Q4_0 */
     int packed_f32, packed_bf16, packed_i8, packed_q4;
     /* the packed-weight cache (engine_cache.c) */
     char cache_path[4400];

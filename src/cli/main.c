@@ -96,10 +96,13 @@ static const mnemo_command commands[] = {
      "Loads the model at the given precision and prints: the CPU and kernel path;\n"
      "the machine's f32 FMA peak (a register-only loop, measured here); time from\n"
      "process start to the first vector; tokens/s embedding 256 texts of ~128\n"
-     "tokens and 64 of ~512; p50/p99 latency of one ~15-token query; the GFLOP/s\n"
-     "the linear layers reached against the peak; and peak RSS. Texts are made\n"
-     "deterministically. Run it on an idle machine. bench/compare runs the peers\n"
-     "(sentence-transformers, llama.cpp) on the same texts.\n",
+     "tokens and 64 of ~512; p50/p99 latency of one ~15-token query; the peak of\n"
+     "each instruction the linear layers run on (f32 FMA, vdpbf16ps, vpdpwssd,\n"
+     "vpdpbusd), their weighted peak and the query's compute bound; the GOP/s\n"
+     "the linear layers reach while they run, against that peak; the share of a\n"
+     "forward pass outside them; and peak RSS. Texts are made deterministically.\n"
+     "Run it on an idle machine. bench/compare runs the peers\n"
+     "(sentence-transformers, ONNX Runtime, llama.cpp) on the same texts.\n",
      mnemo__cmd_bench},
     {"memory", MNEMO_CMD_MEMORY,
      "mnemo memory add|search|get|update|delete|list|count|history --data-dir DIR | --store URL [--model DIR] [options] [ARGS]",

@@ -123,15 +123,6 @@ static void gemm_task(void *arg, size_t task, int worker) {
 /* y[M][w.rows] (row stride ldy) = x[M][w.cols] (row stride ldx) · wᵀ, split by
  * panels of output columns across the pool. */
 static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M,
-                       const mnemo_packed *w, float *y, size_t ldy);
-static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, const mnemo_packed *w,
-                   float *y, size_t ldy) {
-    double t0 = mnemo__now();
-    linear_run(c, x, ldx, M, w, y, ldy);
-    c->t_linear += mnemo__now() - t0;
-}
-
-static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M,
                        const mnemo_packed *w, float *y, size_t ldy) {
     size_t panels = (w->rows + MNEMO_PANEL - 1) / MNEMO_PANEL;
     size_t threads = (size_t)mnemo__pool_size(c->pool);
@@ -155,6 +146,14 @@ static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M
         return;
     }
     mnemo__pool_run(c->pool, n_tasks, gemm_task, &j);
+}
+
+/* linear_run for the per-token layers, timed for mnemo_context_timing */
+static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, const mnemo_packed *w,
+                   float *y, size_t ldy) {
+    double t0 = mnemo__now();
+    linear_run(c, x, ldx, M, w, y, ldy);
+    c->t_linear += mnemo__now() - t0;
 }
 
 /* ------------------------------------------------ per-token element-wise */

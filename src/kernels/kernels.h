@@ -200,7 +200,8 @@ double mnemo__fma_peak_gflops(int threads);
 
 /* The peak of one instruction in G multiply-add ops x 2 per second, on
  * `threads` threads: "vpdpbusd", "vpdpwssd", "vdpbf16ps" where this CPU has
- * it, else (and for "f32 FMA") the FMA peak. The best of five ~0.07 s runs of
+ * it, else (and for "f32 FMA") the FMA peak. Measured once per instruction and
+ * thread count in a process: the best of five ~0.07 s runs of
  * a register-only loop (x86/peak_loop.inc). For `mnemo bench`'s bounds. */
 double mnemo__instruction_peak_gops(const char *instruction, int threads);
 

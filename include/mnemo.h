@@ -227,7 +227,7 @@ const char *mnemo_model_prompt_text(const mnemo_model *model, const char *name);
 size_t mnemo_model_linear_params(const mnemo_model *model);
 /* How those layers run at this precision on this CPU, for benchmarks'
  * compute bounds: up to `cap` groups, each the instruction that multiplies
- * its matrices ("vpdpbusd", "vpdpwssd", "vdpbf16ps", "vpmaddwd", "f32 FMA")
+ * its matrices ("vpdpbusd", "vpdpwssd", "vdpbf16ps", "int16 multiply-add", "f32 FMA")
  * and the weights it multiplies (summing to mnemo_model_linear_params).
  * Returns the number of groups. */
 size_t mnemo_model_linear_mix(const mnemo_model *model, const char **instruction, size_t *params,

@@ -548,16 +548,15 @@ const char *mnemo__engine_precision(const mnemo_engine *e) {
 
 const char *mnemo__engine_kernels(const mnemo_engine *e) { return e->kernels->name; }
 
-/* The instruction each packed kind runs on with this engine's kernels. */
+/* The instruction each packed kind runs on with this engine's kernels (the
+ * names mnemo__instruction_peak_gops knows; the rest are timed by the FMA peak). */
 static const char *pack_instruction(const mnemo_engine *e, pack_kind kind) {
-    const mnemo_kernels *k = e->kernels;
-    bool x86 = !strncmp(k->name, "avx", 3);
     switch (kind) {
     case PACK_U8: return "vpdpbusd";
     case PACK_I8:
-    case PACK_Q4: return k->prefer_int8 ? "vpdpwssd" : x86 ? "vpmaddwd" : "scalar";
+    case PACK_Q4: return e->kernels->prefer_int8 ? "vpdpwssd" : "int16 multiply-add";
     case PACK_BF16_DP: return "vdpbf16ps";
-    default: return x86 ? "f32 FMA" : "scalar";
+    default: return "f32 FMA";
     }
 }
 

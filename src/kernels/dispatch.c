@@ -287,7 +287,8 @@ double mnemo__instruction_peak_gops(const char *instruction, int threads) {
         return peak_run(threads, PEAK_DPWSSD, 12 * 32 * 2, 20000000ull);
     if (!strcmp(instruction, "vdpbf16ps") && k->gemm_packed_bf16_dp)
         return peak_run(threads, PEAK_DPBF16, 12 * 32 * 2, 20000000ull);
-    /* vpmaddwd + vpaddd: not measured on its own; the FMA peak stands in */
+    /* "int16 multiply-add" (vpmaddwd + vpaddd, or C): not measured on its own;
+     * the FMA peak stands in */
     return mnemo__fma_peak_gflops(threads);
 }
 

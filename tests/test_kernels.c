@@ -164,6 +164,27 @@ static void check_packed(const mnemo_kernels *kv) {
         float worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
         CHECKF(worst <= GEMM_TOL && pad_ok, "%s packed strided M=%zu N=%zu K=%zu: error %g", kv->name,
                M, N, K, (double)worst);
+        /* the strided bf16 dot product: the same window (from an even k) of
+         * pair-layout panels 2K + 4 long, the elements outside it NaN-free junk */
+        if (kv->gemm_packed_bf16_dps) {
+            size_t Lp = 2 * K + 4, kb = (K / 2 + 1) & ~(size_t)1, bst = Lp * 16;
+            uint16_t *wlb = malloc(panels * bst * 2);
+            for (size_t i = 0; i < panels * bst; i++) wlb[i] = f32_to_bf16_trunc(frand());
+            for (size_t n = 0; n < panels * 16; n++)
+                for (size_t k = 0; k < K + 1; k++) { /* the window, and a zero after an odd K */
+                    uint16_t v = n < N && k < K ? wb[n * K + k] : 0;
+                    wlb[(n / 16) * bst + ((kb + k) / 2) * 32 + (n % 16) * 2 + (kb + k) % 2] = v;
+                }
+            for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 777.0f;
+            mnemo__gemm_bf16_ref(M, N, K, xr, ldx, wb, K, y0, ldy);
+            kv->gemm_packed_bf16_dps(M, N, K, x, ldx, wlb + kb * 16, bst, 0, panels / 2, y1, ldy);
+            kv->gemm_packed_bf16_dps(M, N, K, x, ldx, wlb + kb * 16, bst, panels / 2, panels, y1,
+                                     ldy);
+            worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
+            CHECKF(worst <= GEMM_TOL && pad_ok, "%s packed strided bf16 dot M=%zu N=%zu K=%zu: error %g",
+                   kv->name, M, N, K, (double)worst);
+            free(wlb);
+        }
         free(wl);
         free(x), free(xr), free(w), free(wp), free(wb), free(wbp), free(wbp2), free(y0), free(y1);
     }

@@ -9,9 +9,10 @@
  *   x = norm(x);  e = mean over each sequence;  e = Dense(Dense(e));  e /= |e|
  *
  * Linear layers run over all tokens at once, split across the pool by output
- * column blocks; attention runs per (sequence, head, block of 64 queries),
- * each sequence alone (sliding layers: |i - j| <= radius; full layers: the
- * whole sequence). All buffers come from the context: nothing is allocated
+ * column blocks; attention runs per (sequence, block of 64 queries), all
+ * heads in one task (one head per task when the batch is too small to keep
+ * every thread busy), each sequence alone (sliding layers: |i - j| <=
+ * radius; full layers: the whole sequence). All buffers come from the context: nothing is allocated
  * per batch.
  */
 #include "engine_internal.h"
@@ -34,13 +35,16 @@ struct mnemo_engine_ctx {
                          * dims, each [len][16] (kernels.h), at start * kv_heads * hd16 */
     size_t hd16;        /* head_dim rounded up to a whole panel */
     float *scores;      /* per worker: [QUERY_BLOCK][max_seq_length] */
-    float *kp;          /* per worker: the keys one task sees, packed: [max_seq16][head_dim] */
-    size_t kp_size;
+    float *kp;          /* per worker: the keys one task sees, packed (f32 or bf16 pairs) */
+    size_t kp_size;     /* floats per worker in kp */
+    bool attn_bf16;     /* attention on bf16 dot products (bf16 and int8/q4 precisions) */
     int32_t *pos;       /* position of each packed token in its sequence */
     size_t *seq_start;  /* first packed token of each sequence */
     size_t *seq_len;
     size_t *seq_task0;  /* first attention task of each sequence (set once per batch) */
-    size_t attn_tasks;  /* (sequence, head, query block) tasks of the batch */
+    size_t attn_tasks;  /* (sequence, query block, head group) tasks of the batch */
+    size_t attn_heads;  /* query heads per attention task: all, or one when the
+                         * batch has too few query blocks to keep the pool busy */
     size_t max_seqs;
     float *pooled, *dense_a, *dense_b; /* [max_seqs][widths] */
     int16_t *xq;        /* int8 precision: activations quantized per row, [max_tokens][ld_xq] */
@@ -237,36 +241,81 @@ typedef struct attn_job {
 
 /* V of each sequence packed once per layer for the P·V GEMMs (the weight
  * operand there: output = head dims, reduction = keys): per K/V head, panels
- * of 16 dims, each the whole sequence long, so a query block's key window is
- * a pointer offset with the panel stride len * 16. One task per sequence. */
+ * of MNEMO_PANEL dims, each the whole sequence long, so a query block's key
+ * window is a pointer offset with the panel stride. f32: panel element
+ * (key j, dim d % 16) at j * 16 + d % 16. bf16 (attn_bf16): the pair layout of
+ * the dot-product kernels over keys, the length rounded up to even with a
+ * zero key, at (j / 2) * 32 + (d % 16) * 2 + j % 2; a sequence's V then
+ * starts at (start + s) * kv_heads * hd16 (one spare key per sequence fits).
+ * One task per sequence. */
 static void pack_v_task(void *arg, size_t s, int worker) {
     (void)worker;
     mnemo_engine_ctx *c = arg;
     const mnemo_model_config *cfg = &c->e->cfg;
-    size_t hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads;
+    size_t hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads, P = MNEMO_PANEL;
     size_t voff = (size_t)cfg->n_heads * hd + nkv * hd;
     size_t start = c->seq_start[s], len = c->seq_len[s];
     for (size_t h = 0; h < nkv; h++) {
-        float *vp = c->vp + (start * nkv + h * len) * c->hd16;
-        for (size_t j = 0; j < len; j++) {
-            const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
-            for (size_t d = 0; d < c->hd16; d++)
-                vp[(d / 16) * len * 16 + j * 16 + d % 16] = d < hd ? v[d] : 0.0f;
+        if (c->attn_bf16) {
+            size_t lenp = (len + 1) & ~(size_t)1;
+            uint16_t *vp = (uint16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd16;
+            for (size_t j = 0; j < lenp; j++) {
+                const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
+                for (size_t d = 0; d < c->hd16; d++)
+                    vp[(d / P) * lenp * P + (j / 2) * 2 * P + (d % P) * 2 + j % 2] =
+                        d < hd && j < len ? mnemo__f32_to_bf16(v[d]) : 0;
+            }
+        } else {
+            float *vp = c->vp + (start * nkv + h * len) * c->hd16;
+            for (size_t j = 0; j < len; j++) {
+                const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
+                for (size_t d = 0; d < c->hd16; d++)
+                    vp[(d / P) * len * P + j * P + d % P] = d < hd ? v[d] : 0.0f;
+            }
         }
     }
 }
 
-/* Task index -> (sequence, head, query block): blocks are counted per
- * sequence in order, heads innermost. Each task packs the keys its block
- * sees (from a panel boundary, so a 16-aligned window) into its worker's
- * buffer: S = Q·Kᵀ and O = P·V are then packed GEMMs. The three query heads
- * read the one K/V head. */
+/* The keys j0..j0 + kr of one sequence's K/V head, starting at row k, packed
+ * as the weight operand of S = Q·Kᵀ (output = keys, reduction = head dims):
+ * panel p holds keys j0 + 16p.., f32 k-major or (bf16) in the pair layout,
+ * the keys past kr zero. */
+static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *out) {
+    size_t hd = (size_t)c->e->cfg.head_dim, P = MNEMO_PANEL, panels = (kr + P - 1) / P;
+    size_t hdp = (hd + 1) & ~(size_t)1;
+    for (size_t p = 0; p < panels; p++) {
+        size_t n = kr - p * P < P ? kr - p * P : P;
+        if (c->attn_bf16) {
+            uint16_t *panel = (uint16_t *)out + p * hdp * P;
+            for (size_t jj = 0; jj < P; jj++) {
+                const float *row = k + (p * P + jj) * c->ld_qkv;
+                for (size_t d = 0; d < hdp; d++)
+                    panel[(d / 2) * 2 * P + jj * 2 + d % 2] =
+                        jj < n && d < hd ? mnemo__f32_to_bf16(row[d]) : 0;
+            }
+        } else {
+            float *panel = (float *)out + p * hd * P;
+            for (size_t jj = 0; jj < P; jj++) {
+                const float *row = k + (p * P + jj) * c->ld_qkv;
+                for (size_t d = 0; d < hd; d++) panel[d * P + jj] = jj < n ? row[d] : 0.0f;
+            }
+        }
+    }
+}
+
+/* Task index -> (sequence, block of queries, group of attn_heads query
+ * heads): blocks counted per sequence in order, groups innermost. Each task
+ * packs the keys its block sees (from a panel boundary, so a whole-panel
+ * window) into its worker's buffer once per K/V head, then runs its query
+ * heads on them (query heads share K/V heads): S = Q·Kᵀ and O = P·V as packed
+ * GEMMs, f32 or (attn_bf16) bf16 dot products. */
 static void attention_task(void *arg, size_t task, int worker) {
     const attn_job *j = arg;
     mnemo_engine_ctx *c = j->c;
     const mnemo_engine *e = c->e;
     const mnemo_model_config *cfg = &e->cfg;
     size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads;
+    size_t P = MNEMO_PANEL;
     /* the sequence whose tasks include this one: binary search of the first tasks */
     size_t lo = 0, hi = c->n_seqs;
     while (hi - lo > 1) {
@@ -275,9 +324,8 @@ static void attention_task(void *arg, size_t task, int worker) {
         else hi = mid;
     }
     size_t s = lo;
-    task -= c->seq_task0[s];
-    size_t h = task % nh, qb = task / nh;
-    size_t kvh = h / (nh / nkv); /* query heads share a K/V head */
+    size_t groups = nh / c->attn_heads;
+    size_t qb = (task - c->seq_task0[s]) / groups, g = (task - c->seq_task0[s]) % groups;
     size_t start = c->seq_start[s], len = c->seq_len[s];
     size_t i0 = qb * QUERY_BLOCK, i1 = i0 + QUERY_BLOCK < len ? i0 + QUERY_BLOCK : len;
     size_t j0 = 0, j1 = len;
@@ -287,39 +335,46 @@ static void attention_task(void *arg, size_t task, int worker) {
         j0 = i0 > radius ? i0 - radius : 0;
         j1 = i1 - 1 + radius + 1 < len ? i1 + radius : len;
     }
-    j0 &= ~(size_t)15; /* from a panel boundary; the extra keys are masked below */
-    size_t kr = j1 - j0, kpanels = (kr + 15) / 16;
+    j0 -= j0 % P; /* from a panel boundary; the extra keys are masked below */
+    size_t kr = j1 - j0, kpanels = (kr + P - 1) / P;
     size_t qdim = nh * hd;
     const mnemo_kernels *k = e->kernels;
-    /* the keys j0..j1 of K/V head kvh, packed: panel p holds keys j0 + 16p.. */
-    float *kp = c->kp + (size_t)worker * c->kp_size;
-    const float *kbase = c->qkv + (start + j0) * c->ld_qkv + qdim + kvh * hd;
-    for (size_t p = 0; p < kpanels; p++) {
-        float *panel = kp + p * hd * 16;
-        size_t n = kr - p * 16 < 16 ? kr - p * 16 : 16;
-        for (size_t jj = 0; jj < n; jj++) {
-            const float *kr_row = kbase + (p * 16 + jj) * c->ld_qkv;
-            for (size_t d = 0; d < hd; d++) panel[d * 16 + jj] = kr_row[d];
-        }
-        for (size_t jj = n; jj < 16; jj++)
-            for (size_t d = 0; d < hd; d++) panel[d * 16 + jj] = 0.0f;
-    }
     float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
-    /* S = Q_blk · K_windowᵀ */
-    k->gemm_packed_f32(i1 - i0, kr, hd, c->qkv + (start + i0) * c->ld_qkv + h * hd, c->ld_qkv, kp,
-                       0, kpanels, S, kr);
-    for (size_t i = i0; i < i1; i++) { /* keys outside |i - j| <= radius get weight 0 */
-        size_t first = 0, end = kr;
-        if (!full) {
-            first = i > j0 + radius ? i - radius - j0 : 0;
-            end = i + radius + 1 - j0 < kr ? i + radius + 1 - j0 : kr;
+    void *kp = c->kp + (size_t)worker * c->kp_size;
+    size_t packed = SIZE_MAX;
+    for (size_t h = g * c->attn_heads; h < (g + 1) * c->attn_heads; h++) {
+        size_t kvh = h / (nh / nkv);
+        if (kvh != packed) {
+            pack_k(c, c->qkv + (start + j0) * c->ld_qkv + qdim + kvh * hd, kr, kp);
+            packed = kvh;
         }
-        k->softmax_window(S + (i - i0) * kr, kr, first, end, cfg->attn_scale);
+        /* S = Q_blk · K_windowᵀ */
+        const float *q = c->qkv + (start + i0) * c->ld_qkv + h * hd;
+        if (c->attn_bf16)
+            k->gemm_packed_bf16_dps(i1 - i0, kr, hd, q, c->ld_qkv, kp,
+                                    ((hd + 1) & ~(size_t)1) * P, 0, kpanels, S, kr);
+        else
+            k->gemm_packed_f32(i1 - i0, kr, hd, q, c->ld_qkv, kp, 0, kpanels, S, kr);
+        for (size_t i = i0; i < i1; i++) { /* keys outside |i - j| <= radius get weight 0 */
+            size_t first = 0, end = kr;
+            if (!full) {
+                first = i > j0 + radius ? i - radius - j0 : 0;
+                end = i + radius + 1 - j0 < kr ? i + radius + 1 - j0 : kr;
+            }
+            k->softmax_window(S + (i - i0) * kr, kr, first, end, cfg->attn_scale);
+        }
+        /* O_blk = P · V_window */
+        float *o = c->att + (start + i0) * qdim + h * hd;
+        if (c->attn_bf16) {
+            size_t lenp = (len + 1) & ~(size_t)1;
+            const uint16_t *vp =
+                (const uint16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd16 + j0 * P;
+            k->gemm_packed_bf16_dps(i1 - i0, hd, kr, S, kr, vp, lenp * P, 0, c->hd16 / P, o, qdim);
+        } else {
+            const float *vp = c->vp + (start * nkv + kvh * len) * c->hd16 + j0 * P;
+            k->gemm_packed_f32s(i1 - i0, hd, kr, S, kr, vp, len * P, 0, c->hd16 / P, o, qdim);
+        }
     }
-    /* O_blk = P · V_window */
-    const float *vp = c->vp + (start * nkv + kvh * len) * c->hd16 + j0 * 16;
-    k->gemm_packed_f32s(i1 - i0, hd, kr, S, kr, vp, len * 16, 0, c->hd16 / 16,
-                        c->att + (start + i0) * qdim + h * hd, qdim);
 }
 
 static void attention(mnemo_engine_ctx *c, int layer) {
@@ -358,9 +413,16 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->tmp = mnemo__malloc_array(T * H, 4);
     c->qkv = mnemo__malloc_array(T * c->ld_qkv, 4);
     c->att = mnemo__malloc_array(T * Q, 4);
-    c->hd16 = (hd + 15) / 16 * 16;
+    c->hd16 = (hd + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL;
+    /* Attention on bf16 dot products wherever the linear layers give up f32
+     * anyway (bf16, int8, q4) and the CPU has them: Q, K, P and V rounded to
+     * bf16, sums in f32, at twice the FMA rate. f32 and "file" stay f32. */
+    c->attn_bf16 = e->kernels->gemm_packed_bf16_dps &&
+                   (e->precision == MNEMO_PRECISION_BF16 || e->precision == MNEMO_PRECISION_INT8 ||
+                    e->precision == MNEMO_PRECISION_Q4);
     c->vp = mnemo__malloc_array(T * (size_t)cfg->n_kv_heads * c->hd16, 4);
-    c->kp_size = ((size_t)cfg->max_seq_length + 15) / 16 * 16 * hd;
+    c->kp_size = ((size_t)cfg->max_seq_length + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL *
+                 ((hd + 1) & ~(size_t)1);
     c->kp = mnemo__malloc_array(workers * c->kp_size, 4);
     c->gu = mnemo__malloc_array(T * 2 * I, 4);
     c->scores = mnemo__malloc_array(workers * QUERY_BLOCK * (size_t)cfg->max_seq_length, 4);
@@ -487,12 +549,16 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     c->n_tokens = total;
     c->n_seqs = n_seqs;
     size_t t = 0;
+    size_t blocks = 0;
+    for (size_t s = 0; s < n_seqs; s++) blocks += (lens[s] + QUERY_BLOCK - 1) / QUERY_BLOCK;
+    c->attn_heads = blocks >= 2 * (size_t)mnemo__pool_size(c->pool) ? (size_t)cfg->n_heads : 1;
     c->attn_tasks = 0;
     for (size_t s = 0; s < n_seqs; s++) {
         c->seq_start[s] = t;
         c->seq_len[s] = lens[s];
         c->seq_task0[s] = c->attn_tasks;
-        c->attn_tasks += (lens[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * (size_t)cfg->n_heads;
+        c->attn_tasks += (lens[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * (size_t)cfg->n_heads /
+                         c->attn_heads;
         for (size_t i = 0; i < lens[s]; i++) c->pos[t + i] = (int32_t)i;
         t += lens[s];
     }

@@ -106,6 +106,8 @@ void mnemo__quantize_rows_u8_avx512(const float *, size_t, size_t, size_t, uint8
                                     float *, int32_t *);
 void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
                                 size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
+                                 size_t, size_t, size_t, float *, size_t);
 static mnemo_kernels avx512_kernels, vnni_kernels, bf16_kernels;
 #endif
 static const mnemo_kernels *variants[8];
@@ -148,6 +150,7 @@ static void variants_init(void) {
         bf16_kernels = *variants[n_variants - 1];
         bf16_kernels.name = n_variants > 3 ? "avx512-vnni-bf16" : "avx512-bf16";
         bf16_kernels.gemm_packed_bf16_dp = mnemo__gemm_packed_bf16_dp;
+        bf16_kernels.gemm_packed_bf16_dps = mnemo__gemm_packed_bf16_dps;
         variants[n_variants++] = &bf16_kernels;
     }
 #endif

@@ -113,6 +113,13 @@ typedef struct mnemo_kernels {
      * dot product (vdpbf16ps): twice gemm_packed_bf16's rate, but the
      * activations are rounded to bf16 too. NULL when the CPU has none. */
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16_dp;
+    /* The same with panel p at wp + p * pstride (pstride >= Kp * 16
+     * elements, Kp = K rounded up to even): a window of K consecutive k (from
+     * an even k) of longer panels, as gemm_packed_f32s. Attention at bf16 and
+     * int8 runs Q·Kᵀ and P·V on these. NULL with gemm_packed_bf16_dp. */
+    void (*gemm_packed_bf16_dps)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                 const uint16_t *wp, size_t pstride, size_t p0, size_t p1, float *y,
+                                 size_t ldy);
     /* int8 weights x u8 activations on an 8-bit dot product, and the u8
      * quantizer it needs (kernels.h above); NULL without one */
     mnemo_gemm_packed_u8_fn gemm_packed_u8;

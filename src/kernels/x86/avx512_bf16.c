@@ -15,6 +15,8 @@
 
 void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
                                 size_t, size_t, float *, size_t);
+void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
+                                 size_t, size_t, size_t, float *, size_t);
 
 #define BMR 12
 /* The k-chunk one stack buffer of bf16 activations holds (12 rows x 4096 =
@@ -103,8 +105,9 @@ static void rows_to_bf16(const float *x, size_t ldx, size_t mr, size_t K, size_t
     }
 }
 
-void mnemo__gemm_packed_bf16_dp(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+/* Panel p at wp + p * pstride (pstride >= Kp * 16 elements; kernels.h). */
+static void gemm_dp(size_t M, size_t N, size_t K, const float *x, size_t ldx, const uint16_t *wp,
+                    size_t pstride, size_t p0, size_t p1, float *y, size_t ldy) {
     size_t Kp = (K + 1) & ~(size_t)1, pelems = Kp * 16;
     uint32_t xb[BMR * BMAX_K / 2];
     size_t group = Kp ? 393216 / (pelems * 2) : 2; /* ~384 KB of weights stay in L2 */
@@ -123,13 +126,24 @@ void mnemo__gemm_packed_bf16_dp(size_t M, size_t N, size_t K, const float *x, si
                     size_t last = p + (size_t)np - 1, n0 = p * 16;
                     size_t lastcols = N - last * 16 < 16 ? N - last * 16 : 16;
                     __mmask16 mask = (__mmask16)((1u << lastcols) - 1);
-                    const uint16_t *w0 = wp + p * pelems + k0 * 16;
-                    btile_rows(mr, np, kcp, xb, w0, w0 + pelems, y + m * ldy + n0, ldy, mask,
+                    const uint16_t *w0 = wp + p * pstride + k0 * 16;
+                    btile_rows(mr, np, kcp, xb, w0, w0 + pstride, y + m * ldy + n0, ldy, mask,
                                k0 > 0);
                 }
             }
         }
     }
+}
+
+void mnemo__gemm_packed_bf16_dp(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy) {
+    gemm_dp(M, N, K, x, ldx, wp, ((K + 1) & ~(size_t)1) * 16, p0, p1, y, ldy);
+}
+
+void mnemo__gemm_packed_bf16_dps(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                 const uint16_t *wp, size_t pstride, size_t p0, size_t p1, float *y,
+                                 size_t ldy) {
+    gemm_dp(M, N, K, x, ldx, wp, pstride, p0, p1, y, ldy);
 }
 
 /* ------------------------------------------------------------ peak */

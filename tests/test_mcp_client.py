@@ -42,8 +42,10 @@ async def main():
             check("initialize: server is mnemo", init.server_info.name == "mnemo")
             tools = await session.list_tools()
             names = {t.name for t in tools.tools}
-            check("tools/list: the six memory tools",
-                  names == {"memory_add", "memory_search", "memory_get", "memory_update", "memory_delete", "memory_list"})
+            check("tools/list: the six memory tools and OpenMemory's five",
+                  names == {"memory_add", "memory_search", "memory_get", "memory_update", "memory_delete", "memory_list",
+                            "add_memories", "search_memory", "list_memories", "delete_memories",
+                            "delete_all_memories"})
             ids = []
             for text, topic in [("I am allergic to peanuts", "health"), ("My favourite city is Lisbon", "travel"),
                                 ("The meeting with Ana is on Friday", "work")]:
@@ -75,6 +77,26 @@ async def main():
             check("k out of range: a tool error naming k", r.is_error and "k:" in r.content[0].text)
             r = await session.call_tool("memory_add", {"text": "x", "colour": "red"})
             check("unknown field: a tool error naming it", r.is_error and "colour" in r.content[0].text)
+            # OpenMemory's names over stdio: no URL names a user, so user_id is an argument
+            r = await session.call_tool("add_memories", {"text": "Bea drinks oolong tea", "user_id": "bea"})
+            om = payload(r)["results"][0]
+            check("add_memories: OpenMemory's answer", not r.is_error and om["event"] == "ADD" and om["memory"] == "Bea drinks oolong tea")
+            r = await session.call_tool("search_memory", {"query": "Bea drinks oolong tea", "user_id": "bea"})
+            hits = payload(r)["results"]
+            check("search_memory: only bea's memory, with a score and ISO times",
+                  [h["id"] for h in hits] == [om["id"]] and isinstance(hits[0]["score"], float) and hits[0]["created_at"].endswith("Z"))
+            r = await session.call_tool("list_memories", {"user_id": "bea"})
+            check("list_memories", [m["memory"] for m in payload(r)["results"]] == ["Bea drinks oolong tea"])
+            r = await session.call_tool("delete_all_memories", {})
+            check("delete_all_memories without a user: a tool error naming user_id", r.is_error and "user_id" in r.content[0].text)
+            r = await session.call_tool("delete_memories", {"memory_ids": [om["id"]], "user_id": "someone-else"})
+            check("delete_memories of another user's id: nothing deleted", payload(r)["deleted"] == 0)
+            r = await session.call_tool("delete_all_memories", {"user_id": "bea"})
+            check("delete_all_memories", payload(r)["deleted"] == 1)
+            r = await session.call_tool("list_memories", {"user_id": "bea"})
+            check("list_memories after delete_all_memories: empty", payload(r)["results"] == [])
+            r = await session.call_tool("add_memories", {"text": 5})
+            check("add_memories with a number: a tool error naming text", r.is_error and "text" in r.content[0].text)
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

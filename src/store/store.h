@@ -460,5 +460,12 @@ json_t *mnemo__memory_json(const mnemo_memory *m, int with_score);
 /* The memory tools over MCP (store_mcp.c): one JSON-RPC 2.0 message in
  * (borrowed), its reply out (new; NULL for a notification or a response). */
 json_t *mnemo__mcp_handle(mnemo_store *s, json_t *msg);
+/* The same for a user: OpenMemory's URL /mcp/{client}/http/{user} names
+ * the user whose memories its tools (add_memories, ...) see and the client
+ * recorded as agent_id (README "MCP"). Either may be NULL. */
+typedef struct mnemo_mcp_user {
+    const char *user_id, *client;
+} mnemo_mcp_user;
+json_t *mnemo__mcp_handle_as(mnemo_store *s, json_t *msg, const mnemo_mcp_user *u);
 
 #endif /* MNEMO_STORE_H */

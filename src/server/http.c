@@ -67,7 +67,7 @@ static const route routes[] = {
     {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false},
     /* the memory routes: routes_memory.c maps method and path to operations */
     {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true},
-    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, false},
+    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true}, /* and /mcp/{client}/http/{user} */
     /* the console and the API reference (console.c; every file of assets.txt),
      * and the JSON of what the console's status tab shows: no key needed (no
      * data in the files; the status is /metrics' numbers) */

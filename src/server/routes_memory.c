@@ -208,6 +208,25 @@ void mnemo__route_mcp(mnemo_request *r) {
         mnemo__reply_error(r, 503, "server_error", NULL, "no_store", "/mcp needs a store: start mnemo serve with --data-dir DIR or --store URL");
         return;
     }
+    /* OpenMemory's URL, /mcp/{client}/http/{user}: its tools see that user's
+     * memories and record the client as agent_id */
+    char client[128] = "", user[128] = "";
+    mnemo_mcp_user who = {NULL, NULL};
+    if (strcmp(r->url, "/mcp")) {
+        const char *a = r->url + 5, *b = strchr(a, '/');
+        const char *c = b && !strncmp(b, "/http/", 6) ? b + 6 : NULL;
+        size_t na = b ? (size_t)(b - a) : 0, nc = c ? strlen(c) : 0;
+        if (!c || !na || !nc || na >= sizeof client || nc >= sizeof user || strchr(c, '/')) {
+            mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
+                               "no route POST %.200s: MCP answers at /mcp, and at /mcp/{client}/http/{user_id} "
+                               "for OpenMemory's clients", r->url);
+            return;
+        }
+        memcpy(client, a, na);
+        memcpy(user, c, nc);
+        who.client = client;
+        who.user_id = user;
+    }
     json_error_t je;
     json_t *msg = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &je);
     json_t *out;
@@ -221,7 +240,7 @@ void mnemo__route_mcp(mnemo_request *r) {
         size_t i;
         json_t *x;
         json_array_foreach(msg, i, x) {
-            json_t *a = mnemo__mcp_handle(r->store, x);
+            json_t *a = mnemo__mcp_handle_as(r->store, x, &who);
             if (a) json_array_append_new(out, a);
         }
         if (!json_array_size(out)) {
@@ -229,7 +248,7 @@ void mnemo__route_mcp(mnemo_request *r) {
             out = NULL;
         }
     } else {
-        out = mnemo__mcp_handle(r->store, msg);
+        out = mnemo__mcp_handle_as(r->store, msg, &who);
     }
     json_decref(msg);
     if (!out) {

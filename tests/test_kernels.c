@@ -507,6 +507,59 @@ static void test_dot_i8_variants(void) {
     free(a), free(b);
 }
 
+/* Attention's bf16 packing: each variant's pack_pairs_rows / _cols equal
+ * the scalar ones bit for bit (both round to nearest even), over shapes with
+ * partial panels, odd K and a gap in the row stride, and the pair layout is
+ * the one gemm_packed_bf16_dps reads: the packed keys multiply as the f32
+ * keys rounded to bf16. */
+static void test_attention_packing(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    size_t shapes[][2] = {{1, 1}, {16, 256}, {17, 255}, {33, 31}, {5, 64}, {48, 33}, {300, 256}};
+    int tried = 0;
+    for (size_t v = 0; v < nv; v++) {
+        if (!ks[v]->pack_pairs_rows) continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            size_t N = shapes[s][0], K = shapes[s][1], ld = K + 3;
+            size_t Kp = (K + 1) & ~(size_t)1, rows_n = mnemo__packed_i8_size(N, K);
+            float *x = malloc(N * ld * 4);
+            for (size_t i = 0; i < N * ld; i++) x[i] = frand() * 8;
+            uint16_t *a = malloc(rows_n * 2), *b = malloc(rows_n * 2);
+            memset(b, 0xAB, rows_n * 2); /* the kernel must write every element */
+            mnemo__pack_pairs_rows_ref(x, ld, N, K, a);
+            ks[v]->pack_pairs_rows(x, ld, N, K, b);
+            CHECKF(!memcmp(a, b, rows_n * 2), "%s pack_pairs_rows N=%zu K=%zu differs", ks[v]->name, N, K);
+            /* cols: x as K' = N rows (keys) of N' = K columns (dims), panels 2 longer */
+            size_t keys = N, dims = K, kp = (keys + 1) & ~(size_t)1, pst = (kp + 2) * 16;
+            size_t panels = (dims + 15) / 16, cols_n = panels * pst;
+            uint16_t *c = malloc(cols_n * 2), *d = malloc(cols_n * 2);
+            memset(c, 0x5A, cols_n * 2);
+            memset(d, 0x5A, cols_n * 2); /* the gap between panels stays untouched */
+            mnemo__pack_pairs_cols_ref(x, ld, keys, dims, c, pst);
+            ks[v]->pack_pairs_cols(x, ld, keys, dims, d, pst);
+            CHECKF(!memcmp(c, d, cols_n * 2), "%s pack_pairs_cols K=%zu N=%zu differs", ks[v]->name, keys, dims);
+            /* Q·Kᵀ from the packed keys = the reference on the rounded keys */
+            size_t M = 3;
+            float *q = malloc(M * K * 4), *y0 = malloc(M * N * 4), *y1 = malloc(M * N * 4);
+            uint16_t *kb = malloc(N * K * 2);
+            for (size_t i = 0; i < M * K; i++) q[i] = bf16_to_f32(f32_to_bf16_rne(frand()));
+            for (size_t n = 0; n < N; n++)
+                for (size_t k = 0; k < K; k++) kb[n * K + k] = f32_to_bf16_rne(x[n * ld + k]);
+            mnemo__gemm_bf16_ref(M, N, K, q, K, kb, K, y0, N);
+            ks[v]->gemm_packed_bf16_dps(M, N, K, q, K, b, Kp * 16, 0, (N + 15) / 16, y1, N);
+            float worst = 0;
+            for (size_t i = 0; i < M * N; i++) {
+                float e = fabsf(y0[i] - y1[i]) / (1.0f + fabsf(y0[i]));
+                worst = e > worst ? e : worst;
+            }
+            CHECKF(worst < 1e-4f, "%s Q·Kᵀ on packed keys N=%zu K=%zu: error %g", ks[v]->name, N, K, (double)worst);
+            tried++;
+            free(x), free(a), free(b), free(c), free(d), free(q), free(y0), free(y1), free(kb);
+        }
+    }
+    printf("  attention packing: %d shapes checked\n", tried);
+}
+
 /* Each variant's RMSNorm and windowed softmax against the portable ones. */
 static void test_norm_softmax_variants(void) {
     size_t nv;
@@ -603,6 +656,7 @@ int main(void) {
     RUN(test_dot_variants);
     RUN(test_dot_i8_variants);
     RUN(test_norm_softmax_variants);
+    RUN(test_attention_packing);
     RUN(test_ops);
     RUN(test_pool);
     return test_finish();

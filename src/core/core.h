@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define MNEMO_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -61,6 +62,30 @@ static inline bool mnemo__add_size(size_t a, size_t b, size_t *out) {
 }
 static inline bool mnemo__mul_size(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
+}
+
+/* ------------------------------------------------ bfloat16 conversions */
+
+/* bfloat16 -> f32: exact (bf16 is the top half of an f32). */
+static inline float mnemo__bf16_to_f32(uint16_t h) {
+    uint32_t b = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+/* f32 -> bfloat16, round to nearest, ties to even (as vcvtneps2bf16);
+ * overflow gives inf; NaN stays NaN (made quiet, sign kept). Inline: the
+ * engine converts activations with it in loops. */
+static inline uint16_t mnemo__f32_to_bf16(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    /* NaN: truncating could clear every mantissa bit and make inf; keep the
+     * top bits and set the quiet bit. */
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((b >> 16) | 0x0040u);
+    /* Round to nearest even: add just under half an ulp, plus one if the kept
+     * part is odd. Finite values near the top round to inf, as they should. */
+    b += 0x7FFFu + ((b >> 16) & 1u);
+    return (uint16_t)(b >> 16);
 }
 
 /* --------------------------------------------------------- allocation */

@@ -259,12 +259,8 @@ static void pack_v_task(void *arg, size_t s, int worker) {
         if (c->attn_bf16) {
             size_t lenp = (len + 1) & ~(size_t)1;
             uint16_t *vp = (uint16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd16;
-            for (size_t j = 0; j < lenp; j++) {
-                const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
-                for (size_t d = 0; d < c->hd16; d++)
-                    vp[(d / P) * lenp * P + (j / 2) * 2 * P + (d % P) * 2 + j % 2] =
-                        d < hd && j < len ? mnemo__f32_to_bf16(v[d]) : 0;
-            }
+            c->e->kernels->pack_pairs_cols(c->qkv + start * c->ld_qkv + voff + h * hd, c->ld_qkv, len,
+                                           hd, vp, lenp * P);
         } else {
             float *vp = c->vp + (start * nkv + h * len) * c->hd16;
             for (size_t j = 0; j < len; j++) {
@@ -282,23 +278,16 @@ static void pack_v_task(void *arg, size_t s, int worker) {
  * the keys past kr zero. */
 static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *out) {
     size_t hd = (size_t)c->e->cfg.head_dim, P = MNEMO_PANEL, panels = (kr + P - 1) / P;
-    size_t hdp = (hd + 1) & ~(size_t)1;
+    if (c->attn_bf16) {
+        c->e->kernels->pack_pairs_rows(k, c->ld_qkv, kr, hd, out);
+        return;
+    }
     for (size_t p = 0; p < panels; p++) {
         size_t n = kr - p * P < P ? kr - p * P : P;
-        if (c->attn_bf16) {
-            uint16_t *panel = (uint16_t *)out + p * hdp * P;
-            for (size_t jj = 0; jj < P; jj++) {
-                const float *row = k + (p * P + jj) * c->ld_qkv;
-                for (size_t d = 0; d < hdp; d++)
-                    panel[(d / 2) * 2 * P + jj * 2 + d % 2] =
-                        jj < n && d < hd ? mnemo__f32_to_bf16(row[d]) : 0;
-            }
-        } else {
-            float *panel = (float *)out + p * hd * P;
-            for (size_t jj = 0; jj < P; jj++) {
-                const float *row = k + (p * P + jj) * c->ld_qkv;
-                for (size_t d = 0; d < hd; d++) panel[d * P + jj] = jj < n ? row[d] : 0.0f;
-            }
+        float *panel = (float *)out + p * hd * P;
+        for (size_t jj = 0; jj < P; jj++) {
+            const float *row = k + (p * P + jj) * c->ld_qkv;
+            for (size_t d = 0; d < hd; d++) panel[d * P + jj] = jj < n ? row[d] : 0.0f;
         }
     }
 }

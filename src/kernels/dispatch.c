@@ -108,6 +108,8 @@ void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, c
                                 size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
                                  size_t, size_t, size_t, float *, size_t);
+void mnemo__pack_pairs_rows_bf16(const float *, size_t, size_t, size_t, uint16_t *);
+void mnemo__pack_pairs_cols_bf16(const float *, size_t, size_t, size_t, uint16_t *, size_t);
 static mnemo_kernels avx512_kernels, vnni_kernels, bf16_kernels;
 #endif
 static const mnemo_kernels *variants[8];
@@ -151,6 +153,8 @@ static void variants_init(void) {
         bf16_kernels.name = n_variants > 3 ? "avx512-vnni-bf16" : "avx512-bf16";
         bf16_kernels.gemm_packed_bf16_dp = mnemo__gemm_packed_bf16_dp;
         bf16_kernels.gemm_packed_bf16_dps = mnemo__gemm_packed_bf16_dps;
+        bf16_kernels.pack_pairs_rows = mnemo__pack_pairs_rows_bf16;
+        bf16_kernels.pack_pairs_cols = mnemo__pack_pairs_cols_bf16;
         variants[n_variants++] = &bf16_kernels;
     }
 #endif

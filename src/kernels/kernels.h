@@ -120,6 +120,16 @@ typedef struct mnemo_kernels {
     void (*gemm_packed_bf16_dps)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                  const uint16_t *wp, size_t pstride, size_t p0, size_t p1, float *y,
                                  size_t ldy);
+    /* Attention's operands for it, from f32 rows, rounded to nearest even
+     * (the kernels' rounding of activations): pack_pairs_rows lays N rows of
+     * K floats (stride ldx; the keys of Q·Kᵀ) out as the pair layout of that
+     * [N][K] matrix (mnemo__packed_i8_size(N, K) elements, padding zero);
+     * pack_pairs_cols the transpose, K rows of N floats (V's keys) as the
+     * pair layout of the [N][K] matrix with panel p at wp + p * pstride (K
+     * padded to even, N to whole panels, with zeros). NULL with it. */
+    void (*pack_pairs_rows)(const float *x, size_t ldx, size_t N, size_t K, uint16_t *wp);
+    void (*pack_pairs_cols)(const float *x, size_t ldx, size_t K, size_t N, uint16_t *wp,
+                            size_t pstride);
     /* int8 weights x u8 activations on an 8-bit dot product, and the u8
      * quantizer it needs (kernels.h above); NULL without one */
     mnemo_gemm_packed_u8_fn gemm_packed_u8;
@@ -144,6 +154,10 @@ void mnemo__pack_bf16(const uint16_t *w, size_t N, size_t K, uint16_t *wp);
  *   wp[(n / 16) * Kp * 16 + (k / 2) * 32 + (n % 16) * 2 + k % 2], Kp = K rounded up to even
  * mnemo__packed_i8_size(N, K) elements (the int8 layout, 2-byte elements). */
 void mnemo__pack_bf16_pairs(const uint16_t *w, size_t N, size_t K, uint16_t *wp);
+/* The scalar pack_pairs_rows and pack_pairs_cols of the kernel table. */
+void mnemo__pack_pairs_rows_ref(const float *x, size_t ldx, size_t N, size_t K, uint16_t *wp);
+void mnemo__pack_pairs_cols_ref(const float *x, size_t ldx, size_t K, size_t N, uint16_t *wp,
+                                size_t pstride);
 /* int8: bytes of the packed weight, and the packer (f32 in; scales out, N floats). */
 size_t mnemo__packed_i8_size(size_t N, size_t K);
 void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw);

@@ -45,6 +45,27 @@ void mnemo__pack_bf16_pairs(const uint16_t *w, size_t N, size_t K, uint16_t *wp)
     }
 }
 
+void mnemo__pack_pairs_rows_ref(const float *x, size_t ldx, size_t N, size_t K, uint16_t *wp) {
+    size_t Kp = (K + 1) & ~(size_t)1;
+    memset(wp, 0, mnemo__packed_i8_size(N, K) * sizeof *wp);
+    for (size_t n = 0; n < N; n++) {
+        uint16_t *dst = wp + (n / MNEMO_PANEL) * Kp * MNEMO_PANEL + (n % MNEMO_PANEL) * 2;
+        for (size_t k = 0; k < K; k++) dst[(k / 2) * 32 + k % 2] = mnemo__f32_to_bf16(x[n * ldx + k]);
+    }
+}
+
+void mnemo__pack_pairs_cols_ref(const float *x, size_t ldx, size_t K, size_t N, uint16_t *wp,
+                                size_t pstride) {
+    size_t Kp = (K + 1) & ~(size_t)1, panels = (N + MNEMO_PANEL - 1) / MNEMO_PANEL;
+    for (size_t p = 0; p < panels; p++)
+        for (size_t k = 0; k < Kp; k++)
+            for (size_t c = 0; c < MNEMO_PANEL; c++) {
+                size_t n = p * MNEMO_PANEL + c;
+                wp[p * pstride + (k / 2) * 32 + c * 2 + k % 2] =
+                    n < N && k < K ? mnemo__f32_to_bf16(x[k * ldx + n]) : 0;
+            }
+}
+
 void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
     size_t panels = (N + MNEMO_PANEL - 1) / MNEMO_PANEL, Kp = (K + 1) & ~(size_t)1;
     memset(wq, 0, mnemo__packed_i8_size(N, K));

@@ -6,7 +6,7 @@
  * src/kernels/; these are the reference they are tested against.
  */
 #include "gguf.h"
-#include "safetensors.h" /* mnemo__f16_to_f32, mnemo__bf16_to_f32 */
+#include "safetensors.h" /* mnemo__f16_to_f32 (and core.h's mnemo__bf16_to_f32) */
 
 #include <string.h>
 

@@ -515,8 +515,6 @@ static float f32_from_bits(uint32_t b) {
     return f;
 }
 
-float mnemo__bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
-
 float mnemo__f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
@@ -533,14 +531,3 @@ float mnemo__f16_to_f32(uint16_t h) {
     return f32_from_bits(sign | ((127 - 14 - shift) << 23) | ((mant & 0x3FFu) << 13));
 }
 
-uint16_t mnemo__f32_to_bf16(float f) {
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    /* NaN: truncating could clear every mantissa bit and make inf; keep the
-     * top bits and set the quiet bit. */
-    if ((b & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((b >> 16) | 0x0040u);
-    /* Round to nearest even: add just under half an ulp, plus one if the kept
-     * part is odd. Finite values near the top round to inf, as they should. */
-    b += 0x7FFFu + ((b >> 16) & 1u);
-    return (uint16_t)(b >> 16);
-}

@@ -121,15 +121,11 @@ size_t mnemo__dtype_size(mnemo_dtype dtype);
 /* "F32", "F16", "BF16". */
 const char *mnemo__dtype_name(mnemo_dtype dtype);
 
-/* ------------------------------------------------ element conversions */
+/* ------------------------------------------------ element conversions
+ * (bfloat16's are in core.h) */
 
-/* bfloat16 -> f32: exact (bf16 is the top half of an f32). */
-float mnemo__bf16_to_f32(uint16_t h);
 /* IEEE 754 binary16 -> f32: exact, including subnormals, +-0, +-inf and NaN
  * (payload kept, quiet bit as given). */
 float mnemo__f16_to_f32(uint16_t h);
-/* f32 -> bfloat16, round to nearest, ties to even; overflow gives inf; NaN
- * stays NaN (made quiet, sign kept). */
-uint16_t mnemo__f32_to_bf16(float f);
 
 #endif /* MNEMO_MODEL_SAFETENSORS_H */

@@ -17,6 +17,8 @@ void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, c
                                 size_t, size_t, float *, size_t);
 void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
                                  size_t, size_t, size_t, float *, size_t);
+void mnemo__pack_pairs_rows_bf16(const float *, size_t, size_t, size_t, uint16_t *);
+void mnemo__pack_pairs_cols_bf16(const float *, size_t, size_t, size_t, uint16_t *, size_t);
 
 #define BMR 12
 /* The k-chunk one stack buffer of bf16 activations holds (12 rows x 4096 =
@@ -144,6 +146,53 @@ void mnemo__gemm_packed_bf16_dps(size_t M, size_t N, size_t K, const float *x, s
                                  const uint16_t *wp, size_t pstride, size_t p0, size_t p1, float *y,
                                  size_t ldy) {
     gemm_dp(M, N, K, x, ldx, wp, pstride, p0, p1, y, ldy);
+}
+
+/* ------------------------------------------------- attention's packing */
+
+/* Each row's 32 floats at a time to 16 words of bf16 pairs (vcvtne2ps2bf16:
+ * dims 2i, 2i+1 in word i), each word scattered to its pair row of the panel
+ * (stride 16 words). The panel is zeroed first where rows or pairs are short. */
+void mnemo__pack_pairs_rows_bf16(const float *x, size_t ldx, size_t N, size_t K, uint16_t *wp) {
+    size_t Kp = (K + 1) & ~(size_t)1, panels = (N + 15) / 16;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                                             12, 13, 14, 15),
+                                           _mm512_set1_epi32(16));
+    for (size_t p = 0; p < panels; p++) {
+        uint32_t *panel = (uint32_t *)(void *)(wp + p * Kp * 16);
+        size_t rows = N - p * 16 < 16 ? N - p * 16 : 16;
+        if (rows < 16 || K % 2) memset(panel, 0, Kp * 16 * sizeof *wp);
+        for (size_t r = 0; r < rows; r++) {
+            const float *row = x + (p * 16 + r) * ldx;
+            for (size_t k = 0; k < K; k += 32) {
+                size_t n = K - k < 32 ? K - k : 32;
+                __mmask16 lo = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+                __mmask16 hi = (__mmask16)(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1 : 0);
+                __m512i w = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, row + k + 16),
+                                                         _mm512_maskz_loadu_ps(lo, row + k));
+                __mmask16 words = (__mmask16)(n >= 32 ? 0xFFFF : (1u << ((n + 1) / 2)) - 1);
+                _mm512_mask_i32scatter_epi32(panel + (k / 2) * 16 + r, words, idx, w, 4);
+            }
+        }
+    }
+}
+
+/* Two keys' 16 dims at a time: each rounded to bf16, widened to 32 bits, the
+ * second key's in the high half: the 16 pair words of one k pair. */
+void mnemo__pack_pairs_cols_bf16(const float *x, size_t ldx, size_t K, size_t N, uint16_t *wp,
+                                 size_t pstride) {
+    size_t Kp = (K + 1) & ~(size_t)1, panels = (N + 15) / 16;
+    for (size_t p = 0; p < panels; p++) {
+        size_t cols = N - p * 16 < 16 ? N - p * 16 : 16;
+        __mmask16 m = (__mmask16)((1u << cols) - 1);
+        for (size_t k = 0; k < Kp; k += 2) {
+            __m512 a = _mm512_maskz_loadu_ps(m, x + k * ldx + p * 16);
+            __m512 b = k + 1 < K ? _mm512_maskz_loadu_ps(m, x + (k + 1) * ldx + p * 16) : _mm512_setzero_ps();
+            __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(a));
+            __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(b));
+            _mm512_storeu_si512(wp + p * pstride + k * 16, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        }
+    }
 }
 
 /* ------------------------------------------------------------ peak */

@@ -1,6 +1,7 @@
 """serve_util.py — for the Python tests of `mnemo serve`: start the server and
-wait until it serves (Server; start, listening_port, wait_healthy), and count
-checks (Checks).
+wait until it serves (Server; start, listening_port, wait_healthy), count
+checks (Checks), and the vectors `mnemo embed` gives to compare the server's
+answers with (mnemo_embed, max_diff).
 
 The Python tests of the server (test_console_browser.py, test_openapi.py,
 test_serve_clients.py, test_serve_kill.py) run under different interpreters
@@ -13,6 +14,8 @@ by path:
 Every server started here is killed when the test exits, if it is still up.
 """
 import atexit
+import json
+import math
 import os
 import re
 import signal
@@ -102,3 +105,18 @@ class Server:
         self.log.close()
         os.unlink(self.log.name)
         return rc
+
+
+def mnemo_embed(mnemo, model, texts, *args):
+    """`MNEMO embed --model MODEL ARGS... TEXTS...`: the vectors the server's
+    answers are compared with (one list of floats per text)."""
+    out = subprocess.run([mnemo, "embed", "--model", model, *args, *texts],
+                         capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def max_diff(a, b):
+    """The largest |a - b| over two lists of vectors; inf when their shapes differ."""
+    if len(a) != len(b) or any(len(u) != len(v) for u, v in zip(a, b)):
+        return math.inf
+    return max((abs(x - y) for u, v in zip(a, b) for x, y in zip(u, v)), default=0.0)

@@ -37,13 +37,10 @@ check = serve_util.Checks()  # check(name, ok, detail): counts, prints a FAIL li
 
 
 def mnemo_embed(texts, *args):
-    out = subprocess.run([MNEMO, "embed", "--model", MODEL, *args, *texts],
-                         capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines()]
+    return serve_util.mnemo_embed(MNEMO, MODEL, texts, *args)
 
 
-def max_diff(a, b):
-    return max(abs(x - y) for u, v in zip(a, b) for x, y in zip(u, v))
+max_diff = serve_util.max_diff
 
 
 class Server(serve_util.Server):

@@ -1,7 +1,8 @@
 /*
  * auth.c — API keys and rate limits of server.h: keys from --api-key and
  * --api-key-file, checked in constant time against every key (so neither
- * the position nor the length of a match leaks through timing); and per-
+ * the position nor the length of a match leaks through timing), sent as
+ * "Bearer KEY" or mem0's "Token KEY"; and per-
  * identity token buckets for requests and tokens per minute. Not
  * authorization beyond "has a valid key".
  */
@@ -101,8 +102,11 @@ static int equal_constant_time(const char *a, size_t na, const char *b, size_t n
 }
 
 int mnemo__auth_check(const mnemo_auth *a, const char *authorization, char *who, size_t cap) {
-    if (!authorization || strncasecmp(authorization, "Bearer ", 7)) return 0;
-    const char *k = authorization + 7;
+    /* "Token KEY" is how mem0's client sends its key (README "mem0 platform API") */
+    const char *k;
+    if (authorization && !strncasecmp(authorization, "Bearer ", 7)) k = authorization + 7;
+    else if (authorization && !strncasecmp(authorization, "Token ", 6)) k = authorization + 6;
+    else return 0;
     while (*k == ' ') k++;
     size_t n = strlen(k);
     if (n > MAX_KEY_LEN) return 0;

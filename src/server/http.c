@@ -61,10 +61,24 @@ static const route routes[] = {
     {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false},
     {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false},
     {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false},
+    {"POST", "/similarity", "/similarity", MNEMO_API_TEI, true, true, mnemo__route_tei_similarity, false},
+    {"POST", "/embed_all", "/embed_all", MNEMO_API_TEI, true, true, mnemo__route_tei_embed_all, false},
+    /* TEI's POST /: /embed, or /similarity by the body (GET / is the console) */
+    {"POST", "/", "/", MNEMO_API_TEI, true, true, mnemo__route_tei_root, false},
     {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false},
     {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false},
     {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed, false},
+    {"POST", "/api/embeddings", "/api/embeddings", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embeddings, false},
+    {"GET", "/api/tags", "/api/tags", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_tags, false},
+    {"POST", "/api/show", "/api/show", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_show, false},
+    {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false},
+    {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false, mnemo__route_ollama_version, false},
     {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false},
+    /* mem0's platform API (routes_mem0.c, README "mem0 platform API"): every
+     * URL under /v1/, /v2/ or /v3/ that ends in "/" (mnemo__mem0_path; mem0's
+     * client always sends one, mnemo's own routes never do), so before
+     * /v1/memories */
+    {"*", "/v1/memories/", "mem0", MNEMO_API_MEM0, true, true, mnemo__route_mem0, true},
     /* the memory routes: routes_memory.c maps method and path to operations */
     {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true},
     {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true}, /* and /mcp/{client}/http/{user} */
@@ -81,17 +95,20 @@ static const route routes[] = {
     {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false},
 };
 
-/* The memory row's function dispatches by its own table: that table is its
- * part of the list. Any other row is one operation. */
+/* The memory row's and the mem0 row's functions dispatch by their own
+ * tables: each table is its row's part of the list. Any other row is one
+ * operation. */
 bool mnemo__server_route(size_t i, mnemo_route_op *out) {
     for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
-        bool sub = routes[k].fn == mnemo__route_memories;
-        size_t n = sub ? mnemo__memory_op_count : 1;
+        const mnemo_route_op *table = routes[k].fn == mnemo__route_memories ? mnemo__memory_ops
+                                      : routes[k].fn == mnemo__route_mem0   ? mnemo__mem0_ops
+                                                                             : NULL;
+        size_t n = table == mnemo__memory_ops ? mnemo__memory_op_count : table ? mnemo__mem0_op_count : 1;
         if (i >= n) {
             i -= n;
             continue;
         }
-        *out = sub ? mnemo__memory_ops[i] : (mnemo_route_op){routes[k].method, routes[k].path};
+        *out = table ? table[i] : (mnemo_route_op){routes[k].method, routes[k].path};
         return true;
     }
     return false;
@@ -166,7 +183,11 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
     r->content_type = "application/json";
     mnemo_jsonw *w = &r->out;
     mnemo__jsonw_reset(w);
-    if (r->api == MNEMO_API_OPENAI || r->api == MNEMO_API_PLAIN) {
+    if (r->api == MNEMO_API_MEM0) { /* mem0's client reads only "detail" */
+        MNEMO_JSONW_LIT(w, "{\"detail\":");
+        mnemo__jsonw_string(w, msg, strlen(msg));
+        mnemo__jsonw_char(w, '}');
+    } else if (r->api == MNEMO_API_OPENAI || r->api == MNEMO_API_PLAIN) {
         MNEMO_JSONW_LIT(w, "{\"error\":{\"message\":");
         mnemo__jsonw_string(w, msg, strlen(msg));
         MNEMO_JSONW_LIT(w, ",\"type\":");
@@ -265,10 +286,14 @@ static const route *find_route(const char *method, const char *url, char *allow,
     allow[0] = '\0';
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t n = strlen(routes[i].path);
-        bool match = !strcmp(routes[i].path, url) ||
-                     (routes[i].prefix && !strncmp(routes[i].path, url, n) && url[n] == '/');
+        bool match = routes[i].fn == mnemo__route_mem0 ? mnemo__mem0_path(url)
+                     : !strcmp(routes[i].path, url) ||
+                           (routes[i].prefix && !strncmp(routes[i].path, url, n) && url[n] == '/');
         if (!match) continue;
-        if (!strcmp(routes[i].method, method) || !strcmp(routes[i].method, "*")) return &routes[i];
+        /* HEAD is GET without the body (RFC 9110 9.3.2; libmicrohttpd drops it):
+         * Ollama's clients probe HEAD / for a running server */
+        bool head = !strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET");
+        if (!strcmp(routes[i].method, method) || !strcmp(routes[i].method, "*") || head) return &routes[i];
         size_t k = strlen(allow);
         snprintf(allow + k, cap - k, "%s%s", k ? ", " : "", routes[i].method);
     }
@@ -306,10 +331,12 @@ static void dispatch(mnemo_server *s, conn_state *st) {
     if (rt->auth && mnemo__auth_key_count(s->auth)) {
         const char *h = mnemo__request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!mnemo__auth_check(s->auth, h, r->who, sizeof r->who)) {
+            const char *scheme = r->api == MNEMO_API_MEM0 ? "Token" : "Bearer"; /* mem0's client sends Token */
             mnemo__reply_error(r, 401, "invalid_request_error", NULL, "invalid_api_key",
-                               h ? "the API key is not valid: send 'Authorization: Bearer KEY' "
+                               h ? "the API key is not valid: send 'Authorization: %s KEY' "
                                    "with a key the server was started with"
-                                 : "an API key is required: send 'Authorization: Bearer KEY'");
+                                 : "an API key is required: send 'Authorization: %s KEY'",
+                               scheme);
             return;
         }
     }
@@ -430,6 +457,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->rt = find_route(method, url, r->allow, sizeof r->allow);
         if (st->rt) r->api = st->rt->api;
         if (!st->rt) {
+            /* under /api/, Ollama's clients expect Ollama's {"error"} */
+            if (!strncmp(url, "/api/", 5)) r->api = MNEMO_API_OLLAMA;
             if (r->allow[0]) {
                 mnemo__reply_error(r, 405, "invalid_request_error", NULL, "method_not_allowed",
                                    "%s is not allowed on %s", method, url);
@@ -437,8 +466,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             } else {
                 mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
                                    "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
-                                   "POST /embed, /tokenize, /decode, GET /info, /health, /metrics, "
-                                   "POST /api/embed, GET /v1/embeddings/ws, /v1/memories, POST /mcp, GET /v1/status; "
+                                   "POST /embed, /similarity, /embed_all, /, /tokenize, /decode, GET /info, /health, /metrics, "
+                                   "POST /api/embed, /api/embeddings, /api/show, GET /api/tags, /api/ps, /api/version, "
+                                   "GET /v1/embeddings/ws, /v1/memories, POST /mcp, GET /v1/status; "
                                    "the console at GET /, the reference at /docs and /openapi.json)",
                                    method, url);
             }

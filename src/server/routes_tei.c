@@ -1,38 +1,53 @@
 /*
  * routes_tei.c — the routes of Hugging Face text-embeddings-inference, in its
  * shapes: `POST /embed` ({inputs, truncate, truncation_direction,
- * prompt_name, normalize, dimensions} -> [[f32]]), `POST /tokenize`,
- * `POST /decode` and `GET /info`. Errors as TEI gives them
+ * prompt_name, normalize, dimensions} -> [[f32]]), `POST /` (TEI's rule for
+ * an embedding model: /embed; or /similarity when `inputs` is a
+ * {source_sentence, sentences} object, as huggingface_hub's InferenceClient
+ * sends both to its base URL), `POST /similarity` (-> [cosine per
+ * sentence]), `POST /embed_all` (424: no per-token vectors, README.md),
+ * `POST /tokenize`, `POST /decode` and `GET /info`. Errors as TEI gives them
  * ({"error","error_type"}, 422 for validation). /health is in http.c.
  */
 #include "server.h"
 
+#include <math.h>
 #include <string.h>
 
-void mnemo__route_tei_embed(mnemo_request *r) {
-    json_t *root = mnemo__request_json(r);
-    if (!root) return;
-    mnemo_embed_call c;
-    mnemo__embed_call_init(r, &c);
-    json_t *dir = json_object_get(root, "truncation_direction");
+/* `truncation_direction` (absent: Right). 0, or -1 after replying. */
+static int parse_direction(mnemo_request *r, json_t *dir, mnemo_embed_call *c) {
     bool right = json_is_string(dir) && !strcasecmp(json_string_value(dir), "right");
-    c.truncate_left = json_is_string(dir) && !strcasecmp(json_string_value(dir), "left");
-    if (dir && !json_is_null(dir) && !right && !c.truncate_left) {
+    c->truncate_left = json_is_string(dir) && !strcasecmp(json_string_value(dir), "left");
+    if (dir && !json_is_null(dir) && !right && !c->truncate_left) {
         mnemo__reply_error(r, 400, "invalid_request_error", "truncation_direction", "invalid_input",
                            "'truncation_direction' must be \"Right\" (the default: the first tokens "
                            "and <eos>, as sentence-transformers) or \"Left\" (<bos> and the last "
                            "tokens)");
-        goto out;
+        return -1;
     }
-    if (mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", &c) ||
-        mnemo__embed_parse_prompt(r, json_object_get(root, "prompt_name"), "prompt_name",
-                                  json_object_get(root, "prompt"), "prompt", &c) ||
-        mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate", &c.truncate) ||
-        mnemo__embed_parse_bool(r, json_object_get(root, "normalize"), "normalize", &c.normalize) ||
-        mnemo__embed_parse_encodings(r, root, &c) ||
-        mnemo__embed_parse_input(r, json_object_get(root, "inputs"), "inputs", true, &c) ||
-        mnemo__embed_run(r, &c))
-        goto out;
+    return 0;
+}
+
+/* The fields of an /embed body into the call. 0, or -1 after replying. */
+static int parse_embed(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
+    return parse_direction(r, json_object_get(root, "truncation_direction"), c) ||
+                   mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", c) ||
+                   mnemo__embed_parse_prompt(r, json_object_get(root, "prompt_name"), "prompt_name",
+                                             json_object_get(root, "prompt"), "prompt", c) ||
+                   mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate", &c->truncate) ||
+                   mnemo__embed_parse_bool(r, json_object_get(root, "normalize"), "normalize",
+                                           &c->normalize) ||
+                   mnemo__embed_parse_encodings(r, root, c) ||
+                   mnemo__embed_parse_input(r, json_object_get(root, "inputs"), "inputs", true, c)
+               ? -1
+               : 0;
+}
+
+/* /embed of a parsed body; takes `root`. */
+static void embed(mnemo_request *r, json_t *root) {
+    mnemo_embed_call c;
+    mnemo__embed_call_init(r, &c);
+    if (parse_embed(r, root, &c) || mnemo__embed_run(r, &c)) goto out;
     mnemo_jsonw *w = &r->out;
     r->status = 200;
     mnemo__jsonw_char(w, '[');
@@ -44,6 +59,134 @@ void mnemo__route_tei_embed(mnemo_request *r) {
 out:
     mnemo__embed_call_free(&c);
     json_decref(root);
+}
+
+void mnemo__route_tei_embed(mnemo_request *r) {
+    json_t *root = mnemo__request_json(r);
+    if (root) embed(r, root);
+}
+
+/* `inputs`' sentences, as one list: the source sentence first. NULL after
+ * replying. */
+static json_t *similarity_texts(mnemo_request *r, json_t *inputs) {
+    json_t *source = json_object_get(inputs, "source_sentence");
+    json_t *sentences = json_object_get(inputs, "sentences");
+    if (!json_is_object(inputs) || !json_is_string(source) || !json_is_array(sentences)) {
+        mnemo__reply_error(r, 400, "invalid_request_error", "inputs", "invalid_input",
+                           "'inputs' must be {\"source_sentence\": a string, \"sentences\": an array "
+                           "of strings}");
+        return NULL;
+    }
+    if (json_array_size(sentences) == 0) {
+        mnemo__reply_error(r, 400, "invalid_request_error", "inputs.sentences", "empty_input",
+                           "'inputs.sentences' is an empty array: send at least one sentence to "
+                           "compare with the source sentence");
+        return NULL;
+    }
+    if (json_string_length(source) == 0) {
+        mnemo__reply_error(r, 400, "invalid_request_error", "inputs.source_sentence", "empty_input",
+                           "'inputs.source_sentence' is an empty string: every sentence needs text");
+        return NULL;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(sentences, i, v) if (!json_is_string(v) || json_string_length(v) == 0) {
+        mnemo__reply_error(r, 400, "invalid_request_error", "inputs.sentences", "invalid_input",
+                           "'inputs.sentences'[%zu] must be a non-empty string", i);
+        return NULL;
+    }
+    json_t *all = json_array();
+    if (!all || json_array_append(all, source)) goto oom;
+    json_array_foreach(sentences, i, v) if (json_array_append(all, v)) goto oom;
+    return all;
+oom:
+    json_decref(all);
+    mnemo__reply_error(r, 503, "server_error", NULL, "out_of_memory", "out of memory");
+    return NULL;
+}
+
+/*
+ * TEI's /similarity: {"inputs": {"source_sentence", "sentences"},
+ * "parameters": {"prompt_name", "truncate", "truncation_direction"}} (and
+ * mnemo's "prompt" there) -> the cosine of the source sentence's vector with
+ * each sentence's, in order. Takes `root`.
+ */
+static void similarity(mnemo_request *r, json_t *root) {
+    mnemo_embed_call c;
+    mnemo__embed_call_init(r, &c);
+    json_t *texts = NULL, *params = json_object_get(root, "parameters");
+    if (params && !json_is_null(params) && !json_is_object(params)) {
+        mnemo__reply_error(r, 400, "invalid_request_error", "parameters", "invalid_type",
+                           "'parameters' must be an object: prompt_name, truncate, "
+                           "truncation_direction");
+        goto out;
+    }
+    if (json_is_object(params) &&
+        (parse_direction(r, json_object_get(params, "truncation_direction"), &c) ||
+         mnemo__embed_parse_prompt(r, json_object_get(params, "prompt_name"), "parameters.prompt_name",
+                                   json_object_get(params, "prompt"), "parameters.prompt", &c) ||
+         mnemo__embed_parse_bool(r, json_object_get(params, "truncate"), "parameters.truncate",
+                                 &c.truncate)))
+        goto out;
+    texts = similarity_texts(r, json_object_get(root, "inputs"));
+    /* the limits (--max-inputs, --max-input-chars) count the source sentence as input 0 */
+    if (!texts || mnemo__embed_parse_input(r, texts, "inputs", false, &c) || mnemo__embed_run(r, &c))
+        goto out;
+    mnemo_jsonw *w = &r->out;
+    const float *a = c.vectors;
+    mnemo__jsonw_char(w, '[');
+    for (size_t i = 1; i < c.n; i++) {
+        const float *b = c.vectors + i * c.width;
+        double dot = 0, na = 0, nb = 0;
+        for (size_t d = 0; d < c.width; d++) {
+            dot += (double)a[d] * b[d];
+            na += (double)a[d] * a[d];
+            nb += (double)b[d] * b[d];
+        }
+        if (i > 1) mnemo__jsonw_char(w, ',');
+        mnemo__jsonw_float(w, na > 0 && nb > 0 ? (float)(dot / sqrt(na * nb)) : 0.0f);
+    }
+    mnemo__jsonw_char(w, ']');
+    r->status = 200;
+out:
+    json_decref(texts);
+    mnemo__embed_call_free(&c);
+    json_decref(root);
+}
+
+void mnemo__route_tei_similarity(mnemo_request *r) {
+    json_t *root = mnemo__request_json(r);
+    if (root) similarity(r, root);
+}
+
+void mnemo__route_tei_root(mnemo_request *r) {
+    json_t *root = mnemo__request_json(r);
+    if (!root) return;
+    json_t *inputs = json_object_get(root, "inputs");
+    if (json_is_object(inputs)) similarity(r, root);
+    else embed(r, root);
+}
+
+/* No per-token vectors for now (README.md, "TEI routes"). The body is
+ * checked as /embed's (422 for what /embed would refuse); then TEI's answer
+ * for what its backend cannot do: error_type "Backend", 424 (its router's
+ * ErrorType -> StatusCode map). A 4xx: mnemo keeps 5xx for its own failures. */
+void mnemo__route_tei_embed_all(mnemo_request *r) {
+    json_t *root = mnemo__request_json(r);
+    if (!root) return;
+    mnemo_embed_call c;
+    mnemo__embed_call_init(r, &c);
+    int bad = parse_embed(r, root, &c);
+    mnemo__embed_call_free(&c);
+    json_decref(root);
+    if (bad) return;
+    static const char msg[] =
+        "{\"error\":\"/embed_all (one vector per token) is not implemented by mnemo: POST /embed "
+        "or POST / give one pooled vector per input\",\"error_type\":\"Backend\"}";
+    r->status = 424;
+    r->reject_reason = "not_implemented";
+    mnemo__jsonw_reset(&r->out);
+    MNEMO_JSONW_LIT(&r->out, msg);
 }
 
 /* One token as TEI shows it: id, text (the token's piece), special, and

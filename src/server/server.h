@@ -30,6 +30,7 @@ typedef struct mnemo_server_config {
     long rate_rpm, rate_tpm;
     size_t max_batch_tokens; /* for /info */
     double started; /* wall-clock seconds, for /v1/models "created" */
+    const char *model_path; /* --model: Ollama's /api/tags reads the weight files' sizes */
 } mnemo_server_config;
 
 typedef struct mnemo_server mnemo_server;
@@ -62,7 +63,8 @@ void mnemo__server_free(mnemo_server *s);
 
 /* ---------------------------------------------------- a request, for routes */
 
-typedef enum { MNEMO_API_OPENAI, MNEMO_API_TEI, MNEMO_API_OLLAMA, MNEMO_API_PLAIN } mnemo_api;
+/* MNEMO_API_MEM0: mem0's platform API (routes_mem0.c), errors {"detail"}. */
+typedef enum { MNEMO_API_OPENAI, MNEMO_API_TEI, MNEMO_API_OLLAMA, MNEMO_API_PLAIN, MNEMO_API_MEM0 } mnemo_api;
 
 struct mnemo_store;
 typedef struct mnemo_request {
@@ -101,7 +103,7 @@ const char *mnemo__request_header(mnemo_request *r, const char *name);
 int mnemo__request_gone(void *request);
 /* An error response in the route's API's shape: OpenAI
  * {"error":{"message","type","param","code"}}, TEI {"error","error_type"}
- * (400 becomes TEI's 422), Ollama {"error"}. `code` also names the reason in
+ * (400 becomes TEI's 422), Ollama {"error"}, mem0 {"detail"}. `code` also names the reason in
  * the rejected-requests metric. */
 void mnemo__reply_error(mnemo_request *r, int status, const char *type, const char *param,
                         const char *code, const char *fmt, ...) MNEMO_PRINTF(6, 7);
@@ -110,6 +112,11 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
 void mnemo__route_memories(mnemo_request *r);
 void mnemo__route_mcp(mnemo_request *r);
 json_t *mnemo__request_json(mnemo_request *r);
+/* routes_mem0.c: mem0's platform API (README "mem0 platform API"); http.c
+ * sends it every URL for which mnemo__mem0_path is true (a path under /v1/,
+ * /v2/ or /v3/ ending in "/"). */
+void mnemo__route_mem0(mnemo_request *r);
+bool mnemo__mem0_path(const char *url);
 
 /* -------------------------------------------------------------- the routes */
 
@@ -120,6 +127,18 @@ void mnemo__route_tei_tokenize(mnemo_request *r);
 void mnemo__route_tei_decode(mnemo_request *r);
 void mnemo__route_tei_info(mnemo_request *r);
 void mnemo__route_ollama_embed(mnemo_request *r);
+/* routes_tei.c: POST / (/embed, or /similarity by the body's shape),
+ * /similarity, and /embed_all (424) */
+void mnemo__route_tei_root(mnemo_request *r);
+void mnemo__route_tei_similarity(mnemo_request *r);
+void mnemo__route_tei_embed_all(mnemo_request *r);
+/* routes_ollama.c: POST /api/embeddings, GET /api/tags, POST /api/show,
+ * GET /api/version, GET /api/ps */
+void mnemo__route_ollama_embeddings(mnemo_request *r);
+void mnemo__route_ollama_tags(mnemo_request *r);
+void mnemo__route_ollama_show(mnemo_request *r);
+void mnemo__route_ollama_version(mnemo_request *r);
+void mnemo__route_ollama_ps(mnemo_request *r);
 void mnemo__route_websocket(mnemo_request *r);
 
 /* ------------------------------------------- the shared embedding request */
@@ -177,7 +196,7 @@ int mnemo__auth_create(const char *key, const char *key_file, long rpm, long tpm
                        mnemo_auth **out, mnemo_error *err);
 void mnemo__auth_free(mnemo_auth *a);
 size_t mnemo__auth_key_count(const mnemo_auth *a);
-/* 1 when `authorization` is "Bearer K" for an accepted K (constant-time
+/* 1 when `authorization` is "Bearer K" or "Token K" (mem0's client) for an accepted K (constant-time
  * compare against every key); writes "key<N>" to who. */
 int mnemo__auth_check(const mnemo_auth *a, const char *authorization, char *who, size_t cap);
 /* 1 when `who` may make a request now (and takes it from its bucket); else
@@ -222,6 +241,9 @@ bool mnemo__server_route(size_t i, mnemo_route_op *out);
 /* routes_memory.c's operations under /v1/memories, which it dispatches. */
 extern const mnemo_route_op mnemo__memory_ops[];
 extern const size_t mnemo__memory_op_count;
+/* routes_mem0.c's operations, which it dispatches. */
+extern const mnemo_route_op mnemo__mem0_ops[];
+extern const size_t mnemo__mem0_op_count;
 
 /* The console's files, embedded at build time (cmake/embed_assets.cmake
  * from src/server/console/assets.txt). data[size] is a NUL. */

@@ -1,7 +1,8 @@
 /*
  * test.h — the tiny test harness every tests/test_*.c uses: CHECK macros that
- * record failures with file:line and go on, TEST() functions listed in main,
- * and a closing line "N passed, N failed" per executable (ctest runs each).
+ * record failures with file:line and go on, TEST() functions listed in main
+ * (MNEMO_TEST_FILTER runs some of them by name), and a closing line
+ * "N passed, N failed" per executable (ctest runs each).
  */
 #ifndef MNEMO_TEST_H
 #define MNEMO_TEST_H
@@ -34,8 +35,16 @@ static int test_current_failed_ = 0;
         }                                                                               \
     } while (0)
 
+/* $MNEMO_TEST_FILTER=TEXT runs only the tests whose function name contains
+ * TEXT (the others are not counted): one test of an executable, in a loop. */
+static inline int test_selected_(const char *name) {
+    const char *f = getenv("MNEMO_TEST_FILTER");
+    return !f || !*f || strstr(name, f) != NULL;
+}
+
 #define RUN(fn)                                                                         \
     do {                                                                                \
+        if (!test_selected_(#fn)) break;                                                \
         test_current_failed_ = 0;                                                       \
         fprintf(stderr, "- %s\n", #fn);                                                 \
         fn();                                                                           \
@@ -70,6 +79,10 @@ static inline void test_write_file(const char *path, const void *p, size_t n) {
     } while (0)
 
 static inline int test_finish(void) {
+    if (!test_tests_passed_ && !test_tests_failed_ && !test_selected_("")) {
+        printf("no test's name contains MNEMO_TEST_FILTER=%s\n", getenv("MNEMO_TEST_FILTER"));
+        return 1;
+    }
     printf("%d passed, %d failed\n", test_tests_passed_, test_tests_failed_);
     return test_tests_failed_ ? 1 : 0;
 }

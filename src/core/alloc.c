@@ -1,7 +1,7 @@
 /*
  * alloc.c — the library's allocation functions, with a hook that makes the
- * N-th allocation fail so tests can prove every failure path (STYLE.md
- * habit 16, after SQLite's fault injection). Not a pool allocator.
+ * N-th allocation fail so tests can prove every failure path (after
+ * SQLite's fault injection). Not a pool allocator.
  */
 #include "core.h"
 

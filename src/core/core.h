@@ -92,7 +92,7 @@ static inline uint16_t mnemo__f32_to_bf16(float f) {
 
 /*
  * All library allocations go through these, so tests can make the N-th call
- * fail (STYLE.md habit 16). mnemo__alloc_fail_after(n): the n-th allocation
+ * fail and prove each failure path. mnemo__alloc_fail_after(n): the n-th allocation
  * from now (1-based) and every one after it fail; 0 turns failures off.
  */
 void *mnemo__malloc(size_t n);

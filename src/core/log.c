@@ -1,5 +1,5 @@
 /*
- * log.c — the one logging function (STYLE.md habit 10): levels, logfmt
+ * log.c — the one logging function (every part logs through it): levels, logfmt
  * key=value fields, one line per event on stderr. Not for user-facing output
  * of commands (that goes to stdout) or for error messages returned in a
  * mnemo_error.

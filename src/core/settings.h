@@ -1,6 +1,6 @@
 /*
- * settings.h — the one table of settings (STYLE.md habit 9, after redis
- * config.c). Each row: field, flag name, environment variable, type, default,
+ * settings.h — the one table of settings (one row per setting, after
+ * redis' config.c). Each row: field, flag name, environment variable, type, default,
  * value name for help, help line, and the commands that take it. Flags, the
  * environment and `mnemo help CMD` are all generated from this table, so a
  * new option is one new row. Precedence: default < environment < flag.

@@ -3,7 +3,8 @@
  * forward pass over packed, padding-free batches, then mean pooling, the
  * Dense layers and L2 normalization. The engine (weights, tables) is
  * read-only once open and shared by every context; a context owns one
- * worker's activations, scratch and thread pool (STYLE.md habit 12).
+ * worker's activations, scratch and thread pool (allocated up front, so a
+ * forward pass allocates nothing).
  * Tokenization, prompts, truncation and Matryoshka live in src/embed.
  */
 #ifndef MNEMO_ENGINE_H

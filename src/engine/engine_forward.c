@@ -1,7 +1,7 @@
 /*
  * engine_forward.c — the EmbeddingGemma forward pass over one packed batch
  * (the tokens of many sequences in one matrix, no padding), then pooling and
- * the sentence-transformers head. Reads like the math (STYLE.md habit 6):
+ * the sentence-transformers head. Reads like the math:
  *
  *   x = embed[ids] * sqrt(hidden)
  *   per layer:  h = x + post_attn_norm(o(attention(rope(qk_norm(qkv(input_norm(x)))))))

@@ -1,7 +1,7 @@
 /*
  * kernels.h — the internal header of the kernels part: the matrix kernels
- * chosen at run time by CPUID (a table of function pointers, STYLE.md habit
- * 13) and the element-wise ops of the forward pass (portable C, in ops.c).
+ * chosen at run time by CPUID (a table of function pointers, filled once:
+ * the binary runs on any x86-64) and the element-wise ops of the forward pass (portable C, in ops.c).
  * kernels/ref.c is the scalar reference every variant is tested against;
  * kernels/x86/avx2.c is the only file compiled with -mavx2 -mfma.
  */

@@ -1,6 +1,7 @@
 /*
  * ops.c — the element-wise ops of the forward pass in portable C, all in f32
- * (DESIGN.md §4: norms, softmax and activations stay f32). Written as plain
+ * (norms, softmax and activations stay f32 at every precision: only the
+ * linear layers' operands are rounded). Written as plain
  * loops the compiler vectorizes; their cost is small next to the GEMMs.
  */
 #include "kernels.h"

@@ -5,7 +5,7 @@
  * typed getters live in gguf_meta.c, the ggml type table and dequantization
  * in gguf_quant.c. Not a writer.
  *
- * Nothing from the file is trusted (STYLE.md habit 4; llama.cpp's own parser
+ * Nothing from the file is trusted (a file is input like any other; llama.cpp's own parser
  * had TALOS-2024-1912..1916 and CVE-2025-53630): every length and count is
  * compared with the bytes that remain before it is used, products go through
  * overflow-checked helpers, and nothing is allocated in proportion to a

@@ -6,7 +6,7 @@
  *
  * Nothing from the file is trusted: lengths and offsets go through
  * overflow-checked arithmetic and are compared with the mapped size before
- * any pointer is formed (STYLE.md habit 4).
+ * any pointer is formed: a file is untrusted input.
  */
 #include "safetensors.h"
 

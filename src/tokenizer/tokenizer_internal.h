@@ -6,8 +6,8 @@
  *
  * Why an image: parsing the 33 MB tokenizer.json takes most of a second; the
  * image is built once, written to the cache folder, and later loads are an
- * mmap plus a bounds check of every table (STYLE.md habit 4: the cache is a
- * file, so nothing in it is trusted).
+ * mmap plus a bounds check of every table (the cache is a file: nothing in
+ * it is trusted).
  */
 #ifndef MNEMO_TOKENIZER_INTERNAL_H
 #define MNEMO_TOKENIZER_INTERNAL_H

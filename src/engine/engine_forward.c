@@ -481,12 +481,7 @@ static void embed_tokens(mnemo_engine_ctx *c, const int32_t *const *ids) {
                 for (size_t d = 0; d < H; d++) x[d] *= e->embed_scale;
             } else if (e->embed.dtype == MNEMO_DTYPE_BF16) {
                 const uint16_t *row = (const uint16_t *)e->embed.data + id * H;
-                for (size_t d = 0; d < H; d++) {
-                    uint32_t b = (uint32_t)row[d] << 16;
-                    float f;
-                    memcpy(&f, &b, 4);
-                    x[d] = f * e->embed_scale;
-                }
+                for (size_t d = 0; d < H; d++) x[d] = mnemo__bf16_to_f32(row[d]) * e->embed_scale;
             } else {
                 const float *row = (const float *)e->embed.data + id * H;
                 for (size_t d = 0; d < H; d++) x[d] = row[d] * e->embed_scale;

@@ -299,10 +299,7 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
         } else {
             const uint16_t *b = w->data;
             float *f = (float *)src + r0 * cols;
-            for (size_t k = 0; k < count; k++) {
-                uint32_t bits = (uint32_t)b[k] << 16;
-                memcpy(&f[k], &bits, 4);
-            }
+            for (size_t k = 0; k < count; k++) f[k] = mnemo__bf16_to_f32(b[k]);
         }
         r0 += w->rows;
         if (!w->owned) mnemo__release_pages(w->data, w->rows * cols * (w->dtype == MNEMO_DTYPE_F32 ? 4 : 2));

@@ -4,15 +4,9 @@
  * against. Plain loops, accumulation in f32 in the order of k... no tricks.
  */
 #include "kernels.h"
+#include "../core/core.h"
 
 #include <string.h>
-
-static inline float bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 static void gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
                          size_t ldw, float *y, size_t ldy) {
@@ -32,7 +26,7 @@ void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t l
             const float *a = x + m * ldx;
             const uint16_t *b = w + n * ldw;
             float s = 0.0f;
-            for (size_t k = 0; k < K; k++) s += a[k] * bf16_to_f32(b[k]);
+            for (size_t k = 0; k < K; k++) s += a[k] * mnemo__bf16_to_f32(b[k]);
             y[m * ldy + n] = s;
         }
 }
@@ -63,7 +57,7 @@ static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, s
             for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++) {
                 float s = 0.0f;
                 for (size_t k = 0; k < K; k++)
-                    s += x[m * ldx + k] * bf16_to_f32(wp[p * K * MNEMO_PANEL + k * MNEMO_PANEL + j]);
+                    s += x[m * ldx + k] * mnemo__bf16_to_f32(wp[p * K * MNEMO_PANEL + k * MNEMO_PANEL + j]);
                 y[m * ldy + p * MNEMO_PANEL + j] = s;
             }
 }

@@ -41,9 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     static void (*const routes[])(mnemo_request *) = {
         mnemo__route_openai_embeddings, mnemo__route_tei_embed, mnemo__route_tei_tokenize,
-        mnemo__route_tei_decode, mnemo__route_ollama_embed, mnemo__route_tei_info};
-    static const mnemo_api apis[] = {MNEMO_API_OPENAI, MNEMO_API_TEI, MNEMO_API_TEI,
-                                     MNEMO_API_TEI, MNEMO_API_OLLAMA, MNEMO_API_TEI};
+        mnemo__route_tei_decode, mnemo__route_ollama_embed, mnemo__route_tei_info,
+        mnemo__route_tei_root, mnemo__route_tei_similarity, mnemo__route_tei_embed_all,
+        mnemo__route_ollama_embeddings, mnemo__route_ollama_show};
+    static const mnemo_api apis[] = {MNEMO_API_OPENAI, MNEMO_API_TEI,    MNEMO_API_TEI,
+                                     MNEMO_API_TEI,    MNEMO_API_OLLAMA, MNEMO_API_TEI,
+                                     MNEMO_API_TEI,    MNEMO_API_TEI,    MNEMO_API_TEI,
+                                     MNEMO_API_OLLAMA, MNEMO_API_OLLAMA};
     size_t pick = data[0] % (sizeof routes / sizeof routes[0]);
     mnemo_request r;
     memset(&r, 0, sizeof r);

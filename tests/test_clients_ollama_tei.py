@@ -1,5 +1,5 @@
 """test_clients_ollama_tei.py — `mnemo serve` against the official clients of
-Ollama and of Hugging Face text-embeddings-inference, unchanged (issue 19).
+Ollama and of Hugging Face text-embeddings-inference, unchanged.
 
 Starts the real server binary and calls it with `ollama.Client(host=URL)`
 (ollama 0.6.3: embed, embeddings, list, show, ps; /api/version and HEAD /

@@ -1,4 +1,4 @@
-"""test_serve_kill.py — durability of `mnemo serve` itself under SIGKILL (issue 7).
+"""test_serve_kill.py — durability of `mnemo serve` itself under SIGKILL.
 
 Many rounds, each: start `mnemo serve --data-dir DIR` on the tiny model (the
 same folder every round), let several client threads POST /v1/memories

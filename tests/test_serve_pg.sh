@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_serve_pg.sh — stateless replicas on one PostgreSQL and one Redis
-# (issue 8): two `mnemo serve --store postgres://... --cache-redis redis://...`
+# (the shared PostgreSQL store): two `mnemo serve --store postgres://... --cache-redis redis://...`
 # processes; an embedding computed through replica A is a Redis hit on B (B's
 # /metrics) with the same vector; an add through replica A is
 # found by a search through replica B at once, and dedup holds across them;

@@ -171,7 +171,7 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     double flop_token = 2.0 * mnemo_model_linear_params(m);
     double tps128 = b128.tokens / b128.seconds, tps512 = b512.tokens / b512.seconds;
     /* the query's compute bound: its tokens' linear FLOPs at the peak of the
-     * instruction its precision runs on (issue 5: p50 within 2x of it) */
+     * instruction its precision runs on (a query's p50 should be within 2x of it) */
     char instr[160] = "";
     for (size_t i = 0; i < n_mix; i++)
         snprintf(instr + strlen(instr), sizeof instr - strlen(instr), "%s%.0f%% %s", i ? ", " : "",

@@ -1,5 +1,5 @@
 /*
- * routes_memory.c — the memory routes of `mnemo serve` (issue 7), in the
+ * routes_memory.c — the memory routes of `mnemo serve`, in the
  * OpenAI error shape: POST /v1/memories (add), POST /v1/memories/search,
  * GET /v1/memories (list; the query string carries namespace, user_id,
  * agent_id, session_id, limit, cursor and filter as JSON), GET

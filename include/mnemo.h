@@ -29,13 +29,21 @@
 extern "C" {
 #endif
 
+/* What libmnemo.so exports: the functions declared here and nothing else
+ * (the library is built with hidden visibility; tests/test_exports.sh). */
+#if defined(__GNUC__)
+#define MNEMO_API __attribute__((visibility("default")))
+#else
+#define MNEMO_API
+#endif
+
 #define MNEMO_VERSION_MAJOR 0
 #define MNEMO_VERSION_MINOR 1
 #define MNEMO_VERSION_PATCH 0
 #define MNEMO_VERSION_STRING "0.1.0"
 
 /* Version of the library actually linked, e.g. "0.1.0". */
-const char *mnemo_version(void);
+MNEMO_API const char *mnemo_version(void);
 
 /* ---------------------------------------------------------------- status */
 
@@ -68,9 +76,9 @@ typedef enum mnemo_status {
 } mnemo_status;
 
 /* A short description of a status code ("invalid UTF-8"). Never NULL. */
-const char *mnemo_strerror(int status);
+MNEMO_API const char *mnemo_strerror(int status);
 /* The code's name without prefix ("EUTF8"). Never NULL. */
-const char *mnemo_status_name(int status);
+MNEMO_API const char *mnemo_status_name(int status);
 
 /* The detail of a failure: the status and a message for a person. */
 typedef struct mnemo_error {
@@ -79,7 +87,7 @@ typedef struct mnemo_error {
 } mnemo_error;
 
 /* Frees memory that a mnemo_* function returned to the caller. NULL is fine. */
-void mnemo_free(void *p);
+MNEMO_API void mnemo_free(void *p);
 
 /* ------------------------------------------------------------- tokenizer */
 
@@ -110,28 +118,28 @@ typedef struct mnemo_tokenizer_options {
  * field of the wrong shape, with its JSON path), EUNSUPPORTED (a kind of
  * tokenizer not implemented), ENOMEM.
  */
-int mnemo_tokenizer_open(const char *path, const mnemo_tokenizer_options *opts,
+MNEMO_API int mnemo_tokenizer_open(const char *path, const mnemo_tokenizer_options *opts,
                          mnemo_tokenizer **out, mnemo_error *err);
-void mnemo_tokenizer_close(mnemo_tokenizer *tok);
+MNEMO_API void mnemo_tokenizer_close(mnemo_tokenizer *tok);
 
 /* Number of ids: the model vocabulary plus added tokens beyond it. */
-size_t mnemo_tokenizer_vocab_size(const mnemo_tokenizer *tok);
+MNEMO_API size_t mnemo_tokenizer_vocab_size(const mnemo_tokenizer *tok);
 
 /* Number of ids the post-processor adds around one sequence (2 for Gemma). */
-size_t mnemo_tokenizer_num_special(const mnemo_tokenizer *tok);
+MNEMO_API size_t mnemo_tokenizer_num_special(const mnemo_tokenizer *tok);
 
 /* Of those, the number added after the sequence (1 for Gemma: <eos>). */
-size_t mnemo_tokenizer_num_special_end(const mnemo_tokenizer *tok);
+MNEMO_API size_t mnemo_tokenizer_num_special_end(const mnemo_tokenizer *tok);
 
 /* The id's token string (e.g. "▁world", "<0x0A>"), or NULL for an unknown
  * id. The pointer stays valid until the tokenizer is closed. */
-const char *mnemo_tokenizer_piece(const mnemo_tokenizer *tok, int32_t id, size_t *len);
+MNEMO_API const char *mnemo_tokenizer_piece(const mnemo_tokenizer *tok, int32_t id, size_t *len);
 
 /* Non-zero when `id` is a special added token (e.g. <bos>, <eos>, <pad>). */
-int mnemo_tokenizer_is_special(const mnemo_tokenizer *tok, int32_t id);
+MNEMO_API int mnemo_tokenizer_is_special(const mnemo_tokenizer *tok, int32_t id);
 
 /* The id of an exact token string, or -1. */
-int32_t mnemo_tokenizer_token_id(const mnemo_tokenizer *tok, const char *piece, size_t len);
+MNEMO_API int32_t mnemo_tokenizer_token_id(const mnemo_tokenizer *tok, const char *piece, size_t len);
 
 /* Flags for mnemo_tokenizer_encode. */
 #define MNEMO_ENCODE_NO_SPECIAL 1u /* do not add the post-processor's tokens */
@@ -140,7 +148,7 @@ int32_t mnemo_tokenizer_token_id(const mnemo_tokenizer *tok, const char *piece, 
  * Upper bound on the ids produced for `len` bytes of text: every byte yields
  * at most one id, plus the post-processor's tokens.
  */
-size_t mnemo_tokenizer_max_ids(const mnemo_tokenizer *tok, size_t len);
+MNEMO_API size_t mnemo_tokenizer_max_ids(const mnemo_tokenizer *tok, size_t len);
 
 /*
  * Encodes `len` bytes of UTF-8 `text` into ids, exactly as HF `tokenizers`
@@ -149,7 +157,7 @@ size_t mnemo_tokenizer_max_ids(const mnemo_tokenizer *tok, size_t len);
  * always suffices. Errors: EUTF8 (message names the byte offset; nothing is
  * replaced silently), EBUFFER (*n_ids then holds the count needed), ENOMEM.
  */
-int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t len,
+MNEMO_API int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t len,
                            unsigned flags, int32_t *ids, size_t cap, size_t *n_ids,
                            mnemo_error *err);
 
@@ -163,7 +171,7 @@ int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t 
  * owned by the caller (mnemo_free). Errors: ERANGE (an id outside the
  * vocabulary; the message names its position), ENOMEM.
  */
-int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_t n,
+MNEMO_API int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_t n,
                            unsigned flags, char **text, size_t *len, mnemo_error *err);
 
 /* ------------------------------------------------------------- the model */
@@ -207,34 +215,34 @@ typedef struct mnemo_model_options {
 
 /* Errors: ENOENT, EIO, EFORMAT, EUNSUPPORTED, ENOMEM. Close with
  * mnemo_model_close() after every context made from it is freed. */
-int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_model **out,
+MNEMO_API int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_model **out,
                      mnemo_error *err);
-void mnemo_model_close(mnemo_model *model);
+MNEMO_API void mnemo_model_close(mnemo_model *model);
 
 /* Width of the output vectors (768 for EmbeddingGemma). */
-size_t mnemo_model_dim(const mnemo_model *model);
+MNEMO_API size_t mnemo_model_dim(const mnemo_model *model);
 /* Most tokens one input may have, <bos> and <eos> included (2048). */
-size_t mnemo_model_max_tokens(const mnemo_model *model);
+MNEMO_API size_t mnemo_model_max_tokens(const mnemo_model *model);
 /* The model's tokenizer; owned by the model. */
-const mnemo_tokenizer *mnemo_model_tokenizer(const mnemo_model *model);
+MNEMO_API const mnemo_tokenizer *mnemo_model_tokenizer(const mnemo_model *model);
 /* The named prompts of config_sentence_transformers.json, in file order. */
-int mnemo_model_prompt_count(const mnemo_model *model);
-const char *mnemo_model_prompt_name(const mnemo_model *model, int i);
+MNEMO_API int mnemo_model_prompt_count(const mnemo_model *model);
+MNEMO_API const char *mnemo_model_prompt_name(const mnemo_model *model, int i);
 /* The text of a named prompt, or NULL when the model has no such name. */
-const char *mnemo_model_prompt_text(const mnemo_model *model, const char *name);
+MNEMO_API const char *mnemo_model_prompt_text(const mnemo_model *model, const char *name);
 /* Weights of the per-token linear layers (the backbone's projections):
  * each costs 2 FLOPs per token. 101 M for EmbeddingGemma-300M. */
-size_t mnemo_model_linear_params(const mnemo_model *model);
+MNEMO_API size_t mnemo_model_linear_params(const mnemo_model *model);
 /* How those layers run at this precision on this CPU, for benchmarks'
  * compute bounds: up to `cap` groups, each the instruction that multiplies
  * its matrices ("vpdpbusd", "vpdpwssd", "vdpbf16ps", "int16 multiply-add", "f32 FMA")
  * and the weights it multiplies (summing to mnemo_model_linear_params).
  * Returns the number of groups. */
-size_t mnemo_model_linear_mix(const mnemo_model *model, const char **instruction, size_t *params,
+MNEMO_API size_t mnemo_model_linear_mix(const mnemo_model *model, const char **instruction, size_t *params,
                               size_t cap);
 /* "f32", "bf16" or "mixed" (the weights as used), and the kernel variant. */
-const char *mnemo_model_precision(const mnemo_model *model);
-const char *mnemo_model_kernels(const mnemo_model *model);
+MNEMO_API const char *mnemo_model_precision(const mnemo_model *model);
+MNEMO_API const char *mnemo_model_kernels(const mnemo_model *model);
 
 /* ------------------------------------------------------------ embedding */
 
@@ -250,13 +258,13 @@ typedef struct mnemo_context_options {
     size_t max_batch_tokens; /* tokens per forward pass; 0: 4096 (never below max tokens) */
 } mnemo_context_options;
 
-int mnemo_context_create(const mnemo_model *model, const mnemo_context_options *opts,
+MNEMO_API int mnemo_context_create(const mnemo_model *model, const mnemo_context_options *opts,
                          mnemo_context **out, mnemo_error *err);
-void mnemo_context_free(mnemo_context *ctx);
+MNEMO_API void mnemo_context_free(mnemo_context *ctx);
 /* Seconds this context has spent in forward passes, and of those in the
  * per-token linear layers (the rest: attention, norms, activations, pooling,
  * the Dense head), since it was made: `mnemo bench`'s profile. */
-void mnemo_context_timing(const mnemo_context *ctx, double *linear_seconds, double *total_seconds);
+MNEMO_API void mnemo_context_timing(const mnemo_context *ctx, double *linear_seconds, double *total_seconds);
 
 typedef struct mnemo_embed_options {
     /* The task prompt, as sentence-transformers applies it: its text is
@@ -283,7 +291,7 @@ typedef struct mnemo_embed_options {
  * text and byte offset), ETOOBIG (with no_truncate), ERANGE (a token without
  * an embedding row), ENOMEM. On error nothing useful is in `out`.
  */
-int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens, size_t n,
+MNEMO_API int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens, size_t n,
                 const mnemo_embed_options *opts, float *out, size_t *n_tokens, mnemo_error *err);
 
 /*
@@ -310,11 +318,11 @@ int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens
  * renormalized). Errors: EINVAL (a sequence empty or too long, bad dim),
  * ERANGE (an id without an embedding row), ENOMEM.
  */
-int mnemo_embed_prompt(const mnemo_model *model, const mnemo_embed_options *opts, const char **text,
+MNEMO_API int mnemo_embed_prompt(const mnemo_model *model, const mnemo_embed_options *opts, const char **text,
                        mnemo_error *err);
-int mnemo_embed_tokenize(const mnemo_model *model, const char *text, size_t len,
+MNEMO_API int mnemo_embed_tokenize(const mnemo_model *model, const char *text, size_t len,
                          const mnemo_embed_options *opts, int32_t **ids, size_t *n, mnemo_error *err);
-int mnemo_embed_tokens(mnemo_context *ctx, const int32_t *const *ids, const size_t *lens, size_t n,
+MNEMO_API int mnemo_embed_tokens(mnemo_context *ctx, const int32_t *const *ids, const size_t *lens, size_t n,
                        size_t dim, float *out, mnemo_error *err);
 /* --------------------------------------------------------- memory store */
 
@@ -419,14 +427,14 @@ typedef struct mnemo_store_options {
  * unreachable) fails with EIO and a message saying so, changes nothing, and
  * the next call reconnects by itself.
  */
-int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
+MNEMO_API int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
 /* Stops the sweep thread and closes every connection. NULL is fine. */
-void mnemo_store_close(mnemo_store *store);
+MNEMO_API void mnemo_store_close(mnemo_store *store);
 /* Deletes expired memories now (recorded in their history); *n_deleted
  * (may be NULL) receives how many. Errors: EIO. */
-int mnemo_store_sweep(mnemo_store *store, size_t *n_deleted, mnemo_error *err);
+MNEMO_API int mnemo_store_sweep(mnemo_store *store, size_t *n_deleted, mnemo_error *err);
 /* The vector width of the store (its model's). */
-size_t mnemo_store_dim(const mnemo_store *store);
+MNEMO_API size_t mnemo_store_dim(const mnemo_store *store);
 
 typedef struct mnemo_memory_scope {
     const char *ns; /* the namespace */
@@ -477,7 +485,7 @@ typedef struct mnemo_memory_added {
  * EUTF8, ETOOBIG (text or metadata over the limit), EIO (disk full, read-only
  * store; nothing is stored), ENOMEM.
  */
-int mnemo_memory_add(mnemo_store *store, const mnemo_memory_input *inputs, size_t n,
+MNEMO_API int mnemo_memory_add(mnemo_store *store, const mnemo_memory_input *inputs, size_t n,
                      mnemo_memory_added *out, mnemo_error *err);
 
 /* A memory as read back. Strings are NUL-terminated; absent ones NULL. */
@@ -502,7 +510,7 @@ typedef struct mnemo_memories {
     /* list only: pass it back as `cursor` for the next page; NULL at the end. */
     char *next_cursor;
 } mnemo_memories;
-void mnemo_memories_free(mnemo_memories *m);
+MNEMO_API void mnemo_memories_free(mnemo_memories *m);
 
 typedef enum mnemo_search_mode {
     MNEMO_SEARCH_VECTOR = 0, /* exact cosine over the scope's vectors */
@@ -537,12 +545,12 @@ typedef struct mnemo_search_options {
  * both query and vector, bad filter, k out of range, vector of the wrong
  * width, a vector for text mode), EUTF8, ENOMEM, EIO.
  */
-int mnemo_memory_search(mnemo_store *store, const mnemo_search_options *opts,
+MNEMO_API int mnemo_memory_search(mnemo_store *store, const mnemo_search_options *opts,
                         mnemo_memories **out, mnemo_error *err);
 
 /* One memory by id (one item in *out). Errors: ENOENT (no such memory, or
  * expired), EIO, ENOMEM. */
-int mnemo_memory_get(mnemo_store *store, const char *id, mnemo_memories **out, mnemo_error *err);
+MNEMO_API int mnemo_memory_get(mnemo_store *store, const char *id, mnemo_memories **out, mnemo_error *err);
 
 /* Changes to one memory; NULL/0 fields are left as they are. */
 typedef struct mnemo_memory_changes {
@@ -559,14 +567,14 @@ typedef struct mnemo_memory_changes {
 /* Errors: ENOENT, EINVAL (nothing to change, bad metadata, no model for a
  * new text, an unknown prompt name or one without a new text), EUTF8,
  * ETOOBIG, EIO. Recorded in the history. */
-int mnemo_memory_update(mnemo_store *store, const char *id, const mnemo_memory_changes *changes,
+MNEMO_API int mnemo_memory_update(mnemo_store *store, const char *id, const mnemo_memory_changes *changes,
                         mnemo_error *err);
 
 /* Deletes one memory (recorded in its history). Errors: ENOENT, EIO. */
-int mnemo_memory_delete(mnemo_store *store, const char *id, mnemo_error *err);
+MNEMO_API int mnemo_memory_delete(mnemo_store *store, const char *id, mnemo_error *err);
 /* Deletes every memory of the scope that passes `filter` (JSON text; NULL:
  * all of the scope). *n_deleted may be NULL. Errors: EINVAL, EIO. */
-int mnemo_memory_delete_where(mnemo_store *store, const mnemo_memory_scope *scope,
+MNEMO_API int mnemo_memory_delete_where(mnemo_store *store, const mnemo_memory_scope *scope,
                               const char *filter, size_t *n_deleted, mnemo_error *err);
 
 typedef struct mnemo_list_options {
@@ -578,10 +586,10 @@ typedef struct mnemo_list_options {
 
 /* Memories of the scope in the order they were added (oldest first), a page
  * at a time. Errors: EINVAL (bad filter, cursor, limit), EIO, ENOMEM. */
-int mnemo_memory_list(mnemo_store *store, const mnemo_list_options *opts, mnemo_memories **out,
+MNEMO_API int mnemo_memory_list(mnemo_store *store, const mnemo_list_options *opts, mnemo_memories **out,
                       mnemo_error *err);
 /* How many memories of the scope pass `filter` (NULL: all). */
-int mnemo_memory_count(mnemo_store *store, const mnemo_memory_scope *scope, const char *filter,
+MNEMO_API int mnemo_memory_count(mnemo_store *store, const mnemo_memory_scope *scope, const char *filter,
                        size_t *n, mnemo_error *err);
 
 /* One change of a memory. */
@@ -596,11 +604,11 @@ typedef struct mnemo_history {
     mnemo_history_event *items;
     size_t n;
 } mnemo_history;
-void mnemo_history_free(mnemo_history *h);
+MNEMO_API void mnemo_history_free(mnemo_history *h);
 
 /* The changes of one memory, oldest first, also after it was deleted.
  * Errors: ENOENT (no memory ever had this id), EIO, ENOMEM. */
-int mnemo_memory_history(mnemo_store *store, const char *id, mnemo_history **out,
+MNEMO_API int mnemo_memory_history(mnemo_store *store, const char *id, mnemo_history **out,
                          mnemo_error *err);
 
 /* ------------------------------------------------------------- utilities */
@@ -611,7 +619,7 @@ int mnemo_memory_history(mnemo_store *store, const char *id, mnemo_history **out
  * the offset of the first byte of the first invalid sequence in *bad_offset
  * (may be NULL).
  */
-int mnemo_utf8_valid(const char *s, size_t len, size_t *bad_offset);
+MNEMO_API int mnemo_utf8_valid(const char *s, size_t len, size_t *bad_offset);
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,11 @@ typedef struct route {
     bool needs_model; /* 503 until the model is ready */
     route_fn fn;
     bool prefix; /* path and everything below it ("/v1/memories/ID"); method "*": any */
+    bool (*match)(const char *url); /* else: which URLs are the row's (instead of path) */
+    /* a row whose function dispatches by its own table of operations: that
+     * table is the row's part of the route list (mnemo__server_route) */
+    const mnemo_route_op *ops;
+    const size_t *n_ops;
 } route;
 
 static void route_health(mnemo_request *r);
@@ -55,55 +60,52 @@ static void route_metrics(mnemo_request *r);
 static void route_status(mnemo_request *r);
 
 static const route routes[] = {
-    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true, mnemo__route_openai_embeddings, false},
-    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models, false},
-    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed, false},
-    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false},
-    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false},
-    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false},
-    {"POST", "/similarity", "/similarity", MNEMO_API_TEI, true, true, mnemo__route_tei_similarity, false},
-    {"POST", "/embed_all", "/embed_all", MNEMO_API_TEI, true, true, mnemo__route_tei_embed_all, false},
+    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true, mnemo__route_openai_embeddings, false, NULL, NULL, NULL},
+    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models, false, NULL, NULL, NULL},
+    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed, false, NULL, NULL, NULL},
+    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false, NULL, NULL, NULL},
+    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false, NULL, NULL, NULL},
+    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false, NULL, NULL, NULL},
+    {"POST", "/similarity", "/similarity", MNEMO_API_TEI, true, true, mnemo__route_tei_similarity, false, NULL, NULL, NULL},
+    {"POST", "/embed_all", "/embed_all", MNEMO_API_TEI, true, true, mnemo__route_tei_embed_all, false, NULL, NULL, NULL},
     /* TEI's POST /: /embed, or /similarity by the body (GET / is the console) */
-    {"POST", "/", "/", MNEMO_API_TEI, true, true, mnemo__route_tei_root, false},
-    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false},
-    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false},
-    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed, false},
-    {"POST", "/api/embeddings", "/api/embeddings", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embeddings, false},
-    {"GET", "/api/tags", "/api/tags", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_tags, false},
-    {"POST", "/api/show", "/api/show", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_show, false},
-    {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false},
-    {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false, mnemo__route_ollama_version, false},
-    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false},
+    {"POST", "/", "/", MNEMO_API_TEI, true, true, mnemo__route_tei_root, false, NULL, NULL, NULL},
+    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false, NULL, NULL, NULL},
+    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false, NULL, NULL, NULL},
+    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed, false, NULL, NULL, NULL},
+    {"POST", "/api/embeddings", "/api/embeddings", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embeddings, false, NULL, NULL, NULL},
+    {"GET", "/api/tags", "/api/tags", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_tags, false, NULL, NULL, NULL},
+    {"POST", "/api/show", "/api/show", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_show, false, NULL, NULL, NULL},
+    {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false, NULL, NULL, NULL},
+    {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false, mnemo__route_ollama_version, false, NULL, NULL, NULL},
+    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false, NULL, NULL, NULL},
     /* mem0's platform API (routes_mem0.c, README "mem0 platform API"): every
      * URL under /v1/, /v2/ or /v3/ that ends in "/" (mnemo__mem0_path; mem0's
      * client always sends one, mnemo's own routes never do), so before
      * /v1/memories */
-    {"*", "/v1/memories/", "mem0", MNEMO_API_MEM0, true, true, mnemo__route_mem0, true},
+    {"*", "/v1/memories/", "mem0", MNEMO_API_MEM0, true, true, mnemo__route_mem0, true, mnemo__mem0_path, mnemo__mem0_ops, &mnemo__mem0_op_count},
     /* the memory routes: routes_memory.c maps method and path to operations */
-    {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true},
-    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true}, /* and /mcp/{client}/http/{user} */
+    {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true, NULL, mnemo__memory_ops, &mnemo__memory_op_count},
+    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true, NULL, NULL, NULL}, /* and /mcp/{client}/http/{user} */
     /* the console and the API reference (console.c; every file of assets.txt),
      * and the JSON of what the console's status tab shows: no key needed (no
      * data in the files; the status is /metrics' numbers) */
-    {"GET", "/", "/", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
-    {"GET", "/docs", "/docs", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
-    {"GET", "/openapi.json", "/openapi.json", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
-    {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
-    {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
-    {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
-    {"GET", "/console/dom.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false},
-    {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false},
+    {"GET", "/", "/", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/docs", "/docs", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/openapi.json", "/openapi.json", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/dom.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false, NULL, NULL, NULL},
 };
 
-/* The memory row's and the mem0 row's functions dispatch by their own
- * tables: each table is its row's part of the list. Any other row is one
- * operation. */
+/* A row with its own table of operations contributes that table; any other
+ * row is one operation. */
 bool mnemo__server_route(size_t i, mnemo_route_op *out) {
     for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
-        const mnemo_route_op *table = routes[k].fn == mnemo__route_memories ? mnemo__memory_ops
-                                      : routes[k].fn == mnemo__route_mem0   ? mnemo__mem0_ops
-                                                                             : NULL;
-        size_t n = table == mnemo__memory_ops ? mnemo__memory_op_count : table ? mnemo__mem0_op_count : 1;
+        const mnemo_route_op *table = routes[k].ops;
+        size_t n = table ? *routes[k].n_ops : 1;
         if (i >= n) {
             i -= n;
             continue;
@@ -286,7 +288,7 @@ static const route *find_route(const char *method, const char *url, char *allow,
     allow[0] = '\0';
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t n = strlen(routes[i].path);
-        bool match = routes[i].fn == mnemo__route_mem0 ? mnemo__mem0_path(url)
+        bool match = routes[i].match ? routes[i].match(url)
                      : !strcmp(routes[i].path, url) ||
                            (routes[i].prefix && !strncmp(routes[i].path, url, n) && url[n] == '/');
         if (!match) continue;

@@ -8,6 +8,6 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --buil
 VENV=${MNEMO_BENCH_VENV:-$HOME/.cache/mnemo/venv-bench}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check "tokenizers==0.22.1"
-TOK=${1:-../shared/fixtures/embeddinggemma-300m/tokenizer.json}
-[ -f "$TOK" ] || TOK=$(bash scripts/get-model.sh)/tokenizer.json
+# The tokenizer.json given, else the model's own (downloaded once, ~90 s).
+TOK=${1:-$(bash scripts/get-model.sh)/tokenizer.json}
 exec "$VENV/bin/python" bench/tokenizer_vs_hf.py --tokenizer "$TOK"

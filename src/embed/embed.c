@@ -9,7 +9,7 @@
 #include "../engine/engine.h"
 #include "../kernels/kernels.h"
 #include "../model/gguf.h"
-#include "service.h"
+#include "embed_internal.h"
 
 #include <stdbool.h>
 #include <stdio.h>

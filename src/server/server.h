@@ -10,7 +10,7 @@
 #define MNEMO_SERVER_H
 
 #include "../core/jsonw.h"
-#include "../embed/service.h"
+#include "../service/service.h"
 
 #include <jansson.h>
 

@@ -1,5 +1,5 @@
 /*
- * service.h — the internal header of the embed part's service layer, the
+ * service.h — the internal header of the service layer, the
  * only way the HTTP server (src/server) reaches it: the embedding cache
  * (cache.c), the batcher whose worker owns the model context (batcher.c), and
  * the service that puts them together for one request (service.c): prompt,
@@ -10,22 +10,7 @@
 #define MNEMO_EMBED_SERVICE_H
 
 #include "../core/core.h"
-
-/* --------------------------------------------- helpers shared with embed.c */
-
-/* Truncates ids[0..n) in place as mnemo_embed does (first tokens, then the
- * post-processor's closing ids); returns the new length (<= max tokens).
- * _side with left: the opening ids, then the last tokens (TEI's "Left"). */
-size_t mnemo__embed_truncate(const mnemo_model *m, int32_t *ids, size_t n);
-size_t mnemo__embed_truncate_side(const mnemo_model *m, int32_t *ids, size_t n, bool left);
-typedef enum { MNEMO_TRUNCATE_RIGHT, MNEMO_TRUNCATE_LEFT, MNEMO_TRUNCATE_REFUSE } mnemo_truncation;
-/* mnemo_embed_tokenize with the truncation chosen (opts->no_truncate ignored). */
-int mnemo__embed_tokenize_mode(const mnemo_model *m, const char *text, size_t len,
-                               const mnemo_embed_options *opts, mnemo_truncation mode,
-                               int32_t **ids, size_t *n, mnemo_error *err);
-/* The first `dim` values of a full-width vector, renormalized (Matryoshka);
- * dim 0 or >= width copies it. `out` may equal `full`. */
-void mnemo__embed_matryoshka(const float *full, size_t width, size_t dim, float *out);
+#include "../embed/embed_internal.h"
 
 /* ------------------------------------------------------------------ cache */
 

@@ -8,7 +8,7 @@
 #ifndef MNEMO_SETTINGS_H
 #define MNEMO_SETTINGS_H
 
-#include "core.h"
+#include "../core/core.h"
 
 /* Commands, as bits, for the "applies to" column. */
 enum {

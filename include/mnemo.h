@@ -111,6 +111,12 @@ typedef struct mnemo_tokenizer_options {
     int no_cache;
 } mnemo_tokenizer_options;
 
+/* The options with every default written out, to change a field or two:
+ *     mnemo_tokenizer_options o = mnemo_tokenizer_default_options();
+ * A zeroed struct (or NULL) means the same; the functions below name the
+ * values. Every options struct has one. */
+MNEMO_API mnemo_tokenizer_options mnemo_tokenizer_default_options(void);
+
 /*
  * Opens `path`, a tokenizer.json or a model folder holding one. `opts` may be
  * NULL (defaults). On success *out owns the tokenizer; close it with
@@ -213,6 +219,9 @@ typedef struct mnemo_model_options {
     const char *precision;
 } mnemo_model_options;
 
+/* precision "auto", the rest NULL / 0. */
+MNEMO_API mnemo_model_options mnemo_model_default_options(void);
+
 /* Errors: ENOENT, EIO, EFORMAT, EUNSUPPORTED, ENOMEM. Close with
  * mnemo_model_close() after every context made from it is freed. */
 MNEMO_API int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_model **out,
@@ -258,6 +267,9 @@ typedef struct mnemo_context_options {
     size_t max_batch_tokens; /* tokens per forward pass; 0: 4096 (never below max tokens) */
 } mnemo_context_options;
 
+/* n_threads 0 (every CPU), max_batch_tokens 4096. */
+MNEMO_API mnemo_context_options mnemo_context_default_options(void);
+
 MNEMO_API int mnemo_context_create(const mnemo_model *model, const mnemo_context_options *opts,
                          mnemo_context **out, mnemo_error *err);
 MNEMO_API void mnemo_context_free(mnemo_context *ctx);
@@ -281,6 +293,9 @@ typedef struct mnemo_embed_options {
      * ETOOBIG instead of truncated (truncation keeps <eos> last). */
     int no_truncate;
 } mnemo_embed_options;
+
+/* No prompt but the model's default, full width, truncating. */
+MNEMO_API mnemo_embed_options mnemo_embed_default_options(void);
 
 /*
  * Embeds n texts (UTF-8, pointer + length each) in as few packed forward
@@ -412,7 +427,19 @@ typedef struct mnemo_store_options {
      * candidates with the f32 vectors read from SQLite, so scores and order
      * stay exact among them. SQLite only: EINVAL with a PostgreSQL url. */
     int index_int8;
+    /* The same choices as the special values above, said by name (either
+     * way works): no_sweep as sweep_seconds < 0, no_index as
+     * index_threshold SIZE_MAX, dedup_exact_only as dedup_threshold > 1. */
+    int no_sweep;
+    int no_index;
+    int dedup_exact_only;
 } mnemo_store_options;
+
+/* Every default written out: synchronous "full", dedup_threshold 0.95,
+ * sweep_seconds 60, max_text_bytes 256 KiB, max_metadata_bytes 16 KiB,
+ * pool_size 4, index_threshold 20000, hnsw_m 32, hnsw_ef_construction 200,
+ * hnsw_ef_search 256; data_dir, url and model still to be set. */
+MNEMO_API mnemo_store_options mnemo_store_default_options(void);
 
 /*
  * Opens (creating or migrating as needed) the store in opts->data_dir, or
@@ -539,6 +566,9 @@ typedef struct mnemo_search_options {
     int exact;
 } mnemo_search_options;
 
+/* k 10, vector mode, no scope, filter or minimum score. */
+MNEMO_API mnemo_search_options mnemo_search_default_options(void);
+
 /*
  * The best k memories of the scope that pass the filter, best first, in
  * *out (caller frees with mnemo_memories_free). Errors: EINVAL (no query,
@@ -562,6 +592,8 @@ typedef struct mnemo_memory_changes {
     /* With a new text only: the prompt to embed it with, recorded for the
      * memory; NULL: the prompt the memory was embedded with before. */
     const char *prompt_name;
+    /* Non-zero: the memory never expires (as expires_at < 0). */
+    int clear_expiry;
 } mnemo_memory_changes;
 
 /* Errors: ENOENT, EINVAL (nothing to change, bad metadata, no model for a
@@ -583,6 +615,9 @@ typedef struct mnemo_list_options {
     size_t limit;       /* 1..1000; 0: 100 */
     const char *cursor; /* NULL: from the start; else a next_cursor */
 } mnemo_list_options;
+
+/* limit 100 from the start, no scope or filter. */
+MNEMO_API mnemo_list_options mnemo_list_default_options(void);
 
 /* Memories of the scope in the order they were added (oldest first), a page
  * at a time. Errors: EINVAL (bad filter, cursor, limit), EIO, ENOMEM. */

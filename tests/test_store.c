@@ -572,6 +572,82 @@ static void test_dedup(void) {
     mnemo_store_close(s);
 }
 
+/* The *_default_options() functions name the defaults a zeroed struct
+ * means, and the flags say by name what the special values said. */
+static void test_default_options(void) {
+    mnemo_store_options d = mnemo_store_default_options();
+    CHECK(!strcmp(d.synchronous, "full") && d.dedup_threshold == 0.95 && d.sweep_seconds == 60 &&
+          d.max_text_bytes == 256 * 1024 && d.max_metadata_bytes == 16 * 1024 && d.pool_size == 4 &&
+          d.index_threshold == 20000 && d.hnsw_m == 32 && d.hnsw_ef_construction == 200 &&
+          d.hnsw_ef_search == 256 && !d.data_dir && !d.url && !d.model);
+    CHECK(mnemo_search_default_options().k == 10 && mnemo_search_default_options().mode == MNEMO_SEARCH_VECTOR);
+    CHECK(mnemo_list_default_options().limit == 100 && !mnemo_list_default_options().cursor);
+    CHECK(mnemo_context_default_options().max_batch_tokens == 4096 && mnemo_context_default_options().n_threads == 0);
+    CHECK(!strcmp(mnemo_model_default_options().precision, "auto"));
+    CHECK(!mnemo_embed_default_options().prompt_name && !mnemo_embed_default_options().dim);
+    CHECK(!mnemo_tokenizer_default_options().cache_dir && !mnemo_tokenizer_default_options().no_cache);
+
+    /* dedup_exact_only: a near-duplicate is a new memory, a repeat is not */
+    char dir[512], id1[MNEMO_MEMORY_ID_SIZE], id2[MNEMO_MEMORY_ID_SIZE];
+    fresh_dir(dir, sizeof dir);
+    d.dedup_exact_only = 1;
+    mnemo_store *s = open_store(dir, &d);
+    if (!s) return;
+    mnemo_memory_event ev;
+    CHECK(add1(s, "my favourite colour is blue", NULL, NULL, id1, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_ADDED);
+    CHECK(add1(s, "my favourite colour is blue!", NULL, NULL, id2, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_ADDED &&
+          strcmp(id1, id2));
+    CHECK(add1(s, "my favourite colour is blue", NULL, NULL, id2, &ev) == MNEMO_OK &&
+          ev == MNEMO_MEMORY_DUPLICATE && !strcmp(id1, id2));
+    /* the default search (k 10) and list (limit 100) */
+    mnemo_search_options so = mnemo_search_default_options();
+    so.query = "colour", so.query_len = 6;
+    mnemo_memories *m = NULL;
+    mnemo_error err;
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 2);
+    mnemo_memories_free(m);
+    mnemo_list_options lo = mnemo_list_default_options();
+    CHECK(mnemo_memory_list(s, &lo, &m, &err) == MNEMO_OK && m->n == 2);
+    mnemo_memories_free(m);
+
+    /* clear_expiry: as expires_at < 0; with a ttl it is refused */
+    mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now + 100};
+    mnemo_memory_added out;
+    CHECK(mnemo_memory_add(s, &e, 1, &out, &err) == MNEMO_OK);
+    mnemo_memory_changes ch = {.clear_expiry = 1, .ttl = 5};
+    CHECK(mnemo_memory_update(s, out.id, &ch, &err) == MNEMO_EINVAL && strstr(err.message, "not several"));
+    ch.ttl = 0;
+    CHECK(mnemo_memory_update(s, out.id, &ch, &err) == MNEMO_OK);
+    CHECK(mnemo_memory_get(s, out.id, &m, &err) == MNEMO_OK && m->items[0].expires_at == 0);
+    mnemo_memories_free(m);
+    fake_now += 1000;
+    CHECK(count(s, NULL, NULL) == 3);
+    mnemo_store_close(s);
+
+    /* no_sweep wins over a sweep interval: an expired row stays in the table
+     * until mnemo_store_sweep() */
+    if (pg_url) return;
+    d = mnemo_store_default_options();
+    d.data_dir = dir, d.model = model, d.model_name = "tiny", d.clock = fake_clock;
+    d.sweep_seconds = 0.05, d.no_sweep = 1;
+    CHECK(mnemo_store_open(&d, &s, &err) == MNEMO_OK);
+    if (!s) return;
+    mnemo_memory_input q = {.text = "quick", .text_len = 5, .ttl = 1};
+    CHECK(mnemo_memory_add(s, &q, 1, &out, &err) == MNEMO_OK);
+    fake_now += 10;
+    usleep(300 * 1000);
+    sqlite3 *db = NULL;
+    mnemo__store_reader(s, &db, &err);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT count(*) FROM memories WHERE text = 'quick'", -1, &st, NULL);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1);
+    sqlite3_finalize(st);
+    mnemo__store_reader_put(s, db);
+    size_t swept = 0;
+    CHECK(mnemo_store_sweep(s, &swept, &err) == MNEMO_OK && swept == 1);
+    mnemo_store_close(s);
+}
+
 static void test_update_delete_history(void) {
     char dir[512];
     fresh_dir(dir, sizeof dir);
@@ -1263,6 +1339,7 @@ int main(int argc, char **argv) {
         RUN(test_pagination);
         RUN(test_ttl);
         RUN(test_dedup);
+        RUN(test_default_options);
         RUN(test_update_delete_history);
         RUN(test_model_mismatch);
         RUN(test_bad_input);
@@ -1280,6 +1357,7 @@ int main(int argc, char **argv) {
     RUN(test_pagination);
     RUN(test_ttl);
     RUN(test_dedup);
+    RUN(test_default_options);
     RUN(test_update_delete_history);
     RUN(test_model_mismatch);
     RUN(test_store_urls);

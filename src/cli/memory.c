@@ -29,12 +29,17 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
         mnemo__cli_error(cmd, "--store-pool %ld is out of range 1..256", s->store_pool);
         return 2;
     }
-    mnemo_store_options so = {.data_dir = s->data_dir, .url = s->store, .pool_size = (int)s->store_pool,
-                              .model = model, .model_name = name,
-                              .n_threads = (int)s->threads, .synchronous = s->synchronous,
-                              .read_only = s->read_only, .no_dedup = s->no_dedup, .dedup_threshold = threshold,
-                              .index_threshold = s->index_threshold > 0 ? (size_t)s->index_threshold : SIZE_MAX,
-                              .hnsw_ef_search = s->index_ef_search > 0 ? (size_t)s->index_ef_search : 0};
+    mnemo_store_options so = mnemo_store_default_options();
+    so.data_dir = s->data_dir, so.url = s->store, so.pool_size = (int)s->store_pool;
+    so.model = model, so.model_name = name, so.n_threads = (int)s->threads;
+    if (s->synchronous) so.synchronous = s->synchronous;
+    so.read_only = s->read_only, so.no_dedup = s->no_dedup;
+    if (threshold > 1) so.dedup_exact_only = 1;
+    else so.dedup_threshold = threshold;
+    /* --index-threshold 0: always exact */
+    if (s->index_threshold > 0) so.index_threshold = (size_t)s->index_threshold;
+    else so.no_index = 1;
+    if (s->index_ef_search > 0) so.hnsw_ef_search = (size_t)s->index_ef_search;
     if (s->index_threshold < 0) {
         mnemo__cli_error(cmd, "--index-threshold %ld is negative (0: always exact search)", s->index_threshold);
         return 2;

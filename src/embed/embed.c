@@ -118,6 +118,22 @@ void mnemo_context_timing(const mnemo_context *c, double *linear_seconds, double
     if (total_seconds) *total_seconds = t;
 }
 
+mnemo_tokenizer_options mnemo_tokenizer_default_options(void) {
+    return (mnemo_tokenizer_options){0};
+}
+
+mnemo_model_options mnemo_model_default_options(void) {
+    return (mnemo_model_options){.precision = "auto"};
+}
+
+mnemo_context_options mnemo_context_default_options(void) {
+    return (mnemo_context_options){.n_threads = 0, .max_batch_tokens = DEFAULT_BATCH_TOKENS};
+}
+
+mnemo_embed_options mnemo_embed_default_options(void) {
+    return (mnemo_embed_options){0};
+}
+
 int mnemo_context_create(const mnemo_model *m, const mnemo_context_options *opts,
                          mnemo_context **out, mnemo_error *err) {
     if (!m || !out) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_context_create: NULL argument");

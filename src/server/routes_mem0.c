@@ -645,7 +645,7 @@ static bool update_one(m0 *c, const char *id, json_t *text, json_t *meta, json_t
     }
     u.metadata = meta_text;
     if (has_exp) {
-        if (!exp) u.expires_at = -1; /* null: never expires */
+        if (!exp) u.clear_expiry = 1; /* null: never expires */
         else if (!mnemo__mem0_parse_time(json_string_value(exp), &u.expires_at, true)) {
             fail(c, 400, "invalid_input", "%sexpiration_date: '%.40s' is not a date YYYY-MM-DD", where,
                  json_string_value(exp));

@@ -23,7 +23,6 @@
 
 #define MAX_ADD 1000
 #define MAX_LIST 1000
-#define POOL_DEFAULT 4
 #define POOL_MAX 256
 #define LOCK_MIGRATE 0x6d6e656d6f01LL /* pg_advisory_xact_lock key of schema changes */
 
@@ -587,7 +586,7 @@ static void pg_close(mnemo_store *s) {
 /* The store struct, its pool and the URL's host:port/db, not connected. */
 static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
     *out = NULL;
-    int pool = opts->pool_size ? opts->pool_size : POOL_DEFAULT;
+    int pool = opts->pool_size ? opts->pool_size : mnemo_store_default_options().pool_size;
     if (pool < 1 || pool > POOL_MAX)
         return mnemo__fail(err, MNEMO_EINVAL, "store pool size %d is out of range 1..%d", pool, POOL_MAX);
     char *perr = NULL;
@@ -652,7 +651,7 @@ int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_err
     if (!rc) rc = setup(s, &pg->conns[0], err);
     if (!rc) rc = conn_take(s, &pc, err);
     conn_put(s, pc);
-    if (!rc && opts->sweep_seconds >= 0 && !s->read_only) mnemo__store_start_sweeper(s);
+    if (!rc && mnemo__store_wants_sweeper(opts) && !s->read_only) mnemo__store_start_sweeper(s);
     if (rc) {
         pg_close(s);
         return rc;
@@ -922,7 +921,7 @@ static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes 
         if ((rc = mnemo__store_embed(s, &t, &tl, 1, prompt ? prompt : "document", vec, err))) goto out;
     }
     double old_exp = PQgetisnull(row, 0, 3) ? 0 : strtod(PQgetvalue(row, 0, 3), NULL);
-    double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 ? 0 : old_exp;
+    double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 || u->clear_expiry ? 0 : old_exp;
     const char *text = u->text ? u->text : PQgetvalue(row, 0, 1);
     size_t text_len = u->text ? u->text_len : (size_t)PQgetlength(row, 0, 1);
     char *old_meta = meta_text ? NULL : compact_json(PQgetvalue(row, 0, 2));
@@ -1136,7 +1135,7 @@ static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double 
 static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
     /* the options were checked by mnemo__search_check (store_backend.c) */
     *out = NULL;
-    size_t k = o->k ? o->k : 10;
+    size_t k = o->k ? o->k : mnemo_search_default_options().k;
     mnemo_filter *f;
     int rc = mnemo__filter_parse(o->filter, &f, err);
     if (rc) return rc;
@@ -1205,7 +1204,7 @@ static int pg_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories *
     *out = NULL;
     mnemo_list_options none = {0};
     if (!o) o = &none;
-    size_t limit = o->limit ? o->limit : 100;
+    size_t limit = o->limit ? o->limit : mnemo_list_default_options().limit;
     if (limit > MAX_LIST) return mnemo__fail(err, MNEMO_ERANGE, "limit: %zu is out of range 1..%d", limit, MAX_LIST);
     long long after = 0;
     if (o->cursor && *o->cursor) {

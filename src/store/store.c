@@ -612,7 +612,7 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         mnemo__log(MNEMO_LOG_INFO, "store.immutable", "path=%s", s->db_path);
     }
     if ((rc = migrate(s, err)) || (rc = check_model(s, err))) goto fail;
-    if (mnemo__index_init(&s->index, s->dim, opts->index_threshold, opts->hnsw_m, opts->hnsw_ef_construction,
+    if (mnemo__index_init(&s->index, s->dim, mnemo__store_index_threshold(opts), opts->hnsw_m, opts->hnsw_ef_construction,
                           opts->hnsw_ef_search)) {
         rc = mnemo__fail(err, MNEMO_EINVAL, "hnsw m %zu is out of range 2..128", opts->hnsw_m);
         goto fail;
@@ -636,7 +636,7 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         if (pthread_create(&s->builder, NULL, build_main, s) == 0) s->has_builder = 1;
         else mnemo__log(MNEMO_LOG_WARN, "store.no_graph_builder", "reason=\"cannot start a thread; searches stay exact\"");
     }
-    if (opts->sweep_seconds >= 0 && !s->read_only) {
+    if (mnemo__store_wants_sweeper(opts) && !s->read_only) {
         if (pthread_create(&s->sweeper, NULL, sweep_main, s) == 0) s->has_sweeper = 1;
     }
     mnemo__log(MNEMO_LOG_INFO, "store.open", "path=%s memories=%zu dim=%zu read_only=%d index_vectors=%s",

@@ -419,6 +419,10 @@ int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const
 /* The checks of an update's changes (both backends' updates). */
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err);
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err);
+/* What the options ask for, whichever way they say it (a flag or the old
+ * special value): a sweeper thread; the graph threshold (SIZE_MAX: never). */
+bool mnemo__store_wants_sweeper(const mnemo_store_options *opts);
+size_t mnemo__store_index_threshold(const mnemo_store_options *opts);
 void mnemo__store_fini(mnemo_store *s);
 int mnemo__store_start_sweeper(mnemo_store *s);
 void mnemo__store_stop_sweeper(mnemo_store *s);

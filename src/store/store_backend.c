@@ -117,7 +117,7 @@ int mnemo_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mn
 
 int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, size_t *kp, mnemo_error *err) {
     if (!o) return mnemo__fail(err, MNEMO_EINVAL, "no search options");
-    size_t k = o->k ? o->k : 10, bad;
+    size_t k = o->k ? o->k : mnemo_search_default_options().k, bad;
     *kp = k;
     if (k > MNEMO_SEARCH_MAX_K)
         return mnemo__fail(err, MNEMO_ERANGE, "k: %zu is out of range 1..%d", k, MNEMO_SEARCH_MAX_K);
@@ -248,14 +248,14 @@ int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const
 }
 
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err) {
-    if (!u || (!u->text && !u->metadata && !u->prompt_name && u->ttl == 0 && u->expires_at == 0))
+    if (!u || (!u->text && !u->metadata && !u->prompt_name && u->ttl == 0 && u->expires_at == 0 && !u->clear_expiry))
         return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
     int rc;
     if (u->text && (rc = mnemo__check_text(s, u->text, u->text_len, "", err))) return rc;
     if (u->ttl != u->ttl || u->ttl < 0 || u->ttl > 1e10)
         return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10", u->ttl);
-    if (u->ttl > 0 && u->expires_at != 0)
-        return mnemo__fail(err, MNEMO_EINVAL, "ttl and expires_at: give one, not both");
+    if ((u->ttl > 0) + (u->expires_at != 0 && !(u->clear_expiry && u->expires_at < 0)) + (u->clear_expiry != 0) > 1)
+        return mnemo__fail(err, MNEMO_EINVAL, "ttl, expires_at and clear_expiry: give one of them, not several");
     if (u->expires_at != u->expires_at || u->expires_at > 1e11)
         return mnemo__fail(err, MNEMO_EINVAL, "expires_at: %g is not a Unix time", u->expires_at);
     if (u->prompt_name && !u->text)
@@ -283,6 +283,37 @@ static double wall_clock(void *ctx) {
     return (double)tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+mnemo_store_options mnemo_store_default_options(void) {
+    return (mnemo_store_options){
+        .synchronous = "full",
+        .dedup_threshold = 0.95,
+        .sweep_seconds = 60,
+        .max_text_bytes = 256 * 1024,
+        .max_metadata_bytes = 16 * 1024,
+        .pool_size = 4,
+        .index_threshold = MNEMO_GRAPH_THRESHOLD,
+        .hnsw_m = MNEMO_HNSW_M,
+        .hnsw_ef_construction = MNEMO_HNSW_EF_CONSTRUCTION,
+        .hnsw_ef_search = MNEMO_HNSW_EF_SEARCH,
+    };
+}
+
+mnemo_search_options mnemo_search_default_options(void) {
+    return (mnemo_search_options){.k = 10, .mode = MNEMO_SEARCH_VECTOR};
+}
+
+mnemo_list_options mnemo_list_default_options(void) {
+    return (mnemo_list_options){.limit = 100};
+}
+
+bool mnemo__store_wants_sweeper(const mnemo_store_options *opts) {
+    return !opts->no_sweep && opts->sweep_seconds >= 0;
+}
+
+size_t mnemo__store_index_threshold(const mnemo_store_options *opts) {
+    return opts->no_index ? SIZE_MAX : opts->index_threshold;
+}
+
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err) {
     s->lock_fd = -1; /* first: a store that fails here is closed */
     if (opts->dedup_threshold < 0 || isnan(opts->dedup_threshold))
@@ -298,12 +329,14 @@ int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_err
     s->read_only = opts->read_only;
     snprintf(s->read_only_why, sizeof s->read_only_why, "opened read-only");
     s->no_dedup = opts->no_dedup;
-    s->dedup_threshold = opts->dedup_threshold > 0 ? opts->dedup_threshold : 0.95;
-    s->max_text = opts->max_text_bytes ? opts->max_text_bytes : 256 * 1024;
-    s->max_metadata = opts->max_metadata_bytes ? opts->max_metadata_bytes : 16 * 1024;
+    mnemo_store_options d = mnemo_store_default_options();
+    /* Above 1 no cosine reaches it: only exact repeats are duplicates. */
+    s->dedup_threshold = opts->dedup_exact_only ? 2 : opts->dedup_threshold > 0 ? opts->dedup_threshold : d.dedup_threshold;
+    s->max_text = opts->max_text_bytes ? opts->max_text_bytes : d.max_text_bytes;
+    s->max_metadata = opts->max_metadata_bytes ? opts->max_metadata_bytes : d.max_metadata_bytes;
     s->clock = opts->clock ? opts->clock : wall_clock;
     s->clock_ctx = opts->clock_ctx;
-    s->sweep_seconds = opts->sweep_seconds ? opts->sweep_seconds : 60;
+    s->sweep_seconds = opts->sweep_seconds ? opts->sweep_seconds : d.sweep_seconds;
     if (s->model) {
         s->dim = mnemo_model_dim(s->model);
         mnemo_context_options co = {.n_threads = opts->n_threads};

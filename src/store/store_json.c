@@ -374,7 +374,7 @@ static int op_update(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     if (!rc && has_exp && !(u.expires_at > 0)) rc = bad(c, "expires_at", MNEMO_EINVAL, "expires_at: must be a Unix time in seconds, or null for never");
     /* "expires_at": null clears the expiry */
     json_t *e = json_object_get(req, "expires_at");
-    if (!rc && e && json_is_null(e)) u.expires_at = -1;
+    if (!rc && e && json_is_null(e)) u.clear_expiry = 1;
     u.metadata = meta;
     if (!rc && (rc = mnemo_memory_update(s, id, &u, c->err))) rc = api_fail(c, rc);
     if (!rc) rc = respond_memory(s, id, resp, c);

@@ -277,7 +277,7 @@ static int fetch(sqlite3 *db, const hit *hits, size_t n, double now, mnemo_memor
 int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
     /* the options were checked by mnemo__search_check (store_backend.c) */
     *out = NULL;
-    size_t k = o->k ? o->k : 10;
+    size_t k = o->k ? o->k : mnemo_search_default_options().k;
     int rc;
     mnemo_filter *f;
     if ((rc = mnemo__filter_parse(o->filter, &f, err))) return rc;
@@ -355,7 +355,7 @@ int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo
     *out = NULL;
     mnemo_list_options none = {0};
     if (!o) o = &none;
-    size_t limit = o->limit ? o->limit : 100;
+    size_t limit = o->limit ? o->limit : mnemo_list_default_options().limit;
     if (limit > MAX_LIST) return mnemo__fail(err, MNEMO_ERANGE, "limit: %zu is out of range 1..%d", limit, MAX_LIST);
     int64_t after = 0;
     if (o->cursor && *o->cursor) {

@@ -475,7 +475,7 @@ int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memo
         goto out;
     }
     const char *prompt = u->prompt_name ? recorded_prompt(u->prompt_name) : r.prompt;
-    double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 ? 0 : r.expires_at;
+    double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 || u->clear_expiry ? 0 : r.expires_at;
     const char *text = u->text ? u->text : r.text;
     size_t text_len = u->text ? u->text_len : r.text_len;
     const char *mt = meta_text ? meta_text : r.meta;

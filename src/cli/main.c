@@ -1,7 +1,8 @@
 /*
  * main.c — the `mnemo` executable: the command table, --help/--version,
- * `mnemo help CMD` (generated from the settings table), and dispatch. Each
- * command lives in its own file; this one only routes.
+ * `mnemo help CMD` and `mnemo help --markdown` (generated from the settings
+ * table), and dispatch. Each command lives in its own file; this one only
+ * routes.
  */
 #include "../core/core.h"
 #include "cli.h"
@@ -186,7 +187,8 @@ static void print_usage(FILE *f) {
             "\n"
             "options: --help, --version; each command's options: mnemo help COMMAND\n"
             "Every option can also be set by its environment variable (MNEMO_*); a flag\n"
-            "wins over the environment.\n");
+            "wins over the environment. mnemo help --markdown prints every option of\n"
+            "every command as one Markdown table (docs/options.md).\n");
 }
 
 static void print_command_help(const mnemo_command *c) {
@@ -238,6 +240,7 @@ int main(int argc, char **argv) {
             print_usage(stdout);
             return 0;
         }
+        if (!strcmp(argv[2], "--markdown")) return mnemo__settings_markdown(stdout) ? 1 : 0;
         const mnemo_command *c = find_command(argv[2]);
         if (!c) {
             fprintf(stderr, "mnemo help: no command '%s' (see mnemo --help)\n", argv[2]);

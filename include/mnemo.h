@@ -407,12 +407,12 @@ typedef struct mnemo_store_options {
     /* Where the memories live, instead of data_dir: "sqlite:DIR" (the same
      * as data_dir = DIR), or a PostgreSQL URL "postgres://..." /
      * "postgresql://..." (libpq's URI form; the database needs the pgvector
-     * extension, README "PostgreSQL"). NULL: data_dir. */
+     * extension, docs/operations.md). NULL: data_dir. */
     const char *url;
     /* PostgreSQL: connections kept (each request takes one for its
      * duration); 0: 4. Ignored for SQLite. */
     int pool_size;
-    /* The approximate vector index (README "memories"): once the store holds
+    /* The approximate vector index (docs/memories.md): once the store holds
      * this many memories a background thread builds an HNSW graph, and
      * vector searches walk it (exact until it is built, and whenever the
      * scope and filter pass too few memories for the walk). 0: 20000;

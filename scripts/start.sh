@@ -10,5 +10,5 @@ bash scripts/install-deps.sh >&2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 MODEL=${MNEMO_MODEL:-$(bash scripts/get-model.sh)}
-echo "start.sh: serving $MODEL (Ctrl-C stops; see README.md, 'mnemo serve')" >&2
+echo "start.sh: serving $MODEL (Ctrl-C stops; see docs/http.md and docs/operations.md)" >&2
 exec build/mnemo serve --model "$MODEL" "$@"

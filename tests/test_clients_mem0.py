@@ -13,7 +13,7 @@ AuthenticationError) and store or delete nothing; a mem0 route mnemo does
 not serve (feedback) is a 404 naming the ones it does; the native routes
 keep their shape, HEAD works, the namespace header is checked. A second server with
 --api-key-file proves "Authorization: Token KEY" and the 401. Each client
-call prints one line with its result. README "mem0 platform API".
+call prints one line with its result. docs/http.md, "mem0 platform API".
 
 usage: python test_clients_mem0.py MNEMO MODEL_DIR   (in the venv tests/test_venv.sh makes)
 """

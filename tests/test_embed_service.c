@@ -356,7 +356,7 @@ static void test_service_tiny(void) {
     free(got);
 }
 
-/* --cache-redis URLs: every form the README documents, and refusals that
+/* --cache-redis URLs: every form docs/operations.md documents, and refusals that
  * name the flag (the server itself is test_serve_redis.sh's). */
 static void test_redis_url(void) {
     mnemo_redis_url u;

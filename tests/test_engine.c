@@ -19,7 +19,7 @@
 #include <math.h>
 
 /* f32 conformance: the issue's bar. Lowered per case for reduced precisions
- * (bf16 weights: cosine >= 0.999, the README's promise). */
+ * (bf16 weights: cosine >= 0.999, docs/model.md's promise). */
 static double COS_MIN = 0.99999, DIFF_MAX = 1e-4;
 
 static const char *fixtures, *real_model, *real_precision, *gguf_dir;
@@ -232,7 +232,7 @@ static void test_tiny_variants(void) {
         mnemo_model *m = open_model_at(dir, variants[v][1]);
         if (!m) continue;
         bool reduced = strcmp(variants[v][1], "f32") != 0 && strcmp(variants[v][1], "file") != 0;
-        /* the README's bars: bf16 >= 0.999, int8 >= 0.995. 4 bits: the random tiny
+        /* docs/model.md's bars: bf16 >= 0.999, int8 >= 0.995. 4 bits: the random tiny
          * model loses far more to them than the trained one (worst cosine 0.63
          * here; the real model's bar, 0.98, is checked on the real model): on it
          * this only shows the q4 path runs (also under the sanitizers) and
@@ -351,7 +351,7 @@ static void test_real_model(void) {
     CHECK(mnemo_model_dim(m) == 768 && mnemo_model_max_tokens(m) == 2048);
     bool reduced = real_precision && strcmp(real_precision, "f32") != 0;
     bool q4 = real_precision && !strcmp(real_precision, "q4");
-    if (reduced) { /* the README's bars: bf16 >= 0.999, int8 >= 0.995; components not compared */
+    if (reduced) { /* docs/model.md's bars: bf16 >= 0.999, int8 >= 0.995; components not compared */
         COS_MIN = !strcmp(real_precision, "bf16") ? 0.999 : 0.995;
         /* q4 made here from the f32 weights (post-training, no calibration):
          * measured worst cosine 0.922 (a long Wikipedia text), mean 0.980 over

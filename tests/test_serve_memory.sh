@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_serve_memory.sh — the memory routes of `mnemo serve` over real HTTP with
 # curl, against a real SQLite file or a real PostgreSQL server with pgvector
-# (the same checks on both backends: the README's memory routes): POST
+# (the same checks on both backends: docs/http.md's memory routes): POST
 # /v1/memories (a list, and one memory's fields at the top level) answers ids in
 # input order; search best first with scores, in every mode, with a filter
 # applied during the search; get, PATCH (a text change re-embeds), history,

@@ -1,7 +1,8 @@
 /*
  * main.c — the `mnemo` executable: the command table, --help/--version,
- * `mnemo help CMD` (generated from the settings table), and dispatch. Each
- * command lives in its own file; this one only routes.
+ * `mnemo help CMD` and `mnemo help --markdown` (generated from the settings
+ * table), and dispatch. Each command lives in its own file; this one only
+ * routes.
  */
 #include "../core/core.h"
 #include "cli.h"
@@ -56,7 +57,7 @@ static const mnemo_command commands[] = {
      "  GET  /                the web console (embeddings, memories, status)\n"
      "  GET  /docs            the API reference; /openapi.json its OpenAPI 3.1 document\n"
      "  (and /v1/embeddings/ws, /v1/memories, mem0's platform API under /v1/, /v3/,\n"
-     "  /mcp and OpenMemory's /mcp/{client}/http/{user}: see the README)\n"
+     "  /mcp and OpenMemory's /mcp/{client}/http/{user}: see docs/http.md)\n"
      "Requests from many clients share forward passes (--max-batch-tokens); vectors\n"
      "are cached (--cache-mb, --cache-ttl); --cache-redis URL adds a tier shared by\n"
      "replicas (redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH; fail-open:\n"
@@ -70,7 +71,7 @@ static const mnemo_command commands[] = {
      "With --data-dir DIR (SQLite) or --store postgres://USER@HOST:PORT/DB\n"
      "(PostgreSQL + pgvector, shared by any number of replicas; --store-pool N\n"
      "connections) it also serves the memory routes /v1/memories... and /mcp\n"
-     "(README \"Memories\"); a PostgreSQL that goes away gives 503 until it is back.\n"
+     "(docs/memories.md); a PostgreSQL that goes away gives 503 until it is back.\n"
      "\n"
      "Examples:\n"
      "  mnemo serve --model DIR --port 8080\n"
@@ -116,8 +117,8 @@ static const mnemo_command commands[] = {
      "--agent-id, --session-id), embedded with the model's document prompt (or the\n"
      "one --prompt names, recorded with the memory) and kept in SQLite in\n"
      "--data-dir (WAL, synchronous full by default), or in PostgreSQL with pgvector\n"
-     "at --store postgres://USER@HOST:PORT/DB (shared by replicas; README \"Where\n"
-     "the memories live\"); one of the two is required. The\n"
+     "at --store postgres://USER@HOST:PORT/DB (shared by replicas; see\n"
+     "docs/operations.md); one of the two is required. The\n"
      "store records its model and refuses another one. --model is needed to add,\n"
      "to update a text and to search in vector or hybrid mode. Each operation\n"
      "prints one JSON line, the body the HTTP route /v1/memories answers; errors\n"
@@ -186,7 +187,8 @@ static void print_usage(FILE *f) {
             "\n"
             "options: --help, --version; each command's options: mnemo help COMMAND\n"
             "Every option can also be set by its environment variable (MNEMO_*); a flag\n"
-            "wins over the environment.\n");
+            "wins over the environment. mnemo help --markdown prints every option of\n"
+            "every command as one Markdown table (docs/options.md).\n");
 }
 
 static void print_command_help(const mnemo_command *c) {
@@ -238,6 +240,7 @@ int main(int argc, char **argv) {
             print_usage(stdout);
             return 0;
         }
+        if (!strcmp(argv[2], "--markdown")) return mnemo__settings_markdown(stdout) ? 1 : 0;
         const mnemo_command *c = find_command(argv[2]);
         if (!c) {
             fprintf(stderr, "mnemo help: no command '%s' (see mnemo --help)\n", argv[2]);

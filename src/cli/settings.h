@@ -10,6 +10,8 @@
 
 #include "../core/core.h"
 
+#include <stdio.h>
+
 /* Commands, as bits, for the "applies to" column. */
 enum {
     MNEMO_CMD_TOKENIZE = 1u << 0,
@@ -96,7 +98,8 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(connection_timeout, "connection-timeout", "MNEMO_CONNECTION_TIMEOUT", INT, "15",        \
       "SECONDS", "an idle or stalled connection is closed after this long", MNEMO_CMD_SERVE)   \
     X(api_key, "api-key", "MNEMO_API_KEY", STRING, NULL, "KEY",                                \
-      "require 'Authorization: Bearer KEY' on every route but /health and /metrics",           \
+      "require 'Authorization: Bearer KEY' (or 'Token KEY') on every route but /health, "      \
+      "/metrics, /v1/status and the console's files",                                          \
       MNEMO_CMD_SERVE)                                                                         \
     X(api_key_file, "api-key-file", "MNEMO_API_KEY_FILE", STRING, NULL, "PATH",                \
       "file of accepted API keys, one per line (with or without --api-key)", MNEMO_CMD_SERVE)  \
@@ -208,6 +211,12 @@ typedef struct mnemo_setting_info {
 
 /* The table as data, for help output. *n receives the row count. */
 const mnemo_setting_info *mnemo__settings_table(size_t *n);
+
+/* Writes the whole table as a Markdown page (flag, environment variable,
+ * default, commands, help; one row per setting, in table order): what
+ * `mnemo help --markdown` prints and scripts/gen-options.sh keeps in
+ * docs/options.md. Returns MNEMO_EIO when `f` fails. */
+int mnemo__settings_markdown(FILE *f);
 
 /*
  * Fills `s` from defaults, then the environment, then argv (flags as

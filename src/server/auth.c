@@ -102,7 +102,7 @@ static int equal_constant_time(const char *a, size_t na, const char *b, size_t n
 }
 
 int mnemo__auth_check(const mnemo_auth *a, const char *authorization, char *who, size_t cap) {
-    /* "Token KEY" is how mem0's client sends its key (README "mem0 platform API") */
+    /* "Token KEY" is how mem0's client sends its key (docs/http.md, "mem0 platform API") */
     const char *k;
     if (authorization && !strncasecmp(authorization, "Bearer ", 7)) k = authorization + 7;
     else if (authorization && !strncasecmp(authorization, "Token ", 6)) k = authorization + 6;

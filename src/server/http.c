@@ -79,7 +79,7 @@ static const route routes[] = {
     {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false, NULL, NULL, NULL},
     {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false, mnemo__route_ollama_version, false, NULL, NULL, NULL},
     {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false, NULL, NULL, NULL},
-    /* mem0's platform API (routes_mem0.c, README "mem0 platform API"): every
+    /* mem0's platform API (routes_mem0.c, docs/http.md, "mem0 platform API"): every
      * URL under /v1/, /v2/ or /v3/ that ends in "/" (mnemo__mem0_path; mem0's
      * client always sends one, mnemo's own routes never do), so before
      * /v1/memories */

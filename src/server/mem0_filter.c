@@ -1,6 +1,6 @@
 /*
- * mem0_filter.c — mem0's filters for routes_mem0.c (README "mem0 platform
- * API"): a filter (AND / OR / NOT lists, field operators in, ne, gt, gte,
+ * mem0_filter.c — mem0's filters for routes_mem0.c (docs/http.md, "mem0
+ * platform API"): a filter (AND / OR / NOT lists, field operators in, ne, gt, gte,
  * lt, lte, contains, icontains, "*") becomes branches of its disjunctive
  * normal form, each one store query (a scope and a metadata filter) plus the
  * conditions the store cannot evaluate, applied to the rows it returns

@@ -1,6 +1,6 @@
 /*
  * routes_mem0.c — mem0's platform REST API, as mem0ai's MemoryClient calls
- * it (README "mem0 platform API"), on mnemo's memory store: ping, add,
+ * it (docs/http.md, "mem0 platform API"), on mnemo's memory store: ping, add,
  * search, list, get, update, delete, delete-all, history, batch update and
  * delete, entities. Every path ends with "/" (http.c sends a URL here when
  * mnemo__mem0_path says so; mnemo's own routes have no trailing slash).

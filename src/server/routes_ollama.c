@@ -4,7 +4,7 @@
  * Ollama's clients ask a server about its models: `GET /api/tags` and
  * `GET /api/ps` (the one model served), `POST /api/show` (its details) and
  * `GET /api/version`. The shapes are those the `ollama` Python client's
- * models parse (README.md, "Ollama routes"); errors are Ollama's {"error"}.
+ * models parse (docs/http.md, "Ollama routes"); errors are Ollama's {"error"}.
  * Not here: pulling, creating or deleting models (mnemo serves the one it
  * was started with), and generation.
  */
@@ -23,7 +23,7 @@
 
 /* Ollama's details.family and the model_info key prefix: the architecture
  * Ollama's converter writes for EmbeddingGemma ("gemma-embedding", as
- * llama.cpp's; README.md, "Ollama routes"). mnemo runs that one architecture. */
+ * llama.cpp's; docs/http.md, "Ollama routes"). mnemo runs that one architecture. */
 #define FAMILY "gemma-embedding"
 
 /* Facts about the weights, read once (the files do not change under a

@@ -5,7 +5,7 @@
  * an embedding model: /embed; or /similarity when `inputs` is a
  * {source_sentence, sentences} object, as huggingface_hub's InferenceClient
  * sends both to its base URL), `POST /similarity` (-> [cosine per
- * sentence]), `POST /embed_all` (424: no per-token vectors, README.md),
+ * sentence]), `POST /embed_all` (424: no per-token vectors, docs/http.md),
  * `POST /tokenize`, `POST /decode` and `GET /info`. Errors as TEI gives them
  * ({"error","error_type"}, 422 for validation). /health is in http.c.
  */
@@ -167,7 +167,7 @@ void mnemo__route_tei_root(mnemo_request *r) {
     else embed(r, root);
 }
 
-/* No per-token vectors for now (README.md, "TEI routes"). The body is
+/* No per-token vectors for now (docs/http.md, "TEI routes"). The body is
  * checked as /embed's (422 for what /embed would refuse); then TEI's answer
  * for what its backend cannot do: error_type "Backend", 424 (its router's
  * ErrorType -> StatusCode map). A 4xx: mnemo keeps 5xx for its own failures. */

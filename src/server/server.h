@@ -112,7 +112,7 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
 void mnemo__route_memories(mnemo_request *r);
 void mnemo__route_mcp(mnemo_request *r);
 json_t *mnemo__request_json(mnemo_request *r);
-/* routes_mem0.c: mem0's platform API (README "mem0 platform API"); http.c
+/* routes_mem0.c: mem0's platform API (docs/http.md, "mem0 platform API"); http.c
  * sends it every URL for which mnemo__mem0_path is true (a path under /v1/,
  * /v2/ or /v3/ ending in "/"). */
 void mnemo__route_mem0(mnemo_request *r);

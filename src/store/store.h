@@ -139,7 +139,7 @@ typedef struct mnemo_index {
     uint64_t graph_changes; /* links made or removed once READY (graph_file.c saves when it moved) */
 } mnemo_index;
 
-/* The defaults of the graph (README "memories": the approximate index). */
+/* The defaults of the graph (docs/memories.md: the approximate index). */
 #define MNEMO_GRAPH_THRESHOLD 20000
 /* bench_store at 1M (768-d, 100 clusters in a 48-d subspace), recall@10
  * against exact: M 16 / ef_construction 100 gave 0.748 at ef_search 128 and
@@ -448,7 +448,7 @@ int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migr
 
 /*
  * Runs one memory operation given as a JSON object, the shape of the HTTP
- * bodies (README "memories"): op is "add", "search", "get", "update",
+ * bodies (docs/memories.md): op is "add", "search", "get", "update",
  * "delete", "list", "count" or "history". On success *resp is a new JSON
  * value (the caller decrefs). On failure err says what is wrong; `param`
  * (cap bytes, may be NULL) names the request field at fault ("" if none).
@@ -466,7 +466,7 @@ json_t *mnemo__memory_json(const mnemo_memory *m, int with_score);
 json_t *mnemo__mcp_handle(mnemo_store *s, json_t *msg);
 /* The same for a user: OpenMemory's URL /mcp/{client}/http/{user} names
  * the user whose memories its tools (add_memories, ...) see and the client
- * recorded as agent_id (README "MCP"). Either may be NULL. */
+ * recorded as agent_id (docs/http.md, "MCP over HTTP and OpenMemory"). Either may be NULL. */
 typedef struct mnemo_mcp_user {
     const char *user_id, *client;
 } mnemo_mcp_user;

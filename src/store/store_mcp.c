@@ -31,7 +31,7 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
 /* OpenMemory's tool names (mem0's MCP server): their arguments and answers
  * are OpenMemory's ({"results": [{id, memory, created_at, ...}]}), and the
  * user (and the client, as agent_id) come from the URL /mcp/{client}/http/{user}
- * as OpenMemory's own server takes them (README "MCP"), or a user_id argument.
+ * as OpenMemory's own server takes them (docs/http.md, "MCP over HTTP and OpenMemory"), or a user_id argument.
  * `project` picks the namespace. */
 #define OM_PROJECT "\"project\": {\"type\": \"string\", \"description\": \"the namespace (default: default)\"}"
 #define OM_USER "\"user_id\": {\"type\": \"string\", \"description\": \"whose memories (default: the user of the URL /mcp/{client}/http/{user})\"}"

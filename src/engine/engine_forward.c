@@ -31,9 +31,10 @@ struct mnemo_engine_ctx {
     /* activations, [max_tokens][width] */
     float *x, *xn, *qkv, *att, *tmp, *gu;
     size_t ld_qkv;      /* q at column 0, k at n_heads*head_dim, v after k */
-    float *vp;          /* V of each sequence packed for P·V: per K/V head, panels of 16
-                         * dims, each [len][16] (kernels.h), at start * kv_heads * hd16 */
-    size_t hd16;        /* head_dim rounded up to a whole panel */
+    float *vp;          /* V of each sequence packed for P·V: per K/V head, panels of
+                         * MNEMO_PANEL dims, each [len][MNEMO_PANEL] (kernels.h), at
+                         * start * kv_heads * hd_pad */
+    size_t hd_pad;        /* head_dim rounded up to a whole panel */
     float *scores;      /* per worker: [QUERY_BLOCK][max_seq_length] */
     float *kp;          /* per worker: the keys one task sees, packed (f32 or bf16 pairs) */
     size_t kp_size;     /* floats per worker in kp */
@@ -242,11 +243,11 @@ typedef struct attn_job {
 /* V of each sequence packed once per layer for the P·V GEMMs (the weight
  * operand there: output = head dims, reduction = keys): per K/V head, panels
  * of MNEMO_PANEL dims, each the whole sequence long, so a query block's key
- * window is a pointer offset with the panel stride. f32: panel element
- * (key j, dim d % 16) at j * 16 + d % 16. bf16 (attn_bf16): the pair layout of
- * the dot-product kernels over keys, the length rounded up to even with a
- * zero key, at (j / 2) * 32 + (d % 16) * 2 + j % 2; a sequence's V then
- * starts at (start + s) * kv_heads * hd16 (one spare key per sequence fits).
+ * window is a pointer offset with the panel stride. With P = MNEMO_PANEL,
+ * f32: panel element (key j, dim d % P) at j * P + d % P. bf16 (attn_bf16):
+ * the pair layout of the dot-product kernels over keys, the length rounded up
+ * to even with a zero key, at (j / 2) * 2P + (d % P) * 2 + j % 2; a sequence's V then
+ * starts at (start + s) * kv_heads * hd_pad (one spare key per sequence fits).
  * One task per sequence. */
 static void pack_v_task(void *arg, size_t s, int worker) {
     (void)worker;
@@ -258,14 +259,14 @@ static void pack_v_task(void *arg, size_t s, int worker) {
     for (size_t h = 0; h < nkv; h++) {
         if (c->attn_bf16) {
             size_t lenp = (len + 1) & ~(size_t)1;
-            uint16_t *vp = (uint16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd16;
+            uint16_t *vp = (uint16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd_pad;
             c->e->kernels->pack_pairs_cols(c->qkv + start * c->ld_qkv + voff + h * hd, c->ld_qkv, len,
                                            hd, vp, lenp * P);
         } else {
-            float *vp = c->vp + (start * nkv + h * len) * c->hd16;
+            float *vp = c->vp + (start * nkv + h * len) * c->hd_pad;
             for (size_t j = 0; j < len; j++) {
                 const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
-                for (size_t d = 0; d < c->hd16; d++)
+                for (size_t d = 0; d < c->hd_pad; d++)
                     vp[(d / P) * len * P + j * P + d % P] = d < hd ? v[d] : 0.0f;
             }
         }
@@ -274,7 +275,7 @@ static void pack_v_task(void *arg, size_t s, int worker) {
 
 /* The keys j0..j0 + kr of one sequence's K/V head, starting at row k, packed
  * as the weight operand of S = Q·Kᵀ (output = keys, reduction = head dims):
- * panel p holds keys j0 + 16p.., f32 k-major or (bf16) in the pair layout,
+ * panel p holds keys j0 + p * MNEMO_PANEL.., f32 k-major or (bf16) in the pair layout,
  * the keys past kr zero. */
 static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *out) {
     size_t hd = (size_t)c->e->cfg.head_dim, P = MNEMO_PANEL, panels = (kr + P - 1) / P;
@@ -357,11 +358,11 @@ static void attention_task(void *arg, size_t task, int worker) {
         if (c->attn_bf16) {
             size_t lenp = (len + 1) & ~(size_t)1;
             const uint16_t *vp =
-                (const uint16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd16 + j0 * P;
-            k->gemm_packed_bf16_dps(i1 - i0, hd, kr, S, kr, vp, lenp * P, 0, c->hd16 / P, o, qdim);
+                (const uint16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd_pad + j0 * P;
+            k->gemm_packed_bf16_dps(i1 - i0, hd, kr, S, kr, vp, lenp * P, 0, c->hd_pad / P, o, qdim);
         } else {
-            const float *vp = c->vp + (start * nkv + kvh * len) * c->hd16 + j0 * P;
-            k->gemm_packed_f32s(i1 - i0, hd, kr, S, kr, vp, len * P, 0, c->hd16 / P, o, qdim);
+            const float *vp = c->vp + (start * nkv + kvh * len) * c->hd_pad + j0 * P;
+            k->gemm_packed_f32s(i1 - i0, hd, kr, S, kr, vp, len * P, 0, c->hd_pad / P, o, qdim);
         }
     }
 }
@@ -402,7 +403,7 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->tmp = mnemo__malloc_array(T * H, 4);
     c->qkv = mnemo__malloc_array(T * c->ld_qkv, 4);
     c->att = mnemo__malloc_array(T * Q, 4);
-    c->hd16 = (hd + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL;
+    c->hd_pad = (hd + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL;
     /* Attention on bf16 dot products at int8 and q4 where the CPU has them:
      * Q, K, P and V rounded to bf16, sums in f32, at twice the FMA rate.
      * Not at bf16: measured on bench/compare's 256 texts of ~128 tokens, the
@@ -412,7 +413,7 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
      * int8's 0.995. f32 and "file" stay f32. */
     c->attn_bf16 = e->kernels->gemm_packed_bf16_dps &&
                    (e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4);
-    c->vp = mnemo__malloc_array(T * (size_t)cfg->n_kv_heads * c->hd16, 4);
+    c->vp = mnemo__malloc_array(T * (size_t)cfg->n_kv_heads * c->hd_pad, 4);
     c->kp_size = ((size_t)cfg->max_seq_length + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL *
                  ((hd + 1) & ~(size_t)1);
     c->kp = mnemo__malloc_array(workers * c->kp_size, 4);

@@ -221,76 +221,122 @@ typedef enum {
                  * with f32 activations: half the bytes a one-query pass reads) */
 } i8_policy;
 
+/* The packing of one stacked matrix (first match wins):
+ *
+ *   policy        precision   also needs                        kind
+ *   I8_U8         int8        an 8-bit dot product, weights     PACK_U8
+ *                             not already 8-bit in the file
+ *   I8_U8, I8_YES int8                                          PACK_I8
+ *   I8_U8, I8_YES q4                                            PACK_Q4
+ *   I8_U8, I8_YES bf16        a bf16 dot product                PACK_BF16_DP
+ *   I8_AS_BF16    int8, q4    a bf16 dot product                PACK_BF16_DP
+ *   any           bf16; int8 or q4 (not i8 above); file when     PACK_BF16
+ *                 every part is bf16
+ *   otherwise                                                   PACK_F32
+ *
+ * Why: a file whose weights are already 8-bit (GGUF Q8_0: blocks of 32,
+ * requantized here per row) keeps int16 activations: measured on every 6th
+ * golden row with gate|up at u8, worst cosine 0.99444, under the 0.995 bar.
+ * The bf16 dot product rounds activations too, so it is used only when bf16
+ * was asked for (auto keeps a bf16 file's own model exactly, f32
+ * activations), and at int8/q4 for the down projection kept at bf16 (its
+ * activations as floats, not int16 per token: the outlier channels keep
+ * their resolution; measured at int8: worst golden cosine 0.99836 with it,
+ * 0.99819 widened, and a query ~20% faster). */
+static pack_kind choose_pack(const mnemo_engine *e, i8_policy policy, bool all_bf16) {
+    bool allow_i8 = policy == I8_YES || policy == I8_U8;
+    bool quantized = e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4;
+    if (allow_i8 && e->precision == MNEMO_PRECISION_INT8)
+        return policy == I8_U8 && e->kernels->gemm_packed_u8 && !e->prequantized ? PACK_U8 : PACK_I8;
+    if (allow_i8 && e->precision == MNEMO_PRECISION_Q4) return PACK_Q4;
+    bool bf16 = e->precision == MNEMO_PRECISION_BF16 || quantized ||
+                (e->precision == MNEMO_PRECISION_FILE && all_bf16);
+    if (!bf16) return PACK_F32;
+    bool dot = e->kernels->gemm_packed_bf16_dp &&
+               ((allow_i8 && e->precision == MNEMO_PRECISION_BF16) || (policy == I8_AS_BF16 && quantized));
+    return dot ? PACK_BF16_DP : PACK_BF16;
+}
+
+static size_t bytes_f32(size_t rows, size_t cols) { return mnemo__packed_size(rows, cols) * 4; }
+static size_t bytes_bf16(size_t rows, size_t cols) { return mnemo__packed_size(rows, cols) * 2; }
+static size_t bytes_bf16_dp(size_t rows, size_t cols) { return mnemo__packed_i8_size(rows, cols) * 2; }
+static size_t no_scales(size_t rows, size_t cols) { return 0; }
+static size_t scales_i8(size_t rows, size_t cols) { return rows * sizeof(float); }
+static size_t scales_u8(size_t rows, size_t cols) { return rows * 2 * sizeof(float); } /* scales, column sums */
+static size_t scales_q4(size_t rows, size_t cols) { return mnemo__packed_q4_scales(rows, cols) * sizeof(float); }
+
+/* What each kind needs: the element its rows are gathered in before packing
+ * (bf16 kinds from bf16, the quantized ones from f32) and the bytes of the
+ * packed matrix and of its scales. */
+static const struct {
+    size_t gather;
+    size_t (*bytes)(size_t rows, size_t cols);
+    size_t (*scale_bytes)(size_t rows, size_t cols);
+} pack_info[] = {
+    [PACK_F32] = {4, bytes_f32, no_scales},
+    [PACK_BF16] = {2, bytes_bf16, no_scales},
+    [PACK_BF16_DP] = {2, bytes_bf16_dp, no_scales},
+    [PACK_I8] = {4, mnemo__packed_i8_size, scales_i8},
+    [PACK_U8] = {4, mnemo__packed_u8_size, scales_u8},
+    [PACK_Q4] = {4, mnemo__packed_q4_size, scales_q4},
+};
+
+/* The engine's count of matrices packed at each precision (mnemo bench's
+ * "linear mix"): both 8-bit kinds count as int8, both bf16 kinds as bf16. */
+static int *pack_counter(mnemo_engine *e, pack_kind kind) {
+    switch (kind) {
+    case PACK_BF16:
+    case PACK_BF16_DP: return &e->packed_bf16;
+    case PACK_I8:
+    case PACK_U8: return &e->packed_i8;
+    case PACK_Q4: return &e->packed_q4;
+    case PACK_F32: break;
+    }
+    return &e->packed_f32;
+}
+
+static void free_parts(const mnemo_weight *parts, int n) {
+    for (int i = 0; i < n; i++)
+        if (parts[i].owned) mnemo__free((void *)parts[i].data);
+}
+
+/* Stacks parts[0..n) (same cols) into one matrix and packs it as
+ * choose_pack says; the parts' own copies are freed. */
 static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_packed *out,
                       i8_policy policy, mnemo_error *err) {
-    bool allow_i8 = policy == I8_YES || policy == I8_U8;
     size_t rows = 0, cols = parts[0].cols;
     bool all_bf16 = true;
     for (int i = 0; i < n; i++) {
         rows += parts[i].rows;
         all_bf16 &= parts[i].dtype == MNEMO_DTYPE_BF16;
     }
-    bool to_bf16 = e->precision == MNEMO_PRECISION_BF16 ||
-                   (e->precision == MNEMO_PRECISION_FILE && all_bf16);
-    bool quantized = e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4;
-    bool to_i8 = allow_i8 && e->precision == MNEMO_PRECISION_INT8;
-    /* A file whose weights are already 8-bit (GGUF Q8_0: blocks of 32, requantized
-     * here per row) keeps int16 activations: measured on every 6th golden row
-     * with gate|up at u8, worst cosine 0.99444, under the 0.995 bar. */
-    bool to_u8 = to_i8 && policy == I8_U8 && e->kernels->gemm_packed_u8 && !e->prequantized;
-    bool to_q4 = allow_i8 && e->precision == MNEMO_PRECISION_Q4; /* the same policy as int8 */
-    if (quantized && !allow_i8) to_bf16 = true;
-    if (to_i8 || to_q4) to_bf16 = false; /* gather in f32, then quantize */
-    size_t esize = to_bf16 ? 2 : 4;
-    /* The bf16 dot product rounds activations too: only when bf16 was asked for
-     * (auto keeps a bf16 file's own model exactly, f32 activations), and at
-     * int8/q4 for the down projection kept at bf16 (its activations as floats,
-     * not int16 per token: the outlier channels keep their resolution;
-     * measured at int8: worst golden cosine 0.99836 with it, 0.99819 widened,
-     * and a query ~20% faster). */
-    bool pairs = to_bf16 && e->kernels->gemm_packed_bf16_dp &&
-                 ((allow_i8 && e->precision == MNEMO_PRECISION_BF16) ||
-                  (policy == I8_AS_BF16 && quantized));
-    size_t bytes = to_u8   ? mnemo__packed_u8_size(rows, cols)
-                   : to_i8 ? mnemo__packed_i8_size(rows, cols)
-                   : to_q4 ? mnemo__packed_q4_size(rows, cols)
-                   : pairs ? mnemo__packed_i8_size(rows, cols) * 2
-                           : mnemo__packed_size(rows, cols) * esize;
-    size_t scale_bytes = to_u8   ? rows * 2 * sizeof(float)
-                         : to_i8 ? rows * sizeof(float)
-                         : to_q4 ? mnemo__packed_q4_scales(rows, cols) * sizeof(float)
-                                 : 0;
-    pack_kind kind = to_u8   ? PACK_U8
-                     : to_i8 ? PACK_I8
-                     : to_q4 ? PACK_Q4
-                     : pairs ? PACK_BF16_DP
-                     : to_bf16 ? PACK_BF16
-                               : PACK_F32;
-    int *counter = to_i8 ? &e->packed_i8 : to_q4 ? &e->packed_q4 : to_bf16 ? &e->packed_bf16 : &e->packed_f32;
+    pack_kind kind = choose_pack(e, policy, all_bf16);
+    size_t esize = pack_info[kind].gather;
+    size_t bytes = pack_info[kind].bytes(rows, cols), scale_bytes = pack_info[kind].scale_bytes(rows, cols);
+    int *counter = pack_counter(e, kind);
     const void *cached = mnemo__engine_cache_take(e, bytes);
     const void *cached_scales = cached && scale_bytes ? mnemo__engine_cache_take(e, scale_bytes) : NULL;
     if (cached && (!scale_bytes || cached_scales)) {
-        for (int i = 0; i < n; i++)
-            if (parts[i].owned) mnemo__free((void *)parts[i].data);
+        free_parts(parts, n);
         *out = (mnemo_packed){cached, kind, cached_scales, rows, cols};
         (*counter)++;
         return MNEMO_OK;
     }
     void *src = mnemo__malloc_array(rows * cols, esize);
     void *dst = own(e, bytes);
-    if (!src || !dst) {
+    float *scales = scale_bytes ? own(e, scale_bytes) : NULL;
+    if (!src || !dst || (scale_bytes && !scales)) {
         mnemo__free(src);
-        for (int i = 0; i < n; i++)
-            if (parts[i].owned) mnemo__free((void *)parts[i].data);
+        free_parts(parts, n);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
     }
     size_t r0 = 0;
     for (int i = 0; i < n; i++) {
         const mnemo_weight *w = &parts[i];
         size_t count = w->rows * cols;
-        if (to_bf16 && w->dtype == MNEMO_DTYPE_BF16) {
+        if (esize == 2 && w->dtype == MNEMO_DTYPE_BF16) {
             memcpy((uint16_t *)src + r0 * cols, w->data, count * 2);
-        } else if (to_bf16) {
+        } else if (esize == 2) {
             const float *f = w->data;
             uint16_t *b = (uint16_t *)src + r0 * cols;
             for (size_t k = 0; k < count; k++) b[k] = mnemo__f32_to_bf16(f[k]);
@@ -304,30 +350,22 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
         r0 += w->rows;
         if (!w->owned) mnemo__release_pages(w->data, w->rows * cols * (w->dtype == MNEMO_DTYPE_F32 ? 4 : 2));
     }
-    for (int i = 0; i < n; i++)
-        if (parts[i].owned) mnemo__free((void *)parts[i].data);
-    if (to_i8 || to_q4) {
-        float *scales = own(e, scale_bytes);
-        if (!scales || (to_q4 && mnemo__pack_q4(src, rows, cols, dst, scales) != 0)) {
-            mnemo__free(src);
-            return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
-        }
-        if (to_u8) mnemo__pack_u8(src, rows, cols, dst, scales);
-        else if (to_i8) mnemo__pack_i8(src, rows, cols, dst, scales);
-        mnemo__free(src);
-        mnemo__engine_cache_note(e, dst, bytes);
-        mnemo__engine_cache_note(e, scales, scale_bytes);
-        (*counter)++;
-        *out = (mnemo_packed){dst, kind, scales, rows, cols};
-        return MNEMO_OK;
+    free_parts(parts, n);
+    int rc = 0;
+    switch (kind) {
+    case PACK_F32: mnemo__pack_f32(src, rows, cols, dst); break;
+    case PACK_BF16: mnemo__pack_bf16(src, rows, cols, dst); break;
+    case PACK_BF16_DP: mnemo__pack_bf16_pairs(src, rows, cols, dst); break;
+    case PACK_I8: mnemo__pack_i8(src, rows, cols, dst, scales); break;
+    case PACK_U8: mnemo__pack_u8(src, rows, cols, dst, scales); break;
+    case PACK_Q4: rc = mnemo__pack_q4(src, rows, cols, dst, scales); break;
     }
-    if (pairs) mnemo__pack_bf16_pairs(src, rows, cols, dst);
-    else if (to_bf16) mnemo__pack_bf16(src, rows, cols, dst);
-    else mnemo__pack_f32(src, rows, cols, dst);
     mnemo__free(src);
+    if (rc) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory packing weights");
     mnemo__engine_cache_note(e, dst, bytes);
+    if (scales) mnemo__engine_cache_note(e, scales, scale_bytes);
     (*counter)++;
-    *out = (mnemo_packed){dst, kind, NULL, rows, cols};
+    *out = (mnemo_packed){dst, kind, scales, rows, cols};
     return MNEMO_OK;
 }
 

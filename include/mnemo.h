@@ -57,7 +57,7 @@ MNEMO_API const char *mnemo_version(void);
     X(EINVAL, -1, "invalid argument")                                         \
     X(ENOMEM, -2, "out of memory")                                            \
     X(EIO, -3, "input/output error")                                          \
-    X(ENOENT, -4, "file not found")                                           \
+    X(ENOENT, -4, "not found (no such file, or no such memory)")              \
     X(EFORMAT, -5, "malformed file")                                          \
     X(EUNSUPPORTED, -6, "not implemented")                                    \
     X(EUTF8, -7, "invalid UTF-8")                                             \

@@ -2,10 +2,12 @@
  * index.c — the in-memory vector index of a store: every live memory's
  * vector in one contiguous array with the fields the search filters on
  * (scope, expiry, metadata), the dot product the exact search runs, and the
- * upkeep of the HNSW graph (hnsw.c) over the same vectors: which entries are
- * linked in, moves and removals. Not the search itself (store_read.c), not
- * the builder thread (store.c) nor persistence (the rows are in SQLite; the
- * index and its graph are rebuilt from them at open).
+ * upkeep of the HNSW graph (hnsw.c) over the vectors' int8 codes: which
+ * entries are linked in, moves and removals. Not the search itself
+ * (store_read.c), not the builder thread (store.c) nor persistence: the rows
+ * are in SQLite and the index is rebuilt from them at open; the graph is
+ * loaded from its file (graph_file.c) when the file matches the rows, else
+ * built again.
  *
  * The graph's life: none while the index holds fewer than graph_threshold
  * entries (exact search is fast enough there and a graph costs ~1 ms per

@@ -149,7 +149,7 @@ typedef struct mnemo_index {
 #define MNEMO_HNSW_EF_CONSTRUCTION 200
 #define MNEMO_HNSW_EF_SEARCH 256
 #define MNEMO_HNSW_SEED 0x6D6E656D6F484E53ULL
-#define MNEMO_HNSW_MAX_LEVEL 24 /* no node above it; with M = 16 a level above 6 has odds below 1e-7 */
+#define MNEMO_HNSW_MAX_LEVEL 24 /* no node above it; with M = 32 a level above 5 has odds below 1e-7 */
 
 /* An empty index; the graph parameters are 0 for their defaults, and a
  * threshold of SIZE_MAX never builds a graph. Errors: EINVAL (m). */
@@ -260,6 +260,31 @@ int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history *
 extern const mnemo_store_backend mnemo__pg_backend;
 int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
 
+/*
+ * The store's locks, what each guards, and the one order they nest in (a
+ * thread holding a lock takes only locks further down this list; the ones
+ * marked leaf are never held while another is taken):
+ *
+ *   write_lock   the writer connection and every write transaction (add,
+ *                update, delete, sweep): one writer at a time, in process.
+ *                Across processes: lock_fd's flock() on DIR/memories.lock.
+ *   embed_lock   the store's embedding context (one caller at a time). Taken
+ *                before write_lock by adds and updates (texts are embedded
+ *                outside the write), and under it only when an update finds
+ *                that another changed the memory's prompt meanwhile.
+ *   index_lock   (rwlock) the in-memory index and its graph: read by searches
+ *                and by an add's dedup (under write_lock), written to apply a
+ *                committed change (under write_lock), and by the graph
+ *                builder when it turns the graph READY.
+ *   reader_lock  leaf: the pool of idle read connections (a connection is
+ *                taken before index_lock and used under it to rescore).
+ *   build_lock   leaf: the builder thread's wake-up and stop flag.
+ *   sweep_lock   leaf: the sweeper thread's wake-up and stop flag (the sweep
+ *                itself runs without it, under write_lock).
+ *
+ * PostgreSQL has one more, the connection pool's lock (pg.c), a leaf too;
+ * its writes are serialized by PostgreSQL, not by write_lock.
+ */
 struct mnemo_store {
     const mnemo_store_backend *backend;
     struct mnemo_pg *pg; /* the PostgreSQL backend's state; NULL for SQLite */

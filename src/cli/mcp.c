@@ -4,7 +4,7 @@
  * stdout (nothing else is written there; logs go to stderr). The protocol
  * itself is in store/store_mcp.c.
  */
-#include "../store/store.h"
+#include "../store/store_api.h"
 #include "cli.h"
 
 #include <stdio.h>
@@ -82,7 +82,7 @@ int mnemo__cmd_mcp(const mnemo_settings *s, int argc, char **argv) {
     mnemo_model *model;
     int rc = mnemo__cli_open_store(s, "mcp", &model, &r.store);
     if (rc) return rc;
-    mnemo__log(MNEMO_LOG_INFO, "mcp.start", "store=%s", s->data_dir ? s->data_dir : r.store->backend->name);
+    mnemo__log(MNEMO_LOG_INFO, "mcp.start", "store=%s", s->data_dir ? s->data_dir : mnemo__store_backend_name(r.store));
     mnemo__cli_each_line(stdin, handle_line, &r);
     mnemo_store_close(r.store);
     mnemo_model_close(model);

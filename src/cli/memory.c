@@ -5,7 +5,7 @@
  * routes take, run by the store's JSON layer, and the answer is printed as
  * one JSON line. Also the store opening shared with `mnemo mcp`.
  */
-#include "../store/store.h"
+#include "../store/store_api.h"
 #include "cli.h"
 
 #include <jansson.h>

@@ -3,7 +3,7 @@
  * SQLite store copied into PostgreSQL by the store part (pg_migrate.c); the
  * counts printed as one JSON line. Not the copy itself.
  */
-#include "../store/store.h"
+#include "../store/store_api.h"
 #include "cli.h"
 
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #ifndef MNEMO_SERVER_MEM0_H
 #define MNEMO_SERVER_MEM0_H
 
-#include "../store/store.h"
+#include "../store/store_api.h"
 #include "server.h"
 
 #include <stdbool.h>

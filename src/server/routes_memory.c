@@ -16,7 +16,7 @@
  * "/v1/memories" (any method: the table mnemo__memory_ops below dispatches,
  * and is listed as the server's routes) and POST "/mcp".
  */
-#include "../store/store.h"
+#include "../store/store_api.h"
 #include "server.h"
 
 #include <microhttpd.h>

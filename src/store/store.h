@@ -1,14 +1,15 @@
 /*
- * store.h — the internal header of the store part (memories): the store
- * struct shared by the store's files, the in-memory vector index, metadata
- * filters, and the JSON request layer that the CLI, MCP and HTTP routes call.
- * Other parts use only the functions marked "for other parts" below, and the
- * public API in mnemo.h.
+ * store.h — the internal header of the store part (memories), for the
+ * store's own files: the store struct, the backends' table, the in-memory
+ * vector index and its HNSW graph, metadata filters. Other parts (the
+ * server, the CLI, MCP) include store_api.h instead, and the public API in
+ * mnemo.h.
  */
 #ifndef MNEMO_STORE_H
 #define MNEMO_STORE_H
 
 #include "../core/core.h"
+#include "store_api.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -16,19 +17,16 @@
 
 /* ------------------------------------------------------------ filters */
 
-/* A validated filter (see mnemo.h); the JSON is kept and walked. */
-typedef struct mnemo_filter {
+/* A validated filter (see mnemo.h); the JSON is kept and walked. Parsed
+ * and freed by store_api.h's mnemo__filter_parse / _free. */
+struct mnemo_filter {
     json_t *root;
-} mnemo_filter;
+};
 
-/* Parses and validates filter JSON text (NULL or "": no filter, *out NULL).
- * Errors: EINVAL naming the bad operator or value and its path. */
-int mnemo__filter_parse(const char *text, mnemo_filter **out, mnemo_error *err);
 /* The same from a JSON value (borrowed; NULL or json null: no filter). */
 int mnemo__filter_from_json(json_t *v, mnemo_filter **out, mnemo_error *err);
 /* Non-zero when `meta` (a JSON object) passes; a NULL filter passes all. */
 int mnemo__filter_match(const mnemo_filter *f, const json_t *meta);
-void mnemo__filter_free(mnemo_filter *f);
 
 /* ------------------------------------------------------- vector index */
 
@@ -368,8 +366,6 @@ int mnemo__store_sqlite_fail(mnemo_error *err, sqlite3 *db, int rc, const char *
 /* Embeds n texts with the named prompt into out (n * dim). */
 int mnemo__store_embed(mnemo_store *s, const char *const *texts, const size_t *lens, size_t n,
                        const char *prompt, float *out, mnemo_error *err);
-/* Validates a scope (UTF-8, lengths); the namespace NULL/"" means "default". */
-int mnemo__scope_check(const mnemo_memory_scope *sc, const char *where, mnemo_error *err);
 const char *mnemo__scope_ns(const mnemo_memory_scope *sc);
 /* Validates metadata text: a JSON object within the size limit. On success
  * *meta owns the parsed object and *compact (mnemo__free) its compact text. */
@@ -404,9 +400,7 @@ int mnemo__same_prompt(const char *a, const char *b);
  * the batch mixes prompts); rows of inputs with a vector are untouched.
  * Errors: ENOMEM, and those of embedding. */
 int mnemo__embed_inputs(mnemo_store *s, const mnemo_memory_input *in, size_t n, float *vecs, mnemo_error *err);
-/* A new random memory id; the hash of a text that exact dedup compares
- * (store_write.c). */
-void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]);
+/* The hash of a text that exact dedup compares (store_write.c). */
 uint64_t mnemo__text_hash(const char *text, size_t len);
 /* A search's vector: the caller's made unit, or the query embedded with
  * the "query" prompt, into q (dim floats). Errors: EINVAL, as embedding. */
@@ -459,42 +453,8 @@ int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_
 const char *mnemo__store_fingerprint_text(void);
 #define MNEMO_FINGERPRINT_MIN_COSINE 0.98
 
-/* `mnemo migrate` (pg_migrate.c): copies the SQLite store in `from`
- * ("sqlite:DIR" or DIR) into the PostgreSQL store at `to` without
- * embedding again, in one transaction. Errors: ENOENT (no store in from),
- * EINVAL (the target has another model, or memories and not force), EIO,
- * EFORMAT. */
-typedef struct mnemo_migrate_report {
-    size_t memories, skipped, history; /* copied, already there (force), events copied */
-} mnemo_migrate_report;
-int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migrate_report *rep, mnemo_error *err);
-
-/* ------------------------------------------- JSON requests (for other parts) */
-
-/*
- * Runs one memory operation given as a JSON object, the shape of the HTTP
- * bodies (docs/memories.md): op is "add", "search", "get", "update",
- * "delete", "list", "count" or "history". On success *resp is a new JSON
- * value (the caller decrefs). On failure err says what is wrong; `param`
- * (cap bytes, may be NULL) names the request field at fault ("" if none).
- * Unknown fields, wrong types and bad values are refused before anything
- * is stored.
- */
-int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp,
-                      mnemo_error *err, char *param, size_t cap);
 /* A memory as a JSON object (id, text, metadata, namespace, ..., score when
  * with_score). */
 json_t *mnemo__memory_json(const mnemo_memory *m, int with_score);
-
-/* The memory tools over MCP (store_mcp.c): one JSON-RPC 2.0 message in
- * (borrowed), its reply out (new; NULL for a notification or a response). */
-json_t *mnemo__mcp_handle(mnemo_store *s, json_t *msg);
-/* The same for a user: OpenMemory's URL /mcp/{client}/http/{user} names
- * the user whose memories its tools (add_memories, ...) see and the client
- * recorded as agent_id (docs/http.md, "MCP over HTTP and OpenMemory"). Either may be NULL. */
-typedef struct mnemo_mcp_user {
-    const char *user_id, *client;
-} mnemo_mcp_user;
-json_t *mnemo__mcp_handle_as(mnemo_store *s, json_t *msg, const mnemo_mcp_user *u);
 
 #endif /* MNEMO_STORE_H */

@@ -283,6 +283,8 @@ static double wall_clock(void *ctx) {
     return (double)tv.tv_sec + tv.tv_usec / 1e6;
 }
 
+const char *mnemo__store_backend_name(const mnemo_store *s) { return s->backend->name; }
+
 mnemo_store_options mnemo_store_default_options(void) {
     return (mnemo_store_options){
         .synchronous = "full",

@@ -1,0 +1,64 @@
+/*
+ * store_api.h — what the other parts (the HTTP server, the CLI, MCP over
+ * stdio) call in the store besides mnemo.h's public functions: the JSON
+ * request layer, the MCP tools, filters (parsed once, reused), scope checks,
+ * new ids and `mnemo migrate`. The store's own files include store.h, which
+ * includes this.
+ */
+#ifndef MNEMO_STORE_API_H
+#define MNEMO_STORE_API_H
+
+#include "../core/core.h"
+
+#include <jansson.h>
+
+/* A validated metadata filter (see mnemo.h). */
+typedef struct mnemo_filter mnemo_filter;
+/* Parses and validates filter JSON text (NULL or "": no filter, *out NULL).
+ * Errors: EINVAL naming the bad operator or value and its path. */
+int mnemo__filter_parse(const char *text, mnemo_filter **out, mnemo_error *err);
+void mnemo__filter_free(mnemo_filter *f);
+
+/* Validates a scope (UTF-8, lengths); the namespace NULL/"" means "default". */
+int mnemo__scope_check(const mnemo_memory_scope *sc, const char *where, mnemo_error *err);
+/* The backend's name ("sqlite", "postgres") for logs. */
+const char *mnemo__store_backend_name(const mnemo_store *s);
+/* A new random memory id. */
+void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]);
+
+/* `mnemo migrate` (pg_migrate.c): copies the SQLite store in `from`
+ * ("sqlite:DIR" or DIR) into the PostgreSQL store at `to` without
+ * embedding again, in one transaction. Errors: ENOENT (no store in from),
+ * EINVAL (the target has another model, or memories and not force), EIO,
+ * EFORMAT. */
+typedef struct mnemo_migrate_report {
+    size_t memories, skipped, history; /* copied, already there (force), events copied */
+} mnemo_migrate_report;
+int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migrate_report *rep, mnemo_error *err);
+
+/* ------------------------------------------------------ JSON requests */
+
+/*
+ * Runs one memory operation given as a JSON object, the shape of the HTTP
+ * bodies (docs/memories.md): op is "add", "search", "get", "update",
+ * "delete", "list", "count" or "history". On success *resp is a new JSON
+ * value (the caller decrefs). On failure err says what is wrong; `param`
+ * (cap bytes, may be NULL) names the request field at fault ("" if none).
+ * Unknown fields, wrong types and bad values are refused before anything
+ * is stored.
+ */
+int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp,
+                      mnemo_error *err, char *param, size_t cap);
+
+/* The memory tools over MCP (store_mcp.c): one JSON-RPC 2.0 message in
+ * (borrowed), its reply out (new; NULL for a notification or a response). */
+json_t *mnemo__mcp_handle(mnemo_store *s, json_t *msg);
+/* The same for a user: OpenMemory's URL /mcp/{client}/http/{user} names
+ * the user whose memories its tools (add_memories, ...) see and the client
+ * recorded as agent_id (docs/http.md, "MCP over HTTP and OpenMemory"). Either may be NULL. */
+typedef struct mnemo_mcp_user {
+    const char *user_id, *client;
+} mnemo_mcp_user;
+json_t *mnemo__mcp_handle_as(mnemo_store *s, json_t *msg, const mnemo_mcp_user *u);
+
+#endif /* MNEMO_STORE_API_H */

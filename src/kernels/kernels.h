@@ -208,6 +208,24 @@ const mnemo_kernels *mnemo__kernels_ref(void);
 void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                           const uint16_t *w, size_t ldw, float *y, size_t ldy);
 const mnemo_kernels *mnemo__kernels_portable(void);
+/* The portable table's GEMMs (portable.c: gemm_generic.inc for the
+ * baseline ISA; ref.c: the integer ones, which the reference table shares). */
+void mnemo__gemm_f32_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                              const float *w, size_t ldw, float *y, size_t ldy);
+void mnemo__gemm_packed_f32_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                     const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_f32s_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                      const float *wp, size_t pstride, size_t p0, size_t p1,
+                                      float *y, size_t ldy);
+void mnemo__gemm_packed_bf16_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                      const uint16_t *wp, size_t p0, size_t p1, float *y,
+                                      size_t ldy);
+void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                    size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const uint8_t *wq, const float *ws, size_t p0,
+                                    size_t p1, float *y, size_t ldy);
 /* NULL when the CPU lacks AVX2+FMA. */
 const mnemo_kernels *mnemo__kernels_avx2(void);
 /* The first AVX-512 table (F+BW+VL), NULL when the CPU lacks it. */

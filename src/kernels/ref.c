@@ -66,9 +66,6 @@ static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, s
  * block, then the block scale (kernels.h). */
 void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                     const float *sx, const uint8_t *wq, const float *ws, size_t p0,
-                                    size_t p1, float *y, size_t ldy);
-void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
-                                    const float *sx, const uint8_t *wq, const float *ws, size_t p0,
                                     size_t p1, float *y, size_t ldy) {
     size_t nb = (K + 31) / 32;
     for (size_t m = 0; m < M; m++)
@@ -89,9 +86,6 @@ void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t 
 }
 
 /* Shared by the reference and portable tables: exact integer sums. */
-void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
-                                    const float *sx, const int8_t *wq, const float *sw, size_t p0,
-                                    size_t p1, float *y, size_t ldy);
 void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                     const float *sx, const int8_t *wq, const float *sw, size_t p0,
                                     size_t p1, float *y, size_t ldy) {

@@ -6,13 +6,12 @@
  * with -mavx2 -mfma; dispatch.c calls it only when CPUID reports both.
  */
 #include "../kernels.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
-                          float *, size_t);
 
 #define MR 4
 #define NR 3
@@ -94,12 +93,6 @@ DEFINE_GEMM(mnemo__gemm_f32_avx2, tile_f32, float)
  * register-blocked shape; 16 ymm registers in all). Panels are taken in
  * groups that fit in L2, and every 6-row tile of x passes over a group.
  */
-void mnemo__gemm_packed_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
-                                 size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                  size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
-                                  size_t, size_t, size_t, float *, size_t);
 
 #define PMR 6
 
@@ -239,7 +232,6 @@ void mnemo__gemm_packed_bf16_avx2(size_t M, size_t N, size_t K, const float *x, 
  * error ~1e-7, the libm-level accuracy the goldens need). z is clamped to
  * [-88, 88] where tanh is ±1 to float precision anyway.
  */
-void mnemo__gelu_tanh_mul_avx2(float *, const float *, const float *, size_t);
 
 static inline __m256 exp_avx2(__m256 z) {
     z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
@@ -276,7 +268,6 @@ void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, s
 /* ------------------------------------------------------------ dot */
 /* Four FMA chains of 8 (enough to hide the FMA latency at two per cycle for
  * the 768-wide vectors of the store); the tail in the portable order. */
-float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n);
 float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
@@ -298,7 +289,6 @@ float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n) {
 
 /* Sign-extended to 16 bits, then vpmaddwd: pairs of products (each below
  * 2^14 in magnitude) summed into 8 int32 lanes, two chains. */
-int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
 int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     __m256i s0 = _mm256_setzero_si256(), s1 = s0;
     size_t i = 0;
@@ -334,8 +324,6 @@ MNEMO_PEAK_LOOP(mnemo__fma_loop_avx2, __m256, "vfmadd231ps", _mm256_setzero_ps()
  * activations are broadcast as one 32-bit word, and twelve vpmaddwd feed
  * twelve int32 accumulators. The scales are applied once per tile.
  */
-void mnemo__gemm_packed_i8_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const int8_t *, const float *, size_t, size_t, float *, size_t);
 
 static inline __m256i bcast_pair(const int16_t *p) {
     int32_t v;
@@ -441,7 +429,6 @@ void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
 
 /* Rows of x to int16 with per-row scales, 8 at a time (the int8 path's
  * activation quantization; same rounding as lrintf: to nearest even). */
-void mnemo__quantize_rows_avx2(const float *, size_t, size_t, size_t, int16_t *, size_t, float *);
 void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
                                size_t ldq, float *sx) {
     float lim = (float)mnemo__i8_x_limit(K);
@@ -477,8 +464,6 @@ void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, i
  * removed; a block's int32 sums are scaled into f32 accumulators. 16 ymm
  * registers allow 3 rows x 1 panel (6 int32 + 6 f32 + 2 weights + 1 broadcast).
  */
-void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
 
 static inline __attribute__((always_inline)) __m256i q4_half_row(const uint8_t *p) {
     __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));

@@ -8,18 +8,12 @@
  * -mavx512vl -mfma and called only when CPUID reports them (dispatch.c).
  */
 #include "../kernels.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-void mnemo__gemm_packed_f32_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
-                                   size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_t,
-                                    const uint16_t *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_f32s_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
-                                    size_t, size_t, size_t, float *, size_t);
-void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
 
 #define TMR 12 /* rows of x per tile */
 
@@ -173,8 +167,6 @@ void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up,
 }
 
 /* ------------------------------------------------- RMSNorm, softmax */
-void mnemo__rmsnorm_avx512(float *, const float *, const float *, size_t, float);
-void mnemo__softmax_window_avx512(float *, size_t, size_t, size_t, float);
 
 /* As mnemo__rmsnorm: the sum of squares in f64 (8 lanes per half), so the
  * scale matches the portable one to the last bits. */
@@ -239,7 +231,6 @@ MNEMO_PEAK_LOOP(mnemo__fma_loop_avx512, __m512, "vfmadd231ps", _mm512_setzero_ps
 
 /* The AVX2 form at twice the width: 32 codes a step, sign-extended to 16
  * bits, vpmaddwd into 16 int32 lanes. */
-int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n);
 int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
     __m512i s0 = _mm512_setzero_si512(), s1 = s0;
     size_t i = 0;
@@ -270,8 +261,6 @@ int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
 /* mnemo__quantize_rows_u8 on zmm: the same range, scale, zero point and
  * rounding (vcvtps2dq rounds to nearest even, as lrintf does), so the same
  * bytes. */
-void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
-                                    size_t ldu, float *sx, int32_t *zx);
 void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                                     size_t ldu, float *sx, int32_t *zx) {
     size_t K4 = (K + 3) & ~(size_t)3;

@@ -9,16 +9,10 @@
  * when CPUID reports AVX512-BF16.
  */
 #include "../kernels.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <string.h>
-
-void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                 size_t, size_t, size_t, float *, size_t);
-void mnemo__pack_pairs_rows_bf16(const float *, size_t, size_t, size_t, uint16_t *);
-void mnemo__pack_pairs_cols_bf16(const float *, size_t, size_t, size_t, uint16_t *, size_t);
 
 #define BMR 12
 /* The k-chunk one stack buffer of bf16 activations holds (12 rows x 4096 =

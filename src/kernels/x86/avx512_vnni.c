@@ -6,6 +6,7 @@
  * calls it only when CPUID reports AVX512-VNNI.
  */
 #include "../kernels.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -30,9 +31,6 @@ static inline __attribute__((always_inline)) __m512i dpwssd(__m512i acc, __m512i
  * row's quad is broadcast with vpbroadcastd first. A tile is 12 rows x 2
  * panels: 24 int32 accumulators, 2 weight registers and 1 broadcast.
  */
-void mnemo__gemm_packed_u8_vnni(size_t, size_t, size_t, const uint8_t *, size_t, const float *,
-                                const int32_t *, const int8_t *, const float *, size_t, size_t,
-                                float *, size_t);
 
 /* acc += u8 quads of u . s8 quads of s, per int32 lane */
 static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
@@ -161,8 +159,6 @@ void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu,
  * int32 sums are scaled by the block's 16 column scales into f32
  * accumulators, so a tile is 12 rows x 1 panel (12 int32 + 12 f32 registers).
  */
-void mnemo__gemm_packed_q4_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
 
 static inline __attribute__((always_inline)) __m512i dpwssd_bcast(__m512i acc, __m512i w,
                                                                   const int16_t *pair) {

@@ -18,7 +18,6 @@
 #if defined(__x86_64__)
 static const mnemo_kernels avx2_kernels = {
     .name = "avx2",
-    .gemm_f32 = mnemo__gemm_f32_avx2,
     .gemm_packed_f32 = mnemo__gemm_packed_f32_avx2,
     .gemm_packed_f32s = mnemo__gemm_packed_f32s_avx2,
     .gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx2,
@@ -34,7 +33,6 @@ static const mnemo_kernels avx2_kernels = {
 #endif
 static const mnemo_kernels portable_kernels = {
     .name = "portable",
-    .gemm_f32 = mnemo__gemm_f32_portable,
     .gemm_packed_f32 = mnemo__gemm_packed_f32_portable,
     .gemm_packed_f32s = mnemo__gemm_packed_f32s_portable,
     .gemm_packed_bf16 = mnemo__gemm_packed_bf16_portable,

@@ -12,15 +12,6 @@
 #include <stdint.h>
 
 /*
- * y[m*ldy + n] = sum_k x[m*ldx + k] * w[n*ldw + k]   for m < M, n < N
- * i.e. y = x · wᵀ with both operands row-major along K (a linear layer with
- * PyTorch's [out, in] weight layout). Overwrites y. Single-threaded: callers
- * split N (or M) across the pool.
- */
-typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                  const float *w, size_t ldw, float *y, size_t ldy);
-
-/*
  * Packed weights: the rows (output features) of a [N][K] weight grouped in
  * panels of MNEMO_PANEL rows, each panel stored k-major:
  *   wp[(n / 16) * K * 16 + k * 16 + n % 16]
@@ -28,7 +19,9 @@ typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, 
  * for one k as one contiguous vector. Packed once at load (pack.c).
  *
  * y[m*ldy + n] = sum_k x[m*ldx + k] * w[n][k] for m < M and n in the panels
- * [p0, p1), clipped to n < N. Overwrites y.
+ * [p0, p1), clipped to n < N: y = x · wᵀ, a linear layer with PyTorch's
+ * [out, in] weight layout. Overwrites y. Single-threaded, as every kernel
+ * here: callers split the panels (or M) across the pool.
  */
 #define MNEMO_PANEL 16
 typedef void (*mnemo_gemm_packed_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
@@ -95,7 +88,6 @@ typedef void (*mnemo_gemm_packed_q4_fn)(size_t M, size_t N, size_t K, const int1
 
 typedef struct mnemo_kernels {
     const char *name; /* "ref", "portable", "avx2", "avx512", ... */
-    mnemo_gemm_f32_fn gemm_f32;
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_f32s_fn gemm_packed_f32s;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
@@ -203,15 +195,21 @@ void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_
  * one of the variants by name (ref, portable, avx2, avx512, avx512-vnni). */
 const mnemo_kernels *mnemo__kernels_best(void);
 const mnemo_kernels *mnemo__kernels_ref(void);
-/* The scalar reference y = x · wᵀ with unpacked bfloat16 weights: the tests'
- * yardstick for the packed bf16 kernels (the engine always packs). */
+/*
+ * The scalar reference on unpacked weights, the tests' yardstick for the
+ * packed kernels (the engine always packs):
+ *   y[m*ldy + n] = sum_k x[m*ldx + k] * w[n*ldw + k]   for m < M, n < N
+ * i.e. y = x · wᵀ with both operands row-major along K (a linear layer with
+ * PyTorch's [out, in] weight layout), summed in k order. Overwrites y.
+ * mnemo__gemm_bf16_ref: the same with bfloat16 weights.
+ */
+void mnemo__gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
+                         size_t ldw, float *y, size_t ldy);
 void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                           const uint16_t *w, size_t ldw, float *y, size_t ldy);
 const mnemo_kernels *mnemo__kernels_portable(void);
 /* The portable table's GEMMs (portable.c: gemm_generic.inc for the
  * baseline ISA; ref.c: the integer ones, which the reference table shares). */
-void mnemo__gemm_f32_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                              const float *w, size_t ldw, float *y, size_t ldy);
 void mnemo__gemm_packed_f32_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                      const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
 void mnemo__gemm_packed_f32s_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,

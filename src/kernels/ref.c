@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-static void gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
+void mnemo__gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
                          size_t ldw, float *y, size_t ldy) {
     for (size_t m = 0; m < M; m++)
         for (size_t n = 0; n < N; n++) {
@@ -126,7 +126,6 @@ void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, 
 
 static const mnemo_kernels ref_kernels_packed = {
     .name = "ref",
-    .gemm_f32 = gemm_f32_ref,
     .gemm_packed_f32 = gemm_packed_f32_ref,
     .gemm_packed_f32s = gemm_packed_f32s_ref,
     .gemm_packed_bf16 = gemm_packed_bf16_ref,

@@ -15,8 +15,6 @@
 #include <stdint.h>
 
 /* ---------------------------------------------- avx2.c: AVX2 + FMA */
-void mnemo__gemm_f32_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
-                          size_t ldw, float *y, size_t ldy);
 void mnemo__gemm_packed_f32_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                  const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
 void mnemo__gemm_packed_f32s_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,

@@ -6,6 +6,7 @@
  * calls it only when CPUID reports both.
  */
 #include "../kernels.h"
+#include "exp.h"
 #include "x86.h"
 
 #include <immintrin.h>
@@ -151,31 +152,8 @@ void mnemo__gemm_packed_bf16_avx2(size_t M, size_t N, size_t K, const float *x, 
 }
 
 /* ------------------------------------------------------------- GELU */
-/*
- * gelu_tanh(g) * up, 8 at a time. tanh(y) = 1 - 2 / (1 + e^(2y)), with e^z
- * from 2^n * p(r): n = round(z / ln 2), r = z - n ln 2 (ln 2 split in two for
- * exactness), p a degree-6 Taylor/minimax polynomial on |r| <= ln2/2 (relative
- * error ~1e-7, the libm-level accuracy the goldens need). z is clamped to
- * [-88, 88] where tanh is ±1 to float precision anyway.
- */
-
-static inline __m256 exp_avx2(__m256 z) {
-    z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), z);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
+/* gelu_tanh(g) * up, 8 at a time: tanh(y) = 1 - 2 / (1 + e^(2y)), e^z from
+ * exp.h. */
 void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, size_t n) {
     const __m256 c = _mm256_set1_ps(0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f);
@@ -183,7 +161,7 @@ void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, s
     for (; i + 8 <= n; i += 8) {
         __m256 g = _mm256_loadu_ps(gate + i);
         __m256 y = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k, g), _mm256_mul_ps(g, g), g));
-        __m256 e = exp_avx2(_mm256_add_ps(y, y));
+        __m256 e = mnemo__exp_ps256(_mm256_add_ps(y, y));
         __m256 t = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(one, e)));
         __m256 r = _mm256_mul_ps(_mm256_mul_ps(half, g), _mm256_add_ps(one, t));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(r, _mm256_loadu_ps(up + i)));

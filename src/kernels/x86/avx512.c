@@ -8,6 +8,7 @@
  * -mavx512vl -mfma and called only when CPUID reports them (dispatch.c).
  */
 #include "../kernels.h"
+#include "exp.h"
 #include "x86.h"
 
 #include <immintrin.h>
@@ -132,25 +133,8 @@ void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x
 }
 
 /* ------------------------------------------------------------- GELU */
-/* As avx2.c's, 16 at a time: tanh(y) = 1 - 2 / (1 + e^(2y)), e^z = 2^n p(r)
- * with the same degree-6 polynomial (relative error ~1e-7). */
-static inline __m512 exp_avx512(__m512 z) {
-    z = _mm512_min_ps(_mm512_max_ps(z, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), z);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
+/* As avx2.c's, 16 at a time: tanh(y) = 1 - 2 / (1 + e^(2y)), e^z from
+ * exp.h (the same polynomial at either width). */
 void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n) {
     const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
     const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
@@ -158,7 +142,7 @@ void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up,
     for (; i + 16 <= n; i += 16) {
         __m512 g = _mm512_loadu_ps(gate + i);
         __m512 y = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(k, g), _mm512_mul_ps(g, g), g));
-        __m512 e = exp_avx512(_mm512_add_ps(y, y));
+        __m512 e = mnemo__exp_ps512(_mm512_add_ps(y, y));
         __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(one, e)));
         __m512 r = _mm512_mul_ps(_mm512_mul_ps(half, g), _mm512_add_ps(one, t));
         _mm512_storeu_ps(out + i, _mm512_mul_ps(r, _mm512_loadu_ps(up + i)));
@@ -203,13 +187,13 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
     }
     __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), sum = _mm512_setzero_ps();
     for (i = 0; i + 16 <= len; i += 16) {
-        __m512 e = exp_avx512(_mm512_fmsub_ps(_mm512_loadu_ps(r + i), vs, mx));
+        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_loadu_ps(r + i), vs, mx));
         _mm512_storeu_ps(r + i, e);
         sum = _mm512_add_ps(sum, e);
     }
     if (i < len) {
         __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
-        __m512 e = exp_avx512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, r + i), vs, mx));
+        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, r + i), vs, mx));
         _mm512_mask_storeu_ps(r + i, m, e);
         sum = _mm512_mask_add_ps(sum, m, sum, e);
     }

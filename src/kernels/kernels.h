@@ -24,6 +24,23 @@
  * here: callers split the panels (or M) across the pool.
  */
 #define MNEMO_PANEL 16
+
+/*
+ * The packed GEMMs take the panels [p0, p1) in groups, and every tile of
+ * activations passes over a group while its weights stay in the core's L2.
+ * MNEMO_L2_BUDGET is the bytes of weights a group holds, written once here
+ * and scaled where a kernel keeps a different share: the f32/bf16 GEMMs on
+ * zmm (avx512.c, avx512_bf16.c) 3/2 of it, avx2.c's 3/4 (f32, bf16) and 1/2
+ * (int8, q4); the portable ones and the AVX-512 int8 and q4 ones all of it.
+ * Only the order of the loops depends on it, never a result.
+ */
+#define MNEMO_L2_BUDGET ((size_t)256 * 1024)
+/* Panels per group: budget / panel_bytes, at least `least` (also when a
+ * panel has no bytes, K = 0). */
+static inline size_t mnemo__panel_group(size_t budget, size_t panel_bytes, size_t least) {
+    size_t g = panel_bytes ? budget / panel_bytes : least;
+    return g < least ? least : g;
+}
 typedef void (*mnemo_gemm_packed_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                          const float *wp, size_t p0, size_t p1, float *y,
                                          size_t ldy);

@@ -107,9 +107,8 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
                                                         int bf16, size_t p0, size_t p1, float *y,
                                                         size_t ldy) {
     size_t esize = bf16 ? 2 : 4;
-    /* a group of panels (~192 KB) stays in L2 while every tile of x passes */
-    size_t group = K ? 196608 / (16 * esize * K) : 1;
-    if (group < 1) group = 1;
+    /* a group of panels (3/4 of the budget: 192 KB) stays in L2 while every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 4, 16 * esize * K, 1);
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += PMR) {
@@ -303,9 +302,9 @@ void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                                 const float *sx, const int8_t *wq, const float *sw, size_t p0,
                                 size_t p1, float *y, size_t ldy) {
     size_t Kp = (K + 1) & ~(size_t)1;
-    /* a group of panels (~128 KB of int8) stays in L2 while every tile of x passes */
-    size_t group = Kp ? 131072 / (16 * Kp) : 1;
-    if (group < 1) group = 1;
+    /* a group of panels (half the budget: 128 KB of int8) stays in L2 while
+     * every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET / 2, 16 * Kp, 1);
     float swpad[16];
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
@@ -424,8 +423,8 @@ void mnemo__gemm_packed_q4_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                                 const float *sx, const uint8_t *wq, const float *ws, size_t p0,
                                 size_t p1, float *y, size_t ldy) {
     size_t nb = (K + 31) / 32, kh = (K + 1) / 2;
-    size_t group = nb ? 131072 / (nb * 256) : 1; /* ~128 KB of nibbles stay in L2 */
-    if (group < 1) group = 1;
+    /* half the budget (128 KB of nibbles) stays in L2 */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET / 2, nb * 256, 1);
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += 3) {

@@ -95,9 +95,8 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
                                                         int bf16, size_t p0, size_t p1, float *y,
                                                         size_t ldy) {
     size_t esize = bf16 ? 2 : 4, pbytes = pstride * esize;
-    size_t group = K ? 393216 / (K * 16 * esize) : 2; /* ~384 KB of weights: half this core's L2 */
-    if (group < 2) group = 2;
-    group &= ~(size_t)1;
+    /* 3/2 of the budget (384 KB of weights), in pairs of panels */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 2, K * 16 * esize, 2) & ~(size_t)1;
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += TMR) {

@@ -106,9 +106,8 @@ static void gemm_dp(size_t M, size_t N, size_t K, const float *x, size_t ldx, co
                     size_t pstride, size_t p0, size_t p1, float *y, size_t ldy) {
     size_t Kp = (K + 1) & ~(size_t)1, pelems = Kp * 16;
     uint32_t xb[BMR * BMAX_K / 2];
-    size_t group = Kp ? 393216 / (pelems * 2) : 2; /* ~384 KB of weights stay in L2 */
-    if (group < 2) group = 2;
-    group &= ~(size_t)1;
+    /* 3/2 of the budget (384 KB of weights) stays in L2, in pairs of panels */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 2, pelems * 2, 2) & ~(size_t)1;
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += BMR) {

@@ -115,10 +115,9 @@ void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu,
                                 const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
     size_t K4 = (K + 3) & ~(size_t)3, pbytes = K4 * 16;
     const int32_t *wsum = (const int32_t *)(sw + N);
-    /* a group of panels (~256 KB of int8) stays in L2 while every tile of x passes */
-    size_t group = K4 ? 262144 / pbytes : 2;
-    if (group < 2) group = 2;
-    group &= ~(size_t)1;
+    /* a group of panels (the budget: 256 KB of int8, in pairs of panels) stays
+     * in L2 while every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET, pbytes, 2) & ~(size_t)1;
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += U8_TMR) {
@@ -213,9 +212,8 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
                                 const float *sx, const uint8_t *wq, const float *ws, size_t p0,
                                 size_t p1, float *y, size_t ldy) {
     size_t nb = (K + 31) / 32, kh = (K + 1) / 2;
-    /* a group of panels (~256 KB of nibbles) stays in L2 while every tile of x passes */
-    size_t group = nb ? 262144 / (nb * 256) : 1;
-    if (group < 1) group = 1;
+    /* a group of panels (the budget: 256 KB of nibbles) stays in L2 while every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET, nb * 256, 1);
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += 12) {

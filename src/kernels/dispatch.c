@@ -145,7 +145,7 @@ static float fma_loop_portable(uint64_t iters) {
     return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
-/* The loops the peaks time (x86/peak_loop.inc: 12 instructions per
+/* The loops the peaks time (x86/peak.c: 12 instructions per
  * iteration), with the multiply-adds x 2 each iteration performs. */
 typedef enum { PEAK_FMA, PEAK_DPWSSD, PEAK_DPBF16, PEAK_DPBUSD } peak_kind;
 

@@ -256,7 +256,7 @@ double mnemo__fma_peak_gflops(int threads);
  * `threads` threads: "vpdpbusd", "vpdpwssd", "vdpbf16ps" where this CPU has
  * it, else (and for "f32 FMA") the FMA peak. Measured once per instruction and
  * thread count in a process: the best of five ~0.07 s runs of
- * a register-only loop (x86/peak_loop.inc). For `mnemo bench`'s bounds. */
+ * a register-only loop (x86/peak.c). For `mnemo bench`'s bounds. */
 double mnemo__instruction_peak_gops(const char *instruction, int threads);
 
 /* Text naming the CPU model and the ISA extensions found, for logs/bench. */

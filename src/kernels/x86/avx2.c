@@ -212,13 +212,6 @@ int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     return t;
 }
 
-/* ------------------------------------------------------------ peak */
-/* The f32 FMA peak on ymm (peak_loop.inc): iters * 12 * 8 multiply-adds. */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) _mm256_cvtss_f32(x)
-MNEMO_PEAK_LOOP(mnemo__fma_loop_avx2, __m256, "vfmadd231ps", _mm256_setzero_ps())
-#undef MNEMO_PEAK_TO_FLOAT
-
 /* ------------------------------------------------------------- int8 */
 /*
  * int8 weights x int16 activations with vpmaddwd (8 lanes x 2 products per

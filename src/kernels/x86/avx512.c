@@ -1,11 +1,13 @@
 /*
  * avx512.c — the AVX-512 (F + BW + VL) kernels: the packed GEMM with f32 or
- * bf16-widened weights on 512-bit registers, GELU-tanh, and the FMA peak
- * loop. One zmm holds a whole 16-wide weight panel (kernels.h), so a tile of
- * 12 rows x 2 panels keeps 24 accumulators in the 32 zmm registers and does
- * 24 FMAs per 2 weight loads and 12 broadcasts (the broadcasts fold into the
- * FMAs as {1to16} memory operands). Compiled with -mavx512f -mavx512bw
- * -mavx512vl -mfma and called only when CPUID reports them (dispatch.c).
+ * bf16-widened weights on 512-bit registers, the int8 one on vpmaddwd
+ * (avx512_i8.inc), GELU-tanh, RMSNorm, the attention softmax, the u8
+ * quantization of activations and the int8 dot product. One zmm holds a
+ * whole 16-wide weight panel (kernels.h), so a tile of 12 rows x 2 panels
+ * keeps 24 accumulators in the 32 zmm registers and does 24 FMAs per 2
+ * weight loads and 12 broadcasts (the broadcasts fold into the FMAs as
+ * {1to16} memory operands). Compiled with -mavx512f -mavx512bw -mavx512vl
+ * -mfma and called only when CPUID reports them (dispatch.c).
  */
 #include "../kernels.h"
 #include "exp.h"
@@ -204,13 +206,6 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
     }
     memset(x + hi, 0, (n - hi) * sizeof(float));
 }
-
-/* ------------------------------------------------------------ peak */
-/* The f32 FMA peak on zmm (peak_loop.inc): iters * 12 * 16 multiply-adds. */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) _mm512_cvtss_f32(x)
-MNEMO_PEAK_LOOP(mnemo__fma_loop_avx512, __m512, "vfmadd231ps", _mm512_setzero_ps())
-#undef MNEMO_PEAK_TO_FLOAT
 
 /* The AVX2 form at twice the width: 32 codes a step, sign-extended to 16
  * bits, vpmaddwd into 16 int32 lanes. */

@@ -187,10 +187,3 @@ void mnemo__pack_pairs_cols_bf16(const float *x, size_t ldx, size_t K, size_t N,
         }
     }
 }
-
-/* ------------------------------------------------------------ peak */
-/* The vdpbf16ps peak (peak_loop.inc): iters * 12 * 32 multiply-adds. */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) _mm512_cvtss_f32(x)
-MNEMO_PEAK_LOOP(mnemo__dpbf16_loop, __m512, "vdpbf16ps", _mm512_setzero_ps())
-#undef MNEMO_PEAK_TO_FLOAT

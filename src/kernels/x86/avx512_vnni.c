@@ -237,13 +237,3 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
         }
     }
 }
-
-/* ------------------------------------------------------------ peak */
-/* The peaks of the int8 kernels' instructions (peak_loop.inc), iters * 12 *
- * 32 multiply-adds for vpdpwssd (int16 pairs), iters * 12 * 64 for vpdpbusd
- * (u8 x s8 quads). */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) ((float)_mm_cvtsi128_si32(_mm512_castsi512_si128(x)))
-MNEMO_PEAK_LOOP(mnemo__dpwssd_loop, __m512i, "vpdpwssd", _mm512_setzero_si512())
-MNEMO_PEAK_LOOP(mnemo__dpbusd_loop, __m512i, "vpdpbusd", _mm512_setzero_si512())
-#undef MNEMO_PEAK_TO_FLOAT

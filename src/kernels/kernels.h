@@ -1,9 +1,11 @@
 /*
- * kernels.h — the internal header of the kernels part: the matrix kernels
- * chosen at run time by CPUID (a table of function pointers, filled once:
- * the binary runs on any x86-64) and the element-wise ops of the forward pass (portable C, in ops.c).
- * kernels/ref.c is the scalar reference every variant is tested against;
- * kernels/x86/avx2.c is the only file compiled with -mavx2 -mfma.
+ * kernels.h — the internal header of the kernels part: the matrix kernels,
+ * in tables of function pointers, one per ISA level, the fastest this CPU
+ * runs chosen at run time by CPUID (dispatch.c; the binary runs on any
+ * x86-64), and the element-wise ops of the forward pass (portable C, in
+ * ops.c). ref.c is the scalar reference every table is tested against;
+ * portable.c the table for any CPU; only the files under x86/ are compiled
+ * with ISA flags (-mavx2, -mavx512*), and x86/x86.h declares what they define.
  */
 #ifndef MNEMO_KERNELS_H
 #define MNEMO_KERNELS_H
@@ -209,7 +211,8 @@ void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_
                           float *sx);
 
 /* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=NAME forces
- * one of the variants by name (ref, portable, avx2, avx512, avx512-vnni). */
+ * one of the variants by name (ref, portable, avx2, avx512, avx512-vnni,
+ * avx512-bf16, avx512-vnni-bf16: the ones the CPU runs). */
 const mnemo_kernels *mnemo__kernels_best(void);
 const mnemo_kernels *mnemo__kernels_ref(void);
 /*

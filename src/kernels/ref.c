@@ -1,7 +1,8 @@
 /*
- * ref.c — the portable scalar reference kernels: always built, the fallback
- * on a CPU without AVX2, and the yardstick the ISA variants are tested
- * against. Plain loops, accumulation in f32 in the order of k... no tricks.
+ * ref.c — the scalar reference kernels: the yardstick the tables of
+ * dispatch.c are tested against ($MNEMO_KERNELS=ref runs the engine on
+ * them), and the integer GEMMs the portable table shares. Plain loops,
+ * accumulation in f32 in the order of k... no tricks.
  */
 #include "kernels.h"
 #include "../core/core.h"

@@ -60,26 +60,14 @@ static double run_u8(const mnemo_kernels *k, size_t M, size_t N, size_t K, const
     return 2.0 * M * N * K * reps / el / 1e9;
 }
 
-static double run(const mnemo_kernels *k, size_t M, size_t N, size_t K, float *x, float *w,
-                  float *y) {
-    double t0 = mnemo__now(), el;
-    size_t reps = 0;
-    do {
-        k->gemm_f32(M, N, K, x, K, w, K, y, N);
-        reps++;
-        el = mnemo__now() - t0;
-    } while (el < 0.5);
-    return 2.0 * M * N * K * reps / el / 1e9;
-}
-
 int main(int argc, char **argv) {
     size_t M = argc > 1 ? (size_t)atoi(argv[1]) : 256;
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nkernels %s, M=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(),
            mnemo__kernels_best()->name, M, "N x K");
-    const char *names[] = {"dot f32", "packed f32", "packed bf16", "bf16 dot", "packed i8",
-                           "packed q4", "i8 x u8"};
-    for (int i = 0; i < 7; i++) printf(" %11s", names[i]);
+    const char *names[] = {"packed f32", "packed bf16", "bf16 dot", "packed i8", "packed q4",
+                           "i8 x u8"};
+    for (int i = 0; i < 6; i++) printf(" %11s", names[i]);
     printf("\n");
     for (size_t s = 0; s < 5; s++) {
         size_t N = shapes[s][0], K = shapes[s][1];
@@ -106,8 +94,8 @@ int main(int argc, char **argv) {
         mnemo__pack_q4(w, N, K, w4, s4);
         mnemo__pack_bf16_pairs(wb, N, K, wbp2);
         mnemo__quantize_rows(x, K, M, K, xq, K, sx);
-        printf(" %11.1f %11.1f %11.1f", run(k, M, N, K, x, w, y),
-               run_packed(k, 0, M, N, K, x, wp, wbp, y), run_packed(k, 1, M, N, K, x, wp, wbp, y));
+        printf(" %11.1f %11.1f", run_packed(k, 0, M, N, K, x, wp, wbp, y),
+               run_packed(k, 1, M, N, K, x, wp, wbp, y));
         if (k->gemm_packed_bf16_dp) {
             mnemo_kernels dp = *k; /* the dot-product kernel through run_packed's bf16 call */
             dp.gemm_packed_bf16 = k->gemm_packed_bf16_dp;

@@ -63,47 +63,36 @@ static float worst_relative(const float *y0, const float *y1, size_t ldy, const 
     return worst;
 }
 
+/* The packed f32 GEMM against the reference table's packed one (ref.c: the
+ * same panels, summed in k order) on small and odd shapes, all the panels in
+ * one call. */
 static void check_variant(const mnemo_kernels *kv) {
     const mnemo_kernels *ref = mnemo__kernels_ref();
     size_t sizes[][3] = {{1, 1, 1}, {4, 3, 8}, {5, 7, 13}, {17, 31, 256}, {9, 200, 768},
                          {64, 5, 1152}, {3, 70, 3072}, {33, 65, 577}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
-        size_t ldx = K + 3, ldw = K + 1, ldy = N + 2;
-        float *x = malloc(M * ldx * 4), *w = malloc(N * ldw * 4), *y0 = malloc(M * ldy * 4),
-              *y1 = malloc(M * ldy * 4), *mag = malloc(M * ldy * 4);
+        size_t ldx = K + 3, ldy = N + 2, panels = (N + 15) / 16;
+        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *y0 = malloc(M * ldy * 4),
+              *y1 = malloc(M * ldy * 4), *wp = malloc(mnemo__packed_size(N, K) * 4);
         for (size_t i = 0; i < M * ldx; i++) x[i] = frand();
-        for (size_t i = 0; i < N * ldw; i++) w[i] = frand();
-        for (size_t m = 0; m < M; m++)
-            for (size_t n = 0; n < N; n++) {
-                float a = 0;
-                for (size_t k = 0; k < K; k++) a += fabsf(x[m * ldx + k] * w[n * ldw + k]);
-                mag[m * ldy + n] = a + 1e-30f;
-            }
-        /* the unpacked GEMM (attention's): f32 only */
+        for (size_t i = 0; i < N * K; i++) w[i] = frand();
+        mnemo__pack_f32(w, N, K, wp);
         for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 12345.0f; /* padding must stay */
-        ref->gemm_f32(M, N, K, x, ldx, w, ldw, y0, ldy);
-        kv->gemm_f32(M, N, K, x, ldx, w, ldw, y1, ldy);
-        float worst = 0;
-        int pad_ok = 1;
-        for (size_t m = 0; m < M; m++) {
-            for (size_t n = 0; n < N; n++) {
-                float e = fabsf(y0[m * ldy + n] - y1[m * ldy + n]) / mag[m * ldy + n];
-                if (e > worst) worst = e;
-            }
-            for (size_t n = N; n < ldy; n++) pad_ok &= y1[m * ldy + n] == 12345.0f;
-        }
+        ref->gemm_packed_f32(M, N, K, x, ldx, wp, 0, panels, y0, ldy);
+        kv->gemm_packed_f32(M, N, K, x, ldx, wp, 0, panels, y1, ldy);
+        int pad_ok;
+        float worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 12345.0f, &pad_ok);
         CHECKF(worst <= GEMM_TOL, "%s f32 M=%zu N=%zu K=%zu: relative error %g", kv->name, M, N, K,
                (double)worst);
         CHECKF(pad_ok, "%s wrote outside its output", kv->name);
-        free(x), free(w), free(y0), free(y1), free(mag);
+        free(x), free(w), free(y0), free(y1), free(wp);
     }
 }
 
-/* The packed GEMMs against the reference on the unpacked weights, over whole
- * and partial panel ranges. */
+/* The packed GEMMs against ref.c's scalar GEMMs on the unpacked weights,
+ * over whole and partial panel ranges. */
 static void check_packed(const mnemo_kernels *kv) {
-    const mnemo_kernels *ref = mnemo__kernels_ref();
     /* row counts around the 6- and 12-row tiles, odd panel counts and ranges */
     size_t sizes[][3] = {{1, 16, 1}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
                          {25, 100, 1152}, {2, 17, 3072}, {12, 64, 64}, {24, 48, 100},
@@ -141,7 +130,7 @@ static void check_packed(const mnemo_kernels *kv) {
                 kv->gemm_packed_bf16(M, N, K, x, ldx, wbp, 0, mid, y1, ldy);
                 kv->gemm_packed_bf16(M, N, K, x, ldx, wbp, mid, panels, y1, ldy);
             } else {
-                ref->gemm_f32(M, N, K, x, ldx, w, K, y0, ldy);
+                mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, y0, ldy);
                 kv->gemm_packed_f32(M, N, K, x, ldx, wp, 0, mid, y1, ldy);
                 kv->gemm_packed_f32(M, N, K, x, ldx, wp, mid, panels, y1, ldy);
             }
@@ -157,7 +146,7 @@ static void check_packed(const mnemo_kernels *kv) {
         for (size_t n = 0; n < N; n++)
             for (size_t k = 0; k < K; k++) wl[(n / 16) * pst + (k0 + k) * 16 + n % 16] = w[n * K + k];
         for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 777.0f;
-        ref->gemm_f32(M, N, K, x, ldx, w, K, y0, ldy);
+        mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, y0, ldy);
         kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, 0, panels / 2, y1, ldy);
         kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, panels / 2, panels, y1, ldy);
         int pad_ok;
@@ -243,7 +232,7 @@ static void check_i8(void) {
             CHECKF(same, "avx2 quantize_rows differs at M=%zu K=%zu", M, K);
             free(xq2), free(sx2);
         }
-        mnemo__kernels_ref()->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
+        mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, yf, ldy);
         port->gemm_packed_i8(M, N, K, xq, Kp + 2, sx, wq, sw, 0, panels, y0, ldy);
         float worst = quant_error(x, ldx, w, sx, sw, y0, yf, ldy, M, N, K);
         CHECKF(worst <= 1.0f, "i8 M=%zu N=%zu K=%zu: error %g of the quantization bound", M, N, K,
@@ -288,7 +277,7 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
     for (size_t i = 0; i < N * K; i++) w[i] = frand();
     mnemo__pack_u8(w, N, K, wq, sw);
     ref->quantize_rows_u8(x, ldx, M, K, xu, ldu, sx, zx);
-    ref->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
+    mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, yf, ldy);
     ref->gemm_packed_u8(M, N, K, xu, ldu, sx, zx, wq, sw, 0, panels, y0, ldy);
     float worst = quant_error(x, ldx, w, sx, sw, y0, yf, ldy, M, N, K);
     CHECKF(worst <= 1.0f, "u8 M=%zu N=%zu K=%zu: error %g of the quantization bound", M, N, K,
@@ -355,7 +344,7 @@ static void check_q4(void) {
         for (size_t i = 0; i < N * K; i++) w[i] = frand() * (i % 31 == 0 ? 5 : 1);
         CHECK(mnemo__pack_q4(w, N, K, wq, ws) == 0);
         mnemo__quantize_rows(x, ldx, M, K, xq, Kp + 2, sx);
-        mnemo__kernels_ref()->gemm_f32(M, N, K, x, ldx, w, K, yf, ldy);
+        mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, yf, ldy);
         variants[0]->gemm_packed_q4(M, N, K, xq, Kp + 2, sx, wq, ws, 0, panels, y0, ldy);
         float worst = 0;
         for (size_t m = 0; m < M; m++)

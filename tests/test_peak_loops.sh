@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_peak_loops.sh BINARY — the loops behind `mnemo bench`'s instruction
-# peaks (src/kernels/x86/peak_loop.inc) really issue 12 independent
+# peaks (src/kernels/x86/peak.c) really issue 12 independent
 # instructions per iteration: in the disassembly of each, the instruction it
 # times appears exactly 12 times, into 12 distinct destination registers. A
 # compiler that merged the chains (as GCC did with intrinsics: ten equal

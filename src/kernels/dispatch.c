@@ -4,37 +4,20 @@
  * describes the CPU for logs and benchmarks.
  */
 #include "kernels.h"
+#if defined(__x86_64__)
+#include "x86/x86.h"
+#endif
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
-void mnemo__gemm_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
-                              float *, size_t);
-void mnemo__gemm_packed_q4_portable(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                    const uint8_t *, const float *, size_t, size_t, float *, size_t);
 #if defined(__x86_64__)
-void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
-                          float *, size_t);
-void mnemo__gemm_packed_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
-                                 size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                  size_t, size_t, float *, size_t);
-void mnemo__gelu_tanh_mul_avx2(float *, const float *, const float *, size_t);
-void mnemo__quantize_rows_avx2(const float *, size_t, size_t, size_t, int16_t *, size_t, float *);
-void mnemo__gemm_packed_i8_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const int8_t *, const float *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
-                                  size_t, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
-float mnemo__dot_f32_avx2(const float *, const float *, size_t);
-int32_t mnemo__dot_i8_avx2(const int8_t *, const int8_t *, size_t);
 static const mnemo_kernels avx2_kernels = {
     .name = "avx2",
-    .gemm_f32 = mnemo__gemm_f32_avx2,
     .gemm_packed_f32 = mnemo__gemm_packed_f32_avx2,
     .gemm_packed_f32s = mnemo__gemm_packed_f32s_avx2,
     .gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx2,
@@ -48,17 +31,8 @@ static const mnemo_kernels avx2_kernels = {
     .dot_i8 = mnemo__dot_i8_avx2,
 };
 #endif
-void mnemo__gemm_packed_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *,
-                                     size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_portable(size_t, size_t, size_t, const float *, size_t,
-                                      const uint16_t *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_i8_portable(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                    const int8_t *, const float *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_f32s_portable(size_t, size_t, size_t, const float *, size_t, const float *,
-                                      size_t, size_t, size_t, float *, size_t);
 static const mnemo_kernels portable_kernels = {
     .name = "portable",
-    .gemm_f32 = mnemo__gemm_f32_portable,
     .gemm_packed_f32 = mnemo__gemm_packed_f32_portable,
     .gemm_packed_f32s = mnemo__gemm_packed_f32s_portable,
     .gemm_packed_bf16 = mnemo__gemm_packed_bf16_portable,
@@ -83,33 +57,6 @@ const mnemo_kernels *mnemo__kernels_avx2(void) {
 }
 
 #if defined(__x86_64__)
-void mnemo__gemm_packed_f32_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
-                                   size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_f32s_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
-                                    size_t, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_t,
-                                    const uint16_t *, size_t, size_t, float *, size_t);
-void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
-void mnemo__rmsnorm_avx512(float *, const float *, const float *, size_t, float);
-void mnemo__softmax_window_avx512(float *, size_t, size_t, size_t, float);
-int32_t mnemo__dot_i8_avx512(const int8_t *, const int8_t *, size_t);
-void mnemo__gemm_packed_i8_avx512(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                  const int8_t *, const float *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_i8_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const int8_t *, const float *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_q4_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_u8_vnni(size_t, size_t, size_t, const uint8_t *, size_t, const float *,
-                                const int32_t *, const int8_t *, const float *, size_t, size_t,
-                                float *, size_t);
-void mnemo__quantize_rows_u8_avx512(const float *, size_t, size_t, size_t, uint8_t *, size_t,
-                                    float *, int32_t *);
-void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                 size_t, size_t, size_t, float *, size_t);
-void mnemo__pack_pairs_rows_bf16(const float *, size_t, size_t, size_t, uint16_t *);
-void mnemo__pack_pairs_cols_bf16(const float *, size_t, size_t, size_t, uint16_t *, size_t);
 static mnemo_kernels avx512_kernels, vnni_kernels, bf16_kernels;
 #endif
 static const mnemo_kernels *variants[8];
@@ -190,14 +137,6 @@ const mnemo_kernels *mnemo__kernels_best(void) {
     return k;
 }
 
-#include <time.h>
-
-float mnemo__fma_loop_avx2(uint64_t iters);
-float mnemo__fma_loop_avx512(uint64_t iters);
-float mnemo__dpwssd_loop(uint64_t iters);
-float mnemo__dpbusd_loop(uint64_t iters);
-float mnemo__dpbf16_loop(uint64_t iters);
-
 /* Portable stand-in: 8 independent scalar chains. */
 static float fma_loop_portable(uint64_t iters) {
     float a[8] = {1, 1.5f, 2, 2.5f, 3, 3.5f, 4, 4.5f};
@@ -206,7 +145,7 @@ static float fma_loop_portable(uint64_t iters) {
     return a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
 }
 
-/* The loops the peaks time (x86/peak_loop.inc: 12 instructions per
+/* The loops the peaks time (x86/peak.c: 12 instructions per
  * iteration), with the multiply-adds x 2 each iteration performs. */
 typedef enum { PEAK_FMA, PEAK_DPWSSD, PEAK_DPBF16, PEAK_DPBUSD } peak_kind;
 

@@ -1,24 +1,17 @@
 /*
- * kernels.h — the internal header of the kernels part: the matrix kernels
- * chosen at run time by CPUID (a table of function pointers, filled once:
- * the binary runs on any x86-64) and the element-wise ops of the forward pass (portable C, in ops.c).
- * kernels/ref.c is the scalar reference every variant is tested against;
- * kernels/x86/avx2.c is the only file compiled with -mavx2 -mfma.
+ * kernels.h — the internal header of the kernels part: the matrix kernels,
+ * in tables of function pointers, one per ISA level, the fastest this CPU
+ * runs chosen at run time by CPUID (dispatch.c; the binary runs on any
+ * x86-64), and the element-wise ops of the forward pass (portable C, in
+ * ops.c). ref.c is the scalar reference every table is tested against;
+ * portable.c the table for any CPU; only the files under x86/ are compiled
+ * with ISA flags (-mavx2, -mavx512*), and x86/x86.h declares what they define.
  */
 #ifndef MNEMO_KERNELS_H
 #define MNEMO_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-/*
- * y[m*ldy + n] = sum_k x[m*ldx + k] * w[n*ldw + k]   for m < M, n < N
- * i.e. y = x · wᵀ with both operands row-major along K (a linear layer with
- * PyTorch's [out, in] weight layout). Overwrites y. Single-threaded: callers
- * split N (or M) across the pool.
- */
-typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                  const float *w, size_t ldw, float *y, size_t ldy);
 
 /*
  * Packed weights: the rows (output features) of a [N][K] weight grouped in
@@ -28,9 +21,28 @@ typedef void (*mnemo_gemm_f32_fn)(size_t M, size_t N, size_t K, const float *x, 
  * for one k as one contiguous vector. Packed once at load (pack.c).
  *
  * y[m*ldy + n] = sum_k x[m*ldx + k] * w[n][k] for m < M and n in the panels
- * [p0, p1), clipped to n < N. Overwrites y.
+ * [p0, p1), clipped to n < N: y = x · wᵀ, a linear layer with PyTorch's
+ * [out, in] weight layout. Overwrites y. Single-threaded, as every kernel
+ * here: callers split the panels (or M) across the pool.
  */
 #define MNEMO_PANEL 16
+
+/*
+ * The packed GEMMs take the panels [p0, p1) in groups, and every tile of
+ * activations passes over a group while its weights stay in the core's L2.
+ * MNEMO_L2_BUDGET is the bytes of weights a group holds, written once here
+ * and scaled where a kernel keeps a different share: the f32/bf16 GEMMs on
+ * zmm (avx512.c, avx512_bf16.c) 3/2 of it, avx2.c's 3/4 (f32, bf16) and 1/2
+ * (int8, q4); the portable ones and the AVX-512 int8 and q4 ones all of it.
+ * Only the order of the loops depends on it, never a result.
+ */
+#define MNEMO_L2_BUDGET ((size_t)256 * 1024)
+/* Panels per group: budget / panel_bytes, at least `least` (also when a
+ * panel has no bytes, K = 0). */
+static inline size_t mnemo__panel_group(size_t budget, size_t panel_bytes, size_t least) {
+    size_t g = panel_bytes ? budget / panel_bytes : least;
+    return g < least ? least : g;
+}
 typedef void (*mnemo_gemm_packed_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                          const float *wp, size_t p0, size_t p1, float *y,
                                          size_t ldy);
@@ -95,7 +107,6 @@ typedef void (*mnemo_gemm_packed_q4_fn)(size_t M, size_t N, size_t K, const int1
 
 typedef struct mnemo_kernels {
     const char *name; /* "ref", "portable", "avx2", "avx512", ... */
-    mnemo_gemm_f32_fn gemm_f32;
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_f32s_fn gemm_packed_f32s;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
@@ -200,14 +211,39 @@ void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_
                           float *sx);
 
 /* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=NAME forces
- * one of the variants by name (ref, portable, avx2, avx512, avx512-vnni). */
+ * one of the variants by name (ref, portable, avx2, avx512, avx512-vnni,
+ * avx512-bf16, avx512-vnni-bf16: the ones the CPU runs). */
 const mnemo_kernels *mnemo__kernels_best(void);
 const mnemo_kernels *mnemo__kernels_ref(void);
-/* The scalar reference y = x · wᵀ with unpacked bfloat16 weights: the tests'
- * yardstick for the packed bf16 kernels (the engine always packs). */
+/*
+ * The scalar reference on unpacked weights, the tests' yardstick for the
+ * packed kernels (the engine always packs):
+ *   y[m*ldy + n] = sum_k x[m*ldx + k] * w[n*ldw + k]   for m < M, n < N
+ * i.e. y = x · wᵀ with both operands row-major along K (a linear layer with
+ * PyTorch's [out, in] weight layout), summed in k order. Overwrites y.
+ * mnemo__gemm_bf16_ref: the same with bfloat16 weights.
+ */
+void mnemo__gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
+                         size_t ldw, float *y, size_t ldy);
 void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                           const uint16_t *w, size_t ldw, float *y, size_t ldy);
 const mnemo_kernels *mnemo__kernels_portable(void);
+/* The portable table's GEMMs (portable.c: gemm_generic.inc for the
+ * baseline ISA; ref.c: the integer ones, which the reference table shares). */
+void mnemo__gemm_packed_f32_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                     const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_f32s_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                      const float *wp, size_t pstride, size_t p0, size_t p1,
+                                      float *y, size_t ldy);
+void mnemo__gemm_packed_bf16_portable(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                      const uint16_t *wp, size_t p0, size_t p1, float *y,
+                                      size_t ldy);
+void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                    size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                    const float *sx, const uint8_t *wq, const float *ws, size_t p0,
+                                    size_t p1, float *y, size_t ldy);
 /* NULL when the CPU lacks AVX2+FMA. */
 const mnemo_kernels *mnemo__kernels_avx2(void);
 /* The first AVX-512 table (F+BW+VL), NULL when the CPU lacks it. */
@@ -223,7 +259,7 @@ double mnemo__fma_peak_gflops(int threads);
  * `threads` threads: "vpdpbusd", "vpdpwssd", "vdpbf16ps" where this CPU has
  * it, else (and for "f32 FMA") the FMA peak. Measured once per instruction and
  * thread count in a process: the best of five ~0.07 s runs of
- * a register-only loop (x86/peak_loop.inc). For `mnemo bench`'s bounds. */
+ * a register-only loop (x86/peak.c). For `mnemo bench`'s bounds. */
 double mnemo__instruction_peak_gops(const char *instruction, int threads);
 
 /* Text naming the CPU model and the ISA extensions found, for logs/bench. */

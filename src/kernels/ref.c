@@ -1,14 +1,15 @@
 /*
- * ref.c — the portable scalar reference kernels: always built, the fallback
- * on a CPU without AVX2, and the yardstick the ISA variants are tested
- * against. Plain loops, accumulation in f32 in the order of k... no tricks.
+ * ref.c — the scalar reference kernels: the yardstick the tables of
+ * dispatch.c are tested against ($MNEMO_KERNELS=ref runs the engine on
+ * them), and the integer GEMMs the portable table shares. Plain loops,
+ * accumulation in f32 in the order of k... no tricks.
  */
 #include "kernels.h"
 #include "../core/core.h"
 
 #include <string.h>
 
-static void gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
+void mnemo__gemm_f32_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx, const float *w,
                          size_t ldw, float *y, size_t ldy) {
     for (size_t m = 0; m < M; m++)
         for (size_t n = 0; n < N; n++) {
@@ -66,9 +67,6 @@ static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, s
  * block, then the block scale (kernels.h). */
 void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                     const float *sx, const uint8_t *wq, const float *ws, size_t p0,
-                                    size_t p1, float *y, size_t ldy);
-void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
-                                    const float *sx, const uint8_t *wq, const float *ws, size_t p0,
                                     size_t p1, float *y, size_t ldy) {
     size_t nb = (K + 31) / 32;
     for (size_t m = 0; m < M; m++)
@@ -89,9 +87,6 @@ void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t 
 }
 
 /* Shared by the reference and portable tables: exact integer sums. */
-void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
-                                    const float *sx, const int8_t *wq, const float *sw, size_t p0,
-                                    size_t p1, float *y, size_t ldy);
 void mnemo__gemm_packed_i8_portable(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                     const float *sx, const int8_t *wq, const float *sw, size_t p0,
                                     size_t p1, float *y, size_t ldy) {
@@ -132,7 +127,6 @@ void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, 
 
 static const mnemo_kernels ref_kernels_packed = {
     .name = "ref",
-    .gemm_f32 = gemm_f32_ref,
     .gemm_packed_f32 = gemm_packed_f32_ref,
     .gemm_packed_f32s = gemm_packed_f32s_ref,
     .gemm_packed_bf16 = gemm_packed_bf16_ref,

@@ -1,90 +1,17 @@
 /*
- * avx2.c — the x86-64 AVX2+FMA kernels, in intrinsics. The GEMM computes
- * tiles of 4 rows of x by 3 rows of w as 12 ymm accumulators of 8 partial
- * dot products each (12 FMAs per 7 loads), then sums the lanes; blocks of
- * weight rows stay in L2 while every row of x passes. The only file compiled
- * with -mavx2 -mfma; dispatch.c calls it only when CPUID reports both.
+ * avx2.c — the AVX2+FMA table's kernels, in intrinsics: the packed GEMMs
+ * (f32 and bf16-widened weights on a 6-row x 16-column tile, int8 and q4
+ * weights on vpmaddwd), GELU-tanh, the int16 quantization of activations and
+ * the memory store's dot products. Compiled with -mavx2 -mfma; dispatch.c
+ * calls it only when CPUID reports both.
  */
 #include "../kernels.h"
+#include "exp.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
-
-void mnemo__gemm_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *, size_t,
-                          float *, size_t);
-
-#define MR 4
-#define NR 3
-
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline __m256 load_w_f32(const float *p) { return _mm256_loadu_ps(p); }
-static inline float scalar_w_f32(const float *p) { return *p; }
-
-#define DEFINE_TILE(NAME, WT, LOADW, SCALARW)                                                     \
-    static inline __attribute__((always_inline)) void NAME(                                       \
-        const int mr, const int nr, size_t K, const float *x, size_t ldx, const WT *w,            \
-        size_t ldw, float *y, size_t ldy) {                                                       \
-        __m256 acc[MR][NR];                                                                       \
-        for (int i = 0; i < MR; i++)                                                              \
-            for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();                         \
-        size_t k = 0;                                                                             \
-        for (; k + 8 <= K; k += 8) {                                                              \
-            __m256 wv[NR];                                                                        \
-            for (int j = 0; j < nr; j++) wv[j] = LOADW(w + j * ldw + k);                          \
-            for (int i = 0; i < mr; i++) {                                                        \
-                __m256 xv = _mm256_loadu_ps(x + i * ldx + k);                                     \
-                for (int j = 0; j < nr; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);   \
-            }                                                                                     \
-        }                                                                                         \
-        for (int i = 0; i < mr; i++)                                                              \
-            for (int j = 0; j < nr; j++) {                                                        \
-                float s = hsum(acc[i][j]);                                                        \
-                for (size_t t = k; t < K; t++) s += x[i * ldx + t] * SCALARW(w + j * ldw + t);    \
-                y[i * ldy + j] = s;                                                               \
-            }                                                                                     \
-    }
-
-#define DEFINE_GEMM(NAME, TILE, WT)                                                               \
-    void NAME(size_t M, size_t N, size_t K, const float *x, size_t ldx, const WT *w, size_t ldw,  \
-              float *y, size_t ldy) {                                                             \
-        /* a block of weight rows (~96 KB) stays in L2 while all rows of x pass */                \
-        size_t nb = K ? (24576 / K) / NR * NR : NR;                                               \
-        if (nb < NR) nb = NR;                                                                     \
-        for (size_t n0 = 0; n0 < N; n0 += nb) {                                                   \
-            size_t n1 = n0 + nb < N ? n0 + nb : N;                                                \
-            for (size_t m = 0; m < M; m += MR) {                                                  \
-                size_t mr = M - m < MR ? M - m : MR;                                              \
-                const float *xp = x + m * ldx;                                                    \
-                for (size_t n = n0; n < n1; n += NR) {                                            \
-                    size_t nr = n1 - n < NR ? n1 - n : NR;                                        \
-                    const WT *wp = w + n * ldw;                                                   \
-                    float *yp = y + m * ldy + n;                                                  \
-                    if (mr == 4 && nr == 3) TILE(4, 3, K, xp, ldx, wp, ldw, yp, ldy);             \
-                    else if (mr == 4 && nr == 2) TILE(4, 2, K, xp, ldx, wp, ldw, yp, ldy);        \
-                    else if (mr == 4) TILE(4, 1, K, xp, ldx, wp, ldw, yp, ldy);                   \
-                    else if (mr == 3 && nr == 3) TILE(3, 3, K, xp, ldx, wp, ldw, yp, ldy);        \
-                    else if (mr == 2 && nr == 3) TILE(2, 3, K, xp, ldx, wp, ldw, yp, ldy);        \
-                    else if (mr == 1 && nr == 3) TILE(1, 3, K, xp, ldx, wp, ldw, yp, ldy);        \
-                    else {                                                                        \
-                        for (size_t i = 0; i < mr; i++)                                           \
-                            for (size_t j = 0; j < nr; j++)                                       \
-                                TILE(1, 1, K, xp + i * ldx, ldx, wp + j * ldw, ldw,               \
-                                     yp + i * ldy + j, ldy);                                      \
-                    }                                                                             \
-                }                                                                                 \
-            }                                                                                     \
-        }                                                                                         \
-    }
-
-DEFINE_TILE(tile_f32, float, load_w_f32, scalar_w_f32)
-DEFINE_GEMM(mnemo__gemm_f32_avx2, tile_f32, float)
 
 /* ------------------------------------------------------------- packed */
 /*
@@ -94,13 +21,6 @@ DEFINE_GEMM(mnemo__gemm_f32_avx2, tile_f32, float)
  * register-blocked shape; 16 ymm registers in all). Panels are taken in
  * groups that fit in L2, and every 6-row tile of x passes over a group.
  */
-void mnemo__gemm_packed_f32_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
-                                 size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_avx2(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                  size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_f32s_avx2(size_t, size_t, size_t, const float *, size_t, const float *,
-                                  size_t, size_t, size_t, float *, size_t);
-
 #define PMR 6
 
 /* Panel row k's 16 weights as two vectors of 8 f32: f32 as stored, bf16
@@ -187,9 +107,8 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
                                                         int bf16, size_t p0, size_t p1, float *y,
                                                         size_t ldy) {
     size_t esize = bf16 ? 2 : 4;
-    /* a group of panels (~192 KB) stays in L2 while every tile of x passes */
-    size_t group = K ? 196608 / (16 * esize * K) : 1;
-    if (group < 1) group = 1;
+    /* a group of panels (3/4 of the budget: 192 KB) stays in L2 while every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 4, 16 * esize * K, 1);
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += PMR) {
@@ -232,32 +151,8 @@ void mnemo__gemm_packed_bf16_avx2(size_t M, size_t N, size_t K, const float *x, 
 }
 
 /* ------------------------------------------------------------- GELU */
-/*
- * gelu_tanh(g) * up, 8 at a time. tanh(y) = 1 - 2 / (1 + e^(2y)), with e^z
- * from 2^n * p(r): n = round(z / ln 2), r = z - n ln 2 (ln 2 split in two for
- * exactness), p a degree-6 Taylor/minimax polynomial on |r| <= ln2/2 (relative
- * error ~1e-7, the libm-level accuracy the goldens need). z is clamped to
- * [-88, 88] where tanh is ±1 to float precision anyway.
- */
-void mnemo__gelu_tanh_mul_avx2(float *, const float *, const float *, size_t);
-
-static inline __m256 exp_avx2(__m256 z) {
-    z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), z);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
+/* gelu_tanh(g) * up, 8 at a time: tanh(y) = 1 - 2 / (1 + e^(2y)), e^z from
+ * exp.h. */
 void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, size_t n) {
     const __m256 c = _mm256_set1_ps(0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f);
@@ -265,7 +160,7 @@ void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, s
     for (; i + 8 <= n; i += 8) {
         __m256 g = _mm256_loadu_ps(gate + i);
         __m256 y = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k, g), _mm256_mul_ps(g, g), g));
-        __m256 e = exp_avx2(_mm256_add_ps(y, y));
+        __m256 e = mnemo__exp_ps256(_mm256_add_ps(y, y));
         __m256 t = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(one, e)));
         __m256 r = _mm256_mul_ps(_mm256_mul_ps(half, g), _mm256_add_ps(one, t));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(r, _mm256_loadu_ps(up + i)));
@@ -276,7 +171,6 @@ void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, s
 /* ------------------------------------------------------------ dot */
 /* Four FMA chains of 8 (enough to hide the FMA latency at two per cycle for
  * the 768-wide vectors of the store); the tail in the portable order. */
-float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n);
 float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
@@ -298,7 +192,6 @@ float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n) {
 
 /* Sign-extended to 16 bits, then vpmaddwd: pairs of products (each below
  * 2^14 in magnitude) summed into 8 int32 lanes, two chains. */
-int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
 int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     __m256i s0 = _mm256_setzero_si256(), s1 = s0;
     size_t i = 0;
@@ -319,13 +212,6 @@ int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     return t;
 }
 
-/* ------------------------------------------------------------ peak */
-/* The f32 FMA peak on ymm (peak_loop.inc): iters * 12 * 8 multiply-adds. */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) _mm256_cvtss_f32(x)
-MNEMO_PEAK_LOOP(mnemo__fma_loop_avx2, __m256, "vfmadd231ps", _mm256_setzero_ps())
-#undef MNEMO_PEAK_TO_FLOAT
-
 /* ------------------------------------------------------------- int8 */
 /*
  * int8 weights x int16 activations with vpmaddwd (8 lanes x 2 products per
@@ -334,8 +220,6 @@ MNEMO_PEAK_LOOP(mnemo__fma_loop_avx2, __m256, "vfmadd231ps", _mm256_setzero_ps()
  * activations are broadcast as one 32-bit word, and twelve vpmaddwd feed
  * twelve int32 accumulators. The scales are applied once per tile.
  */
-void mnemo__gemm_packed_i8_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const int8_t *, const float *, size_t, size_t, float *, size_t);
 
 static inline __m256i bcast_pair(const int16_t *p) {
     int32_t v;
@@ -411,9 +295,9 @@ void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                                 const float *sx, const int8_t *wq, const float *sw, size_t p0,
                                 size_t p1, float *y, size_t ldy) {
     size_t Kp = (K + 1) & ~(size_t)1;
-    /* a group of panels (~128 KB of int8) stays in L2 while every tile of x passes */
-    size_t group = Kp ? 131072 / (16 * Kp) : 1;
-    if (group < 1) group = 1;
+    /* a group of panels (half the budget: 128 KB of int8) stays in L2 while
+     * every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET / 2, 16 * Kp, 1);
     float swpad[16];
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
@@ -441,7 +325,6 @@ void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
 
 /* Rows of x to int16 with per-row scales, 8 at a time (the int8 path's
  * activation quantization; same rounding as lrintf: to nearest even). */
-void mnemo__quantize_rows_avx2(const float *, size_t, size_t, size_t, int16_t *, size_t, float *);
 void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
                                size_t ldq, float *sx) {
     float lim = (float)mnemo__i8_x_limit(K);
@@ -477,8 +360,6 @@ void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, i
  * removed; a block's int32 sums are scaled into f32 accumulators. 16 ymm
  * registers allow 3 rows x 1 panel (6 int32 + 6 f32 + 2 weights + 1 broadcast).
  */
-void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
 
 static inline __attribute__((always_inline)) __m256i q4_half_row(const uint8_t *p) {
     __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
@@ -535,8 +416,8 @@ void mnemo__gemm_packed_q4_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                                 const float *sx, const uint8_t *wq, const float *ws, size_t p0,
                                 size_t p1, float *y, size_t ldy) {
     size_t nb = (K + 31) / 32, kh = (K + 1) / 2;
-    size_t group = nb ? 131072 / (nb * 256) : 1; /* ~128 KB of nibbles stay in L2 */
-    if (group < 1) group = 1;
+    /* half the budget (128 KB of nibbles) stays in L2 */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET / 2, nb * 256, 1);
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += 3) {

@@ -1,25 +1,22 @@
 /*
  * avx512.c — the AVX-512 (F + BW + VL) kernels: the packed GEMM with f32 or
- * bf16-widened weights on 512-bit registers, GELU-tanh, and the FMA peak
- * loop. One zmm holds a whole 16-wide weight panel (kernels.h), so a tile of
- * 12 rows x 2 panels keeps 24 accumulators in the 32 zmm registers and does
- * 24 FMAs per 2 weight loads and 12 broadcasts (the broadcasts fold into the
- * FMAs as {1to16} memory operands). Compiled with -mavx512f -mavx512bw
- * -mavx512vl -mfma and called only when CPUID reports them (dispatch.c).
+ * bf16-widened weights on 512-bit registers, the int8 one on vpmaddwd
+ * (avx512_i8.inc), GELU-tanh, RMSNorm, the attention softmax, the u8
+ * quantization of activations and the int8 dot product. One zmm holds a
+ * whole 16-wide weight panel (kernels.h), so a tile of 12 rows x 2 panels
+ * keeps 24 accumulators in the 32 zmm registers and does 24 FMAs per 2
+ * weight loads and 12 broadcasts (the broadcasts fold into the FMAs as
+ * {1to16} memory operands). Compiled with -mavx512f -mavx512bw -mavx512vl
+ * -mfma and called only when CPUID reports them (dispatch.c).
  */
 #include "../kernels.h"
+#include "exp.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-void mnemo__gemm_packed_f32_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
-                                   size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_avx512(size_t, size_t, size_t, const float *, size_t,
-                                    const uint16_t *, size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_f32s_avx512(size_t, size_t, size_t, const float *, size_t, const float *,
-                                    size_t, size_t, size_t, float *, size_t);
-void mnemo__gelu_tanh_mul_avx512(float *, const float *, const float *, size_t);
 
 #define TMR 12 /* rows of x per tile */
 
@@ -100,9 +97,8 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
                                                         int bf16, size_t p0, size_t p1, float *y,
                                                         size_t ldy) {
     size_t esize = bf16 ? 2 : 4, pbytes = pstride * esize;
-    size_t group = K ? 393216 / (K * 16 * esize) : 2; /* ~384 KB of weights: half this core's L2 */
-    if (group < 2) group = 2;
-    group &= ~(size_t)1;
+    /* 3/2 of the budget (384 KB of weights), in pairs of panels */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 2, K * 16 * esize, 2) & ~(size_t)1;
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += TMR) {
@@ -138,25 +134,8 @@ void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x
 }
 
 /* ------------------------------------------------------------- GELU */
-/* As avx2.c's, 16 at a time: tanh(y) = 1 - 2 / (1 + e^(2y)), e^z = 2^n p(r)
- * with the same degree-6 polynomial (relative error ~1e-7). */
-static inline __m512 exp_avx512(__m512 z) {
-    z = _mm512_min_ps(_mm512_max_ps(z, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), z);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
+/* As avx2.c's, 16 at a time: tanh(y) = 1 - 2 / (1 + e^(2y)), e^z from
+ * exp.h (the same polynomial at either width). */
 void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n) {
     const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
     const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
@@ -164,7 +143,7 @@ void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up,
     for (; i + 16 <= n; i += 16) {
         __m512 g = _mm512_loadu_ps(gate + i);
         __m512 y = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(k, g), _mm512_mul_ps(g, g), g));
-        __m512 e = exp_avx512(_mm512_add_ps(y, y));
+        __m512 e = mnemo__exp_ps512(_mm512_add_ps(y, y));
         __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(one, e)));
         __m512 r = _mm512_mul_ps(_mm512_mul_ps(half, g), _mm512_add_ps(one, t));
         _mm512_storeu_ps(out + i, _mm512_mul_ps(r, _mm512_loadu_ps(up + i)));
@@ -173,8 +152,6 @@ void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up,
 }
 
 /* ------------------------------------------------- RMSNorm, softmax */
-void mnemo__rmsnorm_avx512(float *, const float *, const float *, size_t, float);
-void mnemo__softmax_window_avx512(float *, size_t, size_t, size_t, float);
 
 /* As mnemo__rmsnorm: the sum of squares in f64 (8 lanes per half), so the
  * scale matches the portable one to the last bits. */
@@ -211,13 +188,13 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
     }
     __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), sum = _mm512_setzero_ps();
     for (i = 0; i + 16 <= len; i += 16) {
-        __m512 e = exp_avx512(_mm512_fmsub_ps(_mm512_loadu_ps(r + i), vs, mx));
+        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_loadu_ps(r + i), vs, mx));
         _mm512_storeu_ps(r + i, e);
         sum = _mm512_add_ps(sum, e);
     }
     if (i < len) {
         __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
-        __m512 e = exp_avx512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, r + i), vs, mx));
+        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, r + i), vs, mx));
         _mm512_mask_storeu_ps(r + i, m, e);
         sum = _mm512_mask_add_ps(sum, m, sum, e);
     }
@@ -230,16 +207,8 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
     memset(x + hi, 0, (n - hi) * sizeof(float));
 }
 
-/* ------------------------------------------------------------ peak */
-/* The f32 FMA peak on zmm (peak_loop.inc): iters * 12 * 16 multiply-adds. */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) _mm512_cvtss_f32(x)
-MNEMO_PEAK_LOOP(mnemo__fma_loop_avx512, __m512, "vfmadd231ps", _mm512_setzero_ps())
-#undef MNEMO_PEAK_TO_FLOAT
-
 /* The AVX2 form at twice the width: 32 codes a step, sign-extended to 16
  * bits, vpmaddwd into 16 int32 lanes. */
-int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n);
 int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
     __m512i s0 = _mm512_setzero_si512(), s1 = s0;
     size_t i = 0;
@@ -270,8 +239,6 @@ int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
 /* mnemo__quantize_rows_u8 on zmm: the same range, scale, zero point and
  * rounding (vcvtps2dq rounds to nearest even, as lrintf does), so the same
  * bytes. */
-void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
-                                    size_t ldu, float *sx, int32_t *zx);
 void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                                     size_t ldu, float *sx, int32_t *zx) {
     size_t K4 = (K + 3) & ~(size_t)3;

@@ -9,16 +9,10 @@
  * when CPUID reports AVX512-BF16.
  */
 #include "../kernels.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <string.h>
-
-void mnemo__gemm_packed_bf16_dp(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                size_t, size_t, float *, size_t);
-void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, const uint16_t *,
-                                 size_t, size_t, size_t, float *, size_t);
-void mnemo__pack_pairs_rows_bf16(const float *, size_t, size_t, size_t, uint16_t *);
-void mnemo__pack_pairs_cols_bf16(const float *, size_t, size_t, size_t, uint16_t *, size_t);
 
 #define BMR 12
 /* The k-chunk one stack buffer of bf16 activations holds (12 rows x 4096 =
@@ -112,9 +106,8 @@ static void gemm_dp(size_t M, size_t N, size_t K, const float *x, size_t ldx, co
                     size_t pstride, size_t p0, size_t p1, float *y, size_t ldy) {
     size_t Kp = (K + 1) & ~(size_t)1, pelems = Kp * 16;
     uint32_t xb[BMR * BMAX_K / 2];
-    size_t group = Kp ? 393216 / (pelems * 2) : 2; /* ~384 KB of weights stay in L2 */
-    if (group < 2) group = 2;
-    group &= ~(size_t)1;
+    /* 3/2 of the budget (384 KB of weights) stays in L2, in pairs of panels */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 2, pelems * 2, 2) & ~(size_t)1;
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += BMR) {
@@ -194,10 +187,3 @@ void mnemo__pack_pairs_cols_bf16(const float *x, size_t ldx, size_t K, size_t N,
         }
     }
 }
-
-/* ------------------------------------------------------------ peak */
-/* The vdpbf16ps peak (peak_loop.inc): iters * 12 * 32 multiply-adds. */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) _mm512_cvtss_f32(x)
-MNEMO_PEAK_LOOP(mnemo__dpbf16_loop, __m512, "vdpbf16ps", _mm512_setzero_ps())
-#undef MNEMO_PEAK_TO_FLOAT

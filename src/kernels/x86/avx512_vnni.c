@@ -6,6 +6,7 @@
  * calls it only when CPUID reports AVX512-VNNI.
  */
 #include "../kernels.h"
+#include "x86.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -30,9 +31,6 @@ static inline __attribute__((always_inline)) __m512i dpwssd(__m512i acc, __m512i
  * row's quad is broadcast with vpbroadcastd first. A tile is 12 rows x 2
  * panels: 24 int32 accumulators, 2 weight registers and 1 broadcast.
  */
-void mnemo__gemm_packed_u8_vnni(size_t, size_t, size_t, const uint8_t *, size_t, const float *,
-                                const int32_t *, const int8_t *, const float *, size_t, size_t,
-                                float *, size_t);
 
 /* acc += u8 quads of u . s8 quads of s, per int32 lane */
 static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
@@ -117,10 +115,9 @@ void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu,
                                 const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
     size_t K4 = (K + 3) & ~(size_t)3, pbytes = K4 * 16;
     const int32_t *wsum = (const int32_t *)(sw + N);
-    /* a group of panels (~256 KB of int8) stays in L2 while every tile of x passes */
-    size_t group = K4 ? 262144 / pbytes : 2;
-    if (group < 2) group = 2;
-    group &= ~(size_t)1;
+    /* a group of panels (the budget: 256 KB of int8, in pairs of panels) stays
+     * in L2 while every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET, pbytes, 2) & ~(size_t)1;
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += U8_TMR) {
@@ -161,8 +158,6 @@ void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu,
  * int32 sums are scaled by the block's 16 column scales into f32
  * accumulators, so a tile is 12 rows x 1 panel (12 int32 + 12 f32 registers).
  */
-void mnemo__gemm_packed_q4_vnni(size_t, size_t, size_t, const int16_t *, size_t, const float *,
-                                const uint8_t *, const float *, size_t, size_t, float *, size_t);
 
 static inline __attribute__((always_inline)) __m512i dpwssd_bcast(__m512i acc, __m512i w,
                                                                   const int16_t *pair) {
@@ -217,9 +212,8 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
                                 const float *sx, const uint8_t *wq, const float *ws, size_t p0,
                                 size_t p1, float *y, size_t ldy) {
     size_t nb = (K + 31) / 32, kh = (K + 1) / 2;
-    /* a group of panels (~256 KB of nibbles) stays in L2 while every tile of x passes */
-    size_t group = nb ? 262144 / (nb * 256) : 1;
-    if (group < 1) group = 1;
+    /* a group of panels (the budget: 256 KB of nibbles) stays in L2 while every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET, nb * 256, 1);
     for (size_t pg = p0; pg < p1; pg += group) {
         size_t pe = pg + group < p1 ? pg + group : p1;
         for (size_t m = 0; m < M; m += 12) {
@@ -243,13 +237,3 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
         }
     }
 }
-
-/* ------------------------------------------------------------ peak */
-/* The peaks of the int8 kernels' instructions (peak_loop.inc), iters * 12 *
- * 32 multiply-adds for vpdpwssd (int16 pairs), iters * 12 * 64 for vpdpbusd
- * (u8 x s8 quads). */
-#include "peak_loop.inc"
-#define MNEMO_PEAK_TO_FLOAT(x) ((float)_mm_cvtsi128_si32(_mm512_castsi512_si128(x)))
-MNEMO_PEAK_LOOP(mnemo__dpwssd_loop, __m512i, "vpdpwssd", _mm512_setzero_si512())
-MNEMO_PEAK_LOOP(mnemo__dpbusd_loop, __m512i, "vpdpbusd", _mm512_setzero_si512())
-#undef MNEMO_PEAK_TO_FLOAT

@@ -1,0 +1,90 @@
+/*
+ * x86.h — every function the ISA files under src/kernels/x86/ define for the
+ * rest of the program: the entries of dispatch.c's kernel tables and the
+ * loops behind `mnemo bench`'s instruction peaks. dispatch.c (compiled with
+ * no ISA flags) includes it to fill the tables, and each defining file
+ * includes it too, so a definition that drifts from its declaration (or
+ * from the table slot it fills) fails to compile. What each computes is
+ * kernels.h's description of the slot; the suffix names the instructions
+ * it needs, which dispatch.c checks by CPUID before any call.
+ */
+#ifndef MNEMO_KERNELS_X86_H
+#define MNEMO_KERNELS_X86_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------- avx2.c: AVX2 + FMA */
+void mnemo__gemm_packed_f32_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                 const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_f32s_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                  const float *wp, size_t pstride, size_t p0, size_t p1, float *y,
+                                  size_t ldy);
+void mnemo__gemm_packed_bf16_avx2(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                  const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_q4_avx2(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                const float *sx, const uint8_t *wq, const float *ws, size_t p0,
+                                size_t p1, float *y, size_t ldy);
+void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
+                               size_t ldq, float *sx);
+void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, size_t n);
+float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n);
+int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
+
+/* ------------------------------------- avx512.c: AVX-512 F + BW + VL */
+void mnemo__gemm_packed_f32_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                   const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_f32s_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                    const float *wp, size_t pstride, size_t p0, size_t p1,
+                                    float *y, size_t ldy);
+void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                    const uint16_t *wp, size_t p0, size_t p1, float *y,
+                                    size_t ldy);
+/* avx512_i8.inc with vpmaddwd + vpaddd */
+void mnemo__gemm_packed_i8_avx512(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                  const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                  size_t p1, float *y, size_t ldy);
+void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                                    size_t ldu, float *sx, int32_t *zx);
+void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n);
+void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_t n, float eps);
+void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, float scale);
+int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n);
+
+/* ------------------------------------ avx512_vnni.c: + AVX512-VNNI */
+/* avx512_i8.inc with vpdpwssd */
+void mnemo__gemm_packed_i8_vnni(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                const float *sx, const uint8_t *wq, const float *ws, size_t p0,
+                                size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
+                                const float *sx, const int32_t *zx, const int8_t *wq,
+                                const float *sw, size_t p0, size_t p1, float *y, size_t ldy);
+
+/* ------------------------------------ avx512_bf16.c: + AVX512-BF16 */
+void mnemo__gemm_packed_bf16_dp(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_bf16_dps(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                 const uint16_t *wp, size_t pstride, size_t p0, size_t p1, float *y,
+                                 size_t ldy);
+void mnemo__pack_pairs_rows_bf16(const float *x, size_t ldx, size_t N, size_t K, uint16_t *wp);
+void mnemo__pack_pairs_cols_bf16(const float *x, size_t ldx, size_t K, size_t N, uint16_t *wp,
+                                 size_t pstride);
+
+/* ------------------------------------------------------------ peaks */
+/* Register-only loops of `iters` iterations of 12 instructions each; the
+ * result only keeps the loop alive. fma_loop_avx2: vfmadd231ps on ymm
+ * (AVX2 + FMA); fma_loop_avx512: on zmm (AVX-512 F); dpwssd_loop and
+ * dpbusd_loop: AVX512-VNNI; dpbf16_loop: AVX512-BF16. */
+float mnemo__fma_loop_avx2(uint64_t iters);
+float mnemo__fma_loop_avx512(uint64_t iters);
+float mnemo__dpwssd_loop(uint64_t iters);
+float mnemo__dpbusd_loop(uint64_t iters);
+float mnemo__dpbf16_loop(uint64_t iters);
+
+#endif

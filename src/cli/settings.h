@@ -92,9 +92,11 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(max_body_kb, "max-body-kb", "MNEMO_MAX_BODY_KB", INT, "8192", "KB",                      \
       "request body size at most (larger gets 413)", MNEMO_CMD_SERVE)                          \
     X(max_connections, "max-connections", "MNEMO_MAX_CONNECTIONS", INT, "256", "N",            \
-      "open connections at most", MNEMO_CMD_SERVE)                                             \
+      "open connections at most (more are answered 503 with Retry-After, then closed)",       \
+      MNEMO_CMD_SERVE)                                                                         \
     X(max_connections_per_ip, "max-connections-per-ip", "MNEMO_MAX_CONNECTIONS_PER_IP", INT,   \
-      "64", "N", "open connections from one client address at most", MNEMO_CMD_SERVE)          \
+      "64", "N", "open connections from one client address at most (more: 503, as above)",     \
+      MNEMO_CMD_SERVE)                                                                         \
     X(connection_timeout, "connection-timeout", "MNEMO_CONNECTION_TIMEOUT", INT, "15",        \
       "SECONDS", "an idle or stalled connection is closed after this long", MNEMO_CMD_SERVE)   \
     X(api_key, "api-key", "MNEMO_API_KEY", STRING, NULL, "KEY",                                \

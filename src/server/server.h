@@ -85,6 +85,7 @@ typedef struct mnemo_request {
     mnemo_jsonw out;
     const char *content_type;
     int retry_after;          /* > 0: a Retry-After header */
+    bool close_after;         /* Connection: close (a connection over a limit) */
     const char *reject_reason; /* for metrics: why a request was refused */
     /* for Server-Timing, the log line and metrics */
     double t_queue, t_tokenize, t_inference;
@@ -205,6 +206,26 @@ int mnemo__rate_admit(mnemo_auth *a, const char *who, double now, int *retry_aft
 /* Charges the tokens a request used to `who`'s token bucket. */
 void mnemo__rate_charge(mnemo_auth *a, const char *who, size_t tokens, double now);
 
+/* The connection limits (conn_gate.c): a connection over one is accepted
+ * and answered 503 with Retry-After, then closed, instead of reset. */
+typedef struct mnemo_conn_gate mnemo_conn_gate;
+typedef struct mnemo_conn_ticket mnemo_conn_ticket;
+struct sockaddr;
+int mnemo__conn_gate_create(unsigned max_total, unsigned max_per_ip, mnemo_conn_gate **out, mnemo_error *err);
+void mnemo__conn_gate_free(mnemo_conn_gate *g);
+/* A connection from addr starts; NULL only when out of memory (then it is
+ * treated as admitted). Hand the ticket to _leave when it closes. */
+mnemo_conn_ticket *mnemo__conn_gate_enter(mnemo_conn_gate *g, const struct sockaddr *addr);
+void mnemo__conn_gate_leave(mnemo_conn_gate *g, mnemo_conn_ticket *t);
+/* The flag of the limit the connection is over ("--max-connections", ...)
+ * and the limit, or NULL when it was admitted. */
+const char *mnemo__conn_ticket_over(const mnemo_conn_ticket *t, unsigned *limit);
+/* Connections admitted now. */
+unsigned mnemo__conn_gate_admitted(mnemo_conn_gate *g);
+/* Connections accepted beyond --max-connections to be answered 503 (half as
+ * many again, at least 32); past that libmicrohttpd closes them at accept. */
+#define MNEMO_CONN_SPARE(max) ((max) / 2 > 32 ? (max) / 2 : 32)
+
 /* ------------------------------------------------------------- metrics */
 
 typedef struct mnemo_metrics mnemo_metrics;
@@ -218,6 +239,7 @@ void mnemo__metrics_batch(mnemo_metrics *m, size_t n_seqs, size_t n_tokens, size
 
 typedef struct mnemo_metrics_gauges {
     long in_flight;
+    unsigned connections; /* admitted by the connection limits */
     bool ready;
     double model_load_seconds;
     mnemo_batcher_stats queue;

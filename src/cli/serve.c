@@ -131,7 +131,7 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
         .api_key = s->api_key, .api_key_file = s->api_key_file,
         .rate_rpm = s->rate_limit_rpm, .rate_tpm = s->rate_limit_tpm,
         .max_batch_tokens = (size_t)s->max_batch_tokens, .started = (double)time(NULL),
-        .model_path = s->model};
+        .model_path = s->model, .backup_dir = s->backup_dir};
     print_settings(s);
 
     /* SIGTERM/SIGINT are taken by wait_signal only: blocked before any

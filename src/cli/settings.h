@@ -121,6 +121,9 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(data_dir, "data-dir", "MNEMO_DATA_DIR", STRING, NULL, "DIR",                             \
       "folder of the memory store (memories.db, SQLite WAL); required, never a temporary folder", \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(backup_dir, "backup-dir", "MNEMO_BACKUP_DIR", STRING, NULL, "DIR",                       \
+      "turns on POST /v1/admin/backup: each backup of the store a new folder DIR/backup-TIME",  \
+      MNEMO_CMD_SERVE)                                                                         \
     X(store, "store", "MNEMO_STORE", STRING, NULL, "URL",                                      \
       "the memory store instead of --data-dir: postgres://USER@HOST:PORT/DB (pgvector; shared " \
       "by replicas) or sqlite:DIR (= --data-dir DIR)",                                         \

@@ -88,6 +88,7 @@ static const route routes[] = {
     /* the memory routes: routes_memory.c maps method and path to operations */
     {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true, NULL, mnemo__memory_ops, &mnemo__memory_op_count},
     {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true, NULL, NULL, NULL}, /* and /mcp/{client}/http/{user} */
+    {"POST", "/v1/admin/backup", "/v1/admin/backup", MNEMO_API_OPENAI, true, false, mnemo__route_backup, false, NULL, NULL, NULL},
     /* the console and the API reference (console.c; every file of assets.txt),
      * and the JSON of what the console's status tab shows: no key needed (no
      * data in the files; the status is /metrics' numbers) */
@@ -477,7 +478,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                    "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
                                    "POST /embed, /similarity, /embed_all, /, /tokenize, /decode, GET /info, /health, /metrics, "
                                    "POST /api/embed, /api/embeddings, /api/show, GET /api/tags, /api/ps, /api/version, "
-                                   "GET /v1/embeddings/ws, /v1/memories, POST /mcp, GET /v1/status; "
+                                   "GET /v1/embeddings/ws, /v1/memories, POST /mcp, /v1/admin/backup, GET /v1/status; "
                                    "the console at GET /, the reference at /docs and /openapi.json)",
                                    method, url);
             }

@@ -22,6 +22,8 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* A store status as HTTP: what the client should change (4xx) or retry (5xx). */
 static void reply_status(mnemo_request *r, int rc, const mnemo_error *err, const char *param) {
@@ -258,4 +260,48 @@ void mnemo__route_mcp(mnemo_request *r) {
     }
     reply_json(r, status, out);
     json_decref(out);
+}
+
+void mnemo__route_backup(mnemo_request *r) {
+    if (!r->store) {
+        mnemo__reply_error(r, 503, "server_error", NULL, "no_store",
+                           "a backup needs a store: start mnemo serve with --data-dir DIR");
+        return;
+    }
+    if (!r->cfg->backup_dir) {
+        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "backups_off",
+                           "backups are off: start mnemo serve with --backup-dir DIR (each backup is a new "
+                           "folder in it), or run mnemo memory backup --data-dir DIR OUT");
+        return;
+    }
+    /* backup-20261207T013501.123Z, and -2, -3 ... if two land in one millisecond */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[64], dir[4096];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+    struct stat sb;
+    int n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ", r->cfg->backup_dir, stamp, ts.tv_nsec / 1000000);
+    for (int i = 2; n > 0 && (size_t)n < sizeof dir && stat(dir, &sb) == 0 && i < 100; i++)
+        n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ-%d", r->cfg->backup_dir, stamp, ts.tv_nsec / 1000000, i);
+    if (n < 0 || (size_t)n >= sizeof dir) {
+        mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed", "--backup-dir is too long a path");
+        return;
+    }
+    mnemo_backup_report rep;
+    mnemo_error err;
+    int rc = mnemo__store_backup(r->store, dir, &rep, &err);
+    if (rc == MNEMO_EUNSUPPORTED) {
+        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "not_supported", "%s", err.message);
+        return;
+    }
+    if (rc) {
+        mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed", "%s", err.message);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", dir, "memories", (json_int_t)rep.memories, "bytes",
+                          (json_int_t)rep.bytes, "seconds", rep.seconds, "integrity", "ok");
+    reply_json(r, 200, o);
+    json_decref(o);
 }

@@ -31,6 +31,7 @@ typedef struct mnemo_server_config {
     size_t max_batch_tokens; /* for /info */
     double started; /* wall-clock seconds, for /v1/models "created" */
     const char *model_path; /* --model: Ollama's /api/tags reads the weight files' sizes */
+    const char *backup_dir; /* --backup-dir: POST /v1/admin/backup writes there; NULL: off */
 } mnemo_server_config;
 
 typedef struct mnemo_server mnemo_server;
@@ -112,6 +113,9 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
 /* routes_memory.c: every method under /v1/memories, and POST /mcp. */
 void mnemo__route_memories(mnemo_request *r);
 void mnemo__route_mcp(mnemo_request *r);
+/* POST /v1/admin/backup: a backup of the SQLite store into a new folder
+ * under --backup-dir. */
+void mnemo__route_backup(mnemo_request *r);
 json_t *mnemo__request_json(mnemo_request *r);
 /* routes_mem0.c: mem0's platform API (docs/http.md, "mem0 platform API"); http.c
  * sends it every URL for which mnemo__mem0_path is true (a path under /v1/,

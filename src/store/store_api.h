@@ -36,6 +36,17 @@ typedef struct mnemo_migrate_report {
 } mnemo_migrate_report;
 int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migrate_report *rep, mnemo_error *err);
 
+/* A consistent copy of a SQLite store while it serves (backup.c), into the
+ * folder out_dir (created; it must not hold a store already), checked by
+ * PRAGMA integrity_check before this returns; out_dir is then a data folder
+ * to serve. Errors: EUNSUPPORTED (PostgreSQL: the message names pg_dump),
+ * EINVAL (out_dir holds a store), EIO (with why; nothing is left). */
+typedef struct mnemo_backup_report {
+    size_t memories, bytes;
+    double seconds;
+} mnemo_backup_report;
+int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep, mnemo_error *err);
+
 /* ------------------------------------------------------ JSON requests */
 
 /*

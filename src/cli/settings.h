@@ -104,7 +104,8 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       "/metrics, /v1/status and the console's files",                                          \
       MNEMO_CMD_SERVE)                                                                         \
     X(api_key_file, "api-key-file", "MNEMO_API_KEY_FILE", STRING, NULL, "PATH",                \
-      "file of accepted API keys, one per line (with or without --api-key)", MNEMO_CMD_SERVE)  \
+      "file of accepted API keys, one per line: KEY [name=NAME] [namespaces=NS,...|*] "          \
+      "[role=embed|read|write|admin] (a plain KEY: all); read again on SIGHUP", MNEMO_CMD_SERVE) \
     X(rate_limit_rpm, "rate-limit-rpm", "MNEMO_RATE_LIMIT_RPM", INT, "0", "N",                 \
       "requests per minute per API key (per client address without keys; 0 = no limit)",      \
       MNEMO_CMD_SERVE)                                                                         \

@@ -336,7 +336,9 @@ static void dispatch(mnemo_server *s, conn_state *st) {
     const route *rt = st->rt;
     if (rt->auth && mnemo__auth_key_count(s->auth)) {
         const char *h = mnemo__request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!mnemo__auth_check(s->auth, h, r->who, sizeof r->who)) {
+        if ((r->grant = mnemo__auth_check(s->auth, h)))
+            snprintf(r->who, sizeof r->who, "key:%s", r->grant->name); /* the key's name, never the key */
+        if (!r->grant) {
             const char *scheme = r->api == MNEMO_API_MEM0 ? "Token" : "Bearer"; /* mem0's client sends Token */
             mnemo__reply_error(r, 401, "invalid_request_error", NULL, "invalid_api_key",
                                h ? "the API key is not valid: send 'Authorization: %s KEY' "
@@ -430,9 +432,9 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
     const char *trace = mnemo__request_header(r, "traceparent");
     char tq[128];
     mnemo__log(r->status >= 500 && r->status != 503 ? MNEMO_LOG_WARN : MNEMO_LOG_INFO, "http.request",
-               "id=%s client=%s method=%s route=%s status=%d inputs=%zu tokens=%zu ms=%.2f "
+               "id=%s client=%s key=%s method=%s route=%s status=%d inputs=%zu tokens=%zu ms=%.2f "
                "queue_ms=%.2f tokenize_ms=%.2f inference_ms=%.2f%s%s",
-               r->id, r->client, st->method, route_name, r->status, r->inputs, r->tokens, total * 1e3, r->t_queue * 1e3,
+               r->id, r->client, r->grant ? r->grant->name : "-", st->method, route_name, r->status, r->inputs, r->tokens, total * 1e3, r->t_queue * 1e3,
                r->t_tokenize * 1e3, r->t_inference * 1e3, trace ? " traceparent=" : "",
                trace ? mnemo__log_quote(tq, sizeof tq, trace) : "");
     return ret;

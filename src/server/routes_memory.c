@@ -35,6 +35,9 @@ static void reply_status(mnemo_request *r, int rc, const mnemo_error *err, const
     case MNEMO_ETOOBIG:
         mnemo__reply_error(r, 413, "invalid_request_error", p, "too_large", "%s", err->message);
         break;
+    case MNEMO_EDENIED:
+        mnemo__reply_error(r, 403, "permission_error", p, "forbidden", "%s", err->message);
+        break;
     case MNEMO_EINVAL:
     case MNEMO_EUTF8:
     case MNEMO_ERANGE:
@@ -66,7 +69,8 @@ static void run(mnemo_request *r, const char *op, json_t *req) {
     json_t *resp = NULL;
     mnemo_error err = {0};
     char param[64];
-    int rc = mnemo__store_json(r->store, op, req, &resp, &err, param, sizeof param);
+    int rc = mnemo__store_json_as(r->store, op, req, r->grant ? &r->grant->access : NULL, &resp, &err, param,
+                                  sizeof param);
     if (rc) reply_status(r, rc, &err, param);
     else reply_json(r, 200, resp);
     json_decref(resp);
@@ -213,7 +217,7 @@ void mnemo__route_mcp(mnemo_request *r) {
     /* OpenMemory's URL, /mcp/{client}/http/{user}: its tools see that user's
      * memories and record the client as agent_id */
     char client[128] = "", user[128] = "";
-    mnemo_mcp_user who = {NULL, NULL};
+    mnemo_mcp_user who = {NULL, NULL, r->grant ? &r->grant->access : NULL};
     if (strcmp(r->url, "/mcp")) {
         const char *a = r->url + 5, *b = strchr(a, '/');
         const char *c = b && !strncmp(b, "/http/", 6) ? b + 6 : NULL;
@@ -266,6 +270,12 @@ void mnemo__route_backup(mnemo_request *r) {
     if (!r->store) {
         mnemo__reply_error(r, 503, "server_error", NULL, "no_store",
                            "a backup needs a store: start mnemo serve with --data-dir DIR");
+        return;
+    }
+    if (r->grant && r->grant->role < MNEMO_ROLE_ADMIN) {
+        mnemo__reply_error(r, 403, "permission_error", NULL, "forbidden",
+                           "the key '%s' may not take backups (role %s; backups need role=admin)", r->grant->name,
+                           mnemo__role_name(r->grant->role));
         return;
     }
     if (!r->cfg->backup_dir) {

@@ -11,6 +11,7 @@
 
 #include "../core/jsonw.h"
 #include "../service/service.h"
+#include "../store/store_api.h"
 
 #include <jansson.h>
 
@@ -80,6 +81,7 @@ typedef struct mnemo_request {
     const char *body;
     size_t body_len;
     char id[48], client[64], who[80]; /* who: the rate-limit identity */
+    const struct mnemo_grant *grant; /* the key's, when keys are configured; NULL: no keys, all allowed */
     double t_start;
     /* the response */
     int status;
@@ -197,13 +199,33 @@ int mnemo__embed_check_model(mnemo_request *r, json_t *v, const char *param);
 /* ------------------------------------------------------- auth and limits */
 
 typedef struct mnemo_auth mnemo_auth;
+/* Roles, each allowing what the ones below it do: embed (the embedding
+ * routes), read (memories: search, get, list, count, history), write (add,
+ * update, delete), admin (backups). */
+typedef enum { MNEMO_ROLE_EMBED = 1, MNEMO_ROLE_READ, MNEMO_ROLE_WRITE, MNEMO_ROLE_ADMIN } mnemo_role;
+/* What one key may do: its name (logs, metrics and messages name a key by
+ * it, never by the key), role and namespaces, as the store checks them. */
+typedef struct mnemo_grant {
+    char name[64];
+    mnemo_role role;
+    mnemo_access access;
+} mnemo_grant;
+const char *mnemo__role_name(mnemo_role r);
+/* --api-key (every namespace, admin) and --api-key-file, whose lines are
+ * KEY [name=NAME] [namespaces=NS[,NS...]|*] [role=embed|read|write|admin]
+ * (a plain KEY: every namespace, admin). */
 int mnemo__auth_create(const char *key, const char *key_file, long rpm, long tpm,
                        mnemo_auth **out, mnemo_error *err);
+/* Reads --api-key-file again (SIGHUP): the new keys answer from the next
+ * request on; on an error the keys in force stay, and err says why. Grants
+ * handed out before stay valid until mnemo__auth_free. */
+int mnemo__auth_reload(mnemo_auth *a, mnemo_error *err);
 void mnemo__auth_free(mnemo_auth *a);
 size_t mnemo__auth_key_count(const mnemo_auth *a);
-/* 1 when `authorization` is "Bearer K" or "Token K" (mem0's client) for an accepted K (constant-time
- * compare against every key); writes "key<N>" to who. */
-int mnemo__auth_check(const mnemo_auth *a, const char *authorization, char *who, size_t cap);
+/* The grant of the key in `authorization` ("Bearer K", or "Token K" as
+ * mem0's client sends it), compared in constant time against every key; NULL
+ * when no key matches. */
+const mnemo_grant *mnemo__auth_check(const mnemo_auth *a, const char *authorization);
 /* 1 when `who` may make a request now (and takes it from its bucket); else
  * 0 and the seconds to wait in *retry_after. */
 int mnemo__rate_admit(mnemo_auth *a, const char *who, double now, int *retry_after);

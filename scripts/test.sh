@@ -86,6 +86,8 @@ if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMNEMO_FUZZ=ON -DMNEMO_TES
   run_fuzz fuzz_serve_request fuzz/corpus/serve -max_len=4096
   run_fuzz fuzz_store_filter fuzz/corpus/filter -max_len=2048
   run_fuzz fuzz_graph_file fuzz/corpus/graph -max_len=4096
+  run_fuzz fuzz_websocket_frame fuzz/corpus/websocket -max_len=4096
+  run_fuzz fuzz_redis_url fuzz/corpus/redis_url -max_len=512
 else
   tail -30 build-fuzz.build.log
   say "fuzz build FAILED"

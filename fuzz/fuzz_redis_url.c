@@ -11,7 +11,7 @@
  *
  *   build-fuzz/fuzz/fuzz_redis_url -max_len=512 fuzz/corpus/redis_url
  */
-#include "embed/service.h"
+#include "service/service.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -621,7 +621,7 @@ static void test_default_options(void) {
     mnemo_memories_free(m);
 
     /* clear_expiry: as expires_at < 0; with a ttl it is refused */
-    mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now + 100};
+    mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now() + 100};
     mnemo_memory_added out;
     CHECK(mnemo_memory_add(s, &e, 1, &out, &err) == MNEMO_OK);
     mnemo_memory_changes ch = {.clear_expiry = 1, .ttl = 5};
@@ -630,7 +630,7 @@ static void test_default_options(void) {
     CHECK(mnemo_memory_update(s, out.id, &ch, &err) == MNEMO_OK);
     CHECK(mnemo_memory_get(s, out.id, &m, &err) == MNEMO_OK && m->items[0].expires_at == 0);
     mnemo_memories_free(m);
-    fake_now += 1000;
+    set_fake_now(fake_now() + 1000);
     CHECK(count(s, NULL, NULL) == 3);
     mnemo_store_close(s);
 
@@ -644,7 +644,7 @@ static void test_default_options(void) {
     if (!s) return;
     mnemo_memory_input q = {.text = "quick", .text_len = 5, .ttl = 1};
     CHECK(mnemo_memory_add(s, &q, 1, &out, &err) == MNEMO_OK);
-    fake_now += 10;
+    set_fake_now(fake_now() + 10);
     usleep(300 * 1000);
     sqlite3 *db = NULL;
     mnemo__store_reader(s, &db, &err);

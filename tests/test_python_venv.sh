@@ -36,5 +36,7 @@ CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2} \
   { tail -40 "$DIR/build.log"; exit 1; }
 echo "python -m build (sdist, then the wheel from it): $(($(date +%s) - t0)) s"
 ls -l "$DIR"/dist
+# the new build over an older one of the same version, then its dependencies (numpy) if missing
 "$DIR/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$DIR"/dist/mnemo-*.whl
+"$DIR/bin/pip" install -q --disable-pip-version-check "$DIR"/dist/mnemo-*.whl
 echo "$PINS $SOURCES" >"$DIR/stamp"

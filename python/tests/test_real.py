@@ -78,6 +78,13 @@ def test_goldens_int8(cache_dir, goldens):
     print(f"int8: worst cosine {worst:.5f}")
 
 
+def test_auto_is_int8_on_vnni(cache_dir):
+    """The default precision: int8 where the CPU has AVX512-VNNI (the vectors
+    checked above), else the file's f32."""
+    m = mnemo.Model(MODEL, cache_dir=cache_dir)
+    assert m.precision == ("int8" if "vnni" in m.kernels else "f32"), (m.precision, m.kernels)
+
+
 def test_red_planet(f32):
     red = json.load(open(os.path.join(FIXTURES, "engine", "real", "red_planet.json"), encoding="utf-8"))
     q = f32.encode_query(red["query"])

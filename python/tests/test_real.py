@@ -1,6 +1,6 @@
 """mnemo.Model on the real EmbeddingGemma-300M (MNEMO_TEST_MODEL): the
-sentence-transformers goldens of tests/fixtures/engine/real at f32 (every
-prompt, Matryoshka widths) and int8 (its floor), the model card's Red Planet
+sentence-transformers goldens of tests/fixtures/engine/real at f32 (a
+quarter of the rows, every prompt, Matryoshka widths) and int8 (its floor), the model card's Red Planet
 scores, and tokenize() against Hugging Face tokenizers' goldens."""
 import json
 import os
@@ -29,6 +29,8 @@ def check(model, rows, ref, idx_filter, cos_min, diff_max):
     worst = 1.0
     for prompt, idx in by_prompt(rows).items():
         idx = [i for i in idx if idx_filter(i)]
+        if not idx:
+            continue
         texts = [rows[i]["text"] for i in idx]
         got = model.encode(texts, prompt=prompt, batch_size=16)
         for d in (768, 512, 256, 128):
@@ -47,7 +49,9 @@ def check(model, rows, ref, idx_filter, cos_min, diff_max):
 def test_goldens_f32(f32, goldens):
     rows, ref = goldens
     assert f32.get_sentence_embedding_dimension() == 768 and f32.max_seq_length == 2048
-    worst = check(f32, rows, ref, lambda i: True, 0.99999, 1e-4)
+    # every 4th row (and every prompt): the C test (engine_real_f32) checks all
+    # 696 rows through the same library; this checks the Python face of it
+    worst = check(f32, rows, ref, lambda i: i % 4 == 0, 0.99999, 1e-4)
     print(f"f32: {len(rows)} rows, worst cosine {worst:.7f}")
     # the API's own Matryoshka path, on a few rows of each prompt
     for prompt, idx in by_prompt(rows).items():
@@ -70,11 +74,11 @@ def test_prompt_names(f32, goldens):
 
 
 def test_goldens_int8(cache_dir, goldens):
-    """int8 (the default on VNNI CPUs) at its floor, 0.995, on every third row."""
+    """int8 (the default on VNNI CPUs) at its floor, 0.995, on every 12th row."""
     rows, ref = goldens
     m = mnemo.Model(MODEL, precision="int8", cache_dir=cache_dir)
     assert m.precision != "f32"
-    worst = check(m, rows, ref, lambda i: i % 3 == 0, 0.995, None)
+    worst = check(m, rows, ref, lambda i: i % 12 == 0, 0.995, None)
     print(f"int8: worst cosine {worst:.5f}")
 
 

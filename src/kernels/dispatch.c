@@ -32,6 +32,7 @@ void mnemo__gemm_packed_q4_avx2(size_t, size_t, size_t, const int16_t *, size_t,
                                 const uint8_t *, const float *, size_t, size_t, float *, size_t);
 float mnemo__dot_f32_avx2(const float *, const float *, size_t);
 int32_t mnemo__dot_i8_avx2(const int8_t *, const int8_t *, size_t);
+void mnemo__hamming_popcnt(const uint64_t *, const uint64_t *, size_t, size_t, uint32_t *);
 static const mnemo_kernels avx2_kernels = {
     .name = "avx2",
     .gemm_f32 = mnemo__gemm_f32_avx2,
@@ -46,6 +47,7 @@ static const mnemo_kernels avx2_kernels = {
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32_avx2,
     .dot_i8 = mnemo__dot_i8_avx2,
+    .hamming = mnemo__hamming_popcnt,
 };
 #endif
 void mnemo__gemm_packed_f32_portable(size_t, size_t, size_t, const float *, size_t, const float *,
@@ -70,6 +72,7 @@ static const mnemo_kernels portable_kernels = {
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32,
     .dot_i8 = mnemo__dot_i8,
+    .hamming = mnemo__hamming,
 };
 
 const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
@@ -77,7 +80,8 @@ const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
 const mnemo_kernels *mnemo__kernels_avx2(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2_kernels;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt"))
+        return &avx2_kernels;
 #endif
     return NULL;
 }
@@ -110,6 +114,7 @@ void mnemo__gemm_packed_bf16_dps(size_t, size_t, size_t, const float *, size_t, 
                                  size_t, size_t, size_t, float *, size_t);
 void mnemo__pack_pairs_rows_bf16(const float *, size_t, size_t, size_t, uint16_t *);
 void mnemo__pack_pairs_cols_bf16(const float *, size_t, size_t, size_t, uint16_t *, size_t);
+void mnemo__hamming_vpopcnt(const uint64_t *, const uint64_t *, size_t, size_t, uint32_t *);
 static mnemo_kernels avx512_kernels, vnni_kernels, bf16_kernels;
 #endif
 static const mnemo_kernels *variants[8];
@@ -137,6 +142,8 @@ static void variants_init(void) {
     avx512_kernels.softmax_window = mnemo__softmax_window_avx512;
     avx512_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_avx512;
     avx512_kernels.dot_i8 = mnemo__dot_i8_avx512;
+    /* the tables after this one copy it, so they scan with it too */
+    if (__builtin_cpu_supports("avx512vpopcntdq")) avx512_kernels.hamming = mnemo__hamming_vpopcnt;
     variants[n_variants++] = &avx512_kernels;
     if (__builtin_cpu_supports("avx512vnni")) {
         vnni_kernels = avx512_kernels;

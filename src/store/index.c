@@ -75,7 +75,10 @@ void mnemo__binarize(const float *x, size_t dim, uint64_t *out) {
 void mnemo__index_set_binary(mnemo_index *ix) {
     ix->binary_only = 1;
     ix->words = (ix->dim + 63) / 64;
-    ix->graph_threshold = SIZE_MAX; /* a walk by Hamming distance finds too little: docs/memories.md */
+    /* no graph: the scan of the bits is cheap next to the rows a search reads
+     * after it, and the links would take more memory than the bits
+     * (docs/memories.md, binary index vectors) */
+    ix->graph_threshold = SIZE_MAX;
     if (!ix->binary_candidates) ix->binary_candidates = MNEMO_BINARY_CANDIDATES;
     ix->binary_per_result = MNEMO_BINARY_PER_RESULT;
 }

@@ -434,6 +434,14 @@ typedef struct mnemo_store_options {
     int no_sweep;
     int no_index;
     int dedup_exact_only;
+    /* Non-zero: the in-memory index holds each vector only as its signs, one
+     * bit per dimension (dim / 8 bytes: 96 for 768, a thirty-second of f32),
+     * and a vector search scans them by Hamming distance and rescores the
+     * best few hundred with the f32 vectors read from SQLite, so scores and
+     * order stay exact among them. No HNSW graph (index_threshold and the
+     * hnsw_* fields are ignored: the scan is fast enough). SQLite only:
+     * EINVAL with a PostgreSQL url, and with index_int8. */
+    int index_binary;
 } mnemo_store_options;
 
 /* Every default written out: synchronous "full", dedup_threshold 0.95,

@@ -63,6 +63,10 @@ out=$(mem search --index-vectors int8 --exact --k 2 'figs'); rc=$?
 check "search with int8 index vectors: the same two" $(ok "$([ $rc = 0 ] && [ "$(echo "$out" | jq_ 'len(d["data"])')" = 2 ] && echo y)")
 out=$("$MNEMO" memory count --store postgres://nobody@127.0.0.1:1/none --index-vectors int8 2>&1); rc=$?
 check "int8 index vectors on PostgreSQL: exit 2 naming --index-vectors" $(ok "$([ $rc = 2 ] && echo "$out" | grep -q -- '--index-vectors' && echo y)")
+out=$(mem search --index-vectors binary --k 2 'figs'); rc=$?
+check "search with binary index vectors: the same two" $(ok "$([ $rc = 0 ] && [ "$(echo "$out" | jq_ 'len(d["data"])')" = 2 ] && echo y)")
+out=$("$MNEMO" memory count --store postgres://nobody@127.0.0.1:1/none --index-vectors binary 2>&1); rc=$?
+check "binary index vectors on PostgreSQL: exit 2 naming --index-vectors binary" $(ok "$([ $rc = 2 ] && echo "$out" | grep -q -- '--index-vectors binary' && echo y)")
 "$MNEMO" memory list >/dev/null 2>"$T/err"; rc=$?
 check "no data dir: exit 2 naming --data-dir" $(ok "$([ $rc = 2 ] && grep -q -- '--data-dir' "$T/err" && echo y)")
 mem get nope >/dev/null 2>"$T/err"; rc=$?

@@ -496,6 +496,48 @@ static void test_dot_i8_variants(void) {
     free(a), free(b);
 }
 
+/* Each table's Hamming distances against a bit-by-bit count, at word
+ * counts around the kernels' steps (the AVX-512 one's 8- and 16-word masks,
+ * the AVX2 one's 4) and 12 (768 dimensions), over random words and the
+ * extremes (all bits equal, all differ), for one vector and several. */
+static void test_hamming_variants(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    static const size_t widths[] = {0, 1, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 33};
+    enum { MAXW = 33, MAXN = 7 };
+    uint64_t q[MAXW], codes[MAXN * MAXW];
+    uint32_t got[MAXN], want[MAXN];
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < MAXW; i++)
+            q[i] = round == 1 ? ~0ULL : round == 2 ? 0 : ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            size_t words = widths[w];
+            for (size_t i = 0; i < MAXN * words; i++)
+                codes[i] = round == 1 ? 0 : round == 2 ? 0 : round == 3 && i % 2 ? q[i % words] ^ (1ULL << (i % 64))
+                         : ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
+            for (size_t i = 0; i < MAXN; i++) {
+                want[i] = 0;
+                for (size_t b = 0; b < words * 64; b++)
+                    want[i] += (uint32_t)(((q[b / 64] ^ codes[i * words + b / 64]) >> (b % 64)) & 1);
+            }
+            for (size_t v = 0; v <= nv; v++) {
+                const mnemo_kernels *k = v < nv ? ks[v] : mnemo__kernels_ref();
+                CHECKF(k->hamming != NULL, "%s: no hamming", k->name);
+                if (!k->hamming) continue;
+                static const size_t counts[] = {0, 1, 6, MAXN};
+                for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+                    size_t n = counts[c];
+                    for (size_t i = 0; i < MAXN; i++) got[i] = 0xDEADBEEF;
+                    k->hamming(q, codes, words, n, got);
+                    for (size_t i = 0; i < MAXN; i++)
+                        CHECKF(got[i] == (i < n ? want[i] : 0xDEADBEEF), "%s hamming words=%zu n=%zu [%zu] round %d: %u, want %u",
+                               k->name, words, n, i, round, got[i], i < n ? want[i] : 0xDEADBEEF);
+                }
+            }
+        }
+    }
+}
+
 /* Attention's bf16 packing: each variant's pack_pairs_rows / _cols equal
  * the scalar ones bit for bit (both round to nearest even), over shapes with
  * partial panels, odd K and a gap in the row stride, and the pair layout is
@@ -644,6 +686,7 @@ int main(void) {
     RUN(test_gelu_variants);
     RUN(test_dot_variants);
     RUN(test_dot_i8_variants);
+    RUN(test_hamming_variants);
     RUN(test_norm_softmax_variants);
     RUN(test_attention_packing);
     RUN(test_ops);

@@ -10,7 +10,7 @@
 # shape naming the problem, and stores nothing; MCP over HTTP (POST /mcp);
 # without --data-dir the routes say to pass it; a restart finds every memory.
 # The store itself (every filter operator, TTL, dedup, SIGKILL) is test_store's.
-# usage: test_serve_memory.sh MNEMO MODEL_DIR [sqlite|sqlite-int8|postgres]
+# usage: test_serve_memory.sh MNEMO MODEL_DIR [sqlite|sqlite-int8|sqlite-binary|postgres]
 # postgres: a throwaway server from tests/pg_lib.sh (a failure to start it is
 # a failure of the test).
 set -u
@@ -21,12 +21,15 @@ case $BACKEND in
   sqlite) STORE_ARGS=(--data-dir "$DATA") ;;
   # int8 index vectors rescored from SQLite, and the graph from 5 memories on
   sqlite-int8) STORE_ARGS=(--data-dir "$DATA" --index-vectors int8 --index-threshold 5) ;;
+  # binary index vectors (a Hamming scan) rescored from SQLite; the threshold
+  # is ignored: no graph (checked at the restart)
+  sqlite-binary) STORE_ARGS=(--data-dir "$DATA" --index-vectors binary --index-threshold 5) ;;
   postgres)
     . "$(dirname "$0")/pg_lib.sh"
     trap 'pg_stop; cleanup' EXIT
     pg_start "$T" || { echo "FAIL: PostgreSQL did not start"; exit 1; }
     STORE_ARGS=(--store "$PG_URL") ;;
-  *) echo "unknown backend $BACKEND (sqlite|sqlite-int8|postgres)"; exit 2 ;;
+  *) echo "unknown backend $BACKEND (sqlite|sqlite-int8|sqlite-binary|postgres)"; exit 2 ;;
 esac
 # serve ARGS... : a server on the model, ready (start and wait_ready)
 serve() { start serve --model "$MODEL" "$@" && wait_ready; }
@@ -177,6 +180,10 @@ check "MCP memory_add with prompt_name STS: the STS vector finds it" $([ -n "$MI
 
 # --- a restart finds every memory; SIGTERM exits 0
 stop "$PID"; check "SIGTERM: exit 0" $?
+if [ "$BACKEND" = sqlite-binary ]; then
+  # more memories than the threshold, and still no graph (none written at close)
+  check "binary index vectors: the store says so, and no graph file" $(grep -q 'index_vectors=binary' "$T/serve.log" && [ ! -e "$DATA/graph.hnsw" ] && echo 0 || echo 1)
+fi
 serve "${STORE_ARGS[@]}" || { echo "server did not restart"; cat "$T/serve.log"; exit 1; }
 req GET "/v1/memories/count?namespace=t"
 check "after a restart: the same 3 memories" $([ "$(j 'd["count"]')" = 3 ] && echo 0 || echo 1)

@@ -10,7 +10,8 @@
  * "exact" field of a JSON search; expired memories skipped, then swept out;
  * dedup on add with the graph (near copies merged, scopes kept apart); the
  * store tests again with int8 index vectors (candidates rescored from SQLite);
- * the graph file: loaded at open, rebuilt when damaged or stale.
+ * the graph file: loaded at open, rebuilt when damaged or stale; binary index
+ * vectors (a Hamming scan rescored from SQLite) against the brute force.
  * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
  */
 #include "store/store.h"
@@ -647,6 +648,202 @@ static void test_store_graph_dedup(void) {
     free(c.centers);
 }
 
+/* The brute force over the inputs: the best k of vecs (n x dim) by f32
+ * cosine with q among the i that keep(i) passes, into best (indices) and
+ * bs (scores); how many. */
+static size_t brute_top(const float *vecs, int n, size_t dim, const float *q, int (*keep)(int), size_t k, int *best,
+                        double *bs) {
+    size_t nb = 0;
+    for (int i = 0; i < n; i++) {
+        if (!keep(i)) continue;
+        double sc = 0;
+        for (size_t d = 0; d < dim; d++) sc += (double)vecs[(size_t)i * dim + d] * q[d];
+        if (nb == k && sc <= bs[k - 1]) continue;
+        size_t j = nb < k ? nb++ : k - 1;
+        while (j > 0 && bs[j - 1] < sc) {
+            bs[j] = bs[j - 1];
+            best[j] = best[j - 1];
+            j--;
+        }
+        bs[j] = sc;
+        best[j] = i;
+    }
+    return nb;
+}
+
+/* the binary test's memories: namespace "other" for i % 3 == 0, a ttl that
+ * runs out for i % 7 == 3 (never a rare or tenth one), "tenth" metadata for
+ * i % 10 == 0 and "rare" for i % 500 == 0 */
+static int bin_expires(int i) { return i % 7 == 3 && i % 10 != 0; }
+static int bin_default_live(int i) { return i % 3 != 0 && !bin_expires(i); }
+static int bin_default_tenth(int i) { return bin_default_live(i) && i % 10 == 0; }
+static int bin_deleted(int i) { return i % 10 == 1 || (i % 3 == 0 && i % 10 == 0); }
+static int bin_default_kept(int i) { return bin_default_live(i) && !bin_deleted(i); }
+
+/* Checks a search's results against the brute force over the inputs (their
+ * text is "memory I"): the scores are the f32 cosines of the memories'
+ * vectors, best first; returns how many of the brute force's ids it has. */
+static size_t binary_check(const mnemo_memories *m, const float *vecs, size_t dim, const float *q,
+                           int (*keep)(int), size_t k, int *bad_score, int *bad_keep) {
+    int best[128];
+    double bs[128];
+    size_t nb = brute_top(vecs, STORE_N, dim, q, keep, k, best, bs), found = 0;
+    if (m->n != nb) (*bad_keep)++;
+    for (size_t i = 0; i < m->n; i++) {
+        int at = atoi(m->items[i].text + 7);
+        double sc = 0;
+        for (size_t d = 0; d < dim; d++) sc += (double)vecs[(size_t)at * dim + d] * q[d];
+        *bad_score += fabs(m->items[i].score - sc) > 1e-5 || (i && m->items[i].score > m->items[i - 1].score);
+        *bad_keep += !keep(at);
+        for (size_t j = 0; j < nb; j++) found += best[j] == at;
+    }
+    return found;
+}
+
+/* The binary index (index_binary): only the signs in memory, no graph at any
+ * size, a Hamming scan rescored from SQLite. recall@10 against the brute
+ * force (unfiltered, filtered, in a scope), the scores of the results equal
+ * to the f32 cosines and best first, exactly k when k pass, expired and
+ * deleted memories never returned, a reopen (the bits rebuilt from SQLite)
+ * answering the same, and the refusals (PostgreSQL, int8 with binary). */
+static void test_store_binary(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir, "binary");
+    mnemo_store_options o = store_options(dir, THRESHOLD);
+    o.index_int8 = 0;
+    o.index_binary = 1;
+    o.clock = fake_clock;
+    mnemo_store *s = open_with(&o);
+    if (!s) return;
+    size_t dim = mnemo_store_dim(s);
+    CHECK(s->index.binary_only && !s->index.vectors && !s->index.codes && s->index.words == (dim + 63) / 64);
+    clusters c;
+    clusters_init(&c, 16, dim);
+    float *vecs = malloc((size_t)STORE_N * dim * sizeof(float));
+    static mnemo_memory_input in[STORE_N];
+    static mnemo_memory_added out[STORE_N];
+    static char texts[STORE_N][32];
+    size_t rare_default = 0;
+    draw_memories(&c, STORE_N, vecs, in, texts);
+    for (int i = 0; i < STORE_N; i++) {
+        int rare = i % 500 == 0, tenth = i % 10 == 0;
+        in[i].metadata = rare ? "{\"rare\": true, \"tenth\": true}" : tenth ? "{\"tenth\": true}" : NULL;
+        in[i].scope.ns = i % 3 == 0 ? "other" : NULL;
+        in[i].ttl = bin_expires(i) ? 10 : 0;
+        rare_default += rare && bin_default_live(i);
+    }
+    mnemo_error err;
+    for (int i = 0; i < STORE_N; i += 500)
+        CHECKF(mnemo_memory_add(s, in + i, 500, out + i, &err) == MNEMO_OK, "add: %s", err.message);
+    /* past the graph threshold, and still no graph */
+    CHECK(mnemo__store_graph_wait(s) == 0 && s->index.graph_state == MNEMO_GRAPH_NONE && s->index.n == STORE_N);
+    CHECK(s->index.bits && !s->index.vectors && !s->index.codes);
+    fake_now += 20; /* the ttl ones expire */
+
+    float q[1024];
+    size_t found[3] = {0, 0, 0}, total[3] = {0, 0, 0};
+    int bad_score = 0, bad_keep = 0, exact_differs = 0;
+    for (int t = 0; t < 50; t++) {
+        clusters_draw(&c, q);
+        mnemo_memories *a = search(s, q, 10, NULL, NULL, 0), *e = search(s, q, 10, NULL, NULL, 1);
+        if (!a || !e) break;
+        found[0] += binary_check(a, vecs, dim, q, bin_default_live, 10, &bad_score, &bad_keep);
+        total[0] += 10;
+        exact_differs += !same(a, e); /* "exact" changes nothing: there is no graph to leave */
+        mnemo_memories_free(a);
+        mnemo_memories_free(e);
+        mnemo_memories *f = search(s, q, 10, NULL, "{\"tenth\": true}", 0);
+        if (!f) break;
+        found[1] += binary_check(f, vecs, dim, q, bin_default_tenth, 10, &bad_score, &bad_keep);
+        total[1] += 10;
+        mnemo_memories_free(f);
+        f = search(s, q, 10, NULL, "{\"rare\": true}", 0);
+        if (!f) break;
+        CHECKF(f->n == rare_default, "rare: %zu results, %zu exist", f->n, rare_default);
+        mnemo_memories_free(f);
+        f = search(s, q, 10, "other", NULL, 0);
+        if (!f) break;
+        bad_keep += f->n != 10;
+        for (size_t i = 0; i < f->n; i++) bad_keep += strcmp(f->items[i].ns, "other") != 0;
+        mnemo_memories_free(f);
+        /* k = 100: the candidates grow with k (40 per result) */
+        f = search(s, q, 100, NULL, NULL, 0);
+        if (!f) break;
+        found[2] += binary_check(f, vecs, dim, q, bin_default_live, 100, &bad_score, &bad_keep);
+        total[2] += 100;
+        mnemo_memories_free(f);
+    }
+    CHECKF(bad_score == 0, "%d results with a score not their f32 cosine or out of order", bad_score);
+    CHECKF(bad_keep == 0, "%d results short, expired or outside the scope or filter", bad_keep);
+    CHECK(exact_differs == 0);
+    double recall[3];
+    for (int i = 0; i < 3; i++) recall[i] = total[i] ? (double)found[i] / (double)total[i] : 0;
+    fprintf(stderr, "  binary n=%d dim=%zu (%zu bytes a vector): recall@10 %.3f, filtered 10%% %.3f, recall@100 %.3f\n",
+            STORE_N, dim, s->index.words * 8, recall[0], recall[1], recall[2]);
+    CHECKF(recall[0] >= 0.95, "binary recall@10 %.3f < 0.95", recall[0]);
+    CHECKF(recall[1] >= 0.95, "binary filtered recall@10 %.3f < 0.95", recall[1]);
+    CHECKF(recall[2] >= 0.95, "binary recall@100 %.3f < 0.95", recall[2]);
+
+    /* deleted memories never come back, even for their own vector */
+    for (int i = 1; i < STORE_N; i += 10) {
+        int rc = mnemo_memory_delete(s, out[i].id, &err);
+        CHECKF(rc == MNEMO_OK || (rc == MNEMO_ENOENT && bin_expires(i)), "delete %d: %s", i, err.message);
+    }
+    mnemo_memory_scope other = {.ns = "other"};
+    size_t n_del = 0;
+    CHECK(mnemo_memory_delete_where(s, &other, "{\"tenth\": true}", &n_del, &err) == MNEMO_OK);
+    CHECK(n_del == 100);
+    int returned_deleted = 0;
+    for (int i = 0; i < STORE_N; i++) {
+        if (!bin_deleted(i)) continue;
+        mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, i % 3 == 0 ? "other" : NULL, NULL, 0);
+        if (!m) break;
+        for (size_t j = 0; j < m->n; j++) returned_deleted += bin_deleted(atoi(m->items[j].text + 7));
+        mnemo_memories_free(m);
+    }
+    CHECKF(returned_deleted == 0, "%d deleted memories were returned", returned_deleted);
+    /* after the deletes (entries moved into the holes): still the brute force's */
+    size_t found_after = 0;
+    enum { RQ = 20 };
+    float rq[RQ][1024];
+    mnemo_memories *before[RQ];
+    for (int t = 0; t < RQ; t++) {
+        clusters_draw(&c, rq[t]);
+        before[t] = search(s, rq[t], 10, NULL, NULL, 0);
+        if (before[t]) found_after += binary_check(before[t], vecs, dim, rq[t], bin_default_kept, 10, &bad_score, &bad_keep);
+    }
+    CHECKF(found_after >= RQ * 10 * 95 / 100, "after deletes: recall@10 %.3f", found_after / (double)(RQ * 10));
+    CHECK(bad_score == 0 && bad_keep == 0);
+    /* a swept store and a reopened one (bits rebuilt from the rows) answer the same */
+    size_t swept = 0;
+    CHECK(mnemo_store_sweep(s, &swept, &err) == MNEMO_OK && swept > 0);
+    mnemo_store_close(s);
+    s = open_with(&o);
+    if (s) {
+        CHECK(s->index.binary_only && s->index.graph_state == MNEMO_GRAPH_NONE);
+        int identical = 1;
+        for (int t = 0; t < RQ; t++) {
+            mnemo_memories *again = search(s, rq[t], 10, NULL, NULL, 0);
+            identical &= again && before[t] && same(again, before[t]);
+            for (size_t i = 0; identical && i < again->n; i++)
+                identical &= again->items[i].score == before[t]->items[i].score;
+            mnemo_memories_free(again);
+        }
+        CHECKF(identical, "the reopened binary store answers differently");
+        mnemo_store_close(s);
+    }
+    for (int t = 0; t < RQ; t++) mnemo_memories_free(before[t]);
+    /* the refusals, before any connection is tried */
+    mnemo_store_options pg = {.url = "postgres://nobody@127.0.0.1:1/none", .model = model, .index_binary = 1};
+    s = NULL;
+    CHECK(mnemo_store_open(&pg, &s, &err) == MNEMO_EINVAL && strstr(err.message, "binary") && !s);
+    mnemo_store_options both = o;
+    both.index_int8 = 1;
+    CHECK(mnemo_store_open(&both, &s, &err) == MNEMO_EINVAL && strstr(err.message, "both") && !s);
+    free(vecs);
+    free(c.centers);
+}
+
 static mnemo_memories *search_k(mnemo_store *s, const float *q) { return search(s, q, 10, NULL, NULL, 0); }
 
 static void file_edit(const char *path, long at, int truncate_there) {
@@ -803,6 +1000,8 @@ int main(int argc, char **argv) {
     RUN(test_store_graph_expiry);
     RUN(test_store_graph_dedup);
     RUN(test_store_graph_file);
+    int8_mode = 0;
+    RUN(test_store_binary);
     mnemo_model_close(model);
     return test_finish();
 }

@@ -49,11 +49,12 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
         return 2;
     }
     const char *iv = s->index_vectors ? s->index_vectors : "f32";
-    if (strcmp(iv, "f32") && strcmp(iv, "int8")) {
-        mnemo__cli_error(cmd, "--index-vectors '%s' is not f32 or int8", iv);
+    if (strcmp(iv, "f32") && strcmp(iv, "int8") && strcmp(iv, "binary")) {
+        mnemo__cli_error(cmd, "--index-vectors '%s' is not f32, int8 or binary", iv);
         return 2;
     }
     so.index_int8 = !strcmp(iv, "int8");
+    so.index_binary = !strcmp(iv, "binary");
     if (mnemo_store_open(&so, store, &err)) {
         mnemo__cli_error(cmd, "%s", err.message);
         return err.code == MNEMO_EINVAL ? 2 : 1;

@@ -153,8 +153,9 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       "beam width of an HNSW search (at least k): higher finds more of the exact top k, slower", \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
     X(index_vectors, "index-vectors", "MNEMO_INDEX_VECTORS", STRING, "f32", "TYPE",            \
-      "how the SQLite store's in-memory index holds vectors: f32, or int8 (a quarter of the memory; " \
-      "candidates rescored with the f32 vectors on disk)",                                      \
+      "how the SQLite store's in-memory index holds vectors: f32, int8 (a quarter of the memory) or " \
+      "binary (one bit per dimension, a thirty-second; a Hamming scan, no graph); int8 and binary " \
+      "rescore their candidates with the f32 vectors on disk",                                  \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
     X(read_only, "read-only", "MNEMO_READ_ONLY", BOOL, "0", NULL,                              \
       "open the store read-only (writes are refused)", MNEMO_CMD_MEMORY | MNEMO_CMD_MCP)       \

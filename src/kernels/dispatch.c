@@ -29,6 +29,7 @@ static const mnemo_kernels avx2_kernels = {
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32_avx2,
     .dot_i8 = mnemo__dot_i8_avx2,
+    .hamming = mnemo__hamming_popcnt,
 };
 #endif
 static const mnemo_kernels portable_kernels = {
@@ -44,6 +45,7 @@ static const mnemo_kernels portable_kernels = {
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32,
     .dot_i8 = mnemo__dot_i8,
+    .hamming = mnemo__hamming,
 };
 
 const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
@@ -51,7 +53,8 @@ const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
 const mnemo_kernels *mnemo__kernels_avx2(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2_kernels;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt"))
+        return &avx2_kernels;
 #endif
     return NULL;
 }
@@ -84,6 +87,8 @@ static void variants_init(void) {
     avx512_kernels.softmax_window = mnemo__softmax_window_avx512;
     avx512_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_avx512;
     avx512_kernels.dot_i8 = mnemo__dot_i8_avx512;
+    /* the tables after this one copy it, so they scan with it too */
+    if (__builtin_cpu_supports("avx512vpopcntdq")) avx512_kernels.hamming = mnemo__hamming_vpopcnt;
     variants[n_variants++] = &avx512_kernels;
     if (__builtin_cpu_supports("avx512vnni")) {
         vnni_kernels = avx512_kernels;

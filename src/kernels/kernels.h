@@ -155,6 +155,11 @@ typedef struct mnemo_kernels {
     /* sum of a[i] * b[i] over n int8 codes, exact in int32 for n < 2^17:
      * the HNSW walk scores with the graph's int8 copy of the vectors */
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
+    /* Hamming distances of one bit vector to n others: out[i] = the bits
+     * that differ between q and codes + i * words, over `words` 64-bit words
+     * (the others stored one after another). The memory store's scan of a
+     * binary index is nothing but these. */
+    void (*hamming)(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
 } mnemo_kernels;
 
 /* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */
@@ -282,6 +287,8 @@ void mnemo__add(float *y, const float *x, size_t n);
 float mnemo__dot_f32(const float *a, const float *b, size_t n);
 /* sum of a[i] * b[i] over int8 codes (the portable dot_i8) */
 int32_t mnemo__dot_i8(const int8_t *a, const int8_t *b, size_t n);
+/* the portable hamming of the kernel table (__builtin_popcountll per word) */
+void mnemo__hamming(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
 /* In-place softmax of x[0..n) (max-subtracted, f32). */
 void mnemo__softmax(float *x, size_t n);
 /* One attention row: x[lo..hi) = softmax(scale * x[lo..hi)), every other of

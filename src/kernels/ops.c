@@ -31,6 +31,16 @@ int32_t mnemo__dot_i8(const int8_t *a, const int8_t *b, size_t n) {
     return t;
 }
 
+/* Without -mpopcnt the builtin may be a call per word; the AVX2 table has
+ * the same loop compiled with the instruction. */
+void mnemo__hamming(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out) {
+    for (size_t i = 0; i < n; i++, codes += words) {
+        uint32_t d = 0;
+        for (size_t w = 0; w < words; w++) d += (uint32_t)__builtin_popcountll(q[w] ^ codes[w]);
+        out[i] = d;
+    }
+}
+
 void mnemo__rope(float *x, size_t d, const float *cos_t, const float *sin_t) {
     size_t h = d / 2;
     for (size_t i = 0; i < h; i++) {

@@ -140,6 +140,7 @@ static const mnemo_kernels ref_kernels_packed = {
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32,
     .dot_i8 = mnemo__dot_i8,
+    .hamming = mnemo__hamming,
 };
 
 const mnemo_kernels *mnemo__kernels_ref(void) { return &ref_kernels_packed; }

@@ -48,6 +48,7 @@ void mnemo__index_free(mnemo_index *ix) {
     mnemo__free(ix->vectors);
     mnemo__free(ix->codes);
     mnemo__free(ix->code_scale);
+    mnemo__free(ix->bits);
     mnemo__hnsw_free(&ix->graph);
     memset(ix, 0, sizeof *ix);
 }
@@ -66,33 +67,68 @@ float mnemo__quantize_i8(const float *x, size_t dim, int8_t *out) {
 
 mnemo_codes mnemo__index_codes(const mnemo_index *ix) { return (mnemo_codes){ix->codes, ix->code_scale}; }
 
-/* The entry at pos gets vec: its codes, and the f32 copy unless int8_only. */
+void mnemo__binarize(const float *x, size_t dim, uint64_t *out) {
+    size_t words = (dim + 63) / 64;
+    memset(out, 0, words * sizeof *out);
+    for (size_t d = 0; d < dim; d++)
+        if (x[d] > 0) out[d / 64] |= 1ULL << (d % 64);
+}
+
+void mnemo__index_set_binary(mnemo_index *ix) {
+    ix->binary_only = 1;
+    ix->words = (ix->dim + 63) / 64;
+    /* no graph: the scan of the bits is cheap next to the rows a search reads
+     * after it, and the links would take more memory than the bits
+     * (docs/memories.md, binary index vectors) */
+    ix->graph_threshold = SIZE_MAX;
+    if (!ix->binary_candidates) ix->binary_candidates = MNEMO_BINARY_CANDIDATES;
+    ix->binary_per_result = MNEMO_BINARY_PER_RESULT;
+}
+
+/* The entry at pos gets vec: its bits (binary_only), or its codes and the
+ * f32 copy unless int8_only. */
 static void store_vector(mnemo_index *ix, size_t pos, const float *vec) {
+    if (ix->binary_only) {
+        mnemo__binarize(vec, ix->dim, ix->bits + pos * ix->words);
+        return;
+    }
     if (ix->vectors) memcpy(ix->vectors + pos * ix->dim, vec, ix->dim * sizeof(float));
     ix->code_scale[pos] = mnemo__quantize_i8(vec, ix->dim, ix->codes + pos * ix->dim);
 }
 
-int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec) {
-    if (ix->n == ix->cap) {
-        size_t cap = ix->cap ? ix->cap * 2 : 256, vbytes, cbytes;
-        if (!mnemo__mul_size(cap, ix->dim * sizeof(float), &vbytes) || !mnemo__mul_size(cap, ix->dim, &cbytes))
-            return MNEMO_ENOMEM;
-        mnemo_index_entry *ne = mnemo__realloc(ix->entries, cap * sizeof *ne);
-        if (!ne) return MNEMO_ENOMEM;
-        ix->entries = ne;
-        if (!ix->int8_only) {
-            float *nv = mnemo__realloc(ix->vectors, vbytes);
-            if (!nv) return MNEMO_ENOMEM;
-            ix->vectors = nv;
-        }
-        int8_t *nc = mnemo__realloc(ix->codes, cbytes);
-        if (!nc) return MNEMO_ENOMEM;
-        ix->codes = nc;
-        float *ns = mnemo__realloc(ix->code_scale, cap * sizeof *ns);
-        if (!ns) return MNEMO_ENOMEM;
-        ix->code_scale = ns;
+/* Room for cap entries: the entries, and the vectors in the index's form. */
+static int index_grow(mnemo_index *ix, size_t cap) {
+    size_t vbytes, cbytes, bbytes;
+    if (!mnemo__mul_size(cap, ix->dim * sizeof(float), &vbytes) || !mnemo__mul_size(cap, ix->dim, &cbytes) ||
+        !mnemo__mul_size(cap, ix->words * sizeof(uint64_t), &bbytes))
+        return MNEMO_ENOMEM;
+    mnemo_index_entry *ne = mnemo__realloc(ix->entries, cap * sizeof *ne);
+    if (!ne) return MNEMO_ENOMEM;
+    ix->entries = ne;
+    if (ix->binary_only) {
+        uint64_t *nb = mnemo__realloc(ix->bits, bbytes);
+        if (!nb) return MNEMO_ENOMEM;
+        ix->bits = nb;
         ix->cap = cap;
+        return MNEMO_OK;
     }
+    if (!ix->int8_only) {
+        float *nv = mnemo__realloc(ix->vectors, vbytes);
+        if (!nv) return MNEMO_ENOMEM;
+        ix->vectors = nv;
+    }
+    int8_t *nc = mnemo__realloc(ix->codes, cbytes);
+    if (!nc) return MNEMO_ENOMEM;
+    ix->codes = nc;
+    float *ns = mnemo__realloc(ix->code_scale, cap * sizeof *ns);
+    if (!ns) return MNEMO_ENOMEM;
+    ix->code_scale = ns;
+    ix->cap = cap;
+    return MNEMO_OK;
+}
+
+int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec) {
+    if (ix->n == ix->cap && index_grow(ix, ix->cap ? ix->cap * 2 : 256)) return MNEMO_ENOMEM;
     ix->entries[ix->n] = *e;
     ix->entries[ix->n].node = -1;
     store_vector(ix, ix->n, vec);
@@ -129,8 +165,12 @@ void mnemo__index_remove(mnemo_index *ix, int64_t seq) {
         ix->entries[p] = ix->entries[last];
         if (ix->vectors)
             memcpy(ix->vectors + (size_t)p * ix->dim, ix->vectors + last * ix->dim, ix->dim * sizeof(float));
-        memcpy(ix->codes + (size_t)p * ix->dim, ix->codes + last * ix->dim, ix->dim);
-        ix->code_scale[p] = ix->code_scale[last];
+        if (ix->bits)
+            memcpy(ix->bits + (size_t)p * ix->words, ix->bits + last * ix->words, ix->words * sizeof(uint64_t));
+        if (ix->codes) {
+            memcpy(ix->codes + (size_t)p * ix->dim, ix->codes + last * ix->dim, ix->dim);
+            ix->code_scale[p] = ix->code_scale[last];
+        }
         if (ix->entries[p].node >= 0) mnemo__hnsw_move(&ix->graph, (uint32_t)ix->entries[p].node, (size_t)p);
         else if ((size_t)p < ix->build_cursor) ix->build_cursor = (size_t)p; /* the builder must come back */
     }

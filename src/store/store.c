@@ -618,6 +618,7 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         goto fail;
     }
     s->index.int8_only = opts->index_int8 != 0;
+    if (opts->index_binary) mnemo__index_set_binary(&s->index); /* before the load: no graph, no graph file */
     if ((rc = load_index(s, err))) goto fail;
     if (s->index.graph_threshold != SIZE_MAX) {
         char why[200];
@@ -640,7 +641,8 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         if (pthread_create(&s->sweeper, NULL, sweep_main, s) == 0) s->has_sweeper = 1;
     }
     mnemo__log(MNEMO_LOG_INFO, "store.open", "path=%s memories=%zu dim=%zu read_only=%d index_vectors=%s",
-               s->db_path, s->index.n, s->dim, s->read_only, s->index.int8_only ? "int8" : "f32");
+               s->db_path, s->index.n, s->dim, s->read_only,
+               s->index.binary_only ? "binary" : s->index.int8_only ? "int8" : "f32");
     *out = s;
     return MNEMO_OK;
 fail:

@@ -120,14 +120,22 @@ typedef enum mnemo_graph_state {
  * entry into the hole. The HNSW graph over the codes is built once the
  * index holds graph_threshold entries (index.c). int8_only: no f32 array
  * (a quarter of the memory per vector); searches rescore their candidates
- * with the rows' f32 vectors from SQLite instead (store_read.c). Guarded by
- * the store's index lock. */
+ * with the rows' f32 vectors from SQLite instead (store_read.c).
+ * binary_only: neither f32 nor int8, only the signs (mnemo__binarize; words
+ * 64-bit words per vector), no graph (graph_threshold SIZE_MAX); a search
+ * scans them by Hamming distance and rescores the best from SQLite as
+ * int8_only does. Guarded by the store's index lock. */
 typedef struct mnemo_index {
     mnemo_index_entry *entries;
-    float *vectors; /* NULL when int8_only */
-    int8_t *codes;  /* n * dim */
+    float *vectors; /* NULL when int8_only or binary_only */
+    int8_t *codes;  /* n * dim; NULL when binary_only */
     float *code_scale;
     int int8_only;
+    int binary_only;
+    uint64_t *bits; /* binary_only: n * words */
+    size_t words;   /* binary_only: dim / 64 rounded up */
+    size_t binary_candidates; /* binary_only: the fewest candidates a search rescores */
+    size_t binary_per_result; /* binary_only: and at least this many per result asked for */
     size_t n, cap, dim;
     mnemo_hnsw graph;
     mnemo_graph_state graph_state;
@@ -136,6 +144,16 @@ typedef struct mnemo_index {
     size_t build_cursor; /* BUILDING: every entry below it is in the graph */
     uint64_t graph_changes; /* links made or removed once READY (graph_file.c saves when it moved) */
 } mnemo_index;
+
+/* A binary index's search rescores max(MNEMO_BINARY_PER_RESULT * k,
+ * MNEMO_BINARY_CANDIDATES) candidates, the best by Hamming distance
+ * (docs/memories.md, "binary index vectors": bench_store's recall@10
+ * against exact at 100k and 1M chose them). */
+#define MNEMO_BINARY_CANDIDATES 400
+#define MNEMO_BINARY_PER_RESULT 40
+/* Packs the signs of x (bit d of word d / 64: x[d] > 0) into out, words of
+ * dim / 64 rounded up, the bits past dim 0. */
+void mnemo__binarize(const float *x, size_t dim, uint64_t *out);
 
 /* The defaults of the graph (docs/memories.md: the approximate index). */
 #define MNEMO_GRAPH_THRESHOLD 20000
@@ -151,11 +169,14 @@ typedef struct mnemo_index {
 
 /* An empty index; the graph parameters are 0 for their defaults, and a
  * threshold of SIZE_MAX never builds a graph. Errors: EINVAL (m). */
+/* Before the first add: the index keeps only the signs of its vectors
+ * (binary_only; no graph, ever). */
+void mnemo__index_set_binary(mnemo_index *ix);
 int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m, size_t ef_construction,
                       size_t ef_search);
 void mnemo__index_free(mnemo_index *ix);
 /* Takes ownership of e's strings and meta; copies vec (f32 unless
- * int8_only, and its codes). Errors: ENOMEM. */
+ * int8_only or binary_only, and its codes or its bits). Errors: ENOMEM. */
 int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec);
 /* Position of seq, or -1. */
 long mnemo__index_find(const mnemo_index *ix, int64_t seq);
@@ -344,7 +365,8 @@ void mnemo__store_reader_put(mnemo_store *s, sqlite3 *db);
  * graph unless exact or the graph is not READY, rescored in f32; the exact
  * scan when the walk finds fewer than cap. An int8_only index scans and
  * walks its codes and rescores its candidates with the rows' f32 vectors
- * read on db. Errors: ENOMEM, EIO (reading db).
+ * read on db; a binary_only one scans its bits (exact changes nothing) and
+ * rescores the same way. Errors: ENOMEM, EIO (reading db).
  */
 int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact, mnemo_hnsw_accept pre,
                          mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n);

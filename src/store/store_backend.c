@@ -34,6 +34,10 @@ static int has_prefix(const char *s, const char *p) { return !strncmp(s, p, strl
 
 int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
     *out = NULL;
+    if (opts && opts->index_int8 && opts->index_binary)
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "index vectors: int8 and binary were both asked for (--index-vectors takes one of "
+                           "f32, int8, binary)");
     if (!opts || !opts->url || !*opts->url) return mnemo__sqlite_open(opts, out, err);
     const char *url = opts->url;
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
@@ -44,6 +48,10 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
         if (opts->index_int8)
             return mnemo__fail(err, MNEMO_EINVAL,
                                "int8 index vectors (--index-vectors int8) are for the SQLite store; PostgreSQL "
+                               "keeps its vectors in pgvector: leave --index-vectors at f32");
+        if (opts->index_binary)
+            return mnemo__fail(err, MNEMO_EINVAL,
+                               "binary index vectors (--index-vectors binary) are for the SQLite store; PostgreSQL "
                                "keeps its vectors in pgvector: leave --index-vectors at f32");
         return mnemo__pg_open(opts, out, err);
     }

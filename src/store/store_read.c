@@ -6,6 +6,7 @@
  * pooled read connection, so reads never wait for a write to commit.
  */
 #include "store.h"
+#include "../kernels/kernels.h"
 
 #include <errno.h>
 #include <math.h>
@@ -47,15 +48,15 @@ static int cmp_hit_desc(const void *a, const void *b) {
 /*
  * The f32 inner products of n candidates (index positions) with q, sorted
  * best first; returns how many remain. From the index's array, or for an
- * int8_only index from the rows' vectors on db (a row deleted since the
- * index was read is left out; one whose vector changed meanwhile gets its
- * new vector's score).
+ * int8_only or binary_only index from the rows' vectors on db (a row
+ * deleted since the index was read is left out; one whose vector changed
+ * meanwhile gets its new vector's score).
  */
 static int rescore(const mnemo_store *s, sqlite3 *db, const float *q, mnemo_hnsw_hit *h, size_t *n_io) {
     const mnemo_index *ix = &s->index;
     size_t kept = 0, n = *n_io;
     int rc = MNEMO_OK;
-    if (!ix->int8_only) {
+    if (ix->vectors) {
         for (size_t i = 0; i < n; i++) h[i].score = mnemo__dot(ix->vectors + h[i].pos * ix->dim, q, ix->dim);
         kept = n;
     } else {
@@ -98,11 +99,96 @@ static int accept_both(void *ctx, size_t pos) {
 /* How many approximate candidates an int8_only exact scan rescores for cap. */
 static size_t rescore_depth(size_t cap) { return cap * 4 + 32; }
 
+/* A max-heap of candidates by Hamming distance (the worst on top), so the
+ * scan keeps the best `cap` with one comparison for most entries. */
+typedef struct far_heap {
+    uint32_t *d;
+    size_t *pos;
+    size_t n, cap;
+} far_heap;
+
+static void far_push(far_heap *h, uint32_t d, size_t pos) {
+    size_t i;
+    if (h->n < h->cap) {
+        i = h->n++;
+        while (i > 0 && h->d[(i - 1) / 2] < d) {
+            h->d[i] = h->d[(i - 1) / 2];
+            h->pos[i] = h->pos[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+    } else { /* replace the top, sift down */
+        i = 0;
+        for (;;) {
+            size_t c = 2 * i + 1;
+            if (c >= h->n) break;
+            if (c + 1 < h->n && h->d[c + 1] > h->d[c]) c++;
+            if (h->d[c] <= d) break;
+            h->d[i] = h->d[c];
+            h->pos[i] = h->pos[c];
+            i = c;
+        }
+    }
+    h->d[i] = d;
+    h->pos[i] = pos;
+}
+
+/*
+ * The binary index's search: the Hamming distance of every entry's bits to
+ * the query's (the kernels' hamming, a block of entries per call), the
+ * nearest max(binary_per_result * cap, binary_candidates) that pre()
+ * and post() pass kept (the distance first: it is cheaper than the scope's
+ * string compares, and most entries fail it), then rescored with their f32
+ * vectors from SQLite. Always this flat scan: no graph.
+ */
+static int nearest_binary(const mnemo_store *s, sqlite3 *db, const float *q, mnemo_hnsw_accept pre,
+                          mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n) {
+    const mnemo_index *ix = &s->index;
+    enum { BLOCK = 256 };
+    size_t depth = ix->binary_per_result && cap > SIZE_MAX / ix->binary_per_result ? SIZE_MAX
+                                                                                  : cap * ix->binary_per_result;
+    if (depth < ix->binary_candidates) depth = ix->binary_candidates;
+    if (depth < cap) depth = cap;
+    if (depth > ix->n) depth = ix->n;
+    far_heap h = {.d = mnemo__malloc_array(depth, sizeof(uint32_t)), .pos = mnemo__malloc_array(depth, sizeof(size_t)),
+                  .cap = depth};
+    uint64_t *qb = mnemo__malloc_array(ix->words, sizeof(uint64_t));
+    uint32_t dist[BLOCK];
+    int rc = MNEMO_OK;
+    if (!h.d || !h.pos || !qb) rc = MNEMO_ENOMEM;
+    void (*hamming)(const uint64_t *, const uint64_t *, size_t, size_t, uint32_t *) = mnemo__kernels_best()->hamming;
+    if (!rc) mnemo__binarize(q, ix->dim, qb);
+    for (size_t base = 0; !rc && base < ix->n; base += BLOCK) {
+        size_t m = ix->n - base < BLOCK ? ix->n - base : BLOCK;
+        hamming(qb, ix->bits + base * ix->words, ix->words, m, dist);
+        for (size_t j = 0; j < m; j++) {
+            if (h.n == h.cap && dist[j] >= h.d[0]) continue;
+            size_t i = base + j;
+            if (!pre(ctx, i) || (post && !post(ctx, i))) continue;
+            far_push(&h, dist[j], i);
+        }
+    }
+    mnemo_hnsw_hit *cand = rc ? NULL : mnemo__malloc_array(h.n ? h.n : 1, sizeof *cand);
+    if (!rc && !cand) rc = MNEMO_ENOMEM;
+    if (!rc) {
+        size_t nc = h.n;
+        for (size_t i = 0; i < nc; i++) cand[i] = (mnemo_hnsw_hit){h.pos[i], 0};
+        rc = rescore(s, db, q, cand, &nc);
+        *n = nc < cap ? nc : cap;
+        memcpy(top, cand, *n * sizeof *top);
+    }
+    mnemo__free(cand);
+    mnemo__free(h.d);
+    mnemo__free(h.pos);
+    mnemo__free(qb);
+    return rc;
+}
+
 int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact, mnemo_hnsw_accept pre,
                          mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n) {
     *n = 0;
     const mnemo_index *ix = &s->index;
     if (cap == 0 || ix->n == 0) return MNEMO_OK;
+    if (ix->binary_only) return nearest_binary(s, db, q, pre, post, ctx, top, cap, n);
     int use_graph = !exact && ix->graph_state == MNEMO_GRAPH_READY && ix->n >= ix->graph_threshold;
     /* the query's codes, for what ranks by codes: the walk, an int8 index's scan */
     int8_t *qc = NULL;

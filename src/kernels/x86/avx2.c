@@ -212,6 +212,24 @@ int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
     return t;
 }
 
+/* The portable loop with popcnt as one instruction (this file is compiled
+ * with -mpopcnt; every AVX2 CPU has it): four independent sums, so the
+ * adds do not wait on each other. */
+void mnemo__hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out) {
+    for (size_t i = 0; i < n; i++, codes += words) {
+        uint64_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+        size_t w = 0;
+        for (; w + 4 <= words; w += 4) {
+            d0 += (uint64_t)__builtin_popcountll(q[w] ^ codes[w]);
+            d1 += (uint64_t)__builtin_popcountll(q[w + 1] ^ codes[w + 1]);
+            d2 += (uint64_t)__builtin_popcountll(q[w + 2] ^ codes[w + 2]);
+            d3 += (uint64_t)__builtin_popcountll(q[w + 3] ^ codes[w + 3]);
+        }
+        for (; w < words; w++) d0 += (uint64_t)__builtin_popcountll(q[w] ^ codes[w]);
+        out[i] = (uint32_t)(d0 + d1 + d2 + d3);
+    }
+}
+
 /* ------------------------------------------------------------- int8 */
 /*
  * int8 weights x int16 activations with vpmaddwd (8 lanes x 2 products per

@@ -87,4 +87,9 @@ float mnemo__dpwssd_loop(uint64_t iters);
 float mnemo__dpbusd_loop(uint64_t iters);
 float mnemo__dpbf16_loop(uint64_t iters);
 
+/* The binary index's Hamming distances (kernels.h's hamming slot): popcnt
+ * (avx2.c, every AVX2 CPU has it) and AVX512-VPOPCNTDQ (avx512_vpopcnt.c). */
+void mnemo__hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
+void mnemo__hamming_vpopcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
+
 #endif

@@ -6,8 +6,10 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libjansson-dev libmicrohttpd-dev libsqlite3-dev libhiredis-dev libpq-dev python3 python3-venv python3-pip)
 if [ "${1:-}" = "--test" ]; then
   # unzip and util-linux's runuser: the PostgreSQL of the tests (tests/pg_lib.sh);
-  # chromium + chromium-driver: the console's browser test (selenium drives them)
-  PKGS+=(clang libclang-rt-14-dev curl redis-server redis-tools unzip util-linux chromium chromium-driver)
+  # chromium + chromium-driver: the console's browser test (selenium drives them);
+  # systemd (systemd-analyze verify) and man-db: the install test's unit and man page
+  PKGS+=(clang libclang-rt-14-dev curl redis-server redis-tools unzip util-linux chromium chromium-driver
+         systemd man-db)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -459,9 +459,9 @@ void mnemo__cache_file_close(mnemo_cache_file *f) {
         pthread_cond_signal(&f->cv);
         pthread_mutex_unlock(&f->mu);
         pthread_join(f->thread, NULL);
-        /* the last write: what was served since the previous one */
-        write_logged(f);
     }
+    /* the last write: what was served since the previous one */
+    write_logged(f);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     pthread_mutex_destroy(&f->wmu);

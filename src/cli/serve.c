@@ -197,7 +197,10 @@ static void warm_texts(mnemo_service *svc, const char *path, double deadline) {
         } else {
             text = strndup(line, (size_t)len);
         }
-        if (!text) break;
+        if (!text) {
+            free(prompt);
+            break;
+        }
         wc.texts++;
         bool same = (!prompt && !b.prompt) || (prompt && b.prompt && !strcmp(prompt, b.prompt));
         if (b.n == WARM_BATCH || (b.n && !same)) go_on = warm_flush(svc, &b, deadline, vecs, tokens, &wc);

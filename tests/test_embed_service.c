@@ -200,6 +200,39 @@ static void test_cache_file(void) {
     unlink(path);
 }
 
+/* A snapshot's entries stay readable while the cache evicts and replaces
+ * them (ASan would see a read of freed memory), and are freed after. */
+static void test_cache_snapshot_pins(void) {
+    mnemo_cache *c;
+    mnemo_error err;
+    CHECK(mnemo__cache_create(1 << 20, 0, 4, &c, &err) == MNEMO_OK);
+    put(c, "aaaa", 1, 0);
+    mnemo_cache_stats st;
+    mnemo__cache_stats(c, &st);
+    size_t one = st.bytes;
+    mnemo__cache_free(c);
+    CHECK(mnemo__cache_create(2 * one, 0, 4, &c, &err) == MNEMO_OK);
+    put(c, "aaaa", 1, 0);
+    put(c, "bbbb", 2, 0);
+    mnemo_cache_snapshot snap;
+    CHECK(mnemo__cache_snapshot(c, 2, &snap) == MNEMO_OK && snap.n == 2);
+    put(c, "cccc", 3, 0); /* evicts aaaa */
+    put(c, "bbbb", 5, 0); /* replaces bbbb */
+    put(c, "dddd", 4, 0); /* evicts cccc */
+    float sum = 0;
+    for (size_t i = 0; i < snap.n; i++) {
+        CHECK(snap.items[i].key_len == 8 + 4);
+        sum += snap.items[i].vec[0] + snap.items[i].vec[3];
+    }
+    CHECK(sum == 2 * (1 + 2));
+    mnemo__cache_snapshot_free(&snap);
+    float v;
+    CHECK(get(c, "bbbb", 0, &v) && v == 5);
+    CHECK(get(c, "dddd", 0, &v) && v == 4);
+    CHECK(!get(c, "aaaa", 0, NULL) && !get(c, "cccc", 0, NULL));
+    mnemo__cache_free(c);
+}
+
 /* -------------------------------------------------------------- batcher */
 
 typedef struct fake {
@@ -560,6 +593,7 @@ int main(int argc, char **argv) {
     RUN(test_cache_lru_bytes);
     RUN(test_cache_ttl_and_keys);
     RUN(test_cache_file);
+    RUN(test_cache_snapshot_pins);
     RUN(test_redis_url);
     RUN(test_redis_value_format);
     RUN(test_redis_fail_open);

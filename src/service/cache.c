@@ -27,6 +27,11 @@ struct mnemo_cache {
     double ttl;
     entry **buckets;
     entry *head, *tail;
+    /* While a snapshot is read (pins > 0), removed entries are not freed but
+     * kept on `deferred` (linked by hnext), so the snapshot may read their
+     * keys and vectors, which never change once stored, without the lock. */
+    int pins;
+    entry *deferred;
     mnemo_cache_stats st;
 };
 
@@ -55,6 +60,10 @@ void mnemo__cache_free(mnemo_cache *c) {
     if (!c) return;
     for (entry *e = c->head, *n; e; e = n) {
         n = e->next;
+        mnemo__free(e);
+    }
+    for (entry *e = c->deferred, *n; e; e = n) {
+        n = e->hnext;
         mnemo__free(e);
     }
     mnemo__free(c->buckets);
@@ -115,7 +124,12 @@ static void remove_entry(mnemo_cache *c, entry *e) {
     lru_unlink(c, e);
     c->st.entries--;
     c->st.bytes -= e->bytes;
-    mnemo__free(e);
+    if (c->pins) {
+        e->hnext = c->deferred;
+        c->deferred = e;
+    } else {
+        mnemo__free(e);
+    }
 }
 
 static entry *find(mnemo_cache *c, const mnemo_piece *key, size_t n, uint64_t h) {
@@ -249,19 +263,17 @@ int mnemo__cache_load(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, c
 int mnemo__cache_snapshot(mnemo_cache *c, size_t skip_pieces, mnemo_cache_snapshot *out) {
     memset(out, 0, sizeof *out);
     if (!c || !c->max_bytes) return MNEMO_OK;
-    /* Sized first, allocated outside the lock, then filled under it with
-     * what fits (entries added in between wait for the next snapshot). */
+    /* Sized first and allocated outside the lock; under it, only each
+     * entry's address and counters are taken (entries added in between wait
+     * for the next snapshot), and the entries are pinned until
+     * mnemo__cache_snapshot_free: no key or vector is copied under the lock. */
     pthread_mutex_lock(&c->mu);
-    size_t n = c->st.entries, bytes = c->st.bytes;
+    size_t n = c->st.entries;
     pthread_mutex_unlock(&c->mu);
     if (!n) return MNEMO_OK;
     out->items = mnemo__malloc_array(n, sizeof *out->items);
-    out->data = mnemo__malloc(bytes);
-    if (!out->items || !out->data) {
-        mnemo__cache_snapshot_free(out);
-        return MNEMO_ENOMEM;
-    }
-    size_t used = 0, vbytes = c->width * sizeof(float);
+    if (!out->items) return MNEMO_ENOMEM;
+    out->cache = c;
     pthread_mutex_lock(&c->mu);
     for (entry *e = c->head; e && out->n < n; e = e->next) {
         /* skip the leading pieces (the model id: the file names the model once) */
@@ -269,32 +281,41 @@ int mnemo__cache_snapshot(mnemo_cache *c, size_t skip_pieces, mnemo_cache_snapsh
         bool ok = true;
         for (size_t i = 0; i < skip_pieces && ok; i++) {
             uint64_t len;
-            if ((size_t)(end - k) < sizeof len) { ok = false; break; }
+            if ((size_t)(end - k) < sizeof len) {
+                ok = false;
+                break;
+            }
             memcpy(&len, k, sizeof len);
             if ((size_t)(end - k) - sizeof len < len) ok = false;
             else k += sizeof len + len;
         }
-        size_t klen = (size_t)(end - k), need = (klen + vbytes + 15) & ~(size_t)15;
-        if (!ok || need > bytes - used) continue;
-        mnemo_cache_item *it = &out->items[out->n++];
-        memcpy(out->data + used, e->vec, vbytes);
-        memcpy(out->data + used + vbytes, k, klen);
-        it->vec = (const float *)(const void *)(out->data + used);
-        it->key = out->data + used + vbytes;
-        it->key_len = klen;
-        it->n_tokens = e->n_tokens;
-        it->hits = e->hits;
-        it->used = e->used;
-        used += need;
+        if (!ok) continue;
+        out->items[out->n++] = (mnemo_cache_item){.key = k, .key_len = (size_t)(end - k),
+                                                  .n_tokens = e->n_tokens, .vec = e->vec,
+                                                  .hits = e->hits, .used = e->used};
     }
+    c->pins++;
     out->version = c->st.inserts + c->st.hits + c->st.evictions + c->st.expirations;
     pthread_mutex_unlock(&c->mu);
     return MNEMO_OK;
 }
 
 void mnemo__cache_snapshot_free(mnemo_cache_snapshot *s) {
+    mnemo_cache *c = s->cache;
+    if (c) {
+        entry *dead = NULL;
+        pthread_mutex_lock(&c->mu);
+        if (--c->pins == 0) {
+            dead = c->deferred;
+            c->deferred = NULL;
+        }
+        pthread_mutex_unlock(&c->mu);
+        for (entry *e = dead, *n; e; e = n) { /* freed outside the lock */
+            n = e->hnext;
+            mnemo__free(e);
+        }
+    }
     mnemo__free(s->items);
-    mnemo__free(s->data);
     memset(s, 0, sizeof *s);
 }
 

@@ -1,8 +1,9 @@
 /*
  * cache_file.c — the embedding cache kept on disk (--cache-file), so a
  * restarted server answers the texts it served before without running the
- * model. A writer thread snapshots the cache (cache.c copies the entries
- * under its lock; nothing else is done there), orders them by use, and
+ * model. A writer thread snapshots the cache (cache.c takes each entry's
+ * address and counters under its lock and keeps the entries alive until the
+ * write is done; keys and vectors are read outside it), orders them by use, and
  * writes the file through a temporary file, fsync and rename, every
  * `interval` seconds when the cache changed and once more at close; a
  * request never waits for it. At start the file is read before the server
@@ -321,9 +322,10 @@ static int write_locked(mnemo_cache_file *f, mnemo_error *err) {
     uint64_t version = mnemo__cache_version(f->cache);
     if (f->have_written && version == f->written_version) return MNEMO_OK;
     mnemo_cache_snapshot snap;
+    double ts = mnemo__now();
     if (mnemo__cache_snapshot(f->cache, 1, &snap))
         return mnemo__fail(err, MNEMO_ENOMEM, "cache file: out of memory for a snapshot");
-    double now = mnemo__now(), wall = wall_now();
+    double now = mnemo__now(), wall = wall_now(), snap_ms = (now - ts) * 1e3;
     size_t n = snap.n, vbytes = f->width * sizeof(float), id_len = strlen(f->identity);
     scored *order = mnemo__malloc_array(n ? n : 1, sizeof *order);
     unsigned char *heads = mnemo__malloc_array(n ? n : 1, RECORD_BYTES);
@@ -387,8 +389,9 @@ static int write_locked(mnemo_cache_file *f, mnemo_error *err) {
         f->st.file_entries = (size_t)count;
         pthread_mutex_unlock(&f->mu);
         char q[1024];
-        mnemo__log(MNEMO_LOG_DEBUG, "cache_file.written", "path=%s entries=%llu bytes=%zu ms=%.1f",
-                   mnemo__log_quote(q, sizeof q, f->path), (unsigned long long)count, total,
+        mnemo__log(MNEMO_LOG_DEBUG, "cache_file.written",
+                   "path=%s entries=%llu bytes=%zu snapshot_ms=%.2f write_ms=%.1f",
+                   mnemo__log_quote(q, sizeof q, f->path), (unsigned long long)count, total, snap_ms,
                    (mnemo__now() - t0) * 1e3);
     }
 done:

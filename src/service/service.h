@@ -55,10 +55,13 @@ void mnemo__cache_stats(mnemo_cache *c, mnemo_cache_stats *out);
 int mnemo__cache_load(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, const float *vec,
                       size_t n_tokens, uint32_t hits, double used, double now);
 
-/* A copy of every entry, taken under the lock with one memcpy per entry
- * (the allocation is made before the lock), for the cache file's writer.
- * Keys are the encoded pieces, (u64 length, bytes)..., without the first
- * `skip_pieces` (the model id). */
+/* Every entry, for the cache file's writer: under the lock only each
+ * entry's address, hits and last use are taken (the array is allocated
+ * before), and the entries stay allocated (pinned: one evicted meanwhile is
+ * freed by mnemo__cache_snapshot_free) so the writer reads their keys and
+ * vectors, which never change once stored, without the lock. Keys are the
+ * encoded pieces, (u64 length, bytes)..., without the first `skip_pieces`
+ * (the model id). */
 typedef struct mnemo_cache_item {
     const unsigned char *key;
     size_t key_len, n_tokens;
@@ -69,8 +72,8 @@ typedef struct mnemo_cache_item {
 typedef struct mnemo_cache_snapshot {
     mnemo_cache_item *items;
     size_t n;
-    unsigned char *data;
-    uint64_t version; /* mnemo__cache_version when it was taken */
+    mnemo_cache *cache; /* pinned until mnemo__cache_snapshot_free */
+    uint64_t version;   /* mnemo__cache_version when it was taken */
 } mnemo_cache_snapshot;
 /* ENOMEM (and an empty snapshot). */
 int mnemo__cache_snapshot(mnemo_cache *c, size_t skip_pieces, mnemo_cache_snapshot *out);

@@ -67,7 +67,8 @@ MNEMO_API const char *mnemo_version(void);
     X(EINTERNAL, -11, "internal error")                                       \
     X(EBUSY, -12, "busy: too much work queued, try again later")              \
     X(ETIMEDOUT, -13, "deadline exceeded")                                    \
-    X(ECANCELED, -14, "canceled")
+    X(ECANCELED, -14, "canceled")                                             \
+    X(EDENIED, -15, "not allowed for this caller")
 
 typedef enum mnemo_status {
 #define MNEMO_STATUS_ENUM_(name, code, text) MNEMO_##name = (code),

@@ -511,8 +511,8 @@ static void test_redis_url(void) {
     CHECK(!strcmp(u.socket_path, "/tmp/a@b.sock") && !u.password);
     mnemo__redis_url_free(&u);
     const char *bad[] = {"", "redis://", "redis://h:0", "redis://h:65536", "redis://h:x", "redis://h/1/2",
-                         "redis://[::1", "redis://user@h", "rediss://h", "http://h", "unix://",
-                         "unix://rel.sock", "unix:///s?db=x", "unix:///s?timeout=1"};
+                         "redis://[::1", "redis://[::1/0]", "redis://user@h", "rediss://h", "http://h", "unix://",
+                         "unix://rel.sock", "unix:///?db=3", "unix:///s?db=x", "unix:///s?timeout=1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECKF(mnemo__redis_url_parse(bad[i], &u, &err) == MNEMO_EINVAL, "%s", bad[i]);
         CHECKF(strstr(err.message, "--cache-redis") && strstr(err.message, "expected redis://"), "%s", err.message);

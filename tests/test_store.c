@@ -29,12 +29,22 @@
 static const char *model_dir, *work;
 static const char *pg_url; /* NULL: SQLite */
 static mnemo_model *model;
-static double fake_now = 1.8e9;
+/* The tests move it while the store's sweeper thread reads it: atomic
+ * loads and stores (one writer, the test's thread). */
+static double fake_now_ = 1.8e9;
 static int dir_counter;
+
+static double fake_now(void) {
+    double v;
+    __atomic_load(&fake_now_, &v, __ATOMIC_ACQUIRE);
+    return v;
+}
+
+static void set_fake_now(double v) { __atomic_store(&fake_now_, &v, __ATOMIC_RELEASE); }
 
 static double fake_clock(void *ctx) {
     (void)ctx;
-    return fake_now;
+    return fake_now();
 }
 
 /* Runs SQL on the PostgreSQL of pg_url; the first value of its result (0
@@ -116,7 +126,7 @@ static void test_schema_and_roundtrip(void) {
         CHECK(m->n == 1 && !strcmp(m->items[0].text, "the cat sat on the mat"));
         CHECK(!strcmp(m->items[0].metadata, "{\"lang\":\"en\",\"n\":3}"));
         CHECK(!strcmp(m->items[0].ns, "default") && !m->items[0].user_id);
-        CHECK(m->items[0].created_at == fake_now && m->items[0].expires_at == 0);
+        CHECK(m->items[0].created_at == fake_now() && m->items[0].expires_at == 0);
     }
     mnemo_memories_free(m);
     mnemo_store_close(s);
@@ -455,7 +465,7 @@ static void test_ttl(void) {
     fresh_dir(dir, sizeof dir);
     mnemo_store *s = open_store(dir, NULL);
     if (!s) return;
-    double t0 = fake_now;
+    double t0 = fake_now();
     mnemo_memory_input in[2] = {{.text = "short lived", .text_len = 11, .ttl = 10},
                                 {.text = "forever", .text_len = 7}};
     mnemo_memory_added out[2];
@@ -464,9 +474,9 @@ static void test_ttl(void) {
     mnemo_memories *m = NULL;
     CHECK(mnemo_memory_get(s, out[0].id, &m, &err) == MNEMO_OK && m->items[0].expires_at == t0 + 10);
     mnemo_memories_free(m);
-    fake_now = t0 + 5;
+    set_fake_now(t0 + 5);
     CHECK(count(s, NULL, NULL) == 2);
-    fake_now = t0 + 11;
+    set_fake_now(t0 + 11);
     CHECK(count(s, NULL, NULL) == 1);
     CHECK(mnemo_memory_get(s, out[0].id, &m, &err) == MNEMO_ENOENT);
     mnemo_search_options so = {.query = "short lived", .query_len = 11, .k = 10};
@@ -486,11 +496,11 @@ static void test_ttl(void) {
     if (h && h->n == 2) CHECK(!strcmp(h->items[1].event, "deleted") && h->items[1].reason && !strcmp(h->items[1].reason, "expired"));
     mnemo_history_free(h);
     /* expires_at absolute, and update clearing it */
-    mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now + 100};
+    mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now() + 100};
     CHECK(mnemo_memory_add(s, &e, 1, out, &err) == MNEMO_OK);
     mnemo_memory_changes ch = {.expires_at = -1};
     CHECK(mnemo_memory_update(s, out[0].id, &ch, &err) == MNEMO_OK);
-    fake_now += 1000;
+    set_fake_now(fake_now() + 1000);
     CHECK(count(s, NULL, NULL) == 2);
     /* ttl and expires_at together: refused */
     e.ttl = 5;
@@ -505,7 +515,7 @@ static void test_ttl(void) {
     o = at(dir);
     o.model = model, o.clock = fake_clock, o.sweep_seconds = 0.05;
     CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_OK);
-    fake_now += 10;
+    set_fake_now(fake_now() + 10);
     usleep(300 * 1000);
     /* the row is gone from the table (not only hidden) */
     if (pg_url) {
@@ -611,7 +621,7 @@ static void test_default_options(void) {
     mnemo_memories_free(m);
 
     /* clear_expiry: as expires_at < 0; with a ttl it is refused */
-    mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now + 100};
+    mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now() + 100};
     mnemo_memory_added out;
     CHECK(mnemo_memory_add(s, &e, 1, &out, &err) == MNEMO_OK);
     mnemo_memory_changes ch = {.clear_expiry = 1, .ttl = 5};
@@ -620,7 +630,7 @@ static void test_default_options(void) {
     CHECK(mnemo_memory_update(s, out.id, &ch, &err) == MNEMO_OK);
     CHECK(mnemo_memory_get(s, out.id, &m, &err) == MNEMO_OK && m->items[0].expires_at == 0);
     mnemo_memories_free(m);
-    fake_now += 1000;
+    set_fake_now(fake_now() + 1000);
     CHECK(count(s, NULL, NULL) == 3);
     mnemo_store_close(s);
 
@@ -634,7 +644,7 @@ static void test_default_options(void) {
     if (!s) return;
     mnemo_memory_input q = {.text = "quick", .text_len = 5, .ttl = 1};
     CHECK(mnemo_memory_add(s, &q, 1, &out, &err) == MNEMO_OK);
-    fake_now += 10;
+    set_fake_now(fake_now() + 10);
     usleep(300 * 1000);
     sqlite3 *db = NULL;
     mnemo__store_reader(s, &db, &err);
@@ -656,8 +666,8 @@ static void test_update_delete_history(void) {
     char id[MNEMO_MEMORY_ID_SIZE];
     mnemo_error err;
     CHECK(add1(s, "I live in Paris", "{\"city\": \"paris\"}", NULL, id, NULL) == MNEMO_OK);
-    double t_add = fake_now;
-    fake_now += 60;
+    double t_add = fake_now();
+    set_fake_now(fake_now() + 60);
     mnemo_memory_changes ch = {.text = "I live in Berlin", .text_len = 16, .metadata = "{\"city\": \"berlin\"}"};
     CHECKF(mnemo_memory_update(s, id, &ch, &err) == MNEMO_OK, "%s", err.message);
     /* the new text is embedded: a search by it finds it at cosine 1 */
@@ -666,10 +676,10 @@ static void test_update_delete_history(void) {
     CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 1 && !strcmp(m->items[0].id, id));
     mnemo_memories_free(m);
     CHECK(count(s, NULL, "{\"city\": \"berlin\"}") == 1 && count(s, NULL, "{\"city\": \"paris\"}") == 0);
-    CHECK(mnemo_memory_get(s, id, &m, &err) == MNEMO_OK && m->items[0].updated_at == fake_now &&
+    CHECK(mnemo_memory_get(s, id, &m, &err) == MNEMO_OK && m->items[0].updated_at == fake_now() &&
           m->items[0].created_at == t_add);
     mnemo_memories_free(m);
-    fake_now += 60;
+    set_fake_now(fake_now() + 60);
     CHECK(mnemo_memory_delete(s, id, &err) == MNEMO_OK);
     CHECK(mnemo_memory_delete(s, id, &err) == MNEMO_ENOENT && strstr(err.message, id));
     CHECK(mnemo_memory_get(s, id, &m, &err) == MNEMO_ENOENT);

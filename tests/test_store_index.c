@@ -301,9 +301,11 @@ static void *search_loop(void *arg) {
         mnemo_error err;
         /* fewer than 10 is possible here: a hit deleted between the walk
          * and the row read is left out (the deletes run meanwhile) */
-        if (mnemo_memory_search(w->s, &o, &m, &err) || m->n == 0) w->failures++;
+        /* two searchers share w: their counts are atomic */
+        if (mnemo_memory_search(w->s, &o, &m, &err) || m->n == 0)
+            __atomic_fetch_add(&w->failures, 1, __ATOMIC_RELAXED);
         mnemo_memories_free(m);
-        w->searches++;
+        __atomic_fetch_add(&w->searches, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }

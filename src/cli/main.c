@@ -111,7 +111,7 @@ static const mnemo_command commands[] = {
      "(sentence-transformers, ONNX Runtime, llama.cpp) on the same texts.\n",
      mnemo__cmd_bench},
     {"memory", MNEMO_CMD_MEMORY,
-     "mnemo memory add|search|get|update|delete|list|count|history --data-dir DIR | --store URL [--model DIR] [options] [ARGS]",
+     "mnemo memory add|search|get|update|delete|list|count|history|backup --data-dir DIR | --store URL [--model DIR] [options] [ARGS]",
      "the memory store from the shell: remember, recall, forget",
      "Memories are texts with metadata and a scope (--namespace, --user-id,\n"
      "--agent-id, --session-id), embedded with the model's document prompt (or the\n"
@@ -132,6 +132,9 @@ static const mnemo_command commands[] = {
      "  delete ID | delete --filter JSON (with the scope flags; '{}' = all of it)\n"
      "  list               --limit, --cursor (next_cursor of the previous page)\n"
      "  count              --filter\n"
+     "  backup OUT         a consistent copy of the SQLite store into the new folder OUT\n"
+     "                     while servers keep writing; checked by integrity_check;\n"
+     "                     serve it with --data-dir OUT (PostgreSQL: pg_dump)\n"
      "\n"
      "Examples:\n"
      "  mnemo memory add --data-dir ~/mem --model DIR --metadata '{\"topic\": \"food\"}' 'I like figs'\n"

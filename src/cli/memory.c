@@ -116,15 +116,44 @@ static void set_scope(json_t *req, const mnemo_settings *s) {
     set_str(req, "session_id", s->session_id);
 }
 
+/* `mnemo memory backup OUT`: a consistent copy of the store into the new
+ * folder OUT while servers keep writing (backup.c). */
+static int backup(const mnemo_settings *s, int argc, char **argv) {
+    if (argc != 1) {
+        mnemo__cli_error("memory backup", "give one folder to write the backup to: mnemo memory backup "
+                                          "--data-dir DIR OUT");
+        return 2;
+    }
+    mnemo_store *store = NULL;
+    int rc = mnemo__cli_store_with(s, "memory backup", NULL, "unnamed", &store);
+    if (rc) return rc;
+    mnemo_backup_report rep;
+    mnemo_error err;
+    if (mnemo__store_backup(store, argv[0], &rep, &err)) {
+        mnemo__cli_error("memory backup", "%s", err.message);
+        mnemo_store_close(store);
+        return 1;
+    }
+    json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", argv[0], "memories", (json_int_t)rep.memories,
+                          "bytes", (json_int_t)rep.bytes, "seconds", rep.seconds, "integrity", "ok");
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text) puts(text);
+    free(text);
+    json_decref(o);
+    mnemo_store_close(store);
+    return text ? 0 : 1;
+}
+
 static const char *const ops[] = {"add", "search", "get", "update", "delete", "list", "count", "history", NULL};
 
 int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
     if (argc < 1) {
-        mnemo__cli_error("memory", "which operation? add, search, get, update, delete, list, count or history "
-                                   "(see mnemo help memory)");
+        mnemo__cli_error("memory", "which operation? add, search, get, update, delete, list, count, history "
+                                   "or backup (see mnemo help memory)");
         return 2;
     }
     const char *op = argv[0];
+    if (!strcmp(op, "backup")) return backup(s, argc - 1, argv + 1);
     int known = 0;
     for (int i = 0; ops[i]; i++) known |= !strcmp(ops[i], op);
     if (!known) {

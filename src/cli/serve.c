@@ -225,10 +225,26 @@ static void warm_texts(mnemo_service *svc, const char *path, double deadline) {
                go_on ? "" : " stopped=\"--warm-budget-ms reached (the rest is not warmed)\"");
 }
 
-/* Waits up to `seconds` for SIGTERM/SIGINT (blocked, so taken here only). */
+/* The server whose API keys SIGHUP reads again (once it is listening). */
+static mnemo_server *hup_server;
+
+/* Waits up to `seconds` for SIGTERM/SIGINT (blocked, so taken here only),
+ * and returns it; 0 when the time passed or SIGHUP came (which reads the
+ * --api-key-file again: new and revoked keys count from the next request,
+ * connections stay open). */
 static int wait_signal(const sigset_t *set, double seconds) {
     struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     int sig = sigtimedwait(set, NULL, &ts);
+    if (sig == SIGHUP) {
+        mnemo_error err;
+        mnemo_auth *auth = hup_server ? mnemo__server_auth(hup_server) : NULL;
+        if (auth && mnemo__auth_reload(auth, &err))
+            mnemo__log(MNEMO_LOG_ERROR, "auth.reload_failed", "reason=\"%s\" action=\"the keys in force stay\"",
+                       err.message);
+        else if (auth)
+            mnemo__log(MNEMO_LOG_INFO, "auth.reloaded", "keys=%zu", mnemo__auth_key_count(auth));
+        return 0;
+    }
     return sig > 0 ? sig : 0;
 }
 
@@ -257,15 +273,16 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
         .api_key = s->api_key, .api_key_file = s->api_key_file,
         .rate_rpm = s->rate_limit_rpm, .rate_tpm = s->rate_limit_tpm,
         .max_batch_tokens = (size_t)s->max_batch_tokens, .started = (double)time(NULL),
-        .model_path = s->model};
+        .model_path = s->model, .backup_dir = s->backup_dir};
     print_settings(s);
 
-    /* SIGTERM/SIGINT are taken by wait_signal only: blocked before any
+    /* SIGTERM/SIGINT/SIGHUP are taken by wait_signal only: blocked before any
      * thread starts, so every thread inherits the mask. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -275,6 +292,7 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
         mnemo__cli_error("serve", "%s", err.message);
         return err.code == MNEMO_EINVAL ? 2 : 1;
     }
+    hup_server = srv;
     bool v6 = strchr(s->host, ':') != NULL;
     fprintf(stderr, "mnemo serve: listening on http://%s%s%s:%d (model '%s' loading)\n",
             v6 ? "[" : "", s->host, v6 ? "]" : "", mnemo__server_port(srv), cfg.model_name);

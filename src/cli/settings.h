@@ -105,9 +105,11 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(max_body_kb, "max-body-kb", "MNEMO_MAX_BODY_KB", INT, "8192", "KB",                      \
       "request body size at most (larger gets 413)", MNEMO_CMD_SERVE)                          \
     X(max_connections, "max-connections", "MNEMO_MAX_CONNECTIONS", INT, "256", "N",            \
-      "open connections at most", MNEMO_CMD_SERVE)                                             \
+      "open connections at most (more are answered 503 with Retry-After, then closed)",       \
+      MNEMO_CMD_SERVE)                                                                         \
     X(max_connections_per_ip, "max-connections-per-ip", "MNEMO_MAX_CONNECTIONS_PER_IP", INT,   \
-      "64", "N", "open connections from one client address at most", MNEMO_CMD_SERVE)          \
+      "64", "N", "open connections from one client address at most (more: 503, as above)",     \
+      MNEMO_CMD_SERVE)                                                                         \
     X(connection_timeout, "connection-timeout", "MNEMO_CONNECTION_TIMEOUT", INT, "15",        \
       "SECONDS", "an idle or stalled connection is closed after this long", MNEMO_CMD_SERVE)   \
     X(api_key, "api-key", "MNEMO_API_KEY", STRING, NULL, "KEY",                                \
@@ -115,7 +117,8 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       "/metrics, /v1/status and the console's files",                                          \
       MNEMO_CMD_SERVE)                                                                         \
     X(api_key_file, "api-key-file", "MNEMO_API_KEY_FILE", STRING, NULL, "PATH",                \
-      "file of accepted API keys, one per line (with or without --api-key)", MNEMO_CMD_SERVE)  \
+      "file of accepted API keys, one per line: KEY [name=NAME] [namespaces=NS,...|*] "          \
+      "[role=embed|read|write|admin] (a plain KEY: all); read again on SIGHUP", MNEMO_CMD_SERVE) \
     X(rate_limit_rpm, "rate-limit-rpm", "MNEMO_RATE_LIMIT_RPM", INT, "0", "N",                 \
       "requests per minute per API key (per client address without keys; 0 = no limit)",      \
       MNEMO_CMD_SERVE)                                                                         \
@@ -132,6 +135,9 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(data_dir, "data-dir", "MNEMO_DATA_DIR", STRING, NULL, "DIR",                             \
       "folder of the memory store (memories.db, SQLite WAL); required, never a temporary folder", \
       MNEMO_CMD_MEMORY | MNEMO_CMD_MCP | MNEMO_CMD_SERVE)                                      \
+    X(backup_dir, "backup-dir", "MNEMO_BACKUP_DIR", STRING, NULL, "DIR",                       \
+      "turns on POST /v1/admin/backup: each backup of the store a new folder DIR/backup-TIME",  \
+      MNEMO_CMD_SERVE)                                                                         \
     X(store, "store", "MNEMO_STORE", STRING, NULL, "URL",                                      \
       "the memory store instead of --data-dir: postgres://USER@HOST:PORT/DB (pgvector; shared " \
       "by replicas) or sqlite:DIR (= --data-dir DIR)",                                         \

@@ -22,9 +22,21 @@
 
 /* ------------------------------------------------------------- errors */
 
+/* Fills `err` (may be NULL) with `code` and the message fmt, ap. */
+void mnemo__error_set(mnemo_error *err, int code, const char *fmt, va_list ap) MNEMO_PRINTF(3, 0);
 /* Fills `err` (may be NULL) with `code` and a formatted message; returns code,
- * so callers write `return mnemo__fail(err, MNEMO_EFORMAT, "...", ...)`. */
-int mnemo__fail(mnemo_error *err, int code, const char *fmt, ...) MNEMO_PRINTF(3, 4);
+ * so callers write `return mnemo__fail(err, MNEMO_EFORMAT, "...", ...)`.
+ * Inline so that the caller's compiler sees it returns code (an error, never
+ * MNEMO_OK): gcc -fanalyzer then does not follow a failed call as if it had
+ * succeeded. */
+static inline int mnemo__fail(mnemo_error *err, int code, const char *fmt, ...) MNEMO_PRINTF(3, 4);
+static inline int mnemo__fail(mnemo_error *err, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    mnemo__error_set(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
 /* Prepends "prefix: " to an error message already in `err`. Returns err->code. */
 int mnemo__fail_prefix(mnemo_error *err, const char *fmt, ...) MNEMO_PRINTF(2, 3);
 

@@ -34,15 +34,10 @@ const char *mnemo_status_name(int status) {
     }
 }
 
-int mnemo__fail(mnemo_error *err, int code, const char *fmt, ...) {
-    if (err) {
-        err->code = code;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return code;
+void mnemo__error_set(mnemo_error *err, int code, const char *fmt, va_list ap) {
+    if (!err) return;
+    err->code = code;
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
 }
 
 int mnemo__fail_prefix(mnemo_error *err, const char *fmt, ...) {

@@ -33,10 +33,11 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
     if (!dir || !out) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_model_open: NULL argument");
     *out = NULL;
     double t0 = mnemo__now();
-    int precision = mnemo__precision_parse(opts ? opts->precision : NULL);
+    const char *precision_name = opts ? opts->precision : NULL; /* NULL: auto */
+    int precision = mnemo__precision_parse(precision_name);
     if (precision < 0)
         return mnemo__fail(err, MNEMO_EINVAL, "precision '%.20s' is not one of auto, file, f32, bf16, int8, q4",
-                           opts->precision);
+                           precision_name ? precision_name : "");
     mnemo_model *m = mnemo__calloc(1, sizeof *m);
     if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     bool gguf = !mnemo__is_dir(dir);

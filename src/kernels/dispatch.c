@@ -239,9 +239,11 @@ double mnemo__instruction_peak_gops(const char *instruction, int threads) {
 }
 
 const char *mnemo__cpu_description(void) {
-    static char desc[256];
+    enum { MODEL = 160, ISA = 96 };
+    /* room for both at their longest: "MODEL [ISA]" never truncates */
+    static char desc[MODEL + ISA + 3];
     if (desc[0]) return desc;
-    char model[160] = "unknown CPU";
+    char model[MODEL] = "unknown CPU";
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
         char line[512];
@@ -257,7 +259,7 @@ const char *mnemo__cpu_description(void) {
         }
         fclose(f);
     }
-    char isa[96] = "";
+    char isa[ISA] = "";
 #if defined(__x86_64__)
     __builtin_cpu_init();
     const char *names[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512vnni", "avx512bf16"};

@@ -36,6 +36,7 @@ struct mnemo_server {
     int port;
     mnemo_metrics *metrics;
     mnemo_auth *auth;
+    mnemo_conn_gate *gate;
     double started; /* mnemo__now() at start, for /v1/status' uptime */
 };
 
@@ -87,6 +88,7 @@ static const route routes[] = {
     /* the memory routes: routes_memory.c maps method and path to operations */
     {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true, NULL, mnemo__memory_ops, &mnemo__memory_op_count},
     {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true, NULL, NULL, NULL}, /* and /mcp/{client}/http/{user} */
+    {"POST", "/v1/admin/backup", "/v1/admin/backup", MNEMO_API_OPENAI, true, false, mnemo__route_backup, false, NULL, NULL, NULL},
     /* the console and the API reference (console.c; every file of assets.txt),
      * and the JSON of what the console's status tab shows: no key needed (no
      * data in the files; the status is /metrics' numbers) */
@@ -123,6 +125,8 @@ typedef struct conn_state {
     char *body;
     size_t len, cap;
     bool too_big, done;
+    const char *over; /* the connection is over this limit: answered 503, closed */
+    unsigned over_limit;
 } conn_state;
 
 /* ------------------------------------------------------------ helpers */
@@ -251,7 +255,7 @@ static void route_health(mnemo_request *r) {
 
 static mnemo_metrics_gauges gauges(mnemo_request *r) {
     mnemo_server *s = r->srv;
-    mnemo_metrics_gauges g = {.in_flight = atomic_load(&s->in_flight), .ready = r->svc != NULL,
+    mnemo_metrics_gauges g = {.in_flight = atomic_load(&s->in_flight), .connections = mnemo__conn_gate_admitted(s->gate), .ready = r->svc != NULL,
                               .model_load_seconds = s->load_seconds};
     if (r->svc) {
         mnemo__batcher_stats(mnemo__service_batcher(r->svc), &g.queue);
@@ -333,7 +337,9 @@ static void dispatch(mnemo_server *s, conn_state *st) {
     const route *rt = st->rt;
     if (rt->auth && mnemo__auth_key_count(s->auth)) {
         const char *h = mnemo__request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (!mnemo__auth_check(s->auth, h, r->who, sizeof r->who)) {
+        if ((r->grant = mnemo__auth_check(s->auth, h)))
+            snprintf(r->who, sizeof r->who, "key:%s", r->grant->name); /* the key's name, never the key */
+        if (!r->grant) {
             const char *scheme = r->api == MNEMO_API_MEM0 ? "Token" : "Bearer"; /* mem0's client sends Token */
             mnemo__reply_error(r, 401, "invalid_request_error", NULL, "invalid_api_key",
                                h ? "the API key is not valid: send 'Authorization: %s KEY' "
@@ -411,6 +417,7 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
                 snprintf(num, sizeof num, "%d", r->retry_after);
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
             }
+            if (r->close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
             if (r->etag) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
             if (r->page_headers) add_page_headers(resp);
             if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
@@ -426,9 +433,9 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
     const char *trace = mnemo__request_header(r, "traceparent");
     char tq[128];
     mnemo__log(r->status >= 500 && r->status != 503 ? MNEMO_LOG_WARN : MNEMO_LOG_INFO, "http.request",
-               "id=%s client=%s method=%s route=%s status=%d inputs=%zu tokens=%zu ms=%.2f "
+               "id=%s client=%s key=%s method=%s route=%s status=%d inputs=%zu tokens=%zu ms=%.2f "
                "queue_ms=%.2f tokenize_ms=%.2f inference_ms=%.2f%s%s",
-               r->id, r->client, st->method, route_name, r->status, r->inputs, r->tokens, total * 1e3, r->t_queue * 1e3,
+               r->id, r->client, r->grant ? r->grant->name : "-", st->method, route_name, r->status, r->inputs, r->tokens, total * 1e3, r->t_queue * 1e3,
                r->t_tokenize * 1e3, r->t_inference * 1e3, trace ? " traceparent=" : "",
                trace ? mnemo__log_quote(tq, sizeof tq, trace) : "");
     return ret;
@@ -457,6 +464,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->fd = -1;
         st->method = method;
         fill_ids(s, r);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        st->over = mnemo__conn_ticket_over(ci ? ci->socket_context : NULL, &st->over_limit);
+        if (st->over) return MHD_YES; /* answered once its body is read: closing on unread bytes resets */
         st->rt = find_route(method, url, r->allow, sizeof r->allow);
         if (st->rt) r->api = st->rt->api;
         if (!st->rt) {
@@ -471,7 +481,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                    "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
                                    "POST /embed, /similarity, /embed_all, /, /tokenize, /decode, GET /info, /health, /metrics, "
                                    "POST /api/embed, /api/embeddings, /api/show, GET /api/tags, /api/ps, /api/version, "
-                                   "GET /v1/embeddings/ws, /v1/memories, POST /mcp, GET /v1/status; "
+                                   "GET /v1/embeddings/ws, /v1/memories, POST /mcp, /v1/admin/backup, GET /v1/status; "
                                    "the console at GET /, the reference at /docs and /openapi.json)",
                                    method, url);
             }
@@ -494,7 +504,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->too_big || st->len + n > s->cfg.max_body) {
+        if (st->over || st->too_big || st->len + n > s->cfg.max_body) {
             st->too_big = true;
             return MHD_YES;
         }
@@ -512,6 +522,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     mnemo_request *r = &st->r;
+    if (st->over) {
+        r->retry_after = 1;
+        r->close_after = true;
+        mnemo__reply_error(r, 503, "server_error", NULL, "too_many_connections",
+                           "too many open connections%s (%u, %s): retry after %d s, or reuse "
+                           "fewer connections", strcmp(st->over, "--max-connections") ? " from this address" : "",
+                           st->over_limit, st->over, r->retry_after);
+        return respond(s, st);
+    }
     if (st->too_big) {
         mnemo__reply_error(r, 413, "invalid_request_error", NULL, "payload_too_large",
                            "the request body is larger than %zu bytes (--max-body-kb): send fewer "
@@ -545,6 +564,19 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     mnemo__log(MNEMO_LOG_DEBUG, "http.mhd", "message=%s", mnemo__log_quote(q, sizeof q, msg));
 }
 
+/* Each connection's start and end, for the limits (conn_gate.c). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    mnemo_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = mnemo__conn_gate_enter(s->gate, ci ? ci->client_addr : NULL);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        mnemo__conn_gate_leave(s->gate, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 /* ------------------------------------------------------ start and stop */
 
 int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnemo_error *err) {
@@ -571,8 +603,10 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
     int rc = mnemo__metrics_create(&s->metrics, err);
     if (!rc) rc = mnemo__auth_create(cfg->api_key, cfg->api_key_file, cfg->rate_rpm, cfg->rate_tpm,
                                      &s->auth, err);
+    if (!rc) rc = mnemo__conn_gate_create(cfg->max_connections, cfg->max_connections_per_ip, &s->gate, err);
     if (rc) {
         freeaddrinfo(ai);
+        mnemo__auth_free(s->auth);
         mnemo__metrics_free(s->metrics);
         mnemo__free(s);
         return rc;
@@ -583,8 +617,10 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        /* the limits are the gate's; libmicrohttpd's own, higher, leaves room to
+         * answer the connections over them (beyond it, it closes at accept) */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections + MNEMO_CONN_SPARE(cfg->max_connections),
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
@@ -593,6 +629,7 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
+        mnemo__conn_gate_free(s->gate);
         mnemo__auth_free(s->auth);
         mnemo__metrics_free(s->metrics);
         mnemo__free(s);
@@ -640,6 +677,7 @@ void mnemo__server_stop(mnemo_server *s, double max_wait) {
 void mnemo__server_free(mnemo_server *s) {
     if (!s) return;
     if (s->daemon) mnemo__server_stop(s, 0);
+    mnemo__conn_gate_free(s->gate);
     mnemo__auth_free(s->auth);
     mnemo__metrics_free(s->metrics);
     mnemo__free(s);

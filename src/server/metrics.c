@@ -252,6 +252,8 @@ void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnem
     scalar(w, "mnemo_queue_requests", "gauge", "Requests waiting for the model.",
            (double)g->queue.waiting_jobs);
     scalar(w, "mnemo_requests_in_flight", "gauge", "HTTP requests being handled.", (double)g->in_flight);
+    scalar(w, "mnemo_connections_open", "gauge",
+           "Client connections admitted by --max-connections and --max-connections-per-ip.", (double)g->connections);
     scalar(w, "mnemo_model_load_seconds", "gauge", "Time to load and warm the model.",
            g->model_load_seconds);
     scalar(w, "mnemo_ready", "gauge", "1 once the model is loaded and warmed.", g->ready ? 1 : 0);

@@ -588,12 +588,36 @@ done:
     json_decref(body);
 }
 
+/* mnemo_memory_get as the caller's key may see it: a memory outside the
+ * key's namespaces answers as an unknown id (the store's message). */
+static int get_visible(m0 *c, const char *id, mnemo_memories **m, mnemo_error *err) {
+    int rc = mnemo_memory_get(c->r->store, id, m, err);
+    const mnemo_access *acc = c->r->grant ? &c->r->grant->access : NULL;
+    if (!rc && !mnemo__access_ns(acc, (*m)->items[0].ns)) {
+        mnemo_memories_free(*m);
+        *m = NULL;
+        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
+    }
+    return rc;
+}
+
+/* A delete or history of id only when get_visible finds it; false after replying. */
+static bool visible(m0 *c, const char *id) {
+    if (!c->r->grant || !c->r->grant->access.namespaces) return true;
+    mnemo_memories *m = NULL;
+    mnemo_error err = {0};
+    int rc = get_visible(c, id, &m, &err);
+    mnemo_memories_free(m);
+    if (rc) store_fail(c, rc, &err);
+    return rc == 0;
+}
+
 /* ------------------------------------------------ one memory by its id */
 
 static void op_get(m0 *c, char args[][ARG_SIZE]) {
     mnemo_memories *m;
     mnemo_error err = {0};
-    int rc = mnemo_memory_get(c->r->store, args[0], &m, &err);
+    int rc = get_visible(c, args[0], &m, &err);
     if (rc) {
         store_fail(c, rc, &err);
         return;
@@ -628,7 +652,7 @@ static bool update_one(m0 *c, const char *id, json_t *text, json_t *meta, json_t
                        const char *where) {
     mnemo_memories *m;
     mnemo_error err = {0};
-    int rc = mnemo_memory_get(c->r->store, id, &m, &err);
+    int rc = get_visible(c, id, &m, &err);
     if (rc) {
         store_fail(c, rc, &err);
         return false;
@@ -674,7 +698,7 @@ static void op_update(m0 *c, char args[][ARG_SIZE]) {
             /* an unknown id is still a 404 */
             mnemo_memories *m;
             mnemo_error err = {0};
-            int rc = mnemo_memory_get(c->r->store, args[0], &m, &err);
+            int rc = get_visible(c, args[0], &m, &err);
             if (rc) store_fail(c, rc, &err);
             else {
                 mnemo_memories_free(m);
@@ -688,6 +712,7 @@ static void op_update(m0 *c, char args[][ARG_SIZE]) {
 }
 
 static void op_delete(m0 *c, char args[][ARG_SIZE]) {
+    if (!visible(c, args[0])) return;
     mnemo_error err = {0};
     int rc = mnemo_memory_delete(c->r->store, args[0], &err);
     if (rc) store_fail(c, rc, &err);
@@ -695,6 +720,7 @@ static void op_delete(m0 *c, char args[][ARG_SIZE]) {
 }
 
 static void op_history(m0 *c, char args[][ARG_SIZE]) {
+    if (!visible(c, args[0])) return;
     mnemo_history *h;
     mnemo_error err = {0};
     int rc = mnemo_memory_history(c->r->store, args[0], &h, &err);
@@ -704,7 +730,7 @@ static void op_history(m0 *c, char args[][ARG_SIZE]) {
     }
     /* the scope is the memory's (a deleted memory's is gone: null) */
     mnemo_memories *m = NULL;
-    rc = mnemo_memory_get(c->r->store, args[0], &m, &err);
+    rc = get_visible(c, args[0], &m, &err);
     if (rc && rc != MNEMO_ENOENT) {
         mnemo_history_free(h);
         store_fail(c, rc, &err);
@@ -906,7 +932,7 @@ static json_t *batch_items(m0 *c, json_t *body, bool update) {
             }
         mnemo_memories *m;
         mnemo_error err = {0};
-        int rc = mnemo_memory_get(c->r->store, json_string_value(id), &m, &err);
+        int rc = get_visible(c, json_string_value(id), &m, &err);
         if (rc) {
             if (rc == MNEMO_ENOENT)
                 fail(c, 404, "not_found", "memories[%zu].memory_id: no memory '%.40s'; nothing was changed", i,
@@ -1159,6 +1185,22 @@ void mnemo__route_mem0(mnemo_request *r) {
     if (k == mnemo__mem0_op_count) {
         fail(&c, 405, "method_not_allowed", "%s %s: use %s", r->method, tmpl, allowed);
         return;
+    }
+    /* the key's grant: its namespaces, and reading or changing memories */
+    const mnemo_grant *g = r->grant;
+    bool writes = mem0_fns[k] == op_add || mem0_fns[k] == op_delete_all || mem0_fns[k] == op_batch_update ||
+                  mem0_fns[k] == op_batch_delete || mem0_fns[k] == op_update || mem0_fns[k] == op_delete ||
+                  mem0_fns[k] == op_entity_delete;
+    if (g && mem0_fns[k] != op_ping) {
+        if (!mnemo__access_ns(&g->access, c.ns)) {
+            fail(&c, 403, "forbidden", "X-Mnemo-Namespace: the key '%s' may not use namespace '%.80s'", g->name, c.ns);
+            return;
+        }
+        if (writes ? !g->access.can_write : !g->access.can_read) {
+            fail(&c, 403, "forbidden", "the key '%s' may not %s memories (role %s)", g->name,
+                 writes ? "change" : "read", mnemo__role_name(g->role));
+            return;
+        }
     }
     mem0_fns[k](&c, args);
 }

@@ -22,6 +22,8 @@
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* A store status as HTTP: what the client should change (4xx) or retry (5xx). */
 static void reply_status(mnemo_request *r, int rc, const mnemo_error *err, const char *param) {
@@ -32,6 +34,9 @@ static void reply_status(mnemo_request *r, int rc, const mnemo_error *err, const
         break;
     case MNEMO_ETOOBIG:
         mnemo__reply_error(r, 413, "invalid_request_error", p, "too_large", "%s", err->message);
+        break;
+    case MNEMO_EDENIED:
+        mnemo__reply_error(r, 403, "permission_error", p, "forbidden", "%s", err->message);
         break;
     case MNEMO_EINVAL:
     case MNEMO_EUTF8:
@@ -64,7 +69,8 @@ static void run(mnemo_request *r, const char *op, json_t *req) {
     json_t *resp = NULL;
     mnemo_error err = {0};
     char param[64];
-    int rc = mnemo__store_json(r->store, op, req, &resp, &err, param, sizeof param);
+    int rc = mnemo__store_json_as(r->store, op, req, r->grant ? &r->grant->access : NULL, &resp, &err, param,
+                                  sizeof param);
     if (rc) reply_status(r, rc, &err, param);
     else reply_json(r, 200, resp);
     json_decref(resp);
@@ -211,7 +217,7 @@ void mnemo__route_mcp(mnemo_request *r) {
     /* OpenMemory's URL, /mcp/{client}/http/{user}: its tools see that user's
      * memories and record the client as agent_id */
     char client[128] = "", user[128] = "";
-    mnemo_mcp_user who = {NULL, NULL};
+    mnemo_mcp_user who = {NULL, NULL, r->grant ? &r->grant->access : NULL};
     if (strcmp(r->url, "/mcp")) {
         const char *a = r->url + 5, *b = strchr(a, '/');
         const char *c = b && !strncmp(b, "/http/", 6) ? b + 6 : NULL;
@@ -258,4 +264,54 @@ void mnemo__route_mcp(mnemo_request *r) {
     }
     reply_json(r, status, out);
     json_decref(out);
+}
+
+void mnemo__route_backup(mnemo_request *r) {
+    if (!r->store) {
+        mnemo__reply_error(r, 503, "server_error", NULL, "no_store",
+                           "a backup needs a store: start mnemo serve with --data-dir DIR");
+        return;
+    }
+    if (r->grant && r->grant->role < MNEMO_ROLE_ADMIN) {
+        mnemo__reply_error(r, 403, "permission_error", NULL, "forbidden",
+                           "the key '%s' may not take backups (role %s; backups need role=admin)", r->grant->name,
+                           mnemo__role_name(r->grant->role));
+        return;
+    }
+    if (!r->cfg->backup_dir) {
+        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "backups_off",
+                           "backups are off: start mnemo serve with --backup-dir DIR (each backup is a new "
+                           "folder in it), or run mnemo memory backup --data-dir DIR OUT");
+        return;
+    }
+    /* backup-20261207T013501.123Z, and -2, -3 ... if two land in one millisecond */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[64], dir[4096];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+    struct stat sb;
+    int n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ", r->cfg->backup_dir, stamp, ts.tv_nsec / 1000000);
+    for (int i = 2; n > 0 && (size_t)n < sizeof dir && stat(dir, &sb) == 0 && i < 100; i++)
+        n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ-%d", r->cfg->backup_dir, stamp, ts.tv_nsec / 1000000, i);
+    if (n < 0 || (size_t)n >= sizeof dir) {
+        mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed", "--backup-dir is too long a path");
+        return;
+    }
+    mnemo_backup_report rep;
+    mnemo_error err;
+    int rc = mnemo__store_backup(r->store, dir, &rep, &err);
+    if (rc == MNEMO_EUNSUPPORTED) {
+        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "not_supported", "%s", err.message);
+        return;
+    }
+    if (rc) {
+        mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed", "%s", err.message);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", dir, "memories", (json_int_t)rep.memories, "bytes",
+                          (json_int_t)rep.bytes, "seconds", rep.seconds, "integrity", "ok");
+    reply_json(r, 200, o);
+    json_decref(o);
 }

@@ -11,6 +11,7 @@
 
 #include "../core/jsonw.h"
 #include "../service/service.h"
+#include "../store/store_api.h"
 
 #include <jansson.h>
 
@@ -31,6 +32,7 @@ typedef struct mnemo_server_config {
     size_t max_batch_tokens; /* for /info */
     double started; /* wall-clock seconds, for /v1/models "created" */
     const char *model_path; /* --model: Ollama's /api/tags reads the weight files' sizes */
+    const char *backup_dir; /* --backup-dir: POST /v1/admin/backup writes there; NULL: off */
 } mnemo_server_config;
 
 typedef struct mnemo_server mnemo_server;
@@ -79,12 +81,14 @@ typedef struct mnemo_request {
     const char *body;
     size_t body_len;
     char id[48], client[64], who[80]; /* who: the rate-limit identity */
+    const struct mnemo_grant *grant; /* the key's, when keys are configured; NULL: no keys, all allowed */
     double t_start;
     /* the response */
     int status;
     mnemo_jsonw out;
     const char *content_type;
     int retry_after;          /* > 0: a Retry-After header */
+    bool close_after;         /* Connection: close (a connection over a limit) */
     const char *reject_reason; /* for metrics: why a request was refused */
     /* for Server-Timing, the log line and metrics */
     double t_queue, t_tokenize, t_inference;
@@ -111,6 +115,9 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
 /* routes_memory.c: every method under /v1/memories, and POST /mcp. */
 void mnemo__route_memories(mnemo_request *r);
 void mnemo__route_mcp(mnemo_request *r);
+/* POST /v1/admin/backup: a backup of the SQLite store into a new folder
+ * under --backup-dir. */
+void mnemo__route_backup(mnemo_request *r);
 json_t *mnemo__request_json(mnemo_request *r);
 /* routes_mem0.c: mem0's platform API (docs/http.md, "mem0 platform API"); http.c
  * sends it every URL for which mnemo__mem0_path is true (a path under /v1/,
@@ -192,18 +199,58 @@ int mnemo__embed_check_model(mnemo_request *r, json_t *v, const char *param);
 /* ------------------------------------------------------- auth and limits */
 
 typedef struct mnemo_auth mnemo_auth;
+/* Roles, each allowing what the ones below it do: embed (the embedding
+ * routes), read (memories: search, get, list, count, history), write (add,
+ * update, delete), admin (backups). */
+typedef enum { MNEMO_ROLE_EMBED = 1, MNEMO_ROLE_READ, MNEMO_ROLE_WRITE, MNEMO_ROLE_ADMIN } mnemo_role;
+/* What one key may do: its name (logs, metrics and messages name a key by
+ * it, never by the key), role and namespaces, as the store checks them. */
+typedef struct mnemo_grant {
+    char name[64];
+    mnemo_role role;
+    mnemo_access access;
+} mnemo_grant;
+const char *mnemo__role_name(mnemo_role r);
+/* --api-key (every namespace, admin) and --api-key-file, whose lines are
+ * KEY [name=NAME] [namespaces=NS[,NS...]|*] [role=embed|read|write|admin]
+ * (a plain KEY: every namespace, admin). */
 int mnemo__auth_create(const char *key, const char *key_file, long rpm, long tpm,
                        mnemo_auth **out, mnemo_error *err);
+/* Reads --api-key-file again (SIGHUP): the new keys answer from the next
+ * request on; on an error the keys in force stay, and err says why. Grants
+ * handed out before stay valid until mnemo__auth_free. */
+int mnemo__auth_reload(mnemo_auth *a, mnemo_error *err);
 void mnemo__auth_free(mnemo_auth *a);
 size_t mnemo__auth_key_count(const mnemo_auth *a);
-/* 1 when `authorization` is "Bearer K" or "Token K" (mem0's client) for an accepted K (constant-time
- * compare against every key); writes "key<N>" to who. */
-int mnemo__auth_check(const mnemo_auth *a, const char *authorization, char *who, size_t cap);
+/* The grant of the key in `authorization` ("Bearer K", or "Token K" as
+ * mem0's client sends it), compared in constant time against every key; NULL
+ * when no key matches. */
+const mnemo_grant *mnemo__auth_check(const mnemo_auth *a, const char *authorization);
 /* 1 when `who` may make a request now (and takes it from its bucket); else
  * 0 and the seconds to wait in *retry_after. */
 int mnemo__rate_admit(mnemo_auth *a, const char *who, double now, int *retry_after);
 /* Charges the tokens a request used to `who`'s token bucket. */
 void mnemo__rate_charge(mnemo_auth *a, const char *who, size_t tokens, double now);
+
+/* The connection limits (conn_gate.c): a connection over one is accepted
+ * and answered 503 with Retry-After, then closed, instead of reset. */
+typedef struct mnemo_conn_gate mnemo_conn_gate;
+typedef struct mnemo_conn_ticket mnemo_conn_ticket;
+struct sockaddr;
+int mnemo__conn_gate_create(unsigned max_total, unsigned max_per_ip, mnemo_conn_gate **out, mnemo_error *err);
+void mnemo__conn_gate_free(mnemo_conn_gate *g);
+/* A connection from addr starts; NULL only when out of memory (then it is
+ * treated as admitted). Hand the ticket to _leave when it closes. */
+mnemo_conn_ticket *mnemo__conn_gate_enter(mnemo_conn_gate *g, const struct sockaddr *addr);
+void mnemo__conn_gate_leave(mnemo_conn_gate *g, mnemo_conn_ticket *t);
+/* The flag of the limit the connection is over ("--max-connections", ...)
+ * and the limit, or NULL when it was admitted. */
+const char *mnemo__conn_ticket_over(const mnemo_conn_ticket *t, unsigned *limit);
+/* Connections admitted now. */
+unsigned mnemo__conn_gate_admitted(mnemo_conn_gate *g);
+/* Connections accepted beyond --max-connections to be answered 503 (half as
+ * many again, at least 32); past that libmicrohttpd closes them at accept. */
+#define MNEMO_CONN_SPARE(max) ((max) / 2 > 32 ? (max) / 2 : 32)
 
 /* ------------------------------------------------------------- metrics */
 
@@ -218,6 +265,7 @@ void mnemo__metrics_batch(mnemo_metrics *m, size_t n_seqs, size_t n_tokens, size
 
 typedef struct mnemo_metrics_gauges {
     long in_flight;
+    unsigned connections; /* admitted by the connection limits */
     bool ready;
     double model_load_seconds;
     mnemo_batcher_stats queue;

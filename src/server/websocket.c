@@ -6,8 +6,10 @@
  * body limit, each text message handled as a POST /v1/embeddings body and
  * answered with one text message (its response or error JSON), in order.
  * Not compression extensions, not binary messages (refused with 1003).
+ * The frames themselves are read by websocket_frame.c, over bytes only.
  */
 #include "server.h"
+#include "websocket.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -24,8 +26,7 @@ typedef struct ws {
     int fd;
     unsigned char *buf; /* bytes received, not yet a whole frame */
     size_t len, cap;
-    mnemo_jsonw msg;    /* the message being assembled from fragments */
-    bool in_message;
+    mnemo_ws_message msg; /* the message being assembled from fragments */
     unsigned long count;
 } ws;
 
@@ -48,19 +49,7 @@ static bool send_all(int fd, const void *p, size_t n) {
 /* One unmasked frame (servers do not mask). */
 static bool send_frame(int fd, int opcode, const void *p, size_t n) {
     unsigned char h[10];
-    size_t hl = 2;
-    h[0] = (unsigned char)(0x80 | opcode);
-    if (n < 126) h[1] = (unsigned char)n;
-    else if (n < 65536) {
-        h[1] = 126;
-        h[2] = (unsigned char)(n >> 8);
-        h[3] = (unsigned char)n;
-        hl = 4;
-    } else {
-        h[1] = 127;
-        for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-        hl = 10;
-    }
+    size_t hl = mnemo__ws_frame_header(opcode, n, h);
     return send_all(fd, h, hl) && (n == 0 || send_all(fd, p, n));
 }
 
@@ -77,8 +66,8 @@ static bool handle_message(ws *w) {
     memset(&r.out, 0, sizeof r.out);
     snprintf(r.id, sizeof r.id, "%.30s-%lu", w->tmpl.id, ++w->count);
     r.t_start = mnemo__now();
-    r.body = w->msg.p ? w->msg.p : "";
-    r.body_len = w->msg.len;
+    r.body = w->msg.text.p ? w->msg.text.p : "";
+    r.body_len = w->msg.text.len;
     r.fd = w->fd;
     r.status = 0;
     int wait;
@@ -105,76 +94,39 @@ static bool handle_message(ws *w) {
     return ok && r.status != 499;
 }
 
-/* Parses whole frames out of w->buf. Returns false when the connection ends. */
+/* Handles the whole frames in w->buf. Returns false when the connection ends. */
 static bool process_frames(ws *w, size_t max_message) {
     for (;;) {
-        if (w->len < 2) return true;
-        unsigned char *b = w->buf;
-        bool fin = b[0] & 0x80, masked = b[1] & 0x80;
-        int opcode = b[0] & 0x0F;
-        uint64_t n = b[1] & 0x7F;
-        size_t hl = 2;
-        if (n == 126) {
-            if (w->len < 4) return true;
-            n = (uint64_t)b[2] << 8 | b[3];
-            hl = 4;
-        } else if (n == 127) {
-            if (w->len < 10) return true;
-            n = 0;
-            for (int i = 0; i < 8; i++) n = n << 8 | b[2 + i];
-            hl = 10;
-        }
-        if (!masked) {
-            send_close(w->fd, 1002, "client frames must be masked (RFC 6455 5.1)");
+        mnemo_ws_frame f;
+        int rc = mnemo__ws_parse_frame(w->buf, w->len, max_message, &f);
+        if (rc == MNEMO_WS_MORE) return true;
+        if (rc == MNEMO_WS_FAIL) {
+            send_close(w->fd, f.close_code, f.close_reason);
             return false;
         }
-        if (b[0] & 0x70) {
-            send_close(w->fd, 1002, "no extension was negotiated");
-            return false;
-        }
-        if (n > max_message || (opcode >= 8 && n > 125)) {
-            send_close(w->fd, 1009, "message larger than --max-body-kb");
-            return false;
-        }
-        if (w->len < hl + 4 + n) return true; /* wait for the rest */
-        unsigned char *mask = b + hl, *p = b + hl + 4;
-        for (uint64_t i = 0; i < n; i++) p[i] ^= mask[i & 3];
+        unsigned char *p = w->buf + f.payload_at;
+        mnemo__ws_unmask(p, f.payload_len, f.mask);
+        unsigned code = 0;
+        const char *why = "";
         bool keep = true;
-        switch (opcode) {
-        case 0x0: /* continuation */
-        case 0x1: /* text */
-            if ((opcode == 0x1) == w->in_message) {
-                send_close(w->fd, 1002, opcode ? "a new message inside a fragmented one"
-                                               : "a continuation without a message");
-                return false;
-            }
-            if (opcode == 0x1) mnemo__jsonw_reset(&w->msg);
-            if (w->msg.len + n > max_message) {
-                send_close(w->fd, 1009, "message larger than --max-body-kb");
-                return false;
-            }
-            mnemo__jsonw_raw(&w->msg, (const char *)p, (size_t)n);
-            w->in_message = !fin;
-            if (fin) keep = handle_message(w);
+        switch (mnemo__ws_take_frame(&w->msg, &f, p, max_message, &code, &why)) {
+        case MNEMO_WS_TEXT:
+            keep = handle_message(w);
             break;
-        case 0x2:
-            send_close(w->fd, 1003, "send requests as text messages (JSON)");
+        case MNEMO_WS_PING:
+            keep = send_frame(w->fd, 0xA, p, f.payload_len);
+            break;
+        case MNEMO_WS_CLOSE:
+            send_frame(w->fd, 0x8, p, f.payload_len >= 2 ? 2 : 0);
             return false;
-        case 0x8:
-            send_frame(w->fd, 0x8, p, n >= 2 ? 2 : 0);
+        case MNEMO_WS_ERROR:
+            send_close(w->fd, code, why);
             return false;
-        case 0x9:
-            keep = send_frame(w->fd, 0xA, p, (size_t)n);
-            break;
-        case 0xA:
-            break;
         default:
-            send_close(w->fd, 1002, "unknown opcode");
-            return false;
+            break;
         }
-        size_t used = hl + 4 + (size_t)n;
-        memmove(w->buf, w->buf + used, w->len - used);
-        w->len -= used;
+        memmove(w->buf, w->buf + f.size, w->len - f.size);
+        w->len -= f.size;
         if (!keep) return false;
     }
 }
@@ -231,7 +183,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
         alive = process_frames(w, max_message);
     }
     mnemo__free(w->buf);
-    mnemo__jsonw_free(&w->msg);
+    mnemo__jsonw_free(&w->msg.text);
     mnemo__free(w);
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }

@@ -76,12 +76,13 @@ int mnemo__redis_url_parse(const char *url, mnemo_redis_url *u, mnemo_error *err
     if (!strncmp(url, "unix://", 7) || !strncmp(url, "redis+unix://", 13)) {
         rest = url + (url[0] == 'u' ? 7 : 13);
         if ((rc = parse_userinfo(url, &rest, u, err))) goto fail;
-        if (rest[0] != '/' || !rest[1]) {
+        const char *q = strchr(rest, '?');
+        size_t plen = q ? (size_t)(q - rest) : strlen(rest);
+        /* "/" alone (unix:///?db=1 too) names a folder, not a socket */
+        if (rest[0] != '/' || plen < 2) {
             rc = url_fail(err, url, "a unix socket needs an absolute path (unix:///run/redis.sock)");
             goto fail;
         }
-        const char *q = strchr(rest, '?');
-        size_t plen = q ? (size_t)(q - rest) : strlen(rest);
         if (q && (strncmp(q, "?db=", 4) || !parse_number(q + 4, strlen(q + 4), 0, 1L << 20, &u->db))) {
             rc = url_fail(err, url, "the only query allowed is ?db=N (a database number)");
             goto fail;
@@ -97,8 +98,9 @@ int mnemo__redis_url_parse(const char *url, mnemo_redis_url *u, mnemo_error *err
     if ((rc = parse_userinfo(url, &rest, u, err))) goto fail;
     const char *host = rest, *host_end;
     if (*rest == '[') {
-        host_end = strchr(rest, ']');
-        if (!host_end) {
+        /* the address ends at its ']', which must come before the path's '/' */
+        host_end = rest + 1 + strcspn(rest + 1, "]/");
+        if (*host_end != ']') {
             rc = url_fail(err, url, "an IPv6 address needs its closing ']'");
             goto fail;
         }

@@ -146,7 +146,13 @@ static int accepted(const mnemo_hnsw *h, const layer_search *ls, uint32_t node) 
     return !ls->accept || ls->accept(ls->accept_ctx, (size_t)h->pos[node]);
 }
 
-/* Scores node e and pushes it where it belongs. */
+/* Scores node e and pushes it where it belongs. found.a[0] is read only
+ * when found holds ef >= 1 nodes (every caller passes ef >= 1); gcc's
+ * analyzer does not carry that bound into here and warns of a NULL heap. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-null-dereference"
+#endif
 static int visit(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float qs, uint32_t e, size_t ef) {
     float s = score_code(h, e, qc, qs);
     ls->n_scored++;
@@ -158,6 +164,9 @@ static int visit(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float 
     }
     return MNEMO_OK;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /*
  * Algorithm 2 from the entry points already pushed into ls->cand/found: the

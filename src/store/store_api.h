@@ -36,6 +36,33 @@ typedef struct mnemo_migrate_report {
 } mnemo_migrate_report;
 int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migrate_report *rep, mnemo_error *err);
 
+/* A consistent copy of a SQLite store while it serves (backup.c), into the
+ * folder out_dir (created; it must not hold a store already), checked by
+ * PRAGMA integrity_check before this returns; out_dir is then a data folder
+ * to serve. Errors: EUNSUPPORTED (PostgreSQL: the message names pg_dump),
+ * EINVAL (out_dir holds a store), EIO (with why; nothing is left). */
+typedef struct mnemo_backup_report {
+    size_t memories, bytes;
+    double seconds;
+} mnemo_backup_report;
+int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep, mnemo_error *err);
+
+/* ------------------------------------------------------------- access */
+
+/* What one caller may do (the server's API key grants): read, write, and
+ * which namespaces (namespaces NULL: every one). A scope outside them is
+ * refused (EDENIED) and a memory outside them answers as an unknown id does
+ * (ENOENT, the same message), so a caller cannot learn what exists there. */
+typedef struct mnemo_access {
+    const char *name; /* the grant's name, for messages */
+    const char *const *namespaces;
+    size_t n_namespaces;
+    bool can_read, can_write;
+} mnemo_access;
+/* Non-zero when a may use namespace ns (NULL or "": "default"); a NULL a may
+ * use every one. */
+int mnemo__access_ns(const mnemo_access *a, const char *ns);
+
 /* ------------------------------------------------------ JSON requests */
 
 /*
@@ -49,6 +76,12 @@ int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migr
  */
 int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp,
                       mnemo_error *err, char *param, size_t cap);
+/* The same for a caller with an access grant (NULL: everything). A read
+ * grant runs search, get, list, count and history; a write grant also add,
+ * update and delete. Errors also: EDENIED (the message names what the grant
+ * allows). */
+int mnemo__store_json_as(mnemo_store *s, const char *op, json_t *req, const mnemo_access *acc, json_t **resp,
+                         mnemo_error *err, char *param, size_t cap);
 
 /* The memory tools over MCP (store_mcp.c): one JSON-RPC 2.0 message in
  * (borrowed), its reply out (new; NULL for a notification or a response). */
@@ -58,6 +91,7 @@ json_t *mnemo__mcp_handle(mnemo_store *s, json_t *msg);
  * recorded as agent_id (docs/http.md, "MCP over HTTP and OpenMemory"). Either may be NULL. */
 typedef struct mnemo_mcp_user {
     const char *user_id, *client;
+    const mnemo_access *access; /* the caller's grant; NULL: everything */
 } mnemo_mcp_user;
 json_t *mnemo__mcp_handle_as(mnemo_store *s, json_t *msg, const mnemo_mcp_user *u);
 

@@ -16,6 +16,7 @@ typedef struct req_ctx {
     mnemo_error *err;
     char *param;
     size_t cap;
+    const mnemo_access *acc; /* NULL: everything allowed */
 } req_ctx;
 
 static int bad(req_ctx *c, const char *param, int code, const char *fmt, ...) MNEMO_PRINTF(4, 5);
@@ -102,6 +103,22 @@ static int get_count(req_ctx *c, json_t *obj, const char *key, size_t max, size_
     return MNEMO_OK;
 }
 
+int mnemo__access_ns(const mnemo_access *a, const char *ns) {
+    if (!a || !a->namespaces) return 1;
+    if (!ns || !*ns) ns = "default";
+    for (size_t i = 0; i < a->n_namespaces; i++) /* bytes as given: no case or Unicode folding */
+        if (!strcmp(a->namespaces[i], ns)) return 1;
+    return 0;
+}
+
+/* "a, b, c" of the grant's namespaces, for a refusal's message. */
+static void ns_list(const mnemo_access *a, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < a->n_namespaces && n < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s'%.60s'", i ? ", " : "", a->namespaces[i]);
+}
+
 static int get_scope(req_ctx *c, json_t *obj, const char *where, mnemo_memory_scope *sc) {
     int rc;
     if ((rc = get_str(c, obj, "namespace", where, &sc->ns, NULL)) ||
@@ -109,7 +126,28 @@ static int get_scope(req_ctx *c, json_t *obj, const char *where, mnemo_memory_sc
         (rc = get_str(c, obj, "agent_id", where, &sc->agent_id, NULL)) ||
         (rc = get_str(c, obj, "session_id", where, &sc->session_id, NULL)))
         return rc;
+    if (!mnemo__access_ns(c->acc, sc->ns)) {
+        char allowed[300];
+        ns_list(c->acc, allowed, sizeof allowed);
+        char p[80];
+        snprintf(p, sizeof p, "%snamespace", where);
+        return bad(c, p, MNEMO_EDENIED, "%snamespace: the key '%s' may use the namespaces %s, not '%.80s'", where,
+                   c->acc->name ? c->acc->name : "", allowed, sc->ns && *sc->ns ? sc->ns : "default");
+    }
     return MNEMO_OK;
+}
+
+/* A memory id as the caller may see it: one outside its namespaces answers
+ * exactly as an unknown id (the store's own message), so nothing tells the
+ * two apart. */
+static int visible_id(mnemo_store *s, req_ctx *c, const char *id) {
+    if (!c->acc || !c->acc->namespaces) return MNEMO_OK;
+    mnemo_memories *m = NULL;
+    int rc = mnemo_memory_get(s, id, &m, c->err);
+    if (!rc && !mnemo__access_ns(c->acc, m->items[0].ns))
+        rc = mnemo__fail(c->err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
+    mnemo_memories_free(m);
+    return rc ? api_fail(c, rc) : MNEMO_OK;
 }
 
 /* An object field as compact JSON text (*out NULL when absent; free()). */
@@ -353,6 +391,7 @@ static int op_get(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     const char *id;
     int rc = only_fields(c, req, fields, "");
     if (!rc) rc = need_id(c, req, &id);
+    if (!rc) rc = visible_id(s, c, id);
     if (!rc) rc = respond_memory(s, id, resp, c);
     return rc;
 }
@@ -376,6 +415,7 @@ static int op_update(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     json_t *e = json_object_get(req, "expires_at");
     if (!rc && e && json_is_null(e)) u.clear_expiry = 1;
     u.metadata = meta;
+    if (!rc) rc = visible_id(s, c, id);
     if (!rc && (rc = mnemo_memory_update(s, id, &u, c->err))) rc = api_fail(c, rc);
     if (!rc) rc = respond_memory(s, id, resp, c);
     free(meta);
@@ -391,6 +431,7 @@ static int op_delete(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     if (id) {
         if (json_object_size(req) != 1)
             return bad(c, "id", MNEMO_EINVAL, "id: delete by id takes no other fields (or use filter and the scope)");
+        if ((rc = visible_id(s, c, id))) return rc;
         if ((rc = mnemo_memory_delete(s, id, c->err))) return api_fail(c, rc);
         *resp = json_pack("{s:s,s:b}", "id", id, "deleted", 1);
         return MNEMO_OK;
@@ -443,6 +484,12 @@ static int op_history(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     int rc = only_fields(c, req, fields, "");
     if (!rc) rc = need_id(c, req, &id);
     if (rc) return rc;
+    /* a grant limited to namespaces sees the history of a memory that is
+     * there and in them; a deleted one's namespace is not kept with it */
+    if (c->acc && c->acc->namespaces && (rc = visible_id(s, c, id))) {
+        if (rc == MNEMO_ENOENT) rc = bad(c, "", MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
+        return rc;
+    }
     mnemo_history *h;
     if ((rc = mnemo_memory_history(s, id, &h, c->err))) return api_fail(c, rc);
     json_t *data = json_array();
@@ -460,10 +507,20 @@ static int op_history(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
 
 int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp, mnemo_error *err,
                       char *param, size_t cap) {
-    req_ctx c = {err, param, cap};
+    return mnemo__store_json_as(s, op, req, NULL, resp, err, param, cap);
+}
+
+int mnemo__store_json_as(mnemo_store *s, const char *op, json_t *req, const mnemo_access *acc, json_t **resp,
+                         mnemo_error *err, char *param, size_t cap) {
+    req_ctx c = {err, param, cap, acc};
     *resp = NULL;
     if (param && cap) param[0] = 0;
     if (!json_is_object(req)) return bad(&c, "", MNEMO_EINVAL, "the request must be a JSON object");
+    bool writes = !strcmp(op, "add") || !strcmp(op, "update") || !strcmp(op, "delete");
+    if (acc && (writes ? !acc->can_write : !acc->can_read))
+        return bad(&c, "", MNEMO_EDENIED, "the key '%s' may not %s memories (its role allows %s)",
+                   acc->name ? acc->name : "", writes ? "change" : "read",
+                   acc->can_read ? "reading them" : "embeddings only");
     int rc;
     if (!strcmp(op, "add")) rc = op_add(s, req, resp, &c);
     else if (!strcmp(op, "search")) rc = op_search(s, req, resp, &c);

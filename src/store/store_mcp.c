@@ -188,7 +188,7 @@ static int om_call(mnemo_store *s, const char *op, json_t *args, const mnemo_mcp
         if (!text) rc = om_fail(err, param, cap, "text", "missing (what to remember)");
         json_object_set(req, "text", text);
         if (u && u->client) json_object_set_new(req, "agent_id", json_string(u->client));
-        if (!rc) rc = mnemo__store_json(s, "add", req, &resp, err, param, cap);
+        if (!rc) rc = mnemo__store_json_as(s, "add", req, u ? u->access : NULL, &resp, err, param, cap);
         if (!rc) {
             static const char *const events[][2] = {{"added", "ADD"}, {"duplicate", "NOOP"}, {"merged", "UPDATE"}};
             json_t *first = json_array_get(json_object_get(resp, "data"), 0);
@@ -209,7 +209,7 @@ static int om_call(mnemo_store *s, const char *op, json_t *args, const mnemo_mcp
         } else {
             json_object_set_new(req, "limit", json_integer(1000));
         }
-        if (!rc) rc = mnemo__store_json(s, search ? "search" : "list", req, &resp, err, param, cap);
+        if (!rc) rc = mnemo__store_json_as(s, search ? "search" : "list", req, u ? u->access : NULL, &resp, err, param, cap);
         if (!rc) {
             *out = json_pack("{s:o}", "results", om_results(json_object_get(resp, "data")));
             json_t *next = json_object_get(resp, "next_cursor");
@@ -231,13 +231,13 @@ static int om_call(mnemo_store *s, const char *op, json_t *args, const mnemo_mcp
             json_t *g = json_pack("{s:O}", "id", id), *m = NULL;
             mnemo_error e2;
             char p2[64];
-            int grc = mnemo__store_json(s, "get", g, &m, &e2, p2, sizeof p2);
+            int grc = mnemo__store_json_as(s, "get", g, u ? u->access : NULL, &m, &e2, p2, sizeof p2);
             const char *mns = json_string_value(json_object_get(m, "namespace"));
             const char *muser = json_string_value(json_object_get(m, "user_id"));
             bool mine = !grc && mns && !strcmp(mns, ns && *ns ? ns : "default") &&
                         (!user || (muser && !strcmp(muser, user)));
             json_t *d = NULL;
-            if (mine && !mnemo__store_json(s, "delete", g, &d, &e2, p2, sizeof p2)) deleted++;
+            if (mine && !mnemo__store_json_as(s, "delete", g, u ? u->access : NULL, &d, &e2, p2, sizeof p2)) deleted++;
             else json_array_append(missing, id);
             json_decref(d);
             json_decref(m);
@@ -255,7 +255,7 @@ static int om_call(mnemo_store *s, const char *op, json_t *args, const mnemo_mcp
                          "delete_all_memories needs a user: connect to /mcp/{client}/http/{user_id} or pass "
                          "user_id");
         json_object_set_new(req, "filter", json_object());
-        if (!rc) rc = mnemo__store_json(s, "delete", req, &resp, err, param, cap);
+        if (!rc) rc = mnemo__store_json_as(s, "delete", req, u ? u->access : NULL, &resp, err, param, cap);
         if (!rc)
             *out = json_pack("{s:s,s:O}", "message", "Successfully deleted all memories", "deleted",
                              json_object_get(resp, "deleted"));
@@ -313,7 +313,7 @@ json_t *mnemo__mcp_handle_as(mnemo_store *s, json_t *msg, const mnemo_mcp_user *
         mnemo_error err;
         char param[64];
         int rc = !strncmp(t->op, "om_", 3) ? om_call(s, t->op, req, u, &resp, &err, param, sizeof param)
-                                           : mnemo__store_json(s, t->op, req, &resp, &err, param, sizeof param);
+                                           : mnemo__store_json_as(s, t->op, req, u ? u->access : NULL, &resp, &err, param, sizeof param);
         json_decref(req);
         json_t *r;
         if (rc) {

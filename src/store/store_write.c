@@ -23,9 +23,10 @@ static void new_id(char out[MNEMO_MEMORY_ID_SIZE]) {
         uint64_t t = (uint64_t)(mnemo__now() * 1e9), a = (uint64_t)(uintptr_t)out;
         static uint64_t counter;
         uint64_t c = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-        uint64_t h1 = mnemo__hash64(&t, 8, c), h2 = mnemo__hash64(&a, 8, h1);
-        memcpy(b, &h1, 8);
-        memcpy(b + 8, &h2, 8);
+        uint64_t h[2];
+        h[0] = mnemo__hash64(&t, 8, c);
+        h[1] = mnemo__hash64(&a, 8, h[0]);
+        memcpy(b, h, sizeof b);
     }
     for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
 }

@@ -327,7 +327,10 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
         if (!rc && (s->data_dir || s->store)) rc = mnemo__cli_store_with(s, "serve", model, name, &store);
         /* the cache file was loaded by the service (first: the texts served
          * most); --warm's texts fill the rest of the same budget */
-        if (!rc && s->warm) warm_texts(svc, s->warm, mnemo__service_warm_deadline(svc));
+        if (!rc && s->warm && !s->cache_mb)
+            mnemo__log(MNEMO_LOG_WARN, "warm.skipped", "reason=\"--cache-mb 0: no cache to warm\"");
+        else if (!rc && s->warm)
+            warm_texts(svc, s->warm, mnemo__service_warm_deadline(svc));
     }
     if (!sig && !rc) {
         double load = mnemo__now() - t0;

@@ -7,8 +7,10 @@ PKGS=(build-essential cmake pkg-config libjansson-dev libmicrohttpd-dev libsqlit
 if [ "${1:-}" = "--test" ]; then
   # unzip and util-linux's runuser: the PostgreSQL of the tests (tests/pg_lib.sh);
   # chromium + chromium-driver: the console's browser test (selenium drives them);
-  # python3-dev: Python's headers, for the Python package's extension (python/)
-  PKGS+=(clang libclang-rt-14-dev curl redis-server redis-tools unzip util-linux chromium chromium-driver python3-dev)
+  # python3-dev: Python's headers, for the Python package's extension (python/);
+  # systemd (systemd-analyze verify) and man-db: the install test's unit and man page
+  PKGS+=(clang libclang-rt-14-dev curl redis-server redis-tools unzip util-linux chromium chromium-driver python3-dev
+         systemd man-db)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

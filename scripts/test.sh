@@ -9,7 +9,8 @@
 # src/server; not src/kernels, src/engine or src/cli: the analyzer takes
 # many minutes on the SIMD kernels); then runs each libFuzzer target for a
 # bounded time (among them fuzz_websocket_frame, the WebSocket frame reader,
-# and fuzz_redis_url, the --cache-redis URL parser). Ends with one line
+# fuzz_redis_url, the --cache-redis URL parser, and fuzz_cache_file, the
+# --cache-file reader). Ends with one line
 # "N passed, N failed" and exits non-zero if anything failed. CI (.ci/run)
 # runs exactly this.
 #
@@ -73,7 +74,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # connection threads), at -O1. A report goes to build-tsan/tsan.PID and stops
 # that process (halt_on_error), so a race fails its test even when a script
 # only checks HTTP answers; any report file also counts as one failure.
-TSAN_TESTS='^(embed_service|store|store_index|serve_tiny|serve_memory_tiny)$'
+TSAN_TESTS='^(embed_service|store|store_index|serve_tiny|serve_memory_tiny|serve_cache_file_tiny)$'
 say "build build-tsan (ThreadSanitizer)"
 if cmake -S . -B build-tsan -DMNEMO_TEST_TOKENIZER="$TOKENIZER" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DMNEMO_TSAN=ON >build-tsan.configure.log 2>&1 &&
@@ -140,6 +141,7 @@ if cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMNEMO_FUZZ=ON -DMNEMO_TES
   run_fuzz fuzz_graph_file fuzz/corpus/graph -max_len=4096
   run_fuzz fuzz_websocket_frame fuzz/corpus/websocket -max_len=4096
   run_fuzz fuzz_redis_url fuzz/corpus/redis_url -max_len=512
+  run_fuzz fuzz_cache_file fuzz/corpus/cache_file -max_len=4096
 else
   tail -30 build-fuzz.build.log
   say "fuzz build FAILED"

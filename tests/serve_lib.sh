@@ -20,7 +20,8 @@ start() {
   PIDS+=("$PID")
   PORT=
   for _ in $(seq 1 1200); do
-    PORT=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/$name.log")
+    # (the log may not exist yet: the shell opens it in the child)
+    PORT=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/$name.log" 2>/dev/null)
     [ -n "$PORT" ] && break
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.05

@@ -5,7 +5,9 @@
  * full queue refused at once, cancellation when the client goes away, one
  * request of many sequences not starving a short one, the token budget per
  * pass), and the service on the tiny model (vectors equal mnemo_embed's,
- * the second request is a cache hit). The Redis tier's parts that need no
+ * the second request is a cache hit); the cache file (hits kept, the most
+ * used entries first within its size, another identity refused, a passed
+ * deadline loading nothing, allocation failures while writing). The Redis tier's parts that need no
  * server (cache_redis.c included, for its static functions): URL forms, the
  * value format refusing every flipped byte, truncation, another key or model,
  * and fail-open with nothing listening (test_serve_redis.sh has the server).
@@ -100,6 +102,134 @@ static void test_cache_ttl_and_keys(void) {
     CHECK(mnemo__cache_create(0, 0, 4, &c, &err) == MNEMO_OK);
     put(c, "x", 1, 0);
     CHECK(!get(c, "x", 0, NULL));
+    mnemo__cache_free(c);
+}
+
+/* ---------------------------------------------------------- cache file */
+
+/* A cache of width 4 on `path` with `identity`, loaded. */
+static mnemo_cache *file_cache(const char *path, const char *identity, size_t max_bytes,
+                               mnemo_cache_file **f, size_t *loaded) {
+    mnemo_cache *c;
+    mnemo_error err;
+    CHECK(mnemo__cache_create(1 << 20, 0, 4, &c, &err) == MNEMO_OK);
+    mnemo_cache_file_options o = {.path = path, .max_bytes = max_bytes, .identity = identity,
+                                  .model_id = "m", .width = 4};
+    CHECK(mnemo__cache_file_open(&o, c, f, &err) == MNEMO_OK);
+    mnemo__cache_file_load(*f, mnemo__now() + 10, loaded);
+    return c;
+}
+
+static void test_cache_file(void) {
+    char path[] = "/tmp/mnemo-cache-file-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    mnemo_cache_file *f;
+    mnemo_error err;
+    size_t loaded;
+    mnemo_cache *c = file_cache(path, "id1", 1 << 20, &f, &loaded);
+    CHECK(loaded == 0);
+    put(c, "a", 1, 0);
+    put(c, "b", 2, 0);
+    put(c, "c", 3, 0);
+    for (int i = 0; i < 5; i++) CHECK(get(c, "c", 0, NULL));
+    CHECK(get(c, "b", 0, NULL));
+    CHECK(mnemo__cache_file_write(f, &err) == MNEMO_OK);
+    mnemo_cache_file_stats fs;
+    mnemo__cache_file_stats(f, &fs);
+    CHECK(fs.writes == 1 && fs.file_entries == 3);
+    CHECK(mnemo__cache_file_write(f, &err) == MNEMO_OK); /* nothing changed: no write */
+    mnemo__cache_file_stats(f, &fs);
+    CHECK(fs.writes == 1);
+    /* every allocation of a write failing in turn: an error, never a crash or a leak */
+    put(c, "d", 4, 0);
+    for (long n = 1; n <= 8; n++) {
+        mnemo__alloc_fail_after(n);
+        int rc = mnemo__cache_file_write(f, &err);
+        mnemo__alloc_fail_after(0);
+        CHECK(rc == MNEMO_OK || rc == MNEMO_ENOMEM);
+    }
+    mnemo__cache_file_close(f);
+    mnemo__cache_free(c);
+
+    /* the same identity: everything back, with its hits */
+    c = file_cache(path, "id1", 1 << 20, &f, &loaded);
+    CHECK(loaded == 4);
+    mnemo_cache_stats st;
+    mnemo__cache_stats(c, &st);
+    CHECK(st.warm_loaded == 4 && st.entries == 4);
+    float v;
+    CHECK(get(c, "c", 0, &v) && v == 3);
+    CHECK(get(c, "d", 0, &v) && v == 4);
+    mnemo__cache_stats(c, &st);
+    CHECK(st.warm_hits == 2);
+    mnemo__cache_file_close(f);
+    mnemo__cache_free(c);
+
+    /* a file with room for one entry holds the most used one (c) */
+    c = file_cache(path, "id1", 64 + 3 + 32 + 18 + 16, &f, &loaded);
+    CHECK(get(c, "a", 0, NULL)); /* a change, so the close writes the small file */
+    mnemo__cache_file_close(f);
+    mnemo__cache_free(c);
+    c = file_cache(path, "id1", 1 << 20, &f, &loaded);
+    CHECKF(loaded == 1, "loaded %zu", loaded);
+    CHECK(get(c, "c", 0, NULL) && !get(c, "b", 0, NULL));
+    mnemo__cache_file_close(f);
+    mnemo__cache_free(c);
+
+    /* another identity: nothing loaded, counted */
+    c = file_cache(path, "id2", 1 << 20, &f, &loaded);
+    mnemo__cache_file_stats(f, &fs);
+    CHECK(loaded == 0 && fs.rejected == 1);
+    mnemo__cache_file_close(f);
+    mnemo__cache_free(c);
+    /* a deadline already passed loads nothing */
+    c = file_cache(path, "id1", 1 << 20, &f, &loaded);
+    mnemo__cache_file_close(f);
+    mnemo__cache_free(c);
+    CHECK(mnemo__cache_create(1 << 20, 0, 4, &c, &err) == MNEMO_OK);
+    mnemo_cache_file_options o = {.path = path, .max_bytes = 1 << 20, .identity = "id1",
+                                  .model_id = "m", .width = 4};
+    CHECK(mnemo__cache_file_open(&o, c, &f, &err) == MNEMO_OK);
+    mnemo__cache_file_load(f, mnemo__now() - 1, &loaded);
+    CHECK(loaded == 0);
+    mnemo__cache_file_close(f);
+    mnemo__cache_free(c);
+    unlink(path);
+}
+
+/* A snapshot's entries stay readable while the cache evicts and replaces
+ * them (ASan would see a read of freed memory), and are freed after. */
+static void test_cache_snapshot_pins(void) {
+    mnemo_cache *c;
+    mnemo_error err;
+    CHECK(mnemo__cache_create(1 << 20, 0, 4, &c, &err) == MNEMO_OK);
+    put(c, "aaaa", 1, 0);
+    mnemo_cache_stats st;
+    mnemo__cache_stats(c, &st);
+    size_t one = st.bytes;
+    mnemo__cache_free(c);
+    CHECK(mnemo__cache_create(2 * one, 0, 4, &c, &err) == MNEMO_OK);
+    put(c, "aaaa", 1, 0);
+    put(c, "bbbb", 2, 0);
+    mnemo_cache_snapshot snap;
+    CHECK(mnemo__cache_snapshot(c, 2, &snap) == MNEMO_OK && snap.n == 2);
+    put(c, "cccc", 3, 0); /* evicts aaaa */
+    put(c, "bbbb", 5, 0); /* replaces bbbb */
+    put(c, "dddd", 4, 0); /* evicts cccc */
+    float sum = 0;
+    for (size_t i = 0; i < snap.n; i++) {
+        CHECK(snap.items[i].key_len == 8 + 4);
+        sum += snap.items[i].vec[0] + snap.items[i].vec[3];
+    }
+    CHECK(sum == 2 * (1 + 2));
+    mnemo__cache_snapshot_free(&snap);
+    float v;
+    CHECK(get(c, "bbbb", 0, &v) && v == 5);
+    CHECK(get(c, "dddd", 0, &v) && v == 4);
+    CHECK(!get(c, "aaaa", 0, NULL) && !get(c, "cccc", 0, NULL));
     mnemo__cache_free(c);
 }
 
@@ -462,6 +592,8 @@ int main(int argc, char **argv) {
     mnemo__log_set_level(MNEMO_LOG_WARN);
     RUN(test_cache_lru_bytes);
     RUN(test_cache_ttl_and_keys);
+    RUN(test_cache_file);
+    RUN(test_cache_snapshot_pins);
     RUN(test_redis_url);
     RUN(test_redis_value_format);
     RUN(test_redis_fail_open);

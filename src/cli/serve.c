@@ -8,8 +8,11 @@
 #include "../server/server.h"
 #include "cli.h"
 
+#include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,6 +83,9 @@ static int check(const mnemo_settings *s) {
         {"threads", s->threads, 0, 4096},
         {"load-delay-ms", s->load_delay_ms, 0, 600000},
         {"cache-redis-timeout-ms", s->cache_redis_timeout_ms, 1, 60000},
+        {"cache-file-mb", s->cache_file_mb, 1, 1 << 20},
+        {"cache-file-interval", s->cache_file_interval, 1, 86400},
+        {"warm-budget-ms", s->warm_budget_ms, 0, 3600000},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (r[i].v < r[i].lo || r[i].v > r[i].hi) {
@@ -97,6 +103,126 @@ static int check(const mnemo_settings *s) {
         mnemo__redis_url_free(&u);
     }
     return 0;
+}
+
+/* --warm FILE: the texts embedded before the server says it is ready, so
+ * the first requests for them are cache hits. */
+#define WARM_BATCH 16
+typedef struct warm_batch {
+    mnemo_service_input in[WARM_BATCH];
+    char *texts[WARM_BATCH];
+    char *prompt; /* NULL: none, as a request without one */
+    size_t n;
+} warm_batch;
+
+typedef struct warm_counts {
+    size_t texts, hits, computed, skipped;
+    bool out_of_time;
+} warm_counts;
+
+static int warm_run(mnemo_service *svc, const mnemo_service_input *in, size_t n, const char *prompt,
+                    double deadline, float *vecs, size_t *tokens, warm_counts *wc) {
+    mnemo_service_request q = {.inputs = in, .n = n, .prompt_name = prompt, .deadline = deadline};
+    mnemo_service_result r = {.vectors = vecs, .n_tokens = tokens};
+    mnemo_error err;
+    int rc = mnemo__service_embed(svc, &q, &r, &err);
+    if (!rc) {
+        wc->hits += r.cache_hits;
+        wc->computed += r.computed;
+    }
+    return rc;
+}
+
+/* Embeds a batch of one prompt; a batch refused for one bad input is done
+ * one input at a time, skipping the bad ones. false once out of time. */
+static bool warm_flush(mnemo_service *svc, warm_batch *b, double deadline, float *vecs, size_t *tokens,
+                       warm_counts *wc) {
+    bool go_on = true;
+    if (b->n && mnemo__now() < deadline) {
+        int rc = warm_run(svc, b->in, b->n, b->prompt, deadline, vecs, tokens, wc);
+        if (rc == MNEMO_ETIMEDOUT) {
+            go_on = false;
+        } else if (rc) {
+            for (size_t i = 0; i < b->n && go_on; i++) {
+                rc = warm_run(svc, &b->in[i], 1, b->prompt, deadline, vecs, tokens, wc);
+                if (rc == MNEMO_ETIMEDOUT) go_on = false;
+                else if (rc) wc->skipped++;
+            }
+        }
+    } else if (b->n) {
+        go_on = false;
+    }
+    for (size_t i = 0; i < b->n; i++) free(b->texts[i]);
+    free(b->prompt);
+    b->prompt = NULL;
+    b->n = 0;
+    return go_on;
+}
+
+static void warm_texts(mnemo_service *svc, const char *path, double deadline) {
+    double t0 = mnemo__now();
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        mnemo__log(MNEMO_LOG_WARN, "warm.unreadable", "path=%s error=\"%s\"", path, strerror(errno));
+        return;
+    }
+    size_t width = mnemo_model_dim(mnemo__service_model(svc));
+    float *vecs = mnemo__malloc_array(WARM_BATCH, width * sizeof(float));
+    size_t tokens[WARM_BATCH];
+    warm_batch b = {.n = 0};
+    warm_counts wc = {0};
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    bool go_on = vecs != NULL;
+    while (go_on && (len = getline(&line, &cap, fp)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (len == 0) continue;
+        char *text = NULL, *prompt = NULL;
+        if (line[0] == '{') { /* {"text": ..., "prompt_name": ...} */
+            json_error_t je;
+            json_t *o = json_loadb(line, (size_t)len, 0, &je);
+            json_t *t = json_object_get(o, "text"), *p = json_object_get(o, "prompt_name");
+            if (json_is_string(t) && (!p || json_is_null(p) || json_is_string(p))) {
+                text = strndup(json_string_value(t), json_string_length(t));
+                if (json_is_string(p)) prompt = strdup(json_string_value(p));
+            } else {
+                mnemo__log(MNEMO_LOG_WARN, "warm.bad_line", "path=%s line=%zu reason=\"not a JSON "
+                           "object with a string text (and prompt_name)\"", path, lineno);
+                wc.skipped++;
+            }
+            json_decref(o);
+            if (!text) continue;
+        } else {
+            text = strndup(line, (size_t)len);
+        }
+        if (!text) {
+            free(prompt);
+            break;
+        }
+        wc.texts++;
+        bool same = (!prompt && !b.prompt) || (prompt && b.prompt && !strcmp(prompt, b.prompt));
+        if (b.n == WARM_BATCH || (b.n && !same)) go_on = warm_flush(svc, &b, deadline, vecs, tokens, &wc);
+        if (b.n == 0) {
+            free(b.prompt);
+            b.prompt = prompt;
+            prompt = NULL;
+        }
+        free(prompt);
+        b.texts[b.n] = text;
+        b.in[b.n] = (mnemo_service_input){.text = text, .len = strlen(text)};
+        b.n++;
+    }
+    if (go_on) go_on = warm_flush(svc, &b, deadline, vecs, tokens, &wc);
+    else warm_flush(svc, &b, 0, vecs, tokens, &wc); /* frees what is left */
+    free(line);
+    fclose(fp);
+    mnemo__free(vecs);
+    mnemo__log(go_on ? MNEMO_LOG_INFO : MNEMO_LOG_WARN, "warm.done",
+               "path=%s texts=%zu cached_already=%zu embedded=%zu skipped=%zu ms=%.1f%s", path,
+               wc.texts, wc.hits, wc.computed, wc.skipped, (mnemo__now() - t0) * 1e3,
+               go_on ? "" : " stopped=\"--warm-budget-ms reached (the rest is not warmed)\"");
 }
 
 /* The server whose API keys SIGHUP reads again (once it is listening). */
@@ -187,6 +313,9 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
             .cache_bytes = (size_t)s->cache_mb << 20, .cache_ttl = (double)s->cache_ttl,
             .redis_url = s->cache_redis, .redis_timeout = (double)s->cache_redis_timeout_ms / 1e3,
             .redis_model = cfg.model_name,
+            .cache_file = s->cache_file, .cache_file_bytes = (size_t)s->cache_file_mb << 20,
+            .cache_file_interval = (double)s->cache_file_interval,
+            .warm_budget = (double)s->warm_budget_ms / 1e3,
             .observe = mnemo__server_observe_batch, .observe_arg = srv};
         if (mnemo_model_open(s->model, &mo, &model, &err) ||
             mnemo__service_open(model, &so, &svc, &err)) {
@@ -196,6 +325,12 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
         /* the memory routes, when there is a data folder or a store URL (the
          * store records the model by the folder's name, as mnemo memory does) */
         if (!rc && (s->data_dir || s->store)) rc = mnemo__cli_store_with(s, "serve", model, name, &store);
+        /* the cache file was loaded by the service (first: the texts served
+         * most); --warm's texts fill the rest of the same budget */
+        if (!rc && s->warm && !s->cache_mb)
+            mnemo__log(MNEMO_LOG_WARN, "warm.skipped", "reason=\"--cache-mb 0: no cache to warm\"");
+        else if (!rc && s->warm)
+            warm_texts(svc, s->warm, mnemo__service_warm_deadline(svc));
     }
     if (!sig && !rc) {
         double load = mnemo__now() - t0;

@@ -84,6 +84,19 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(cache_redis_timeout_ms, "cache-redis-timeout-ms", "MNEMO_CACHE_REDIS_TIMEOUT_MS", INT,   \
       "50", "MS", "Redis connect and command timeout; slower counts as a miss (fail-open)",     \
       MNEMO_CMD_SERVE)                                                                         \
+    X(cache_file, "cache-file", "MNEMO_CACHE_FILE", STRING, NULL, "PATH",                     \
+      "keep the embedding cache in this file across restarts: loaded at start (most used first), " \
+      "written in the background and at exit (default: off)", MNEMO_CMD_SERVE)                 \
+    X(cache_file_mb, "cache-file-mb", "MNEMO_CACHE_FILE_MB", INT, "128", "MB",                 \
+      "the cache file's size at most (the least used entries are left out)", MNEMO_CMD_SERVE)  \
+    X(cache_file_interval, "cache-file-interval", "MNEMO_CACHE_FILE_INTERVAL", INT, "60",      \
+      "SECONDS", "how often the cache file is rewritten when the cache changed", MNEMO_CMD_SERVE) \
+    X(warm, "warm", "MNEMO_WARM", STRING, NULL, "FILE",                                        \
+      "texts to embed at start, before /health is 200: JSON lines {\"text\", \"prompt_name\"} " \
+      "or plain lines (no prompt)", MNEMO_CMD_SERVE)                                           \
+    X(warm_budget_ms, "warm-budget-ms", "MNEMO_WARM_BUDGET_MS", INT, "5000", "MS",             \
+      "time the start may spend loading --cache-file, then embedding --warm's texts",          \
+      MNEMO_CMD_SERVE)                                                                         \
     X(max_inputs, "max-inputs", "MNEMO_MAX_INPUTS", INT, "128", "N", "inputs per request at most", \
       MNEMO_CMD_SERVE)                                                                         \
     X(max_input_chars, "max-input-chars", "MNEMO_MAX_INPUT_CHARS", INT, "8192", "N",          \

@@ -261,6 +261,7 @@ static mnemo_metrics_gauges gauges(mnemo_request *r) {
         mnemo__batcher_stats(mnemo__service_batcher(r->svc), &g.queue);
         mnemo__cache_stats(mnemo__service_cache(r->svc), &g.cache);
         mnemo__redis_stats(mnemo__service_redis(r->svc), &g.redis);
+        mnemo__cache_file_stats(mnemo__service_cache_file(r->svc), &g.file);
     }
     return g;
 }

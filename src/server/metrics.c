@@ -193,6 +193,29 @@ static void write_redis(mnemo_jsonw *w, const mnemo_redis_stats *r) {
     write_histogram(w, &h);
 }
 
+/* The cache file's series (--cache-file): what the start loaded and what
+ * those entries answered since, and the file's last size. */
+static void write_cache_file(mnemo_jsonw *w, const mnemo_metrics_gauges *g) {
+    const mnemo_cache_file_stats *f = &g->file;
+    scalar(w, "mnemo_cache_warm_loaded", "gauge", "Cache entries loaded from --cache-file at start.",
+           (double)g->cache.warm_loaded);
+    scalar(w, "mnemo_cache_warm_hits_total", "counter",
+           "Cache hits answered by entries loaded from --cache-file.", (double)g->cache.warm_hits);
+    scalar(w, "mnemo_cache_file_bytes", "gauge", "Size of the cache file last read or written.",
+           (double)f->file_bytes);
+    scalar(w, "mnemo_cache_file_entries", "gauge", "Entries in the cache file last read or written.",
+           (double)f->file_entries);
+    scalar(w, "mnemo_cache_file_writes_total", "counter", "Cache file writes (temporary file, fsync, rename).",
+           (double)f->writes);
+    scalar(w, "mnemo_cache_file_write_errors_total", "counter", "Cache file writes that failed.",
+           (double)f->write_errors);
+    scalar(w, "mnemo_cache_file_rejected_total", "counter",
+           "Cache files (or records) ignored: another model or precision, truncated or corrupt.",
+           (double)f->rejected);
+    scalar(w, "mnemo_cache_file_load_seconds", "gauge", "Time the start spent reading the cache file.",
+           f->load_seconds);
+}
+
 void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnemo_jsonw *w) {
     pthread_mutex_lock(&m->mu);
     printf_w(w, "# HELP mnemo_requests_total HTTP requests answered, by route and status.\n"
@@ -221,6 +244,7 @@ void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnem
            (double)g->cache.expirations);
     scalar(w, "mnemo_cache_bytes", "gauge", "Bytes held by the embedding cache.", (double)g->cache.bytes);
     scalar(w, "mnemo_cache_entries", "gauge", "Entries in the embedding cache.", (double)g->cache.entries);
+    if (g->file.enabled) write_cache_file(w, g);
     if (g->redis.enabled) write_redis(w, &g->redis);
     scalar(w, "mnemo_queue_sequences", "gauge", "Sequences waiting for the model.",
            (double)g->queue.queued_seqs);

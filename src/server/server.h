@@ -271,6 +271,7 @@ typedef struct mnemo_metrics_gauges {
     mnemo_batcher_stats queue;
     mnemo_cache_stats cache;
     mnemo_redis_stats redis; /* enabled false without --cache-redis: not rendered */
+    mnemo_cache_file_stats file; /* enabled false without --cache-file: not rendered */
 } mnemo_metrics_gauges;
 /* The Prometheus text exposition (version 0.0.4) of everything. */
 void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnemo_jsonw *out);

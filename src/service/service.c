@@ -20,6 +20,9 @@ struct mnemo_service {
     mnemo_cache *cache;
     mnemo_redis *redis; /* NULL without --cache-redis */
     mnemo_batcher *batcher;
+    mnemo_cache_file *file; /* NULL without --cache-file */
+    double warm_deadline;
+    char identity[256];
     char *model_id;
     size_t width, vocab, max_tokens;
     int32_t open_ids[8], close_ids[8]; /* what the post-processor puts around a sequence */
@@ -78,8 +81,23 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
         rc = v ? mnemo_embed_tokenize(model, "Hello, world.", 13, NULL, &warm, &wl, err)
                : mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
         if (!rc) rc = mnemo_embed_tokens(s->ctx, (const int32_t *const *)&warm, &wl, 1, 0, v, err);
+        /* the probe's vector stands for the weights as loaded: any other
+         * weights, precision or kernels give other bits */
+        if (!rc)
+            snprintf(s->identity, sizeof s->identity, "%s|dim=%zu|vocab=%zu|max=%zu|probe=%016llx",
+                     mnemo_model_precision(model), s->width, s->vocab, s->max_tokens,
+                     (unsigned long long)mnemo__hash64(v, s->width * sizeof(float), 0x70726f6265ULL));
         mnemo_free(warm);
         mnemo__free(v);
+    }
+    s->warm_deadline = mnemo__now() + (o->warm_budget > 0 ? o->warm_budget : 0);
+    if (!rc && o->cache_file && o->cache_bytes) {
+        mnemo_cache_file_options fo = {.path = o->cache_file, .max_bytes = o->cache_file_bytes,
+                                       .interval = o->cache_file_interval, .identity = s->identity,
+                                       .model_id = s->model_id, .width = s->width};
+        rc = mnemo__cache_file_open(&fo, s->cache, &s->file, err);
+        if (!rc) mnemo__cache_file_load(s->file, s->warm_deadline, NULL);
+        if (!rc) rc = mnemo__cache_file_start(s->file, err);
     }
     if (!rc) {
         mnemo_batcher_options bo = {.width = s->width, .max_batch_tokens = budget,
@@ -99,6 +117,7 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
 void mnemo__service_close(mnemo_service *s) {
     if (!s) return;
     mnemo__batcher_free(s->batcher); /* first: its worker uses the context */
+    mnemo__cache_file_close(s->file); /* the last write, once nothing is computed any more */
     mnemo_context_free(s->ctx);
     mnemo__cache_free(s->cache);
     mnemo__redis_close(s->redis);
@@ -110,6 +129,9 @@ const mnemo_model *mnemo__service_model(const mnemo_service *s) { return s->mode
 mnemo_cache *mnemo__service_cache(mnemo_service *s) { return s->cache; }
 mnemo_redis *mnemo__service_redis(mnemo_service *s) { return s->redis; }
 mnemo_batcher *mnemo__service_batcher(mnemo_service *s) { return s->batcher; }
+mnemo_cache_file *mnemo__service_cache_file(mnemo_service *s) { return s->file; }
+double mnemo__service_warm_deadline(const mnemo_service *s) { return s->warm_deadline; }
+const char *mnemo__service_identity(const mnemo_service *s) { return s->identity; }
 
 /* Token ids as given -> a complete sequence: range-checked, <bos>/<eos> added
  * when missing, truncated (or ETOOBIG). */

@@ -26,6 +26,7 @@ typedef struct mnemo_cache mnemo_cache;
 
 typedef struct mnemo_cache_stats {
     uint64_t hits, misses, inserts, evictions, expirations;
+    uint64_t warm_loaded, warm_hits; /* entries loaded from the cache file, and hits on them */
     size_t entries, bytes, max_bytes;
 } mnemo_cache_stats;
 
@@ -42,6 +43,86 @@ bool mnemo__cache_get(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, d
 void mnemo__cache_put(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, const float *vec,
                       size_t n_tokens, double now);
 void mnemo__cache_stats(mnemo_cache *c, mnemo_cache_stats *out);
+
+/* Each entry counts the gets it answered (its hits) and when it was last
+ * used; the cache file (cache_file.c) keeps both so the next start loads the
+ * most used entries first. */
+
+/* Inserts an entry read from the cache file, marked warm (its hits count in
+ * warm_hits), at the LRU's cold end, never evicting: 0 stored, 1 the key was
+ * there already (kept), -1 the cache is full (or the entry too big, or no
+ * memory): stop loading. `used` is its last use on the cache's clock. */
+int mnemo__cache_load(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, const float *vec,
+                      size_t n_tokens, uint32_t hits, double used, double now);
+
+/* Every entry, for the cache file's writer: under the lock only each
+ * entry's address, hits and last use are taken (the array is allocated
+ * before), and the entries stay allocated (pinned: one evicted meanwhile is
+ * freed by mnemo__cache_snapshot_free) so the writer reads their keys and
+ * vectors, which never change once stored, without the lock. Keys are the
+ * encoded pieces, (u64 length, bytes)..., without the first `skip_pieces`
+ * (the model id). */
+typedef struct mnemo_cache_item {
+    const unsigned char *key;
+    size_t key_len, n_tokens;
+    const float *vec;
+    uint32_t hits;
+    double used;
+} mnemo_cache_item;
+typedef struct mnemo_cache_snapshot {
+    mnemo_cache_item *items;
+    size_t n;
+    mnemo_cache *cache; /* pinned until mnemo__cache_snapshot_free */
+    uint64_t version;   /* mnemo__cache_version when it was taken */
+} mnemo_cache_snapshot;
+/* ENOMEM (and an empty snapshot). */
+int mnemo__cache_snapshot(mnemo_cache *c, size_t skip_pieces, mnemo_cache_snapshot *out);
+void mnemo__cache_snapshot_free(mnemo_cache_snapshot *s);
+/* A number that changes whenever an entry is added, hit, evicted or
+ * expired: the writer skips a write when it has not changed. */
+uint64_t mnemo__cache_version(mnemo_cache *c);
+
+/* ------------------------------------------------------ the cache file */
+
+/*
+ * The cache kept on disk (cache_file.c, --cache-file): written by a thread
+ * of its own every `interval` seconds when the cache changed and at close
+ * (snapshot under the cache's lock, the file written outside it: temporary
+ * file, fsync, rename), most used entries first, at most max_bytes; read at
+ * start into the cache within a deadline. A file of another model identity,
+ * truncated or corrupt is ignored with a warning and rewritten; never a
+ * wrong vector (a checksum per record and one for the header).
+ */
+typedef struct mnemo_cache_file mnemo_cache_file;
+typedef struct mnemo_cache_file_options {
+    const char *path;
+    size_t max_bytes;     /* the file's size at most */
+    double interval;      /* seconds between background writes (<= 0: 60) */
+    const char *identity; /* the model as its vectors depend on it */
+    const char *model_id; /* the cache key's first piece, which the file leaves out */
+    size_t width;
+} mnemo_cache_file_options;
+typedef struct mnemo_cache_file_stats {
+    bool enabled;
+    uint64_t writes, write_errors, rejected; /* rejected: files or records ignored */
+    size_t file_bytes, file_entries;         /* of the last file read or written */
+    double load_seconds;
+} mnemo_cache_file_stats;
+
+/* EINVAL (no path), ENOMEM. Reads nothing and starts no thread yet. */
+int mnemo__cache_file_open(const mnemo_cache_file_options *o, mnemo_cache *cache,
+                           mnemo_cache_file **out, mnemo_error *err);
+/* Loads the file's entries into the cache, most used first, until the
+ * deadline (mnemo__now() clock), the cache is full or the file ends. Never
+ * fails: a bad file is logged and ignored. */
+void mnemo__cache_file_load(mnemo_cache_file *f, double deadline, size_t *loaded);
+/* Starts the background writer. */
+int mnemo__cache_file_start(mnemo_cache_file *f, mnemo_error *err);
+/* Writes now if the cache changed since the last write (EIO, ENOMEM). */
+int mnemo__cache_file_write(mnemo_cache_file *f, mnemo_error *err);
+/* Stops the writer, writes once more (errors logged) and frees. NULL is fine. */
+void mnemo__cache_file_close(mnemo_cache_file *f);
+void mnemo__cache_file_stats(mnemo_cache_file *f, mnemo_cache_file_stats *out);
 
 /* ------------------------------------------------------- the Redis tier */
 
@@ -214,6 +295,10 @@ typedef struct mnemo_service_options {
     const char *redis_url;       /* NULL: no Redis tier */
     double redis_timeout;        /* seconds */
     const char *redis_model;     /* the model's name in the Redis fingerprint */
+    const char *cache_file;      /* NULL: the cache is not kept on disk */
+    size_t cache_file_bytes;     /* the file's size at most */
+    double cache_file_interval;  /* seconds between background writes (<= 0: 60) */
+    double warm_budget;          /* seconds for loading the file (and prefetching) at start */
     mnemo_batch_observe_fn observe;
     void *observe_arg;
 } mnemo_service_options;
@@ -225,6 +310,14 @@ const mnemo_model *mnemo__service_model(const mnemo_service *s);
 mnemo_cache *mnemo__service_cache(mnemo_service *s);
 mnemo_redis *mnemo__service_redis(mnemo_service *s); /* NULL without --cache-redis */
 mnemo_batcher *mnemo__service_batcher(mnemo_service *s);
+mnemo_cache_file *mnemo__service_cache_file(mnemo_service *s); /* NULL without a cache file */
+/* When the warm budget of the start ends (mnemo__now() clock): the cache
+ * file was loaded before it, prefetching (mnemo serve --warm) uses the rest. */
+double mnemo__service_warm_deadline(const mnemo_service *s);
+/* The model as its vectors depend on it: precision, shape and a hash of the
+ * vector the loaded weights give a fixed probe text (so other weights, or
+ * another precision or kernel table, never share a cache file). */
+const char *mnemo__service_identity(const mnemo_service *s);
 
 /* One input: text (UTF-8) or, when ids is not NULL, token ids. */
 typedef struct mnemo_service_input {

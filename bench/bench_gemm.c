@@ -15,8 +15,10 @@ static double run_packed(const mnemo_kernels *k, int bf16, size_t M, size_t N, s
     double t0 = mnemo__now(), el;
     size_t reps = 0, panels = (N + 15) / 16;
     do {
-        if (bf16) k->gemm_packed_bf16(M, N, K, x, K, wbp, 0, panels, y, N);
-        else k->gemm_packed_f32(M, N, K, x, K, wp, 0, panels, y, N);
+        if (bf16)
+            k->gemm_packed_bf16(M, N, K, x, K, wbp, 0, panels, y, N);
+        else
+            k->gemm_packed_f32(M, N, K, x, K, wp, 0, panels, y, N);
         reps++;
         el = mnemo__now() - t0;
     } while (el < 0.5);
@@ -65,8 +67,8 @@ int main(int argc, char **argv) {
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nkernels %s, M=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(),
            mnemo__kernels_best()->name, M, "N x K");
-    const char *names[] = {"packed f32", "packed bf16", "bf16 dot", "packed i8", "packed q4",
-                           "i8 x u8"};
+    const char *names[] = {"packed f32", "packed bf16", "bf16 dot",
+                           "packed i8",  "packed q4",   "i8 x u8"};
     for (int i = 0; i < 6; i++) printf(" %11s", names[i]);
     printf("\n");
     for (size_t s = 0; s < 5; s++) {

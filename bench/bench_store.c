@@ -46,7 +46,9 @@ static double urand(void) {
     rng ^= rng << 17;
     return (double)(rng >> 11) * (1.0 / 9007199254740992.0);
 }
-static float gauss(void) { return (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand())); }
+static float gauss(void) {
+    return (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()));
+}
 
 /* Text embeddings occupy few directions of their 768 (intrinsic dimension
  * in the tens): the synthetic memories are one of 100 centers plus a point
@@ -106,11 +108,13 @@ static void truth_push(truth *t, int f, int q, long id, float sc) {
 }
 
 /* b vectors numbered first.. into the truth (y: Q x b scratch) */
-static void truth_add(truth *t, const float *qv, const float *vecs, int b, long first, size_t dim, float *y) {
+static void truth_add(truth *t, const float *qv, const float *vecs, int b, long first, size_t dim,
+                      float *y) {
     const mnemo_kernels *k = mnemo__kernels_best();
     for (int q = 0; q < Q; q++)
         for (int i = 0; i < b; i++)
-            y[(size_t)q * (size_t)b + (size_t)i] = k->dot_f32(qv + (size_t)q * dim, vecs + (size_t)i * dim, dim);
+            y[(size_t)q * (size_t)b + (size_t)i] =
+                k->dot_f32(qv + (size_t)q * dim, vecs + (size_t)i * dim, dim);
     for (int q = 0; q < Q; q++)
         for (int i = 0; i < b; i++) {
             float sc = y[(size_t)q * (size_t)b + (size_t)i];
@@ -132,13 +136,16 @@ static size_t truth_agree(const truth *t, int f, int q, const mnemo_memories *r)
 
 /* Q searches plain and Q filtered: the latencies (ms, sorted) into lat,
  * recall@10 against the truth into recall. */
-static int run_queries(mnemo_store *s, const float *qv, size_t dim, int exact, const truth *t, double lat[2][Q],
-                       double recall[2]) {
+static int run_queries(mnemo_store *s, const float *qv, size_t dim, int exact, const truth *t,
+                       double lat[2][Q], double recall[2]) {
     mnemo_error err;
     for (int f = 0; f < 2; f++) {
         size_t agree = 0, total = 0;
         for (int q = 0; q < Q; q++) {
-            mnemo_search_options o = {.vector = qv + (size_t)q * dim, .vector_dim = dim, .k = TOPK, .exact = exact,
+            mnemo_search_options o = {.vector = qv + (size_t)q * dim,
+                                      .vector_dim = dim,
+                                      .k = TOPK,
+                                      .exact = exact,
                                       .filter = f ? "{\"tenth\": true}" : NULL};
             mnemo_memories *r;
             double t0 = mnemo__now();
@@ -187,17 +194,22 @@ int main(int argc, char **argv) {
     int int8 = !strcmp(vectors, "int8"), binary = !strcmp(vectors, "binary");
     int graph = !binary && env_size("BENCH_GRAPH", 1) != 0;
     /* bytes of one vector in the index: f32, int8 codes and their scale, or the bits */
-    size_t vec_bytes = binary ? (dim + 63) / 64 * 8 : int8 ? dim + sizeof(float) : dim * sizeof(float);
+    size_t vec_bytes = binary ? (dim + 63) / 64 * 8
+                       : int8 ? dim + sizeof(float)
+                              : dim * sizeof(float);
     centers = malloc((size_t)CENTERS * dim * sizeof(float));
     for (size_t i = 0; i < (size_t)CENTERS * dim; i++) centers[i] = gauss();
-    for (int c = 0; c < CENTERS; c++) mnemo__unit_vector(centers + (size_t)c * dim, dim, centers + (size_t)c * dim);
+    for (int c = 0; c < CENTERS; c++)
+        mnemo__unit_vector(centers + (size_t)c * dim, dim, centers + (size_t)c * dim);
     basis = malloc((size_t)LATENT * dim * sizeof(float));
     for (size_t i = 0; i < (size_t)LATENT * dim; i++) basis[i] = gauss();
-    for (int l = 0; l < LATENT; l++) mnemo__unit_vector(basis + (size_t)l * dim, dim, basis + (size_t)l * dim);
-    printf("store benchmark: dim %zu, k=10, clustered synthetic vectors, HNSW M %zu ef_construction %zu ef_search %zu, "
+    for (int l = 0; l < LATENT; l++)
+        mnemo__unit_vector(basis + (size_t)l * dim, dim, basis + (size_t)l * dim);
+    printf("store benchmark: dim %zu, k=10, clustered synthetic vectors, HNSW M %zu "
+           "ef_construction %zu ef_search %zu, "
            "index vectors %s, %s\n",
-           dim, m ? m : MNEMO_HNSW_M, efc ? efc : MNEMO_HNSW_EF_CONSTRUCTION, ef ? ef : MNEMO_HNSW_EF_SEARCH,
-           vectors, mnemo_model_kernels(model));
+           dim, m ? m : MNEMO_HNSW_M, efc ? efc : MNEMO_HNSW_EF_CONSTRUCTION,
+           ef ? ef : MNEMO_HNSW_EF_SEARCH, vectors, mnemo_model_kernels(model));
     for (int si = 0; si < n_sizes; si++) {
         long n = sizes[si];
         char dir[1024], cmd[1100];
@@ -205,10 +217,18 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         if (system(cmd)) return 2;
         /* the adds without a graph: what SQLite and the array cost */
-        mnemo_store_options so = {.data_dir = dir, .model = model, .model_name = "bench", .no_dedup = 1,
-                                  .synchronous = "normal", .sweep_seconds = -1, .index_threshold = SIZE_MAX,
-                                  .hnsw_m = m, .hnsw_ef_construction = efc, .hnsw_ef_search = ef,
-                                  .index_int8 = int8, .index_binary = binary};
+        mnemo_store_options so = {.data_dir = dir,
+                                  .model = model,
+                                  .model_name = "bench",
+                                  .no_dedup = 1,
+                                  .synchronous = "normal",
+                                  .sweep_seconds = -1,
+                                  .index_threshold = SIZE_MAX,
+                                  .hnsw_m = m,
+                                  .hnsw_ef_construction = efc,
+                                  .hnsw_ef_search = ef,
+                                  .index_int8 = int8,
+                                  .index_binary = binary};
         mnemo_store *s;
         if (mnemo_store_open(&so, &s, &err)) {
             fprintf(stderr, "%s\n", err.message);
@@ -220,7 +240,8 @@ int main(int argc, char **argv) {
         static char texts[BATCH][48];
         float *vecs = malloc((size_t)BATCH * dim * sizeof(float));
         /* the queries first, so the truth is gathered as the memories are added */
-        float *qv = malloc((size_t)Q * dim * sizeof(float)), *y = malloc((size_t)Q * BATCH * sizeof(float));
+        float *qv = malloc((size_t)Q * dim * sizeof(float)),
+              *y = malloc((size_t)Q * BATCH * sizeof(float));
         for (int q = 0; q < Q; q++) draw(qv + (size_t)q * dim, dim);
         truth *tr = calloc(1, sizeof *tr);
         double t_truth = 0;
@@ -230,9 +251,12 @@ int main(int argc, char **argv) {
             for (int i = 0; i < b; i++) {
                 draw(vecs + (size_t)i * dim, dim);
                 snprintf(texts[i], sizeof texts[i], "synthetic memory %ld", done + i);
-                in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]),
-                                             .metadata = (done + i) % 10 == 0 ? "{\"tenth\": true}" : NULL,
-                                             .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+                in[i] = (mnemo_memory_input){.text = texts[i],
+                                             .text_len = strlen(texts[i]),
+                                             .metadata =
+                                                 (done + i) % 10 == 0 ? "{\"tenth\": true}" : NULL,
+                                             .vector = vecs + (size_t)i * dim,
+                                             .vector_dim = dim};
             }
             if (mnemo_memory_add(s, in, (size_t)b, out, &err)) {
                 fprintf(stderr, "add: %s\n", err.message);
@@ -258,21 +282,30 @@ int main(int argc, char **argv) {
             for (int i = 0; i < 50; i++) {
                 draw(vecs, dim);
                 snprintf(texts[0], sizeof texts[0], "synthetic memory %ld", n + i);
-                in[0] = (mnemo_memory_input){.text = texts[0], .text_len = strlen(texts[0]),
-                                         .metadata = (n + i) % 10 == 0 ? "{\"tenth\": true}" : NULL, .vector = vecs,
-                                             .vector_dim = dim};
+                in[0] =
+                    (mnemo_memory_input){.text = texts[0],
+                                         .text_len = strlen(texts[0]),
+                                         .metadata = (n + i) % 10 == 0 ? "{\"tenth\": true}" : NULL,
+                                         .vector = vecs,
+                                         .vector_dim = dim};
                 if (mnemo_memory_add(s, in, 1, out, &err)) return 1;
                 truth_add(tr, qv, vecs, 1, n + i, dim, y);
             }
-            printf("n=%-8ld add %.0f/s (batches of %d, synchronous normal); open (index load) %.2f s; "
-                   "%zu B a vector in the index; memory per memory %.0f B (index RSS after the load)\n",
-                   n, n / add_s, BATCH, open_s, vec_bytes, (rss1 - rss0) * 1048576.0 / n);
+            printf(
+                "n=%-8ld add %.0f/s (batches of %d, synchronous normal); open (index load) %.2f s; "
+                "%zu B a vector in the index; memory per memory %.0f B (index RSS after the "
+                "load)\n",
+                n, n / add_s, BATCH, open_s, vec_bytes, (rss1 - rss0) * 1048576.0 / n);
             static double lat[2][Q];
             double recall[2];
             if (run_queries(s, qv, dim, 1, tr, lat, recall)) return 1;
-            printf("           %s scan p50/p99 ms: %.2f/%.2f recall@10 %.3f; filtered 10%% %.2f/%.2f recall@10 %.3f\n",
-                   binary ? "binary (Hamming + rescore)" : int8 ? "int8 (+ rescore)" : "exact f32", lat[0][Q / 2],
-                   lat[0][Q * 99 / 100], recall[0], lat[1][Q / 2], lat[1][Q * 99 / 100], recall[1]);
+            printf("           %s scan p50/p99 ms: %.2f/%.2f recall@10 %.3f; filtered 10%% "
+                   "%.2f/%.2f recall@10 %.3f\n",
+                   binary ? "binary (Hamming + rescore)"
+                   : int8 ? "int8 (+ rescore)"
+                          : "exact f32",
+                   lat[0][Q / 2], lat[0][Q * 99 / 100], recall[0], lat[1][Q / 2],
+                   lat[1][Q * 99 / 100], recall[1]);
             if (binary) {
                 /* the Hamming pass alone (what a graph could save): every entry's distance to each query */
                 uint64_t *qb = malloc(s->index.words * sizeof(uint64_t));
@@ -281,16 +314,20 @@ int main(int argc, char **argv) {
                 for (int q = 0; q < Q; q++) {
                     mnemo__binarize(qv + (size_t)q * dim, dim, qb);
                     double t1 = mnemo__now();
-                    mnemo__kernels_best()->hamming(qb, s->index.bits, s->index.words, s->index.n, dist);
+                    mnemo__kernels_best()->hamming(qb, s->index.bits, s->index.words, s->index.n,
+                                                   dist);
                     scan[q] = (mnemo__now() - t1) * 1e3;
                 }
                 qsort(scan, Q, sizeof(double), cmp_double);
-                printf("           Hamming distances alone (%s kernels, %zu B x %zu): p50/p99 ms %.2f/%.2f\n",
-                       mnemo__kernels_best()->name, s->index.words * 8, s->index.n, scan[Q / 2], scan[Q * 99 / 100]);
+                printf("           Hamming distances alone (%s kernels, %zu B x %zu): p50/p99 ms "
+                       "%.2f/%.2f\n",
+                       mnemo__kernels_best()->name, s->index.words * 8, s->index.n, scan[Q / 2],
+                       scan[Q * 99 / 100]);
                 free(qb);
                 free(dist);
                 /* the candidate counts: BENCH_CANDS, else 100 .. 1600; the store's default added */
-                size_t cands[9] = {100, 200, 400, 800, 1600}, n_cands = 5, dflt = s->index.binary_candidates;
+                size_t cands[9] = {100, 200, 400, 800, 1600}, n_cands = 5,
+                       dflt = s->index.binary_candidates;
                 const char *env = getenv("BENCH_CANDS");
                 if (env && *env) {
                     n_cands = 0;
@@ -307,10 +344,12 @@ int main(int argc, char **argv) {
                 for (size_t c = 0; c < n_cands; c++) {
                     s->index.binary_candidates = cands[c];
                     if (run_queries(s, qv, dim, 0, tr, lat, recall)) return 1;
-                    printf("           binary candidates %-5zu%s p50/p99 ms: %.2f/%.2f recall@10 %.3f; filtered 10%% "
+                    printf("           binary candidates %-5zu%s p50/p99 ms: %.2f/%.2f recall@10 "
+                           "%.3f; filtered 10%% "
                            "%.2f/%.2f recall@10 %.3f\n",
-                           cands[c], cands[c] == dflt ? "*" : " ", lat[0][Q / 2], lat[0][Q * 99 / 100], recall[0],
-                           lat[1][Q / 2], lat[1][Q * 99 / 100], recall[1]);
+                           cands[c], cands[c] == dflt ? "*" : " ", lat[0][Q / 2],
+                           lat[0][Q * 99 / 100], recall[0], lat[1][Q / 2], lat[1][Q * 99 / 100],
+                           recall[1]);
                 }
                 s->index.binary_candidates = dflt;
                 s->index.binary_per_result = per;
@@ -335,8 +374,10 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 50; i++) {
             draw(vecs, dim);
             snprintf(texts[0], sizeof texts[0], "synthetic memory %ld", n + i);
-            in[0] = (mnemo_memory_input){.text = texts[0], .text_len = strlen(texts[0]),
-                                         .metadata = (n + i) % 10 == 0 ? "{\"tenth\": true}" : NULL, .vector = vecs,
+            in[0] = (mnemo_memory_input){.text = texts[0],
+                                         .text_len = strlen(texts[0]),
+                                         .metadata = (n + i) % 10 == 0 ? "{\"tenth\": true}" : NULL,
+                                         .vector = vecs,
                                          .vector_dim = dim};
             if (mnemo_memory_add(s, in, 1, out, &err)) return 1;
             double tt = mnemo__now();
@@ -344,19 +385,22 @@ int main(int argc, char **argv) {
             t0 += mnemo__now() - tt; /* the truth is not the add's time */
         }
         double one_ms = (mnemo__now() - t0) / 50 * 1e3;
-        printf("n=%-8ld add %.0f/s (batches of %d, synchronous normal, no graph); open (index load) %.2f s; "
-               "graph build %.1f s (%.0f/s); memory per vector %.0f B (index %.0f + graph %.0f; graph links %.0f B); "
+        printf("n=%-8ld add %.0f/s (batches of %d, synchronous normal, no graph); open (index "
+               "load) %.2f s; "
+               "graph build %.1f s (%.0f/s); memory per vector %.0f B (index %.0f + graph %.0f; "
+               "graph links %.0f B); "
                "one add at synchronous full with the graph %.2f ms; %zu B a vector in the index\n",
                n, n / add_s, BATCH, open_s, build_s, n / (build_s > 0 ? build_s : 1e-9),
-               (rss2 - rss0) * 1048576.0 / n, (rss1 - rss0) * 1048576.0 / n, (rss2 - rss1) * 1048576.0 / n,
-               (double)graph_bytes / n, one_ms, vec_bytes);
+               (rss2 - rss0) * 1048576.0 / n, (rss1 - rss0) * 1048576.0 / n,
+               (rss2 - rss1) * 1048576.0 / n, (double)graph_bytes / n, one_ms, vec_bytes);
         /* the same queries exact, then by the graph at a few beam widths */
         static double lat[2][Q];
         double recall[2];
         if (run_queries(s, qv, dim, 1, tr, lat, recall)) return 1;
-        printf("           %s p50/p99 ms: %.2f/%.2f recall@10 %.3f, filtered 10%% %.2f/%.2f recall@10 %.3f\n",
-               int8 ? "exact search (int8 scan + rescore)" : "exact search", lat[0][Q / 2], lat[0][Q * 99 / 100],
-               recall[0], lat[1][Q / 2], lat[1][Q * 99 / 100], recall[1]);
+        printf("           %s p50/p99 ms: %.2f/%.2f recall@10 %.3f, filtered 10%% %.2f/%.2f "
+               "recall@10 %.3f\n",
+               int8 ? "exact search (int8 scan + rescore)" : "exact search", lat[0][Q / 2],
+               lat[0][Q * 99 / 100], recall[0], lat[1][Q / 2], lat[1][Q * 99 / 100], recall[1]);
         /* the beam widths to try: BENCH_EFS="64,128,..." (up to 8), else 64, 128, 256; the store's
          * default is added when it is not among them */
         size_t ef_default = s->index.ef_search, efs[9] = {64, 128, 256}, n_efs = 3;
@@ -374,10 +418,11 @@ int main(int argc, char **argv) {
         for (size_t e = 0; e < n_efs; e++) {
             s->index.ef_search = efs[e]; /* no search runs meanwhile */
             if (run_queries(s, qv, dim, 0, tr, lat, recall)) return 1;
-            printf("           hnsw ef_search %-3zu%s p50/p99 ms: %.2f/%.2f recall@10 %.3f; filtered 10%% %.2f/%.2f "
+            printf("           hnsw ef_search %-3zu%s p50/p99 ms: %.2f/%.2f recall@10 %.3f; "
+                   "filtered 10%% %.2f/%.2f "
                    "recall@10 %.3f (%d queries)\n",
-                   efs[e], efs[e] == ef_default ? "*" : " ", lat[0][Q / 2], lat[0][Q * 99 / 100], recall[0],
-                   lat[1][Q / 2], lat[1][Q * 99 / 100], recall[1], Q);
+                   efs[e], efs[e] == ef_default ? "*" : " ", lat[0][Q / 2], lat[0][Q * 99 / 100],
+                   recall[0], lat[1][Q / 2], lat[1][Q * 99 / 100], recall[1], Q);
         }
         free(qv);
         free(y);
@@ -399,9 +444,12 @@ int main(int argc, char **argv) {
             gbytes = ftell(gf);
             fclose(gf);
         }
-        printf("           graph file %.0f MB: close (writing it) %.2f s; reopen to a ready graph %.2f s (%s)\n",
+        printf("           graph file %.0f MB: close (writing it) %.2f s; reopen to a ready graph "
+               "%.2f s (%s)\n",
                gbytes / 1048576.0, close_s, reopen_s,
-               !ready ? "no graph" : s->graph_loaded ? "loaded from the file" : "rebuilt");
+               !ready            ? "no graph"
+               : s->graph_loaded ? "loaded from the file"
+                                 : "rebuilt");
         fflush(stdout);
         mnemo_store_close(s);
         free(vecs);

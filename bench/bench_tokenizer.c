@@ -69,8 +69,8 @@ int main(int argc, char **argv) {
     do {
         for (size_t i = 0; i < n; i++) {
             size_t k;
-            mnemo_tokenizer_encode(tok, texts[i], lens[i], 0, ids, mnemo_tokenizer_max_ids(tok, lens[i]), &k,
-                                   &err);
+            mnemo_tokenizer_encode(tok, texts[i], lens[i], 0, ids,
+                                   mnemo_tokenizer_max_ids(tok, lens[i]), &k, &err);
             total_ids += k;
         }
         rounds++;

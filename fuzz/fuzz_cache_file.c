@@ -36,8 +36,11 @@ static void vec_of(int i, float v[W]) {
 }
 
 static mnemo_cache_file *open_file(mnemo_cache *c) {
-    mnemo_cache_file_options o = {.path = path, .max_bytes = 1 << 20, .identity = "fuzz|dim=4",
-                                  .model_id = "model", .width = W};
+    mnemo_cache_file_options o = {.path = path,
+                                  .max_bytes = 1 << 20,
+                                  .identity = "fuzz|dim=4",
+                                  .model_id = "model",
+                                  .width = W};
     mnemo_cache_file *f;
     mnemo_error err;
     if (mnemo__cache_file_open(&o, c, &f, &err)) abort();

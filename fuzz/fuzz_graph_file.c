@@ -110,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         mnemo_hnsw_hit out[10];
         size_t n;
         int complete;
-        mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, 16, accept_all, NULL, out, 10, &n, &complete);
+        mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, 16, accept_all, NULL, out,
+                           10, &n, &complete);
         for (size_t i = 0; i < n; i++)
             if (out[i].pos >= ix.n) abort();
         mnemo__index_remove(&ix, 4);

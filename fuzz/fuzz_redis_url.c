@@ -18,7 +18,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool same_str(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+static bool same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
 
 static bool no_strings(const mnemo_redis_url *u) {
     return !u->host && !u->socket_path && !u->user && !u->password;
@@ -49,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (u.socket_path && (u.socket_path[0] != '/' || strlen(u.socket_path) < 2 ||
                           strlen(u.socket_path) > url_len || u.port != 6379))
         abort();
-    if (u.user && (!u.password || strlen(u.user) > url_len)) abort(); /* a user comes with a password */
+    if (u.user && (!u.password || strlen(u.user) > url_len))
+        abort(); /* a user comes with a password */
     if (u.password && strlen(u.password) > url_len) abort();
     if (!same_str(u.host, again.host) || !same_str(u.socket_path, again.socket_path) ||
         !same_str(u.user, again.user) || !same_str(u.password, again.password) ||

@@ -17,15 +17,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static mnemo_model *model;
 static mnemo_service *svc;
-static mnemo_server_config cfg = {
-    .host = "127.0.0.1", .model_name = "tiny", .max_inputs = 16, .max_input_chars = 512,
-    .max_body = 1 << 16, .timeout = 10, .max_connections = 8, .max_batch_tokens = 256};
+static mnemo_server_config cfg = {.host = "127.0.0.1",
+                                  .model_name = "tiny",
+                                  .max_inputs = 16,
+                                  .max_input_chars = 512,
+                                  .max_body = 1 << 16,
+                                  .timeout = 10,
+                                  .max_connections = 8,
+                                  .max_batch_tokens = 256};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     const char *path = getenv("MNEMO_FUZZ_MODEL");
     mnemo_error err;
-    mnemo_service_options so = {.model_id = "tiny", .n_threads = 1, .max_batch_tokens = 256,
-                                .batch_window = 0, .max_queue_tokens = 0, .cache_bytes = 1 << 20,
+    mnemo_service_options so = {.model_id = "tiny",
+                                .n_threads = 1,
+                                .max_batch_tokens = 256,
+                                .batch_window = 0,
+                                .max_queue_tokens = 0,
+                                .cache_bytes = 1 << 20,
                                 .cache_ttl = 60};
     if (!path || mnemo_model_open(path, NULL, &model, &err) ||
         mnemo__service_open(model, &so, &svc, &err)) {
@@ -40,9 +49,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     static void (*const routes[])(mnemo_request *) = {
-        mnemo__route_openai_embeddings, mnemo__route_tei_embed, mnemo__route_tei_tokenize,
-        mnemo__route_tei_decode, mnemo__route_ollama_embed, mnemo__route_tei_info,
-        mnemo__route_tei_root, mnemo__route_tei_similarity, mnemo__route_tei_embed_all,
+        mnemo__route_openai_embeddings, mnemo__route_tei_embed,      mnemo__route_tei_tokenize,
+        mnemo__route_tei_decode,        mnemo__route_ollama_embed,   mnemo__route_tei_info,
+        mnemo__route_tei_root,          mnemo__route_tei_similarity, mnemo__route_tei_embed_all,
         mnemo__route_ollama_embeddings, mnemo__route_ollama_show};
     static const mnemo_api apis[] = {MNEMO_API_OPENAI, MNEMO_API_TEI,    MNEMO_API_TEI,
                                      MNEMO_API_TEI,    MNEMO_API_OLLAMA, MNEMO_API_TEI,
@@ -63,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (r.status < 200 || r.status > 599) abort();
     if (!r.out.failed) {
         json_error_t je;
-        json_t *v = json_loadb(r.out.p ? r.out.p : "", r.out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        json_t *v =
+            json_loadb(r.out.p ? r.out.p : "", r.out.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
         if (!v) {
             fprintf(stderr, "status %d, not JSON: %.*s\n", r.status, (int)r.out.len, r.out.p);
             abort();

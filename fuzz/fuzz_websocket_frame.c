@@ -38,7 +38,8 @@ static void round_trip(const mnemo_ws_frame *f, const uint8_t *frame, size_t max
     memcpy(copy + hl, f->mask, 4);
     memcpy(copy + hl + 4, frame + f->payload_at, f->payload_len);
     mnemo_ws_frame g;
-    if (mnemo__ws_parse_frame(copy, hl + 4 + f->payload_len, max_message, &g) != MNEMO_WS_FRAME) abort();
+    if (mnemo__ws_parse_frame(copy, hl + 4 + f->payload_len, max_message, &g) != MNEMO_WS_FRAME)
+        abort();
     same_frame(f, &g);
     if (g.size != hl + 4 + f->payload_len) abort();
     free(copy);
@@ -62,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = mnemo__ws_parse_frame(buf + at, len - at, max_message, &f);
         if (rc == MNEMO_WS_MORE) break;
         if (rc == MNEMO_WS_FAIL) {
-            if ((f.close_code != 1002 && f.close_code != 1009) || !f.close_reason || !*f.close_reason)
+            if ((f.close_code != 1002 && f.close_code != 1009) || !f.close_reason ||
+                !*f.close_reason)
                 abort();
             break;
         }
@@ -103,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (what != (f.fin ? MNEMO_WS_TEXT : MNEMO_WS_NONE)) abort();
         } else {
             /* only a ping (answered) and a pong (ignored) get here */
-            if (f.opcode == 0x9 ? what != MNEMO_WS_PING : f.opcode != 0xA || what != MNEMO_WS_NONE) abort();
+            if (f.opcode == 0x9 ? what != MNEMO_WS_PING : f.opcode != 0xA || what != MNEMO_WS_NONE)
+                abort();
             if (m.in_message != was_in) abort(); /* they may come between fragments */
         }
         if (what == MNEMO_WS_TEXT && !m.text.failed &&

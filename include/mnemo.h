@@ -52,23 +52,25 @@ MNEMO_API const char *mnemo_version(void);
  * mnemo_status_name() are all generated from it. Codes are negative so that
  * functions returning a count can return either.
  */
-#define MNEMO_STATUS_MAP(X)                                                   \
-    X(OK, 0, "ok")                                                            \
-    X(EINVAL, -1, "invalid argument")                                         \
-    X(ENOMEM, -2, "out of memory")                                            \
-    X(EIO, -3, "input/output error")                                          \
-    X(ENOENT, -4, "not found (no such file, or no such memory)")              \
-    X(EFORMAT, -5, "malformed file")                                          \
-    X(EUNSUPPORTED, -6, "not implemented")                                    \
-    X(EUTF8, -7, "invalid UTF-8")                                             \
-    X(ERANGE, -8, "value out of range")                                       \
-    X(ETOOBIG, -9, "input too large")                                         \
-    X(EBUFFER, -10, "output buffer too small")                                \
-    X(EINTERNAL, -11, "internal error")                                       \
-    X(EBUSY, -12, "busy: too much work queued, try again later")              \
-    X(ETIMEDOUT, -13, "deadline exceeded")                                    \
-    X(ECANCELED, -14, "canceled")                                             \
+/* clang-format off: one row per status */
+#define MNEMO_STATUS_MAP(X)                                      \
+    X(OK, 0, "ok")                                               \
+    X(EINVAL, -1, "invalid argument")                            \
+    X(ENOMEM, -2, "out of memory")                               \
+    X(EIO, -3, "input/output error")                             \
+    X(ENOENT, -4, "not found (no such file, or no such memory)") \
+    X(EFORMAT, -5, "malformed file")                             \
+    X(EUNSUPPORTED, -6, "not implemented")                       \
+    X(EUTF8, -7, "invalid UTF-8")                                \
+    X(ERANGE, -8, "value out of range")                          \
+    X(ETOOBIG, -9, "input too large")                            \
+    X(EBUFFER, -10, "output buffer too small")                   \
+    X(EINTERNAL, -11, "internal error")                          \
+    X(EBUSY, -12, "busy: too much work queued, try again later") \
+    X(ETIMEDOUT, -13, "deadline exceeded")                       \
+    X(ECANCELED, -14, "canceled")                                \
     X(EDENIED, -15, "not allowed for this caller")
+/* clang-format on */
 
 typedef enum mnemo_status {
 #define MNEMO_STATUS_ENUM_(name, code, text) MNEMO_##name = (code),
@@ -126,7 +128,7 @@ MNEMO_API mnemo_tokenizer_options mnemo_tokenizer_default_options(void);
  * tokenizer not implemented), ENOMEM.
  */
 MNEMO_API int mnemo_tokenizer_open(const char *path, const mnemo_tokenizer_options *opts,
-                         mnemo_tokenizer **out, mnemo_error *err);
+                                   mnemo_tokenizer **out, mnemo_error *err);
 MNEMO_API void mnemo_tokenizer_close(mnemo_tokenizer *tok);
 
 /* Number of ids: the model vocabulary plus added tokens beyond it. */
@@ -146,7 +148,8 @@ MNEMO_API const char *mnemo_tokenizer_piece(const mnemo_tokenizer *tok, int32_t 
 MNEMO_API int mnemo_tokenizer_is_special(const mnemo_tokenizer *tok, int32_t id);
 
 /* The id of an exact token string, or -1. */
-MNEMO_API int32_t mnemo_tokenizer_token_id(const mnemo_tokenizer *tok, const char *piece, size_t len);
+MNEMO_API int32_t mnemo_tokenizer_token_id(const mnemo_tokenizer *tok, const char *piece,
+                                           size_t len);
 
 /* Flags for mnemo_tokenizer_encode. */
 #define MNEMO_ENCODE_NO_SPECIAL 1u /* do not add the post-processor's tokens */
@@ -165,8 +168,8 @@ MNEMO_API size_t mnemo_tokenizer_max_ids(const mnemo_tokenizer *tok, size_t len)
  * replaced silently), EBUFFER (*n_ids then holds the count needed), ENOMEM.
  */
 MNEMO_API int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t len,
-                           unsigned flags, int32_t *ids, size_t cap, size_t *n_ids,
-                           mnemo_error *err);
+                                     unsigned flags, int32_t *ids, size_t cap, size_t *n_ids,
+                                     mnemo_error *err);
 
 /* Flags for mnemo_tokenizer_decode. */
 #define MNEMO_DECODE_SKIP_SPECIAL 1u /* drop special tokens, as HF's default */
@@ -179,7 +182,7 @@ MNEMO_API int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *tex
  * vocabulary; the message names its position), ENOMEM.
  */
 MNEMO_API int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_t n,
-                           unsigned flags, char **text, size_t *len, mnemo_error *err);
+                                     unsigned flags, char **text, size_t *len, mnemo_error *err);
 
 /* ------------------------------------------------------------- the model */
 
@@ -226,7 +229,7 @@ MNEMO_API mnemo_model_options mnemo_model_default_options(void);
 /* Errors: ENOENT, EIO, EFORMAT, EUNSUPPORTED, ENOMEM. Close with
  * mnemo_model_close() after every context made from it is freed. */
 MNEMO_API int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_model **out,
-                     mnemo_error *err);
+                               mnemo_error *err);
 MNEMO_API void mnemo_model_close(mnemo_model *model);
 
 /* Width of the output vectors (768 for EmbeddingGemma). */
@@ -248,8 +251,8 @@ MNEMO_API size_t mnemo_model_linear_params(const mnemo_model *model);
  * its matrices ("vpdpbusd", "vpdpwssd", "vdpbf16ps", "int16 multiply-add", "f32 FMA")
  * and the weights it multiplies (summing to mnemo_model_linear_params).
  * Returns the number of groups. */
-MNEMO_API size_t mnemo_model_linear_mix(const mnemo_model *model, const char **instruction, size_t *params,
-                              size_t cap);
+MNEMO_API size_t mnemo_model_linear_mix(const mnemo_model *model, const char **instruction,
+                                        size_t *params, size_t cap);
 /* "f32", "bf16" or "mixed" (the weights as used), and the kernel variant. */
 MNEMO_API const char *mnemo_model_precision(const mnemo_model *model);
 MNEMO_API const char *mnemo_model_kernels(const mnemo_model *model);
@@ -272,12 +275,13 @@ typedef struct mnemo_context_options {
 MNEMO_API mnemo_context_options mnemo_context_default_options(void);
 
 MNEMO_API int mnemo_context_create(const mnemo_model *model, const mnemo_context_options *opts,
-                         mnemo_context **out, mnemo_error *err);
+                                   mnemo_context **out, mnemo_error *err);
 MNEMO_API void mnemo_context_free(mnemo_context *ctx);
 /* Seconds this context has spent in forward passes, and of those in the
  * per-token linear layers (the rest: attention, norms, activations, pooling,
  * the Dense head), since it was made: `mnemo bench`'s profile. */
-MNEMO_API void mnemo_context_timing(const mnemo_context *ctx, double *linear_seconds, double *total_seconds);
+MNEMO_API void mnemo_context_timing(const mnemo_context *ctx, double *linear_seconds,
+                                    double *total_seconds);
 
 typedef struct mnemo_embed_options {
     /* The task prompt, as sentence-transformers applies it: its text is
@@ -307,8 +311,9 @@ MNEMO_API mnemo_embed_options mnemo_embed_default_options(void);
  * text and byte offset), ETOOBIG (with no_truncate), ERANGE (a token without
  * an embedding row), ENOMEM. On error nothing useful is in `out`.
  */
-MNEMO_API int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens, size_t n,
-                const mnemo_embed_options *opts, float *out, size_t *n_tokens, mnemo_error *err);
+MNEMO_API int mnemo_embed(mnemo_context *ctx, const char *const *texts, const size_t *lens,
+                          size_t n, const mnemo_embed_options *opts, float *out, size_t *n_tokens,
+                          mnemo_error *err);
 
 /*
  * The two halves of mnemo_embed(), for callers that tokenize in one thread
@@ -334,12 +339,13 @@ MNEMO_API int mnemo_embed(mnemo_context *ctx, const char *const *texts, const si
  * renormalized). Errors: EINVAL (a sequence empty or too long, bad dim),
  * ERANGE (an id without an embedding row), ENOMEM.
  */
-MNEMO_API int mnemo_embed_prompt(const mnemo_model *model, const mnemo_embed_options *opts, const char **text,
-                       mnemo_error *err);
+MNEMO_API int mnemo_embed_prompt(const mnemo_model *model, const mnemo_embed_options *opts,
+                                 const char **text, mnemo_error *err);
 MNEMO_API int mnemo_embed_tokenize(const mnemo_model *model, const char *text, size_t len,
-                         const mnemo_embed_options *opts, int32_t **ids, size_t *n, mnemo_error *err);
-MNEMO_API int mnemo_embed_tokens(mnemo_context *ctx, const int32_t *const *ids, const size_t *lens, size_t n,
-                       size_t dim, float *out, mnemo_error *err);
+                                   const mnemo_embed_options *opts, int32_t **ids, size_t *n,
+                                   mnemo_error *err);
+MNEMO_API int mnemo_embed_tokens(mnemo_context *ctx, const int32_t *const *ids, const size_t *lens,
+                                 size_t n, size_t dim, float *out, mnemo_error *err);
 /* --------------------------------------------------------- memory store */
 
 /*
@@ -388,12 +394,12 @@ typedef struct mnemo_store_options {
     /* A name for the model in messages and the store's record (e.g. the
      * folder's name). NULL: "unnamed". */
     const char *model_name;
-    int n_threads;           /* embedding threads; <= 0: every CPU */
+    int n_threads; /* embedding threads; <= 0: every CPU */
     /* SQLite synchronous: "full" (default: an acknowledged add survives a
      * power cut), "normal" (survives a process crash), "off". */
     const char *synchronous;
-    int read_only;           /* non-zero: open read-only; writes get EIO */
-    int no_dedup;            /* non-zero: no exact or near-duplicate check */
+    int read_only; /* non-zero: open read-only; writes get EIO */
+    int no_dedup;  /* non-zero: no exact or near-duplicate check */
     /* Cosine at or above which an add in the same scope updates the nearest
      * memory instead of adding one. 0: 0.95; > 1: only exact repeats. */
     double dedup_threshold;
@@ -463,7 +469,8 @@ MNEMO_API mnemo_store_options mnemo_store_default_options(void);
  * unreachable) fails with EIO and a message saying so, changes nothing, and
  * the next call reconnects by itself.
  */
-MNEMO_API int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err);
+MNEMO_API int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out,
+                               mnemo_error *err);
 /* Stops the sweep thread and closes every connection. NULL is fine. */
 MNEMO_API void mnemo_store_close(mnemo_store *store);
 /* Deletes expired memories now (recorded in their history); *n_deleted
@@ -522,7 +529,7 @@ typedef struct mnemo_memory_added {
  * store; nothing is stored), ENOMEM.
  */
 MNEMO_API int mnemo_memory_add(mnemo_store *store, const mnemo_memory_input *inputs, size_t n,
-                     mnemo_memory_added *out, mnemo_error *err);
+                               mnemo_memory_added *out, mnemo_error *err);
 
 /* A memory as read back. Strings are NUL-terminated; absent ones NULL. */
 typedef struct mnemo_memory {
@@ -585,11 +592,12 @@ MNEMO_API mnemo_search_options mnemo_search_default_options(void);
  * width, a vector for text mode), EUTF8, ENOMEM, EIO.
  */
 MNEMO_API int mnemo_memory_search(mnemo_store *store, const mnemo_search_options *opts,
-                        mnemo_memories **out, mnemo_error *err);
+                                  mnemo_memories **out, mnemo_error *err);
 
 /* One memory by id (one item in *out). Errors: ENOENT (no such memory, or
  * expired), EIO, ENOMEM. */
-MNEMO_API int mnemo_memory_get(mnemo_store *store, const char *id, mnemo_memories **out, mnemo_error *err);
+MNEMO_API int mnemo_memory_get(mnemo_store *store, const char *id, mnemo_memories **out,
+                               mnemo_error *err);
 
 /* Changes to one memory; NULL/0 fields are left as they are. */
 typedef struct mnemo_memory_changes {
@@ -608,15 +616,15 @@ typedef struct mnemo_memory_changes {
 /* Errors: ENOENT, EINVAL (nothing to change, bad metadata, no model for a
  * new text, an unknown prompt name or one without a new text), EUTF8,
  * ETOOBIG, EIO. Recorded in the history. */
-MNEMO_API int mnemo_memory_update(mnemo_store *store, const char *id, const mnemo_memory_changes *changes,
-                        mnemo_error *err);
+MNEMO_API int mnemo_memory_update(mnemo_store *store, const char *id,
+                                  const mnemo_memory_changes *changes, mnemo_error *err);
 
 /* Deletes one memory (recorded in its history). Errors: ENOENT, EIO. */
 MNEMO_API int mnemo_memory_delete(mnemo_store *store, const char *id, mnemo_error *err);
 /* Deletes every memory of the scope that passes `filter` (JSON text; NULL:
  * all of the scope). *n_deleted may be NULL. Errors: EINVAL, EIO. */
 MNEMO_API int mnemo_memory_delete_where(mnemo_store *store, const mnemo_memory_scope *scope,
-                              const char *filter, size_t *n_deleted, mnemo_error *err);
+                                        const char *filter, size_t *n_deleted, mnemo_error *err);
 
 typedef struct mnemo_list_options {
     mnemo_memory_scope scope;
@@ -630,11 +638,11 @@ MNEMO_API mnemo_list_options mnemo_list_default_options(void);
 
 /* Memories of the scope in the order they were added (oldest first), a page
  * at a time. Errors: EINVAL (bad filter, cursor, limit), EIO, ENOMEM. */
-MNEMO_API int mnemo_memory_list(mnemo_store *store, const mnemo_list_options *opts, mnemo_memories **out,
-                      mnemo_error *err);
+MNEMO_API int mnemo_memory_list(mnemo_store *store, const mnemo_list_options *opts,
+                                mnemo_memories **out, mnemo_error *err);
 /* How many memories of the scope pass `filter` (NULL: all). */
-MNEMO_API int mnemo_memory_count(mnemo_store *store, const mnemo_memory_scope *scope, const char *filter,
-                       size_t *n, mnemo_error *err);
+MNEMO_API int mnemo_memory_count(mnemo_store *store, const mnemo_memory_scope *scope,
+                                 const char *filter, size_t *n, mnemo_error *err);
 
 /* One change of a memory. */
 typedef struct mnemo_history_event {
@@ -653,7 +661,7 @@ MNEMO_API void mnemo_history_free(mnemo_history *h);
 /* The changes of one memory, oldest first, also after it was deleted.
  * Errors: ENOENT (no memory ever had this id), EIO, ENOMEM. */
 MNEMO_API int mnemo_memory_history(mnemo_store *store, const char *id, mnemo_history **out,
-                         mnemo_error *err);
+                                   mnemo_error *err);
 
 /* ------------------------------------------------------------- utilities */
 

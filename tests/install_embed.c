@@ -17,7 +17,8 @@ int main(int argc, char **argv) {
     mnemo_error err;
     mnemo_model *model = NULL;
     mnemo_context *ctx = NULL;
-    if (mnemo_model_open(argv[1], NULL, &model, &err) || mnemo_context_create(model, NULL, &ctx, &err)) {
+    if (mnemo_model_open(argv[1], NULL, &model, &err) ||
+        mnemo_context_create(model, NULL, &ctx, &err)) {
         fprintf(stderr, "%s\n", err.message);
         mnemo_model_close(model);
         return 1;

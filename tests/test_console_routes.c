@@ -28,7 +28,8 @@ static void lower(const char *in, char *out, size_t cap) {
 }
 
 static bool is_method(const char *k) {
-    static const char *const m[] = {"get", "put", "post", "delete", "options", "head", "patch", "trace"};
+    static const char *const m[] = {"get",     "put",  "post",  "delete",
+                                    "options", "head", "patch", "trace"};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (!strcmp(k, m[i])) return true;
     return false;
@@ -65,7 +66,9 @@ static size_t mismatches(json_t *doc, bool report) {
         json_t *item = json_object_get(paths, op.path);
         if (!item || !json_object_get(item, m)) {
             bad++;
-            if (report) fprintf(stderr, "  the server answers %s %s; openapi.json lacks it\n", op.method, op.path);
+            if (report)
+                fprintf(stderr, "  the server answers %s %s; openapi.json lacks it\n", op.method,
+                        op.path);
         }
     }
     const char *path, *k;
@@ -81,7 +84,9 @@ static size_t mismatches(json_t *doc, bool report) {
         }
         if (!found) {
             bad++;
-            if (report) fprintf(stderr, "  openapi.json documents %s %s; the server has no such route\n", k, path);
+            if (report)
+                fprintf(stderr, "  openapi.json documents %s %s; the server has no such route\n", k,
+                        path);
         }
     }
     if (report) fprintf(stderr, "  %zu routes, %zu documented operations\n", n_routes, n_doc);
@@ -96,17 +101,19 @@ static void test_every_route_is_documented_and_answered(void) {
     mnemo_route_op op, o2;
     size_t n = 0;
     for (size_t i = 0; mnemo__server_route(i, &op); i++, n++) {
-        CHECKF(strcmp(op.method, "*") != 0, "%s: a route of any method cannot be documented", op.path);
+        CHECKF(strcmp(op.method, "*") != 0, "%s: a route of any method cannot be documented",
+               op.path);
         for (size_t j = 0; j < i && mnemo__server_route(j, &o2); j++)
-            CHECKF(strcmp(o2.method, op.method) || strcmp(o2.path, op.path), "%s %s is listed twice",
-                   op.method, op.path);
+            CHECKF(strcmp(o2.method, op.method) || strcmp(o2.path, op.path),
+                   "%s %s is listed twice", op.method, op.path);
     }
     CHECKF(n >= 20, "only %zu routes listed", n);
     const char *path, *k;
     json_t *item, *o;
     json_object_foreach(json_object_get(doc, "paths"), path, item) json_object_foreach(item, k, o) {
         if (!is_method(k)) continue;
-        CHECKF(json_object_size(json_object_get(o, "responses")) > 0, "%s %s: no responses", k, path);
+        CHECKF(json_object_size(json_object_get(o, "responses")) > 0, "%s %s: no responses", k,
+               path);
         CHECKF(json_is_string(json_object_get(o, "operationId")), "%s %s: no operationId", k, path);
     }
     json_decref(doc);
@@ -136,8 +143,8 @@ static void test_document_shape(void) {
     const char *version = json_string_value(json_object_get(doc, "openapi"));
     CHECK(version && !strcmp(version, "3.1.0"));
     const char *ours = json_string_value(json_object_get(json_object_get(doc, "info"), "version"));
-    CHECKF(ours && !strcmp(ours, MNEMO_VERSION_STRING), "info.version %s, mnemo is " MNEMO_VERSION_STRING,
-           ours ? ours : "(none)");
+    CHECKF(ours && !strcmp(ours, MNEMO_VERSION_STRING),
+           "info.version %s, mnemo is " MNEMO_VERSION_STRING, ours ? ours : "(none)");
     json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
     CHECK(json_is_object(schemas));
     /* the three error shapes the server writes (http.c mnemo__reply_error) */
@@ -157,8 +164,10 @@ static void test_every_asset_is_a_route(void) {
             routed = !strcmp(op.method, "GET") && !strcmp(op.path, a->url);
         CHECKF(routed, "the file %s is embedded but no route serves it", a->url);
         CHECKF(a->size > 0 && a->data[a->size] == 0, "%s: empty or not NUL-ended", a->url);
-        CHECKF(strlen(a->etag) == 18 && a->etag[0] == '"' && a->etag[17] == '"', "%s: ETag %s", a->url, a->etag);
-        CHECKF(strchr(a->content_type, '/') != NULL, "%s: Content-Type %s", a->url, a->content_type);
+        CHECKF(strlen(a->etag) == 18 && a->etag[0] == '"' && a->etag[17] == '"', "%s: ETag %s",
+               a->url, a->etag);
+        CHECKF(strchr(a->content_type, '/') != NULL, "%s: Content-Type %s", a->url,
+               a->content_type);
         /* no external loads: the CSP forbids them, and the files name none */
         const char *p = (const char *)a->data;
         CHECKF(!strstr(p, "http://") && !strstr(p, "https://") && !strstr(p, "//cdn"),

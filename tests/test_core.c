@@ -51,7 +51,8 @@ static void test_settings(void) {
     int npos;
     unsetenv("MNEMO_MODEL");
     setenv("MNEMO_LOG_LEVEL", "debug", 1);
-    char *argv1[] = {"--model", "/m", "x", "--no-special", "--log-level=error", "--", "--not-a-flag"};
+    char *argv1[] = {"--model",           "/m", "x",           "--no-special",
+                     "--log-level=error", "--", "--not-a-flag"};
     CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 7, argv1, pos, &npos, &err) == MNEMO_OK);
     CHECK(s.model && strcmp(s.model, "/m") == 0);
     CHECK(s.no_special == 1 && s.decode == 0);
@@ -66,15 +67,19 @@ static void test_settings(void) {
     CHECK(strcmp(s.log_level, "warn") == 0); /* the default */
 
     char *argv3[] = {"--bogus"};
-    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv3, pos, &npos, &err) == MNEMO_EINVAL);
+    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv3, pos, &npos, &err) ==
+          MNEMO_EINVAL);
     CHECK(strstr(err.message, "--bogus") != NULL);
     char *argv4[] = {"--model"};
-    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv4, pos, &npos, &err) == MNEMO_EINVAL);
+    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv4, pos, &npos, &err) ==
+          MNEMO_EINVAL);
     CHECK(strstr(err.message, "needs a value") != NULL);
     char *argv5[] = {"--no-special=maybe"};
-    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv5, pos, &npos, &err) == MNEMO_EINVAL);
+    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv5, pos, &npos, &err) ==
+          MNEMO_EINVAL);
     char *argv6[] = {"-x"};
-    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv6, pos, &npos, &err) == MNEMO_EINVAL);
+    CHECK(mnemo__settings_parse(&s, MNEMO_CMD_TOKENIZE, 1, argv6, pos, &npos, &err) ==
+          MNEMO_EINVAL);
     /* a flag of another command is refused */
     char *argv7[] = {"--decode"};
     CHECK(mnemo__settings_parse(&s, MNEMO_CMD_EMBED, 1, argv7, pos, &npos, &err) == MNEMO_EINVAL);

@@ -51,8 +51,9 @@ static size_t missing_from_text(const char *text, bool report) {
         snprintf(want, sizeof want, "`%s %s`", op.method, op.path);
         if (!strstr(text, want)) {
             bad++;
-            if (report) fprintf(stderr, "  the server answers %s %s; docs/http.md's route index lacks %s\n",
-                                op.method, op.path, want);
+            if (report)
+                fprintf(stderr, "  the server answers %s %s; docs/http.md's route index lacks %s\n",
+                        op.method, op.path, want);
         }
     }
     return bad;
@@ -68,7 +69,8 @@ static size_t unknown_in_index(const char *text, bool report, size_t *n_entries)
     s++;
     const char *end = strstr(s + 3, "\n## ");
     if (!end) end = s + strlen(s);
-    for (const char *line = s; line && line < end; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (const char *line = s; line && line < end;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (strncmp(line, "- `", 3)) continue;
         char method[16], path[200];
         const char *p = line + 3;
@@ -87,8 +89,10 @@ static size_t unknown_in_index(const char *text, bool report, size_t *n_entries)
         (*n_entries)++;
         if (!is_route(method, path)) {
             bad++;
-            if (report) fprintf(stderr, "  docs/http.md's route index names %s %s; the server has no such route\n",
-                                method, path);
+            if (report)
+                fprintf(stderr,
+                        "  docs/http.md's route index names %s %s; the server has no such route\n",
+                        method, path);
         }
     }
     return bad;
@@ -107,10 +111,12 @@ static void test_every_route_is_in_openapi_json(void) {
     for (size_t i = 0; mnemo__server_route(i, &op); i++, n++) {
         char m[16];
         size_t k = 0;
-        for (; op.method[k] && k + 1 < sizeof m; k++) m[k] = (char)tolower((unsigned char)op.method[k]);
+        for (; op.method[k] && k + 1 < sizeof m; k++)
+            m[k] = (char)tolower((unsigned char)op.method[k]);
         m[k] = 0;
         CHECKF(json_object_get(json_object_get(paths, op.path), m) != NULL,
-               "the server answers %s %s; src/server/console/openapi.json lacks it", op.method, op.path);
+               "the server answers %s %s; src/server/console/openapi.json lacks it", op.method,
+               op.path);
     }
     CHECKF(n >= 20, "only %zu routes listed", n);
     json_decref(doc);
@@ -126,7 +132,8 @@ static void test_every_route_is_in_docs_http_md(void) {
     mnemo_route_op op;
     size_t n_routes = 0;
     while (mnemo__server_route(n_routes, &op)) n_routes++;
-    CHECKF(n >= n_routes, "the route index lists %zu operations, the server answers %zu", n, n_routes);
+    CHECKF(n >= n_routes, "the route index lists %zu operations, the server answers %zu", n,
+           n_routes);
     free(text);
 }
 

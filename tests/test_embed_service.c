@@ -60,7 +60,7 @@ static void test_cache_lru_bytes(void) {
     put(c, "cccc", 3, 0);
     float v;
     CHECK(get(c, "aaaa", 0, &v) && v == 1); /* aaaa is now the most recent */
-    put(c, "dddd", 4, 0);                 /* evicts the least recent: bbbb */
+    put(c, "dddd", 4, 0);                   /* evicts the least recent: bbbb */
     mnemo__cache_stats(c, &st);
     CHECK(st.bytes <= 3 * one && st.entries == 3 && st.evictions == 1);
     CHECK(!get(c, "bbbb", 0, NULL));
@@ -113,8 +113,8 @@ static mnemo_cache *file_cache(const char *path, const char *identity, size_t ma
     mnemo_cache *c;
     mnemo_error err;
     CHECK(mnemo__cache_create(1 << 20, 0, 4, &c, &err) == MNEMO_OK);
-    mnemo_cache_file_options o = {.path = path, .max_bytes = max_bytes, .identity = identity,
-                                  .model_id = "m", .width = 4};
+    mnemo_cache_file_options o = {
+        .path = path, .max_bytes = max_bytes, .identity = identity, .model_id = "m", .width = 4};
     CHECK(mnemo__cache_file_open(&o, c, f, &err) == MNEMO_OK);
     mnemo__cache_file_load(*f, mnemo__now() + 10, loaded);
     return c;
@@ -190,8 +190,8 @@ static void test_cache_file(void) {
     mnemo__cache_file_close(f);
     mnemo__cache_free(c);
     CHECK(mnemo__cache_create(1 << 20, 0, 4, &c, &err) == MNEMO_OK);
-    mnemo_cache_file_options o = {.path = path, .max_bytes = 1 << 20, .identity = "id1",
-                                  .model_id = "m", .width = 4};
+    mnemo_cache_file_options o = {
+        .path = path, .max_bytes = 1 << 20, .identity = "id1", .model_id = "m", .width = 4};
     CHECK(mnemo__cache_file_open(&o, c, &f, &err) == MNEMO_OK);
     mnemo__cache_file_load(f, mnemo__now() - 1, &loaded);
     CHECK(loaded == 0);
@@ -265,8 +265,12 @@ static int fake_run(void *arg, const int32_t *const *ids, const size_t *lens, si
 static mnemo_batcher *make_batcher(fake *f, size_t budget, size_t queue, double window) {
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->mu, NULL);
-    mnemo_batcher_options o = {.width = 2, .max_batch_tokens = budget, .window = window,
-                               .max_queue_tokens = queue, .run = fake_run, .run_arg = f};
+    mnemo_batcher_options o = {.width = 2,
+                               .max_batch_tokens = budget,
+                               .window = window,
+                               .max_queue_tokens = queue,
+                               .run = fake_run,
+                               .run_arg = f};
     mnemo_batcher *b = NULL;
     mnemo_error err;
     CHECK(mnemo__batcher_create(&o, &b, &err) == MNEMO_OK);
@@ -434,8 +438,12 @@ static void test_service_tiny(void) {
         return;
     }
     CHECK(mnemo_context_create(m, NULL, &ctx, &err) == MNEMO_OK);
-    mnemo_service_options o = {.model_id = "tiny", .n_threads = 1, .max_batch_tokens = 256,
-                               .batch_window = 0.001, .cache_bytes = 1 << 20, .cache_ttl = 60};
+    mnemo_service_options o = {.model_id = "tiny",
+                               .n_threads = 1,
+                               .max_batch_tokens = 256,
+                               .batch_window = 0.001,
+                               .cache_bytes = 1 << 20,
+                               .cache_ttl = 60};
     mnemo_service *s;
     CHECK(mnemo__service_open(m, &o, &s, &err) == MNEMO_OK);
     const char *texts[3] = {"hello world", "a second text", "hello world"};
@@ -445,14 +453,15 @@ static void test_service_tiny(void) {
     CHECK(mnemo_embed(ctx, texts, lens, 3, &eo, want, ntok, &err) == MNEMO_OK);
     mnemo_service_input in[3];
     for (int i = 0; i < 3; i++) in[i] = (mnemo_service_input){texts[i], lens[i], NULL, 0};
-    mnemo_service_request q = {.inputs = in, .n = 3, .prompt_name = "query",
-                               .deadline = mnemo__now() + 10};
+    mnemo_service_request q = {
+        .inputs = in, .n = 3, .prompt_name = "query", .deadline = mnemo__now() + 10};
     mnemo_service_result r = {.vectors = got, .n_tokens = ntok2};
     CHECK(mnemo__service_embed(s, &q, &r, &err) == MNEMO_OK);
     double maxdiff = 0;
     for (size_t i = 0; i < 3 * width; i++) maxdiff = fmax(maxdiff, fabs(got[i] - want[i]));
     CHECKF(maxdiff < 1e-6, "service vs mnemo_embed: max difference %g", maxdiff);
-    CHECK(ntok2[0] == ntok[0] && ntok2[1] == ntok[1] && r.total_tokens == ntok[0] + ntok[1] + ntok[2]);
+    CHECK(ntok2[0] == ntok[0] && ntok2[1] == ntok[1] &&
+          r.total_tokens == ntok[0] + ntok[1] + ntok[2]);
     CHECK(r.cache_hits == 0);
     memset(got, 0, 3 * width * sizeof(float));
     CHECK(mnemo__service_embed(s, &q, &r, &err) == MNEMO_OK);
@@ -477,7 +486,8 @@ static void test_service_tiny(void) {
     q = (mnemo_service_request){.inputs = &idin, .n = 1, .deadline = mnemo__now() + 10};
     CHECK(mnemo__service_embed(s, &q, &r, &err) == MNEMO_OK);
     maxdiff = 0;
-    for (size_t i = 0; i < width && width <= 64; i++) maxdiff = fmax(maxdiff, fabs(got[i] - plain[i]));
+    for (size_t i = 0; i < width && width <= 64; i++)
+        maxdiff = fmax(maxdiff, fabs(got[i] - plain[i]));
     CHECKF(maxdiff < 1e-6, "ids vs text: %g", maxdiff);
     mnemo__service_close(s);
     mnemo_context_free(ctx);
@@ -492,14 +502,16 @@ static void test_redis_url(void) {
     mnemo_redis_url u;
     mnemo_error err;
     CHECK(mnemo__redis_url_parse("redis://127.0.0.1", &u, &err) == MNEMO_OK);
-    CHECK(!strcmp(u.host, "127.0.0.1") && u.port == 6379 && u.db == 0 && !u.password && !u.socket_path);
+    CHECK(!strcmp(u.host, "127.0.0.1") && u.port == 6379 && u.db == 0 && !u.password &&
+          !u.socket_path);
     mnemo__redis_url_free(&u);
     CHECK(mnemo__redis_url_parse("redis://:p%40ss@cache.local:6380/3", &u, &err) == MNEMO_OK);
     CHECK(!strcmp(u.host, "cache.local") && u.port == 6380 && u.db == 3 && !u.user &&
           !strcmp(u.password, "p@ss"));
     mnemo__redis_url_free(&u);
     CHECK(mnemo__redis_url_parse("redis://alice:pw@[::1]:7000/", &u, &err) == MNEMO_OK);
-    CHECK(!strcmp(u.host, "::1") && u.port == 7000 && !strcmp(u.user, "alice") && !strcmp(u.password, "pw"));
+    CHECK(!strcmp(u.host, "::1") && u.port == 7000 && !strcmp(u.user, "alice") &&
+          !strcmp(u.password, "pw"));
     mnemo__redis_url_free(&u);
     CHECK(mnemo__redis_url_parse("unix:///run/redis/redis.sock?db=2", &u, &err) == MNEMO_OK);
     CHECK(!u.host && !strcmp(u.socket_path, "/run/redis/redis.sock") && u.db == 2);
@@ -510,12 +522,26 @@ static void test_redis_url(void) {
     CHECK(mnemo__redis_url_parse("unix:///tmp/a@b.sock", &u, &err) == MNEMO_OK);
     CHECK(!strcmp(u.socket_path, "/tmp/a@b.sock") && !u.password);
     mnemo__redis_url_free(&u);
-    const char *bad[] = {"", "redis://", "redis://h:0", "redis://h:65536", "redis://h:x", "redis://h/1/2",
-                         "redis://[::1", "redis://[::1/0]", "redis://user@h", "rediss://h", "http://h", "unix://",
-                         "unix://rel.sock", "unix:///?db=3", "unix:///s?db=x", "unix:///s?timeout=1"};
+    const char *bad[] = {"",
+                         "redis://",
+                         "redis://h:0",
+                         "redis://h:65536",
+                         "redis://h:x",
+                         "redis://h/1/2",
+                         "redis://[::1",
+                         "redis://[::1/0]",
+                         "redis://user@h",
+                         "rediss://h",
+                         "http://h",
+                         "unix://",
+                         "unix://rel.sock",
+                         "unix:///?db=3",
+                         "unix:///s?db=x",
+                         "unix:///s?timeout=1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECKF(mnemo__redis_url_parse(bad[i], &u, &err) == MNEMO_EINVAL, "%s", bad[i]);
-        CHECKF(strstr(err.message, "--cache-redis") && strstr(err.message, "expected redis://"), "%s", err.message);
+        CHECKF(strstr(err.message, "--cache-redis") && strstr(err.message, "expected redis://"),
+               "%s", err.message);
         CHECK(!u.host && !u.socket_path && !u.password);
     }
 }
@@ -524,7 +550,8 @@ static void test_redis_url(void) {
  * whole and unchanged. */
 static void test_redis_value_format(void) {
     mnemo_redis r = {.width = 8, .fingerprint = (char *)"fp|f32|dim=8", .model_hash = 42};
-    const mnemo_piece key[3] = {{"p", 1}, {"hello", 5}, {"L", 0}}, other[3] = {{"p", 1}, {"hellp", 5}, {"L", 0}};
+    const mnemo_piece key[3] = {{"p", 1}, {"hello", 5}, {"L", 0}},
+                      other[3] = {{"p", 1}, {"hellp", 5}, {"L", 0}};
     size_t klen = key_bytes(&r, key, 3), vlen = HEADER_BYTES + klen + 8 * sizeof(float);
     unsigned char kb[256], ko[256], v[512];
     CHECK(klen <= sizeof kb && vlen <= sizeof v);
@@ -538,21 +565,23 @@ static void test_redis_value_format(void) {
     char n1[KEY_NAME_LEN + 1], n2[KEY_NAME_LEN + 1];
     key_name(kb, klen, n1);
     key_name(ko, klen, n2);
-    CHECK(strlen(n1) == KEY_NAME_LEN && !strncmp(n1, MNEMO_REDIS_PREFIX, strlen(MNEMO_REDIS_PREFIX)) &&
-          strcmp(n1, n2));
+    CHECK(strlen(n1) == KEY_NAME_LEN &&
+          !strncmp(n1, MNEMO_REDIS_PREFIX, strlen(MNEMO_REDIS_PREFIX)) && strcmp(n1, n2));
     CHECK(!value_read(&r, ko, klen, (const char *)v, vlen, out, &tokens)); /* another text */
     for (size_t i = 0; i < vlen; i++) { /* every flipped byte: header, key or vector */
         v[i] ^= 0x10;
         CHECKF(!value_read(&r, kb, klen, (const char *)v, vlen, out, &tokens), "byte %zu", i);
         v[i] ^= 0x10;
     }
-    for (size_t n = 0; n < vlen; n++) CHECKF(!value_read(&r, kb, klen, (const char *)v, n, out, &tokens), "%zu bytes", n);
+    for (size_t n = 0; n < vlen; n++)
+        CHECKF(!value_read(&r, kb, klen, (const char *)v, n, out, &tokens), "%zu bytes", n);
     CHECK(!value_read(&r, kb, klen, (const char *)v, vlen + 1, out, &tokens));
     r.model_hash = 43; /* another model */
     CHECK(!value_read(&r, kb, klen, (const char *)v, vlen, out, &tokens));
     r.model_hash = 42;
     r.width = 4; /* another width */
-    CHECK(!value_read(&r, kb, klen, (const char *)v, HEADER_BYTES + klen + 4 * sizeof(float), out, &tokens));
+    CHECK(!value_read(&r, kb, klen, (const char *)v, HEADER_BYTES + klen + 4 * sizeof(float), out,
+                      &tokens));
 }
 
 /* Nothing listening: open succeeds, lookups miss at once (skipped while
@@ -560,8 +589,8 @@ static void test_redis_value_format(void) {
 static void test_redis_fail_open(void) {
     mnemo_redis *r;
     mnemo_error err;
-    mnemo_redis_options o = {.url = "redis://127.0.0.1:1", .timeout = 0.02, .ttl = 10, .width = 4,
-                             .fingerprint = "fp"};
+    mnemo_redis_options o = {
+        .url = "redis://127.0.0.1:1", .timeout = 0.02, .ttl = 10, .width = 4, .fingerprint = "fp"};
     CHECK(mnemo__redis_open(&o, &r, &err) == MNEMO_OK);
     const mnemo_piece k[1] = {{"x", 1}};
     const mnemo_piece *keys[2] = {k, k};
@@ -580,7 +609,8 @@ static void test_redis_fail_open(void) {
     mnemo__redis_close(r);
     mnemo__redis_stats(NULL, &st);
     CHECK(!st.enabled);
-    CHECK(mnemo__redis_open(&(mnemo_redis_options){.url = "redis://h:0"}, &r, &err) == MNEMO_EINVAL);
+    CHECK(mnemo__redis_open(&(mnemo_redis_options){.url = "redis://h:0"}, &r, &err) ==
+          MNEMO_EINVAL);
 }
 
 int main(int argc, char **argv) {

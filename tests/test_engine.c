@@ -111,7 +111,8 @@ static void record(stats *s, double c, double d, size_t row, size_t dim) {
     if (d > s->worst_diff) s->worst_diff = d;
     s->compared++;
     if (c < COS_MIN || d > DIFF_MAX) {
-        if (s->failed < 8) fprintf(stderr, "  row %zu dim %zu: cosine %.7f, max diff %.2e\n", row, dim, c, d);
+        if (s->failed < 8)
+            fprintf(stderr, "  row %zu dim %zu: cosine %.7f, max diff %.2e\n", row, dim, c, d);
         s->failed++;
     }
 }
@@ -147,7 +148,8 @@ static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *
             golden *r = &g->rows[idx[j]];
             if (toks[j] != r->n_tokens) {
                 if (token_mismatch++ < 5)
-                    fprintf(stderr, "  row %zu: %zu tokens, reference %zu\n", idx[j], toks[j], r->n_tokens);
+                    fprintf(stderr, "  row %zu: %zu tokens, reference %zu\n", idx[j], toks[j],
+                            r->n_tokens);
             }
             for (size_t di = 0; di < n_dims; di++) {
                 size_t d = dims[di] ? dims[di] : width;
@@ -166,14 +168,16 @@ static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *
             json_array_foreach(r->names, ni, nm) {
                 if (mnemo_model_prompt_count(m) == 0) break; /* a GGUF file without prompts */
                 const char *t = mnemo_model_prompt_text(m, json_string_value(nm));
-                CHECKF(t && !strcmp(t, r->prompt), "%s: prompt name %s", label, json_string_value(nm));
+                CHECKF(t && !strcmp(t, r->prompt), "%s: prompt name %s", label,
+                       json_string_value(nm));
             }
         }
     }
     CHECKF(token_mismatch == 0, "%s: %zu rows with another token count", label, token_mismatch);
-    CHECKF(st.failed == 0, "%s: %zu of %zu comparisons outside tolerance", label, st.failed, st.compared);
-    fprintf(stderr, "  %s: %zu rows, %zu comparisons, worst cosine %.8f, worst |diff| %.2e\n", label,
-            g->n, st.compared, st.worst_cos, st.worst_diff);
+    CHECKF(st.failed == 0, "%s: %zu of %zu comparisons outside tolerance", label, st.failed,
+           st.compared);
+    fprintf(stderr, "  %s: %zu rows, %zu comparisons, worst cosine %.8f, worst |diff| %.2e\n",
+            label, g->n, st.compared, st.worst_cos, st.worst_diff);
 
     /* The API's own dim path, and batch independence, on a few rows. */
     size_t sample = api_dims_all ? g->n : (g->n < 6 ? g->n : 6);
@@ -193,7 +197,8 @@ static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *
             o.dim = dims[di];
             CHECK(mnemo_embed(ctx, &t, &r->len, 1, &o, part, &tk, &err) == MNEMO_OK);
             compare(part, r->vec, dims[di], &c, &df);
-            CHECKF(c >= COS_MIN && df <= DIFF_MAX, "%s row %zu dim %zu: cosine %.7f", label, i, dims[di], c);
+            CHECKF(c >= COS_MIN && df <= DIFF_MAX, "%s row %zu dim %zu: cosine %.7f", label, i,
+                   dims[di], c);
             double n2 = 0;
             for (size_t q = 0; q < dims[di]; q++) n2 += (double)part[q] * part[q];
             CHECK(fabs(n2 - 1.0) < 1e-5);
@@ -216,13 +221,12 @@ static mnemo_model *open_model(const char *dir) { return open_model_at(dir, NULL
 static void test_tiny_variants(void) {
     /* folder, --precision, goldens, the precision the model then runs at */
     const char *variants[][4] = {
-        {"f32", "file", "f32", "f32"},
-        {"bf16", "file", "bf16", "bf16"},
-        {"f16", "file", "f16", "f32"},   /* f16 is widened at load */
-        {"f32", "bf16", "f32", "bf16"},  /* linear layers rounded to bf16 at load */
-        {"bf16", "f32", "bf16", "f32"},  /* bf16 widened: exact */
-        {"f32", "int8", "f32", "int8"},  /* int8 weights per row, int16 activations */
-        {"f32", "q4", "f32", "q4"},      /* 4-bit blocks of 32, int16 activations */
+        {"f32", "file", "f32", "f32"},  {"bf16", "file", "bf16", "bf16"},
+        {"f16", "file", "f16", "f32"},  /* f16 is widened at load */
+        {"f32", "bf16", "f32", "bf16"}, /* linear layers rounded to bf16 at load */
+        {"bf16", "f32", "bf16", "f32"}, /* bf16 widened: exact */
+        {"f32", "int8", "f32", "int8"}, /* int8 weights per row, int16 activations */
+        {"f32", "q4", "f32", "q4"},     /* 4-bit blocks of 32, int16 activations */
     };
     for (int v = 0; v < 7; v++) {
         char dir[512], jsonl[512], bin[512];
@@ -238,10 +242,7 @@ static void test_tiny_variants(void) {
          * this only shows the q4 path runs (also under the sanitizers) and
          * gives vectors that still point the golden way. */
         bool q4 = !strcmp(variants[v][1], "q4");
-        COS_MIN = !reduced                          ? 0.99999
-                  : !strcmp(variants[v][1], "bf16") ? 0.999
-                  : q4                              ? 0.5
-                                                    : 0.995;
+        COS_MIN = !reduced ? 0.99999 : !strcmp(variants[v][1], "bf16") ? 0.999 : q4 ? 0.5 : 0.995;
         /* reduced precision: the bar is the cosine; the components only catch a
          * wild value. int8 with the gate|up activations at u8 (VNNI tables):
          * measured 0.055 at dimension 8 on this random model. */
@@ -335,8 +336,8 @@ static void check_retrieval_order(mnemo_context *ctx, golden_set *g, double tie)
         }
     }
     CHECKF(flips == 0, "%zu order changes in the top 10 of %zu queries", flips, nq);
-    fprintf(stderr, "  retrieval order: %zu queries x %zu documents, %zu changes in the top 10\n", nq,
-            nd, flips);
+    fprintf(stderr, "  retrieval order: %zu queries x %zu documents, %zu changes in the top 10\n",
+            nq, nd, flips);
     free(qv);
     free(dv);
 }
@@ -371,7 +372,8 @@ static void test_real_model(void) {
     double t0 = mnemo__now();
     size_t dims[] = {0, 512, 256, 128};
     char label[64];
-    snprintf(label, sizeof label, "embeddinggemma-300m %s", real_precision ? real_precision : "f32");
+    snprintf(label, sizeof label, "embeddinggemma-300m %s",
+             real_precision ? real_precision : "f32");
     check_goldens(ctx, m, &g, dims, 4, false, label);
     if (!real_precision || (strcmp(real_precision, "int8") != 0 && !q4))
         check_retrieval_order(ctx, &g, reduced ? 2e-3 : 2e-4);
@@ -431,7 +433,8 @@ static void test_options_and_errors(void) {
     float v[64], w[64];
     mnemo_embed_options o = {.prompt_name = "nope"};
     CHECK(mnemo_embed(ctx, &t, &l, 1, &o, v, NULL, &err) == MNEMO_EINVAL);
-    CHECKF(strstr(err.message, "nope") && strstr(err.message, "query") && strstr(err.message, "document"),
+    CHECKF(strstr(err.message, "nope") && strstr(err.message, "query") &&
+               strstr(err.message, "document"),
            "%s", err.message);
     o = (mnemo_embed_options){.dim = 65};
     CHECK(mnemo_embed(ctx, &t, &l, 1, &o, v, NULL, &err) == MNEMO_EINVAL);
@@ -442,7 +445,8 @@ static void test_options_and_errors(void) {
     /* a prompt name and its text give the same vector; a custom text wins */
     o = (mnemo_embed_options){.prompt_name = "query"};
     CHECK(mnemo_embed(ctx, &t, &l, 1, &o, v, NULL, &err) == MNEMO_OK);
-    o = (mnemo_embed_options){.prompt_text = mnemo_model_prompt_text(m, "query"), .prompt_name = "document"};
+    o = (mnemo_embed_options){.prompt_text = mnemo_model_prompt_text(m, "query"),
+                              .prompt_name = "document"};
     CHECK(mnemo_embed(ctx, &t, &l, 1, &o, w, NULL, &err) == MNEMO_OK);
     CHECK(memcmp(v, w, sizeof v) == 0);
     /* long input: truncated to max tokens with <eos> last, or refused */
@@ -479,9 +483,11 @@ static void test_weight_cache(void) {
         /* 0 writes the cache, 1 maps it, 2 meets a damaged one (removed), 3 writes it again */
         for (int round = 0; round < 4; round++) {
             if (round == 2) { /* damage: flip bytes in the middle of every cache file */
-                snprintf(cmd, sizeof cmd,
-                         "for f in %s/packed/*.mpak; do printf 'XXXXXXXX' | dd of=\"$f\" bs=1 seek=64 "
-                         "conv=notrunc status=none; done", cache);
+                snprintf(
+                    cmd, sizeof cmd,
+                    "for f in %s/packed/*.mpak; do printf 'XXXXXXXX' | dd of=\"$f\" bs=1 seek=64 "
+                    "conv=notrunc status=none; done",
+                    cache);
                 CHECK(system(cmd) == 0);
             }
             mnemo_model *m;
@@ -496,9 +502,12 @@ static void test_weight_cache(void) {
             mnemo_context_free(ctx);
             mnemo_model_close(m);
         }
-        CHECKF(memcmp(v[0], v[1], sizeof v[0]) == 0, "%s: cached weights give other vectors", precisions[p]);
-        CHECKF(memcmp(v[0], v[2], sizeof v[0]) == 0, "%s: a damaged cache changed the vectors", precisions[p]);
-        CHECKF(memcmp(v[0], v[3], sizeof v[0]) == 0, "%s: the rewritten cache differs", precisions[p]);
+        CHECKF(memcmp(v[0], v[1], sizeof v[0]) == 0, "%s: cached weights give other vectors",
+               precisions[p]);
+        CHECKF(memcmp(v[0], v[2], sizeof v[0]) == 0, "%s: a damaged cache changed the vectors",
+               precisions[p]);
+        CHECKF(memcmp(v[0], v[3], sizeof v[0]) == 0, "%s: the rewritten cache differs",
+               precisions[p]);
     }
     snprintf(cmd, sizeof cmd, "test $(ls %s/packed/*.mpak | wc -l) -eq 3", cache);
     CHECK(system(cmd) == 0);
@@ -528,7 +537,8 @@ static bool edit_file(const char *path, const char *from, const char *to) {
 static void refuse_variant(const char *file, const char *from, const char *to, int code,
                            const char *part) {
     char cmd[1024], path[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/m && cp -r %s/tiny/model-f32 %s/m", tmpdir, fixtures, tmpdir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s/m && cp -r %s/tiny/model-f32 %s/m", tmpdir, fixtures,
+             tmpdir);
     CHECK(system(cmd) == 0);
     snprintf(path, sizeof path, "%s/m/%s", tmpdir, file);
     CHECKF(edit_file(path, from, to), "could not edit %s", file);
@@ -537,7 +547,8 @@ static void refuse_variant(const char *file, const char *from, const char *to, i
     mnemo_model *m = NULL;
     mnemo_error err = {0};
     int rc = mnemo_model_open(dir, NULL, &m, &err);
-    CHECKF(rc == code, "%s: %s -> %s gave %s (%s)", file, from, to, mnemo_status_name(rc), err.message);
+    CHECKF(rc == code, "%s: %s -> %s gave %s (%s)", file, from, to, mnemo_status_name(rc),
+           err.message);
     if (rc) CHECKF(strstr(err.message, part) != NULL, "message '%s' lacks '%s'", err.message, part);
     mnemo_model_close(m);
 }
@@ -546,26 +557,30 @@ static void test_refused_folders(void) {
     refuse_variant("config.json", "\"gemma3_text\"", "\"llama\"", MNEMO_EUNSUPPORTED, "model_type");
     refuse_variant("config.json", "\"use_bidirectional_attention\": true",
                    "\"use_bidirectional_attention\": false", MNEMO_EUNSUPPORTED, "bidirectional");
-    refuse_variant("config.json", "\"intermediate_size\": 96", "\"intermediate_size\": 80", MNEMO_EFORMAT, "shape");
-    refuse_variant("config.json", "\"hidden_size\": 64", "\"hidden_size\": 48", MNEMO_EFORMAT, "word_embedding_dimension");
+    refuse_variant("config.json", "\"intermediate_size\": 96", "\"intermediate_size\": 80",
+                   MNEMO_EFORMAT, "shape");
+    refuse_variant("config.json", "\"hidden_size\": 64", "\"hidden_size\": 48", MNEMO_EFORMAT,
+                   "word_embedding_dimension");
     refuse_variant("config.json", "\"rope_type\": \"default\"", "\"rope_type\": \"yarn\"",
                    MNEMO_EUNSUPPORTED, "rope_type");
-    refuse_variant("config.json", "\"sliding_attention\",", "\"chunked_attention\",", MNEMO_EUNSUPPORTED,
-                   "layer_types");
-    refuse_variant("config.json", "\"num_hidden_layers\": 6", "\"num_hidden_layers\": 7", MNEMO_EFORMAT,
-                   "layer_types");
+    refuse_variant("config.json", "\"sliding_attention\",", "\"chunked_attention\",",
+                   MNEMO_EUNSUPPORTED, "layer_types");
+    refuse_variant("config.json", "\"num_hidden_layers\": 6", "\"num_hidden_layers\": 7",
+                   MNEMO_EFORMAT, "layer_types");
     refuse_variant("1_Pooling/config.json", "\"pooling_mode_cls_token\": false",
-                   "\"pooling_mode_cls_token\": true", MNEMO_EUNSUPPORTED, "pooling_mode_cls_token");
-    refuse_variant("modules.json", "sentence_transformers.models.Normalize", "sentence_transformers.models.LayerNorm",
-                   MNEMO_EUNSUPPORTED, "modules.json");
+                   "\"pooling_mode_cls_token\": true", MNEMO_EUNSUPPORTED,
+                   "pooling_mode_cls_token");
+    refuse_variant("modules.json", "sentence_transformers.models.Normalize",
+                   "sentence_transformers.models.LayerNorm", MNEMO_EUNSUPPORTED, "modules.json");
     refuse_variant("modules.json", "\"2_Dense\"", "\"../2_Dense\"", MNEMO_EFORMAT, "modules.json");
-    refuse_variant("2_Dense/config.json", "\"in_features\": 64", "\"in_features\": 65", MNEMO_EFORMAT,
-                   "in_features");
+    refuse_variant("2_Dense/config.json", "\"in_features\": 64", "\"in_features\": 65",
+                   MNEMO_EFORMAT, "in_features");
     refuse_variant("config.json", "{", "[", MNEMO_EFORMAT, "config.json");
     /* a missing weights file */
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/m && cp -r %s/tiny/model-f32 %s/m && rm %s/m/model.safetensors",
-             tmpdir, fixtures, tmpdir, tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s/m && cp -r %s/tiny/model-f32 %s/m && rm %s/m/model.safetensors", tmpdir,
+             fixtures, tmpdir, tmpdir);
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "%s/m", tmpdir);
     mnemo_model *m = NULL;

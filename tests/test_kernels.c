@@ -68,8 +68,8 @@ static float worst_relative(const float *y0, const float *y1, size_t ldy, const 
  * one call. */
 static void check_variant(const mnemo_kernels *kv) {
     const mnemo_kernels *ref = mnemo__kernels_ref();
-    size_t sizes[][3] = {{1, 1, 1}, {4, 3, 8}, {5, 7, 13}, {17, 31, 256}, {9, 200, 768},
-                         {64, 5, 1152}, {3, 70, 3072}, {33, 65, 577}};
+    size_t sizes[][3] = {{1, 1, 1},     {4, 3, 8},     {5, 7, 13},    {17, 31, 256},
+                         {9, 200, 768}, {64, 5, 1152}, {3, 70, 3072}, {33, 65, 577}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
         size_t ldx = K + 3, ldy = N + 2, panels = (N + 15) / 16;
@@ -94,13 +94,15 @@ static void check_variant(const mnemo_kernels *kv) {
  * over whole and partial panel ranges. */
 static void check_packed(const mnemo_kernels *kv) {
     /* row counts around the 6- and 12-row tiles, odd panel counts and ranges */
-    size_t sizes[][3] = {{1, 16, 1}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
-                         {25, 100, 1152}, {2, 17, 3072}, {12, 64, 64}, {24, 48, 100},
-                         {30, 81, 7}, {11, 200, 33}, {13, 20, 4097}, {3, 40, 9000}};
+    size_t sizes[][3] = {{1, 16, 1},     {6, 16, 8},      {7, 33, 13},   {13, 50, 256},
+                         {1, 1280, 768}, {25, 100, 1152}, {2, 17, 3072}, {12, 64, 64},
+                         {24, 48, 100},  {30, 81, 7},     {11, 200, 33}, {13, 20, 4097},
+                         {3, 40, 9000}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ldx = K + 5, ldy = N + 3;
         size_t panels = (N + 15) / 16;
-        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *wp = malloc(mnemo__packed_size(N, K) * 4);
+        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4),
+              *wp = malloc(mnemo__packed_size(N, K) * 4);
         uint16_t *wb = malloc(N * K * 2), *wbp = malloc(mnemo__packed_size(N, K) * 2);
         float *y0 = malloc(M * ldy * 4), *y1 = malloc(M * ldy * 4);
         for (size_t i = 0; i < M * ldx; i++) x[i] = frand();
@@ -137,22 +139,26 @@ static void check_packed(const mnemo_kernels *kv) {
             int pad_ok;
             float worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
             CHECKF(worst <= GEMM_TOL, "%s packed %s M=%zu N=%zu K=%zu: relative error %g", kv->name,
-                   bf == 2 ? "bf16 dot" : bf ? "bf16" : "f32", M, N, K, (double)worst);
+                   bf == 2 ? "bf16 dot"
+                   : bf    ? "bf16"
+                           : "f32",
+                   M, N, K, (double)worst);
             CHECKF(pad_ok, "%s packed wrote outside its output", kv->name);
         }
         /* the strided form: a window [k0, k0 + K) of panels 2K + 3 long */
         size_t L = 2 * K + 3, k0 = K / 2 + 1, pst = L * 16;
         float *wl = calloc(panels * pst, 4);
         for (size_t n = 0; n < N; n++)
-            for (size_t k = 0; k < K; k++) wl[(n / 16) * pst + (k0 + k) * 16 + n % 16] = w[n * K + k];
+            for (size_t k = 0; k < K; k++)
+                wl[(n / 16) * pst + (k0 + k) * 16 + n % 16] = w[n * K + k];
         for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 777.0f;
         mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, y0, ldy);
         kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, 0, panels / 2, y1, ldy);
         kv->gemm_packed_f32s(M, N, K, x, ldx, wl + k0 * 16, pst, panels / 2, panels, y1, ldy);
         int pad_ok;
         float worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
-        CHECKF(worst <= GEMM_TOL && pad_ok, "%s packed strided M=%zu N=%zu K=%zu: error %g", kv->name,
-               M, N, K, (double)worst);
+        CHECKF(worst <= GEMM_TOL && pad_ok, "%s packed strided M=%zu N=%zu K=%zu: error %g",
+               kv->name, M, N, K, (double)worst);
         /* the strided bf16 dot product: the same window (from an even k) of
          * pair-layout panels 2K + 4 long, the elements outside it NaN-free junk */
         if (kv->gemm_packed_bf16_dps) {
@@ -170,8 +176,9 @@ static void check_packed(const mnemo_kernels *kv) {
             kv->gemm_packed_bf16_dps(M, N, K, x, ldx, wlb + kb * 16, bst, panels / 2, panels, y1,
                                      ldy);
             worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
-            CHECKF(worst <= GEMM_TOL && pad_ok, "%s packed strided bf16 dot M=%zu N=%zu K=%zu: error %g",
-                   kv->name, M, N, K, (double)worst);
+            CHECKF(worst <= GEMM_TOL && pad_ok,
+                   "%s packed strided bf16 dot M=%zu N=%zu K=%zu: error %g", kv->name, M, N, K,
+                   (double)worst);
             free(wlb);
         }
         free(wl);
@@ -203,16 +210,17 @@ static float quant_error(const float *x, size_t ldx, const float *w, const float
 }
 
 static void check_i8(void) {
-    size_t sizes[][3] = {{1, 16, 2}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
-                         {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64}, {24, 48, 100},
-                         {30, 81, 7}, {11, 200, 33}};
+    size_t sizes[][3] = {{1, 16, 2},     {6, 16, 8},      {7, 33, 13},   {13, 50, 256},
+                         {1, 1280, 768}, {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64},
+                         {24, 48, 100},  {30, 81, 7},     {11, 200, 33}};
     const mnemo_kernels *port = mnemo__kernels_portable(), *avx2 = mnemo__kernels_avx2();
     size_t nv;
     const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], Kp = (K + 1) & ~(size_t)1;
         size_t ldx = K + 3, ldy = N + 1, panels = (N + 15) / 16;
-        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *sw = malloc(N * 4), *sx = malloc(M * 4);
+        float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *sw = malloc(N * 4),
+              *sx = malloc(M * 4);
         int8_t *wq = malloc(mnemo__packed_i8_size(N, K));
         int16_t *xq = malloc(M * (Kp + 2) * 2);
         float *y0 = malloc(M * ldy * 4), *y1 = malloc(M * ldy * 4), *yf = malloc(M * ldy * 4);
@@ -227,7 +235,8 @@ static void check_i8(void) {
             int same = 1;
             for (size_t m = 0; m < M; m++) {
                 same &= sx[m] == sx2[m];
-                for (size_t k = 0; k < Kp; k++) same &= xq[m * (Kp + 2) + k] == xq2[m * (Kp + 2) + k];
+                for (size_t k = 0; k < Kp; k++)
+                    same &= xq[m * (Kp + 2) + k] == xq2[m * (Kp + 2) + k];
             }
             CHECKF(same, "avx2 quantize_rows differs at M=%zu K=%zu", M, K);
             free(xq2), free(sx2);
@@ -265,7 +274,8 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
     const mnemo_kernels *ref = mnemo__kernels_ref();
     size_t K4 = (K + 3) & ~(size_t)3, ldu = K4 + 4;
     size_t ldx = K + 3, ldy = N + 1, panels = (N + 15) / 16;
-    float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *sw = malloc(N * 8), *sx = malloc(M * 4);
+    float *x = malloc(M * ldx * 4), *w = malloc(N * K * 4), *sw = malloc(N * 8),
+          *sx = malloc(M * 4);
     int32_t *zx = malloc(M * 4);
     int8_t *wq = malloc(mnemo__packed_u8_size(N, K));
     uint8_t *xu = malloc(M * ldu);
@@ -311,13 +321,15 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
                K);
         free(xu2), free(sx2), free(zx2);
     }
-    free(x), free(w), free(sw), free(sx), free(zx), free(wq), free(xu), free(y0), free(y1), free(yf);
+    free(x), free(w), free(sw), free(sx), free(zx), free(wq), free(xu), free(y0), free(y1),
+        free(yf);
 }
 
 static void check_u8(void) {
-    size_t sizes[][3] = {{1, 16, 4}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
-                         {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64}, {24, 48, 101},
-                         {30, 81, 7}, {11, 200, 34}, {3, 17, 1}, {40, 31, 767}};
+    size_t sizes[][3] = {{1, 16, 4},     {6, 16, 8},      {7, 33, 13},   {13, 50, 256},
+                         {1, 1280, 768}, {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64},
+                         {24, 48, 101},  {30, 81, 7},     {11, 200, 34}, {3, 17, 1},
+                         {40, 31, 767}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         check_u8_shape(sizes[s][0], sizes[s][1], sizes[s][2]);
     for (size_t M = 1; M <= 20; M++) check_u8_shape(M, 16 + 2 * M + 1, 60 + M);
@@ -328,7 +340,7 @@ static void check_u8(void) {
  * the quantization's bound of the f32 product: each weight moves by at most
  * its block's |d| (a clamp at +7 included), each activation by sx/2. */
 static void check_q4(void) {
-    size_t sizes[][3] = {{1, 16, 32}, {6, 16, 8}, {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
+    size_t sizes[][3] = {{1, 16, 32},     {6, 16, 8},   {7, 33, 13}, {13, 50, 256}, {1, 1280, 768},
                          {25, 100, 1152}, {12, 64, 64}, {30, 81, 7}, {11, 200, 97}};
     size_t nv;
     const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
@@ -381,7 +393,8 @@ static void check_q4_exact(void) {
     uint8_t *wq = malloc(mnemo__packed_q4_size(N, K));
     for (size_t n = 0; n < N; n++)
         for (size_t b = 0; b < nb; b++) {
-            float d = ldexpf((float)(1024 + (int)(rng % 1024)), -20 + (int)(rng % 7)); /* f16-exact */
+            float d =
+                ldexpf((float)(1024 + (int)(rng % 1024)), -20 + (int)(rng % 7)); /* f16-exact */
             rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
             int qmax = 1 + (int)(rng % 8); /* some blocks never reach -8 or 7 */
             for (size_t k = b * 32; k < K && k < b * 32 + 32; k++) {
@@ -453,7 +466,8 @@ static void test_dot_variants(void) {
     for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
         size_t n = widths[w];
         double want = 0, mag = 0;
-        for (size_t i = 0; i < n; i++) want += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
+        for (size_t i = 0; i < n; i++)
+            want += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
         for (size_t v = 0; v <= nv; v++) {
             const mnemo_kernels *k = v < nv ? ks[v] : mnemo__kernels_ref();
             CHECKF(k->dot_f32 != NULL, "%s: no dot_f32", k->name);
@@ -475,9 +489,12 @@ static void test_dot_i8_variants(void) {
     int8_t *a = malloc(1001), *b = malloc(1001);
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < 1001; i++) {
-            if (round == 0) a[i] = (int8_t)(rand() % 256 - 128), b[i] = (int8_t)(rand() % 256 - 128);
-            else if (round == 1) a[i] = -128, b[i] = -128;
-            else a[i] = 127, b[i] = (int8_t)(i % 2 ? -128 : 127);
+            if (round == 0)
+                a[i] = (int8_t)(rand() % 256 - 128), b[i] = (int8_t)(rand() % 256 - 128);
+            else if (round == 1)
+                a[i] = -128, b[i] = -128;
+            else
+                a[i] = 127, b[i] = (int8_t)(i % 2 ? -128 : 127);
         }
         for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
             size_t n = widths[w];
@@ -488,8 +505,8 @@ static void test_dot_i8_variants(void) {
                 CHECKF(k->dot_i8 != NULL, "%s: no dot_i8", k->name);
                 if (!k->dot_i8) continue;
                 int32_t got = k->dot_i8(a, b, n);
-                CHECKF(got == want, "%s dot_i8 n=%zu round %d: %d, want %lld", k->name, n, round, got,
-                       (long long)want);
+                CHECKF(got == want, "%s dot_i8 n=%zu round %d: %d, want %lld", k->name, n, round,
+                       got, (long long)want);
             }
         }
     }
@@ -509,16 +526,23 @@ static void test_hamming_variants(void) {
     uint32_t got[MAXN], want[MAXN];
     for (int round = 0; round < 4; round++) {
         for (size_t i = 0; i < MAXW; i++)
-            q[i] = round == 1 ? ~0ULL : round == 2 ? 0 : ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
+            q[i] = round == 1 ? ~0ULL
+                   : round == 2
+                       ? 0
+                       : ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
         for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
             size_t words = widths[w];
             for (size_t i = 0; i < MAXN * words; i++)
-                codes[i] = round == 1 ? 0 : round == 2 ? 0 : round == 3 && i % 2 ? q[i % words] ^ (1ULL << (i % 64))
-                         : ((uint64_t)rand() << 40) ^ ((uint64_t)rand() << 20) ^ (uint64_t)rand();
+                codes[i] = round == 1            ? 0
+                           : round == 2          ? 0
+                           : round == 3 && i % 2 ? q[i % words] ^ (1ULL << (i % 64))
+                                                 : ((uint64_t)rand() << 40) ^
+                                                       ((uint64_t)rand() << 20) ^ (uint64_t)rand();
             for (size_t i = 0; i < MAXN; i++) {
                 want[i] = 0;
                 for (size_t b = 0; b < words * 64; b++)
-                    want[i] += (uint32_t)(((q[b / 64] ^ codes[i * words + b / 64]) >> (b % 64)) & 1);
+                    want[i] +=
+                        (uint32_t)(((q[b / 64] ^ codes[i * words + b / 64]) >> (b % 64)) & 1);
             }
             for (size_t v = 0; v <= nv; v++) {
                 const mnemo_kernels *k = v < nv ? ks[v] : mnemo__kernels_ref();
@@ -530,8 +554,9 @@ static void test_hamming_variants(void) {
                     for (size_t i = 0; i < MAXN; i++) got[i] = 0xDEADBEEF;
                     k->hamming(q, codes, words, n, got);
                     for (size_t i = 0; i < MAXN; i++)
-                        CHECKF(got[i] == (i < n ? want[i] : 0xDEADBEEF), "%s hamming words=%zu n=%zu [%zu] round %d: %u, want %u",
-                               k->name, words, n, i, round, got[i], i < n ? want[i] : 0xDEADBEEF);
+                        CHECKF(got[i] == (i < n ? want[i] : 0xDEADBEEF),
+                               "%s hamming words=%zu n=%zu [%zu] round %d: %u, want %u", k->name,
+                               words, n, i, round, got[i], i < n ? want[i] : 0xDEADBEEF);
                 }
             }
         }
@@ -559,7 +584,8 @@ static void test_attention_packing(void) {
             memset(b, 0xAB, rows_n * 2); /* the kernel must write every element */
             mnemo__pack_pairs_rows_ref(x, ld, N, K, a);
             ks[v]->pack_pairs_rows(x, ld, N, K, b);
-            CHECKF(!memcmp(a, b, rows_n * 2), "%s pack_pairs_rows N=%zu K=%zu differs", ks[v]->name, N, K);
+            CHECKF(!memcmp(a, b, rows_n * 2), "%s pack_pairs_rows N=%zu K=%zu differs", ks[v]->name,
+                   N, K);
             /* cols: x as K' = N rows (keys) of N' = K columns (dims), panels 2 longer */
             size_t keys = N, dims = K, kp = (keys + 1) & ~(size_t)1, pst = (kp + 2) * 16;
             size_t panels = (dims + 15) / 16, cols_n = panels * pst;
@@ -568,7 +594,8 @@ static void test_attention_packing(void) {
             memset(d, 0x5A, cols_n * 2); /* the gap between panels stays untouched */
             mnemo__pack_pairs_cols_ref(x, ld, keys, dims, c, pst);
             ks[v]->pack_pairs_cols(x, ld, keys, dims, d, pst);
-            CHECKF(!memcmp(c, d, cols_n * 2), "%s pack_pairs_cols K=%zu N=%zu differs", ks[v]->name, keys, dims);
+            CHECKF(!memcmp(c, d, cols_n * 2), "%s pack_pairs_cols K=%zu N=%zu differs", ks[v]->name,
+                   keys, dims);
             /* Q·Kᵀ from the packed keys = the reference on the rounded keys */
             size_t M = 3;
             float *q = malloc(M * K * 4), *y0 = malloc(M * N * 4), *y1 = malloc(M * N * 4);
@@ -583,7 +610,8 @@ static void test_attention_packing(void) {
                 float e = fabsf(y0[i] - y1[i]) / (1.0f + fabsf(y0[i]));
                 worst = e > worst ? e : worst;
             }
-            CHECKF(worst < 1e-4f, "%s Q·Kᵀ on packed keys N=%zu K=%zu: error %g", ks[v]->name, N, K, (double)worst);
+            CHECKF(worst < 1e-4f, "%s Q·Kᵀ on packed keys N=%zu K=%zu: error %g", ks[v]->name, N, K,
+                   (double)worst);
             tried++;
             free(x), free(a), free(b), free(c), free(d), free(q), free(y0), free(y1), free(kb);
         }
@@ -611,7 +639,8 @@ static void test_norm_softmax_variants(void) {
                 float e = fabsf(a[i] - b[i]) / (fabsf(a[i]) + 1e-6f);
                 worst = e > worst ? e : worst;
             }
-            CHECKF(worst < 1e-6f, "%s rmsnorm n=%zu: relative error %g", ks[v]->name, n, (double)worst);
+            CHECKF(worst < 1e-6f, "%s rmsnorm n=%zu: relative error %g", ks[v]->name, n,
+                   (double)worst);
             /* windows: whole row, inner, one key */
             size_t win[][2] = {{0, n}, {n / 3, n - n / 4}, {n - 1, n}};
             for (int w = 0; w < 3; w++) {
@@ -626,11 +655,15 @@ static void test_norm_softmax_variants(void) {
                 int zeros = 1;
                 for (size_t i = 0; i < n; i++) {
                     worst = fabsf(a[i] - b[i]) > worst ? fabsf(a[i] - b[i]) : worst;
-                    if (i < lo || i >= hi) zeros &= b[i] == 0.0f;
-                    else sum += b[i];
+                    if (i < lo || i >= hi)
+                        zeros &= b[i] == 0.0f;
+                    else
+                        sum += b[i];
                 }
-                CHECKF(worst < 1e-6f && zeros && fabs(sum - 1) < 1e-5, "%s softmax n=%zu [%zu,%zu): "
-                       "error %g, zeros %d, sum %g", ks[v]->name, n, lo, hi, (double)worst, zeros, sum);
+                CHECKF(worst < 1e-6f && zeros && fabs(sum - 1) < 1e-5,
+                       "%s softmax n=%zu [%zu,%zu): "
+                       "error %g, zeros %d, sum %g",
+                       ks[v]->name, n, lo, hi, (double)worst, zeros, sum);
             }
             free(x), free(g), free(a), free(b);
         }
@@ -640,7 +673,8 @@ static void test_ops(void) {
     float x[4] = {1, 2, 3, 4}, g[4] = {1, 1, 2, 0.5f}, out[4];
     mnemo__rmsnorm(out, x, g, 4, 1e-6f);
     float r = 1.0f / sqrtf(7.5f + 1e-6f);
-    CHECK(fabsf(out[0] - r) < 1e-6f && fabsf(out[2] - 6 * r) < 1e-6f && fabsf(out[3] - 2 * r) < 1e-6f);
+    CHECK(fabsf(out[0] - r) < 1e-6f && fabsf(out[2] - 6 * r) < 1e-6f &&
+          fabsf(out[3] - 2 * r) < 1e-6f);
     float sm[3] = {1000, 1000, -1e30f};
     mnemo__softmax(sm, 3);
     CHECK(fabsf(sm[0] - 0.5f) < 1e-6f && sm[2] == 0.0f);

@@ -96,7 +96,6 @@ static void tinfo(buf *b, const char *name, uint32_t type, uint64_t offset, uint
     put_u64(b, offset);
 }
 
-
 static void tmp_path(char *out, size_t cap, const char *name) {
     snprintf(out, cap, "%s/%s", tmpdir, name);
 }
@@ -505,7 +504,7 @@ static void test_good_file(void) {
         if (rc == MNEMO_OK) {
             CHECK(strcmp(mnemo__gguf_path(g), path) == 0);
             const mnemo_gguf_tensor *t0 = mnemo__gguf_tensor_at(g, 0); /* at offset 0 */
-            CHECK(((uintptr_t)t0->data % GOOD_ALIGN) == 0); /* the mapping is aligned */
+            CHECK(((uintptr_t)t0->data % GOOD_ALIGN) == 0);            /* the mapping is aligned */
             check_good(g, t0->data, version);
         }
         mnemo__gguf_close(g);

@@ -43,7 +43,6 @@ static bytes make_raw(uint64_t n, const char *rest) {
     return b;
 }
 
-
 static void tmp_path(char *buf, size_t cap, const char *name) {
     snprintf(buf, cap, "%s/%s", tmpdir, name);
 }
@@ -219,9 +218,8 @@ static void test_good_file(void) {
  * tensors, a name of exactly the limit. */
 static void test_other_valid_files(void) {
     static const char *headers[] = {
-        "{}",
-        "{\"__metadata__\":{}}",
-        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", /* gap before */
+        "{}", "{\"__metadata__\":{}}",
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",    /* gap before */
         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}   ", /* padded, trailing */
         "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4],\"dtype\":\"F32\",\"extra\":1}}",
         /* an empty tensor inside another's range holds no bytes: no overlap */
@@ -243,8 +241,8 @@ static void test_other_valid_files(void) {
     char name[MNEMO_SAFETENSORS_MAX_NAME + 1], header[1200];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
-    snprintf(header, sizeof header, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-             name);
+    snprintf(header, sizeof header,
+             "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", name);
     bytes b = make_file(header, data, 4);
     mnemo_safetensors *st;
     mnemo_error err;
@@ -276,68 +274,106 @@ static const bad_case bad_cases[] = {
     {"\"w\"", 0, MNEMO_EFORMAT, {"not valid JSON"}}, /* jansson refuses non-containers */
     {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
      "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-     8, MNEMO_EFORMAT, {"not valid JSON", "duplicate"}},
-    {"{\"w\xff\":{}}", 0, MNEMO_EFORMAT, {"not valid JSON"}}, /* bad UTF-8 */
+     8,
+     MNEMO_EFORMAT,
+     {"not valid JSON", "duplicate"}},
+    {"{\"w\xff\":{}}", 0, MNEMO_EFORMAT, {"not valid JSON"}},     /* bad UTF-8 */
     {"{\"w\\u0000x\":{}}", 0, MNEMO_EFORMAT, {"not valid JSON"}}, /* NUL in a name */
     {"{\"w\": 5}", 0, MNEMO_EFORMAT, {"tensor \"w\"", "entry must be an object", "an integer"}},
     {"{\"w\": [1]}", 0, MNEMO_EFORMAT, {"tensor \"w\"", "entry must be an object"}},
-    {T1("\"I8\"", "[4]", "[0,4]"), 4, MNEMO_EUNSUPPORTED,
+    {T1("\"I8\"", "[4]", "[0,4]"),
+     4,
+     MNEMO_EUNSUPPORTED,
      {"tensor \"w\"", "dtype I8 is not supported", "F32, F16 and BF16"}},
     {T1("\"F64\"", "[1]", "[0,8]"), 8, MNEMO_EUNSUPPORTED, {"tensor \"w\"", "dtype F64"}},
     {T1("\"F8_E4M3\"", "[1]", "[0,1]"), 8, MNEMO_EUNSUPPORTED, {"F8_E4M3 is not supported"}},
-    {T1("\"f32\"", "[1]", "[0,4]"), 4, MNEMO_EUNSUPPORTED,
+    {T1("\"f32\"", "[1]", "[0,4]"),
+     4,
+     MNEMO_EUNSUPPORTED,
      {"tensor \"w\"", "unknown dtype \"f32\"", "F32, F16 and BF16"}},
     {T1("5", "[1]", "[0,4]"), 4, MNEMO_EFORMAT, {"tensor \"w\"", "\"dtype\" must be a string"}},
-    {"{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, MNEMO_EFORMAT,
+    {"{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}",
+     4,
+     MNEMO_EFORMAT,
      {"tensor \"w\"", "\"dtype\"", "found nothing"}},
     {T1("\"F32\"", "3", "[0,4]"), 4, MNEMO_EFORMAT, {"tensor \"w\"", "\"shape\" must be an array"}},
-    {"{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, MNEMO_EFORMAT,
+    {"{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}",
+     4,
+     MNEMO_EFORMAT,
      {"tensor \"w\"", "\"shape\"", "found nothing"}},
     {T1("\"F32\"", "[-1]", "[0,4]"), 4, MNEMO_EFORMAT, {"tensor \"w\"", "shape[0] is -1"}},
-    {T1("\"F32\"", "[1, 2.0]", "[0,8]"), 8, MNEMO_EFORMAT,
+    {T1("\"F32\"", "[1, 2.0]", "[0,8]"),
+     8,
+     MNEMO_EFORMAT,
      {"tensor \"w\"", "shape[1] must be a non-negative integer"}},
     {T1("\"F32\"", "[\"2\"]", "[0,8]"), 8, MNEMO_EFORMAT, {"shape[0]", "a string"}},
-    {T1("\"F32\"", "[1,1,1,1,1]", "[0,4]"), 4, MNEMO_EUNSUPPORTED,
+    {T1("\"F32\"", "[1,1,1,1,1]", "[0,4]"),
+     4,
+     MNEMO_EUNSUPPORTED,
      {"tensor \"w\"", "5 dimensions", "at most 4"}},
-    {T1("\"F32\"", "[4294967296,4294967296,2]", "[0,4]"), 4, MNEMO_EFORMAT,
+    {T1("\"F32\"", "[4294967296,4294967296,2]", "[0,4]"),
+     4,
+     MNEMO_EFORMAT,
      {"tensor \"w\"", "overflows", "[4294967296, 4294967296, 2]"}},
     /* the element count fits, the byte count does not */
     {T1("\"F32\"", "[2305843009213693952,2]", "[0,4]"), 4, MNEMO_EFORMAT, {"overflows"}},
     /* the reference multiplies left to right and refuses this too */
     {T1("\"BF16\"", "[4294967296,4294967296,0]", "[0,0]"), 0, MNEMO_EFORMAT, {"overflows"}},
-    {T1("\"F32\"", "[9223372036854775807,9223372036854775807]", "[0,4]"), 4, MNEMO_EFORMAT,
+    {T1("\"F32\"", "[9223372036854775807,9223372036854775807]", "[0,4]"),
+     4,
+     MNEMO_EFORMAT,
      {"overflows"}},
     {T1("\"F32\"", "[99999999999999999999]", "[0,4]"), 4, MNEMO_EFORMAT, {"not valid JSON"}},
-    {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, MNEMO_EFORMAT,
+    {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1]}}",
+     4,
+     MNEMO_EFORMAT,
      {"tensor \"w\"", "\"data_offsets\" must be two", "found nothing"}},
-    {T1("\"F32\"", "[1]", "[0]"), 4, MNEMO_EFORMAT, {"\"data_offsets\" must be two", "another length"}},
+    {T1("\"F32\"", "[1]", "[0]"),
+     4,
+     MNEMO_EFORMAT,
+     {"\"data_offsets\" must be two", "another length"}},
     {T1("\"F32\"", "[1]", "[0,4,8]"), 8, MNEMO_EFORMAT, {"\"data_offsets\" must be two"}},
     {T1("\"F32\"", "[1]", "{}"), 4, MNEMO_EFORMAT, {"\"data_offsets\" must be two", "an object"}},
-    {T1("\"F32\"", "[1]", "[0,\"4\"]"), 4, MNEMO_EFORMAT, {"tensor \"w\"", "data_offsets[1]", "a string"}},
+    {T1("\"F32\"", "[1]", "[0,\"4\"]"),
+     4,
+     MNEMO_EFORMAT,
+     {"tensor \"w\"", "data_offsets[1]", "a string"}},
     {T1("\"F32\"", "[1]", "[-4,0]"), 4, MNEMO_EFORMAT, {"data_offsets[0]", "negative"}},
     {T1("\"F32\"", "[1]", "[0.0,4]"), 4, MNEMO_EFORMAT, {"data_offsets[0]"}},
     {T1("\"F32\"", "[0]", "[8,4]"), 8, MNEMO_EFORMAT, {"tensor \"w\"", "begin is after end"}},
-    {T1("\"F32\"", "[2]", "[0,8]"), 4, MNEMO_EFORMAT,
+    {T1("\"F32\"", "[2]", "[0,8]"),
+     4,
+     MNEMO_EFORMAT,
      {"tensor \"w\"", "end 8 is past the end of the data region (4 bytes)"}},
     {T1("\"F32\"", "[0]", "[5,5]"), 4, MNEMO_EFORMAT, {"past the end of the data region"}},
     {T1("\"F32\"", "[1]", "[0,18446744073709551615]"), 4, MNEMO_EFORMAT, {"not valid JSON"}},
     {T1("\"F32\"", "[1]", "[0,9223372036854775807]"), 4, MNEMO_EFORMAT, {"past the end"}},
-    {T1("\"F32\"", "[2]", "[0,4]"), 4, MNEMO_EFORMAT,
+    {T1("\"F32\"", "[2]", "[0,4]"),
+     4,
+     MNEMO_EFORMAT,
      {"tensor \"w\"", "[0, 4] hold 4 bytes", "shape [2] of F32 needs 8 bytes"}},
     {T1("\"BF16\"", "[2]", "[0,8]"), 8, MNEMO_EFORMAT, {"hold 8 bytes", "BF16 needs 4 bytes"}},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
      "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
-     12, MNEMO_EFORMAT, {"tensor \"b\"", "overlap", "tensor \"a\" [0, 8]"}},
+     12,
+     MNEMO_EFORMAT,
+     {"tensor \"b\"", "overlap", "tensor \"a\" [0, 8]"}},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
      "\"b\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[0,8]}}",
-     8, MNEMO_EFORMAT, {"overlap"}},
+     8,
+     MNEMO_EFORMAT,
+     {"overlap"}},
     /* b lies inside big; c starts after b ends but still inside big */
     {"{\"big\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
      "\"c\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]},"
      "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-     16, MNEMO_EFORMAT, {"overlap", "tensor \"big\""}},
+     16,
+     MNEMO_EFORMAT,
+     {"overlap", "tensor \"big\""}},
     {"{\"__metadata__\":[1]}", 0, MNEMO_EFORMAT, {"\"__metadata__\" must be an object of strings"}},
-    {"{\"__metadata__\":{\"format\":\"pt\",\"k\":1}}", 0, MNEMO_EFORMAT,
+    {"{\"__metadata__\":{\"format\":\"pt\",\"k\":1}}",
+     0,
+     MNEMO_EFORMAT,
      {"__metadata__[\"k\"] must be a string", "an integer"}},
 };
 
@@ -352,7 +388,10 @@ static const struct {
     {0, "", 0, MNEMO_EFORMAT, {"not valid JSON"}},
     {100000001, "{}", 0, MNEMO_ETOOBIG, {"100000001 bytes", "over the limit"}},
     {UINT64_MAX, "{}", 0, MNEMO_ETOOBIG, {"18446744073709551615", "over the limit"}},
-    {50, "{\"a\":{\"dtype\":\"F32\"}}", 0, MNEMO_EFORMAT,
+    {50,
+     "{\"a\":{\"dtype\":\"F32\"}}",
+     0,
+     MNEMO_EFORMAT,
      {"header length 50 runs past the end of the file"}},
     {3, "{}", 0, MNEMO_EFORMAT, {"header length 3 runs past the end of the file (10 bytes)"}},
 };
@@ -399,8 +438,8 @@ static void test_bad_files(void) {
     char name[MNEMO_SAFETENSORS_MAX_NAME + 2], header[1200];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = 0;
-    snprintf(header, sizeof header, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-             name);
+    snprintf(header, sizeof header,
+             "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", name);
     bytes b = make_file(header, zeros, 4);
     const char *words[] = {"1025 bytes", "at most 1024"};
     check_refused(&b, "long name", MNEMO_EUNSUPPORTED, words, 2);
@@ -439,8 +478,11 @@ static void test_truncated(void) {
         int rc2 = mnemo__safetensors_open_memory(copy, cut, &st, &err);
         if (rc2 == MNEMO_OK) mnemo__safetensors_close(st);
         free(copy);
-        if (rc == MNEMO_EFORMAT && rc2 == MNEMO_EFORMAT) refused++;
-        else CHECKF(0, "prefix of %zu bytes: %s / %s", cut, mnemo_status_name(rc), mnemo_status_name(rc2));
+        if (rc == MNEMO_EFORMAT && rc2 == MNEMO_EFORMAT)
+            refused++;
+        else
+            CHECKF(0, "prefix of %zu bytes: %s / %s", cut, mnemo_status_name(rc),
+                   mnemo_status_name(rc2));
     }
     CHECKF(refused == b.n, "%zu of %zu prefixes refused", refused, b.n);
     free(b.p);
@@ -485,10 +527,11 @@ static void test_many_tensors(void) {
     char *header = malloc(cap);
     at += (size_t)snprintf(header + at, cap - at, "{");
     for (int i = 0; i < N; i++)
-        at += (size_t)snprintf(header + at, cap - at,
-                               "%s\"layers.%d.mlp.up_proj.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
-                               "\"data_offsets\":[%d,%d]}",
-                               i ? "," : "", i, 4 * (N - 1 - i), 4 * (N - i));
+        at +=
+            (size_t)snprintf(header + at, cap - at,
+                             "%s\"layers.%d.mlp.up_proj.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
+                             "\"data_offsets\":[%d,%d]}",
+                             i ? "," : "", i, 4 * (N - 1 - i), 4 * (N - i));
     snprintf(header + at, cap - at, "}");
     float *data = malloc(N * sizeof(float));
     for (int i = 0; i < N; i++) data[N - 1 - i] = (float)i;
@@ -531,11 +574,11 @@ static void test_conversions(void) {
     CHECK(mnemo__f16_to_f32(0x3C00) == 1.0f);
     CHECK(mnemo__f16_to_f32(0xC100) == -2.5f);
     CHECK(mnemo__f16_to_f32(0x7BFF) == 65504.0f);
-    CHECK(mnemo__f16_to_f32(0x0001) == ldexpf(1.0f, -24));     /* smallest subnormal */
+    CHECK(mnemo__f16_to_f32(0x0001) == ldexpf(1.0f, -24)); /* smallest subnormal */
     CHECK(mnemo__f16_to_f32(0x8001) == -ldexpf(1.0f, -24));
     CHECK(mnemo__f16_to_f32(0x03FF) == 1023.0f * ldexpf(1.0f, -24)); /* largest subnormal */
     CHECK(mnemo__f16_to_f32(0x0200) == ldexpf(1.0f, -15));
-    CHECK(mnemo__f16_to_f32(0x0400) == ldexpf(1.0f, -14));     /* smallest normal */
+    CHECK(mnemo__f16_to_f32(0x0400) == ldexpf(1.0f, -14)); /* smallest normal */
     CHECK(f32_bits(mnemo__f16_to_f32(0x0000)) == 0x00000000u);
     CHECK(f32_bits(mnemo__f16_to_f32(0x8000)) == 0x80000000u); /* -0 keeps its sign */
     CHECK(isinf(mnemo__f16_to_f32(0x7C00)) && mnemo__f16_to_f32(0x7C00) > 0);
@@ -565,7 +608,7 @@ static void test_conversions(void) {
     /* f32 -> bf16, round to nearest, ties to even */
     CHECK(mnemo__f32_to_bf16(1.0f) == 0x3F80);
     CHECK(mnemo__f32_to_bf16(-2.5f) == 0xC020);
-    CHECK(mnemo__f32_to_bf16(65504.0f) == 0x4780);             /* 0x477FE000 rounds up: 65536 */
+    CHECK(mnemo__f32_to_bf16(65504.0f) == 0x4780);               /* 0x477FE000 rounds up: 65536 */
     CHECK(mnemo__f32_to_bf16(from_bits(0x3F808000u)) == 0x3F80); /* tie, even below */
     CHECK(mnemo__f32_to_bf16(from_bits(0x3F818000u)) == 0x3F82); /* tie, even above */
     CHECK(mnemo__f32_to_bf16(from_bits(0x3F808001u)) == 0x3F81); /* just over the tie */
@@ -631,7 +674,8 @@ static void test_real_model(void) {
     }
     int64_t transposed[] = {768, 262144};
     rc = mnemo__safetensors_expect(st, "embed_tokens.weight", 2, transposed, &t, &err);
-    CHECKF(rc == MNEMO_EFORMAT && strstr(err.message, "[262144, 768] (F32); expected [768, 262144]"),
+    CHECKF(rc == MNEMO_EFORMAT &&
+               strstr(err.message, "[262144, 768] (F32); expected [768, 262144]"),
            "%s", err.message);
     size_t n_f32 = 0;
     for (size_t i = 0; i < mnemo__safetensors_count(st); i++)

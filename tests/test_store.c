@@ -66,7 +66,8 @@ static void fresh_dir(char *buf, size_t cap) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", buf);
     if (system(cmd)) exit(2);
     if (pg_url)
-        pg_sql("SET client_min_messages = warning; DROP TABLE IF EXISTS mnemo_memories, mnemo_history, mnemo_info; "
+        pg_sql("SET client_min_messages = warning; DROP TABLE IF EXISTS mnemo_memories, "
+               "mnemo_history, mnemo_info; "
                "DROP FUNCTION IF EXISTS mnemo_meta");
 }
 
@@ -78,8 +79,10 @@ static mnemo_store_options at(const char *dir) {
 static mnemo_store *open_store(const char *dir, const mnemo_store_options *extra) {
     mnemo_store_options o = {0};
     if (extra) o = *extra;
-    if (pg_url) o.url = pg_url;
-    else o.data_dir = dir;
+    if (pg_url)
+        o.url = pg_url;
+    else
+        o.data_dir = dir;
     if (!extra || !extra->model) o.model = model;
     if (!o.model_name) o.model_name = "tiny";
     o.clock = fake_clock;
@@ -93,7 +96,8 @@ static mnemo_store *open_store(const char *dir, const mnemo_store_options *extra
 
 static int add1(mnemo_store *s, const char *text, const char *meta, const char *ns, char *id_out,
                 mnemo_memory_event *ev) {
-    mnemo_memory_input in = {.text = text, .text_len = strlen(text), .metadata = meta, .scope = {.ns = ns}};
+    mnemo_memory_input in = {
+        .text = text, .text_len = strlen(text), .metadata = meta, .scope = {.ns = ns}};
     mnemo_memory_added out;
     mnemo_error err;
     int rc = mnemo_memory_add(s, &in, 1, &out, &err);
@@ -117,7 +121,8 @@ static void test_schema_and_roundtrip(void) {
     mnemo_store *s = open_store(dir, NULL);
     if (!s) return;
     char id[MNEMO_MEMORY_ID_SIZE];
-    CHECK(add1(s, "the cat sat on the mat", "{\"lang\": \"en\", \"n\": 3}", NULL, id, NULL) == MNEMO_OK);
+    CHECK(add1(s, "the cat sat on the mat", "{\"lang\": \"en\", \"n\": 3}", NULL, id, NULL) ==
+          MNEMO_OK);
     CHECK(strlen(id) == 32);
     mnemo_memories *m = NULL;
     mnemo_error err;
@@ -141,14 +146,16 @@ static void test_schema_and_roundtrip(void) {
                           {"PRAGMA user_version", "2"},
                           {"SELECT value FROM store_info WHERE key = 'dim'", "64"},
                           {"SELECT value FROM store_info WHERE key = 'model_name'", "tiny"},
-                          {"SELECT value FROM store_info WHERE key = 'prompt_query'", "task: search result | query: "},
+                          {"SELECT value FROM store_info WHERE key = 'prompt_query'",
+                           "task: search result | query: "},
                           {"SELECT count(*) FROM memories", "1"},
                           {"SELECT length(vector) FROM memories", "256"},
                           {"SELECT event FROM history", "added"},
                           {"PRAGMA integrity_check", "ok"}};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
         CHECK(sqlite3_prepare_v2(db, q[i][0], -1, &st, NULL) == SQLITE_OK);
-        CHECKF(sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), q[i][1]),
+        CHECKF(sqlite3_step(st) == SQLITE_ROW &&
+                   !strcmp((const char *)sqlite3_column_text(st, 0), q[i][1]),
                "%s: want %s", q[i][0], q[i][1]);
         sqlite3_finalize(st);
     }
@@ -162,15 +169,18 @@ static void test_schema_and_roundtrip(void) {
     /* No data dir: refused, with the flag named. */
     mnemo_store_options o = {.model = model};
     mnemo_store *bad = NULL;
-    CHECK(mnemo_store_open(&o, &bad, &err) == MNEMO_EINVAL && strstr(err.message, "--data-dir") && !bad);
+    CHECK(mnemo_store_open(&o, &bad, &err) == MNEMO_EINVAL && strstr(err.message, "--data-dir") &&
+          !bad);
     o.data_dir = dir;
     o.synchronous = "sometimes";
     CHECK(mnemo_store_open(&o, &bad, &err) == MNEMO_EINVAL && strstr(err.message, "synchronous"));
 }
 
 static void test_filters_unit(void) {
-    json_t *meta = json_loads("{\"color\": \"red\", \"n\": 5, \"x\": 2.5, \"ok\": true, \"nil\": null, "
-                              "\"tags\": \"a\", \"nested\": {\"deep\": \"yes\"}}", 0, NULL);
+    json_t *meta =
+        json_loads("{\"color\": \"red\", \"n\": 5, \"x\": 2.5, \"ok\": true, \"nil\": null, "
+                   "\"tags\": \"a\", \"nested\": {\"deep\": \"yes\"}}",
+                   0, NULL);
     struct {
         const char *filter;
         int want;
@@ -213,7 +223,8 @@ static void test_filters_unit(void) {
         mnemo_error err;
         int rc = mnemo__filter_parse(cases[i].filter, &f, &err);
         CHECKF(rc == MNEMO_OK, "%s: %s", cases[i].filter, err.message);
-        CHECKF(mnemo__filter_match(f, meta) == cases[i].want, "%s: want %d", cases[i].filter, cases[i].want);
+        CHECKF(mnemo__filter_match(f, meta) == cases[i].want, "%s: want %d", cases[i].filter,
+               cases[i].want);
         mnemo__filter_free(f);
     }
     const char *bad[][2] = {{"{\"a\": {\"$regex\": \"x\"}}", "$regex"},
@@ -230,8 +241,8 @@ static void test_filters_unit(void) {
         mnemo_filter *f = NULL;
         mnemo_error err;
         int rc = mnemo__filter_parse(bad[i][0], &f, &err);
-        CHECKF(rc == MNEMO_EINVAL && strstr(err.message, bad[i][1]), "%s: rc %d, '%s'", bad[i][0], rc,
-               rc ? err.message : "");
+        CHECKF(rc == MNEMO_EINVAL && strstr(err.message, bad[i][1]), "%s: rc %d, '%s'", bad[i][0],
+               rc, rc ? err.message : "");
         mnemo__filter_free(f);
     }
     json_decref(meta);
@@ -247,17 +258,20 @@ static void test_search_and_filters(void) {
     char texts[60][64], metas[60][96];
     for (int i = 0; i < 60; i++) {
         snprintf(texts[i], sizeof texts[i], "note %d about topic %d and zebra%d", i, i % 7, i);
-        snprintf(metas[i], sizeof metas[i], "{\"i\": %d, \"kind\": \"%s\"%s}", i, i % 2 ? "odd" : "even",
-                 i % 10 == 3 ? ", \"rare\": true" : "");
-        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .metadata = metas[i]};
+        snprintf(metas[i], sizeof metas[i], "{\"i\": %d, \"kind\": \"%s\"%s}", i,
+                 i % 2 ? "odd" : "even", i % 10 == 3 ? ", \"rare\": true" : "");
+        in[i] = (mnemo_memory_input){
+            .text = texts[i], .text_len = strlen(texts[i]), .metadata = metas[i]};
     }
     mnemo_memory_added out[60];
     mnemo_error err;
     CHECKF(mnemo_memory_add(s, in, 60, out, &err) == MNEMO_OK, "%s", err.message);
-    for (int i = 1; i < 60; i++) CHECK(strcmp(out[i].id, out[i - 1].id) && out[i].event == MNEMO_MEMORY_ADDED);
+    for (int i = 1; i < 60; i++)
+        CHECK(strcmp(out[i].id, out[i - 1].id) && out[i].event == MNEMO_MEMORY_ADDED);
     /* ids in input order: get(out[i]) is texts[i] */
     mnemo_memories *m = NULL;
-    CHECK(mnemo_memory_get(s, out[41].id, &m, &err) == MNEMO_OK && m && !strcmp(m->items[0].text, texts[41]));
+    CHECK(mnemo_memory_get(s, out[41].id, &m, &err) == MNEMO_OK && m &&
+          !strcmp(m->items[0].text, texts[41]));
     mnemo_memories_free(m);
 
     /* Vector search: the memory's own text ranks it first. */
@@ -299,7 +313,8 @@ static void test_search_and_filters(void) {
         so.k = 100;
         m = NULL;
         CHECKF(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK, "%s: %s", ops[i].f, err.message);
-        CHECKF(m && m->n == ops[i].want, "%s: %zu results, want %zu", ops[i].f, m ? m->n : 0, ops[i].want);
+        CHECKF(m && m->n == ops[i].want, "%s: %zu results, want %zu", ops[i].f, m ? m->n : 0,
+               ops[i].want);
         CHECK(count(s, NULL, ops[i].f) == ops[i].want);
         mnemo_memories_free(m);
     }
@@ -317,7 +332,8 @@ static void test_search_and_filters(void) {
     so.has_min_score = 0;
 
     /* Text mode: BM25 on a word only one memory has. */
-    so = (mnemo_search_options){.query = "zebra23", .query_len = 7, .k = 3, .mode = MNEMO_SEARCH_TEXT};
+    so = (mnemo_search_options){
+        .query = "zebra23", .query_len = 7, .k = 3, .mode = MNEMO_SEARCH_TEXT};
     CHECKF(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK, "%s", err.message);
     CHECK(m && m->n == 1 && !strcmp(m->items[0].text, texts[23]) && m->items[0].score > 0);
     mnemo_memories_free(m);
@@ -327,13 +343,15 @@ static void test_search_and_filters(void) {
     CHECKF(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK, "%s", err.message);
     mnemo_memories_free(m);
     /* Hybrid: the exact word and its own text agree. */
-    so = (mnemo_search_options){.query = texts[23], .query_len = strlen(texts[23]), .k = 5, .mode = MNEMO_SEARCH_HYBRID};
+    so = (mnemo_search_options){
+        .query = texts[23], .query_len = strlen(texts[23]), .k = 5, .mode = MNEMO_SEARCH_HYBRID};
     CHECKF(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK, "%s", err.message);
     int found = 0;
     for (size_t i = 0; m && i < m->n; i++)
         if (!strcmp(m->items[i].text, texts[23])) found = 1;
     CHECK(m && m->n == 5 && found); /* first of the text list */
-    CHECK(m && m->items[0].score >= 1.0 / (MNEMO_RRF_K + 1) && m->items[0].score <= 2.0 / (MNEMO_RRF_K + 1));
+    CHECK(m && m->items[0].score >= 1.0 / (MNEMO_RRF_K + 1) &&
+          m->items[0].score <= 2.0 / (MNEMO_RRF_K + 1));
     mnemo_memories_free(m);
     /* By vector. */
     float v[64];
@@ -345,22 +363,25 @@ static void test_search_and_filters(void) {
     mnemo_embed(ctx, &t, &tl, 1, &eo, v, NULL, NULL);
     mnemo_context_free(ctx);
     so = (mnemo_search_options){.vector = v, .vector_dim = 64, .k = 1};
-    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m && m->n == 1 && !strcmp(m->items[0].text, texts[5]));
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m && m->n == 1 &&
+          !strcmp(m->items[0].text, texts[5]));
     CHECK(m && m->items[0].score > 0.9999);
     mnemo_memories_free(m);
 
     /* A memory added with its own vector is found by it. */
     float own[64];
     for (int d = 0; d < 64; d++) own[d] = (float)((d * 7919) % 13) - 6.0f;
-    mnemo_memory_input vin = {.text = "with a vector", .text_len = 13, .vector = own, .vector_dim = 64};
+    mnemo_memory_input vin = {
+        .text = "with a vector", .text_len = 13, .vector = own, .vector_dim = 64};
     mnemo_memory_added vout;
     CHECKF(mnemo_memory_add(s, &vin, 1, &vout, &err) == MNEMO_OK, "%s", err.message);
     so = (mnemo_search_options){.vector = own, .vector_dim = 64, .k = 1};
-    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m && m->n == 1 && !strcmp(m->items[0].id, vout.id) &&
-          m->items[0].score > 0.9999);
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m && m->n == 1 &&
+          !strcmp(m->items[0].id, vout.id) && m->items[0].score > 0.9999);
     mnemo_memories_free(m);
     vin.vector_dim = 3;
-    CHECK(mnemo_memory_add(s, &vin, 1, &vout, &err) == MNEMO_EINVAL && strstr(err.message, "vector"));
+    CHECK(mnemo_memory_add(s, &vin, 1, &vout, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "vector"));
     CHECK(mnemo_memory_delete(s, vout.id, &err) == MNEMO_OK);
 
     /* Scope: another namespace sees nothing. */
@@ -370,7 +391,8 @@ static void test_search_and_filters(void) {
 
     /* Delete by filter. */
     size_t nd = 0;
-    CHECK(mnemo_memory_delete_where(s, NULL, "{\"kind\": \"odd\"}", &nd, &err) == MNEMO_OK && nd == 30);
+    CHECK(mnemo_memory_delete_where(s, NULL, "{\"kind\": \"odd\"}", &nd, &err) == MNEMO_OK &&
+          nd == 30);
     CHECK(count(s, NULL, NULL) == 30 && count(s, NULL, "{\"kind\": \"odd\"}") == 0);
     mnemo_store_close(s);
     s = open_store(dir, NULL);
@@ -390,8 +412,12 @@ static void test_scopes(void) {
     mnemo_memory_added out[3];
     mnemo_error err;
     CHECK(mnemo_memory_add(s, in, 3, out, &err) == MNEMO_OK);
-    mnemo_memory_scope sc[] = {{.ns = "n1"}, {.ns = "n1", .user_id = "u1"}, {.ns = "n1", .session_id = "s1"},
-                               {.ns = "n2"}, {.ns = "n1", .user_id = "u3"}, {.ns = "n1", .agent_id = "a1", .user_id = "u1"}};
+    mnemo_memory_scope sc[] = {{.ns = "n1"},
+                               {.ns = "n1", .user_id = "u1"},
+                               {.ns = "n1", .session_id = "s1"},
+                               {.ns = "n2"},
+                               {.ns = "n1", .user_id = "u3"},
+                               {.ns = "n1", .agent_id = "a1", .user_id = "u1"}};
     size_t want[] = {2, 1, 1, 1, 0, 1};
     for (size_t i = 0; i < 6; i++) {
         size_t n;
@@ -429,7 +455,8 @@ static void test_pagination(void) {
         CHECKF(mnemo_memory_list(s, &lo, &m, &err) == MNEMO_OK, "%s", err.message);
         if (!m) break;
         pages++;
-        for (size_t i = 0; i < m->n; i++) CHECK(!strcmp(m->items[i].id, ids[seen + (int)i])); /* oldest first */
+        for (size_t i = 0; i < m->n; i++)
+            CHECK(!strcmp(m->items[i].id, ids[seen + (int)i])); /* oldest first */
         seen += (int)m->n;
         CHECK(m->n == (pages < 3 ? 10u : 5u));
         if (!m->next_cursor) {
@@ -472,7 +499,8 @@ static void test_ttl(void) {
     mnemo_error err;
     CHECK(mnemo_memory_add(s, in, 2, out, &err) == MNEMO_OK);
     mnemo_memories *m = NULL;
-    CHECK(mnemo_memory_get(s, out[0].id, &m, &err) == MNEMO_OK && m->items[0].expires_at == t0 + 10);
+    CHECK(mnemo_memory_get(s, out[0].id, &m, &err) == MNEMO_OK &&
+          m->items[0].expires_at == t0 + 10);
     mnemo_memories_free(m);
     set_fake_now(t0 + 5);
     CHECK(count(s, NULL, NULL) == 2);
@@ -480,7 +508,8 @@ static void test_ttl(void) {
     CHECK(count(s, NULL, NULL) == 1);
     CHECK(mnemo_memory_get(s, out[0].id, &m, &err) == MNEMO_ENOENT);
     mnemo_search_options so = {.query = "short lived", .query_len = 11, .k = 10};
-    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 1 && !strcmp(m->items[0].text, "forever"));
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 1 &&
+          !strcmp(m->items[0].text, "forever"));
     mnemo_memories_free(m);
     so.mode = MNEMO_SEARCH_TEXT;
     CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 0);
@@ -493,7 +522,9 @@ static void test_ttl(void) {
     CHECK(mnemo_store_sweep(s, &swept, &err) == MNEMO_OK && swept == 0);
     mnemo_history *h = NULL;
     CHECK(mnemo_memory_history(s, out[0].id, &h, &err) == MNEMO_OK && h->n == 2);
-    if (h && h->n == 2) CHECK(!strcmp(h->items[1].event, "deleted") && h->items[1].reason && !strcmp(h->items[1].reason, "expired"));
+    if (h && h->n == 2)
+        CHECK(!strcmp(h->items[1].event, "deleted") && h->items[1].reason &&
+              !strcmp(h->items[1].reason, "expired"));
     mnemo_history_free(h);
     /* expires_at absolute, and update clearing it */
     mnemo_memory_input e = {.text = "until then", .text_len = 10, .expires_at = fake_now() + 100};
@@ -520,7 +551,10 @@ static void test_ttl(void) {
     /* the row is gone from the table (not only hidden) */
     if (pg_url) {
         CHECK(pg_sql("SELECT count(*) FROM mnemo_memories WHERE text = 'quick'") == 0);
-        CHECK(pg_sql("SELECT count(*) FROM mnemo_history WHERE text = 'quick' AND reason = 'expired'") == 1);
+        CHECK(
+            pg_sql(
+                "SELECT count(*) FROM mnemo_history WHERE text = 'quick' AND reason = 'expired'") ==
+            1);
         mnemo_store_close(s);
         return;
     }
@@ -551,22 +585,27 @@ static void test_dedup(void) {
     mnemo_store_options o = {.dedup_threshold = cos - 0.001};
     mnemo_store *s = open_store(dir, &o);
     if (!s) return;
-    char id1[MNEMO_MEMORY_ID_SIZE], id2[MNEMO_MEMORY_ID_SIZE], id3[MNEMO_MEMORY_ID_SIZE], id4[MNEMO_MEMORY_ID_SIZE];
+    char id1[MNEMO_MEMORY_ID_SIZE], id2[MNEMO_MEMORY_ID_SIZE], id3[MNEMO_MEMORY_ID_SIZE],
+        id4[MNEMO_MEMORY_ID_SIZE];
     mnemo_memory_event ev;
     CHECK(add1(s, a, NULL, NULL, id1, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_ADDED);
-    CHECK(add1(s, a, NULL, NULL, id2, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_DUPLICATE && !strcmp(id1, id2));
+    CHECK(add1(s, a, NULL, NULL, id2, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_DUPLICATE &&
+          !strcmp(id1, id2));
     CHECK(count(s, NULL, NULL) == 1);
     /* the same text in another namespace is another memory */
-    CHECK(add1(s, a, NULL, "elsewhere", id3, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_ADDED && strcmp(id1, id3));
+    CHECK(add1(s, a, NULL, "elsewhere", id3, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_ADDED &&
+          strcmp(id1, id3));
     /* near-duplicate: updates the first */
-    CHECK(add1(s, b, "{\"v\": 2}", NULL, id4, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_MERGED && !strcmp(id1, id4));
+    CHECK(add1(s, b, "{\"v\": 2}", NULL, id4, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_MERGED &&
+          !strcmp(id1, id4));
     CHECK(count(s, NULL, NULL) == 1);
     mnemo_memories *m = NULL;
     mnemo_error err;
     CHECK(mnemo_memory_get(s, id1, &m, &err) == MNEMO_OK && !strcmp(m->items[0].text, b));
     mnemo_memories_free(m);
     mnemo_history *h = NULL;
-    CHECK(mnemo_memory_history(s, id1, &h, &err) == MNEMO_OK && h->n == 2 && !strcmp(h->items[1].event, "updated"));
+    CHECK(mnemo_memory_history(s, id1, &h, &err) == MNEMO_OK && h->n == 2 &&
+          !strcmp(h->items[1].event, "updated"));
     mnemo_history_free(h);
     /* a batch repeating itself */
     mnemo_memory_input in[2] = {{.text = "twice", .text_len = 5}, {.text = "twice", .text_len = 5}};
@@ -578,7 +617,8 @@ static void test_dedup(void) {
     fresh_dir(dir, sizeof dir);
     o = (mnemo_store_options){.no_dedup = 1};
     s = open_store(dir, &o);
-    CHECK(add1(s, a, NULL, NULL, id1, &ev) == MNEMO_OK && add1(s, a, NULL, NULL, id2, &ev) == MNEMO_OK && strcmp(id1, id2));
+    CHECK(add1(s, a, NULL, NULL, id1, &ev) == MNEMO_OK &&
+          add1(s, a, NULL, NULL, id2, &ev) == MNEMO_OK && strcmp(id1, id2));
     mnemo_store_close(s);
 }
 
@@ -590,12 +630,15 @@ static void test_default_options(void) {
           d.max_text_bytes == 256 * 1024 && d.max_metadata_bytes == 16 * 1024 && d.pool_size == 4 &&
           d.index_threshold == 20000 && d.hnsw_m == 32 && d.hnsw_ef_construction == 200 &&
           d.hnsw_ef_search == 256 && !d.data_dir && !d.url && !d.model);
-    CHECK(mnemo_search_default_options().k == 10 && mnemo_search_default_options().mode == MNEMO_SEARCH_VECTOR);
+    CHECK(mnemo_search_default_options().k == 10 &&
+          mnemo_search_default_options().mode == MNEMO_SEARCH_VECTOR);
     CHECK(mnemo_list_default_options().limit == 100 && !mnemo_list_default_options().cursor);
-    CHECK(mnemo_context_default_options().max_batch_tokens == 4096 && mnemo_context_default_options().n_threads == 0);
+    CHECK(mnemo_context_default_options().max_batch_tokens == 4096 &&
+          mnemo_context_default_options().n_threads == 0);
     CHECK(!strcmp(mnemo_model_default_options().precision, "auto"));
     CHECK(!mnemo_embed_default_options().prompt_name && !mnemo_embed_default_options().dim);
-    CHECK(!mnemo_tokenizer_default_options().cache_dir && !mnemo_tokenizer_default_options().no_cache);
+    CHECK(!mnemo_tokenizer_default_options().cache_dir &&
+          !mnemo_tokenizer_default_options().no_cache);
 
     /* dedup_exact_only: a near-duplicate is a new memory, a repeat is not */
     char dir[512], id1[MNEMO_MEMORY_ID_SIZE], id2[MNEMO_MEMORY_ID_SIZE];
@@ -604,9 +647,10 @@ static void test_default_options(void) {
     mnemo_store *s = open_store(dir, &d);
     if (!s) return;
     mnemo_memory_event ev;
-    CHECK(add1(s, "my favourite colour is blue", NULL, NULL, id1, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_ADDED);
-    CHECK(add1(s, "my favourite colour is blue!", NULL, NULL, id2, &ev) == MNEMO_OK && ev == MNEMO_MEMORY_ADDED &&
-          strcmp(id1, id2));
+    CHECK(add1(s, "my favourite colour is blue", NULL, NULL, id1, &ev) == MNEMO_OK &&
+          ev == MNEMO_MEMORY_ADDED);
+    CHECK(add1(s, "my favourite colour is blue!", NULL, NULL, id2, &ev) == MNEMO_OK &&
+          ev == MNEMO_MEMORY_ADDED && strcmp(id1, id2));
     CHECK(add1(s, "my favourite colour is blue", NULL, NULL, id2, &ev) == MNEMO_OK &&
           ev == MNEMO_MEMORY_DUPLICATE && !strcmp(id1, id2));
     /* the default search (k 10) and list (limit 100) */
@@ -625,7 +669,8 @@ static void test_default_options(void) {
     mnemo_memory_added out;
     CHECK(mnemo_memory_add(s, &e, 1, &out, &err) == MNEMO_OK);
     mnemo_memory_changes ch = {.clear_expiry = 1, .ttl = 5};
-    CHECK(mnemo_memory_update(s, out.id, &ch, &err) == MNEMO_EINVAL && strstr(err.message, "not several"));
+    CHECK(mnemo_memory_update(s, out.id, &ch, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "not several"));
     ch.ttl = 0;
     CHECK(mnemo_memory_update(s, out.id, &ch, &err) == MNEMO_OK);
     CHECK(mnemo_memory_get(s, out.id, &m, &err) == MNEMO_OK && m->items[0].expires_at == 0);
@@ -668,14 +713,18 @@ static void test_update_delete_history(void) {
     CHECK(add1(s, "I live in Paris", "{\"city\": \"paris\"}", NULL, id, NULL) == MNEMO_OK);
     double t_add = fake_now();
     set_fake_now(fake_now() + 60);
-    mnemo_memory_changes ch = {.text = "I live in Berlin", .text_len = 16, .metadata = "{\"city\": \"berlin\"}"};
+    mnemo_memory_changes ch = {
+        .text = "I live in Berlin", .text_len = 16, .metadata = "{\"city\": \"berlin\"}"};
     CHECKF(mnemo_memory_update(s, id, &ch, &err) == MNEMO_OK, "%s", err.message);
     /* the new text is embedded: a search by it finds it at cosine 1 */
-    mnemo_search_options so = {.query = "I live in Berlin", .query_len = 16, .k = 1, .mode = MNEMO_SEARCH_TEXT};
+    mnemo_search_options so = {
+        .query = "I live in Berlin", .query_len = 16, .k = 1, .mode = MNEMO_SEARCH_TEXT};
     mnemo_memories *m = NULL;
-    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 1 && !strcmp(m->items[0].id, id));
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 1 &&
+          !strcmp(m->items[0].id, id));
     mnemo_memories_free(m);
-    CHECK(count(s, NULL, "{\"city\": \"berlin\"}") == 1 && count(s, NULL, "{\"city\": \"paris\"}") == 0);
+    CHECK(count(s, NULL, "{\"city\": \"berlin\"}") == 1 &&
+          count(s, NULL, "{\"city\": \"paris\"}") == 0);
     CHECK(mnemo_memory_get(s, id, &m, &err) == MNEMO_OK && m->items[0].updated_at == fake_now() &&
           m->items[0].created_at == t_add);
     mnemo_memories_free(m);
@@ -689,14 +738,16 @@ static void test_update_delete_history(void) {
     if (h && h->n == 3) {
         CHECK(!strcmp(h->items[0].event, "added") && !strcmp(h->items[0].text, "I live in Paris") &&
               h->items[0].at == t_add);
-        CHECK(!strcmp(h->items[1].event, "updated") && !strcmp(h->items[1].text, "I live in Berlin") &&
-              h->items[1].at == t_add + 60 && !strcmp(h->items[1].metadata, "{\"city\":\"berlin\"}"));
+        CHECK(!strcmp(h->items[1].event, "updated") &&
+              !strcmp(h->items[1].text, "I live in Berlin") && h->items[1].at == t_add + 60 &&
+              !strcmp(h->items[1].metadata, "{\"city\":\"berlin\"}"));
         CHECK(!strcmp(h->items[2].event, "deleted") && h->items[2].at == t_add + 120);
     }
     mnemo_history_free(h);
     CHECK(mnemo_memory_history(s, "nope", &h, &err) == MNEMO_ENOENT);
     mnemo_memory_changes none = {0};
-    CHECK(mnemo_memory_update(s, id, &none, &err) == MNEMO_EINVAL && strstr(err.message, "nothing to change"));
+    CHECK(mnemo_memory_update(s, id, &none, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "nothing to change"));
     mnemo_store_close(s);
 }
 
@@ -705,8 +756,10 @@ static mnemo_model *other_model(void) {
     char other[600], cmd[4096];
     snprintf(other, sizeof other, "%s/other-model-%d", work, (int)getpid());
     snprintf(cmd, sizeof cmd,
-             "rm -rf '%s' && mkdir -p '%s' && cp -r '%s'/. '%s'/ && sed -i 's/title: none | text: /passage: /' "
-             "'%s'/config_sentence_transformers.json", other, other, model_dir, other, other);
+             "rm -rf '%s' && mkdir -p '%s' && cp -r '%s'/. '%s'/ && sed -i 's/title: none | text: "
+             "/passage: /' "
+             "'%s'/config_sentence_transformers.json",
+             other, other, model_dir, other, other);
     CHECK(system(cmd) == 0);
     mnemo_model *m2 = NULL;
     mnemo_model_options mo = {.no_cache = 1};
@@ -731,24 +784,28 @@ static void test_model_mismatch(void) {
     s = NULL;
     int rc = mnemo_store_open(&o, &s, &err);
     CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "'tiny'") && strstr(err.message, "'other'") &&
-           strstr(err.message, "prompts") && (!pg_url || strstr(err.message, "PostgreSQL")), "rc %d: %s", rc,
-           rc ? err.message : "");
+               strstr(err.message, "prompts") && (!pg_url || strstr(err.message, "PostgreSQL")),
+           "rc %d: %s", rc, rc ? err.message : "");
     CHECK(!s);
     mnemo_model_close(m2);
     /* Same prompts and width, other weights: the fingerprint says so. */
     if (pg_url) {
-        pg_sql("UPDATE mnemo_info SET value = regexp_replace(value, '[^,]+', '0.125', 'g') WHERE key = 'fingerprint'");
+        pg_sql("UPDATE mnemo_info SET value = regexp_replace(value, '[^,]+', '0.125', 'g') WHERE "
+               "key = 'fingerprint'");
     } else {
         char path[600];
         snprintf(path, sizeof path, "%s/memories.db", dir);
         sqlite3 *db;
         sqlite3_open(path, &db);
-        CHECK(sqlite3_exec(db, "UPDATE store_info SET value = zeroblob(256) WHERE key = 'fingerprint'", NULL, NULL, NULL) == SQLITE_OK);
+        CHECK(sqlite3_exec(db,
+                           "UPDATE store_info SET value = zeroblob(256) WHERE key = 'fingerprint'",
+                           NULL, NULL, NULL) == SQLITE_OK);
         sqlite3_close(db);
     }
     o.model = model;
     rc = mnemo_store_open(&o, &s, &err);
-    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "weights"), "rc %d: %s", rc, rc ? err.message : "");
+    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "weights"), "rc %d: %s", rc,
+           rc ? err.message : "");
     /* Without a model: reads work, adds are refused. */
     o.model = NULL;
     rc = mnemo_store_open(&o, &s, &err);
@@ -775,7 +832,8 @@ static void test_store_urls(void) {
     mnemo_store *s = NULL;
     mnemo_error err;
     mnemo_store_options o = {.url = "mysql://x", .model = model, .sweep_seconds = -1};
-    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "postgres://") && !s);
+    CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EINVAL && strstr(err.message, "postgres://") &&
+          !s);
     o.url = "postgres://nobody@127.0.0.1:1/none";
     CHECK(mnemo_store_open(&o, &s, &err) == MNEMO_EIO && strstr(err.message, "unreachable") && !s);
     char url[600];
@@ -783,7 +841,8 @@ static void test_store_urls(void) {
     o.url = url;
     CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "%s", err.message);
     if (s) {
-        CHECK(add1(s, "in a folder", NULL, NULL, NULL, NULL) == MNEMO_OK && !strcmp(s->backend->name, "sqlite"));
+        CHECK(add1(s, "in a folder", NULL, NULL, NULL, NULL) == MNEMO_OK &&
+              !strcmp(s->backend->name, "sqlite"));
         mnemo_store_close(s);
     }
     o.data_dir = "/elsewhere";
@@ -820,7 +879,8 @@ static void test_bad_input(void) {
         mnemo_memory_input in[2] = {{.text = "good one", .text_len = 8}, cases[i].in};
         mnemo_memory_added out[2];
         int rc = mnemo_memory_add(s, in, 2, out, &err);
-        CHECKF(rc == cases[i].want && strstr(err.message, cases[i].word) && strstr(err.message, "memories[1]"),
+        CHECKF(rc == cases[i].want && strstr(err.message, cases[i].word) &&
+                   strstr(err.message, "memories[1]"),
                "case %zu: rc %d: %s", i, rc, rc ? err.message : "");
     }
     CHECK(count(s, NULL, NULL) == 0);
@@ -866,13 +926,15 @@ static void test_disk_full_and_read_only(void) {
     mnemo_memory_input in[50];
     char texts[50][200];
     for (int i = 0; i < 50; i++) {
-        snprintf(texts[i], sizeof texts[i], "a long memory number %d that needs pages %0150d", i, i);
+        snprintf(texts[i], sizeof texts[i], "a long memory number %d that needs pages %0150d", i,
+                 i);
         in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i])};
     }
     mnemo_memory_added out[50];
     mnemo_error err;
     int rc = mnemo_memory_add(s, in, 50, out, &err);
-    CHECKF(rc == MNEMO_EIO && strstr(err.message, "disk is full"), "rc %d: %s", rc, rc ? err.message : "");
+    CHECKF(rc == MNEMO_EIO && strstr(err.message, "disk is full"), "rc %d: %s", rc,
+           rc ? err.message : "");
     CHECK(count(s, NULL, NULL) == 1);
     mnemo_memories *m = NULL;
     mnemo_search_options so = {.query = "disk", .query_len = 4};
@@ -912,7 +974,8 @@ static void test_second_opener_reads(void) {
         mnemo_memory_input in = {.text = "second", .text_len = 6};
         mnemo_memory_added out;
         mnemo_error err;
-        CHECK(mnemo_memory_add(b, &in, 1, &out, &err) == MNEMO_EIO && strstr(err.message, "another process"));
+        CHECK(mnemo_memory_add(b, &in, 1, &out, &err) == MNEMO_EIO &&
+              strstr(err.message, "another process"));
         mnemo_store_close(b);
     }
     CHECK(add1(a, "third", NULL, NULL, NULL, NULL) == MNEMO_OK); /* the writer is unaffected */
@@ -934,8 +997,11 @@ static void test_readers_not_blocked(void) {
     snprintf(path, sizeof path, "%s/memories.db", dir);
     sqlite3 *other;
     sqlite3_open(path, &other);
-    CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE; INSERT INTO history(memory_id, event, at) VALUES ('x', 'added', 0);",
-                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(
+        sqlite3_exec(
+            other,
+            "BEGIN IMMEDIATE; INSERT INTO history(memory_id, event, at) VALUES ('x', 'added', 0);",
+            NULL, NULL, NULL) == SQLITE_OK);
     double t0 = mnemo__now();
     mnemo_memories *m = NULL;
     mnemo_error err;
@@ -953,14 +1019,17 @@ static void test_readers_not_blocked(void) {
     mnemo_store_close(s);
 }
 
-static json_t *run_json(mnemo_store *s, const char *op, const char *req, int want, const char *param) {
+static json_t *run_json(mnemo_store *s, const char *op, const char *req, int want,
+                        const char *param) {
     json_t *r = json_loads(req, 0, NULL);
     json_t *resp = NULL;
     mnemo_error err = {0};
     char p[64];
     int rc = mnemo__store_json(s, op, r, &resp, &err, p, sizeof p);
     CHECKF(rc == want, "%s %s: rc %d: %s", op, req, rc, rc ? err.message : "");
-    if (param) CHECKF(!strcmp(p, param), "%s %s: param '%s', want '%s' (%s)", op, req, p, param, err.message);
+    if (param)
+        CHECKF(!strcmp(p, param), "%s %s: param '%s', want '%s' (%s)", op, req, p, param,
+               err.message);
     json_decref(r);
     return resp;
 }
@@ -970,14 +1039,21 @@ static void test_json_layer(void) {
     fresh_dir(dir, sizeof dir);
     mnemo_store *s = open_store(dir, NULL);
     if (!s) return;
-    json_t *r = run_json(s, "add", "{\"memories\": [{\"text\": \"one\", \"metadata\": {\"a\": 1}}, {\"text\": \"two\", \"namespace\": \"n\"}]}", 0, NULL);
+    json_t *r = run_json(s, "add",
+                         "{\"memories\": [{\"text\": \"one\", \"metadata\": {\"a\": 1}}, "
+                         "{\"text\": \"two\", \"namespace\": \"n\"}]}",
+                         0, NULL);
     CHECK(r && json_array_size(json_object_get(r, "data")) == 2);
-    const char *id = r ? json_string_value(json_object_get(json_array_get(json_object_get(r, "data"), 0), "id")) : "";
+    const char *id =
+        r ? json_string_value(json_object_get(json_array_get(json_object_get(r, "data"), 0), "id"))
+          : "";
     char idc[64];
     snprintf(idc, sizeof idc, "%s", id ? id : "");
     json_decref(r);
     r = run_json(s, "add", "{\"text\": \"three\", \"ttl\": 60}", 0, NULL);
-    CHECK(r && !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(r, "data"), 0), "event")), "added"));
+    CHECK(r && !strcmp(json_string_value(
+                           json_object_get(json_array_get(json_object_get(r, "data"), 0), "event")),
+                       "added"));
     json_decref(r);
     char req[256];
     snprintf(req, sizeof req, "{\"id\": \"%s\"}", idc);
@@ -985,8 +1061,11 @@ static void test_json_layer(void) {
     CHECK(r && !strcmp(json_string_value(json_object_get(r, "text")), "one") &&
           json_integer_value(json_object_get(json_object_get(r, "metadata"), "a")) == 1);
     json_decref(r);
-    r = run_json(s, "search", "{\"query\": \"one\", \"k\": 2, \"filter\": {\"a\": 1}, \"mode\": \"hybrid\"}", 0, NULL);
-    CHECK(r && json_array_size(json_object_get(r, "data")) == 1 && json_object_get(json_array_get(json_object_get(r, "data"), 0), "score"));
+    r = run_json(s, "search",
+                 "{\"query\": \"one\", \"k\": 2, \"filter\": {\"a\": 1}, \"mode\": \"hybrid\"}", 0,
+                 NULL);
+    CHECK(r && json_array_size(json_object_get(r, "data")) == 1 &&
+          json_object_get(json_array_get(json_object_get(r, "data"), 0), "score"));
     json_decref(r);
     snprintf(req, sizeof req, "{\"id\": \"%s\", \"text\": \"uno\", \"metadata\": {\"a\": 2}}", idc);
     r = run_json(s, "update", req, 0, NULL);
@@ -996,7 +1075,8 @@ static void test_json_layer(void) {
     CHECK(r && json_integer_value(json_object_get(r, "count")) == 2);
     json_decref(r);
     r = run_json(s, "list", "{\"limit\": 1}", 0, NULL);
-    CHECK(r && json_array_size(json_object_get(r, "data")) == 1 && json_is_string(json_object_get(r, "next_cursor")));
+    CHECK(r && json_array_size(json_object_get(r, "data")) == 1 &&
+          json_is_string(json_object_get(r, "next_cursor")));
     json_decref(r);
     snprintf(req, sizeof req, "{\"id\": \"%s\"}", idc);
     r = run_json(s, "history", req, 0, NULL);
@@ -1008,16 +1088,23 @@ static void test_json_layer(void) {
     /* bad requests name the field, and store nothing */
     json_decref(run_json(s, "add", "{\"text\": \"x\", \"colour\": 1}", MNEMO_EINVAL, "colour"));
     json_decref(run_json(s, "add", "{\"text\": 5}", MNEMO_EINVAL, "text"));
-    json_decref(run_json(s, "add", "{\"memories\": [{\"text\": \"ok\"}, {\"text\": \"x\", \"metadata\": [1]}]}", MNEMO_EINVAL, "memories[1].metadata"));
-    json_decref(run_json(s, "add", "{\"memories\": [{\"text\": \"ok\"}, {\"text\": \"\\u00ff\", \"ttl\": -1}]}", MNEMO_EINVAL, "memories[1].ttl"));
+    json_decref(run_json(
+        s, "add", "{\"memories\": [{\"text\": \"ok\"}, {\"text\": \"x\", \"metadata\": [1]}]}",
+        MNEMO_EINVAL, "memories[1].metadata"));
+    json_decref(run_json(
+        s, "add", "{\"memories\": [{\"text\": \"ok\"}, {\"text\": \"\\u00ff\", \"ttl\": -1}]}",
+        MNEMO_EINVAL, "memories[1].ttl"));
     json_decref(run_json(s, "add", "{\"metadata\": {}}", MNEMO_EINVAL, "text"));
-    json_decref(run_json(s, "add", "{\"text\": \"x\", \"prompt_name\": \"nope\"}", MNEMO_EINVAL, "prompt_name"));
-    json_decref(run_json(s, "add", "{\"memories\": [{\"text\": \"x\", \"prompt_name\": 3}]}", MNEMO_EINVAL,
-                         "memories[0].prompt_name"));
+    json_decref(run_json(s, "add", "{\"text\": \"x\", \"prompt_name\": \"nope\"}", MNEMO_EINVAL,
+                         "prompt_name"));
+    json_decref(run_json(s, "add", "{\"memories\": [{\"text\": \"x\", \"prompt_name\": 3}]}",
+                         MNEMO_EINVAL, "memories[0].prompt_name"));
     json_decref(run_json(s, "search", "{\"query\": \"x\", \"k\": 0}", MNEMO_ERANGE, "k"));
     json_decref(run_json(s, "search", "{\"query\": \"x\", \"k\": \"5\"}", MNEMO_EINVAL, "k"));
-    json_decref(run_json(s, "search", "{\"query\": \"x\", \"mode\": \"fuzzy\"}", MNEMO_EINVAL, "mode"));
-    json_decref(run_json(s, "search", "{\"query\": \"x\", \"filter\": {\"a\": {\"$foo\": 1}}}", MNEMO_EINVAL, "filter"));
+    json_decref(
+        run_json(s, "search", "{\"query\": \"x\", \"mode\": \"fuzzy\"}", MNEMO_EINVAL, "mode"));
+    json_decref(run_json(s, "search", "{\"query\": \"x\", \"filter\": {\"a\": {\"$foo\": 1}}}",
+                         MNEMO_EINVAL, "filter"));
     json_decref(run_json(s, "search", "{\"vector\": [1, 2]}", MNEMO_EINVAL, "vector"));
     json_decref(run_json(s, "get", "{\"id\": \"nope\"}", MNEMO_ENOENT, NULL));
     json_decref(run_json(s, "delete", "{}", MNEMO_EINVAL, "filter"));
@@ -1055,8 +1142,9 @@ static void check_prompt_of(mnemo_store *s, const char *id, const char *want) {
     mnemo_memories *m = NULL;
     mnemo_error err;
     CHECKF(mnemo_memory_get(s, id, &m, &err) == MNEMO_OK, "%s", err.message);
-    CHECKF(m && m->items[0].prompt_name && !strcmp(m->items[0].prompt_name, want), "prompt %s, want %s",
-           m && m->items[0].prompt_name ? m->items[0].prompt_name : "(null)", want);
+    CHECKF(m && m->items[0].prompt_name && !strcmp(m->items[0].prompt_name, want),
+           "prompt %s, want %s", m && m->items[0].prompt_name ? m->items[0].prompt_name : "(null)",
+           want);
     mnemo_memories_free(m);
 }
 
@@ -1084,8 +1172,8 @@ static void test_prompt_name(void) {
     memcpy(qid, out[0].id, sizeof qid);
     /* An exact repeat is the same text with the same prompt ("document" named
      * or not); the same text with another prompt is another memory. */
-    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK && out[0].event == MNEMO_MEMORY_DUPLICATE &&
-          !strcmp(out[0].id, qid));
+    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK &&
+          out[0].event == MNEMO_MEMORY_DUPLICATE && !strcmp(out[0].id, qid));
     in.prompt_name = NULL;
     CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK && out[0].event == MNEMO_MEMORY_ADDED);
     CHECK(top_score(s, d, out[0].id) > 0.9999);
@@ -1093,26 +1181,28 @@ static void test_prompt_name(void) {
     in.prompt_name = "document";
     char did[MNEMO_MEMORY_ID_SIZE];
     memcpy(did, out[0].id, sizeof did);
-    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK && out[0].event == MNEMO_MEMORY_DUPLICATE &&
-          !strcmp(out[0].id, did));
+    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_OK &&
+          out[0].event == MNEMO_MEMORY_DUPLICATE && !strcmp(out[0].id, did));
     CHECK(count(s, NULL, NULL) == 2);
 
     /* A batch mixing prompts and a caller's vector: each its own. */
-    const char *bt[4] = {"batch one about ferries", "batch two about trams", "batch three about canals",
-                         "batch four about bridges"};
+    const char *bt[4] = {"batch one about ferries", "batch two about trams",
+                         "batch three about canals", "batch four about bridges"};
     const char *bp[4] = {NULL, "STS", "query", NULL};
     float own[64];
     for (int i = 0; i < 64; i++) own[i] = (float)((i * 31) % 7) - 3.0f;
     mnemo_memory_input batch[4];
     for (int i = 0; i < 4; i++)
-        batch[i] = (mnemo_memory_input){.text = bt[i], .text_len = strlen(bt[i]), .prompt_name = bp[i]};
+        batch[i] =
+            (mnemo_memory_input){.text = bt[i], .text_len = strlen(bt[i]), .prompt_name = bp[i]};
     batch[3].vector = own;
     batch[3].vector_dim = 64;
     CHECKF(mnemo_memory_add(s, batch, 4, out, &err) == MNEMO_OK, "%s", err.message);
     for (int i = 0; i < 3; i++) {
         float v[64];
         embed_with(bt[i], bp[i] ? bp[i] : "document", v);
-        CHECKF(top_score(s, v, out[i].id) > 0.9999, "batch[%d] (%s)", i, bp[i] ? bp[i] : "document");
+        CHECKF(top_score(s, v, out[i].id) > 0.9999, "batch[%d] (%s)", i,
+               bp[i] ? bp[i] : "document");
     }
     CHECK(top_score(s, own, out[3].id) > 0.9999);
     CHECK(count(s, NULL, NULL) == 6);
@@ -1123,10 +1213,12 @@ static void test_prompt_name(void) {
     batch[0].text = "a fresh text";
     batch[0].text_len = strlen(batch[0].text);
     int rc = mnemo_memory_add(s, batch, 4, out, &err);
-    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "memories[2].prompt_name") && strstr(err.message, "nope") &&
-           strstr(err.message, "query, document, STS"), "rc %d: %s", rc, err.message);
+    CHECKF(rc == MNEMO_EINVAL && strstr(err.message, "memories[2].prompt_name") &&
+               strstr(err.message, "nope") && strstr(err.message, "query, document, STS"),
+           "rc %d: %s", rc, err.message);
     in.prompt_name = "";
-    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name"));
+    CHECK(mnemo_memory_add(s, &in, 1, out, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "prompt_name"));
     CHECK(count(s, NULL, NULL) == 6);
 
     /* Update: a new text is embedded with the memory's own prompt, or the
@@ -1136,21 +1228,24 @@ static void test_prompt_name(void) {
     embed_with(ch.text, "query", q);
     CHECK(top_score(s, q, qid) > 0.9999);
     check_prompt_of(s, qid, "query");
-    ch = (mnemo_memory_changes){.text = "lighthouses, similar", .text_len = 20, .prompt_name = "STS"};
+    ch = (mnemo_memory_changes){
+        .text = "lighthouses, similar", .text_len = 20, .prompt_name = "STS"};
     CHECKF(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_OK, "%s", err.message);
     embed_with(ch.text, "STS", sts);
     CHECK(top_score(s, sts, qid) > 0.9999);
     check_prompt_of(s, qid, "STS");
-    ch = (mnemo_memory_changes){.text = "lighthouses, as a document", .text_len = 26, .prompt_name = "document"};
+    ch = (mnemo_memory_changes){
+        .text = "lighthouses, as a document", .text_len = 26, .prompt_name = "document"};
     CHECKF(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_OK, "%s", err.message);
     embed_with(ch.text, "document", d);
     CHECK(top_score(s, d, qid) > 0.9999);
     check_prompt_of(s, qid, "document");
     ch = (mnemo_memory_changes){.prompt_name = "query"};
-    CHECK(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name"));
+    CHECK(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "prompt_name"));
     ch = (mnemo_memory_changes){.text = "never stored", .text_len = 12, .prompt_name = "nope"};
-    CHECK(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name") &&
-          strstr(err.message, "STS"));
+    CHECK(mnemo_memory_update(s, qid, &ch, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "prompt_name") && strstr(err.message, "STS"));
     CHECK(top_score(s, d, qid) > 0.9999);
     check_prompt_of(s, qid, "document");
     mnemo_store_close(s);
@@ -1160,8 +1255,11 @@ static void test_prompt_name(void) {
     o.sweep_seconds = -1;
     mnemo_store *ro = NULL;
     CHECKF(mnemo_store_open(&o, &ro, &err) == MNEMO_OK, "%s", err.message);
-    in = (mnemo_memory_input){.text = "x", .text_len = 1, .vector = own, .vector_dim = 64, .prompt_name = "query"};
-    if (ro) CHECK(mnemo_memory_add(ro, &in, 1, out, &err) == MNEMO_EINVAL && strstr(err.message, "prompt_name"));
+    in = (mnemo_memory_input){
+        .text = "x", .text_len = 1, .vector = own, .vector_dim = 64, .prompt_name = "query"};
+    if (ro)
+        CHECK(mnemo_memory_add(ro, &in, 1, out, &err) == MNEMO_EINVAL &&
+              strstr(err.message, "prompt_name"));
     mnemo_store_close(ro);
 }
 
@@ -1180,8 +1278,8 @@ static void test_migrate_v1(void) {
     snprintf(path, sizeof path, "%s/memories.db", dir);
     sqlite3 *db;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "ALTER TABLE memories DROP COLUMN prompt_name; PRAGMA user_version = 1;", NULL, NULL,
-                       NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "ALTER TABLE memories DROP COLUMN prompt_name; PRAGMA user_version = 1;",
+                       NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     s = open_store(dir, NULL);
     if (!s) return;
@@ -1196,10 +1294,13 @@ static void test_migrate_v1(void) {
     mnemo_store_close(s);
     CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
     sqlite3_stmt *st;
-    CHECK(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), "
-                                 "(SELECT count(*) FROM pragma_table_info('memories') WHERE name = 'prompt_name')",
-                             -1, &st, NULL) == SQLITE_OK);
-    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2 && sqlite3_column_int(st, 1) == 1);
+    CHECK(sqlite3_prepare_v2(
+              db,
+              "SELECT (SELECT user_version FROM pragma_user_version), "
+              "(SELECT count(*) FROM pragma_table_info('memories') WHERE name = 'prompt_name')",
+              -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 2 &&
+          sqlite3_column_int(st, 1) == 1);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -1262,11 +1363,15 @@ static void test_filtered_many(void) {
         for (size_t d = 0; d < dim; d++) vecs[(size_t)i * dim + d] /= (float)sqrt(norm);
         snprintf(texts[i], sizeof texts[i], "item %d", i);
         snprintf(metas[i], sizeof metas[i], "{\"rare\": %s}", i % 100 == 7 ? "true" : "false");
-        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .metadata = metas[i],
-                                     .vector = vecs + (size_t)i * dim, .vector_dim = dim};
+        in[i] = (mnemo_memory_input){.text = texts[i],
+                                     .text_len = strlen(texts[i]),
+                                     .metadata = metas[i],
+                                     .vector = vecs + (size_t)i * dim,
+                                     .vector_dim = dim};
     }
     mnemo_error err;
-    for (int i = 0; i < N; i += 1000) CHECKF(mnemo_memory_add(s, in + i, 1000, out + i, &err) == MNEMO_OK, "%s", err.message);
+    for (int i = 0; i < N; i += 1000)
+        CHECKF(mnemo_memory_add(s, in + i, 1000, out + i, &err) == MNEMO_OK, "%s", err.message);
     /* the query: memory 0's vector; the exact best K of the rare ones */
     const float *q = vecs;
     int best[K];
@@ -1283,7 +1388,8 @@ static void test_filtered_many(void) {
         }
         if (at < K) best[at] = i, best_s[at] = d;
     }
-    mnemo_search_options so = {.vector = q, .vector_dim = dim, .k = K, .filter = "{\"rare\": true}"};
+    mnemo_search_options so = {
+        .vector = q, .vector_dim = dim, .k = K, .filter = "{\"rare\": true}"};
     mnemo_memories *m = NULL;
     CHECKF(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK, "%s", err.message);
     if (m) {
@@ -1296,12 +1402,13 @@ static void test_filtered_many(void) {
             for (int j = 0; j < K; j++) found += !strcmp(m->items[i].id, out[best[j]].id);
             rare &= strstr(m->items[i].metadata, "true") != NULL;
         }
-        CHECKF(rare && (pg_url ? found >= K - 1 : same), "rare %d, %d of the exact best %d", rare, found, K);
+        CHECKF(rare && (pg_url ? found >= K - 1 : same), "rare %d, %d of the exact best %d", rare,
+               found, K);
         mnemo_memories_free(m);
     }
     so.filter = NULL;
-    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == K && !strcmp(m->items[0].id, out[0].id) &&
-          m->items[0].score > 0.9999);
+    CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == K &&
+          !strcmp(m->items[0].id, out[0].id) && m->items[0].score > 0.9999);
     mnemo_memories_free(m);
     mnemo_store_close(s);
     free(vecs);

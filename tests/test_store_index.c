@@ -36,7 +36,9 @@ static double urand(void) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
-static double gauss(void) { return sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()); }
+static double gauss(void) {
+    return sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand());
+}
 
 /* Clustered unit vectors, the harder case for a graph than uniform noise of
  * the same width is not (uniform in 768-d has no neighbours to speak of):
@@ -51,7 +53,8 @@ static void clusters_init(clusters *c, size_t n, size_t dim) {
     c->dim = dim;
     c->centers = malloc(n * dim * sizeof(float));
     for (size_t i = 0; i < n * dim; i++) c->centers[i] = (float)gauss();
-    for (size_t i = 0; i < n; i++) mnemo__unit_vector(c->centers + i * dim, dim, c->centers + i * dim);
+    for (size_t i = 0; i < n; i++)
+        mnemo__unit_vector(c->centers + i * dim, dim, c->centers + i * dim);
 }
 
 static void clusters_draw(const clusters *c, float *out) {
@@ -107,8 +110,8 @@ static double graph_recall(const mnemo_index *ix, const clusters *c, int queries
         size_t n;
         int complete;
         float qs = mnemo__quantize_i8(q, ix->dim, qc);
-        CHECK(mnemo__hnsw_search(&ix->graph, mnemo__index_codes(ix), qc, qs, ix->ef_search, accept_all, NULL, got, 10,
-                                 &n, &complete) == MNEMO_OK);
+        CHECK(mnemo__hnsw_search(&ix->graph, mnemo__index_codes(ix), qc, qs, ix->ef_search,
+                                 accept_all, NULL, got, 10, &n, &complete) == MNEMO_OK);
         CHECK(complete && n == 10);
         for (size_t i = 0; i < n; i++) {
             if (got[i].pos >= ix->n) {
@@ -117,7 +120,8 @@ static double graph_recall(const mnemo_index *ix, const clusters *c, int queries
             }
             /* the walk's score is the codes' at that position, and near the f32 one */
             if (fabsf(got[i].score - mnemo__index_score_i8(ix, got[i].pos, qc, qs)) > 1e-6f ||
-                fabsf(got[i].score - mnemo__dot(ix->vectors + got[i].pos * ix->dim, q, ix->dim)) > 0.01f)
+                fabsf(got[i].score - mnemo__dot(ix->vectors + got[i].pos * ix->dim, q, ix->dim)) >
+                    0.01f)
                 bad_pos++;
             for (int j = 0; j < 10; j++) found += ix->entries[got[i].pos].seq == want[j];
         }
@@ -182,8 +186,8 @@ static void test_graph_recall(void) {
         size_t got;
         int complete;
         float qs = mnemo__quantize_i8(v, dim, qc);
-        mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, ix.ef_search, accept_all, NULL, h, 1, &got,
-                           &complete);
+        mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, ix.ef_search, accept_all,
+                           NULL, h, 1, &got, &complete);
         CHECK(got == 1 && h[0].pos == p);
     }
     /* then more adds, reusing the freed node ids */
@@ -193,7 +197,9 @@ static void test_graph_recall(void) {
     }
     CHECK(ix.graph.n_live == ix.n);
     double r1 = graph_recall(&ix, &c, 200);
-    fprintf(stderr, "  n=%zu dim=%zu: build %.1f s, recall@10 %.3f; after %zu deletes, 100 changes and %zu adds %.3f\n",
+    fprintf(stderr,
+            "  n=%zu dim=%zu: build %.1f s, recall@10 %.3f; after %zu deletes, 100 changes and %zu "
+            "adds %.3f\n",
             n, dim, build_s, r0, n - left, n / 10, r1);
     CHECKF(r0 >= 0.95, "recall@10 %.3f < 0.95", r0);
     CHECKF(r1 >= 0.95, "recall@10 after deletes %.3f < 0.95", r1);
@@ -203,8 +209,8 @@ static void test_graph_recall(void) {
         size_t got;
         int complete;
         float qs = mnemo__quantize_i8(v, dim, qc);
-        CHECK(mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, ix.ef_search, accept_none, NULL, h, 10,
-                                 &got, &complete) == MNEMO_OK);
+        CHECK(mnemo__hnsw_search(&ix.graph, mnemo__index_codes(&ix), qc, qs, ix.ef_search,
+                                 accept_none, NULL, h, 10, &got, &complete) == MNEMO_OK);
         CHECK(got == 0);
     }
     /* every node removed: an empty graph that searches to nothing */
@@ -228,8 +234,13 @@ static void fresh_dir(char *buf, size_t cap, const char *name) {
 /* The options every store test opens with (the tiny model, no dedup, no
  * sweeper, this pass's index vectors); a test changes what it needs. */
 static mnemo_store_options store_options(const char *dir, size_t threshold) {
-    return (mnemo_store_options){.data_dir = dir, .model = model, .model_name = "tiny", .no_dedup = 1,
-                                 .synchronous = "off", .sweep_seconds = -1, .index_threshold = threshold,
+    return (mnemo_store_options){.data_dir = dir,
+                                 .model = model,
+                                 .model_name = "tiny",
+                                 .no_dedup = 1,
+                                 .synchronous = "off",
+                                 .sweep_seconds = -1,
+                                 .index_threshold = threshold,
                                  .index_int8 = int8_mode};
 }
 
@@ -247,22 +258,28 @@ static mnemo_store *open_store(const char *dir, size_t threshold) {
 }
 
 /* n memories "memory I" with vectors drawn from c into vecs (n x dim). */
-static void draw_memories(const clusters *c, int n, float *vecs, mnemo_memory_input *in, char (*texts)[32]) {
+static void draw_memories(const clusters *c, int n, float *vecs, mnemo_memory_input *in,
+                          char (*texts)[32]) {
     for (int i = 0; i < n; i++) {
         float *v = vecs + (size_t)i * c->dim;
         clusters_draw(c, v);
         snprintf(texts[i], sizeof texts[i], "memory %d", i);
-        in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]), .vector = v,
-                                     .vector_dim = c->dim};
+        in[i] = (mnemo_memory_input){
+            .text = texts[i], .text_len = strlen(texts[i]), .vector = v, .vector_dim = c->dim};
     }
 }
 
 #define STORE_N 3000
 #define THRESHOLD 1000
 
-static mnemo_memories *search(mnemo_store *s, const float *q, size_t k, const char *ns, const char *filter, int exact) {
-    mnemo_search_options o = {.vector = q, .vector_dim = mnemo_store_dim(s), .k = k, .scope = {.ns = ns},
-                              .filter = filter, .exact = exact};
+static mnemo_memories *search(mnemo_store *s, const float *q, size_t k, const char *ns,
+                              const char *filter, int exact) {
+    mnemo_search_options o = {.vector = q,
+                              .vector_dim = mnemo_store_dim(s),
+                              .k = k,
+                              .scope = {.ns = ns},
+                              .filter = filter,
+                              .exact = exact};
     mnemo_memories *m = NULL;
     mnemo_error err;
     int rc = mnemo_memory_search(s, &o, &m, &err);
@@ -331,7 +348,9 @@ static void test_store_graph(void) {
         const char *ns = i % 3 == 0 ? "other" : NULL;
         rare_default += rare && !ns;
         tenth_default += tenth && !ns;
-        in[i].metadata = rare ? "{\"rare\": true, \"tenth\": true}" : tenth ? "{\"tenth\": true}" : NULL;
+        in[i].metadata = rare    ? "{\"rare\": true, \"tenth\": true}"
+                         : tenth ? "{\"tenth\": true}"
+                                 : NULL;
         in[i].scope.ns = ns;
     }
     mnemo_error err;
@@ -408,8 +427,8 @@ static void test_store_graph(void) {
     CHECK(wrong_filter == 0);
     CHECKF(exact_wrong == 0, "%d exact results not the brute force's (id or score)", exact_wrong);
     double recall = total ? (double)hit / (double)total : 0;
-    fprintf(stderr, "  store n=%d dim=%zu: recall@10 vs exact %.3f (tenth in default: %zu)\n", STORE_N, dim, recall,
-            tenth_default);
+    fprintf(stderr, "  store n=%d dim=%zu: recall@10 vs exact %.3f (tenth in default: %zu)\n",
+            STORE_N, dim, recall, tenth_default);
     CHECKF(recall >= 0.95, "store recall@10 %.3f < 0.95", recall);
 
     /* deleted memories never come back, even for their own vector */
@@ -417,7 +436,8 @@ static void test_store_graph(void) {
     pthread_t th[2];
     for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, search_loop, &w);
     int returned_deleted = 0;
-    for (int i = 1; i < STORE_N; i += 10) CHECK(mnemo_memory_delete(s, out[i].id, &err) == MNEMO_OK);
+    for (int i = 1; i < STORE_N; i += 10)
+        CHECK(mnemo_memory_delete(s, out[i].id, &err) == MNEMO_OK);
     mnemo_memory_scope other = {.ns = "other"};
     size_t n_del = 0;
     CHECK(mnemo_memory_delete_where(s, &other, "{\"tenth\": true}", &n_del, &err) == MNEMO_OK);
@@ -433,9 +453,11 @@ static void test_store_graph(void) {
     CHECKF(mnemo_memory_add(s, in2, 200, out2, &err) == MNEMO_OK, "add: %s", err.message);
     __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
-    CHECKF(w.failures == 0, "%d of %d concurrent searches failed or were empty", w.failures, w.searches);
+    CHECKF(w.failures == 0, "%d of %d concurrent searches failed or were empty", w.failures,
+           w.searches);
     for (int i = 1; i < STORE_N; i += 10) {
-        mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, i % 3 == 0 ? "other" : NULL, NULL, 0);
+        mnemo_memories *m =
+            search(s, vecs + (size_t)i * dim, 10, i % 3 == 0 ? "other" : NULL, NULL, 0);
         if (!m) break;
         for (size_t j = 0; j < m->n; j++) returned_deleted += !strcmp(m->items[j].id, out[i].id);
         mnemo_memories_free(m);
@@ -443,7 +465,8 @@ static void test_store_graph(void) {
     for (int i = 0; i < STORE_N; i += 30) { /* the other namespace's tenth, deleted by filter */
         mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, "other", NULL, 0);
         if (!m) break;
-        for (size_t j = 0; j < m->n; j++) returned_deleted += strstr(m->items[j].metadata, "tenth") != NULL;
+        for (size_t j = 0; j < m->n; j++)
+            returned_deleted += strstr(m->items[j].metadata, "tenth") != NULL;
         mnemo_memories_free(m);
     }
     CHECKF(returned_deleted == 0, "%d deleted memories were returned", returned_deleted);
@@ -480,7 +503,8 @@ static void test_store_graph(void) {
     CHECK(mnemo__store_graph_wait(s) == 1);
     int identical = 1;
     char exact_first[MNEMO_MEMORY_ID_SIZE] = "";
-    if (exact_before[0] && exact_before[0]->n) memcpy(exact_first, exact_before[0]->items[0].id, sizeof exact_first);
+    if (exact_before[0] && exact_before[0]->n)
+        memcpy(exact_first, exact_before[0]->items[0].id, sizeof exact_first);
     for (int t = 0; t < RQ; t++) {
         mnemo_memories *again = search(s, rq[t], 10, NULL, NULL, 0);
         identical &= again && same(again, after[t]);
@@ -497,18 +521,22 @@ static void test_store_graph(void) {
         CHECK(mnemo__store_graph_wait(s) == 1);
         json_t *vec = json_array();
         for (size_t d = 0; d < dim; d++) json_array_append_new(vec, json_real(rq[0][d]));
-        json_t *req = json_pack("{s:O, s:i, s:b}", "vector", vec, "k", 10, "exact", 1), *resp = NULL;
+        json_t *req = json_pack("{s:O, s:i, s:b}", "vector", vec, "k", 10, "exact", 1),
+               *resp = NULL;
         char param[64] = "";
-        CHECKF(mnemo__store_json(s, "search", req, &resp, &err, param, sizeof param) == MNEMO_OK, "%s", err.message);
+        CHECKF(mnemo__store_json(s, "search", req, &resp, &err, param, sizeof param) == MNEMO_OK,
+               "%s", err.message);
         json_t *data = resp ? json_object_get(resp, "data") : NULL;
         CHECK(json_array_size(data) == 10);
         if (data && *exact_first && json_array_size(data) == 10)
-            CHECK(!strcmp(json_string_value(json_object_get(json_array_get(data, 0), "id")), exact_first));
+            CHECK(!strcmp(json_string_value(json_object_get(json_array_get(data, 0), "id")),
+                          exact_first));
         json_decref(resp);
         resp = NULL;
         json_object_set_new(req, "exact", json_string("yes"));
         int rc = mnemo__store_json(s, "search", req, &resp, &err, param, sizeof param);
-        CHECK(rc == MNEMO_EINVAL && !strcmp(param, "exact") && strstr(err.message, "true or false"));
+        CHECK(rc == MNEMO_EINVAL && !strcmp(param, "exact") &&
+              strstr(err.message, "true or false"));
         json_decref(resp);
         json_decref(req);
         json_decref(vec);
@@ -608,11 +636,15 @@ static void test_store_graph_dedup(void) {
     int merged_right = 0, dup_right = 0, other_scope_new = 0, far_new = 0;
     for (int p = 0; p < PROBES; p++) {
         int i = p * 10, j = p * 10 + 5; /* i merged into, j repeated: never the same memory */
-        for (size_t d = 0; d < dim; d++) near[d] = vecs[(size_t)i * dim + d] + (float)(gauss() * 0.02 / sqrt((double)dim));
+        for (size_t d = 0; d < dim; d++)
+            near[d] = vecs[(size_t)i * dim + d] + (float)(gauss() * 0.02 / sqrt((double)dim));
         mnemo__unit_vector(near, dim, near);
         char t[48];
         snprintf(t, sizeof t, "near copy %d", p);
-        mnemo_memory_input x = {.text = t, .text_len = strlen(t), .scope = {.ns = "a"}, .vector = near,
+        mnemo_memory_input x = {.text = t,
+                                .text_len = strlen(t),
+                                .scope = {.ns = "a"},
+                                .vector = near,
                                 .vector_dim = dim};
         mnemo_memory_added r;
         CHECKF(mnemo_memory_add(s, &x, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
@@ -622,21 +654,29 @@ static void test_store_graph_dedup(void) {
         x.text_len = strlen(t);
         CHECKF(mnemo_memory_add(s, &x, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
         other_scope_new += r.event == MNEMO_MEMORY_ADDED;
-        mnemo_memory_input y = {.text = texts[j], .text_len = strlen(texts[j]), .scope = {.ns = "a"},
-                                .vector = vecs + (size_t)((j + 1) % N) * dim, .vector_dim = dim};
+        mnemo_memory_input y = {.text = texts[j],
+                                .text_len = strlen(texts[j]),
+                                .scope = {.ns = "a"},
+                                .vector = vecs + (size_t)((j + 1) % N) * dim,
+                                .vector_dim = dim};
         CHECKF(mnemo_memory_add(s, &y, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
         dup_right += r.event == MNEMO_MEMORY_DUPLICATE && !strcmp(r.id, out[j].id);
         clusters_draw(&c, near);
         for (size_t d = 0; d < dim; d++) near[d] = -near[d]; /* opposite every cloud */
         snprintf(t, sizeof t, "far %d", p);
-        mnemo_memory_input z = {.text = t, .text_len = strlen(t), .scope = {.ns = "a"}, .vector = near,
+        mnemo_memory_input z = {.text = t,
+                                .text_len = strlen(t),
+                                .scope = {.ns = "a"},
+                                .vector = near,
                                 .vector_dim = dim};
         CHECKF(mnemo_memory_add(s, &z, 1, &r, &err) == MNEMO_OK, "add: %s", err.message);
         far_new += r.event == MNEMO_MEMORY_ADDED;
     }
-    CHECKF(merged_right == PROBES, "%d of %d near copies merged into their memory", merged_right, PROBES);
+    CHECKF(merged_right == PROBES, "%d of %d near copies merged into their memory", merged_right,
+           PROBES);
     CHECKF(dup_right == PROBES, "%d of %d repeated texts found as duplicates", dup_right, PROBES);
-    CHECKF(other_scope_new == PROBES, "%d of %d near copies in another scope added", other_scope_new, PROBES);
+    CHECKF(other_scope_new == PROBES, "%d of %d near copies in another scope added",
+           other_scope_new, PROBES);
     CHECKF(far_new == PROBES, "%d of %d far vectors added", far_new, PROBES);
     size_t count = 0;
     mnemo_memory_scope a = {.ns = "a"};
@@ -651,8 +691,8 @@ static void test_store_graph_dedup(void) {
 /* The brute force over the inputs: the best k of vecs (n x dim) by f32
  * cosine with q among the i that keep(i) passes, into best (indices) and
  * bs (scores); how many. */
-static size_t brute_top(const float *vecs, int n, size_t dim, const float *q, int (*keep)(int), size_t k, int *best,
-                        double *bs) {
+static size_t brute_top(const float *vecs, int n, size_t dim, const float *q, int (*keep)(int),
+                        size_t k, int *best, double *bs) {
     size_t nb = 0;
     for (int i = 0; i < n; i++) {
         if (!keep(i)) continue;
@@ -693,7 +733,8 @@ static size_t binary_check(const mnemo_memories *m, const float *vecs, size_t di
         int at = atoi(m->items[i].text + 7);
         double sc = 0;
         for (size_t d = 0; d < dim; d++) sc += (double)vecs[(size_t)at * dim + d] * q[d];
-        *bad_score += fabs(m->items[i].score - sc) > 1e-5 || (i && m->items[i].score > m->items[i - 1].score);
+        *bad_score +=
+            fabs(m->items[i].score - sc) > 1e-5 || (i && m->items[i].score > m->items[i - 1].score);
         *bad_keep += !keep(at);
         for (size_t j = 0; j < nb; j++) found += best[j] == at;
     }
@@ -716,7 +757,8 @@ static void test_store_binary(void) {
     mnemo_store *s = open_with(&o);
     if (!s) return;
     size_t dim = mnemo_store_dim(s);
-    CHECK(s->index.binary_only && !s->index.vectors && !s->index.codes && s->index.words == (dim + 63) / 64);
+    CHECK(s->index.binary_only && !s->index.vectors && !s->index.codes &&
+          s->index.words == (dim + 63) / 64);
     clusters c;
     clusters_init(&c, 16, dim);
     float *vecs = malloc((size_t)STORE_N * dim * sizeof(float));
@@ -727,7 +769,9 @@ static void test_store_binary(void) {
     draw_memories(&c, STORE_N, vecs, in, texts);
     for (int i = 0; i < STORE_N; i++) {
         int rare = i % 500 == 0, tenth = i % 10 == 0;
-        in[i].metadata = rare ? "{\"rare\": true, \"tenth\": true}" : tenth ? "{\"tenth\": true}" : NULL;
+        in[i].metadata = rare    ? "{\"rare\": true, \"tenth\": true}"
+                         : tenth ? "{\"tenth\": true}"
+                                 : NULL;
         in[i].scope.ns = i % 3 == 0 ? "other" : NULL;
         in[i].ttl = bin_expires(i) ? 10 : 0;
         rare_default += rare && bin_default_live(i);
@@ -736,7 +780,8 @@ static void test_store_binary(void) {
     for (int i = 0; i < STORE_N; i += 500)
         CHECKF(mnemo_memory_add(s, in + i, 500, out + i, &err) == MNEMO_OK, "add: %s", err.message);
     /* past the graph threshold, and still no graph */
-    CHECK(mnemo__store_graph_wait(s) == 0 && s->index.graph_state == MNEMO_GRAPH_NONE && s->index.n == STORE_N);
+    CHECK(mnemo__store_graph_wait(s) == 0 && s->index.graph_state == MNEMO_GRAPH_NONE &&
+          s->index.n == STORE_N);
     CHECK(s->index.bits && !s->index.vectors && !s->index.codes);
     fake_now += 20; /* the ttl ones expire */
 
@@ -773,12 +818,15 @@ static void test_store_binary(void) {
         total[2] += 100;
         mnemo_memories_free(f);
     }
-    CHECKF(bad_score == 0, "%d results with a score not their f32 cosine or out of order", bad_score);
+    CHECKF(bad_score == 0, "%d results with a score not their f32 cosine or out of order",
+           bad_score);
     CHECKF(bad_keep == 0, "%d results short, expired or outside the scope or filter", bad_keep);
     CHECK(exact_differs == 0);
     double recall[3];
     for (int i = 0; i < 3; i++) recall[i] = total[i] ? (double)found[i] / (double)total[i] : 0;
-    fprintf(stderr, "  binary n=%d dim=%zu (%zu bytes a vector): recall@10 %.3f, filtered 10%% %.3f, recall@100 %.3f\n",
+    fprintf(stderr,
+            "  binary n=%d dim=%zu (%zu bytes a vector): recall@10 %.3f, filtered 10%% %.3f, "
+            "recall@100 %.3f\n",
             STORE_N, dim, s->index.words * 8, recall[0], recall[1], recall[2]);
     CHECKF(recall[0] >= 0.95, "binary recall@10 %.3f < 0.95", recall[0]);
     CHECKF(recall[1] >= 0.95, "binary filtered recall@10 %.3f < 0.95", recall[1]);
@@ -787,7 +835,8 @@ static void test_store_binary(void) {
     /* deleted memories never come back, even for their own vector */
     for (int i = 1; i < STORE_N; i += 10) {
         int rc = mnemo_memory_delete(s, out[i].id, &err);
-        CHECKF(rc == MNEMO_OK || (rc == MNEMO_ENOENT && bin_expires(i)), "delete %d: %s", i, err.message);
+        CHECKF(rc == MNEMO_OK || (rc == MNEMO_ENOENT && bin_expires(i)), "delete %d: %s", i,
+               err.message);
     }
     mnemo_memory_scope other = {.ns = "other"};
     size_t n_del = 0;
@@ -796,9 +845,11 @@ static void test_store_binary(void) {
     int returned_deleted = 0;
     for (int i = 0; i < STORE_N; i++) {
         if (!bin_deleted(i)) continue;
-        mnemo_memories *m = search(s, vecs + (size_t)i * dim, 10, i % 3 == 0 ? "other" : NULL, NULL, 0);
+        mnemo_memories *m =
+            search(s, vecs + (size_t)i * dim, 10, i % 3 == 0 ? "other" : NULL, NULL, 0);
         if (!m) break;
-        for (size_t j = 0; j < m->n; j++) returned_deleted += bin_deleted(atoi(m->items[j].text + 7));
+        for (size_t j = 0; j < m->n; j++)
+            returned_deleted += bin_deleted(atoi(m->items[j].text + 7));
         mnemo_memories_free(m);
     }
     CHECKF(returned_deleted == 0, "%d deleted memories were returned", returned_deleted);
@@ -810,9 +861,12 @@ static void test_store_binary(void) {
     for (int t = 0; t < RQ; t++) {
         clusters_draw(&c, rq[t]);
         before[t] = search(s, rq[t], 10, NULL, NULL, 0);
-        if (before[t]) found_after += binary_check(before[t], vecs, dim, rq[t], bin_default_kept, 10, &bad_score, &bad_keep);
+        if (before[t])
+            found_after += binary_check(before[t], vecs, dim, rq[t], bin_default_kept, 10,
+                                        &bad_score, &bad_keep);
     }
-    CHECKF(found_after >= RQ * 10 * 95 / 100, "after deletes: recall@10 %.3f", found_after / (double)(RQ * 10));
+    CHECKF(found_after >= RQ * 10 * 95 / 100, "after deletes: recall@10 %.3f",
+           found_after / (double)(RQ * 10));
     CHECK(bad_score == 0 && bad_keep == 0);
     /* a swept store and a reopened one (bits rebuilt from the rows) answer the same */
     size_t swept = 0;
@@ -834,7 +888,8 @@ static void test_store_binary(void) {
     }
     for (int t = 0; t < RQ; t++) mnemo_memories_free(before[t]);
     /* the refusals, before any connection is tried */
-    mnemo_store_options pg = {.url = "postgres://nobody@127.0.0.1:1/none", .model = model, .index_binary = 1};
+    mnemo_store_options pg = {
+        .url = "postgres://nobody@127.0.0.1:1/none", .model = model, .index_binary = 1};
     s = NULL;
     CHECK(mnemo_store_open(&pg, &s, &err) == MNEMO_EINVAL && strstr(err.message, "binary") && !s);
     mnemo_store_options both = o;
@@ -844,7 +899,9 @@ static void test_store_binary(void) {
     free(c.centers);
 }
 
-static mnemo_memories *search_k(mnemo_store *s, const float *q) { return search(s, q, 10, NULL, NULL, 0); }
+static mnemo_memories *search_k(mnemo_store *s, const float *q) {
+    return search(s, q, 10, NULL, NULL, 0);
+}
 
 static void file_edit(const char *path, long at, int truncate_there) {
     FILE *f = fopen(path, "r+b");
@@ -909,7 +966,8 @@ static void test_store_graph_file(void) {
         mnemo_memories_free(m);
     }
     CHECKF(same_results, "the loaded graph gave other results than the saved one");
-    mnemo_memory_input one = {.text = "one more", .text_len = 8, .vector = vecs + (size_t)N * dim, .vector_dim = dim};
+    mnemo_memory_input one = {
+        .text = "one more", .text_len = 8, .vector = vecs + (size_t)N * dim, .vector_dim = dim};
     mnemo_memory_added added;
     CHECK(mnemo_memory_add(s, &one, 1, &added, &err) == MNEMO_OK);
     mnemo_memories *m = search_k(s, vecs + (size_t)N * dim);
@@ -918,9 +976,12 @@ static void test_store_graph_file(void) {
     mnemo_store_close(s);
     /* damaged files: each rebuilt (not loaded), the search still right */
     for (int damage = 0; damage < 4; damage++) {
-        if (damage == 0) file_edit(path, 4000, 0);     /* a flipped byte in the nodes */
-        else if (damage == 1) file_edit(path, 2000, 1); /* cut short */
-        else if (damage == 2) file_edit(path, 20, 0);   /* in the header's counts */
+        if (damage == 0)
+            file_edit(path, 4000, 0); /* a flipped byte in the nodes */
+        else if (damage == 1)
+            file_edit(path, 2000, 1); /* cut short */
+        else if (damage == 2)
+            file_edit(path, 20, 0); /* in the header's counts */
         else {
             FILE *f = fopen(path, "wb");
             for (int i = 0; f && i < 5000; i++) fputc((int)(urand() * 256), f);
@@ -931,7 +992,8 @@ static void test_store_graph_file(void) {
         CHECKF(!s->graph_loaded, "damage %d: the graph file was loaded", damage);
         CHECK(mnemo__store_graph_wait(s) == 1);
         m = search_k(s, vecs + (size_t)N * dim);
-        CHECKF(m && m->n == 10 && !strcmp(m->items[0].id, added.id), "damage %d: search after the rebuild", damage);
+        CHECKF(m && m->n == 10 && !strcmp(m->items[0].id, added.id),
+               "damage %d: search after the rebuild", damage);
         mnemo_memories_free(m);
         mnemo_store_close(s);
     }
@@ -947,8 +1009,10 @@ static void test_store_graph_file(void) {
     mnemo_memory_added more_out[9];
     for (int i = 0; i < 9; i++) {
         snprintf(texts[N + 1 + i], sizeof texts[0], "later %d", i);
-        more[i] = (mnemo_memory_input){.text = texts[N + 1 + i], .text_len = strlen(texts[N + 1 + i]),
-                                       .vector = vecs + (size_t)(N + 1 + i) * dim, .vector_dim = dim};
+        more[i] = (mnemo_memory_input){.text = texts[N + 1 + i],
+                                       .text_len = strlen(texts[N + 1 + i]),
+                                       .vector = vecs + (size_t)(N + 1 + i) * dim,
+                                       .vector_dim = dim};
     }
     CHECK(mnemo_memory_add(s, more, 9, more_out, &err) == MNEMO_OK);
     mnemo_store_close(s);

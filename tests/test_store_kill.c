@@ -45,9 +45,10 @@ static void *child_adder(void *p) {
         mnemo_memory_input in[3];
         char texts[3][64];
         for (int i = 0; i < n; i++) {
-            snprintf(texts[i], sizeof texts[i], "round %d thread %d add %d item %d", c->round, c->t, j, i);
-            in[i] = (mnemo_memory_input){.text = texts[i], .text_len = strlen(texts[i]),
-                                         .metadata = "{\"kill\": true}"};
+            snprintf(texts[i], sizeof texts[i], "round %d thread %d add %d item %d", c->round, c->t,
+                     j, i);
+            in[i] = (mnemo_memory_input){
+                .text = texts[i], .text_len = strlen(texts[i]), .metadata = "{\"kill\": true}"};
         }
         mnemo_memory_added out[3];
         mnemo_error err;
@@ -70,8 +71,12 @@ static void child_main(int fd, int round) {
     mnemo_error err;
     mnemo_model_options mo = {.no_cache = 1};
     if (mnemo_model_open(model_dir, &mo, &model, &err)) _exit(5);
-    mnemo_store_options o = {.data_dir = data_dir, .model = model, .model_name = "tiny", .no_dedup = 1,
-                             .n_threads = 1, .sweep_seconds = -1};
+    mnemo_store_options o = {.data_dir = data_dir,
+                             .model = model,
+                             .model_name = "tiny",
+                             .no_dedup = 1,
+                             .n_threads = 1,
+                             .sweep_seconds = -1};
     mnemo_store *s;
     if (mnemo_store_open(&o, &s, &err)) {
         fprintf(stderr, "child: open failed: %s\n", err.message);
@@ -102,8 +107,10 @@ static void read_acks(int fd) {
                 *tab = 0;
                 memset(&acks[n_acks], 0, sizeof acks[n_acks]);
                 size_t il = strlen(start), tl = strlen(tab + 1);
-                memcpy(acks[n_acks].id, start, il < sizeof acks[n_acks].id ? il : sizeof acks[n_acks].id - 1);
-                memcpy(acks[n_acks].text, tab + 1, tl < sizeof acks[n_acks].text ? tl : sizeof acks[n_acks].text - 1);
+                memcpy(acks[n_acks].id, start,
+                       il < sizeof acks[n_acks].id ? il : sizeof acks[n_acks].id - 1);
+                memcpy(acks[n_acks].text, tab + 1,
+                       tl < sizeof acks[n_acks].text ? tl : sizeof acks[n_acks].text - 1);
                 n_acks++;
             }
             start = nl + 1;
@@ -115,7 +122,10 @@ static void read_acks(int fd) {
 }
 
 static size_t verify(mnemo_model *model, const char *when) {
-    mnemo_store_options o = {.data_dir = data_dir, .model = model, .model_name = "tiny", .no_dedup = 1,
+    mnemo_store_options o = {.data_dir = data_dir,
+                             .model = model,
+                             .model_name = "tiny",
+                             .no_dedup = 1,
                              .sweep_seconds = -1};
     mnemo_store *s;
     mnemo_error err;
@@ -141,7 +151,8 @@ static size_t verify(mnemo_model *model, const char *when) {
     sqlite3_open(path, &db);
     sqlite3_stmt *st;
     sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
-    int ok = sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
+    int ok =
+        sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
     sqlite3_close(db);
     CHECKF(ok, "%s: integrity_check failed", when);
@@ -205,14 +216,18 @@ int main(int argc, char **argv) {
     mnemo_model_close(model);
     CHECK(early_exits == 0);
     CHECK(n_acks > (size_t)rounds); /* the kills did land during adds */
-    fprintf(stderr, "durability: %d rounds, %d SIGKILLs, %zu acknowledged adds, all present: %s, %zu rows in "
-                    "the store, integrity_check ok: %s, %.1f s (seed %u)\n",
-            rounds, kills, n_acks, test_current_failed_ ? "NO" : "yes", rows, test_current_failed_ ? "?" : "yes",
-            mnemo__now() - t0, seed);
+    fprintf(
+        stderr,
+        "durability: %d rounds, %d SIGKILLs, %zu acknowledged adds, all present: %s, %zu rows in "
+        "the store, integrity_check ok: %s, %.1f s (seed %u)\n",
+        rounds, kills, n_acks, test_current_failed_ ? "NO" : "yes", rows,
+        test_current_failed_ ? "?" : "yes", mnemo__now() - t0, seed);
     free(acks);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
     if (!test_current_failed_ && system(cmd)) return 2;
-    if (test_current_failed_) test_tests_failed_++;
-    else test_tests_passed_++;
+    if (test_current_failed_)
+        test_tests_failed_++;
+    else
+        test_tests_passed_++;
     return test_finish();
 }

@@ -105,15 +105,18 @@ static size_t compare_goldens(const mnemo_tokenizer *tok, size_t step) {
             if (bad < 5) {
                 size_t k = 0;
                 while (k < n && k < g->n_ids && ids[k] == g->ids[k]) k++;
-                fprintf(stderr, "  golden %zu (%zu bytes): rc=%d ids differ at %zu (got %zu ids, want %zu)\n",
-                        i, g->len, rc, k, n, g->n_ids);
+                fprintf(
+                    stderr,
+                    "  golden %zu (%zu bytes): rc=%d ids differ at %zu (got %zu ids, want %zu)\n",
+                    i, g->len, rc, k, n, g->n_ids);
             }
             bad++;
             continue;
         }
         char *text;
         size_t len;
-        rc = mnemo_tokenizer_decode(tok, g->ids, g->n_ids, MNEMO_DECODE_SKIP_SPECIAL, &text, &len, &err);
+        rc = mnemo_tokenizer_decode(tok, g->ids, g->n_ids, MNEMO_DECODE_SKIP_SPECIAL, &text, &len,
+                                    &err);
         if (rc || len != g->decoded_len || memcmp(text, g->decoded, len) != 0) {
             if (bad < 5) fprintf(stderr, "  golden %zu: decode (skip special) differs\n", i);
             bad++;
@@ -164,10 +167,11 @@ static void damage_cache(const char *dir, bool truncate_it) {
     if (truncate_it)
         snprintf(cmd, sizeof cmd, "for f in %s/*.mtok; do truncate -s 100000 \"$f\"; done", dir);
     else
-        snprintf(cmd, sizeof cmd,
-                 "for f in %s/*.mtok; do printf '\\x5a' | dd of=\"$f\" bs=1 seek=700000 conv=notrunc "
-                 "status=none; done",
-                 dir);
+        snprintf(
+            cmd, sizeof cmd,
+            "for f in %s/*.mtok; do printf '\\x5a' | dd of=\"$f\" bs=1 seek=700000 conv=notrunc "
+            "status=none; done",
+            dir);
     CHECK(system(cmd) == 0);
 }
 
@@ -223,7 +227,8 @@ static void test_bad_utf8(void) {
                               {"abc\xED\xA0\x80", "offset 3"},
                               {"ok \xE2\x96", "offset 3"}};
     for (size_t i = 0; i < 4; i++) {
-        int rc = mnemo_tokenizer_encode(real_tok, cases[i][0], strlen(cases[i][0]), 0, ids, 64, &n, &err);
+        int rc = mnemo_tokenizer_encode(real_tok, cases[i][0], strlen(cases[i][0]), 0, ids, 64, &n,
+                                        &err);
         CHECK(rc == MNEMO_EUTF8);
         CHECKF(strstr(err.message, cases[i][1]) != NULL, "message '%s' lacks '%s'", err.message,
                cases[i][1]);
@@ -251,7 +256,8 @@ static void test_buffer_and_flags(void) {
     /* empty text: just the special tokens */
     CHECK(mnemo_tokenizer_encode(real_tok, "", 0, 0, ids, 8, &n, &err) == MNEMO_OK);
     CHECK(n == 2 && ids[0] == 2 && ids[1] == 1);
-    CHECK(mnemo_tokenizer_encode(real_tok, "", 0, MNEMO_ENCODE_NO_SPECIAL, ids, 0, &n, &err) == MNEMO_OK);
+    CHECK(mnemo_tokenizer_encode(real_tok, "", 0, MNEMO_ENCODE_NO_SPECIAL, ids, 0, &n, &err) ==
+          MNEMO_OK);
     CHECK(n == 0);
 }
 
@@ -282,8 +288,18 @@ static void test_lookups_and_decode_errors(void) {
 /* A small tokenizer of the Gemma kind, as a jansson value to mutate. */
 static json_t *small_tokenizer(void) {
     json_t *vocab = json_object();
-    const char *base[] = {"<pad>", "<eos>", "<bos>", "<unk>", "a", "b", "ab", "\xE2\x96\x81", "c",
-                          "abc", ("\xE2\x96\x81" "a")};
+    const char *base[] = {"<pad>",
+                          "<eos>",
+                          "<bos>",
+                          "<unk>",
+                          "a",
+                          "b",
+                          "ab",
+                          "\xE2\x96\x81",
+                          "c",
+                          "abc",
+                          ("\xE2\x96\x81"
+                           "a")};
     int id = 0;
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
         json_object_set_new(vocab, base[i], json_integer(id++));
@@ -297,26 +313,25 @@ static json_t *small_tokenizer(void) {
         "{s:i,s:s,s:b,s:b,s:b,s:b,s:b}],"
         "s:{s:s,s:{s:s},s:s},"
         "s:{s:s,s:{s:s},s:s,s:b},"
-        "s:{s:s,s:[{s:{s:s,s:i}},{s:{s:s,s:i}},{s:{s:s,s:i}}],s:{s:{s:s,s:[i],s:[s]},s:{s:s,s:[i],s:[s]}}},"
+        "s:{s:s,s:[{s:{s:s,s:i}},{s:{s:s,s:i}},{s:{s:s,s:i}}],s:{s:{s:s,s:[i],s:[s]},s:{s:s,s:[i],"
+        "s:[s]}}},"
         "s:{s:s,s:[{s:s,s:{s:s},s:s},{s:s},{s:s}]},"
         "s:{s:s,s:n,s:s,s:n,s:n,s:b,s:b,s:b,s:o,s:[[s,s],[s,s],[s,s]]}}",
-        "version", "1.0", "truncation", "padding", "added_tokens",
-        "id", 0, "content", "<pad>", "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1,
-        "id", 2, "content", "<bos>", "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1,
-        "id", 1, "content", "<eos>", "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1,
-        "normalizer", "type", "Replace", "pattern", "String", " ", "content", "\xE2\x96\x81",
-        "pre_tokenizer", "type", "Split", "pattern", "String", " ", "behavior", "MergedWithPrevious",
-        "invert", 0,
-        "post_processor", "type", "TemplateProcessing", "single",
+        "version", "1.0", "truncation", "padding", "added_tokens", "id", 0, "content", "<pad>",
+        "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1, "id", 2,
+        "content", "<bos>", "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special",
+        1, "id", 1, "content", "<eos>", "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0,
+        "special", 1, "normalizer", "type", "Replace", "pattern", "String", " ", "content",
+        "\xE2\x96\x81", "pre_tokenizer", "type", "Split", "pattern", "String", " ", "behavior",
+        "MergedWithPrevious", "invert", 0, "post_processor", "type", "TemplateProcessing", "single",
         "SpecialToken", "id", "<bos>", "type_id", 0, "Sequence", "id", "A", "type_id", 0,
-        "SpecialToken", "id", "<eos>", "type_id", 0, "special_tokens",
-        "<bos>", "id", "<bos>", "ids", 2, "tokens", "<bos>", "<eos>", "id", "<eos>", "ids", 1, "tokens",
-        "<eos>",
-        "decoder", "type", "Sequence", "decoders", "type", "Replace", "pattern", "String",
-        "\xE2\x96\x81", "content", " ", "type", "ByteFallback", "type", "Fuse",
-        "model", "type", "BPE", "dropout", "unk_token", "<unk>", "continuing_subword_prefix",
-        "end_of_word_suffix", "fuse_unk", 1, "byte_fallback", 1, "ignore_merges", 0, "vocab", vocab,
-        "merges", "a", "b", "ab", "c", "\xE2\x96\x81", "a");
+        "SpecialToken", "id", "<eos>", "type_id", 0, "special_tokens", "<bos>", "id", "<bos>",
+        "ids", 2, "tokens", "<bos>", "<eos>", "id", "<eos>", "ids", 1, "tokens", "<eos>", "decoder",
+        "type", "Sequence", "decoders", "type", "Replace", "pattern", "String", "\xE2\x96\x81",
+        "content", " ", "type", "ByteFallback", "type", "Fuse", "model", "type", "BPE", "dropout",
+        "unk_token", "<unk>", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 1,
+        "byte_fallback", 1, "ignore_merges", 0, "vocab", vocab, "merges", "a", "b", "ab", "c",
+        "\xE2\x96\x81", "a");
     if (!root) {
         fprintf(stderr, "json_pack failed\n");
         exit(1);
@@ -356,12 +371,14 @@ static void test_small_tokenizer(void) {
     int32_t want[] = {2, 9, 10, 1};
     CHECK(n == 4 && memcmp(ids, want, sizeof want) == 0);
     /* x is not in the vocab: byte fallback <0x78> */
-    CHECK(mnemo_tokenizer_encode(tok, "x<bos>", 6, MNEMO_ENCODE_NO_SPECIAL, ids, 32, &n, &err) == MNEMO_OK);
+    CHECK(mnemo_tokenizer_encode(tok, "x<bos>", 6, MNEMO_ENCODE_NO_SPECIAL, ids, 32, &n, &err) ==
+          MNEMO_OK);
     CHECK(n == 2 && ids[0] == 11 + 0x78 && ids[1] == 2);
     char *text;
     size_t len;
     int32_t dec[] = {2, 9, 10, 11 + 0xC3, 11 + 0xA9, 11 + 0xFF, 1};
-    CHECK(mnemo_tokenizer_decode(tok, dec, 7, MNEMO_DECODE_SKIP_SPECIAL, &text, &len, &err) == MNEMO_OK);
+    CHECK(mnemo_tokenizer_decode(tok, dec, 7, MNEMO_DECODE_SKIP_SPECIAL, &text, &len, &err) ==
+          MNEMO_OK);
     CHECK(strcmp(text, "abc a\xC3\xA9\xEF\xBF\xBD") != 0); /* c3 a9 ff is not UTF-8 as a run */
     CHECK(strcmp(text, "abc a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD") == 0);
     mnemo_free(text);
@@ -383,8 +400,10 @@ static json_t *get_path(json_t *root, const char *path, char *last, size_t cap) 
     json_t *cur = root;
     char *next;
     while ((next = strtok_r(NULL, ".", &save))) {
-        if (json_is_array(cur)) cur = json_array_get(cur, (size_t)atoi(tok));
-        else cur = json_object_get(cur, tok);
+        if (json_is_array(cur))
+            cur = json_array_get(cur, (size_t)atoi(tok));
+        else
+            cur = json_object_get(cur, tok);
         tok = next;
     }
     snprintf(last, cap, "%s", tok);
@@ -395,8 +414,10 @@ static void test_hostile_files(void) {
     static const hostile_case cases[] = {
         {"model type", "model.type", "\"Unigram\"", MNEMO_EUNSUPPORTED, "model.type"},
         {"normalizer type", "normalizer.type", "\"NFKC\"", MNEMO_EUNSUPPORTED, "normalizer.type"},
-        {"pre-tokenizer", "pre_tokenizer.type", "\"Metaspace\"", MNEMO_EUNSUPPORTED, "pre_tokenizer"},
-        {"split behavior", "pre_tokenizer.behavior", "\"Isolated\"", MNEMO_EUNSUPPORTED, "behavior"},
+        {"pre-tokenizer", "pre_tokenizer.type", "\"Metaspace\"", MNEMO_EUNSUPPORTED,
+         "pre_tokenizer"},
+        {"split behavior", "pre_tokenizer.behavior", "\"Isolated\"", MNEMO_EUNSUPPORTED,
+         "behavior"},
         {"regex pattern", "normalizer.pattern", "{\"Regex\": \" +\"}", MNEMO_EUNSUPPORTED, "Regex"},
         {"decoder", "decoder.type", "\"WordPiece\"", MNEMO_EUNSUPPORTED, "decoder.type"},
         {"post-processor", "post_processor.type", "\"BertProcessing\"", MNEMO_EUNSUPPORTED,
@@ -409,7 +430,8 @@ static void test_hostile_files(void) {
         {"negative id", "model.vocab.ab", "-3", MNEMO_EFORMAT, "out of range"},
         {"float id", "model.vocab.ab", "6.5", MNEMO_EFORMAT, "integer"},
         {"duplicate id", "model.vocab.ab", "4", MNEMO_EFORMAT, "both"},
-        {"unknown merge token", "model.merges.0", "[\"a\", \"zz\"]", MNEMO_EFORMAT, "not in model.vocab"},
+        {"unknown merge token", "model.merges.0", "[\"a\", \"zz\"]", MNEMO_EFORMAT,
+         "not in model.vocab"},
         {"merge result missing", "model.merges.0", "[\"b\", \"c\"]", MNEMO_EFORMAT, "makes"},
         {"merge not a pair", "model.merges.1", "[\"a\"]", MNEMO_EFORMAT, "merges[1]"},
         {"merge bad string", "model.merges.1", "\"abc\"", MNEMO_EFORMAT, "merges[1]"},
@@ -422,11 +444,13 @@ static void test_hostile_files(void) {
         {"unk not in vocab", "model.unk_token", "\"<nope>\"", MNEMO_EFORMAT, "unk_token"},
         {"template no sequence", "post_processor.single.1", "{\"SpecialToken\":{\"id\":\"<bos>\"}}",
          MNEMO_EFORMAT, "Sequence"},
-        {"template unknown special", "post_processor.single.0", "{\"SpecialToken\":{\"id\":\"<x>\"}}",
-         MNEMO_EFORMAT, "<x>"},
-        {"template bad id", "post_processor.special_tokens.<bos>.ids", "[99999]", MNEMO_EFORMAT, "ids"},
+        {"template unknown special", "post_processor.single.0",
+         "{\"SpecialToken\":{\"id\":\"<x>\"}}", MNEMO_EFORMAT, "<x>"},
+        {"template bad id", "post_processor.special_tokens.<bos>.ids", "[99999]", MNEMO_EFORMAT,
+         "ids"},
         {"long pattern", "normalizer.pattern",
-         "{\"String\": \"0123456789012345678901234567890123456789\"}", MNEMO_EUNSUPPORTED, "pattern"},
+         "{\"String\": \"0123456789012345678901234567890123456789\"}", MNEMO_EUNSUPPORTED,
+         "pattern"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const hostile_case *c = &cases[i];
@@ -444,11 +468,15 @@ static void test_hostile_files(void) {
             v = json_loads(c->value, JSON_DECODE_ANY, &jerr);
         }
         if (json_is_array(parent)) {
-            if (v) json_array_set_new(parent, (size_t)atoi(last), v);
-            else json_array_remove(parent, (size_t)atoi(last));
+            if (v)
+                json_array_set_new(parent, (size_t)atoi(last), v);
+            else
+                json_array_remove(parent, (size_t)atoi(last));
         } else {
-            if (v) json_object_set_new(parent, last, v);
-            else json_object_del(parent, last);
+            if (v)
+                json_object_set_new(parent, last, v);
+            else
+                json_object_del(parent, last);
         }
         mnemo_tokenizer *tok = NULL;
         mnemo_error err = {0};
@@ -456,8 +484,8 @@ static void test_hostile_files(void) {
         CHECKF(rc == c->code, "%s: got %s (%s), want %s", c->name, mnemo_status_name(rc),
                rc ? err.message : "", mnemo_status_name(c->code));
         if (rc)
-            CHECKF(strstr(err.message, c->message_part) != NULL, "%s: message '%s' lacks '%s'", c->name,
-                   err.message, c->message_part);
+            CHECKF(strstr(err.message, c->message_part) != NULL, "%s: message '%s' lacks '%s'",
+                   c->name, err.message, c->message_part);
         mnemo_tokenizer_close(tok);
         json_decref(root);
     }
@@ -524,8 +552,8 @@ static void test_allocation_failures(void) {
             if (rc2 == MNEMO_OK) break;
             CHECK(rc2 == MNEMO_ENOMEM);
         } else {
-            CHECKF(rc == MNEMO_ENOMEM, "failing allocation %d gave %s: %s", n, mnemo_status_name(rc),
-                   err.message);
+            CHECKF(rc == MNEMO_ENOMEM, "failing allocation %d gave %s: %s", n,
+                   mnemo_status_name(rc), err.message);
         }
         failures++;
     }

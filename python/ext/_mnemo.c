@@ -38,8 +38,9 @@ static PyObject *MnemoError;
 static PyObject *raise_mnemo(int rc, const mnemo_error *err, const char *path) {
     const char *msg = err->message[0] ? err->message : mnemo_strerror(rc);
     if (rc == MNEMO_ENOENT) {
-        PyObject *e = path ? PyObject_CallFunction(PyExc_FileNotFoundError, "iss", ENOENT, msg, path)
-                           : PyObject_CallFunction(PyExc_FileNotFoundError, "is", ENOENT, msg);
+        PyObject *e = path
+                          ? PyObject_CallFunction(PyExc_FileNotFoundError, "iss", ENOENT, msg, path)
+                          : PyObject_CallFunction(PyExc_FileNotFoundError, "is", ENOENT, msg);
         if (e) {
             PyErr_SetObject(PyExc_FileNotFoundError, e);
             Py_DECREF(e);
@@ -75,7 +76,8 @@ static int utf8_items(PyObject *seq, const char ***texts, size_t **lens, Py_ssiz
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyUnicode_Check(items[i])) {
-            PyErr_Format(PyExc_TypeError, "sentences[%zd] is %.80s, not str", i, Py_TYPE(items[i])->tp_name);
+            PyErr_Format(PyExc_TypeError, "sentences[%zd] is %.80s, not str", i,
+                         Py_TYPE(items[i])->tp_name);
             goto fail;
         }
         Py_ssize_t len;
@@ -95,16 +97,15 @@ fail:
 /* ------------------------------------------------------------------ Model */
 
 typedef struct {
-    PyObject_HEAD
-    mnemo_model *model;
+    PyObject_HEAD mnemo_model *model;
 } ModelObject;
 
 static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     static char *names[] = {"path", "precision", "cache_dir", "tokenizer", NULL};
     PyObject *path_b = NULL;
     const char *precision = NULL, *cache_dir = NULL, *tokenizer = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|zzz:Model", names, PyUnicode_FSConverter, &path_b,
-                                     &precision, &cache_dir, &tokenizer))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|zzz:Model", names, PyUnicode_FSConverter,
+                                     &path_b, &precision, &cache_dir, &tokenizer))
         return NULL;
     ModelObject *self = (ModelObject *)type->tp_alloc(type, 0);
     if (!self) {
@@ -118,10 +119,8 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     o.tokenizer = tokenizer;
     mnemo_error err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = mnemo_model_open(path, &o, &self->model, &err);
-    Py_END_ALLOW_THREADS
-    if (rc) {
+    Py_BEGIN_ALLOW_THREADS rc = mnemo_model_open(path, &o, &self->model, &err);
+    Py_END_ALLOW_THREADS if (rc) {
         raise_mnemo(rc, &err, path);
         Py_DECREF(path_b);
         Py_DECREF(self);
@@ -208,13 +207,11 @@ static PyObject *Model_tokenize(ModelObject *self, PyObject *args) {
     mnemo_error err = {0};
     int rc = MNEMO_OK;
     Py_ssize_t failed = -1;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n && !rc; i++) {
+    Py_BEGIN_ALLOW_THREADS for (Py_ssize_t i = 0; i < n && !rc; i++) {
         rc = mnemo_embed_tokenize(self->model, texts[i], lens[i], &o, &ids[i], &counts[i], &err);
         if (rc) failed = i;
     }
-    Py_END_ALLOW_THREADS
-    if (rc) {
+    Py_END_ALLOW_THREADS if (rc) {
         mnemo_error e2 = err;
         snprintf(e2.message, sizeof e2.message, "sentences[%zd]: %.400s", failed, err.message);
         raise_mnemo(rc, &e2, NULL);
@@ -227,7 +224,8 @@ static PyObject *Model_tokenize(ModelObject *self, PyObject *args) {
             Py_CLEAR(result);
             break;
         }
-        for (size_t k = 0; k < counts[i]; k++) PyList_SET_ITEM(row, (Py_ssize_t)k, PyLong_FromLong(ids[i][k]));
+        for (size_t k = 0; k < counts[i]; k++)
+            PyList_SET_ITEM(row, (Py_ssize_t)k, PyLong_FromLong(ids[i][k]));
         PyList_SET_ITEM(result, i, row);
     }
 done:
@@ -242,7 +240,8 @@ done:
 
 static PyGetSetDef Model_getset[] = {
     {"dim", (getter)Model_dim, NULL, "width of the output vectors", NULL},
-    {"max_tokens", (getter)Model_max_tokens, NULL, "most tokens one input may have, <bos>/<eos> included", NULL},
+    {"max_tokens", (getter)Model_max_tokens, NULL,
+     "most tokens one input may have, <bos>/<eos> included", NULL},
     {"precision", (getter)Model_precision, NULL, "the precision the weights run at", NULL},
     {"kernels", (getter)Model_kernels, NULL, "the kernel table chosen for this CPU", NULL},
     {"pad_id", (getter)Model_pad_id, NULL, "the <pad> id (0 if none)", NULL},
@@ -250,9 +249,12 @@ static PyGetSetDef Model_getset[] = {
 };
 
 static PyMethodDef Model_methods[] = {
-    {"prompts", (PyCFunction)Model_prompts, METH_NOARGS, "[(name, text), ...] of the model's prompts"},
-    {"default_prompt", (PyCFunction)Model_default_prompt, METH_NOARGS, "the default prompt's text, or ''"},
-    {"tokenize", (PyCFunction)Model_tokenize, METH_VARARGS, "tokenize(texts, prompt=None) -> [[id, ...], ...]"},
+    {"prompts", (PyCFunction)Model_prompts, METH_NOARGS,
+     "[(name, text), ...] of the model's prompts"},
+    {"default_prompt", (PyCFunction)Model_default_prompt, METH_NOARGS,
+     "the default prompt's text, or ''"},
+    {"tokenize", (PyCFunction)Model_tokenize, METH_VARARGS,
+     "tokenize(texts, prompt=None) -> [[id, ...], ...]"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -261,7 +263,8 @@ static PyTypeObject ModelType = {
     .tp_basicsize = sizeof(ModelObject),
     .tp_dealloc = (destructor)Model_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Model(path, precision=None, cache_dir=None, tokenizer=None): an open model (read-only)",
+    .tp_doc =
+        "Model(path, precision=None, cache_dir=None, tokenizer=None): an open model (read-only)",
     .tp_methods = Model_methods,
     .tp_getset = Model_getset,
     .tp_new = Model_new,
@@ -270,8 +273,7 @@ static PyTypeObject ModelType = {
 /* ---------------------------------------------------------------- Context */
 
 typedef struct {
-    PyObject_HEAD
-    ModelObject *model; /* kept alive: the context uses its weights */
+    PyObject_HEAD ModelObject *model; /* kept alive: the context uses its weights */
     mnemo_context *ctx;
     int busy; /* read and written with the GIL held */
 } ContextObject;
@@ -281,7 +283,8 @@ static PyObject *Context_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     PyObject *model;
     int threads = 0;
     Py_ssize_t max_batch = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|in:Context", names, &ModelType, &model, &threads, &max_batch))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|in:Context", names, &ModelType, &model, &threads,
+                                     &max_batch))
         return NULL;
     if (max_batch < 0) {
         PyErr_SetString(PyExc_ValueError, "max_batch_tokens must be >= 0");
@@ -296,10 +299,8 @@ static PyObject *Context_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     if (max_batch) o.max_batch_tokens = (size_t)max_batch;
     mnemo_error err = {0};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = mnemo_context_create(self->model->model, &o, &self->ctx, &err);
-    Py_END_ALLOW_THREADS
-    if (rc) {
+    Py_BEGIN_ALLOW_THREADS rc = mnemo_context_create(self->model->model, &o, &self->ctx, &err);
+    Py_END_ALLOW_THREADS if (rc) {
         Py_DECREF(self);
         return raise_mnemo(rc, &err, NULL);
     }
@@ -317,17 +318,19 @@ static PyObject *Context_embed(ContextObject *self, PyObject *args) {
     PyObject *texts_in, *out_obj;
     const char *prompt = NULL, *prompt_name = NULL;
     Py_ssize_t dim = 0;
-    if (!PyArg_ParseTuple(args, "OzznO:embed", &texts_in, &prompt, &prompt_name, &dim, &out_obj)) return NULL;
+    if (!PyArg_ParseTuple(args, "OzznO:embed", &texts_in, &prompt, &prompt_name, &dim, &out_obj))
+        return NULL;
     size_t width = mnemo_model_dim(self->model->model);
     if (dim < 0 || (size_t)dim > width) {
-        PyErr_Format(PyExc_ValueError, "truncate_dim must be 1..%zu (0 or None: the full width), not %zd", width,
+        PyErr_Format(PyExc_ValueError,
+                     "truncate_dim must be 1..%zu (0 or None: the full width), not %zd", width,
                      dim);
         return NULL;
     }
     size_t d = dim ? (size_t)dim : width;
     if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "this mnemo context is already embedding on another thread; use one context per thread");
+        PyErr_SetString(PyExc_RuntimeError, "this mnemo context is already embedding on another "
+                                            "thread; use one context per thread");
         return NULL;
     }
     PyObject *seq = PySequence_Fast(texts_in, "sentences must be a str or a list of str");
@@ -349,8 +352,8 @@ static PyObject *Context_embed(ContextObject *self, PyObject *args) {
     PyObject *result = NULL;
     size_t *counts = NULL;
     if ((size_t)view.len != (size_t)n * d * sizeof(float)) {
-        PyErr_Format(PyExc_ValueError, "out holds %zd bytes; %zd texts at dim %zu need %zu", view.len, n, d,
-                     (size_t)n * d * sizeof(float));
+        PyErr_Format(PyExc_ValueError, "out holds %zd bytes; %zd texts at dim %zu need %zu",
+                     view.len, n, d, (size_t)n * d * sizeof(float));
         goto done;
     }
     counts = PyMem_Calloc(n ? (size_t)n : 1, sizeof *counts);
@@ -365,16 +368,16 @@ static PyObject *Context_embed(ContextObject *self, PyObject *args) {
     mnemo_error err = {0};
     int rc;
     self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    rc = mnemo_embed(self->ctx, texts, lens, (size_t)n, &o, (float *)view.buf, counts, &err);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    Py_BEGIN_ALLOW_THREADS rc =
+        mnemo_embed(self->ctx, texts, lens, (size_t)n, &o, (float *)view.buf, counts, &err);
+    Py_END_ALLOW_THREADS self->busy = 0;
     if (rc) {
         raise_mnemo(rc, &err, NULL);
         goto done;
     }
     result = PyList_New(n);
-    for (Py_ssize_t i = 0; result && i < n; i++) PyList_SET_ITEM(result, i, PyLong_FromSize_t(counts[i]));
+    for (Py_ssize_t i = 0; result && i < n; i++)
+        PyList_SET_ITEM(result, i, PyLong_FromSize_t(counts[i]));
 done:
     PyBuffer_Release(&view);
     PyMem_Free(counts);
@@ -386,7 +389,8 @@ done:
 
 static PyMethodDef Context_methods[] = {
     {"embed", (PyCFunction)Context_embed, METH_VARARGS,
-     "embed(texts, prompt, prompt_name, dim, out) -> [n_tokens, ...]: writes len(texts) x dim float32 to out"},
+     "embed(texts, prompt, prompt_name, dim, out) -> [n_tokens, ...]: writes len(texts) x dim "
+     "float32 to out"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -408,7 +412,8 @@ static PyObject *set_log_level(PyObject *unused, PyObject *arg) {
     if (!name) return NULL;
     int level = mnemo__log_level_parse(name);
     if (level < 0) {
-        PyErr_Format(PyExc_ValueError, "log level '%.40s' is not one of debug, info, warn, error, off", name);
+        PyErr_Format(PyExc_ValueError,
+                     "log level '%.40s' is not one of debug, info, warn, error, off", name);
         return NULL;
     }
     mnemo__log_set_level((mnemo_log_level)level);
@@ -422,8 +427,10 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, .m_name = "mnemo._mnemo",
-    .m_doc = "The mnemo embedding engine (libmnemo's engine, linked in).", .m_size = -1,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "mnemo._mnemo",
+    .m_doc = "The mnemo embedding engine (libmnemo's engine, linked in).",
+    .m_size = -1,
     .m_methods = module_methods,
 };
 
@@ -432,7 +439,8 @@ PyMODINIT_FUNC PyInit__mnemo(void) {
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     MnemoError = PyErr_NewExceptionWithDoc(
-        "mnemo.MnemoError", "A mnemo call failed; the message says what to change, .status names the code.",
+        "mnemo.MnemoError",
+        "A mnemo call failed; the message says what to change, .status names the code.",
         PyExc_ValueError, NULL);
     if (!MnemoError || PyModule_AddObject(m, "MnemoError", MnemoError) < 0) goto fail;
     Py_INCREF(MnemoError); /* the module's reference, and this file's */

@@ -18,17 +18,22 @@
 extern double mnemo__cli_start;
 
 static const char *const WORDS[] = {
-    "memory", "agent", "search", "vector", "planet", "river", "language", "model", "embedding",
-    "retrieval", "question", "answer", "document", "summary", "history", "science", "music",
-    "garden", "winter", "harbor", "engine", "library", "kitchen", "mountain", "network", "signal",
-    "the", "of", "and", "to", "in", "is", "was", "for", "on", "that", "with", "as", "by", "at",
-    "from", "which", "this", "have", "not", "but", "they", "their", "been", "would", "who",
-    "when", "there", "can", "also", "into", "after", "other", "some", "these", "only", "about",
-    "city", "water", "light", "system", "people", "market", "policy", "energy", "health",
-    "recipe", "journey", "museum", "theory", "planetary", "quickly", "carefully", "remember",
-    "discover", "explain", "measure", "compare", "improve", "imagine", "travel", "build",
-    "Mars", "Paris", "Tokyo", "Amazon", "Pacific", "2024", "42", "3.14", "C", "Python",
-    "données", "mémoire", "Straße", "ciudad", "память", "記憶", "検索", "기억", "ذاكرة", "स्मृति"};
+    "memory",    "agent",     "search",    "vector",   "planet",  "river",     "language",
+    "model",     "embedding", "retrieval", "question", "answer",  "document",  "summary",
+    "history",   "science",   "music",     "garden",   "winter",  "harbor",    "engine",
+    "library",   "kitchen",   "mountain",  "network",  "signal",  "the",       "of",
+    "and",       "to",        "in",        "is",       "was",     "for",       "on",
+    "that",      "with",      "as",        "by",       "at",      "from",      "which",
+    "this",      "have",      "not",       "but",      "they",    "their",     "been",
+    "would",     "who",       "when",      "there",    "can",     "also",      "into",
+    "after",     "other",     "some",      "these",    "only",    "about",     "city",
+    "water",     "light",     "system",    "people",   "market",  "policy",    "energy",
+    "health",    "recipe",    "journey",   "museum",   "theory",  "planetary", "quickly",
+    "carefully", "remember",  "discover",  "explain",  "measure", "compare",   "improve",
+    "imagine",   "travel",    "build",     "Mars",     "Paris",   "Tokyo",     "Amazon",
+    "Pacific",   "2024",      "42",        "3.14",     "C",       "Python",    "données",
+    "mémoire",   "Straße",    "ciudad",    "память",   "記憶",    "検索",      "기억",
+    "ذاكرة",     "स्मृति"};
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static uint32_t rng(void) {
@@ -55,7 +60,8 @@ static char *make_text(const mnemo_tokenizer *tok, size_t target) {
             len += wl;
             s[len] = 0;
         }
-        if (mnemo_tokenizer_encode(tok, s, len, 0, ids, mnemo_tokenizer_max_ids(tok, cap), &n, NULL))
+        if (mnemo_tokenizer_encode(tok, s, len, 0, ids, mnemo_tokenizer_max_ids(tok, cap), &n,
+                                   NULL))
             break;
         if (len + 64 >= cap) break;
     }
@@ -113,7 +119,8 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     }
     mnemo_error err;
     mnemo_model *m;
-    mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache,
+    mnemo_model_options mo = {.cache_dir = s->cache_dir,
+                              .no_cache = s->no_cache,
                               .precision = s->precision,
                               .tokenizer = s->tokenizer};
     int rc = mnemo_model_open(s->model, &mo, &m, &err);
@@ -135,7 +142,8 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     rc = mnemo_embed(ctx, &query, &qlen, 1, &qo, qv, &qtok, &err);
     double first_vector = mnemo__now() - mnemo__cli_start;
     int threads = (int)(s->threads > 0 ? s->threads : mnemo__cpu_count());
-    double peak1 = mnemo__fma_peak_gflops(1), peakn = threads > 1 ? mnemo__fma_peak_gflops(threads) : peak1;
+    double peak1 = mnemo__fma_peak_gflops(1),
+           peakn = threads > 1 ? mnemo__fma_peak_gflops(threads) : peak1;
     /* the linear layers' peak: each group of matrices at its instruction's
      * peak, combined as the time they would take (a weighted harmonic mean) */
     const char *mix_ins[8];
@@ -187,8 +195,10 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
     if (s->json) {
         printf("{\"cpu\": \"%s\", \"kernels\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
                "\"fma_peak_gflops_1\": %.1f, \"fma_peak_gflops\": %.1f, \"first_vector_s\": %.3f, "
-               "\"batch128\": {\"texts\": %zu, \"tokens\": %zu, \"seconds\": %.3f, \"tokens_per_s\": %.1f}, "
-               "\"batch512\": {\"texts\": %zu, \"tokens\": %zu, \"seconds\": %.3f, \"tokens_per_s\": %.1f}, "
+               "\"batch128\": {\"texts\": %zu, \"tokens\": %zu, \"seconds\": %.3f, "
+               "\"tokens_per_s\": %.1f}, "
+               "\"batch512\": {\"texts\": %zu, \"tokens\": %zu, \"seconds\": %.3f, "
+               "\"tokens_per_s\": %.1f}, "
                "\"query_tokens\": %zu, \"query_p50_ms\": %.2f, \"query_p99_ms\": %.2f, "
                "\"linear_gflops_128\": %.1f, \"peak_rss_mb\": %.1f, \"precision_peak_gops\": %.1f, "
                "\"precision_instruction\": \"%s\", \"query_bound_ms\": %.2f, "
@@ -196,32 +206,38 @@ int mnemo__cmd_bench(const mnemo_settings *s, int argc, char **argv) {
                "\"linear_peak_fraction_128\": %.3f, \"outside_linear_share_128\": %.3f, "
                "\"outside_linear_share_512\": %.3f}\n",
                mnemo__cpu_description(), mnemo_model_kernels(m), mnemo_model_precision(m), threads,
-               peak1, peakn, first_vector, b128.texts, b128.tokens, b128.seconds, tps128, b512.texts,
-               b512.tokens, b512.seconds, tps512, qtok, p50, p99, tps128 * flop_token / 1e9, rss_mb,
-               ppeak, instr, bound_ms, lin128, lin512, ppeak > 0 ? lin128 / ppeak : 0, other128,
-               other512);
+               peak1, peakn, first_vector, b128.texts, b128.tokens, b128.seconds, tps128,
+               b512.texts, b512.tokens, b512.seconds, tps512, qtok, p50, p99,
+               tps128 * flop_token / 1e9, rss_mb, ppeak, instr, bound_ms, lin128, lin512,
+               ppeak > 0 ? lin128 / ppeak : 0, other128, other512);
     } else {
         printf("mnemo bench: %s, precision %s, kernels %s, %d threads%s\n", s->model,
                mnemo_model_precision(m), mnemo_model_kernels(m), threads,
                s->quick ? " (--quick: a smoke test, not a measurement)" : "");
         printf("cpu:                  %s\n", mnemo__cpu_description());
-        printf("f32 FMA peak:         %.1f GFLOP/s on 1 thread, %.1f on %d\n", peak1, peakn, threads);
+        printf("f32 FMA peak:         %.1f GFLOP/s on 1 thread, %.1f on %d\n", peak1, peakn,
+               threads);
         printf("start to first vector %.3f s (load, pack, one query)\n", first_vector);
-        printf("batch ~128 tokens:    %zu texts, %zu tokens in %.2f s = %.1f tokens/s\n", b128.texts,
-               b128.tokens, b128.seconds, tps128);
-        printf("batch ~512 tokens:    %zu texts, %zu tokens in %.2f s = %.1f tokens/s\n", b512.texts,
-               b512.tokens, b512.seconds, tps512);
-        printf("query (%zu tokens):    p50 %.1f ms, p99 %.1f ms over %zu runs\n", qtok, p50, p99, runs);
+        printf("batch ~128 tokens:    %zu texts, %zu tokens in %.2f s = %.1f tokens/s\n",
+               b128.texts, b128.tokens, b128.seconds, tps128);
+        printf("batch ~512 tokens:    %zu texts, %zu tokens in %.2f s = %.1f tokens/s\n",
+               b512.texts, b512.tokens, b512.seconds, tps512);
+        printf("query (%zu tokens):    p50 %.1f ms, p99 %.1f ms over %zu runs\n", qtok, p50, p99,
+               runs);
         for (size_t i = 0; i < n_mix; i++)
-            printf("instruction peak:     %-9s %7.1f GOP/s on %d threads (%.0f%% of the linear weights)\n",
-                   mix_ins[i], mix_peak[i], threads, 100.0 * (double)mix_params[i] / (double)all_params);
-        printf("linear peak:          %.1f GOP/s (those peaks weighted by the weights each multiplies); "
-               "query compute bound %.1f ms, p50 = %.1fx of it\n", ppeak, bound_ms,
-               bound_ms > 0 ? p50 / bound_ms : 0);
-        printf("linear layers:        %.1f GOP/s while running at ~128 tokens = %.0f%% of the linear "
-               "peak; %.1f at ~512 = %.0f%% (%.0f MFLOP per token)\n", lin128,
-               ppeak > 0 ? 100.0 * lin128 / ppeak : 0, lin512, ppeak > 0 ? 100.0 * lin512 / ppeak : 0,
-               flop_token / 1e6);
+            printf("instruction peak:     %-9s %7.1f GOP/s on %d threads (%.0f%% of the linear "
+                   "weights)\n",
+                   mix_ins[i], mix_peak[i], threads,
+                   100.0 * (double)mix_params[i] / (double)all_params);
+        printf("linear peak:          %.1f GOP/s (those peaks weighted by the weights each "
+               "multiplies); "
+               "query compute bound %.1f ms, p50 = %.1fx of it\n",
+               ppeak, bound_ms, bound_ms > 0 ? p50 / bound_ms : 0);
+        printf(
+            "linear layers:        %.1f GOP/s while running at ~128 tokens = %.0f%% of the linear "
+            "peak; %.1f at ~512 = %.0f%% (%.0f MFLOP per token)\n",
+            lin128, ppeak > 0 ? 100.0 * lin128 / ppeak : 0, lin512,
+            ppeak > 0 ? 100.0 * lin512 / ppeak : 0, flop_token / 1e6);
         printf("outside linear:       %.0f%% of a forward pass at ~128 tokens, %.0f%% at ~512 "
                "(attention, norms, activations, quantizing, pooling, the Dense head)\n",
                100.0 * other128, 100.0 * other512);

@@ -89,7 +89,8 @@ static void flush(embed_run *r) {
                     ok[idx[j]] = true;
                     r->done_tokens += (long)toks[j];
                 } else {
-                    const char *m = strncmp(err.message, "texts[0]: ", 10) ? err.message : err.message + 10;
+                    const char *m =
+                        strncmp(err.message, "texts[0]: ", 10) ? err.message : err.message + 10;
                     report(r, r->batch[idx[j]].line_no, "%s", m);
                 }
             }
@@ -99,8 +100,10 @@ static void flush(embed_run *r) {
     }
     size_t j = 0;
     for (size_t i = 0; i < r->n; i++) {
-        if (r->batch[i].text && ok[i]) write_vector(r, vecs + j * r->dim);
-        else fputs("null\n", stdout);
+        if (r->batch[i].text && ok[i])
+            write_vector(r, vecs + j * r->dim);
+        else
+            fputs("null\n", stdout);
         if (r->batch[i].text) j++;
         free(r->batch[i].text);
     }
@@ -152,7 +155,8 @@ int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv) {
     }
     embed_run r = {.s = s};
     mnemo_error err;
-    mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache,
+    mnemo_model_options mo = {.cache_dir = s->cache_dir,
+                              .no_cache = s->no_cache,
                               .precision = s->precision,
                               .tokenizer = s->tokenizer};
     int orc = mnemo_model_open(s->model, &mo, &r.model, &err);
@@ -171,7 +175,8 @@ int mnemo__cmd_embed(const mnemo_settings *s, int argc, char **argv) {
     mnemo_context_options co = {.n_threads = (int)s->threads};
     if (mnemo_context_create(r.model, &co, &r.ctx, &err) ||
         mnemo_embed(r.ctx, &probe, &probe_len, 0, &r.opts, tmp, NULL, &err) ||
-        (r.dim > width && mnemo__fail(&err, MNEMO_EINVAL, "--dim %zu is out of range 1..%zu", r.dim, width))) {
+        (r.dim > width &&
+         mnemo__fail(&err, MNEMO_EINVAL, "--dim %zu is out of range 1..%zu", r.dim, width))) {
         mnemo__cli_error("embed", "%s", err.message);
         rc = 2;
         goto out;

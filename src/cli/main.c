@@ -80,7 +80,8 @@ static const mnemo_command commands[] = {
      "  curl -s localhost:8080/v1/embeddings -H 'Content-Type: application/json' \\\n"
      "    -d '{\"input\": \"hello\", \"task\": \"query\", \"dimensions\": 256}'\n",
      mnemo__cmd_serve},
-    {"embed", MNEMO_CMD_EMBED, "mnemo embed --model DIR [--prompt NAME | --prompt-text TEXT] [--dim N] [TEXT...]",
+    {"embed", MNEMO_CMD_EMBED,
+     "mnemo embed --model DIR [--prompt NAME | --prompt-text TEXT] [--dim N] [TEXT...]",
      "text to embedding vectors (sentence-transformers' vectors, no Python)",
      "Reads one JSON string per line on stdin and writes one JSON array of floats per\n"
      "line on stdout, in order (TEXT arguments, if given, are embedded instead).\n"
@@ -97,7 +98,8 @@ static const mnemo_command commands[] = {
      "  mnemo embed --model DIR --prompt query 'Which planet is known as the Red Planet?'\n"
      "  jq -R . docs.txt | mnemo embed --model DIR --prompt document --dim 256 > vectors.jsonl\n",
      mnemo__cmd_embed},
-    {"bench", MNEMO_CMD_BENCH, "mnemo bench --model DIR [--precision P] [--threads N] [--json] [--quick]",
+    {"bench", MNEMO_CMD_BENCH,
+     "mnemo bench --model DIR [--precision P] [--threads N] [--json] [--quick]",
      "the built-in benchmark: throughput, latency, start time, memory",
      "Loads the model at the given precision and prints: the CPU and kernel path;\n"
      "the machine's f32 FMA peak (a register-only loop, measured here); time from\n"
@@ -111,7 +113,8 @@ static const mnemo_command commands[] = {
      "(sentence-transformers, ONNX Runtime, llama.cpp) on the same texts.\n",
      mnemo__cmd_bench},
     {"memory", MNEMO_CMD_MEMORY,
-     "mnemo memory add|search|get|update|delete|list|count|history|backup --data-dir DIR | --store URL [--model DIR] [options] [ARGS]",
+     "mnemo memory add|search|get|update|delete|list|count|history|backup --data-dir DIR | --store "
+     "URL [--model DIR] [options] [ARGS]",
      "the memory store from the shell: remember, recall, forget",
      "Memories are texts with metadata and a scope (--namespace, --user-id,\n"
      "--agent-id, --session-id), embedded with the model's document prompt (or the\n"
@@ -137,7 +140,8 @@ static const mnemo_command commands[] = {
      "                     serve it with --data-dir OUT (PostgreSQL: pg_dump)\n"
      "\n"
      "Examples:\n"
-     "  mnemo memory add --data-dir ~/mem --model DIR --metadata '{\"topic\": \"food\"}' 'I like figs'\n"
+     "  mnemo memory add --data-dir ~/mem --model DIR --metadata '{\"topic\": \"food\"}' 'I like "
+     "figs'\n"
      "  mnemo memory search --data-dir ~/mem --model DIR --k 3 'what fruit do I like?'\n"
      "  mnemo memory list --data-dir ~/mem --filter '{\"topic\": {\"$in\": [\"food\"]}}'\n",
      mnemo__cmd_memory},
@@ -148,9 +152,11 @@ static const mnemo_command commands[] = {
      "memory_update, memory_delete and memory_list on the store in --data-dir\n"
      "(or at --store postgres://...).\n"
      "Logs go to stderr. An MCP client configuration:\n"
-     "  {\"command\": \"mnemo\", \"args\": [\"mcp\", \"--data-dir\", \"/home/me/mem\", \"--model\", \"DIR\"]}\n",
+     "  {\"command\": \"mnemo\", \"args\": [\"mcp\", \"--data-dir\", \"/home/me/mem\", "
+     "\"--model\", \"DIR\"]}\n",
      mnemo__cmd_mcp},
-    {"migrate", MNEMO_CMD_MIGRATE, "mnemo migrate --from sqlite:DIR --to postgres://USER@HOST:PORT/DB [--force]",
+    {"migrate", MNEMO_CMD_MIGRATE,
+     "mnemo migrate --from sqlite:DIR --to postgres://USER@HOST:PORT/DB [--force]",
      "copy a SQLite memory store into PostgreSQL (no embedding again)",
      "Copies every memory of the SQLite store in DIR (its id, text, vector,\n"
      "metadata, scope, times and expiry) and the whole history into the PostgreSQL\n"
@@ -186,12 +192,11 @@ static void print_usage(FILE *f) {
     for (size_t i = 0; i < n_commands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "  %-10s %s\n", "help", "help for a command: mnemo help COMMAND");
-    fprintf(f,
-            "\n"
-            "options: --help, --version; each command's options: mnemo help COMMAND\n"
-            "Every option can also be set by its environment variable (MNEMO_*); a flag\n"
-            "wins over the environment. mnemo help --markdown prints every option of\n"
-            "every command as one Markdown table (docs/options.md).\n");
+    fprintf(f, "\n"
+               "options: --help, --version; each command's options: mnemo help COMMAND\n"
+               "Every option can also be set by its environment variable (MNEMO_*); a flag\n"
+               "wins over the environment. mnemo help --markdown prints every option of\n"
+               "every command as one Markdown table (docs/options.md).\n");
 }
 
 static void print_command_help(const mnemo_command *c) {

@@ -30,7 +30,8 @@ static void reply(json_t *r) {
 }
 
 static json_t *parse_error(const char *why) {
-    return json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32700, "message", why);
+    return json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32700,
+                     "message", why);
 }
 
 static void handle_line(void *ctx, long line_no, const char *line, size_t len) {
@@ -64,8 +65,10 @@ static void handle_line(void *ctx, long line_no, const char *line, size_t len) {
             json_t *x = mnemo__mcp_handle(r->store, m);
             if (x) json_array_append_new(out, x);
         }
-        if (json_array_size(out)) reply(out);
-        else json_decref(out);
+        if (json_array_size(out))
+            reply(out);
+        else
+            json_decref(out);
     } else {
         reply(mnemo__mcp_handle(r->store, msg));
     }
@@ -82,7 +85,8 @@ int mnemo__cmd_mcp(const mnemo_settings *s, int argc, char **argv) {
     mnemo_model *model;
     int rc = mnemo__cli_open_store(s, "mcp", &model, &r.store);
     if (rc) return rc;
-    mnemo__log(MNEMO_LOG_INFO, "mcp.start", "store=%s", s->data_dir ? s->data_dir : mnemo__store_backend_name(r.store));
+    mnemo__log(MNEMO_LOG_INFO, "mcp.start", "store=%s",
+               s->data_dir ? s->data_dir : mnemo__store_backend_name(r.store));
     mnemo__cli_each_line(stdin, handle_line, &r);
     mnemo_store_close(r.store);
     mnemo_model_close(model);

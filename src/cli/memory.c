@@ -20,8 +20,9 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
     char *end;
     double threshold = strtod(s->dedup_threshold ? s->dedup_threshold : "0.95", &end);
     if (*end || !(threshold > 0) || threshold > 2) {
-        mnemo__cli_error(cmd, "--dedup-threshold '%s' is not a cosine in (0, 1] (above 1: exact repeats only)",
-                         s->dedup_threshold);
+        mnemo__cli_error(
+            cmd, "--dedup-threshold '%s' is not a cosine in (0, 1] (above 1: exact repeats only)",
+            s->dedup_threshold);
         return 2;
     }
     mnemo_error err;
@@ -34,18 +35,24 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
     so.model = model, so.model_name = name, so.n_threads = (int)s->threads;
     if (s->synchronous) so.synchronous = s->synchronous;
     so.read_only = s->read_only, so.no_dedup = s->no_dedup;
-    if (threshold > 1) so.dedup_exact_only = 1;
-    else so.dedup_threshold = threshold;
+    if (threshold > 1)
+        so.dedup_exact_only = 1;
+    else
+        so.dedup_threshold = threshold;
     /* --index-threshold 0: always exact */
-    if (s->index_threshold > 0) so.index_threshold = (size_t)s->index_threshold;
-    else so.no_index = 1;
+    if (s->index_threshold > 0)
+        so.index_threshold = (size_t)s->index_threshold;
+    else
+        so.no_index = 1;
     if (s->index_ef_search > 0) so.hnsw_ef_search = (size_t)s->index_ef_search;
     if (s->index_threshold < 0) {
-        mnemo__cli_error(cmd, "--index-threshold %ld is negative (0: always exact search)", s->index_threshold);
+        mnemo__cli_error(cmd, "--index-threshold %ld is negative (0: always exact search)",
+                         s->index_threshold);
         return 2;
     }
     if (s->index_ef_search < 1 || s->index_ef_search > 100000) {
-        mnemo__cli_error(cmd, "--index-ef-search %ld is out of range 1..100000", s->index_ef_search);
+        mnemo__cli_error(cmd, "--index-ef-search %ld is out of range 1..100000",
+                         s->index_ef_search);
         return 2;
     }
     const char *iv = s->index_vectors ? s->index_vectors : "f32";
@@ -62,18 +69,22 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
     return 0;
 }
 
-int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model **model, mnemo_store **store) {
+int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model **model,
+                          mnemo_store **store) {
     *model = NULL;
     *store = NULL;
     mnemo_error err;
     if (!s->data_dir && !s->store) {
-        mnemo__cli_error(cmd, "no store: pass --data-dir DIR (SQLite) or --store URL (postgres://...), or set "
-                              "MNEMO_DATA_DIR or MNEMO_STORE");
+        mnemo__cli_error(
+            cmd, "no store: pass --data-dir DIR (SQLite) or --store URL (postgres://...), or set "
+                 "MNEMO_DATA_DIR or MNEMO_STORE");
         return 2;
     }
     char name[256] = "unnamed";
     if (s->model) {
-        mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache, .precision = s->precision,
+        mnemo_model_options mo = {.cache_dir = s->cache_dir,
+                                  .no_cache = s->no_cache,
+                                  .precision = s->precision,
                                   .tokenizer = s->tokenizer};
         if (mnemo_model_open(s->model, &mo, model, &err)) {
             mnemo__cli_error(cmd, "%s", err.message);
@@ -121,8 +132,9 @@ static void set_scope(json_t *req, const mnemo_settings *s) {
  * folder OUT while servers keep writing (backup.c). */
 static int backup(const mnemo_settings *s, int argc, char **argv) {
     if (argc != 1) {
-        mnemo__cli_error("memory backup", "give one folder to write the backup to: mnemo memory backup "
-                                          "--data-dir DIR OUT");
+        mnemo__cli_error("memory backup",
+                         "give one folder to write the backup to: mnemo memory backup "
+                         "--data-dir DIR OUT");
         return 2;
     }
     mnemo_store *store = NULL;
@@ -135,8 +147,9 @@ static int backup(const mnemo_settings *s, int argc, char **argv) {
         mnemo_store_close(store);
         return 1;
     }
-    json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", argv[0], "memories", (json_int_t)rep.memories,
-                          "bytes", (json_int_t)rep.bytes, "seconds", rep.seconds, "integrity", "ok");
+    json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", argv[0], "memories",
+                          (json_int_t)rep.memories, "bytes", (json_int_t)rep.bytes, "seconds",
+                          rep.seconds, "integrity", "ok");
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text) puts(text);
     free(text);
@@ -145,12 +158,14 @@ static int backup(const mnemo_settings *s, int argc, char **argv) {
     return text ? 0 : 1;
 }
 
-static const char *const ops[] = {"add", "search", "get", "update", "delete", "list", "count", "history", NULL};
+static const char *const ops[] = {"add",  "search", "get",     "update", "delete",
+                                  "list", "count",  "history", NULL};
 
 int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
     if (argc < 1) {
-        mnemo__cli_error("memory", "which operation? add, search, get, update, delete, list, count, history "
-                                   "or backup (see mnemo help memory)");
+        mnemo__cli_error("memory",
+                         "which operation? add, search, get, update, delete, list, count, history "
+                         "or backup (see mnemo help memory)");
         return 2;
     }
     const char *op = argv[0];
@@ -158,7 +173,9 @@ int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
     int known = 0;
     for (int i = 0; ops[i]; i++) known |= !strcmp(ops[i], op);
     if (!known) {
-        mnemo__cli_error("memory", "no operation '%s': add, search, get, update, delete, list, count or history", op);
+        mnemo__cli_error(
+            "memory", "no operation '%s': add, search, get, update, delete, list, count or history",
+            op);
         return 2;
     }
     argc--;
@@ -168,7 +185,8 @@ int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
         json_error_t je;
         req = json_loads(s->request, 0, &je);
         if (!json_is_object(req)) {
-            mnemo__cli_error("memory", "--request: not a JSON object%s%s", req ? "" : ": ", req ? "" : je.text);
+            mnemo__cli_error("memory", "--request: not a JSON object%s%s", req ? "" : ": ",
+                             req ? "" : je.text);
             json_decref(req);
             return 2;
         }
@@ -235,7 +253,8 @@ int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
         set_scope(req, s);
         rc = set_json_arg(req, "filter", s->filter, "filter");
         if (!rc && !json_object_get(req, "filter")) {
-            mnemo__cli_error("memory", "delete: give an id, or --filter JSON ('{}' deletes the whole scope)");
+            mnemo__cli_error("memory",
+                             "delete: give an id, or --filter JSON ('{}' deletes the whole scope)");
             rc = 2;
         }
     } else { /* list, count */

@@ -11,7 +11,8 @@
 int mnemo__cmd_migrate(const mnemo_settings *s, int argc, char **argv) {
     (void)argv;
     if (argc) {
-        mnemo__cli_error("migrate", "takes no arguments (give --from sqlite:DIR and --to postgres://...)");
+        mnemo__cli_error("migrate",
+                         "takes no arguments (give --from sqlite:DIR and --to postgres://...)");
         return 2;
     }
     if (!s->from || !s->to) {
@@ -25,6 +26,7 @@ int mnemo__cmd_migrate(const mnemo_settings *s, int argc, char **argv) {
         mnemo__cli_error("migrate", "%s", err.message);
         return rc == MNEMO_EINVAL || rc == MNEMO_ENOENT ? 2 : 1;
     }
-    printf("{\"memories\": %zu, \"skipped\": %zu, \"history\": %zu}\n", rep.memories, rep.skipped, rep.history);
+    printf("{\"memories\": %zu, \"skipped\": %zu, \"history\": %zu}\n", rep.memories, rep.skipped,
+           rep.history);
     return 0;
 }

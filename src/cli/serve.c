@@ -64,7 +64,10 @@ static void model_name(const char *path, char *buf, size_t cap) {
 }
 
 static int check(const mnemo_settings *s) {
-    struct { const char *flag; long v, lo, hi; } r[] = {
+    struct {
+        const char *flag;
+        long v, lo, hi;
+    } r[] = {
         {"port", s->port, 0, 65535},
         {"max-batch-tokens", s->max_batch_tokens, 1, 1 << 20},
         {"batch-window-ms", s->batch_window_ms, 0, 10000},
@@ -135,8 +138,8 @@ static int warm_run(mnemo_service *svc, const mnemo_service_input *in, size_t n,
 
 /* Embeds a batch of one prompt; a batch refused for one bad input is done
  * one input at a time, skipping the bad ones. false once out of time. */
-static bool warm_flush(mnemo_service *svc, warm_batch *b, double deadline, float *vecs, size_t *tokens,
-                       warm_counts *wc) {
+static bool warm_flush(mnemo_service *svc, warm_batch *b, double deadline, float *vecs,
+                       size_t *tokens, warm_counts *wc) {
     bool go_on = true;
     if (b->n && mnemo__now() < deadline) {
         int rc = warm_run(svc, b->in, b->n, b->prompt, deadline, vecs, tokens, wc);
@@ -145,8 +148,10 @@ static bool warm_flush(mnemo_service *svc, warm_batch *b, double deadline, float
         } else if (rc) {
             for (size_t i = 0; i < b->n && go_on; i++) {
                 rc = warm_run(svc, &b->in[i], 1, b->prompt, deadline, vecs, tokens, wc);
-                if (rc == MNEMO_ETIMEDOUT) go_on = false;
-                else if (rc) wc->skipped++;
+                if (rc == MNEMO_ETIMEDOUT)
+                    go_on = false;
+                else if (rc)
+                    wc->skipped++;
             }
         }
     } else if (b->n) {
@@ -163,7 +168,8 @@ static void warm_texts(mnemo_service *svc, const char *path, double deadline) {
     double t0 = mnemo__now();
     FILE *fp = fopen(path, "r");
     if (!fp) {
-        mnemo__log(MNEMO_LOG_WARN, "warm.unreadable", "path=%s error=\"%s\"", path, strerror(errno));
+        mnemo__log(MNEMO_LOG_WARN, "warm.unreadable", "path=%s error=\"%s\"", path,
+                   strerror(errno));
         return;
     }
     size_t width = mnemo_model_dim(mnemo__service_model(svc));
@@ -188,8 +194,10 @@ static void warm_texts(mnemo_service *svc, const char *path, double deadline) {
                 text = strndup(json_string_value(t), json_string_length(t));
                 if (json_is_string(p)) prompt = strdup(json_string_value(p));
             } else {
-                mnemo__log(MNEMO_LOG_WARN, "warm.bad_line", "path=%s line=%zu reason=\"not a JSON "
-                           "object with a string text (and prompt_name)\"", path, lineno);
+                mnemo__log(MNEMO_LOG_WARN, "warm.bad_line",
+                           "path=%s line=%zu reason=\"not a JSON "
+                           "object with a string text (and prompt_name)\"",
+                           path, lineno);
                 wc.skipped++;
             }
             json_decref(o);
@@ -203,7 +211,8 @@ static void warm_texts(mnemo_service *svc, const char *path, double deadline) {
         }
         wc.texts++;
         bool same = (!prompt && !b.prompt) || (prompt && b.prompt && !strcmp(prompt, b.prompt));
-        if (b.n == WARM_BATCH || (b.n && !same)) go_on = warm_flush(svc, &b, deadline, vecs, tokens, &wc);
+        if (b.n == WARM_BATCH || (b.n && !same))
+            go_on = warm_flush(svc, &b, deadline, vecs, tokens, &wc);
         if (b.n == 0) {
             free(b.prompt);
             b.prompt = prompt;
@@ -214,8 +223,10 @@ static void warm_texts(mnemo_service *svc, const char *path, double deadline) {
         b.in[b.n] = (mnemo_service_input){.text = text, .len = strlen(text)};
         b.n++;
     }
-    if (go_on) go_on = warm_flush(svc, &b, deadline, vecs, tokens, &wc);
-    else warm_flush(svc, &b, 0, vecs, tokens, &wc); /* frees what is left */
+    if (go_on)
+        go_on = warm_flush(svc, &b, deadline, vecs, tokens, &wc);
+    else
+        warm_flush(svc, &b, 0, vecs, tokens, &wc); /* frees what is left */
     free(line);
     fclose(fp);
     mnemo__free(vecs);
@@ -239,8 +250,8 @@ static int wait_signal(const sigset_t *set, double seconds) {
         mnemo_error err;
         mnemo_auth *auth = hup_server ? mnemo__server_auth(hup_server) : NULL;
         if (auth && mnemo__auth_reload(auth, &err))
-            mnemo__log(MNEMO_LOG_ERROR, "auth.reload_failed", "reason=\"%s\" action=\"the keys in force stay\"",
-                       err.message);
+            mnemo__log(MNEMO_LOG_ERROR, "auth.reload_failed",
+                       "reason=\"%s\" action=\"the keys in force stay\"", err.message);
         else if (auth)
             mnemo__log(MNEMO_LOG_INFO, "auth.reloaded", "keys=%zu", mnemo__auth_key_count(auth));
         return 0;
@@ -250,8 +261,10 @@ static int wait_signal(const sigset_t *set, double seconds) {
 
 int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
     if (argc > 0) {
-        mnemo__cli_error("serve", "unexpected argument '%s' (options are spelled --name VALUE; see "
-                                  "mnemo help serve)", argv[0]);
+        mnemo__cli_error("serve",
+                         "unexpected argument '%s' (options are spelled --name VALUE; see "
+                         "mnemo help serve)",
+                         argv[0]);
         return 2;
     }
     if (!s->model) {
@@ -262,18 +275,24 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
     if (check(s)) return 2;
     char name[256];
     model_name(s->model, name, sizeof name);
-    mnemo_server_config cfg = {
-        .host = s->host, .port = (int)s->port,
-        .model_name = s->served_model_name ? s->served_model_name : name,
-        .max_inputs = (size_t)s->max_inputs, .max_input_chars = (size_t)s->max_input_chars,
-        .max_body = (size_t)s->max_body_kb * 1024, .timeout = (double)s->timeout,
-        .max_connections = (unsigned)s->max_connections,
-        .max_connections_per_ip = (unsigned)s->max_connections_per_ip,
-        .connection_timeout = (unsigned)s->connection_timeout,
-        .api_key = s->api_key, .api_key_file = s->api_key_file,
-        .rate_rpm = s->rate_limit_rpm, .rate_tpm = s->rate_limit_tpm,
-        .max_batch_tokens = (size_t)s->max_batch_tokens, .started = (double)time(NULL),
-        .model_path = s->model, .backup_dir = s->backup_dir};
+    mnemo_server_config cfg = {.host = s->host,
+                               .port = (int)s->port,
+                               .model_name = s->served_model_name ? s->served_model_name : name,
+                               .max_inputs = (size_t)s->max_inputs,
+                               .max_input_chars = (size_t)s->max_input_chars,
+                               .max_body = (size_t)s->max_body_kb * 1024,
+                               .timeout = (double)s->timeout,
+                               .max_connections = (unsigned)s->max_connections,
+                               .max_connections_per_ip = (unsigned)s->max_connections_per_ip,
+                               .connection_timeout = (unsigned)s->connection_timeout,
+                               .api_key = s->api_key,
+                               .api_key_file = s->api_key_file,
+                               .rate_rpm = s->rate_limit_rpm,
+                               .rate_tpm = s->rate_limit_tpm,
+                               .max_batch_tokens = (size_t)s->max_batch_tokens,
+                               .started = (double)time(NULL),
+                               .model_path = s->model,
+                               .backup_dir = s->backup_dir};
     print_settings(s);
 
     /* SIGTERM/SIGINT/SIGHUP are taken by wait_signal only: blocked before any
@@ -303,20 +322,26 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
     int rc = 0;
     double t0 = mnemo__now();
     if (!sig) {
-        mnemo_model_options mo = {.cache_dir = s->cache_dir, .no_cache = s->no_cache,
-                                  .precision = s->precision, .tokenizer = s->tokenizer};
-        mnemo_service_options so = {
-            .model_id = s->model, .n_threads = (int)s->threads,
-            .max_batch_tokens = (size_t)s->max_batch_tokens,
-            .batch_window = (double)s->batch_window_ms / 1e3,
-            .max_queue_tokens = (size_t)s->max_queue_tokens,
-            .cache_bytes = (size_t)s->cache_mb << 20, .cache_ttl = (double)s->cache_ttl,
-            .redis_url = s->cache_redis, .redis_timeout = (double)s->cache_redis_timeout_ms / 1e3,
-            .redis_model = cfg.model_name,
-            .cache_file = s->cache_file, .cache_file_bytes = (size_t)s->cache_file_mb << 20,
-            .cache_file_interval = (double)s->cache_file_interval,
-            .warm_budget = (double)s->warm_budget_ms / 1e3,
-            .observe = mnemo__server_observe_batch, .observe_arg = srv};
+        mnemo_model_options mo = {.cache_dir = s->cache_dir,
+                                  .no_cache = s->no_cache,
+                                  .precision = s->precision,
+                                  .tokenizer = s->tokenizer};
+        mnemo_service_options so = {.model_id = s->model,
+                                    .n_threads = (int)s->threads,
+                                    .max_batch_tokens = (size_t)s->max_batch_tokens,
+                                    .batch_window = (double)s->batch_window_ms / 1e3,
+                                    .max_queue_tokens = (size_t)s->max_queue_tokens,
+                                    .cache_bytes = (size_t)s->cache_mb << 20,
+                                    .cache_ttl = (double)s->cache_ttl,
+                                    .redis_url = s->cache_redis,
+                                    .redis_timeout = (double)s->cache_redis_timeout_ms / 1e3,
+                                    .redis_model = cfg.model_name,
+                                    .cache_file = s->cache_file,
+                                    .cache_file_bytes = (size_t)s->cache_file_mb << 20,
+                                    .cache_file_interval = (double)s->cache_file_interval,
+                                    .warm_budget = (double)s->warm_budget_ms / 1e3,
+                                    .observe = mnemo__server_observe_batch,
+                                    .observe_arg = srv};
         if (mnemo_model_open(s->model, &mo, &model, &err) ||
             mnemo__service_open(model, &so, &svc, &err)) {
             mnemo__cli_error("serve", "%s", err.message);
@@ -324,7 +349,8 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
         }
         /* the memory routes, when there is a data folder or a store URL (the
          * store records the model by the folder's name, as mnemo memory does) */
-        if (!rc && (s->data_dir || s->store)) rc = mnemo__cli_store_with(s, "serve", model, name, &store);
+        if (!rc && (s->data_dir || s->store))
+            rc = mnemo__cli_store_with(s, "serve", model, name, &store);
         /* the cache file was loaded by the service (first: the texts served
          * most); --warm's texts fill the rest of the same budget */
         if (!rc && s->warm && !s->cache_mb)
@@ -340,8 +366,9 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
                 load, mnemo_model_precision(model), mnemo_model_kernels(model));
         while (!(sig = wait_signal(&set, 1.0))) {}
     }
-    if (sig) fprintf(stderr, "mnemo serve: %s: finishing requests in flight, then exiting\n",
-                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (sig)
+        fprintf(stderr, "mnemo serve: %s: finishing requests in flight, then exiting\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT");
     mnemo__server_stop(srv, cfg.timeout + 5);
     mnemo__service_close(svc); /* its worker reports to the server's metrics: before them */
     mnemo__server_free(srv);

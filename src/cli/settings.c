@@ -26,9 +26,7 @@ static int set_value(mnemo_settings *s, const mnemo_setting_info *row, const cha
                      const char *source, mnemo_error *err) {
     char *field = (char *)s + row->offset;
     switch (row->type) {
-    case MNEMO_SETTING_STRING:
-        memcpy(field, &value, sizeof value);
-        return MNEMO_OK;
+    case MNEMO_SETTING_STRING: memcpy(field, &value, sizeof value); return MNEMO_OK;
     case MNEMO_SETTING_BOOL: {
         int b;
         if (!value || !strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes") ||
@@ -105,8 +103,10 @@ int mnemo__settings_parse(mnemo_settings *s, unsigned command, int argc, char **
                 (!row || (table[i].commands & command)))
                 row = &table[i];
         if (!row || !(row->commands & command))
-            return mnemo__fail(err, MNEMO_EINVAL, "unknown option '--%.*s' for this command "
-                               "(see mnemo help)", (int)name_len, name);
+            return mnemo__fail(err, MNEMO_EINVAL,
+                               "unknown option '--%.*s' for this command "
+                               "(see mnemo help)",
+                               (int)name_len, name);
         const char *value = eq ? eq + 1 : NULL;
         if (!value && row->type != MNEMO_SETTING_BOOL) {
             if (a + 1 >= argc)
@@ -123,7 +123,8 @@ int mnemo__settings_parse(mnemo_settings *s, unsigned command, int argc, char **
 }
 
 /* The command names of the MNEMO_CMD_* bits, in bit order. */
-static const char *const command_names[] = {"tokenize", "embed", "serve", "bench", "memory", "mcp", "migrate"};
+static const char *const command_names[] = {"tokenize", "embed", "serve",  "bench",
+                                            "memory",   "mcp",   "migrate"};
 _Static_assert(1u << (sizeof command_names / sizeof command_names[0] - 1) == MNEMO_CMD_MIGRATE,
                "a command bit without a name in command_names");
 
@@ -159,7 +160,8 @@ int mnemo__settings_markdown(FILE *f) {
     size_t n = sizeof table / sizeof table[0];
     for (size_t i = 0; i < n; i++) {
         const mnemo_setting_info *row = &table[i];
-        fprintf(f, "| `--%s%s%s` | ", row->flag, row->metavar ? " " : "", row->metavar ? row->metavar : "");
+        fprintf(f, "| `--%s%s%s` | ", row->flag, row->metavar ? " " : "",
+                row->metavar ? row->metavar : "");
         if (row->env) fprintf(f, "`%s`", row->env);
         fputs(" | ", f);
         if (row->type == MNEMO_SETTING_BOOL)

@@ -89,8 +89,7 @@ static void decode_ids(run *r, const json_t *arr) {
     }
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(arr, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > INT32_MAX) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX) {
             bad_line(r, "element %zu is not a token id (a non-negative integer)", i);
             free(ids);
             return;
@@ -117,14 +116,16 @@ static void handle_line(void *ctx, long line_no, const char *line, size_t len) {
     run *r = ctx;
     r->line_no = line_no;
     char why[600];
-    json_t *v = mnemo__cli_parse_line(line, len, r->s->decode ? JSON_ARRAY : JSON_STRING, why,
-                                      sizeof why);
+    json_t *v =
+        mnemo__cli_parse_line(line, len, r->s->decode ? JSON_ARRAY : JSON_STRING, why, sizeof why);
     if (!v) {
         bad_line(r, "%s", why);
         return;
     }
-    if (r->s->decode) decode_ids(r, v);
-    else encode_text(r, json_string_value(v), json_string_length(v));
+    if (r->s->decode)
+        decode_ids(r, v);
+    else
+        encode_text(r, json_string_value(v), json_string_length(v));
     json_decref(v);
 }
 
@@ -150,8 +151,10 @@ int mnemo__cmd_tokenize(const mnemo_settings *s, int argc, char **argv) {
         /* Texts as arguments: raw text, not JSON. */
         for (int i = 0; i < argc; i++) {
             r.line_no = i + 1;
-            if (s->decode) handle_line(&r, i + 1, argv[i], strlen(argv[i]));
-            else encode_text(&r, argv[i], strlen(argv[i]));
+            if (s->decode)
+                handle_line(&r, i + 1, argv[i], strlen(argv[i]));
+            else
+                encode_text(&r, argv[i], strlen(argv[i]));
         }
     } else {
         mnemo__cli_each_line(stdin, handle_line, &r);

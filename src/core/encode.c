@@ -28,15 +28,20 @@ static uint32_t rol(uint32_t x, int k) { return x << k | x >> (32 - k); }
 static void sha1_block(uint32_t h[5], const unsigned char *b) {
     uint32_t w[80];
     for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 | (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+        w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+               (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
     for (int i = 16; i < 80; i++) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
     uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4];
     for (int i = 0; i < 80; i++) {
         uint32_t f, k;
-        if (i < 20) f = (bb & c) | (~bb & d), k = 0x5A827999;
-        else if (i < 40) f = bb ^ c ^ d, k = 0x6ED9EBA1;
-        else if (i < 60) f = (bb & c) | (bb & d) | (c & d), k = 0x8F1BBCDC;
-        else f = bb ^ c ^ d, k = 0xCA62C1D6;
+        if (i < 20)
+            f = (bb & c) | (~bb & d), k = 0x5A827999;
+        else if (i < 40)
+            f = bb ^ c ^ d, k = 0x6ED9EBA1;
+        else if (i < 60)
+            f = (bb & c) | (bb & d) | (c & d), k = 0x8F1BBCDC;
+        else
+            f = bb ^ c ^ d, k = 0xCA62C1D6;
         uint32_t t = rol(a, 5) + f + e + k + w[i];
         e = d;
         d = c;

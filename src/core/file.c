@@ -39,7 +39,8 @@ int mnemo__file_map(const char *path, mnemo_file_map *map, mnemo_error *err) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
-    if (p == MAP_FAILED) return mnemo__fail(err, MNEMO_EIO, "%s: cannot map: %s", path, strerror(e));
+    if (p == MAP_FAILED)
+        return mnemo__fail(err, MNEMO_EIO, "%s: cannot map: %s", path, strerror(e));
     map->base_ = p;
     map->data = p;
     map->size = (size_t)st.st_size;

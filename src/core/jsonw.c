@@ -75,7 +75,8 @@ void mnemo__jsonw_int(mnemo_jsonw *w, long long v) {
 
 void mnemo__jsonw_float(mnemo_jsonw *w, float v) {
     char buf[32];
-    int n = isfinite(v) ? snprintf(buf, sizeof buf, "%.9g", (double)v) : snprintf(buf, sizeof buf, "null");
+    int n = isfinite(v) ? snprintf(buf, sizeof buf, "%.9g", (double)v)
+                        : snprintf(buf, sizeof buf, "null");
     mnemo__jsonw_raw(w, buf, (size_t)n);
 }
 

@@ -13,24 +13,20 @@ const char *mnemo_version(void) { return MNEMO_VERSION_STRING; }
 const char *mnemo_strerror(int status) {
     switch (status) {
 #define MNEMO_STATUS_TEXT_(name, code, text) \
-    case code:                              \
-        return text;
+    case code: return text;
         MNEMO_STATUS_MAP(MNEMO_STATUS_TEXT_)
 #undef MNEMO_STATUS_TEXT_
-    default:
-        return "unknown status";
+    default: return "unknown status";
     }
 }
 
 const char *mnemo_status_name(int status) {
     switch (status) {
 #define MNEMO_STATUS_NAME_(name, code, text) \
-    case code:                              \
-        return #name;
+    case code: return #name;
         MNEMO_STATUS_MAP(MNEMO_STATUS_NAME_)
 #undef MNEMO_STATUS_NAME_
-    default:
-        return "UNKNOWN";
+    default: return "UNKNOWN";
     }
 }
 

@@ -36,7 +36,8 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
     const char *precision_name = opts ? opts->precision : NULL; /* NULL: auto */
     int precision = mnemo__precision_parse(precision_name);
     if (precision < 0)
-        return mnemo__fail(err, MNEMO_EINVAL, "precision '%.20s' is not one of auto, file, f32, bf16, int8, q4",
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "precision '%.20s' is not one of auto, file, f32, bf16, int8, q4",
                            precision_name ? precision_name : "");
     mnemo_model *m = mnemo__calloc(1, sizeof *m);
     if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
@@ -64,8 +65,8 @@ int mnemo_model_open(const char *dir, const mnemo_model_options *opts, mnemo_mod
                          dir);
     if (!rc) {
         rc = mnemo__engine_open(&m->cfg, g, (mnemo_precision)precision,
-                                opts ? opts->cache_dir : NULL, !(opts && opts->no_cache), &m->engine,
-                                err);
+                                opts ? opts->cache_dir : NULL, !(opts && opts->no_cache),
+                                &m->engine, err);
         g = NULL; /* the engine's now */
     }
     mnemo__gguf_close(g);
@@ -106,11 +107,15 @@ size_t mnemo_model_linear_params(const mnemo_model *m) {
            KV = (size_t)c->n_kv_heads * c->head_dim, I = (size_t)c->intermediate;
     return (size_t)c->n_layers * (H * (Q + 2 * KV) + Q * H + 3 * H * I);
 }
-const char *mnemo_model_precision(const mnemo_model *m) { return mnemo__engine_precision(m->engine); }
+const char *mnemo_model_precision(const mnemo_model *m) {
+    return mnemo__engine_precision(m->engine);
+}
 const char *mnemo_model_kernels(const mnemo_model *m) { return mnemo__engine_kernels(m->engine); }
 size_t mnemo_model_linear_mix(const mnemo_model *m, const char **instruction, size_t *params,
                               size_t cap) {
-    return m && instruction && params ? mnemo__engine_linear_mix(m->engine, instruction, params, cap) : 0;
+    return m && instruction && params
+               ? mnemo__engine_linear_mix(m->engine, instruction, params, cap)
+               : 0;
 }
 void mnemo_context_timing(const mnemo_context *c, double *linear_seconds, double *total_seconds) {
     double l = 0, t = 0;
@@ -131,9 +136,7 @@ mnemo_context_options mnemo_context_default_options(void) {
     return (mnemo_context_options){.n_threads = 0, .max_batch_tokens = DEFAULT_BATCH_TOKENS};
 }
 
-mnemo_embed_options mnemo_embed_default_options(void) {
-    return (mnemo_embed_options){0};
-}
+mnemo_embed_options mnemo_embed_default_options(void) { return (mnemo_embed_options){0}; }
 
 int mnemo_context_create(const mnemo_model *m, const mnemo_context_options *opts,
                          mnemo_context **out, mnemo_error *err) {
@@ -218,7 +221,8 @@ static int tokenize_one(const mnemo_model *m, const char *prompt, size_t plen, c
     if (!text && len) return mnemo__fail(err, MNEMO_EINVAL, "text is NULL");
     if (!mnemo_utf8_valid(text, len, &bad))
         return mnemo__fail(err, MNEMO_EUTF8, "invalid UTF-8 at byte offset %zu", bad);
-    if (!mnemo__add_size(plen, len, &need)) return mnemo__fail(err, MNEMO_ETOOBIG, "text is too large");
+    if (!mnemo__add_size(plen, len, &need))
+        return mnemo__fail(err, MNEMO_ETOOBIG, "text is too large");
     if (need > *joined_cap || !*joined) {
         char *p = mnemo__realloc(*joined, need + 1);
         if (!p) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
@@ -248,8 +252,8 @@ static int tokenize_one(const mnemo_model *m, const char *prompt, size_t plen, c
     return MNEMO_OK;
 }
 
-static int checked_prompt(const mnemo_model *m, const mnemo_embed_options *opts, const char **prompt,
-                          size_t *plen, mnemo_error *err) {
+static int checked_prompt(const mnemo_model *m, const mnemo_embed_options *opts,
+                          const char **prompt, size_t *plen, mnemo_error *err) {
     int rc = mnemo_embed_prompt(m, opts, prompt, err);
     if (rc) return rc;
     size_t bad;
@@ -272,7 +276,8 @@ int mnemo_embed_tokenize(const mnemo_model *m, const char *text, size_t len,
 int mnemo__embed_tokenize_mode(const mnemo_model *m, const char *text, size_t len,
                                const mnemo_embed_options *opts, mnemo_truncation mode,
                                int32_t **ids, size_t *n, mnemo_error *err) {
-    if (!m || !ids || !n) return mnemo__fail(err, MNEMO_EINVAL, "mnemo_embed_tokenize: NULL argument");
+    if (!m || !ids || !n)
+        return mnemo__fail(err, MNEMO_EINVAL, "mnemo_embed_tokenize: NULL argument");
     *ids = NULL;
     const char *prompt;
     size_t plen;
@@ -293,8 +298,10 @@ int mnemo_embed_tokens(mnemo_context *c, const int32_t *const *ids, const size_t
     size_t width = (size_t)m->cfg.output_dim, max_tokens = (size_t)m->cfg.max_seq_length;
     if (dim == 0) dim = width;
     if (dim > width)
-        return mnemo__fail(err, MNEMO_EINVAL, "dimension %zu is out of range: this model gives 1..%zu "
-                           "(trained Matryoshka sizes: 768, 512, 256, 128)", dim, width);
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "dimension %zu is out of range: this model gives 1..%zu "
+                           "(trained Matryoshka sizes: 768, 512, 256, 128)",
+                           dim, width);
     for (size_t i = 0; i < n; i++)
         if (lens[i] == 0 || lens[i] > max_tokens || !ids[i])
             return mnemo__fail(err, MNEMO_EINVAL, "sequence %zu has %zu tokens; each needs 1..%zu",
@@ -313,7 +320,8 @@ int mnemo_embed_tokens(mnemo_context *c, const int32_t *const *ids, const size_t
         first = last;
     }
     if (rc == MNEMO_OK && full != out)
-        for (size_t i = 0; i < n; i++) mnemo__embed_matryoshka(full + i * width, width, dim, out + i * dim);
+        for (size_t i = 0; i < n; i++)
+            mnemo__embed_matryoshka(full + i * width, width, dim, out + i * dim);
     if (full != out) mnemo__free(full);
     return rc;
 }
@@ -325,8 +333,10 @@ int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, 
     const mnemo_model *m = c->model;
     size_t width = (size_t)m->cfg.output_dim, dim = opts && opts->dim ? opts->dim : width;
     if (dim > width)
-        return mnemo__fail(err, MNEMO_EINVAL, "dimension %zu is out of range: this model gives 1..%zu "
-                           "(trained Matryoshka sizes: 768, 512, 256, 128)", dim, width);
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "dimension %zu is out of range: this model gives 1..%zu "
+                           "(trained Matryoshka sizes: 768, 512, 256, 128)",
+                           dim, width);
     const char *prompt;
     size_t plen;
     int rc = checked_prompt(m, opts, &prompt, &plen, err);
@@ -342,8 +352,8 @@ int mnemo_embed(mnemo_context *c, const char *const *texts, const size_t *lens, 
         goto done;
     }
     for (size_t i = 0; i < n && rc == MNEMO_OK; i++) {
-        rc = tokenize_one(m, prompt, plen, texts[i], lens[i], mode_of(opts), &joined,
-                          &joined_cap, &ids[i], &counts[i], err);
+        rc = tokenize_one(m, prompt, plen, texts[i], lens[i], mode_of(opts), &joined, &joined_cap,
+                          &ids[i], &counts[i], err);
         if (rc) mnemo__fail_prefix(err, "texts[%zu]", i);
     }
     if (rc == MNEMO_OK)

@@ -22,7 +22,7 @@
 typedef struct pack_header {
     char magic[8];
     uint32_t version, precision;
-    uint64_t key;       /* hash of the sources' identity, see cache_key */
+    uint64_t key; /* hash of the sources' identity, see cache_key */
     uint64_t n_segments, total_size;
 } pack_header;
 
@@ -73,8 +73,8 @@ void mnemo__engine_cache_begin(mnemo_engine *e, const char *cache_dir) {
     const pack_header *h = (const pack_header *)map.data;
     bool ok = map.size >= sizeof *h && !memcmp(h->magic, PACK_MAGIC, 8) &&
               h->version == PACK_VERSION && h->precision == (uint32_t)e->precision &&
-              h->key == e->cache_key && h->total_size == map.size && h->n_segments <= MAX_SEGMENTS &&
-              sizeof *h + h->n_segments * 16 <= map.size;
+              h->key == e->cache_key && h->total_size == map.size &&
+              h->n_segments <= MAX_SEGMENTS && sizeof *h + h->n_segments * 16 <= map.size;
     if (ok) {
         e->cache_map = map;
         e->cache_reading = true;
@@ -162,10 +162,12 @@ void mnemo__engine_cache_finish(mnemo_engine *e) {
     char *slash = strrchr(dir, '/');
     mnemo_error err;
     if (slash) *slash = 0;
-    if (mnemo__mkdirs(dir, &err) || mnemo__file_write_atomic_pieces(e->cache_path, pieces, np, &err))
+    if (mnemo__mkdirs(dir, &err) ||
+        mnemo__file_write_atomic_pieces(e->cache_path, pieces, np, &err))
         mnemo__log(MNEMO_LOG_WARN, "engine.cache_write_failed", "reason=\"%s\"", err.message);
     else
-        mnemo__log(MNEMO_LOG_INFO, "engine.cache_written", "path=%s bytes=%zu", e->cache_path, total);
+        mnemo__log(MNEMO_LOG_INFO, "engine.cache_written", "path=%s bytes=%zu", e->cache_path,
+                   total);
     mnemo__free(buf);
     mnemo__free(pieces);
 }

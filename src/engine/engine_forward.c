@@ -30,28 +30,28 @@ struct mnemo_engine_ctx {
     size_t max_tokens;
     /* activations, [max_tokens][width] */
     float *x, *xn, *qkv, *att, *tmp, *gu;
-    size_t ld_qkv;      /* q at column 0, k at n_heads*head_dim, v after k */
-    float *vp;          /* V of each sequence packed for P·V: per K/V head, panels of
+    size_t ld_qkv;     /* q at column 0, k at n_heads*head_dim, v after k */
+    float *vp;         /* V of each sequence packed for P·V: per K/V head, panels of
                          * MNEMO_PANEL dims, each [len][MNEMO_PANEL] (kernels.h), at
                          * start * kv_heads * hd_pad */
-    size_t hd_pad;        /* head_dim rounded up to a whole panel */
-    float *scores;      /* per worker: [QUERY_BLOCK][max_seq_length] */
-    float *kp;          /* per worker: the keys one task sees, packed (f32 or bf16 pairs) */
-    size_t kp_size;     /* floats per worker in kp */
-    bool attn_bf16;     /* attention on bf16 dot products (int8 and q4 precisions) */
-    int32_t *pos;       /* position of each packed token in its sequence */
-    size_t *seq_start;  /* first packed token of each sequence */
+    size_t hd_pad;     /* head_dim rounded up to a whole panel */
+    float *scores;     /* per worker: [QUERY_BLOCK][max_seq_length] */
+    float *kp;         /* per worker: the keys one task sees, packed (f32 or bf16 pairs) */
+    size_t kp_size;    /* floats per worker in kp */
+    bool attn_bf16;    /* attention on bf16 dot products (int8 and q4 precisions) */
+    int32_t *pos;      /* position of each packed token in its sequence */
+    size_t *seq_start; /* first packed token of each sequence */
     size_t *seq_len;
-    size_t *seq_task0;  /* first attention task of each sequence (set once per batch) */
-    size_t attn_tasks;  /* (sequence, query block, head group) tasks of the batch */
-    size_t attn_heads;  /* query heads per attention task: all, or one when the
+    size_t *seq_task0; /* first attention task of each sequence (set once per batch) */
+    size_t attn_tasks; /* (sequence, query block, head group) tasks of the batch */
+    size_t attn_heads; /* query heads per attention task: all, or one when the
                          * batch has too few query blocks to keep the pool busy */
     size_t max_seqs;
     float *pooled, *dense_a, *dense_b; /* [max_seqs][widths] */
-    int16_t *xq;        /* int8 precision: activations quantized per row, [max_tokens][ld_xq] */
+    int16_t *xq; /* int8 precision: activations quantized per row, [max_tokens][ld_xq] */
     float *sx;
     size_t ld_xq;
-    uint8_t *xu;        /* ... or to u8 with zero points, [max_tokens][ld_xu] (PACK_U8) */
+    uint8_t *xu; /* ... or to u8 with zero points, [max_tokens][ld_xu] (PACK_U8) */
     int32_t *zx;
     size_t ld_xu;
     size_t dense_width;
@@ -93,11 +93,11 @@ static void quant_task(void *arg, size_t task, int worker) {
     size_t m0 = task * QUANT_ROWS, m1 = m0 + QUANT_ROWS < q->M ? m0 + QUANT_ROWS : q->M;
     mnemo_engine_ctx *c = q->c;
     if (q->u8)
-        c->e->kernels->quantize_rows_u8(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K, c->xu + m0 * c->ld_xu,
-                                        c->ld_xu, c->sx + m0, c->zx + m0);
+        c->e->kernels->quantize_rows_u8(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K,
+                                        c->xu + m0 * c->ld_xu, c->ld_xu, c->sx + m0, c->zx + m0);
     else
-        c->e->kernels->quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K, c->xq + m0 * c->ld_xq,
-                                     c->ld_xq, c->sx + m0);
+        c->e->kernels->quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K,
+                                     c->xq + m0 * c->ld_xq, c->ld_xq, c->sx + m0);
 }
 
 static void gemm_task(void *arg, size_t task, int worker) {
@@ -134,8 +134,8 @@ static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M
     if (M * w->rows * w->cols < SMALL_WORK) threads = 1; /* waking workers would cost more */
     size_t tasks = threads == 1 ? 1 : threads * 2;
     size_t chunk = (panels + tasks - 1) / tasks;
-    gemm_job j = {c->e->kernels, M, chunk, panels, x, ldx, w, y, ldy, c->xq, c->sx, c->ld_xq,
-                  c->xu, c->zx, c->ld_xu};
+    gemm_job j = {c->e->kernels, M,     chunk, panels,   x,     ldx,   w,       y,
+                  ldy,           c->xq, c->sx, c->ld_xq, c->xu, c->zx, c->ld_xu};
     if (w->kind == PACK_I8 || w->kind == PACK_Q4 || w->kind == PACK_U8) {
         /* quantize the rows once for all the panels */
         quant_job q = {c, x, ldx, M, w->cols, w->kind == PACK_U8};
@@ -183,7 +183,8 @@ static void token_task(void *arg, size_t task, int worker) {
     const mnemo_engine *e = c->e;
     const mnemo_model_config *cfg = &e->cfg;
     size_t H = (size_t)cfg->hidden, hd = (size_t)cfg->head_dim;
-    size_t t0 = task * TOKEN_CHUNK, t1 = t0 + TOKEN_CHUNK < c->n_tokens ? t0 + TOKEN_CHUNK : c->n_tokens;
+    size_t t0 = task * TOKEN_CHUNK,
+           t1 = t0 + TOKEN_CHUNK < c->n_tokens ? t0 + TOKEN_CHUNK : c->n_tokens;
     for (size_t t = t0; t < t1; t++) {
         switch (op->kind) {
         case OP_NORM: /* dst = norm(src) */
@@ -260,8 +261,8 @@ static void pack_v_task(void *arg, size_t s, int worker) {
         if (c->attn_bf16) {
             size_t lenp = (len + 1) & ~(size_t)1;
             uint16_t *vp = (uint16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd_pad;
-            c->e->kernels->pack_pairs_cols(c->qkv + start * c->ld_qkv + voff + h * hd, c->ld_qkv, len,
-                                           hd, vp, lenp * P);
+            c->e->kernels->pack_pairs_cols(c->qkv + start * c->ld_qkv + voff + h * hd, c->ld_qkv,
+                                           len, hd, vp, lenp * P);
         } else {
             float *vp = c->vp + (start * nkv + h * len) * c->hd_pad;
             for (size_t j = 0; j < len; j++) {
@@ -310,8 +311,10 @@ static void attention_task(void *arg, size_t task, int worker) {
     size_t lo = 0, hi = c->n_seqs;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (c->seq_task0[mid] <= task) lo = mid;
-        else hi = mid;
+        if (c->seq_task0[mid] <= task)
+            lo = mid;
+        else
+            hi = mid;
     }
     size_t s = lo;
     size_t groups = nh / c->attn_heads;
@@ -341,8 +344,8 @@ static void attention_task(void *arg, size_t task, int worker) {
         /* S = Q_blk · K_windowᵀ */
         const float *q = c->qkv + (start + i0) * c->ld_qkv + h * hd;
         if (c->attn_bf16)
-            k->gemm_packed_bf16_dps(i1 - i0, kr, hd, q, c->ld_qkv, kp,
-                                    ((hd + 1) & ~(size_t)1) * P, 0, kpanels, S, kr);
+            k->gemm_packed_bf16_dps(i1 - i0, kr, hd, q, c->ld_qkv, kp, ((hd + 1) & ~(size_t)1) * P,
+                                    0, kpanels, S, kr);
         else
             k->gemm_packed_f32(i1 - i0, kr, hd, q, c->ld_qkv, kp, 0, kpanels, S, kr);
         for (size_t i = i0; i < i1; i++) { /* keys outside |i - j| <= radius get weight 0 */
@@ -359,7 +362,8 @@ static void attention_task(void *arg, size_t task, int worker) {
             size_t lenp = (len + 1) & ~(size_t)1;
             const uint16_t *vp =
                 (const uint16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd_pad + j0 * P;
-            k->gemm_packed_bf16_dps(i1 - i0, hd, kr, S, kr, vp, lenp * P, 0, c->hd_pad / P, o, qdim);
+            k->gemm_packed_bf16_dps(i1 - i0, hd, kr, S, kr, vp, lenp * P, 0, c->hd_pad / P, o,
+                                    qdim);
         } else {
             const float *vp = c->vp + (start * nkv + kvh * len) * c->hd_pad + j0 * P;
             k->gemm_packed_f32s(i1 - i0, hd, kr, S, kr, vp, len * P, 0, c->hd_pad / P, o, qdim);
@@ -434,8 +438,8 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->zx = mnemo__malloc_array(T, sizeof(int32_t));
     c->dense_a = mnemo__malloc_array(T * c->dense_width, 4);
     c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
-    if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vp || !c->kp || !c->gu || !c->scores ||
-        !c->pos || !c->seq_start || !c->seq_len || !c->seq_task0 || !c->pooled ||
+    if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vp || !c->kp || !c->gu ||
+        !c->scores || !c->pos || !c->seq_start || !c->seq_len || !c->seq_task0 || !c->pooled ||
         !c->dense_a || !c->dense_b || !c->xq || !c->sx || !c->xu || !c->zx) {
         mnemo__engine_ctx_free(c);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
@@ -447,8 +451,8 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
 void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
     if (!c) return;
     mnemo__pool_destroy(c->pool);
-    float *bufs[] = {c->x,      c->xn,     c->tmp,    c->qkv,     c->att,     c->vp,
-                     c->kp,     c->gu,     c->scores, c->pooled,  c->dense_a, c->dense_b};
+    float *bufs[] = {c->x,  c->xn, c->tmp,    c->qkv,    c->att,     c->vp,
+                     c->kp, c->gu, c->scores, c->pooled, c->dense_a, c->dense_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mnemo__free(bufs[i]);
     mnemo__free(c->xq);
     mnemo__free(c->sx);
@@ -531,8 +535,8 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
         total += lens[s];
     }
     if (total > c->max_tokens)
-        return mnemo__fail(err, MNEMO_EINVAL, "batch of %zu tokens exceeds the context's %zu", total,
-                           c->max_tokens);
+        return mnemo__fail(err, MNEMO_EINVAL, "batch of %zu tokens exceeds the context's %zu",
+                           total, c->max_tokens);
     if (n_seqs == 0) return MNEMO_OK;
     c->n_tokens = total;
     c->n_seqs = n_seqs;
@@ -545,8 +549,8 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
         c->seq_start[s] = t;
         c->seq_len[s] = lens[s];
         c->seq_task0[s] = c->attn_tasks;
-        c->attn_tasks += (lens[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * (size_t)cfg->n_heads /
-                         c->attn_heads;
+        c->attn_tasks +=
+            (lens[s] + QUERY_BLOCK - 1) / QUERY_BLOCK * (size_t)cfg->n_heads / c->attn_heads;
         for (size_t i = 0; i < lens[s]; i++) c->pos[t + i] = (int32_t)i;
         t += lens[s];
     }

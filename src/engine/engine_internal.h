@@ -49,8 +49,8 @@ struct mnemo_engine {
     mnemo_model_config cfg;
     const mnemo_kernels *kernels;
     mnemo_safetensors *st;
-    mnemo_gguf *gguf;                      /* set when the weights come from a GGUF file */
-    const mnemo_gguf_tensor *embed_gguf;   /* GGUF: rows decoded on lookup */
+    mnemo_gguf *gguf;                    /* set when the weights come from a GGUF file */
+    const mnemo_gguf_tensor *embed_gguf; /* GGUF: rows decoded on lookup */
     mnemo_safetensors *dense_st[MNEMO_MAX_DENSE];
     mnemo_weight embed; /* [vocab_size][hidden] */
     float embed_scale;  /* sqrt(hidden), as f32 */

@@ -59,14 +59,16 @@ static int expect(mnemo_engine *e, const mnemo_safetensors *st, const char *name
                   : (t->n_dims == 2 && (size_t)t->shape[0] == rows && (size_t)t->shape[1] == cols);
     if (!ok) {
         char want[64];
-        if (vec) snprintf(want, sizeof want, "[%zu]", rows);
-        else snprintf(want, sizeof want, "[%zu, %zu]", rows, cols);
-        return mnemo__fail(err, MNEMO_EFORMAT,
-                           "%s: tensor \"%s\" has shape [%lld%s%lld], expected %s (does config.json "
-                           "match the weights?)",
-                           mnemo__safetensors_path(st), name, (long long)t->shape[0],
-                           t->n_dims > 1 ? ", " : "", t->n_dims > 1 ? (long long)t->shape[1] : 0LL,
-                           want);
+        if (vec)
+            snprintf(want, sizeof want, "[%zu]", rows);
+        else
+            snprintf(want, sizeof want, "[%zu, %zu]", rows, cols);
+        return mnemo__fail(
+            err, MNEMO_EFORMAT,
+            "%s: tensor \"%s\" has shape [%lld%s%lld], expected %s (does config.json "
+            "match the weights?)",
+            mnemo__safetensors_path(st), name, (long long)t->shape[0], t->n_dims > 1 ? ", " : "",
+            t->n_dims > 1 ? (long long)t->shape[1] : 0LL, want);
     }
     (void)e;
     *out = t;
@@ -80,8 +82,8 @@ static int load_matrix_gguf(mnemo_engine *e, const char *name, size_t rows, size
     const mnemo_gguf_tensor *t = mnemo__gguf_tensor_find(e->gguf, name);
     if (!t || t->n_dims != 2 || (size_t)t->ne[0] != cols || (size_t)t->ne[1] != rows)
         return mnemo__fail(err, MNEMO_EFORMAT, "%s: tensor \"%s\" is %s, expected ne {%zu, %zu}",
-                           mnemo__gguf_path(e->gguf), name, t ? "of another shape" : "missing", cols,
-                           rows);
+                           mnemo__gguf_path(e->gguf), name, t ? "of another shape" : "missing",
+                           cols, rows);
     w->rows = rows;
     w->cols = cols;
     if (t->type == MNEMO_GGML_F32 && (uintptr_t)t->data % 4 == 0) {
@@ -101,8 +103,10 @@ static int load_matrix_gguf(mnemo_engine *e, const char *name, size_t rows, size
             }
         *w = (mnemo_weight){buf, MNEMO_DTYPE_F32, rows, cols, true};
     }
-    if (w->dtype == MNEMO_DTYPE_F32) e->n_f32++;
-    else e->n_bf16++;
+    if (w->dtype == MNEMO_DTYPE_F32)
+        e->n_f32++;
+    else
+        e->n_bf16++;
     return MNEMO_OK;
 }
 
@@ -119,8 +123,10 @@ static int load_matrix(mnemo_engine *e, const mnemo_safetensors *st, const char 
         bool widen = t->dtype != MNEMO_DTYPE_BF16;
         void *buf = mnemo__malloc(t->n_elements * (widen ? 4 : 2)); /* freed after packing */
         if (!buf) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for tensor \"%s\"", name);
-        if (widen) mnemo__safetensors_copy_f32(t, 0, t->n_elements, buf);
-        else memcpy(buf, t->data, t->n_bytes);
+        if (widen)
+            mnemo__safetensors_copy_f32(t, 0, t->n_elements, buf);
+        else
+            memcpy(buf, t->data, t->n_bytes);
         w->data = buf;
         w->owned = true;
         w->dtype = widen ? MNEMO_DTYPE_F32 : MNEMO_DTYPE_BF16;
@@ -129,8 +135,10 @@ static int load_matrix(mnemo_engine *e, const mnemo_safetensors *st, const char 
         w->owned = false;
         w->dtype = t->dtype;
     }
-    if (w->dtype == MNEMO_DTYPE_F32) e->n_f32++;
-    else e->n_bf16++;
+    if (w->dtype == MNEMO_DTYPE_F32)
+        e->n_f32++;
+    else
+        e->n_bf16++;
     return MNEMO_OK;
 }
 
@@ -149,7 +157,8 @@ static int load_gamma(mnemo_engine *e, const mnemo_safetensors *st, const char *
 }
 
 /* A GGUF norm weight: llama.cpp's converter already stored 1 + w. */
-static int load_gamma_gguf(mnemo_engine *e, const char *name, size_t n, float **out, mnemo_error *err) {
+static int load_gamma_gguf(mnemo_engine *e, const char *name, size_t n, float **out,
+                           mnemo_error *err) {
     const mnemo_gguf_tensor *t = mnemo__gguf_tensor_find(e->gguf, name);
     if (!t || t->n_dims != 1 || (size_t)t->ne[0] != n)
         return mnemo__fail(err, MNEMO_EFORMAT, "%s: tensor \"%s\" is missing or not [%zu]",
@@ -157,7 +166,8 @@ static int load_gamma_gguf(mnemo_engine *e, const char *name, size_t n, float **
     float *g = own(e, n * sizeof(float));
     if (!g) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     if (mnemo__gguf_row_f32(t, 0, g) != MNEMO_OK)
-        return mnemo__fail(err, MNEMO_EUNSUPPORTED, "%s: tensor \"%s\" has a type mnemo does not decode",
+        return mnemo__fail(err, MNEMO_EUNSUPPORTED,
+                           "%s: tensor \"%s\" has a type mnemo does not decode",
                            mnemo__gguf_path(e->gguf), name);
     *out = g;
     return MNEMO_OK;
@@ -247,23 +257,31 @@ static pack_kind choose_pack(const mnemo_engine *e, i8_policy policy, bool all_b
     bool allow_i8 = policy == I8_YES || policy == I8_U8;
     bool quantized = e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4;
     if (allow_i8 && e->precision == MNEMO_PRECISION_INT8)
-        return policy == I8_U8 && e->kernels->gemm_packed_u8 && !e->prequantized ? PACK_U8 : PACK_I8;
+        return policy == I8_U8 && e->kernels->gemm_packed_u8 && !e->prequantized ? PACK_U8
+                                                                                 : PACK_I8;
     if (allow_i8 && e->precision == MNEMO_PRECISION_Q4) return PACK_Q4;
     bool bf16 = e->precision == MNEMO_PRECISION_BF16 || quantized ||
                 (e->precision == MNEMO_PRECISION_FILE && all_bf16);
     if (!bf16) return PACK_F32;
-    bool dot = e->kernels->gemm_packed_bf16_dp &&
-               ((allow_i8 && e->precision == MNEMO_PRECISION_BF16) || (policy == I8_AS_BF16 && quantized));
+    bool dot =
+        e->kernels->gemm_packed_bf16_dp &&
+        ((allow_i8 && e->precision == MNEMO_PRECISION_BF16) || (policy == I8_AS_BF16 && quantized));
     return dot ? PACK_BF16_DP : PACK_BF16;
 }
 
 static size_t bytes_f32(size_t rows, size_t cols) { return mnemo__packed_size(rows, cols) * 4; }
 static size_t bytes_bf16(size_t rows, size_t cols) { return mnemo__packed_size(rows, cols) * 2; }
-static size_t bytes_bf16_dp(size_t rows, size_t cols) { return mnemo__packed_i8_size(rows, cols) * 2; }
+static size_t bytes_bf16_dp(size_t rows, size_t cols) {
+    return mnemo__packed_i8_size(rows, cols) * 2;
+}
 static size_t no_scales(size_t rows, size_t cols) { return 0; }
 static size_t scales_i8(size_t rows, size_t cols) { return rows * sizeof(float); }
-static size_t scales_u8(size_t rows, size_t cols) { return rows * 2 * sizeof(float); } /* scales, column sums */
-static size_t scales_q4(size_t rows, size_t cols) { return mnemo__packed_q4_scales(rows, cols) * sizeof(float); }
+static size_t scales_u8(size_t rows, size_t cols) {
+    return rows * 2 * sizeof(float);
+} /* scales, column sums */
+static size_t scales_q4(size_t rows, size_t cols) {
+    return mnemo__packed_q4_scales(rows, cols) * sizeof(float);
+}
 
 /* What each kind needs: the element its rows are gathered in before packing
  * (bf16 kinds from bf16, the quantized ones from f32) and the bytes of the
@@ -312,10 +330,12 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
     }
     pack_kind kind = choose_pack(e, policy, all_bf16);
     size_t esize = pack_info[kind].gather;
-    size_t bytes = pack_info[kind].bytes(rows, cols), scale_bytes = pack_info[kind].scale_bytes(rows, cols);
+    size_t bytes = pack_info[kind].bytes(rows, cols),
+           scale_bytes = pack_info[kind].scale_bytes(rows, cols);
     int *counter = pack_counter(e, kind);
     const void *cached = mnemo__engine_cache_take(e, bytes);
-    const void *cached_scales = cached && scale_bytes ? mnemo__engine_cache_take(e, scale_bytes) : NULL;
+    const void *cached_scales =
+        cached && scale_bytes ? mnemo__engine_cache_take(e, scale_bytes) : NULL;
     if (cached && (!scale_bytes || cached_scales)) {
         free_parts(parts, n);
         *out = (mnemo_packed){cached, kind, cached_scales, rows, cols};
@@ -348,7 +368,8 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
             for (size_t k = 0; k < count; k++) f[k] = mnemo__bf16_to_f32(b[k]);
         }
         r0 += w->rows;
-        if (!w->owned) mnemo__release_pages(w->data, w->rows * cols * (w->dtype == MNEMO_DTYPE_F32 ? 4 : 2));
+        if (!w->owned)
+            mnemo__release_pages(w->data, w->rows * cols * (w->dtype == MNEMO_DTYPE_F32 ? 4 : 2));
     }
     free_parts(parts, n);
     int rc = 0;
@@ -370,18 +391,41 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
 }
 
 /* Tensor names of one layer in each format, in the order load_layer uses. */
-enum { T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_IN_NORM, T_POST_ATTN_NORM, T_PRE_FFN_NORM,
-       T_POST_FFN_NORM, T_Q_NORM, T_K_NORM, T_COUNT };
-static const char *const st_names[T_COUNT] = {
-    "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-    "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
-    "mlp.down_proj.weight", "input_layernorm.weight", "post_attention_layernorm.weight",
-    "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight",
-    "self_attn.q_norm.weight", "self_attn.k_norm.weight"};
+enum {
+    T_Q,
+    T_K,
+    T_V,
+    T_O,
+    T_GATE,
+    T_UP,
+    T_DOWN,
+    T_IN_NORM,
+    T_POST_ATTN_NORM,
+    T_PRE_FFN_NORM,
+    T_POST_FFN_NORM,
+    T_Q_NORM,
+    T_K_NORM,
+    T_COUNT
+};
+static const char *const st_names[T_COUNT] = {"self_attn.q_proj.weight",
+                                              "self_attn.k_proj.weight",
+                                              "self_attn.v_proj.weight",
+                                              "self_attn.o_proj.weight",
+                                              "mlp.gate_proj.weight",
+                                              "mlp.up_proj.weight",
+                                              "mlp.down_proj.weight",
+                                              "input_layernorm.weight",
+                                              "post_attention_layernorm.weight",
+                                              "pre_feedforward_layernorm.weight",
+                                              "post_feedforward_layernorm.weight",
+                                              "self_attn.q_norm.weight",
+                                              "self_attn.k_norm.weight"};
 static const char *const gguf_names[T_COUNT] = {
-    "attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight", "ffn_gate.weight",
-    "ffn_up.weight", "ffn_down.weight", "attn_norm.weight", "post_attention_norm.weight",
-    "ffn_norm.weight", "post_ffw_norm.weight", "attn_q_norm.weight", "attn_k_norm.weight"};
+    "attn_q.weight",      "attn_k.weight",        "attn_v.weight",
+    "attn_output.weight", "ffn_gate.weight",      "ffn_up.weight",
+    "ffn_down.weight",    "attn_norm.weight",     "post_attention_norm.weight",
+    "ffn_norm.weight",    "post_ffw_norm.weight", "attn_q_norm.weight",
+    "attn_k_norm.weight"};
 
 /* One layer's tensor, from whichever file the engine reads. */
 static int layer_matrix(mnemo_engine *e, int l, int which, size_t rows, size_t cols,
@@ -455,7 +499,8 @@ static int load_dense(mnemo_engine *e, int i, mnemo_error *err) {
         char name[64];
         snprintf(name, sizeof name, "%s.weight", d->dir);
         mnemo_weight w;
-        int rc = load_matrix_gguf(e, name, (size_t)d->out_features, (size_t)d->in_features, &w, err);
+        int rc =
+            load_matrix_gguf(e, name, (size_t)d->out_features, (size_t)d->in_features, &w, err);
         if (rc) return rc;
         return pack_stack(e, &w, 1, &e->dense_w[i], I8_AS_F32, err);
     }
@@ -509,8 +554,10 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_gguf *gguf, mnemo_pr
     if (e->gguf) {
         e->embed_gguf = mnemo__gguf_tensor_find(e->gguf, "token_embd.weight");
         if (!e->embed_gguf || !mnemo__ggml_type_supported(e->embed_gguf->type)) {
-            rc = mnemo__fail(err, MNEMO_EUNSUPPORTED, "%s: token_embd.weight is missing or of a type "
-                             "mnemo does not decode", cfg->gguf_path);
+            rc = mnemo__fail(err, MNEMO_EUNSUPPORTED,
+                             "%s: token_embd.weight is missing or of a type "
+                             "mnemo does not decode",
+                             cfg->gguf_path);
             goto fail;
         }
         /* the file's own precision for a quantized file: Q8_0 runs at int8, Q4_0
@@ -524,7 +571,8 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_gguf *gguf, mnemo_pr
         if (use_cache) mnemo__engine_cache_begin(e, cache_dir);
         for (int l = 0; l < cfg->n_layers; l++)
             if ((rc = load_layer(e, l, err))) goto fail;
-        if ((rc = load_gamma_gguf(e, "output_norm.weight", (size_t)cfg->hidden, &e->final_norm, err)))
+        if ((rc = load_gamma_gguf(e, "output_norm.weight", (size_t)cfg->hidden, &e->final_norm,
+                                  err)))
             goto fail;
     } else {
         char path[4400];

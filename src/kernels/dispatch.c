@@ -53,7 +53,8 @@ const mnemo_kernels *mnemo__kernels_portable(void) { return &portable_kernels; }
 const mnemo_kernels *mnemo__kernels_avx2(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("popcnt"))
         return &avx2_kernels;
 #endif
     return NULL;
@@ -134,7 +135,8 @@ const mnemo_kernels *mnemo__kernels_best(void) {
     const mnemo_kernels *const *v = mnemo__kernels_variants(&n);
     k = v[n - 1];
     const char *force = getenv("MNEMO_KERNELS");
-    if (force && !strcmp(force, "ref")) k = mnemo__kernels_ref();
+    if (force && !strcmp(force, "ref"))
+        k = mnemo__kernels_ref();
     else if (force)
         for (size_t i = 0; i < n; i++)
             if (!strcmp(force, v[i]->name)) k = v[i];
@@ -226,7 +228,10 @@ static double peak_run(int threads, peak_kind kind, double ops_per_iter, uint64_
 
 double mnemo__fma_peak_gflops(int threads) {
     bool avx2 = mnemo__kernels_avx2() != NULL, avx512 = mnemo__kernels_avx512() != NULL;
-    return peak_run(threads, PEAK_FMA, avx512 ? 12 * 16 * 2 : avx2 ? 12 * 8 * 2 : 8 * 2,
+    return peak_run(threads, PEAK_FMA,
+                    avx512 ? 12 * 16 * 2
+                    : avx2 ? 12 * 8 * 2
+                           : 8 * 2,
                     20000000ull);
 }
 

@@ -49,12 +49,12 @@ typedef void (*mnemo_gemm_packed_f32_fn)(size_t M, size_t N, size_t K, const flo
 /* The same with panel p at wp + p * pstride (pstride >= K * 16 floats): a
  * window of K consecutive k out of longer panels (attention's P·V over the
  * keys one query block sees). */
-typedef void (*mnemo_gemm_packed_f32s_fn)(size_t M, size_t N, size_t K, const float *x,
-                                          size_t ldx, const float *wp, size_t pstride, size_t p0,
-                                          size_t p1, float *y, size_t ldy);
-typedef void (*mnemo_gemm_packed_bf16_fn)(size_t M, size_t N, size_t K, const float *x,
-                                          size_t ldx, const uint16_t *wp, size_t p0, size_t p1,
+typedef void (*mnemo_gemm_packed_f32s_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                          const float *wp, size_t pstride, size_t p0, size_t p1,
                                           float *y, size_t ldy);
+typedef void (*mnemo_gemm_packed_bf16_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                          const uint16_t *wp, size_t p0, size_t p1, float *y,
+                                          size_t ldy);
 
 /*
  * int8 weights: each output row quantized symmetrically (scale sw[n] =
@@ -159,7 +159,8 @@ typedef struct mnemo_kernels {
      * that differ between q and codes + i * words, over `words` 64-bit words
      * (the others stored one after another). The memory store's scan of a
      * binary index is nothing but these. */
-    void (*hamming)(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
+    void (*hamming)(const uint64_t *q, const uint64_t *codes, size_t words, size_t n,
+                    uint32_t *out);
 } mnemo_kernels;
 
 /* pack.c: sizes in elements of a packed [N][K] weight, and the packers. */
@@ -288,7 +289,8 @@ float mnemo__dot_f32(const float *a, const float *b, size_t n);
 /* sum of a[i] * b[i] over int8 codes (the portable dot_i8) */
 int32_t mnemo__dot_i8(const int8_t *a, const int8_t *b, size_t n);
 /* the portable hamming of the kernel table (__builtin_popcountll per word) */
-void mnemo__hamming(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
+void mnemo__hamming(const uint64_t *q, const uint64_t *codes, size_t words, size_t n,
+                    uint32_t *out);
 /* In-place softmax of x[0..n) (max-subtracted, f32). */
 void mnemo__softmax(float *x, size_t n);
 /* One attention row: x[lo..hi) = softmax(scale * x[lo..hi)), every other of

@@ -33,7 +33,8 @@ int32_t mnemo__dot_i8(const int8_t *a, const int8_t *b, size_t n) {
 
 /* Without -mpopcnt the builtin may be a call per word; the AVX2 table has
  * the same loop compiled with the instruction. */
-void mnemo__hamming(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out) {
+void mnemo__hamming(const uint64_t *q, const uint64_t *codes, size_t words, size_t n,
+                    uint32_t *out) {
     for (size_t i = 0; i < n; i++, codes += words) {
         uint32_t d = 0;
         for (size_t w = 0; w < words; w++) d += (uint32_t)__builtin_popcountll(q[w] ^ codes[w]);

@@ -50,7 +50,8 @@ void mnemo__pack_pairs_rows_ref(const float *x, size_t ldx, size_t N, size_t K, 
     memset(wp, 0, mnemo__packed_i8_size(N, K) * sizeof *wp);
     for (size_t n = 0; n < N; n++) {
         uint16_t *dst = wp + (n / MNEMO_PANEL) * Kp * MNEMO_PANEL + (n % MNEMO_PANEL) * 2;
-        for (size_t k = 0; k < K; k++) dst[(k / 2) * 32 + k % 2] = mnemo__f32_to_bf16(x[n * ldx + k]);
+        for (size_t k = 0; k < K; k++)
+            dst[(k / 2) * 32 + k % 2] = mnemo__f32_to_bf16(x[n * ldx + k]);
     }
 }
 
@@ -71,7 +72,8 @@ void mnemo__pack_i8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
     memset(wq, 0, mnemo__packed_i8_size(N, K));
     for (size_t n = 0; n < N; n++) {
         float amax = 0.0f;
-        for (size_t k = 0; k < K; k++) amax = fabsf(w[n * K + k]) > amax ? fabsf(w[n * K + k]) : amax;
+        for (size_t k = 0; k < K; k++)
+            amax = fabsf(w[n * K + k]) > amax ? fabsf(w[n * K + k]) : amax;
         float scale = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
         sw[n] = scale;
         int8_t *dst = wq + (n / MNEMO_PANEL) * Kp * MNEMO_PANEL + (n % MNEMO_PANEL) * 2;
@@ -93,7 +95,8 @@ void mnemo__pack_u8(const float *w, size_t N, size_t K, int8_t *wq, float *sw) {
     memset(wq, 0, mnemo__packed_u8_size(N, K));
     for (size_t n = 0; n < N; n++) {
         float amax = 0.0f;
-        for (size_t k = 0; k < K; k++) amax = fabsf(w[n * K + k]) > amax ? fabsf(w[n * K + k]) : amax;
+        for (size_t k = 0; k < K; k++)
+            amax = fabsf(w[n * K + k]) > amax ? fabsf(w[n * K + k]) : amax;
         float inv = amax > 0 ? 127.0f / amax : 0.0f;
         sw[n] = amax / 127.0f;
         int8_t *dst = wq + (n / MNEMO_PANEL) * K4 * MNEMO_PANEL + (n % MNEMO_PANEL) * 4;

@@ -32,7 +32,6 @@ void mnemo__gemm_bf16_ref(size_t M, size_t N, size_t K, const float *x, size_t l
         }
 }
 
-
 static void gemm_packed_f32s_ref(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                  const float *wp, size_t pstride, size_t p0, size_t p1, float *y,
                                  size_t ldy) {
@@ -58,7 +57,8 @@ static void gemm_packed_bf16_ref(size_t M, size_t N, size_t K, const float *x, s
             for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++) {
                 float s = 0.0f;
                 for (size_t k = 0; k < K; k++)
-                    s += x[m * ldx + k] * mnemo__bf16_to_f32(wp[p * K * MNEMO_PANEL + k * MNEMO_PANEL + j]);
+                    s += x[m * ldx + k] *
+                         mnemo__bf16_to_f32(wp[p * K * MNEMO_PANEL + k * MNEMO_PANEL + j]);
                 y[m * ldy + p * MNEMO_PANEL + j] = s;
             }
 }

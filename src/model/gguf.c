@@ -44,7 +44,7 @@ typedef struct name_index {
 
 struct mnemo_gguf {
     mnemo_file_map map; /* zero when opened from memory */
-    char *path; /* NULL when opened from memory */
+    char *path;         /* NULL when opened from memory */
     uint32_t version;
     size_t alignment;
     size_t data_offset;

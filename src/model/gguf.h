@@ -160,14 +160,14 @@ typedef struct mnemo_gguf_kv {
 } mnemo_gguf_kv;
 
 typedef struct mnemo_gguf_tensor {
-    const char *name; /* NUL-terminated, owned by the handle */
-    int type; /* a mnemo_ggml_type (the file's number) */
-    int n_dims; /* 0..4 */
-    int64_t ne[4]; /* ggml order, ne[0] fastest; ne[n_dims..3] are 1 */
+    const char *name;  /* NUL-terminated, owned by the handle */
+    int type;          /* a mnemo_ggml_type (the file's number) */
+    int n_dims;        /* 0..4 */
+    int64_t ne[4];     /* ggml order, ne[0] fastest; ne[n_dims..3] are 1 */
     size_t n_elements; /* product of ne; >= 1 */
-    size_t n_rows; /* n_elements / ne[0] */
-    size_t row_bytes; /* bytes of one row of ne[0] elements */
-    uint64_t offset; /* as in the file: relative to the data section */
+    size_t n_rows;     /* n_elements / ne[0] */
+    size_t row_bytes;  /* bytes of one row of ne[0] elements */
+    uint64_t offset;   /* as in the file: relative to the data section */
     /*
      * The tensor's raw bytes, inside the mapping (or the caller's buffer),
      * valid until the handle is closed; n_bytes = n_rows * row_bytes.

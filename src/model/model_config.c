@@ -18,7 +18,8 @@ typedef struct reader {
     mnemo_error *err;
 } reader;
 
-static int open_json(reader *r, const char *dir, const char *file, bool required, mnemo_error *err) {
+static int open_json(reader *r, const char *dir, const char *file, bool required,
+                     mnemo_error *err) {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     r->file = file;
@@ -29,7 +30,8 @@ static int open_json(reader *r, const char *dir, const char *file, bool required
     int rc = mnemo__file_map(path, &map, &ferr);
     if (rc) {
         if (!required && rc == MNEMO_ENOENT) return MNEMO_OK;
-        return mnemo__fail(err, rc, "%s: %s is missing or unreadable (%s)", dir, file, ferr.message);
+        return mnemo__fail(err, rc, "%s: %s is missing or unreadable (%s)", dir, file,
+                           ferr.message);
     }
     json_error_t jerr;
     r->root = json_loadb((const char *)map.data, map.size, JSON_REJECT_DUPLICATES, &jerr);
@@ -67,7 +69,9 @@ static bool is_null_or_missing(json_t *obj, const char *key) {
     return !v || json_is_null(v);
 }
 
-static bool str_is(json_t *v, const char *s) { return v && json_is_string(v) && !strcmp(json_string_value(v), s); }
+static bool str_is(json_t *v, const char *s) {
+    return v && json_is_string(v) && !strcmp(json_string_value(v), s);
+}
 
 static bool ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -85,8 +89,8 @@ static int read_rope(reader *r, mnemo_model_config *c) {
         for (int i = 0; i < 2; i++) {
             json_t *p = json_object_get(params, types[i]);
             if (!p || !json_is_object(p))
-                return mnemo__fail(r->err, MNEMO_EFORMAT, "%s: rope_parameters.%s must be an object",
-                                   r->file, types[i]);
+                return mnemo__fail(r->err, MNEMO_EFORMAT,
+                                   "%s: rope_parameters.%s must be an object", r->file, types[i]);
             json_t *t = json_object_get(p, "rope_type");
             if (t && !str_is(t, "default"))
                 return mnemo__fail(r->err, MNEMO_EUNSUPPORTED,
@@ -100,7 +104,8 @@ static int read_rope(reader *r, mnemo_model_config *c) {
         }
     } else {
         if (!is_null_or_missing(root, "rope_scaling"))
-            return bad(r, MNEMO_EUNSUPPORTED, "rope_scaling", "is set; RoPE scaling is not implemented");
+            return bad(r, MNEMO_EUNSUPPORTED, "rope_scaling",
+                       "is set; RoPE scaling is not implemented");
         double full = 0, local = 0;
         int rc = get_num(r, root, "rope_theta", &full);
         if (rc) return rc;
@@ -182,8 +187,10 @@ static int read_backbone(const char *dir, mnemo_model_config *c, mnemo_error *er
     }
     for (int i = 0; i < c->n_layers; i++) {
         json_t *t = json_array_get(types, (size_t)i);
-        if (str_is(t, "full_attention")) c->layer_full[i] = 1;
-        else if (str_is(t, "sliding_attention")) c->layer_full[i] = 0;
+        if (str_is(t, "full_attention"))
+            c->layer_full[i] = 1;
+        else if (str_is(t, "sliding_attention"))
+            c->layer_full[i] = 0;
         else {
             rc = mnemo__fail(err, MNEMO_EUNSUPPORTED,
                              "config.json: layer_types[%d] must be \"full_attention\" or "
@@ -248,12 +255,14 @@ static int read_dense(const char *dir, const char *sub, mnemo_dense_config *d, m
     d->bias = json_is_true(json_object_get(root, "bias"));
     json_t *act = json_object_get(root, "activation_function");
     const char *a = act && json_is_string(act) ? json_string_value(act) : "";
-    if (ends_with(a, ".Identity")) d->activation = MNEMO_ACT_IDENTITY;
-    else if (ends_with(a, ".Tanh")) d->activation = MNEMO_ACT_TANH;
+    if (ends_with(a, ".Identity"))
+        d->activation = MNEMO_ACT_IDENTITY;
+    else if (ends_with(a, ".Tanh"))
+        d->activation = MNEMO_ACT_TANH;
     else {
-        rc = mnemo__fail(err, MNEMO_EUNSUPPORTED,
-                         "%s: activation_function \"%.80s\" is not implemented (Identity, Tanh are)",
-                         file, a);
+        rc = mnemo__fail(
+            err, MNEMO_EUNSUPPORTED,
+            "%s: activation_function \"%.80s\" is not implemented (Identity, Tanh are)", file, a);
         goto out;
     }
 out:
@@ -277,19 +286,23 @@ static int read_modules(const char *dir, mnemo_model_config *c, mnemo_error *err
         json_t *type = json_is_object(m) ? json_object_get(m, "type") : NULL;
         json_t *path = json_is_object(m) ? json_object_get(m, "path") : NULL;
         if (!type || !json_is_string(type) || !path || !json_is_string(path)) {
-            rc = mnemo__fail(err, MNEMO_EFORMAT, "modules.json: [%zu] needs string type and path", i);
+            rc = mnemo__fail(err, MNEMO_EFORMAT, "modules.json: [%zu] needs string type and path",
+                             i);
             goto out;
         }
         const char *t = json_string_value(type), *p = json_string_value(path);
         if (strstr(p, "..") || p[0] == '/' || strlen(p) >= 60) {
-            rc = mnemo__fail(err, MNEMO_EFORMAT, "modules.json: [%zu].path \"%.60s\" is not a plain "
-                             "folder name", i, p);
+            rc = mnemo__fail(err, MNEMO_EFORMAT,
+                             "modules.json: [%zu].path \"%.60s\" is not a plain "
+                             "folder name",
+                             i, p);
             goto out;
         }
         if (i == 0) {
             if (!ends_with(t, ".Transformer")) {
-                rc = mnemo__fail(err, MNEMO_EUNSUPPORTED,
-                                 "modules.json: the first module must be a Transformer (found %.80s)", t);
+                rc = mnemo__fail(
+                    err, MNEMO_EUNSUPPORTED,
+                    "modules.json: the first module must be a Transformer (found %.80s)", t);
                 goto out;
             }
         } else if (ends_with(t, ".Pooling") && !pooled) {
@@ -358,8 +371,9 @@ int mnemo__model_config_read_prompts(const char *dir, mnemo_model_config *c, mne
     json_t *val;
     json_object_foreach(prompts, key, val) {
         if (!json_is_string(val)) {
-            rc = mnemo__fail(err, MNEMO_EFORMAT,
-                             "config_sentence_transformers.json: prompts[\"%.40s\"] must be a string", key);
+            rc = mnemo__fail(
+                err, MNEMO_EFORMAT,
+                "config_sentence_transformers.json: prompts[\"%.40s\"] must be a string", key);
             goto out;
         }
         if (c->n_prompts >= MNEMO_MAX_PROMPTS) {
@@ -367,7 +381,8 @@ int mnemo__model_config_read_prompts(const char *dir, mnemo_model_config *c, mne
             goto out;
         }
         c->prompt_names[c->n_prompts] = mnemo__strndup(key, strlen(key));
-        c->prompt_texts[c->n_prompts] = mnemo__strndup(json_string_value(val), json_string_length(val));
+        c->prompt_texts[c->n_prompts] =
+            mnemo__strndup(json_string_value(val), json_string_length(val));
         c->n_prompts++;
         if (!c->prompt_names[c->n_prompts - 1] || !c->prompt_texts[c->n_prompts - 1]) {
             rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
@@ -393,10 +408,11 @@ int mnemo__model_config_read(const char *dir, mnemo_model_config *c, mnemo_error
     if (strlen(dir) >= sizeof c->dir) return mnemo__fail(err, MNEMO_EINVAL, "model path too long");
     snprintf(c->dir, sizeof c->dir, "%s", dir);
     if (!mnemo__is_dir(dir))
-        return mnemo__fail(err, MNEMO_ENOENT,
-                           "%s is not a folder; pass a model folder in the sentence-transformers "
-                           "layout (config.json, model.safetensors, tokenizer.json, modules.json, ...)",
-                           dir);
+        return mnemo__fail(
+            err, MNEMO_ENOENT,
+            "%s is not a folder; pass a model folder in the sentence-transformers "
+            "layout (config.json, model.safetensors, tokenizer.json, modules.json, ...)",
+            dir);
     int rc = read_backbone(dir, c, err);
     if (!rc) rc = read_modules(dir, c, err);
     if (!rc) rc = read_st_files(dir, c, err);

@@ -28,12 +28,12 @@ typedef struct mnemo_model_config {
     /* backbone (config.json) */
     int hidden, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab_size, max_positions;
     float rms_eps;
-    float attn_scale;           /* query_pre_attn_scalar^-0.5 */
+    float attn_scale; /* query_pre_attn_scalar^-0.5 */
     float rope_theta_full, rope_theta_sliding;
-    int sliding_radius;         /* sliding layers: token i sees j iff |i - j| <= radius */
+    int sliding_radius;                   /* sliding layers: token i sees j iff |i - j| <= radius */
     uint8_t layer_full[MNEMO_MAX_LAYERS]; /* 1: full attention, 0: sliding window */
     /* sentence-transformers modules */
-    int max_seq_length;         /* tokens, including <bos> and <eos> */
+    int max_seq_length; /* tokens, including <bos> and <eos> */
     int n_dense;
     mnemo_dense_config dense[MNEMO_MAX_DENSE];
     bool normalize;

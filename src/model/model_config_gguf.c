@@ -49,8 +49,10 @@ int mnemo__model_config_read_gguf(const mnemo_gguf *g, const char *path, mnemo_m
     snprintf(c->gguf_path, sizeof c->gguf_path, "%s", path);
     snprintf(c->dir, sizeof c->dir, "%s", path);
     char *slash = strrchr(c->dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(c->dir, sizeof c->dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(c->dir, sizeof c->dir, ".");
     int rc;
     mnemo_gguf_str arch;
     const char *a = "gemma-embedding";
@@ -79,8 +81,9 @@ int mnemo__model_config_read_gguf(const mnemo_gguf *g, const char *path, mnemo_m
         goto out;
     }
     if (pooling != 1) {
-        rc = mnemo__fail(err, MNEMO_EUNSUPPORTED, "%s: %s.pooling_type is %d; only 1 (mean) is implemented",
-                         path, a, pooling);
+        rc = mnemo__fail(err, MNEMO_EUNSUPPORTED,
+                         "%s: %s.pooling_type is %d; only 1 (mean) is implemented", path, a,
+                         pooling);
         goto out;
     }
     if (c->head_dim % 2 || c->n_heads % c->n_kv_heads) {
@@ -89,8 +92,9 @@ int mnemo__model_config_read_gguf(const mnemo_gguf *g, const char *path, mnemo_m
     }
     const mnemo_gguf_tensor *emb = mnemo__gguf_tensor_find(g, "token_embd.weight");
     if (!emb || emb->n_dims != 2 || emb->ne[0] != c->hidden) {
-        rc = mnemo__fail(err, MNEMO_EFORMAT, "%s: tensor token_embd.weight is missing or not [%d, vocab]",
-                         path, c->hidden);
+        rc = mnemo__fail(err, MNEMO_EFORMAT,
+                         "%s: tensor token_embd.weight is missing or not [%d, vocab]", path,
+                         c->hidden);
         goto out;
     }
     c->vocab_size = (int)emb->ne[1];

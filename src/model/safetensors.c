@@ -24,8 +24,8 @@ struct mnemo_safetensors {
     char *path;            /* NULL when opened from memory */
     mnemo_tensor *tensors; /* ordered by data offset */
     size_t count;
-    char *names;           /* every name, NUL-terminated, in one block */
-    uint32_t *slots;       /* open addressing: tensor index + 1, 0 = empty */
+    char *names;     /* every name, NUL-terminated, in one block */
+    uint32_t *slots; /* open addressing: tensor index + 1, 0 = empty */
     size_t slot_mask;
 };
 
@@ -37,13 +37,13 @@ struct mnemo_safetensors {
 /* The other dtypes of the format (safetensors' Dtype enum), so a message can
  * say "not supported" rather than "unknown". */
 static const char *const other_dtypes[] = {
-    "BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F64",
-    "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"};
+    "BOOL", "U8",      "I8",      "I16",     "U16", "I32",     "U32",     "I64", "U64",
+    "F64",  "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2", "C64"};
 
 typedef struct parse_ctx {
-    const char *source;   /* path or "<memory>", for messages */
+    const char *source; /* path or "<memory>", for messages */
     mnemo_error *err;
-    const uint8_t *data;  /* first byte of the data region */
+    const uint8_t *data; /* first byte of the data region */
     size_t data_size;
 } parse_ctx;
 
@@ -84,7 +84,8 @@ static int fail_at(const parse_ctx *c, const char *tensor, int code, const char 
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    if (tensor) return mnemo__fail(c->err, code, "%s: tensor \"%.120s\": %s", c->source, tensor, what);
+    if (tensor)
+        return mnemo__fail(c->err, code, "%s: tensor \"%.120s\": %s", c->source, tensor, what);
     return mnemo__fail(c->err, code, "%s: %s", c->source, what);
 }
 
@@ -110,12 +111,15 @@ static int parse_dtype(const parse_ctx *c, const char *name, const json_t *entry
                        mnemo_dtype *dtype) {
     json_t *v = json_object_get(entry, "dtype");
     if (!json_is_string(v))
-        return fail_at(c, name, MNEMO_EFORMAT, "\"dtype\" must be a string such as \"F32\" (found %s)",
-                       type_name(v));
+        return fail_at(c, name, MNEMO_EFORMAT,
+                       "\"dtype\" must be a string such as \"F32\" (found %s)", type_name(v));
     const char *s = json_string_value(v);
-    if (strcmp(s, "F32") == 0) *dtype = MNEMO_DTYPE_F32;
-    else if (strcmp(s, "F16") == 0) *dtype = MNEMO_DTYPE_F16;
-    else if (strcmp(s, "BF16") == 0) *dtype = MNEMO_DTYPE_BF16;
+    if (strcmp(s, "F32") == 0)
+        *dtype = MNEMO_DTYPE_F32;
+    else if (strcmp(s, "F16") == 0)
+        *dtype = MNEMO_DTYPE_F16;
+    else if (strcmp(s, "BF16") == 0)
+        *dtype = MNEMO_DTYPE_BF16;
     else {
         for (size_t i = 0; i < sizeof other_dtypes / sizeof other_dtypes[0]; i++)
             if (strcmp(s, other_dtypes[i]) == 0)
@@ -146,8 +150,7 @@ static int parse_shape(const parse_ctx *c, const char *name, const json_t *entry
         json_t *d = json_array_get(v, i);
         if (!json_is_integer(d))
             return fail_at(c, name, MNEMO_EFORMAT,
-                           "shape[%zu] must be a non-negative integer (found %s)", i,
-                           type_name(d));
+                           "shape[%zu] must be a non-negative integer (found %s)", i, type_name(d));
         json_int_t x = json_integer_value(d);
         if (x < 0)
             return fail_at(c, name, MNEMO_EFORMAT,
@@ -187,9 +190,8 @@ static int parse_offsets(const parse_ctx *c, const char *name, const json_t *ent
     }
     uint64_t begin = (uint64_t)json_integer_value(b), end = (uint64_t)json_integer_value(e);
     if (begin > end)
-        return fail_at(c, name, MNEMO_EFORMAT,
-                       "data_offsets [%llu, %llu]: begin is after end", (unsigned long long)begin,
-                       (unsigned long long)end);
+        return fail_at(c, name, MNEMO_EFORMAT, "data_offsets [%llu, %llu]: begin is after end",
+                       (unsigned long long)begin, (unsigned long long)end);
     if (end > c->data_size)
         return fail_at(c, name, MNEMO_EFORMAT,
                        "data_offsets end %llu is past the end of the data region (%zu bytes): "
@@ -210,8 +212,7 @@ static int parse_offsets(const parse_ctx *c, const char *name, const json_t *ent
     return MNEMO_OK;
 }
 
-static int parse_entry(const parse_ctx *c, const char *name, const json_t *entry,
-                       mnemo_tensor *t) {
+static int parse_entry(const parse_ctx *c, const char *name, const json_t *entry, mnemo_tensor *t) {
     if (!json_is_object(entry))
         return fail_at(c, name, MNEMO_EFORMAT,
                        "entry must be an object with \"dtype\", \"shape\" and \"data_offsets\" "
@@ -323,9 +324,8 @@ static int parse(mnemo_safetensors *st, const uint8_t *bytes, size_t size, mnemo
         if (json_error_code(&jerr) == json_error_out_of_memory)
             return fail_at(&c, NULL, MNEMO_ENOMEM, "out of memory parsing the %llu-byte header",
                            (unsigned long long)n);
-        return fail_at(&c, NULL, MNEMO_EFORMAT,
-                       "header is not valid JSON (line %d, column %d: %s)", jerr.line,
-                       jerr.column, jerr.text);
+        return fail_at(&c, NULL, MNEMO_EFORMAT, "header is not valid JSON (line %d, column %d: %s)",
+                       jerr.line, jerr.column, jerr.text);
     }
     int rc = MNEMO_OK;
     if (!json_is_object(root)) {
@@ -361,8 +361,7 @@ static int parse(mnemo_safetensors *st, const uint8_t *bytes, size_t size, mnemo
     st->tensors = mnemo__calloc(st->count, sizeof *st->tensors);
     st->names = mnemo__malloc(names_size);
     if (!st->tensors || !st->names) {
-        rc = fail_at(&c, NULL, MNEMO_ENOMEM, "out of memory for a table of %zu tensors",
-                     st->count);
+        rc = fail_at(&c, NULL, MNEMO_ENOMEM, "out of memory for a table of %zu tensors", st->count);
         goto done;
     }
     /* Second pass: the entries. */
@@ -456,8 +455,7 @@ const mnemo_tensor *mnemo__safetensors_find(const mnemo_safetensors *st, const c
 }
 
 int mnemo__safetensors_expect(const mnemo_safetensors *st, const char *name, int n_dims,
-                              const int64_t *shape, const mnemo_tensor **out,
-                              mnemo_error *err) {
+                              const int64_t *shape, const mnemo_tensor **out, mnemo_error *err) {
     if (out) *out = NULL;
     if (!st || !name || !out || n_dims < 0 || n_dims > MNEMO_SAFETENSORS_MAX_DIMS ||
         (n_dims > 0 && !shape))
@@ -473,8 +471,7 @@ int mnemo__safetensors_expect(const mnemo_safetensors *st, const char *name, int
                        "not found (expected shape %s); the file has %zu tensors: is it the right "
                        "model?",
                        want, st->count);
-    if (t->dtype != MNEMO_DTYPE_F32 && t->dtype != MNEMO_DTYPE_BF16 &&
-        t->dtype != MNEMO_DTYPE_F16)
+    if (t->dtype != MNEMO_DTYPE_F32 && t->dtype != MNEMO_DTYPE_BF16 && t->dtype != MNEMO_DTYPE_F16)
         return fail_at(&c, name, MNEMO_EUNSUPPORTED, "dtype %d; expected " SUPPORTED_DTYPES,
                        (int)t->dtype);
     bool same = t->n_dims == n_dims;
@@ -530,4 +527,3 @@ float mnemo__f16_to_f32(uint16_t h) {
     }
     return f32_from_bits(sign | ((127 - 14 - shift) << 23) | ((mant & 0x3FFu) << 13));
 }
-

@@ -21,11 +21,7 @@
 
 /* The element types mnemo reads. Other safetensors dtypes (F64, I8, ...) are
  * refused at open with MNEMO_EUNSUPPORTED. */
-typedef enum {
-    MNEMO_DTYPE_F32 = 0,
-    MNEMO_DTYPE_F16 = 1,
-    MNEMO_DTYPE_BF16 = 2
-} mnemo_dtype;
+typedef enum { MNEMO_DTYPE_F32 = 0, MNEMO_DTYPE_F16 = 1, MNEMO_DTYPE_BF16 = 2 } mnemo_dtype;
 
 #define MNEMO_SAFETENSORS_MAX_DIMS 4
 /* Longest tensor name accepted, in bytes (real names are < 100 bytes). */
@@ -36,11 +32,11 @@ typedef enum {
 #define MNEMO_SAFETENSORS_MAX_HEADER 100000000u
 
 typedef struct mnemo_tensor {
-    const char *name;    /* NUL-terminated, owned by the file handle */
+    const char *name; /* NUL-terminated, owned by the file handle */
     mnemo_dtype dtype;
-    int n_dims;          /* 0..4; 0 is a scalar (one element) */
-    int64_t shape[4];    /* shape[n_dims..3] are 0 */
-    size_t n_elements;   /* product of the shape; may be 0 */
+    int n_dims;        /* 0..4; 0 is a scalar (one element) */
+    int64_t shape[4];  /* shape[n_dims..3] are 0 */
+    size_t n_elements; /* product of the shape; may be 0 */
     /*
      * The tensor's bytes, inside the mapping (or the caller's buffer), valid
      * until the handle is closed. Little-endian elements, row-major.
@@ -52,7 +48,7 @@ typedef struct mnemo_tensor {
      * be dereferenced.
      */
     const void *data;
-    size_t n_bytes;      /* n_elements * size of dtype */
+    size_t n_bytes; /* n_elements * size of dtype */
 } mnemo_tensor;
 
 typedef struct mnemo_safetensors mnemo_safetensors;
@@ -106,8 +102,7 @@ const char *mnemo__safetensors_path(const mnemo_safetensors *st);
  * shape), EUNSUPPORTED (dtype), EINVAL (n_dims outside 0..4).
  */
 int mnemo__safetensors_expect(const mnemo_safetensors *st, const char *name, int n_dims,
-                              const int64_t *shape, const mnemo_tensor **out,
-                              mnemo_error *err);
+                              const int64_t *shape, const mnemo_tensor **out, mnemo_error *err);
 
 /*
  * Converts elements [first, first + count) of `t` to f32 into `out`,

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #define MAX_KEY_LEN 256
-#define MAX_BUCKETS 4096 /* identities tracked at once; the least recently seen is forgotten */
+#define MAX_BUCKETS 4096  /* identities tracked at once; the least recently seen is forgotten */
 #define MAX_NAMESPACES 64 /* per key */
 
 typedef struct bucket {
@@ -63,13 +63,18 @@ static void keyset_free(keyset *ks) {
     }
 }
 
-static const char *const ROLES[] = {[MNEMO_ROLE_EMBED] = "embed", [MNEMO_ROLE_READ] = "read",
-                                    [MNEMO_ROLE_WRITE] = "write", [MNEMO_ROLE_ADMIN] = "admin"};
+static const char *const ROLES[] = {[MNEMO_ROLE_EMBED] = "embed",
+                                    [MNEMO_ROLE_READ] = "read",
+                                    [MNEMO_ROLE_WRITE] = "write",
+                                    [MNEMO_ROLE_ADMIN] = "admin"};
 
-const char *mnemo__role_name(mnemo_role r) { return r >= MNEMO_ROLE_EMBED && r <= MNEMO_ROLE_ADMIN ? ROLES[r] : "?"; }
+const char *mnemo__role_name(mnemo_role r) {
+    return r >= MNEMO_ROLE_EMBED && r <= MNEMO_ROLE_ADMIN ? ROLES[r] : "?";
+}
 
 /* namespaces=a,b,c (or *) into g; 0, or EINVAL with where. */
-static int parse_namespaces(mnemo_grant *g, const char *v, size_t n, const char *where, mnemo_error *err) {
+static int parse_namespaces(mnemo_grant *g, const char *v, size_t n, const char *where,
+                            mnemo_error *err) {
     if (n == 1 && *v == '*') return MNEMO_OK; /* every namespace: namespaces stays NULL */
     const char **list = mnemo__calloc(MAX_NAMESPACES, sizeof *list);
     if (!list) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
@@ -78,9 +83,11 @@ static int parse_namespaces(mnemo_grant *g, const char *v, size_t n, const char 
     for (size_t i = 0; i <= n;) {
         size_t j = i;
         while (j < n && v[j] != ',') j++;
-        if (j == i) return mnemo__fail(err, MNEMO_EINVAL, "%s: namespaces= has an empty name", where);
+        if (j == i)
+            return mnemo__fail(err, MNEMO_EINVAL, "%s: namespaces= has an empty name", where);
         if (k == MAX_NAMESPACES)
-            return mnemo__fail(err, MNEMO_EINVAL, "%s: more than %d namespaces for one key", where, MAX_NAMESPACES);
+            return mnemo__fail(err, MNEMO_EINVAL, "%s: more than %d namespaces for one key", where,
+                               MAX_NAMESPACES);
         mnemo_memory_scope sc = {.ns = NULL};
         char *ns = mnemo__strndup(v + i, j - i);
         if (!ns) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
@@ -89,7 +96,8 @@ static int parse_namespaces(mnemo_grant *g, const char *v, size_t n, const char 
         sc.ns = ns;
         mnemo_error e2;
         if (mnemo__scope_check(&sc, "", &e2))
-            return mnemo__fail(err, MNEMO_EINVAL, "%s: namespace '%.60s': %s", where, ns, e2.message);
+            return mnemo__fail(err, MNEMO_EINVAL, "%s: namespace '%.60s': %s", where, ns,
+                               e2.message);
         i = j + 1;
     }
     return MNEMO_OK;
@@ -105,7 +113,9 @@ static int add_line(keyset *ks, const char *line, size_t len, const char *where,
     const char *k = p;
     while (p < end && *p != ' ' && *p != '\t') p++;
     size_t kn = (size_t)(p - k);
-    if (kn > MAX_KEY_LEN) return mnemo__fail(err, MNEMO_EINVAL, "%s: an API key is longer than %d bytes", where, MAX_KEY_LEN);
+    if (kn > MAX_KEY_LEN)
+        return mnemo__fail(err, MNEMO_EINVAL, "%s: an API key is longer than %d bytes", where,
+                           MAX_KEY_LEN);
     char **keys = mnemo__realloc(ks->keys, (ks->n + 1) * sizeof *keys);
     if (keys) ks->keys = keys;
     mnemo_grant *grants = keys ? mnemo__realloc(ks->grants, (ks->n + 1) * sizeof *grants) : NULL;
@@ -113,7 +123,8 @@ static int add_line(keyset *ks, const char *line, size_t len, const char *where,
     ks->grants = grants;
     mnemo_grant *g = &grants[ks->n];
     *g = (mnemo_grant){.role = MNEMO_ROLE_ADMIN};
-    if (!(ks->keys[ks->n] = mnemo__strndup(k, kn))) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    if (!(ks->keys[ks->n] = mnemo__strndup(k, kn)))
+        return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     ks->n++;
     snprintf(g->name, sizeof g->name, "key%zu", ks->n);
     bool named = false, role = false, spaces = false;
@@ -137,14 +148,18 @@ static int add_line(keyset *ks, const char *line, size_t len, const char *where,
             int r = 0;
             for (int i = MNEMO_ROLE_EMBED; i <= MNEMO_ROLE_ADMIN; i++)
                 if (strlen(ROLES[i]) == vn && !memcmp(v, ROLES[i], vn)) r = i;
-            if (!r) return mnemo__fail(err, MNEMO_EINVAL, "%s: role '%.*s' is not embed, read, write or admin", where, (int)vn, v);
+            if (!r)
+                return mnemo__fail(err, MNEMO_EINVAL,
+                                   "%s: role '%.*s' is not embed, read, write or admin", where,
+                                   (int)vn, v);
             g->role = (mnemo_role)r;
             role = true;
         } else {
-            return mnemo__fail(err, MNEMO_EINVAL,
-                               "%s: '%.*s' is not name=NAME (1..%zu bytes), namespaces=NS[,NS...] or *, or "
-                               "role=embed|read|write|admin (each at most once; a key has no spaces)",
-                               where, (int)(p - a > 60 ? 60 : p - a), a, sizeof g->name - 1);
+            return mnemo__fail(
+                err, MNEMO_EINVAL,
+                "%s: '%.*s' is not name=NAME (1..%zu bytes), namespaces=NS[,NS...] or *, or "
+                "role=embed|read|write|admin (each at most once; a key has no spaces)",
+                where, (int)(p - a > 60 ? 60 : p - a), a, sizeof g->name - 1);
         }
     }
     g->access.can_read = g->role >= MNEMO_ROLE_READ;
@@ -159,9 +174,12 @@ static int read_keys(const char *key, const char *key_file, keyset **out, mnemo_
     int rc = MNEMO_OK;
     if (key) {
         size_t n = strlen(key);
-        if (n > MAX_KEY_LEN) rc = mnemo__fail(err, MNEMO_EINVAL, "--api-key is longer than %d bytes", MAX_KEY_LEN);
-        else if (strpbrk(key, " \t")) rc = mnemo__fail(err, MNEMO_EINVAL, "--api-key: a key has no spaces");
-        else rc = add_line(ks, key, n, "--api-key", err);
+        if (n > MAX_KEY_LEN)
+            rc = mnemo__fail(err, MNEMO_EINVAL, "--api-key is longer than %d bytes", MAX_KEY_LEN);
+        else if (strpbrk(key, " \t"))
+            rc = mnemo__fail(err, MNEMO_EINVAL, "--api-key: a key has no spaces");
+        else
+            rc = add_line(ks, key, n, "--api-key", err);
     }
     if (!rc && key_file) {
         FILE *f = fopen(key_file, "r");
@@ -171,11 +189,14 @@ static int read_keys(const char *key, const char *key_file, keyset **out, mnemo_
             size_t n = strcspn(line, "\n");
             snprintf(where, sizeof where, "--api-key-file %.200s line %d", key_file, no);
             if (n == sizeof line - 1 && line[n - 1] != '\n')
-                rc = mnemo__fail(err, MNEMO_EINVAL, "%s: longer than %zu bytes", where, sizeof line - 2);
-            else rc = add_line(ks, line, n, where, err);
+                rc = mnemo__fail(err, MNEMO_EINVAL, "%s: longer than %zu bytes", where,
+                                 sizeof line - 2);
+            else
+                rc = add_line(ks, line, n, where, err);
         }
         if (!rc && ks->n == (key ? 1u : 0u))
-            rc = mnemo__fail(err, MNEMO_EINVAL, "--api-key-file %s holds no key (one per line)", key_file);
+            rc = mnemo__fail(err, MNEMO_EINVAL, "--api-key-file %s holds no key (one per line)",
+                             key_file);
         if (f) fclose(f);
     }
     if (rc) {
@@ -257,9 +278,12 @@ static int equal_constant_time(const char *a, size_t na, const char *b, size_t n
 const mnemo_grant *mnemo__auth_check(const mnemo_auth *a, const char *authorization) {
     /* "Token KEY" is how mem0's client sends its key (docs/http.md, "mem0 platform API") */
     const char *k;
-    if (authorization && !strncasecmp(authorization, "Bearer ", 7)) k = authorization + 7;
-    else if (authorization && !strncasecmp(authorization, "Token ", 6)) k = authorization + 6;
-    else return NULL;
+    if (authorization && !strncasecmp(authorization, "Bearer ", 7))
+        k = authorization + 7;
+    else if (authorization && !strncasecmp(authorization, "Token ", 6))
+        k = authorization + 6;
+    else
+        return NULL;
     while (*k == ' ') k++;
     size_t n = strlen(k);
     if (n > MAX_KEY_LEN) return NULL;

@@ -38,7 +38,8 @@ struct mnemo_conn_ticket {
     unsigned limit;
 };
 
-int mnemo__conn_gate_create(unsigned max_total, unsigned max_per_ip, mnemo_conn_gate **out, mnemo_error *err) {
+int mnemo__conn_gate_create(unsigned max_total, unsigned max_per_ip, mnemo_conn_gate **out,
+                            mnemo_error *err) {
     mnemo_conn_gate *g = mnemo__calloc(1, sizeof *g);
     if (!g) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     pthread_mutex_init(&g->lock, NULL);

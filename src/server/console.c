@@ -37,7 +37,8 @@ static bool etag_matches(const char *header, const char *etag) {
 void mnemo__route_console(mnemo_request *r) {
     const mnemo_asset *a = mnemo__asset_find(r->url);
     if (!a) { /* a route row without its file: the route test catches this */
-        mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found", "no file %s", r->url);
+        mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found", "no file %s",
+                           r->url);
         return;
     }
     r->etag = a->etag;

@@ -66,15 +66,16 @@ int mnemo__embed_parse_input(mnemo_request *r, json_t *input, const char *param,
         mnemo__reply_error(r, 400, "invalid_request_error", param, "invalid_input",
                            "'%s' must be a string or an array of strings%s, not %s", param,
                            allow_ids ? " (or of token ids)" : "",
-                           json_is_object(input) ? "an object" : json_is_number(input) ? "a number"
-                                                                 : "a boolean");
+                           json_is_object(input)   ? "an object"
+                           : json_is_number(input) ? "a number"
+                                                   : "a boolean");
         return -1;
     }
     if (n > cfg->max_inputs) {
         mnemo__reply_error(r, 400, "invalid_request_error", param, "too_many_inputs",
                            "'%s' has %zu inputs; at most %zu are taken per request "
-                           "(--max-inputs): split it into several requests", param, n,
-                           cfg->max_inputs);
+                           "(--max-inputs): split it into several requests",
+                           param, n, cfg->max_inputs);
         return -1;
     }
     c->inputs = mnemo__calloc(n, sizeof *c->inputs);
@@ -99,14 +100,15 @@ int mnemo__embed_parse_input(mnemo_request *r, json_t *input, const char *param,
             size_t chars = utf8_chars(in->text, in->len);
             if (in->len == 0) {
                 mnemo__reply_error(r, 400, "invalid_request_error", param, "empty_input",
-                                   "'%s'[%zu] is an empty string: every input needs text", param, i);
+                                   "'%s'[%zu] is an empty string: every input needs text", param,
+                                   i);
                 return -1;
             }
             if (chars > cfg->max_input_chars) {
                 mnemo__reply_error(r, 400, "invalid_request_error", param, "input_too_long",
                                    "'%s'[%zu] has %zu characters; at most %zu are taken "
-                                   "(--max-input-chars): shorten or split it", param, i, chars,
-                                   cfg->max_input_chars);
+                                   "(--max-input-chars): shorten or split it",
+                                   param, i, chars, cfg->max_input_chars);
                 return -1;
             }
         } else if (allow_ids && is_id_list(v)) {
@@ -114,7 +116,8 @@ int mnemo__embed_parse_input(mnemo_request *r, json_t *input, const char *param,
             if (k > cfg->max_input_chars) {
                 mnemo__reply_error(r, 400, "invalid_request_error", param, "input_too_long",
                                    "'%s'[%zu] has %zu token ids; at most %zu are taken "
-                                   "(--max-input-chars)", param, i, k, cfg->max_input_chars);
+                                   "(--max-input-chars)",
+                                   param, i, k, cfg->max_input_chars);
                 return -1;
             }
             in->ids = c->id_store + used;
@@ -143,7 +146,8 @@ int mnemo__embed_parse_dim(mnemo_request *r, json_t *v, const char *param, mnemo
     if (d < 1 || (size_t)d > width) {
         mnemo__reply_error(r, 400, "invalid_request_error", param, "invalid_dimensions",
                            "'%s' must be an integer 1..%zu (the trained Matryoshka sizes are "
-                           "768, 512, 256, 128)", param, width);
+                           "768, 512, 256, 128)",
+                           param, width);
         return -1;
     }
     c->dim = (size_t)d;
@@ -191,7 +195,8 @@ int mnemo__embed_parse_bool(mnemo_request *r, json_t *v, const char *param, bool
     return 0;
 }
 
-int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param, mnemo_embed_call *c) {
+int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param,
+                                mnemo_embed_call *c) {
     static const char *const names[] = {"float", "base64", "int8", "uint8", "binary", "ubinary"};
     c->encoding = MNEMO_ENC_FLOAT;
     if (!v || json_is_null(v)) return 0;
@@ -215,15 +220,17 @@ int mnemo__embed_parse_encodings(mnemo_request *r, json_t *root, mnemo_embed_cal
     /* Cohere-style embedding_types: one type, as a string or a one-element list */
     if (json_is_array(types) && json_array_size(types) == 1) types = json_array_get(types, 0);
     if (!json_is_string(types)) {
-        mnemo__reply_error(r, 400, "invalid_request_error", "embedding_types", "invalid_encoding_format",
+        mnemo__reply_error(r, 400, "invalid_request_error", "embedding_types",
+                           "invalid_encoding_format",
                            "'embedding_types' must be one type (a string or a list of one) of "
                            "float, base64, int8, uint8, binary, ubinary");
         return -1;
     }
     if (mnemo__embed_parse_encoding(r, types, "embedding_types", c)) return -1;
     if (format && !json_is_null(format) && c->encoding != from_format) {
-        mnemo__reply_error(r, 400, "invalid_request_error", "embedding_types", "invalid_encoding_format",
-                           "'encoding_format' and 'embedding_types' name different types: give one of them");
+        mnemo__reply_error(
+            r, 400, "invalid_request_error", "embedding_types", "invalid_encoding_format",
+            "'encoding_format' and 'embedding_types' name different types: give one of them");
         return -1;
     }
     return 0;
@@ -239,11 +246,15 @@ int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c) {
     }
     c->res.vectors = c->vectors;
     c->res.n_tokens = c->n_tokens;
-    mnemo_service_request q = {.inputs = c->inputs, .n = c->n, .prompt_name = c->prompt_name,
-                               .prompt_text = c->prompt_text, .no_truncate = !c->truncate,
+    mnemo_service_request q = {.inputs = c->inputs,
+                               .n = c->n,
+                               .prompt_name = c->prompt_name,
+                               .prompt_text = c->prompt_text,
+                               .no_truncate = !c->truncate,
                                .truncate_left = c->truncate_left,
                                .deadline = r->t_start + r->cfg->timeout,
-                               .gone = mnemo__request_gone, .gone_arg = r};
+                               .gone = mnemo__request_gone,
+                               .gone_arg = r};
     mnemo_error err;
     int rc = mnemo__service_embed(r->svc, &q, &c->res, &err);
     r->t_queue = c->res.queue;
@@ -258,11 +269,15 @@ int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c) {
     return -1;
 }
 
-void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc, const mnemo_error *e) {
+void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc,
+                         const mnemo_error *e) {
     const mnemo_error err = *e;
     switch (rc) {
-    case MNEMO_EINVAL: case MNEMO_EUTF8: case MNEMO_ERANGE:
-        mnemo__reply_error(r, 400, "invalid_request_error", "input", "invalid_input", "%s", err.message);
+    case MNEMO_EINVAL:
+    case MNEMO_EUTF8:
+    case MNEMO_ERANGE:
+        mnemo__reply_error(r, 400, "invalid_request_error", "input", "invalid_input", "%s",
+                           err.message);
         break;
     case MNEMO_ETOOBIG:
         mnemo__reply_error(r, r->api == MNEMO_API_TEI ? 413 : 400, "invalid_request_error", "input",
@@ -285,8 +300,7 @@ void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc, co
         r->retry_after = 1;
         mnemo__reply_error(r, 503, "server_error", NULL, "out_of_memory", "%s", err.message);
         break;
-    default:
-        mnemo__reply_error(r, 500, "server_error", NULL, "internal_error", "%s", err.message);
+    default: mnemo__reply_error(r, 500, "server_error", NULL, "internal_error", "%s", err.message);
     }
 }
 
@@ -341,8 +355,10 @@ void mnemo__embed_write_vector(mnemo_jsonw *w, const mnemo_embed_call *c, size_t
         return;
     }
     const float *full = c->vectors + i * c->width;
-    if (c->normalize) mnemo__embed_matryoshka(full, c->width, c->dim, v);
-    else memcpy(v, full, c->dim * sizeof(float));
+    if (c->normalize)
+        mnemo__embed_matryoshka(full, c->width, c->dim, v);
+    else
+        memcpy(v, full, c->dim * sizeof(float));
     if (c->encoding == MNEMO_ENC_FLOAT) {
         mnemo__jsonw_char(w, '[');
         for (size_t d = 0; d < c->dim; d++) {
@@ -379,8 +395,8 @@ int mnemo__embed_check_model(mnemo_request *r, json_t *v, const char *param) {
     }
     char got[80];
     snprintf(got, sizeof got, "%s", json_is_string(v) ? json_string_value(v) : "(not a string)");
-    mnemo__reply_error(r, 404, "invalid_request_error", param, "model_not_found",
-                       "The model '%s' does not exist: this server serves '%s' (see GET /v1/models)",
-                       got, name);
+    mnemo__reply_error(
+        r, 404, "invalid_request_error", param, "model_not_found",
+        "The model '%s' does not exist: this server serves '%s' (see GET /v1/models)", got, name);
     return -1;
 }

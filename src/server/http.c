@@ -45,7 +45,7 @@ typedef void (*route_fn)(mnemo_request *r);
 typedef struct route {
     const char *method, *path, *name;
     mnemo_api api;
-    bool auth;       /* needs an API key when keys are configured */
+    bool auth;        /* needs an API key when keys are configured */
     bool needs_model; /* 503 until the model is ready */
     route_fn fn;
     bool prefix; /* path and everything below it ("/v1/memories/ID"); method "*": any */
@@ -60,47 +60,77 @@ static void route_health(mnemo_request *r);
 static void route_metrics(mnemo_request *r);
 static void route_status(mnemo_request *r);
 
+/* clang-format off: one route per line */
 static const route routes[] = {
-    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true, mnemo__route_openai_embeddings, false, NULL, NULL, NULL},
-    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models, false, NULL, NULL, NULL},
-    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed, false, NULL, NULL, NULL},
-    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false, NULL, NULL, NULL},
-    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false, NULL, NULL, NULL},
-    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false, NULL, NULL, NULL},
-    {"POST", "/similarity", "/similarity", MNEMO_API_TEI, true, true, mnemo__route_tei_similarity, false, NULL, NULL, NULL},
-    {"POST", "/embed_all", "/embed_all", MNEMO_API_TEI, true, true, mnemo__route_tei_embed_all, false, NULL, NULL, NULL},
+    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true,
+     mnemo__route_openai_embeddings, false, NULL, NULL, NULL},
+    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models,
+     false, NULL, NULL, NULL},
+    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed, false, NULL,
+     NULL, NULL},
+    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false,
+     NULL, NULL, NULL},
+    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false, NULL,
+     NULL, NULL},
+    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false, NULL, NULL,
+     NULL},
+    {"POST", "/similarity", "/similarity", MNEMO_API_TEI, true, true, mnemo__route_tei_similarity,
+     false, NULL, NULL, NULL},
+    {"POST", "/embed_all", "/embed_all", MNEMO_API_TEI, true, true, mnemo__route_tei_embed_all,
+     false, NULL, NULL, NULL},
     /* TEI's POST /: /embed, or /similarity by the body (GET / is the console) */
     {"POST", "/", "/", MNEMO_API_TEI, true, true, mnemo__route_tei_root, false, NULL, NULL, NULL},
-    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false, NULL, NULL, NULL},
-    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false, NULL, NULL, NULL},
-    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed, false, NULL, NULL, NULL},
-    {"POST", "/api/embeddings", "/api/embeddings", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embeddings, false, NULL, NULL, NULL},
-    {"GET", "/api/tags", "/api/tags", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_tags, false, NULL, NULL, NULL},
-    {"POST", "/api/show", "/api/show", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_show, false, NULL, NULL, NULL},
-    {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false, NULL, NULL, NULL},
-    {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false, mnemo__route_ollama_version, false, NULL, NULL, NULL},
-    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false, NULL, NULL, NULL},
+    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false, NULL, NULL,
+     NULL},
+    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false, NULL, NULL,
+     NULL},
+    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed,
+     false, NULL, NULL, NULL},
+    {"POST", "/api/embeddings", "/api/embeddings", MNEMO_API_OLLAMA, true, true,
+     mnemo__route_ollama_embeddings, false, NULL, NULL, NULL},
+    {"GET", "/api/tags", "/api/tags", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_tags, false,
+     NULL, NULL, NULL},
+    {"POST", "/api/show", "/api/show", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_show,
+     false, NULL, NULL, NULL},
+    {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false, NULL,
+     NULL, NULL},
+    {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false,
+     mnemo__route_ollama_version, false, NULL, NULL, NULL},
+    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true,
+     mnemo__route_websocket, false, NULL, NULL, NULL},
     /* mem0's platform API (routes_mem0.c, docs/http.md, "mem0 platform API"): every
      * URL under /v1/, /v2/ or /v3/ that ends in "/" (mnemo__mem0_path; mem0's
      * client always sends one, mnemo's own routes never do), so before
      * /v1/memories */
-    {"*", "/v1/memories/", "mem0", MNEMO_API_MEM0, true, true, mnemo__route_mem0, true, mnemo__mem0_path, mnemo__mem0_ops, &mnemo__mem0_op_count},
+    {"*", "/v1/memories/", "mem0", MNEMO_API_MEM0, true, true, mnemo__route_mem0, true,
+     mnemo__mem0_path, mnemo__mem0_ops, &mnemo__mem0_op_count},
     /* the memory routes: routes_memory.c maps method and path to operations */
-    {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true, NULL, mnemo__memory_ops, &mnemo__memory_op_count},
-    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true, NULL, NULL, NULL}, /* and /mcp/{client}/http/{user} */
-    {"POST", "/v1/admin/backup", "/v1/admin/backup", MNEMO_API_OPENAI, true, false, mnemo__route_backup, false, NULL, NULL, NULL},
+    {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true,
+     NULL, mnemo__memory_ops, &mnemo__memory_op_count},
+    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true, NULL, NULL,
+     NULL}, /* and /mcp/{client}/http/{user} */
+    {"POST", "/v1/admin/backup", "/v1/admin/backup", MNEMO_API_OPENAI, true, false,
+     mnemo__route_backup, false, NULL, NULL, NULL},
     /* the console and the API reference (console.c; every file of assets.txt),
      * and the JSON of what the console's status tab shows: no key needed (no
      * data in the files; the status is /metrics' numbers) */
     {"GET", "/", "/", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/docs", "/docs", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/openapi.json", "/openapi.json", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/console/dom.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false, NULL, NULL, NULL},
+    {"GET", "/docs", "/docs", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL,
+     NULL, NULL},
+    {"GET", "/openapi.json", "/openapi.json", MNEMO_API_PLAIN, false, false, mnemo__route_console,
+     false, NULL, NULL, NULL},
+    {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
+     false, NULL, NULL, NULL},
+    {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
+     false, NULL, NULL, NULL},
+    {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
+     false, NULL, NULL, NULL},
+    {"GET", "/console/dom.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
+     false, NULL, NULL, NULL},
+    {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false, NULL,
+     NULL, NULL},
 };
+/* clang-format on */
 
 /* A row with its own table of operations contributes that table; any other
  * row is one operation. */
@@ -153,7 +183,8 @@ static const char *tei_error_type(int status) {
     case 401: return "Unauthorized";
     case 429: return "Overloaded";
     case 503: return "Unhealthy";
-    case 500: case 504: return "Backend";
+    case 500:
+    case 504: return "Backend";
     default: return "Validation";
     }
 }
@@ -199,8 +230,10 @@ void mnemo__reply_error(mnemo_request *r, int status, const char *type, const ch
         MNEMO_JSONW_LIT(w, ",\"type\":");
         mnemo__jsonw_string(w, type, strlen(type));
         MNEMO_JSONW_LIT(w, ",\"param\":");
-        if (param) mnemo__jsonw_string(w, param, strlen(param));
-        else MNEMO_JSONW_LIT(w, "null");
+        if (param)
+            mnemo__jsonw_string(w, param, strlen(param));
+        else
+            MNEMO_JSONW_LIT(w, "null");
         MNEMO_JSONW_LIT(w, ",\"code\":");
         mnemo__jsonw_string(w, code, strlen(code));
         MNEMO_JSONW_LIT(w, "}}");
@@ -220,7 +253,8 @@ json_t *mnemo__request_json(mnemo_request *r) {
     size_t bad;
     if (!mnemo_utf8_valid(r->body, r->body_len, &bad)) {
         mnemo__reply_error(r, 400, "invalid_request_error", NULL, "invalid_utf8",
-                           "the request body is not valid UTF-8 (byte offset %zu): send UTF-8 JSON", bad);
+                           "the request body is not valid UTF-8 (byte offset %zu): send UTF-8 JSON",
+                           bad);
         return NULL;
     }
     json_error_t je;
@@ -255,7 +289,9 @@ static void route_health(mnemo_request *r) {
 
 static mnemo_metrics_gauges gauges(mnemo_request *r) {
     mnemo_server *s = r->srv;
-    mnemo_metrics_gauges g = {.in_flight = atomic_load(&s->in_flight), .connections = mnemo__conn_gate_admitted(s->gate), .ready = r->svc != NULL,
+    mnemo_metrics_gauges g = {.in_flight = atomic_load(&s->in_flight),
+                              .connections = mnemo__conn_gate_admitted(s->gate),
+                              .ready = r->svc != NULL,
                               .model_load_seconds = s->load_seconds};
     if (r->svc) {
         mnemo__batcher_stats(mnemo__service_batcher(r->svc), &g.queue);
@@ -276,11 +312,14 @@ static void route_metrics(mnemo_request *r) {
 static void route_status(mnemo_request *r) {
     mnemo_metrics_gauges g = gauges(r);
     const mnemo_model *m = r->svc ? mnemo__service_model(r->svc) : NULL;
-    mnemo_status_info info = {
-        .model_name = r->cfg->model_name, .precision = m ? mnemo_model_precision(m) : NULL,
-        .kernels = m ? mnemo_model_kernels(m) : NULL, .dimensions = m ? mnemo_model_dim(m) : 0,
-        .max_tokens = m ? mnemo_model_max_tokens(m) : 0, .uptime = mnemo__now() - r->srv->started,
-        .store = r->store != NULL, .keys = mnemo__auth_key_count(r->srv->auth) > 0};
+    mnemo_status_info info = {.model_name = r->cfg->model_name,
+                              .precision = m ? mnemo_model_precision(m) : NULL,
+                              .kernels = m ? mnemo_model_kernels(m) : NULL,
+                              .dimensions = m ? mnemo_model_dim(m) : 0,
+                              .max_tokens = m ? mnemo_model_max_tokens(m) : 0,
+                              .uptime = mnemo__now() - r->srv->started,
+                              .store = r->store != NULL,
+                              .keys = mnemo__auth_key_count(r->srv->auth) > 0};
     r->status = 200;
     mnemo__metrics_status(r->srv->metrics, &g, &info, &r->out);
 }
@@ -294,13 +333,15 @@ static const route *find_route(const char *method, const char *url, char *allow,
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         size_t n = strlen(routes[i].path);
         bool match = routes[i].match ? routes[i].match(url)
-                     : !strcmp(routes[i].path, url) ||
-                           (routes[i].prefix && !strncmp(routes[i].path, url, n) && url[n] == '/');
+                                     : !strcmp(routes[i].path, url) ||
+                                           (routes[i].prefix && !strncmp(routes[i].path, url, n) &&
+                                            url[n] == '/');
         if (!match) continue;
         /* HEAD is GET without the body (RFC 9110 9.3.2; libmicrohttpd drops it):
          * Ollama's clients probe HEAD / for a running server */
         bool head = !strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET");
-        if (!strcmp(routes[i].method, method) || !strcmp(routes[i].method, "*") || head) return &routes[i];
+        if (!strcmp(routes[i].method, method) || !strcmp(routes[i].method, "*") || head)
+            return &routes[i];
         size_t k = strlen(allow);
         snprintf(allow + k, cap - k, "%s%s", k ? ", " : "", routes[i].method);
     }
@@ -313,9 +354,12 @@ static void fill_ids(mnemo_server *s, mnemo_request *r) {
     for (const char *p = given; ok && *p; p++)
         ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
              *p == '-' || *p == '_' || *p == '.';
-    if (ok) snprintf(r->id, sizeof r->id, "%s", given);
-    else snprintf(r->id, sizeof r->id, "%016llx",
-                  (unsigned long long)(s->id_salt ^ (atomic_fetch_add(&s->next_id, 1) * 0x9E3779B97F4A7C15ULL)));
+    if (ok)
+        snprintf(r->id, sizeof r->id, "%s", given);
+    else
+        snprintf(r->id, sizeof r->id, "%016llx",
+                 (unsigned long long)(s->id_salt ^
+                                      (atomic_fetch_add(&s->next_id, 1) * 0x9E3779B97F4A7C15ULL)));
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(r->client, sizeof r->client, "?");
@@ -325,8 +369,8 @@ static void fill_ids(mnemo_server *s, mnemo_request *r) {
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->client,
                       sizeof r->client);
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, r->client,
-                      sizeof r->client);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                      r->client, sizeof r->client);
     }
     snprintf(r->who, sizeof r->who, "ip:%s", r->client);
 }
@@ -338,9 +382,11 @@ static void dispatch(mnemo_server *s, conn_state *st) {
     if (rt->auth && mnemo__auth_key_count(s->auth)) {
         const char *h = mnemo__request_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
         if ((r->grant = mnemo__auth_check(s->auth, h)))
-            snprintf(r->who, sizeof r->who, "key:%s", r->grant->name); /* the key's name, never the key */
+            snprintf(r->who, sizeof r->who, "key:%s",
+                     r->grant->name); /* the key's name, never the key */
         if (!r->grant) {
-            const char *scheme = r->api == MNEMO_API_MEM0 ? "Token" : "Bearer"; /* mem0's client sends Token */
+            const char *scheme =
+                r->api == MNEMO_API_MEM0 ? "Token" : "Bearer"; /* mem0's client sends Token */
             mnemo__reply_error(r, 401, "invalid_request_error", NULL, "invalid_api_key",
                                h ? "the API key is not valid: send 'Authorization: %s KEY' "
                                    "with a key the server was started with"
@@ -352,15 +398,16 @@ static void dispatch(mnemo_server *s, conn_state *st) {
     int wait;
     if (rt->auth && !mnemo__rate_admit(s->auth, r->who, mnemo__now(), &wait)) {
         r->retry_after = wait;
-        mnemo__reply_error(r, 429, "rate_limit_error", NULL, "rate_limit_exceeded",
-                           "rate limit reached (--rate-limit-rpm / --rate-limit-tpm): retry in %d s",
-                           wait);
+        mnemo__reply_error(
+            r, 429, "rate_limit_error", NULL, "rate_limit_exceeded",
+            "rate limit reached (--rate-limit-rpm / --rate-limit-tpm): retry in %d s", wait);
         return;
     }
     if (rt->needs_model && !r->svc) {
         r->retry_after = 1;
-        mnemo__reply_error(r, 503, "server_error", NULL, "not_ready",
-                           "the model is loading; retry shortly (GET /health says when it is ready)");
+        mnemo__reply_error(
+            r, 503, "server_error", NULL, "not_ready",
+            "the model is loading; retry shortly (GET /health says when it is ready)");
         return;
     }
     rt->fn(r);
@@ -420,7 +467,8 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
             if (r->close_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
             if (r->etag) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
             if (r->page_headers) add_page_headers(resp);
-            if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+            if (r->status == 401)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
             if (r->status == 405 && r->allow[0])
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
             ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
@@ -432,11 +480,13 @@ static enum MHD_Result respond(mnemo_server *s, conn_state *st) {
     if (r->status >= 400 && r->reject_reason) mnemo__metrics_reject(s->metrics, r->reject_reason);
     const char *trace = mnemo__request_header(r, "traceparent");
     char tq[128];
-    mnemo__log(r->status >= 500 && r->status != 503 ? MNEMO_LOG_WARN : MNEMO_LOG_INFO, "http.request",
+    mnemo__log(r->status >= 500 && r->status != 503 ? MNEMO_LOG_WARN : MNEMO_LOG_INFO,
+               "http.request",
                "id=%s client=%s key=%s method=%s route=%s status=%d inputs=%zu tokens=%zu ms=%.2f "
                "queue_ms=%.2f tokenize_ms=%.2f inference_ms=%.2f%s%s",
-               r->id, r->client, r->grant ? r->grant->name : "-", st->method, route_name, r->status, r->inputs, r->tokens, total * 1e3, r->t_queue * 1e3,
-               r->t_tokenize * 1e3, r->t_inference * 1e3, trace ? " traceparent=" : "",
+               r->id, r->client, r->grant ? r->grant->name : "-", st->method, route_name, r->status,
+               r->inputs, r->tokens, total * 1e3, r->t_queue * 1e3, r->t_tokenize * 1e3,
+               r->t_inference * 1e3, trace ? " traceparent=" : "",
                trace ? mnemo__log_quote(tq, sizeof tq, trace) : "");
     return ret;
 }
@@ -464,9 +514,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->fd = -1;
         st->method = method;
         fill_ids(s, r);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         st->over = mnemo__conn_ticket_over(ci ? ci->socket_context : NULL, &st->over_limit);
-        if (st->over) return MHD_YES; /* answered once its body is read: closing on unread bytes resets */
+        if (st->over)
+            return MHD_YES; /* answered once its body is read: closing on unread bytes resets */
         st->rt = find_route(method, url, r->allow, sizeof r->allow);
         if (st->rt) r->api = st->rt->api;
         if (!st->rt) {
@@ -477,22 +529,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                    "%s is not allowed on %s", method, url);
                 r->status = 405;
             } else {
-                mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
-                                   "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
-                                   "POST /embed, /similarity, /embed_all, /, /tokenize, /decode, GET /info, /health, /metrics, "
-                                   "POST /api/embed, /api/embeddings, /api/show, GET /api/tags, /api/ps, /api/version, "
-                                   "GET /v1/embeddings/ws, /v1/memories, POST /mcp, /v1/admin/backup, GET /v1/status; "
-                                   "the console at GET /, the reference at /docs and /openapi.json)",
-                                   method, url);
+                mnemo__reply_error(
+                    r, 404, "invalid_request_error", NULL, "not_found",
+                    "no route %s %s (routes: POST /v1/embeddings, GET /v1/models, "
+                    "POST /embed, /similarity, /embed_all, /, /tokenize, /decode, GET /info, "
+                    "/health, /metrics, "
+                    "POST /api/embed, /api/embeddings, /api/show, GET /api/tags, /api/ps, "
+                    "/api/version, "
+                    "GET /v1/embeddings/ws, /v1/memories, POST /mcp, /v1/admin/backup, GET "
+                    "/v1/status; "
+                    "the console at GET /, the reference at /docs and /openapi.json)",
+                    method, url);
             }
             return respond(s, st);
         }
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
             mnemo__reply_error(r, 413, "invalid_request_error", NULL, "payload_too_large",
                                "the request body has %s bytes; the limit is %zu (--max-body-kb): "
-                               "send fewer or shorter inputs", cl, s->cfg.max_body);
+                               "send fewer or shorter inputs",
+                               cl, s->cfg.max_body);
             return respond(s, st);
         }
         return MHD_YES;
@@ -527,14 +584,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->close_after = true;
         mnemo__reply_error(r, 503, "server_error", NULL, "too_many_connections",
                            "too many open connections%s (%u, %s): retry after %d s, or reuse "
-                           "fewer connections", strcmp(st->over, "--max-connections") ? " from this address" : "",
+                           "fewer connections",
+                           strcmp(st->over, "--max-connections") ? " from this address" : "",
                            st->over_limit, st->over, r->retry_after);
         return respond(s, st);
     }
     if (st->too_big) {
         mnemo__reply_error(r, 413, "invalid_request_error", NULL, "payload_too_large",
                            "the request body is larger than %zu bytes (--max-body-kb): send fewer "
-                           "or shorter inputs", s->cfg.max_body);
+                           "or shorter inputs",
+                           s->cfg.max_body);
         return respond(s, st);
     }
     r->body = st->body ? st->body : "";
@@ -569,7 +628,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode code) {
     mnemo_server *s = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         *socket_context = mnemo__conn_gate_enter(s->gate, ci ? ci->client_addr : NULL);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         mnemo__conn_gate_leave(s->gate, *socket_context);
@@ -582,8 +642,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnemo_error *err) {
     if (cfg->port < 0 || cfg->port > 65535)
         return mnemo__fail(err, MNEMO_EINVAL, "--port %d is not a TCP port (0..65535)", cfg->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
+                    *ai = NULL;
     char port[16];
     snprintf(port, sizeof port, "%d", cfg->port);
     int g = getaddrinfo(cfg->host, port, &hints, &ai);
@@ -601,9 +663,12 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
     clock_gettime(CLOCK_REALTIME, &ts);
     s->id_salt = mnemo__hash64(&ts, sizeof ts, (uint64_t)getpid());
     int rc = mnemo__metrics_create(&s->metrics, err);
-    if (!rc) rc = mnemo__auth_create(cfg->api_key, cfg->api_key_file, cfg->rate_rpm, cfg->rate_tpm,
-                                     &s->auth, err);
-    if (!rc) rc = mnemo__conn_gate_create(cfg->max_connections, cfg->max_connections_per_ip, &s->gate, err);
+    if (!rc)
+        rc = mnemo__auth_create(cfg->api_key, cfg->api_key_file, cfg->rate_rpm, cfg->rate_tpm,
+                                &s->auth, err);
+    if (!rc)
+        rc = mnemo__conn_gate_create(cfg->max_connections, cfg->max_connections_per_ip, &s->gate,
+                                     err);
     if (rc) {
         freeaddrinfo(ai);
         mnemo__auth_free(s->auth);
@@ -615,26 +680,25 @@ int mnemo__server_start(const mnemo_server_config *cfg, mnemo_server **out, mnem
                      MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_POLL | MHD_ALLOW_UPGRADE;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         /* the limits are the gate's; libmicrohttpd's own, higher, leaves room to
          * answer the connections over them (beyond it, it closes at accept) */
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections + MNEMO_CONN_SPARE(cfg->max_connections),
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections + MNEMO_CONN_SPARE(cfg->max_connections),
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
         mnemo__conn_gate_free(s->gate);
         mnemo__auth_free(s->auth);
         mnemo__metrics_free(s->metrics);
         mnemo__free(s);
-        return mnemo__fail(err, MNEMO_EIO, "cannot listen on %s port %d (in use, or not an address "
-                           "of this machine): choose another --host or --port", cfg->host, cfg->port);
+        return mnemo__fail(err, MNEMO_EIO,
+                           "cannot listen on %s port %d (in use, or not an address "
+                           "of this machine): choose another --host or --port",
+                           cfg->host, cfg->port);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : cfg->port;

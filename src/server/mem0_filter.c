@@ -19,11 +19,14 @@
 
 #define MAX_DEPTH 16 /* nesting of AND / OR / NOT */
 
-const char mnemo__mem0_supported[] =
-    "filters: an object (its fields ANDed), {\"AND\": [...]}, {\"OR\": [...]}, {\"NOT\": [...]}; fields "
-    "user_id, agent_id, run_id (a value, \"*\", in, ne), app_id (a value, \"*\", in, ne), metadata ({key: a "
-    "value, \"*\", in, ne, gt, gte, lt, lte}), categories (a value, \"*\", in, contains, icontains), "
-    "created_at and updated_at (gt, gte, lt, lte, ne; a date or a Unix time), keywords (contains, icontains)";
+const char mnemo__mem0_supported[] = "filters: an object (its fields ANDed), {\"AND\": [...]}, "
+                                     "{\"OR\": [...]}, {\"NOT\": [...]}; fields "
+                                     "user_id, agent_id, run_id (a value, \"*\", in, ne), app_id "
+                                     "(a value, \"*\", in, ne), metadata ({key: a "
+                                     "value, \"*\", in, ne, gt, gte, lt, lte}), categories (a "
+                                     "value, \"*\", in, contains, icontains), "
+                                     "created_at and updated_at (gt, gte, lt, lte, ne; a date or a "
+                                     "Unix time), keywords (contains, icontains)";
 
 static bool digits(const char *s, int n, int *out) {
     int v = 0;
@@ -39,14 +42,15 @@ static bool digits(const char *s, int n, int *out) {
  * (no zone: UTC), as Unix seconds. */
 bool mnemo__mem0_parse_time(const char *s, double *out, bool date_only) {
     int y, mo, d, h = 0, mi = 0, se = 0;
-    if (strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
+    if (strlen(s) < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
         return false;
     const char *p = s + 10;
     double frac = 0, zone = 0;
     if (*p && date_only) return false;
     if (*p == 'T' || *p == ' ') {
-        if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &mi) || h > 23 || mi > 59) return false;
+        if (!digits(p + 1, 2, &h) || p[3] != ':' || !digits(p + 4, 2, &mi) || h > 23 || mi > 59)
+            return false;
         p += 6;
         if (*p == ':') {
             if (!digits(p + 1, 2, &se) || se > 60) return false;
@@ -56,7 +60,8 @@ bool mnemo__mem0_parse_time(const char *s, double *out, bool date_only) {
                 for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) frac += (*p - '0') * scale;
             }
         }
-        if (*p == 'Z') p++;
+        if (*p == 'Z')
+            p++;
         else if (*p == '+' || *p == '-') {
             int zh, zm;
             if (!digits(p + 1, 2, &zh) || p[3] != ':' || !digits(p + 4, 2, &zm)) return false;
@@ -65,7 +70,12 @@ bool mnemo__mem0_parse_time(const char *s, double *out, bool date_only) {
         }
     }
     if (*p) return false;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = se};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = se};
     time_t t = timegm(&tm);
     struct tm back;
     gmtime_r(&t, &back);
@@ -91,7 +101,8 @@ static json_t *dnf_lit(json_t *lit) { return json_pack("[[o]]", lit); }
 
 static json_t *too_many(m0 *c) {
     snprintf(c->why, sizeof c->why,
-             "filters: more than %d branches once ORs and 'in' lists are multiplied out (each branch is one "
+             "filters: more than %d branches once ORs and 'in' lists are multiplied out (each "
+             "branch is one "
              "store query): use fewer alternatives",
              MAX_BRANCHES);
     return NULL;
@@ -148,8 +159,8 @@ static json_t *bad_filter(m0 *c, const char *fmt, ...) {
 }
 
 static json_t *row_lit(const char *f, const char *op, json_t *v, bool neg) {
-    return dnf_lit(json_pack("{s:s,s:s,s:s,s:O,s:b}", "k", "row", "f", f, "op", op, "v", v ? v : json_null(), "n",
-                             neg));
+    return dnf_lit(json_pack("{s:s,s:s,s:s,s:O,s:b}", "k", "row", "f", f, "op", op, "v",
+                             v ? v : json_null(), "n", neg));
 }
 
 static bool all_strings(json_t *a) {
@@ -171,7 +182,8 @@ static json_t *entity_op(m0 *c, const char *f, const char *op, json_t *v, bool n
                   : row_lit(f, "ne", v, false);
     }
     if (!strcmp(op, "in")) {
-        if (!all_strings(v)) return bad_filter(c, "filters.%s.in: wants a non-empty array of strings", f);
+        if (!all_strings(v))
+            return bad_filter(c, "filters.%s.in: wants a non-empty array of strings", f);
         json_t *acc = neg ? dnf_true() : dnf_false();
         size_t i;
         json_t *x;
@@ -196,7 +208,8 @@ static json_t *app_op(m0 *c, const char *op, json_t *v, bool neg) {
         positive = !strcmp(op, "eq") != neg;
         m = json_pack("{s:{s:O}}", "app_id", positive ? "$eq" : "$ne", v);
     } else if (!strcmp(op, "in")) {
-        if (!all_strings(v)) return bad_filter(c, "filters.app_id.in: wants a non-empty array of strings");
+        if (!all_strings(v))
+            return bad_filter(c, "filters.app_id.in: wants a non-empty array of strings");
         positive = !neg;
         m = json_pack("{s:{s:O}}", "app_id", positive ? "$in" : "$nin", v);
     } else {
@@ -207,8 +220,9 @@ static json_t *app_op(m0 *c, const char *op, json_t *v, bool neg) {
 
 /* {"metadata": {key: value or {op: value}}}: the store's metadata filter. */
 static json_t *metadata_dnf(m0 *c, json_t *v, bool neg) {
-    static const char *const ops[][2] = {{"eq", "$eq"}, {"ne", "$ne"}, {"in", "$in"}, {"gt", "$gt"},
-                                         {"gte", "$gte"}, {"lt", "$lt"}, {"lte", "$lte"}};
+    static const char *const ops[][2] = {{"eq", "$eq"},  {"ne", "$ne"},   {"in", "$in"},
+                                         {"gt", "$gt"},  {"gte", "$gte"}, {"lt", "$lt"},
+                                         {"lte", "$lte"}};
     if (!json_is_object(v) || !json_object_size(v))
         return bad_filter(c, "filters.metadata: wants a non-empty object of metadata keys");
     json_t *m = json_object();
@@ -229,7 +243,8 @@ static json_t *metadata_dnf(m0 *c, json_t *v, bool neg) {
                 if (i == sizeof ops / sizeof ops[0]) {
                     json_decref(mo);
                     json_decref(m);
-                    return bad_filter(c, "filters.metadata.%.60s: the operator '%.40s' does not apply", key, op);
+                    return bad_filter(
+                        c, "filters.metadata.%.60s: the operator '%.40s' does not apply", key, op);
                 }
                 json_object_set(mo, ops[i][1], arg);
             }
@@ -238,7 +253,8 @@ static json_t *metadata_dnf(m0 *c, json_t *v, bool neg) {
             json_object_set(m, key, x);
         } else {
             json_decref(m);
-            return bad_filter(c, "filters.metadata.%.60s: wants a value or an operator object", key);
+            return bad_filter(c, "filters.metadata.%.60s: wants a value or an operator object",
+                              key);
         }
     }
     if (neg) m = json_pack("{s:o}", "$not", m);
@@ -247,16 +263,19 @@ static json_t *metadata_dnf(m0 *c, json_t *v, bool neg) {
 
 /* One field and one operator ("*" for the wildcard, "eq" for a plain value). */
 static json_t *field_op(m0 *c, const char *f, const char *op, json_t *v, bool neg) {
-    if (!strcmp(f, "user_id") || !strcmp(f, "agent_id") || !strcmp(f, "run_id")) return entity_op(c, f, op, v, neg);
+    if (!strcmp(f, "user_id") || !strcmp(f, "agent_id") || !strcmp(f, "run_id"))
+        return entity_op(c, f, op, v, neg);
     if (!strcmp(f, "app_id")) return app_op(c, op, v, neg);
     if (!strcmp(f, "categories")) {
         if (!strcmp(op, "*")) return row_lit(f, "any", NULL, neg);
         if (!strcmp(op, "eq") || !strcmp(op, "contains") || !strcmp(op, "icontains")) {
-            if (!json_is_string(v)) return bad_filter(c, "filters.categories.%s: wants a string", op);
+            if (!json_is_string(v))
+                return bad_filter(c, "filters.categories.%s: wants a string", op);
             return row_lit(f, !strcmp(op, "icontains") ? "icontains" : "contains", v, neg);
         }
         if (!strcmp(op, "in")) {
-            if (!all_strings(v)) return bad_filter(c, "filters.categories.in: wants a non-empty array of strings");
+            if (!all_strings(v))
+                return bad_filter(c, "filters.categories.in: wants a non-empty array of strings");
             return row_lit(f, "in", v, neg);
         }
         return bad_filter(c, "filters.categories: the operator '%s' does not apply", op);
@@ -265,11 +284,15 @@ static json_t *field_op(m0 *c, const char *f, const char *op, json_t *v, bool ne
         static const char *const cmp[] = {"eq", "ne", "gt", "gte", "lt", "lte"};
         size_t i = 0;
         while (i < sizeof cmp / sizeof cmp[0] && strcmp(cmp[i], op)) i++;
-        if (i == sizeof cmp / sizeof cmp[0]) return bad_filter(c, "filters.%s: the operator '%s' does not apply", f, op);
+        if (i == sizeof cmp / sizeof cmp[0])
+            return bad_filter(c, "filters.%s: the operator '%s' does not apply", f, op);
         double t;
-        if (json_is_number(v)) t = json_number_value(v);
+        if (json_is_number(v))
+            t = json_number_value(v);
         else if (!json_is_string(v) || !mnemo__mem0_parse_time(json_string_value(v), &t, false))
-            return bad_filter(c, "filters.%s.%s: wants a date (YYYY-MM-DD), an ISO-8601 time or a Unix time", f, op);
+            return bad_filter(
+                c, "filters.%s.%s: wants a date (YYYY-MM-DD), an ISO-8601 time or a Unix time", f,
+                op);
         json_t *tv = json_real(t);
         json_t *d = row_lit(f, op, tv, neg);
         json_decref(tv);
@@ -311,12 +334,17 @@ static json_t *node_dnf(m0 *c, json_t *node, bool neg, int depth) {
     json_t *v, *arg;
     json_object_foreach(node, key, v) {
         json_t *d;
-        if (!strcmp(key, "AND")) d = list_dnf(c, key, v, true, neg, depth);
-        else if (!strcmp(key, "OR")) d = list_dnf(c, key, v, false, neg, depth);
-        else if (!strcmp(key, "NOT")) d = list_dnf(c, key, v, false, !neg, depth); /* none of them */
-        else if (!strcmp(key, "metadata")) d = metadata_dnf(c, v, neg);
+        if (!strcmp(key, "AND"))
+            d = list_dnf(c, key, v, true, neg, depth);
+        else if (!strcmp(key, "OR"))
+            d = list_dnf(c, key, v, false, neg, depth);
+        else if (!strcmp(key, "NOT"))
+            d = list_dnf(c, key, v, false, !neg, depth); /* none of them */
+        else if (!strcmp(key, "metadata"))
+            d = metadata_dnf(c, v, neg);
         else if (json_is_object(v)) {
-            if (!json_object_size(v)) d = bad_filter(c, "filters.%.60s: an empty operator object", key);
+            if (!json_object_size(v))
+                d = bad_filter(c, "filters.%.60s: an empty operator object", key);
             else {
                 d = neg ? dnf_false() : dnf_true();
                 json_object_foreach(v, op, arg) {
@@ -368,8 +396,9 @@ bool mnemo__mem0_plan(m0 *c, json_t *filters, plan *p) {
             if (!strcmp(k, "scope")) {
                 const char *f = json_string_value(json_object_get(lit, "f"));
                 const char *v = json_string_value(json_object_get(lit, "v"));
-                const char **slot = !strcmp(f, "user_id") ? &b->sc.user_id
-                                    : !strcmp(f, "agent_id") ? &b->sc.agent_id : &b->sc.session_id;
+                const char **slot = !strcmp(f, "user_id")    ? &b->sc.user_id
+                                    : !strcmp(f, "agent_id") ? &b->sc.agent_id
+                                                             : &b->sc.session_id;
                 if (*slot && strcmp(*slot, v)) impossible = true;
                 *slot = v;
                 b->entity = true;
@@ -380,7 +409,8 @@ bool mnemo__mem0_plan(m0 *c, json_t *filters, plan *p) {
                 json_array_append(b->rows, lit);
             }
         }
-        if (json_array_size(metas) == 1) b->filter = json_dumps(json_array_get(metas, 0), JSON_COMPACT);
+        if (json_array_size(metas) == 1)
+            b->filter = json_dumps(json_array_get(metas, 0), JSON_COMPACT);
         else if (json_array_size(metas) > 1) {
             json_t *and_ = json_pack("{s:O}", "$and", metas);
             b->filter = json_dumps(and_, JSON_COMPACT);
@@ -411,7 +441,8 @@ static bool icontains(const char *hay, size_t n, const char *needle) {
     if (m == 0) return true;
     for (size_t i = 0; i + m <= n; i++) {
         size_t k = 0;
-        while (k < m && tolower((unsigned char)hay[i + k]) == tolower((unsigned char)needle[k])) k++;
+        while (k < m && tolower((unsigned char)hay[i + k]) == tolower((unsigned char)needle[k]))
+            k++;
         if (k == m) return true;
     }
     return false;
@@ -439,11 +470,16 @@ bool mnemo__mem0_rows_match(json_t *rows, const mnemo_memory *m) {
         } else if (!strcmp(f, "created_at") || !strcmp(f, "updated_at")) {
             double t = f[0] == 'c' ? m->created_at : m->updated_at, x = json_number_value(v);
             bool same = fabs(t - x) < 1e-3;
-            ok = !strcmp(op, "eq") ? same : !strcmp(op, "ne") ? !same : !strcmp(op, "gt") ? t > x
-                 : !strcmp(op, "gte") ? t >= x || same : !strcmp(op, "lt") ? t < x : t <= x || same;
+            ok = !strcmp(op, "eq")    ? same
+                 : !strcmp(op, "ne")  ? !same
+                 : !strcmp(op, "gt")  ? t > x
+                 : !strcmp(op, "gte") ? t >= x || same
+                 : !strcmp(op, "lt")  ? t < x
+                                      : t <= x || same;
         } else if (!strcmp(f, "keywords")) {
             const char *s = json_string_value(v);
-            ok = !strcmp(op, "contains") ? contains(m->text, m->text_len, s) : icontains(m->text, m->text_len, s);
+            ok = !strcmp(op, "contains") ? contains(m->text, m->text_len, s)
+                                         : icontains(m->text, m->text_len, s);
         } else { /* categories */
             if (!meta) meta = json_loads(m->metadata, 0, NULL);
             json_t *cats = json_object_get(meta, "categories"), *x;
@@ -452,8 +488,10 @@ bool mnemo__mem0_rows_match(json_t *rows, const mnemo_memory *m) {
             json_array_foreach(cats, k, x) {
                 const char *s = json_string_value(x);
                 if (!s || ok) continue;
-                if (!strcmp(op, "contains")) ok = !strcmp(s, json_string_value(v));
-                else if (!strcmp(op, "icontains")) ok = icontains(s, strlen(s), json_string_value(v));
+                if (!strcmp(op, "contains"))
+                    ok = !strcmp(s, json_string_value(v));
+                else if (!strcmp(op, "icontains"))
+                    ok = icontains(s, strlen(s), json_string_value(v));
                 else if (!strcmp(op, "in")) {
                     size_t q;
                     json_t *y;

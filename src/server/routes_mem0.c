@@ -25,9 +25,8 @@
 #define PAGE_SIZE_DEFAULT 100 /* mem0's defaults for get_all (page 1, page_size 100, at most 200) */
 #define PAGE_SIZE_MAX 200
 #define BATCH_MAX 1000 /* mem0's limit for batch_update / batch_delete */
-#define ARG_SIZE 300   /* a path segment: an id, or an entity name (scope values are at most 256 bytes) */
-
-
+#define ARG_SIZE \
+    300 /* a path segment: an id, or an entity name (scope values are at most 256 bytes) */
 
 /* ------------------------------------------------------------ replies */
 
@@ -38,8 +37,8 @@ static void fail(m0 *c, int status, const char *code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    mnemo__reply_error(c->r, status, status >= 500 ? "server_error" : "invalid_request_error", NULL, code, "%s",
-                       msg);
+    mnemo__reply_error(c->r, status, status >= 500 ? "server_error" : "invalid_request_error", NULL,
+                       code, "%s", msg);
 }
 
 /* A store status as HTTP, as the native memory routes map it. */
@@ -105,7 +104,6 @@ static json_t *expiration_date(double expires_at) {
     return json_string(out);
 }
 
-
 /* A random UUID (version 4) for event ids. */
 static void new_uuid(char out[37]) {
     unsigned char b[16];
@@ -120,8 +118,9 @@ static void new_uuid(char out[37]) {
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
-             b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* -------------------------------------------------- memories as mem0's */
@@ -139,7 +138,8 @@ static json_t *split_meta(json_t *meta, json_t **app_id, json_t **categories) {
     *app_id = json_is_string(a) ? a : NULL;
     *categories = json_is_array(k) ? k : NULL;
     json_t *user = json_is_object(meta) ? json_copy(meta) : json_object();
-    for (size_t i = 0; i < sizeof RESERVED / sizeof RESERVED[0]; i++) json_object_del(user, RESERVED[i]);
+    for (size_t i = 0; i < sizeof RESERVED / sizeof RESERVED[0]; i++)
+        json_object_del(user, RESERVED[i]);
     if (json_object_size(user) == 0) {
         json_decref(user);
         return json_null();
@@ -167,7 +167,6 @@ static json_t *memory_obj(const mnemo_memory *m, bool with_score) {
     return o;
 }
 
-
 /* Compiles filters (NULL: everything) into branches (mem0_filter.c);
  * false after a 400 saying what is wrong and what is supported. */
 static bool plan_make(m0 *c, json_t *filters, plan *p) {
@@ -184,10 +183,13 @@ static bool field(m0 *c, json_t *body, const char *name, json_type type, json_t 
     json_t *v = json_object_get(body, name);
     *out = NULL;
     if (!v || json_is_null(v)) return true;
-    bool ok = type == JSON_TRUE ? json_is_boolean(v) : type == JSON_REAL ? json_is_number(v) : json_typeof(v) == type;
+    bool ok = type == JSON_TRUE   ? json_is_boolean(v)
+              : type == JSON_REAL ? json_is_number(v)
+                                  : json_typeof(v) == type;
     if (!ok) {
-        static const char *const names[] = {"an object", "an array", "a string", "an integer", "a number",
-                                            "true or false", "true or false", "null"};
+        static const char *const names[] = {"an object",     "an array", "a string",
+                                            "an integer",    "a number", "true or false",
+                                            "true or false", "null"};
         fail(c, 400, "invalid_input", "%s: must be %s", name, names[type]);
         return false;
     }
@@ -209,14 +211,20 @@ static json_t *joined_filters(json_t *body, json_t *filters) {
     }
     json_t *meta = json_object_get(body, "metadata"), *cats = json_object_get(body, "categories");
     json_t *start = json_object_get(body, "start_date"), *end = json_object_get(body, "end_date");
-    if (meta && !json_is_null(meta)) json_array_append_new(all, json_pack("{s:O}", "metadata", meta));
+    if (meta && !json_is_null(meta))
+        json_array_append_new(all, json_pack("{s:O}", "metadata", meta));
     if (cats && !json_is_null(cats))
-        json_array_append_new(all, json_pack("{s:{s:O}}", "categories", json_is_array(cats) ? "in" : "eq", cats));
-    if (start && !json_is_null(start)) json_array_append_new(all, json_pack("{s:{s:O}}", "created_at", "gte", start));
-    if (end && !json_is_null(end)) json_array_append_new(all, json_pack("{s:{s:O}}", "created_at", "lte", end));
+        json_array_append_new(
+            all, json_pack("{s:{s:O}}", "categories", json_is_array(cats) ? "in" : "eq", cats));
+    if (start && !json_is_null(start))
+        json_array_append_new(all, json_pack("{s:{s:O}}", "created_at", "gte", start));
+    if (end && !json_is_null(end))
+        json_array_append_new(all, json_pack("{s:{s:O}}", "created_at", "lte", end));
     json_t *out = NULL;
-    if (json_array_size(all) == 1) out = json_incref(json_array_get(all, 0));
-    else if (json_array_size(all) > 1) out = json_pack("{s:O}", "AND", all);
+    if (json_array_size(all) == 1)
+        out = json_incref(json_array_get(all, 0));
+    else if (json_array_size(all) > 1)
+        out = json_pack("{s:O}", "AND", all);
     json_decref(all);
     return out;
 }
@@ -225,7 +233,8 @@ static json_t *joined_filters(json_t *body, json_t *filters) {
 
 static void op_ping(m0 *c, char args[][ARG_SIZE]) {
     (void)args;
-    reply(c, json_pack("{s:s,s:s,s:s,s:n}", "status", "ok", "org_id", "mnemo", "project_id", c->ns, "user_email"));
+    reply(c, json_pack("{s:s,s:s,s:s,s:n}", "status", "ok", "org_id", "mnemo", "project_id", c->ns,
+                       "user_email"));
 }
 
 /* ----------------------------------------------------------------- add */
@@ -234,40 +243,50 @@ static void op_add(m0 *c, char args[][ARG_SIZE]) {
     (void)args;
     json_t *body = body_json(c);
     if (!body) return;
-    json_t *messages = json_object_get(body, "messages"), *list = NULL, *filters, *meta, *infer, *exp, *cats;
+    json_t *messages = json_object_get(body, "messages"), *list = NULL, *filters, *meta, *infer,
+           *exp, *cats;
     mnemo_memory_input *in = NULL;
     mnemo_memory_added *out = NULL;
     size_t n = 0, skipped = 0;
     const char *ids[4] = {0};
     static const char *const id_names[4] = {"user_id", "agent_id", "run_id", "app_id"};
-    if (!field(c, body, "filters", JSON_OBJECT, &filters) || !field(c, body, "metadata", JSON_OBJECT, &meta) ||
-        !field(c, body, "infer", JSON_TRUE, &infer) || !field(c, body, "expiration_date", JSON_STRING, &exp) ||
+    if (!field(c, body, "filters", JSON_OBJECT, &filters) ||
+        !field(c, body, "metadata", JSON_OBJECT, &meta) ||
+        !field(c, body, "infer", JSON_TRUE, &infer) ||
+        !field(c, body, "expiration_date", JSON_STRING, &exp) ||
         !field(c, body, "categories", JSON_ARRAY, &cats))
         goto done;
-    if (json_is_string(messages)) list = json_pack("[{s:s,s:O}]", "role", "user", "content", messages);
-    else if (json_is_object(messages)) list = json_pack("[O]", messages);
-    else if (json_is_array(messages)) list = json_incref(messages);
+    if (json_is_string(messages))
+        list = json_pack("[{s:s,s:O}]", "role", "user", "content", messages);
+    else if (json_is_object(messages))
+        list = json_pack("[O]", messages);
+    else if (json_is_array(messages))
+        list = json_incref(messages);
     else {
-        fail(c, 400, "invalid_input", "messages: must be a string, a {role, content} object or a list of them");
+        fail(c, 400, "invalid_input",
+             "messages: must be a string, a {role, content} object or a list of them");
         goto done;
     }
     if (!json_array_size(list) || json_array_size(list) > BATCH_MAX) {
-        fail(c, 400, "invalid_input", "messages: %zu given, want 1..%d", json_array_size(list), BATCH_MAX);
+        fail(c, 400, "invalid_input", "messages: %zu given, want 1..%d", json_array_size(list),
+             BATCH_MAX);
         goto done;
     }
     /* the entity ids, top-level or in filters (both: they must agree) */
     for (int k = 0; k < 4; k++) {
-        json_t *top = json_object_get(body, id_names[k]), *inner = json_object_get(filters, id_names[k]);
+        json_t *top = json_object_get(body, id_names[k]),
+               *inner = json_object_get(filters, id_names[k]);
         for (int w = 0; w < 2; w++) {
             json_t *v = w ? inner : top;
             if (!v || json_is_null(v)) continue;
             if (!json_is_string(v) || !json_string_length(v)) {
-                fail(c, 400, "invalid_input", "%s%s: must be a non-empty string", w ? "filters." : "", id_names[k]);
+                fail(c, 400, "invalid_input", "%s%s: must be a non-empty string",
+                     w ? "filters." : "", id_names[k]);
                 goto done;
             }
             if (ids[k] && strcmp(ids[k], json_string_value(v))) {
-                fail(c, 400, "invalid_input", "%s: '%.60s' at the top level and '%.60s' in filters", id_names[k],
-                     ids[k], json_string_value(v));
+                fail(c, 400, "invalid_input", "%s: '%.60s' at the top level and '%.60s' in filters",
+                     id_names[k], ids[k], json_string_value(v));
                 goto done;
             }
             ids[k] = json_string_value(v);
@@ -281,14 +300,16 @@ static void op_add(m0 *c, char args[][ARG_SIZE]) {
     }
     for (size_t k = 0; meta && k < sizeof RESERVED / sizeof RESERVED[0]; k++)
         if (json_object_get(meta, RESERVED[k])) {
-            fail(c, 400, "invalid_input", "metadata.%s: reserved (mnemo keeps mem0's %s there): pass %s instead",
+            fail(c, 400, "invalid_input",
+                 "metadata.%s: reserved (mnemo keeps mem0's %s there): pass %s instead",
                  RESERVED[k], RESERVED[k], RESERVED[k]);
             goto done;
         }
     double expires_at = 0;
     if (exp) {
         if (!mnemo__mem0_parse_time(json_string_value(exp), &expires_at, true)) {
-            fail(c, 400, "invalid_input", "expiration_date: '%.40s' is not a date YYYY-MM-DD", json_string_value(exp));
+            fail(c, 400, "invalid_input", "expiration_date: '%.40s' is not a date YYYY-MM-DD",
+                 json_string_value(exp));
             goto done;
         }
         expires_at += 86400; /* it lives through that day */
@@ -298,7 +319,8 @@ static void op_add(m0 *c, char args[][ARG_SIZE]) {
     json_array_foreach(list, i, msg) {
         json_t *role = json_object_get(msg, "role"), *content = json_object_get(msg, "content");
         if (!json_is_object(msg) || !json_is_string(role) || !json_is_string(content)) {
-            fail(c, 400, "invalid_input", "messages[%zu]: must be an object with a string role and a string content", i);
+            fail(c, 400, "invalid_input",
+                 "messages[%zu]: must be an object with a string role and a string content", i);
             goto done;
         }
     }
@@ -334,7 +356,8 @@ static void op_add(m0 *c, char args[][ARG_SIZE]) {
         snprintf(message, sizeof message, "infer=false: stored the %zu messages as given", n);
     else
         snprintf(message, sizeof message,
-                 "mnemo has no LLM to extract facts: with infer=true it stores the %zu user messages as given "
+                 "mnemo has no LLM to extract facts: with infer=true it stores the %zu user "
+                 "messages as given "
                  "(%zu others skipped); pass infer=false to store every message",
                  n, skipped);
     json_t *results = json_array();
@@ -349,12 +372,13 @@ static void op_add(m0 *c, char args[][ARG_SIZE]) {
         }
         static const char *const events[] = {"ADD", "NOOP", "UPDATE"};
         for (size_t k = 0; k < n; k++)
-            json_array_append_new(results, json_pack("{s:s,s:s%,s:s}", "id", out[k].id, "memory", in[k].text,
-                                                     in[k].text_len, "event", events[out[k].event]));
+            json_array_append_new(results,
+                                  json_pack("{s:s,s:s%,s:s}", "id", out[k].id, "memory", in[k].text,
+                                            in[k].text_len, "event", events[out[k].event]));
     }
     free(meta_text);
-    reply(c, json_pack("{s:s,s:s,s:s,s:o}", "status", "SUCCEEDED", "event_id", event_id, "message", message,
-                       "results", results));
+    reply(c, json_pack("{s:s,s:s,s:s,s:o}", "status", "SUCCEEDED", "event_id", event_id, "message",
+                       message, "results", results));
 done:
     mnemo__free(in);
     mnemo__free(out);
@@ -384,7 +408,8 @@ static int by_id(const void *a, const void *b) {
     const mnemo_memory *x = ((const hit *)a)->m, *y = ((const hit *)b)->m;
     int d = strcmp(x->id, y->id);
     if (d) return d;
-    return x->score != y->score ? (x->score > y->score ? -1 : 1) : 0; /* the best score of an id first */
+    return x->score != y->score ? (x->score > y->score ? -1 : 1)
+                                : 0; /* the best score of an id first */
 }
 
 /* Results of several store calls, kept until the answer is written. */
@@ -444,19 +469,24 @@ static void op_search(m0 *c, char args[][ARG_SIZE]) {
     json_t *query, *filters, *top_k, *threshold, *keyword, *joined = NULL, *ignored;
     plan p = {0};
     results rs = {0};
-    if (!field(c, body, "query", JSON_STRING, &query) || !field(c, body, "filters", JSON_OBJECT, &filters) ||
-        !field(c, body, "top_k", JSON_INTEGER, &top_k) || !field(c, body, "threshold", JSON_REAL, &threshold) ||
-        !field(c, body, "keyword_search", JSON_TRUE, &keyword) || !field(c, body, "rerank", JSON_TRUE, &ignored) ||
-        !field(c, body, "metadata", JSON_OBJECT, &ignored) || !field(c, body, "fields", JSON_ARRAY, &ignored))
+    if (!field(c, body, "query", JSON_STRING, &query) ||
+        !field(c, body, "filters", JSON_OBJECT, &filters) ||
+        !field(c, body, "top_k", JSON_INTEGER, &top_k) ||
+        !field(c, body, "threshold", JSON_REAL, &threshold) ||
+        !field(c, body, "keyword_search", JSON_TRUE, &keyword) ||
+        !field(c, body, "rerank", JSON_TRUE, &ignored) ||
+        !field(c, body, "metadata", JSON_OBJECT, &ignored) ||
+        !field(c, body, "fields", JSON_ARRAY, &ignored))
         goto done;
     if (!query || !json_string_length(query)) {
         fail(c, 400, "invalid_input", "query: missing (the text to search for)");
         goto done;
     }
     size_t k = top_k ? (size_t)json_integer_value(top_k) : 10;
-    if (top_k && (json_integer_value(top_k) < 1 || json_integer_value(top_k) > MNEMO_SEARCH_MAX_K)) {
-        fail(c, 400, "invalid_input", "top_k: %lld is out of range 1..%d", (long long)json_integer_value(top_k),
-             MNEMO_SEARCH_MAX_K);
+    if (top_k &&
+        (json_integer_value(top_k) < 1 || json_integer_value(top_k) > MNEMO_SEARCH_MAX_K)) {
+        fail(c, 400, "invalid_input", "top_k: %lld is out of range 1..%d",
+             (long long)json_integer_value(top_k), MNEMO_SEARCH_MAX_K);
         goto done;
     }
     joined = joined_filters(body, filters);
@@ -464,9 +494,13 @@ static void op_search(m0 *c, char args[][ARG_SIZE]) {
     for (size_t b = 0; b < p.n; b++) {
         /* with conditions on the rows, rank deeper and cut after them */
         size_t depth = json_array_size(p.b[b].rows) ? MNEMO_SEARCH_MAX_K : k;
-        mnemo_search_options o = {.query = json_string_value(query), .query_len = json_string_length(query),
-                                  .k = depth, .scope = p.b[b].sc, .filter = p.b[b].filter,
-                                  .mode = json_is_true(keyword) ? MNEMO_SEARCH_HYBRID : MNEMO_SEARCH_VECTOR};
+        mnemo_search_options o = {.query = json_string_value(query),
+                                  .query_len = json_string_length(query),
+                                  .k = depth,
+                                  .scope = p.b[b].sc,
+                                  .filter = p.b[b].filter,
+                                  .mode = json_is_true(keyword) ? MNEMO_SEARCH_HYBRID
+                                                                : MNEMO_SEARCH_VECTOR};
         if (threshold) {
             o.min_score = json_number_value(threshold);
             o.has_min_score = 1;
@@ -486,7 +520,8 @@ static void op_search(m0 *c, char args[][ARG_SIZE]) {
     results_unique(&rs);
     if (rs.n > 1) qsort(rs.hits, rs.n, sizeof *rs.hits, by_score);
     json_t *list = json_array();
-    for (size_t i = 0; i < rs.n && i < k; i++) json_array_append_new(list, memory_obj(rs.hits[i].m, true));
+    for (size_t i = 0; i < rs.n && i < k; i++)
+        json_array_append_new(list, memory_obj(rs.hits[i].m, true));
     reply(c, json_pack("{s:o}", "results", list));
 done:
     results_free(&rs);
@@ -502,7 +537,8 @@ static bool gather(m0 *c, plan *p, results *rs) {
     for (size_t b = 0; b < p->n; b++) {
         char *cursor = NULL;
         do {
-            mnemo_list_options o = {.scope = p->b[b].sc, .filter = p->b[b].filter, .limit = 1000, .cursor = cursor};
+            mnemo_list_options o = {
+                .scope = p->b[b].sc, .filter = p->b[b].filter, .limit = 1000, .cursor = cursor};
             mnemo_memories *m;
             mnemo_error err = {0};
             int rc = mnemo_memory_list(c->r->store, &o, &m, &err);
@@ -525,8 +561,10 @@ static bool gather(m0 *c, plan *p, results *rs) {
             }
             if (scanned > SCAN_CAP) {
                 free(cursor);
-                fail(c, 413, "too_many", "more than %d memories match the entity ids and metadata: narrow the filters "
-                     "(mnemo reads at most %d for one mem0 list, delete or entity listing)", SCAN_CAP, SCAN_CAP);
+                fail(c, 413, "too_many",
+                     "more than %d memories match the entity ids and metadata: narrow the filters "
+                     "(mnemo reads at most %d for one mem0 list, delete or entity listing)",
+                     SCAN_CAP, SCAN_CAP);
                 return false;
             }
         } while (cursor);
@@ -551,36 +589,42 @@ static long query_int(m0 *c, const char *name, long dflt, long max) {
 static json_t *page_url(m0 *c, long page, long size) {
     const char *host = mnemo__request_header(c->r, "Host");
     /* a host name, address or [v6] and a port; anything else: a relative URL */
-    if (host && (!*host || strlen(host) > 200 || host[strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")]))
+    if (host &&
+        (!*host || strlen(host) > 200 ||
+         host[strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")]))
         host = NULL;
     char url[400];
-    snprintf(url, sizeof url, "%s%.200s/v3/memories/?page=%ld&page_size=%ld", host ? "http://" : "", host ? host : "",
-             page, size);
+    snprintf(url, sizeof url, "%s%.200s/v3/memories/?page=%ld&page_size=%ld", host ? "http://" : "",
+             host ? host : "", page, size);
     return json_string(url);
 }
 
 static void op_list(m0 *c, char args[][ARG_SIZE]) {
     (void)args;
-    long page = query_int(c, "page", 1, 1000000000L), size = page < 0 ? -1 : query_int(c, "page_size",
-                                                                                      PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX);
+    long page = query_int(c, "page", 1, 1000000000L),
+         size = page < 0 ? -1 : query_int(c, "page_size", PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX);
     if (page < 0 || size < 0) return;
     json_t *body = body_json(c);
     if (!body) return;
     json_t *filters, *joined = NULL, *ignored;
     plan p = {0};
     results rs = {0};
-    if (!field(c, body, "filters", JSON_OBJECT, &filters) || !field(c, body, "metadata", JSON_OBJECT, &ignored) ||
-        !field(c, body, "start_date", JSON_STRING, &ignored) || !field(c, body, "end_date", JSON_STRING, &ignored))
+    if (!field(c, body, "filters", JSON_OBJECT, &filters) ||
+        !field(c, body, "metadata", JSON_OBJECT, &ignored) ||
+        !field(c, body, "start_date", JSON_STRING, &ignored) ||
+        !field(c, body, "end_date", JSON_STRING, &ignored))
         goto done;
     joined = joined_filters(body, filters);
     if (!plan_make(c, joined, &p) || !gather(c, &p, &rs)) goto done;
     if (rs.n > 1) qsort(rs.hits, rs.n, sizeof *rs.hits, by_created);
     json_t *list = json_array();
     size_t from = (size_t)(page - 1) * (size_t)size;
-    for (size_t i = from; i < rs.n && i < from + (size_t)size; i++) json_array_append_new(list, memory_obj(rs.hits[i].m, false));
+    for (size_t i = from; i < rs.n && i < from + (size_t)size; i++)
+        json_array_append_new(list, memory_obj(rs.hits[i].m, false));
     reply(c, json_pack("{s:I,s:o,s:o,s:o}", "count", (json_int_t)rs.n, "next",
-                       from + (size_t)size < rs.n ? page_url(c, page + 1, size) : json_null(), "previous",
-                       page > 1 ? page_url(c, page - 1, size) : json_null(), "results", list));
+                       from + (size_t)size < rs.n ? page_url(c, page + 1, size) : json_null(),
+                       "previous", page > 1 ? page_url(c, page - 1, size) : json_null(), "results",
+                       list));
 done:
     results_free(&rs);
     mnemo__mem0_plan_free(&p);
@@ -631,11 +675,12 @@ static void op_get(m0 *c, char args[][ARG_SIZE]) {
 static char *update_meta(m0 *c, const mnemo_memory *m, json_t *meta, const char *where) {
     for (size_t k = 0; k < sizeof RESERVED / sizeof RESERVED[0]; k++)
         if (json_object_get(meta, RESERVED[k])) {
-            fail(c, 400, "invalid_input", "%smetadata.%s: reserved (mnemo keeps mem0's %s there)", where, RESERVED[k],
-                 RESERVED[k]);
+            fail(c, 400, "invalid_input", "%smetadata.%s: reserved (mnemo keeps mem0's %s there)",
+                 where, RESERVED[k], RESERVED[k]);
             return NULL;
         }
-    json_t *old = json_loads(m->metadata, 0, NULL), *app, *cats, *user = split_meta(old, &app, &cats);
+    json_t *old = json_loads(m->metadata, 0, NULL), *app, *cats,
+           *user = split_meta(old, &app, &cats);
     json_t *merged = json_copy(meta);
     if (app) json_object_set(merged, "app_id", app);
     if (cats) json_object_set(merged, "categories", cats);
@@ -669,10 +714,11 @@ static bool update_one(m0 *c, const char *id, json_t *text, json_t *meta, json_t
     }
     u.metadata = meta_text;
     if (has_exp) {
-        if (!exp) u.clear_expiry = 1; /* null: never expires */
+        if (!exp)
+            u.clear_expiry = 1; /* null: never expires */
         else if (!mnemo__mem0_parse_time(json_string_value(exp), &u.expires_at, true)) {
-            fail(c, 400, "invalid_input", "%sexpiration_date: '%.40s' is not a date YYYY-MM-DD", where,
-                 json_string_value(exp));
+            fail(c, 400, "invalid_input", "%sexpiration_date: '%.40s' is not a date YYYY-MM-DD",
+                 where, json_string_value(exp));
             free(meta_text);
             mnemo_memories_free(m);
             return false;
@@ -691,7 +737,8 @@ static void op_update(m0 *c, char args[][ARG_SIZE]) {
     json_t *body = body_json(c);
     if (!body) return;
     json_t *text, *meta, *exp; /* timestamp: mnemo keeps its own times (ignored) */
-    if (field(c, body, "text", JSON_STRING, &text) && field(c, body, "metadata", JSON_OBJECT, &meta) &&
+    if (field(c, body, "text", JSON_STRING, &text) &&
+        field(c, body, "metadata", JSON_OBJECT, &meta) &&
         field(c, body, "expiration_date", JSON_STRING, &exp)) {
         bool has_exp = json_object_get(body, "expiration_date") != NULL;
         if (!text && !meta && !has_exp) {
@@ -699,10 +746,12 @@ static void op_update(m0 *c, char args[][ARG_SIZE]) {
             mnemo_memories *m;
             mnemo_error err = {0};
             int rc = get_visible(c, args[0], &m, &err);
-            if (rc) store_fail(c, rc, &err);
+            if (rc)
+                store_fail(c, rc, &err);
             else {
                 mnemo_memories_free(m);
-                fail(c, 400, "invalid_input", "nothing to change: give text, metadata or expiration_date");
+                fail(c, 400, "invalid_input",
+                     "nothing to change: give text, metadata or expiration_date");
             }
         } else if (update_one(c, args[0], text, meta, exp, has_exp, "")) {
             op_get(c, args);
@@ -715,8 +764,10 @@ static void op_delete(m0 *c, char args[][ARG_SIZE]) {
     if (!visible(c, args[0])) return;
     mnemo_error err = {0};
     int rc = mnemo_memory_delete(c->r->store, args[0], &err);
-    if (rc) store_fail(c, rc, &err);
-    else reply(c, json_pack("{s:s}", "message", "Memory deleted successfully!"));
+    if (rc)
+        store_fail(c, rc, &err);
+    else
+        reply(c, json_pack("{s:s}", "message", "Memory deleted successfully!"));
 }
 
 static void op_history(m0 *c, char args[][ARG_SIZE]) {
@@ -741,7 +792,9 @@ static void op_history(m0 *c, char args[][ARG_SIZE]) {
     const char *before = NULL;
     for (size_t i = 0; i < h->n; i++) {
         const mnemo_history_event *e = &h->items[i];
-        const char *ev = !strcmp(e->event, "added") ? "ADD" : !strcmp(e->event, "deleted") ? "DELETE" : "UPDATE";
+        const char *ev = !strcmp(e->event, "added")     ? "ADD"
+                         : !strcmp(e->event, "deleted") ? "DELETE"
+                                                        : "UPDATE";
         json_t *meta = e->metadata ? json_loads(e->metadata, 0, NULL) : NULL, *app, *cats;
         json_t *user = split_meta(meta, &app, &cats);
         char id[MNEMO_MEMORY_ID_SIZE + 24];
@@ -787,7 +840,8 @@ static char *python_repr_to_json(const char *s) {
             out[o++] = '"';
             for (i++; i < n && s[i] != q; i++) {
                 if (s[i] == '\\' && i + 1 < n) {
-                    if (s[i + 1] == '\'') out[o++] = '\'';
+                    if (s[i + 1] == '\'')
+                        out[o++] = '\'';
                     else {
                         out[o++] = '\\';
                         out[o++] = s[i + 1];
@@ -829,7 +883,8 @@ static bool query_json(m0 *c, const char *name, json_t **out) {
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        fail(c, 400, "invalid_input", "%s: not a JSON object (nor a Python dict): '%.80s'", name, v);
+        fail(c, 400, "invalid_input", "%s: not a JSON object (nor a Python dict): '%.80s'", name,
+             v);
         return false;
     }
     *out = j;
@@ -841,12 +896,15 @@ static bool query_json(m0 *c, const char *name, json_t **out) {
 static long delete_plan(m0 *c, plan *p) {
     for (size_t b = 0; b < p->n; b++) {
         if (json_array_size(p->b[b].rows)) {
-            fail(c, 400, "invalid_filter", "delete_all takes entity ids (user_id, agent_id, run_id, app_id, with in, "
-                 "OR) and metadata; not categories, created_at, updated_at, keywords, ne or \"*\" on an id");
+            fail(c, 400, "invalid_filter",
+                 "delete_all takes entity ids (user_id, agent_id, run_id, app_id, with in, "
+                 "OR) and metadata; not categories, created_at, updated_at, keywords, ne or \"*\" "
+                 "on an id");
             return -1;
         }
         if (!p->b[b].entity) {
-            fail(c, 400, "invalid_filter", "delete_all needs an entity: user_id, agent_id, run_id or app_id (in every "
+            fail(c, 400, "invalid_filter",
+                 "delete_all needs an entity: user_id, agent_id, run_id or app_id (in every "
                  "OR branch); nothing was deleted");
             return -1;
         }
@@ -885,12 +943,14 @@ static void op_delete_all(m0 *c, char args[][ARG_SIZE]) {
         if (meta) json_array_append_new(all, json_pack("{s:o}", "metadata", meta));
         json_t *f = json_pack("{s:O}", "AND", all);
         if (!json_array_size(all)) {
-            fail(c, 400, "invalid_filter", "delete_all needs an entity: user_id, agent_id, run_id or app_id (query "
+            fail(c, 400, "invalid_filter",
+                 "delete_all needs an entity: user_id, agent_id, run_id or app_id (query "
                  "parameters, or filters=); nothing was deleted");
         } else if (plan_make(c, f, &p)) {
             long n = delete_plan(c, &p);
             if (n >= 0)
-                reply(c, json_pack("{s:s,s:I}", "message", "Memories deleted successfully!", "deleted", (json_int_t)n));
+                reply(c, json_pack("{s:s,s:I}", "message", "Memories deleted successfully!",
+                                   "deleted", (json_int_t)n));
         }
         json_decref(f);
     }
@@ -905,7 +965,8 @@ static void op_delete_all(m0 *c, char args[][ARG_SIZE]) {
 static json_t *batch_items(m0 *c, json_t *body, bool update) {
     json_t *list = json_object_get(body, "memories"), *x;
     if (!json_is_array(list) || !json_array_size(list) || json_array_size(list) > BATCH_MAX) {
-        fail(c, 400, "invalid_input", "memories: must be a list of 1..%d objects with memory_id", BATCH_MAX);
+        fail(c, 400, "invalid_input", "memories: must be a list of 1..%d objects with memory_id",
+             BATCH_MAX);
         return NULL;
     }
     size_t i;
@@ -918,16 +979,19 @@ static json_t *batch_items(m0 *c, json_t *body, bool update) {
         }
         if (update && ((text && !json_is_null(text) && !json_is_string(text)) ||
                        (meta && !json_is_null(meta) && !json_is_object(meta)))) {
-            fail(c, 400, "invalid_input", "memories[%zu]: text must be a string and metadata an object", i);
+            fail(c, 400, "invalid_input",
+                 "memories[%zu]: text must be a string and metadata an object", i);
             return NULL;
         }
         if (update && !json_is_string(text) && !json_is_object(meta)) {
-            fail(c, 400, "invalid_input", "memories[%zu]: nothing to change: give text or metadata", i);
+            fail(c, 400, "invalid_input", "memories[%zu]: nothing to change: give text or metadata",
+                 i);
             return NULL;
         }
         for (size_t j = 0; j < i; j++)
             if (json_equal(json_object_get(json_array_get(list, j), "memory_id"), id)) {
-                fail(c, 400, "invalid_input", "memories[%zu].memory_id: listed twice (also at %zu)", i, j);
+                fail(c, 400, "invalid_input", "memories[%zu].memory_id: listed twice (also at %zu)",
+                     i, j);
                 return NULL;
             }
         mnemo_memories *m;
@@ -935,9 +999,11 @@ static json_t *batch_items(m0 *c, json_t *body, bool update) {
         int rc = get_visible(c, json_string_value(id), &m, &err);
         if (rc) {
             if (rc == MNEMO_ENOENT)
-                fail(c, 404, "not_found", "memories[%zu].memory_id: no memory '%.40s'; nothing was changed", i,
+                fail(c, 404, "not_found",
+                     "memories[%zu].memory_id: no memory '%.40s'; nothing was changed", i,
                      json_string_value(id));
-            else store_fail(c, rc, &err);
+            else
+                store_fail(c, rc, &err);
             return NULL;
         }
         if (update && json_is_object(meta)) {
@@ -963,8 +1029,9 @@ static void op_batch_update(m0 *c, char args[][ARG_SIZE]) {
             char where[48];
             snprintf(where, sizeof where, "memories[%zu].", i);
             json_t *text = json_object_get(x, "text"), *meta = json_object_get(x, "metadata");
-            if (!update_one(c, json_string_value(json_object_get(x, "memory_id")), json_is_string(text) ? text : NULL,
-                            json_is_object(meta) ? meta : NULL, NULL, false, where))
+            if (!update_one(c, json_string_value(json_object_get(x, "memory_id")),
+                            json_is_string(text) ? text : NULL, json_is_object(meta) ? meta : NULL,
+                            NULL, false, where))
                 break;
             done++;
         }
@@ -985,7 +1052,8 @@ static void op_batch_delete(m0 *c, char args[][ARG_SIZE]) {
         size_t i, done = 0;
         json_array_foreach(list, i, x) {
             mnemo_error err = {0};
-            int rc = mnemo_memory_delete(c->r->store, json_string_value(json_object_get(x, "memory_id")), &err);
+            int rc = mnemo_memory_delete(c->r->store,
+                                         json_string_value(json_object_get(x, "memory_id")), &err);
             if (rc) {
                 store_fail(c, rc, &err);
                 break;
@@ -1038,7 +1106,8 @@ static void op_entities(m0 *c, char args[][ARG_SIZE]) {
         const char *app = json_string_value(json_object_get(metas[i], "app_id"));
         const char *names[4] = {m->user_id, m->agent_id, app, m->session_id};
         for (int t = 0; t < 4; t++)
-            if (names[t] && *names[t]) rows[n++] = (entity_row){t, names[t], m->created_at, m->updated_at};
+            if (names[t] && *names[t])
+                rows[n++] = (entity_row){t, names[t], m->created_at, m->updated_at};
     }
     qsort(rows, n, sizeof *rows, by_entity);
     json_t *list = json_array();
@@ -1052,15 +1121,17 @@ static void op_entities(m0 *c, char args[][ARG_SIZE]) {
             j++;
         }
         totals[rows[i].type]++;
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:n,s:I,s:o,s:o}", "id", rows[i].name, "name",
-                                              rows[i].name, "type", TYPES[rows[i].type], "owner", "mnemo", "metadata",
-                                              "total_memories", (json_int_t)(j - i), "created_at", iso_time(created),
-                                              "updated_at", iso_time(updated)));
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:n,s:I,s:o,s:o}", "id",
+                                              rows[i].name, "name", rows[i].name, "type",
+                                              TYPES[rows[i].type], "owner", "mnemo", "metadata",
+                                              "total_memories", (json_int_t)(j - i), "created_at",
+                                              iso_time(created), "updated_at", iso_time(updated)));
         i = j;
     }
-    reply(c, json_pack("{s:I,s:n,s:n,s:o,s:I,s:I,s:I,s:I}", "count", (json_int_t)json_array_size(list), "next",
-                       "previous", "results", list, "total_users", totals[0], "total_agents", totals[1], "total_apps",
-                       totals[2], "total_runs", totals[3]));
+    reply(c,
+          json_pack("{s:I,s:n,s:n,s:o,s:I,s:I,s:I,s:I}", "count", (json_int_t)json_array_size(list),
+                    "next", "previous", "results", list, "total_users", totals[0], "total_agents",
+                    totals[1], "total_apps", totals[2], "total_runs", totals[3]));
 done:
     for (size_t i = 0; metas && i < rs.n; i++) json_decref(metas[i]);
     mnemo__free(metas);
@@ -1080,12 +1151,16 @@ static void op_entity_delete(m0 *c, char args[][ARG_SIZE]) {
     /* as an "in" list, so a name such as "*" is a name, not the wildcard */
     json_t *f = json_pack("{s:{s:[s]}}", fields[t], "in", args[1]);
     plan p = {0};
-    if (!f) fail(c, 400, "invalid_input", "the entity name is not valid UTF-8");
+    if (!f)
+        fail(c, 400, "invalid_input", "the entity name is not valid UTF-8");
     else if (plan_make(c, f, &p)) {
         long n = delete_plan(c, &p);
-        if (n == 0) fail(c, 404, "not_found", "%s '%.80s' has no memories in namespace '%.80s'", TYPES[t], args[1], c->ns);
+        if (n == 0)
+            fail(c, 404, "not_found", "%s '%.80s' has no memories in namespace '%.80s'", TYPES[t],
+                 args[1], c->ns);
         else if (n > 0)
-            reply(c, json_pack("{s:s,s:I}", "message", "Entity deleted successfully.", "deleted", (json_int_t)n));
+            reply(c, json_pack("{s:s,s:I}", "message", "Entity deleted successfully.", "deleted",
+                               (json_int_t)n));
     }
     mnemo__mem0_plan_free(&p);
     json_decref(f);
@@ -1112,16 +1187,18 @@ const mnemo_route_op mnemo__mem0_ops[] = {
     {"GET", "/v1/memories/{id}/history/"},
     {"DELETE", "/v2/entities/{type}/{name}/"},
 };
-static const op_fn mem0_fns[] = {op_ping,        op_add,    op_search, op_list,   op_delete_all,
-                                 op_batch_update, op_batch_delete, op_entities, op_get, op_update,
-                                 op_delete,      op_history, op_entity_delete};
+static const op_fn mem0_fns[] = {
+    op_ping,     op_add, op_search, op_list,   op_delete_all, op_batch_update, op_batch_delete,
+    op_entities, op_get, op_update, op_delete, op_history,    op_entity_delete};
 const size_t mnemo__mem0_op_count = sizeof mnemo__mem0_ops / sizeof mnemo__mem0_ops[0];
-_Static_assert(sizeof mem0_fns / sizeof mem0_fns[0] == sizeof mnemo__mem0_ops / sizeof mnemo__mem0_ops[0],
+_Static_assert(sizeof mem0_fns / sizeof mem0_fns[0] ==
+                   sizeof mnemo__mem0_ops / sizeof mnemo__mem0_ops[0],
                "one function per mem0 operation");
 
 bool mnemo__mem0_path(const char *url) {
     size_t n = strlen(url);
-    return n > 4 && url[n - 1] == '/' && (!strncmp(url, "/v1/", 4) || !strncmp(url, "/v2/", 4) || !strncmp(url, "/v3/", 4));
+    return n > 4 && url[n - 1] == '/' &&
+           (!strncmp(url, "/v1/", 4) || !strncmp(url, "/v2/", 4) || !strncmp(url, "/v3/", 4));
 }
 
 /* url against a template whose "{...}" each take one non-empty segment
@@ -1169,7 +1246,9 @@ void mnemo__route_mem0(mnemo_request *r) {
         if ((tmpl && strcmp(tmpl, o->path)) || !path_match(o->path, r->url, args, 2)) continue;
         tmpl = o->path;
         /* HEAD is GET without the body (http.c's rule for every GET route) */
-        if (!strcmp(o->method, r->method) || (!strcmp(r->method, "HEAD") && !strcmp(o->method, "GET"))) k = i;
+        if (!strcmp(o->method, r->method) ||
+            (!strcmp(r->method, "HEAD") && !strcmp(o->method, "GET")))
+            k = i;
         size_t n = strlen(allowed);
         snprintf(allowed + n, sizeof r->allow - n, "%s%s", n ? ", " : "", o->method);
     }
@@ -1177,7 +1256,8 @@ void mnemo__route_mem0(mnemo_request *r) {
         fail(&c, 404, "not_found",
              "mnemo serves these of mem0's platform routes: GET /v1/ping/, POST /v3/memories/add/, "
              "/v3/memories/search/, /v3/memories/, GET|PUT|DELETE /v1/memories/{id}/, GET "
-             "/v1/memories/{id}/history/, DELETE /v1/memories/, PUT|DELETE /v1/batch/, GET /v1/entities/, DELETE "
+             "/v1/memories/{id}/history/, DELETE /v1/memories/, PUT|DELETE /v1/batch/, GET "
+             "/v1/entities/, DELETE "
              "/v2/entities/{type}/{name}/; not %s %s",
              r->method, r->url);
         return;
@@ -1188,12 +1268,14 @@ void mnemo__route_mem0(mnemo_request *r) {
     }
     /* the key's grant: its namespaces, and reading or changing memories */
     const mnemo_grant *g = r->grant;
-    bool writes = mem0_fns[k] == op_add || mem0_fns[k] == op_delete_all || mem0_fns[k] == op_batch_update ||
-                  mem0_fns[k] == op_batch_delete || mem0_fns[k] == op_update || mem0_fns[k] == op_delete ||
+    bool writes = mem0_fns[k] == op_add || mem0_fns[k] == op_delete_all ||
+                  mem0_fns[k] == op_batch_update || mem0_fns[k] == op_batch_delete ||
+                  mem0_fns[k] == op_update || mem0_fns[k] == op_delete ||
                   mem0_fns[k] == op_entity_delete;
     if (g && mem0_fns[k] != op_ping) {
         if (!mnemo__access_ns(&g->access, c.ns)) {
-            fail(&c, 403, "forbidden", "X-Mnemo-Namespace: the key '%s' may not use namespace '%.80s'", g->name, c.ns);
+            fail(&c, 403, "forbidden",
+                 "X-Mnemo-Namespace: the key '%s' may not use namespace '%.80s'", g->name, c.ns);
             return;
         }
         if (writes ? !g->access.can_write : !g->access.can_read) {

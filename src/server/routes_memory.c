@@ -47,8 +47,7 @@ static void reply_status(mnemo_request *r, int rc, const mnemo_error *err, const
         /* disk full, read-only data folder: the store is unchanged; reads go on */
         mnemo__reply_error(r, 503, "server_error", NULL, "store_unavailable", "%s", err->message);
         break;
-    default:
-        mnemo__reply_error(r, 500, "server_error", NULL, "internal_error", "%s", err->message);
+    default: mnemo__reply_error(r, 500, "server_error", NULL, "internal_error", "%s", err->message);
     }
 }
 
@@ -69,23 +68,27 @@ static void run(mnemo_request *r, const char *op, json_t *req) {
     json_t *resp = NULL;
     mnemo_error err = {0};
     char param[64];
-    int rc = mnemo__store_json_as(r->store, op, req, r->grant ? &r->grant->access : NULL, &resp, &err, param,
-                                  sizeof param);
-    if (rc) reply_status(r, rc, &err, param);
-    else reply_json(r, 200, resp);
+    int rc = mnemo__store_json_as(r->store, op, req, r->grant ? &r->grant->access : NULL, &resp,
+                                  &err, param, sizeof param);
+    if (rc)
+        reply_status(r, rc, &err, param);
+    else
+        reply_json(r, 200, resp);
     json_decref(resp);
 }
 
 /* The query string of GET /v1/memories and /count as a request object. */
 static json_t *query_request(mnemo_request *r, int with_page) {
-    static const char *const strings[] = {"namespace", "user_id", "agent_id", "session_id", "cursor"};
+    static const char *const strings[] = {"namespace", "user_id", "agent_id", "session_id",
+                                          "cursor"};
     json_t *req = json_object();
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
         if (!with_page && !strcmp(strings[i], "cursor")) continue;
         const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, strings[i]);
         if (v) json_object_set_new(req, strings[i], json_string(v));
     }
-    const char *limit = with_page ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit") : NULL;
+    const char *limit =
+        with_page ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit") : NULL;
     if (limit) {
         char *end;
         long long n = strtoll(limit, &end, 10);
@@ -120,14 +123,19 @@ static const struct memory_op {
     const char *op;
     enum memory_arg arg;
 } memory_op_args[] = {
-    {"add", ARG_BODY}, {"list", ARG_QUERY_PAGE}, {"search", ARG_BODY}, {"delete", ARG_BODY},
-    {"count", ARG_QUERY}, {"get", ARG_ID}, {"update", ARG_ID_BODY}, {"delete", ARG_ID},
-    {"history", ARG_ID},
+    {"add", ARG_BODY},       {"list", ARG_QUERY_PAGE}, {"search", ARG_BODY},
+    {"delete", ARG_BODY},    {"count", ARG_QUERY},     {"get", ARG_ID},
+    {"update", ARG_ID_BODY}, {"delete", ARG_ID},       {"history", ARG_ID},
 };
 const mnemo_route_op mnemo__memory_ops[] = {
-    {"POST", "/v1/memories"}, {"GET", "/v1/memories"}, {"POST", "/v1/memories/search"},
-    {"POST", "/v1/memories/delete"}, {"GET", "/v1/memories/count"}, {"GET", "/v1/memories/{id}"},
-    {"PATCH", "/v1/memories/{id}"}, {"DELETE", "/v1/memories/{id}"},
+    {"POST", "/v1/memories"},
+    {"GET", "/v1/memories"},
+    {"POST", "/v1/memories/search"},
+    {"POST", "/v1/memories/delete"},
+    {"GET", "/v1/memories/count"},
+    {"GET", "/v1/memories/{id}"},
+    {"PATCH", "/v1/memories/{id}"},
+    {"DELETE", "/v1/memories/{id}"},
     {"GET", "/v1/memories/{id}/history"},
 };
 const size_t mnemo__memory_op_count = sizeof mnemo__memory_ops / sizeof mnemo__memory_ops[0];
@@ -155,8 +163,9 @@ static bool path_match(const char *tmpl, const char *url, char *id, size_t cap) 
 
 void mnemo__route_memories(mnemo_request *r) {
     if (!r->store) {
-        mnemo__reply_error(r, 503, "server_error", NULL, "no_store",
-                           "the memory routes need a store: start mnemo serve with --data-dir DIR or --store URL");
+        mnemo__reply_error(
+            r, 503, "server_error", NULL, "no_store",
+            "the memory routes need a store: start mnemo serve with --data-dir DIR or --store URL");
         return;
     }
     char id[MNEMO_MEMORY_ID_SIZE + 8], *allowed = r->allow; /* also the 405's Allow header */
@@ -193,16 +202,19 @@ void mnemo__route_memories(mnemo_request *r) {
     case ARG_ID_BODY:
         if (!(req = mnemo__request_json(r))) break;
         if (json_object_get(req, "id")) {
-            mnemo__reply_error(r, 400, "invalid_request_error", "id", "invalid_input",
-                               "id: is in the path; the body holds text, metadata, ttl or expires_at");
+            mnemo__reply_error(
+                r, 400, "invalid_request_error", "id", "invalid_input",
+                "id: is in the path; the body holds text, metadata, ttl or expires_at");
             json_decref(req);
             return;
         }
         json_object_set_new(req, "id", json_string(id));
         break;
     }
-    if (req) run(r, memory_op_args[k].op, req);
-    else if (!r->status) mnemo__reply_error(r, 503, "server_error", NULL, "out_of_memory", "out of memory");
+    if (req)
+        run(r, memory_op_args[k].op, req);
+    else if (!r->status)
+        mnemo__reply_error(r, 503, "server_error", NULL, "out_of_memory", "out of memory");
     json_decref(req);
 }
 
@@ -211,7 +223,9 @@ void mnemo__route_memories(mnemo_request *r) {
  * notification or response gets 202 and no body. */
 void mnemo__route_mcp(mnemo_request *r) {
     if (!r->store) {
-        mnemo__reply_error(r, 503, "server_error", NULL, "no_store", "/mcp needs a store: start mnemo serve with --data-dir DIR or --store URL");
+        mnemo__reply_error(
+            r, 503, "server_error", NULL, "no_store",
+            "/mcp needs a store: start mnemo serve with --data-dir DIR or --store URL");
         return;
     }
     /* OpenMemory's URL, /mcp/{client}/http/{user}: its tools see that user's
@@ -223,9 +237,11 @@ void mnemo__route_mcp(mnemo_request *r) {
         const char *c = b && !strncmp(b, "/http/", 6) ? b + 6 : NULL;
         size_t na = b ? (size_t)(b - a) : 0, nc = c ? strlen(c) : 0;
         if (!c || !na || !nc || na >= sizeof client || nc >= sizeof user || strchr(c, '/')) {
-            mnemo__reply_error(r, 404, "invalid_request_error", NULL, "not_found",
-                               "no route POST %.200s: MCP answers at /mcp, and at /mcp/{client}/http/{user_id} "
-                               "for OpenMemory's clients", r->url);
+            mnemo__reply_error(
+                r, 404, "invalid_request_error", NULL, "not_found",
+                "no route POST %.200s: MCP answers at /mcp, and at /mcp/{client}/http/{user_id} "
+                "for OpenMemory's clients",
+                r->url);
             return;
         }
         memcpy(client, a, na);
@@ -239,8 +255,8 @@ void mnemo__route_mcp(mnemo_request *r) {
     int status = 200;
     if (!msg) { /* Streamable HTTP: a body that is no JSON-RPC message gets 400, with the JSON-RPC error */
         status = 400;
-        out = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32700, "message",
-                        je.text);
+        out = json_pack("{s:s,s:n,s:{s:i,s:s}}", "jsonrpc", "2.0", "id", "error", "code", -32700,
+                        "message", je.text);
     } else if (json_is_array(msg)) {
         out = json_array();
         size_t i;
@@ -274,14 +290,15 @@ void mnemo__route_backup(mnemo_request *r) {
     }
     if (r->grant && r->grant->role < MNEMO_ROLE_ADMIN) {
         mnemo__reply_error(r, 403, "permission_error", NULL, "forbidden",
-                           "the key '%s' may not take backups (role %s; backups need role=admin)", r->grant->name,
-                           mnemo__role_name(r->grant->role));
+                           "the key '%s' may not take backups (role %s; backups need role=admin)",
+                           r->grant->name, mnemo__role_name(r->grant->role));
         return;
     }
     if (!r->cfg->backup_dir) {
-        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "backups_off",
-                           "backups are off: start mnemo serve with --backup-dir DIR (each backup is a new "
-                           "folder in it), or run mnemo memory backup --data-dir DIR OUT");
+        mnemo__reply_error(
+            r, 400, "invalid_request_error", NULL, "backups_off",
+            "backups are off: start mnemo serve with --backup-dir DIR (each backup is a new "
+            "folder in it), or run mnemo memory backup --data-dir DIR OUT");
         return;
     }
     /* backup-20261207T013501.123Z, and -2, -3 ... if two land in one millisecond */
@@ -292,26 +309,31 @@ void mnemo__route_backup(mnemo_request *r) {
     char stamp[64], dir[4096];
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
     struct stat sb;
-    int n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ", r->cfg->backup_dir, stamp, ts.tv_nsec / 1000000);
+    int n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ", r->cfg->backup_dir, stamp,
+                     ts.tv_nsec / 1000000);
     for (int i = 2; n > 0 && (size_t)n < sizeof dir && stat(dir, &sb) == 0 && i < 100; i++)
-        n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ-%d", r->cfg->backup_dir, stamp, ts.tv_nsec / 1000000, i);
+        n = snprintf(dir, sizeof dir, "%s/backup-%s.%03ldZ-%d", r->cfg->backup_dir, stamp,
+                     ts.tv_nsec / 1000000, i);
     if (n < 0 || (size_t)n >= sizeof dir) {
-        mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed", "--backup-dir is too long a path");
+        mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed",
+                           "--backup-dir is too long a path");
         return;
     }
     mnemo_backup_report rep;
     mnemo_error err;
     int rc = mnemo__store_backup(r->store, dir, &rep, &err);
     if (rc == MNEMO_EUNSUPPORTED) {
-        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "not_supported", "%s", err.message);
+        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "not_supported", "%s",
+                           err.message);
         return;
     }
     if (rc) {
         mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed", "%s", err.message);
         return;
     }
-    json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", dir, "memories", (json_int_t)rep.memories, "bytes",
-                          (json_int_t)rep.bytes, "seconds", rep.seconds, "integrity", "ok");
+    json_t *o =
+        json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", dir, "memories", (json_int_t)rep.memories,
+                  "bytes", (json_int_t)rep.bytes, "seconds", rep.seconds, "integrity", "ok");
     reply_json(r, 200, o);
     json_decref(o);
 }

@@ -30,11 +30,11 @@
  * running server): parameters from the tensor tables, bytes and time from
  * the files. */
 typedef struct model_facts {
-    size_t params;     /* elements of every weight tensor */
-    long long bytes;   /* the weight files' sizes */
-    time_t modified;   /* the newest weight file's modification time */
+    size_t params;      /* elements of every weight tensor */
+    long long bytes;    /* the weight files' sizes */
+    time_t modified;    /* the newest weight file's modification time */
     const char *format; /* "safetensors" (a folder) or "gguf" */
-    char digest[65];   /* 64 hex digits naming the weights as served */
+    char digest[65];    /* 64 hex digits naming the weights as served */
 } model_facts;
 
 static pthread_mutex_t facts_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -102,8 +102,9 @@ static void read_facts(const mnemo_request *r, model_facts *f) {
      * 64 hex digits of a hash of the weight files' names, sizes and times
      * and the precision: the same while the served weights are. */
     for (int i = 0; i < 4; i++)
-        snprintf(f->digest + 16 * i, 17, "%016llx",
-                 (unsigned long long)mnemo__hash64(id, strlen(id), 0x6f6c6c616d61ULL + (uint64_t)i));
+        snprintf(
+            f->digest + 16 * i, 17, "%016llx",
+            (unsigned long long)mnemo__hash64(id, strlen(id), 0x6f6c6c616d61ULL + (uint64_t)i));
 }
 
 static const model_facts *model_facts_get(const mnemo_request *r) {
@@ -168,7 +169,8 @@ static void write_details(mnemo_jsonw *w, const mnemo_request *r, const model_fa
     human_number(f->params, size, sizeof size);
     MNEMO_JSONW_LIT(w, "{\"parent_model\":\"\",\"format\":");
     write_str(w, f->format);
-    MNEMO_JSONW_LIT(w, ",\"family\":\"" FAMILY "\",\"families\":[\"" FAMILY "\"],\"parameter_size\":");
+    MNEMO_JSONW_LIT(w,
+                    ",\"family\":\"" FAMILY "\",\"families\":[\"" FAMILY "\"],\"parameter_size\":");
     write_str(w, size);
     MNEMO_JSONW_LIT(w, ",\"quantization_level\":");
     write_str(w, quantization_level(mnemo_model_precision(mnemo__service_model(r->svc))));
@@ -228,7 +230,8 @@ void mnemo__route_ollama_show(mnemo_request *r) {
     json_t *model = json_object_get(root, param);
     if (!model || json_is_null(model)) {
         mnemo__reply_error(r, 400, "invalid_request_error", param, "missing_model",
-                           "'model' is required: the served model's name, '%s'", r->cfg->model_name);
+                           "'model' is required: the served model's name, '%s'",
+                           r->cfg->model_name);
         goto out;
     }
     if (mnemo__embed_check_model(r, model, param)) goto out;
@@ -237,11 +240,13 @@ void mnemo__route_ollama_show(mnemo_request *r) {
     mnemo_jsonw *w = &r->out;
     MNEMO_JSONW_LIT(w, "{\"license\":\"\",\"modelfile\":");
     char modelfile[400];
-    snprintf(modelfile, sizeof modelfile, "# the model mnemo serves\nFROM %s\n", r->cfg->model_name);
+    snprintf(modelfile, sizeof modelfile, "# the model mnemo serves\nFROM %s\n",
+             r->cfg->model_name);
     write_str(w, modelfile);
     MNEMO_JSONW_LIT(w, ",\"parameters\":\"\",\"template\":\"\",\"details\":");
     write_details(w, r, f);
-    MNEMO_JSONW_LIT(w, ",\"model_info\":{\"general.architecture\":\"" FAMILY "\",\"general.basename\":");
+    MNEMO_JSONW_LIT(w, ",\"model_info\":{\"general.architecture\":\"" FAMILY
+                       "\",\"general.basename\":");
     write_str(w, r->cfg->model_name);
     MNEMO_JSONW_LIT(w, ",\"general.parameter_count\":");
     mnemo__jsonw_int(w, (long long)f->params);
@@ -250,7 +255,8 @@ void mnemo__route_ollama_show(mnemo_request *r) {
     MNEMO_JSONW_LIT(w, ",\"" FAMILY ".embedding_length\":");
     mnemo__jsonw_int(w, (long long)mnemo_model_dim(m));
     /* llama.cpp's pooling type 1: mean, as the model's 1_Pooling */
-    MNEMO_JSONW_LIT(w, ",\"" FAMILY ".pooling_type\":1},\"capabilities\":[\"embedding\"],\"modified_at\":");
+    MNEMO_JSONW_LIT(w, ",\"" FAMILY
+                       ".pooling_type\":1},\"capabilities\":[\"embedding\"],\"modified_at\":");
     write_time(w, f->modified);
     mnemo__jsonw_char(w, '}');
     r->status = 200;
@@ -263,8 +269,9 @@ out:
 static int check_ignored(mnemo_request *r, json_t *root) {
     json_t *options = json_object_get(root, "options"), *keep = json_object_get(root, "keep_alive");
     if (options && !json_is_null(options) && !json_is_object(options)) {
-        mnemo__reply_error(r, 400, "invalid_request_error", "options", "invalid_type",
-                           "'options' must be an object (Ollama's runtime options; mnemo ignores them)");
+        mnemo__reply_error(
+            r, 400, "invalid_request_error", "options", "invalid_type",
+            "'options' must be an object (Ollama's runtime options; mnemo ignores them)");
         return -1;
     }
     if (keep && !json_is_null(keep) && !json_is_string(keep) && !json_is_number(keep)) {
@@ -287,7 +294,8 @@ void mnemo__route_ollama_embeddings(mnemo_request *r) {
         mnemo__reply_error(r, 400, "invalid_request_error", "prompt",
                            missing ? "missing_input" : "invalid_input",
                            "'prompt' %s: the one text to embed (POST /api/embed takes several, "
-                           "as 'input')", missing ? "is required" : "must be a string");
+                           "as 'input')",
+                           missing ? "is required" : "must be a string");
         goto out;
     }
     if (json_string_length(prompt) == 0) {

@@ -21,12 +21,14 @@ static void write_usage(mnemo_jsonw *w, size_t tokens) {
  * prompt, truncate, input). 0, or -1 after replying. */
 static int parse_common(mnemo_request *r, json_t *root, bool allow_ids, mnemo_embed_call *c) {
     return mnemo__embed_check_model(r, json_object_get(root, "model"), "model") ||
-                   mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", c) ||
+                   mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions",
+                                          c) ||
                    mnemo__embed_parse_prompt(r, json_object_get(root, "task"), "task",
                                              json_object_get(root, "prompt"), "prompt", c) ||
                    mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate",
                                            &c->truncate) ||
-                   mnemo__embed_parse_input(r, json_object_get(root, "input"), "input", allow_ids, c)
+                   mnemo__embed_parse_input(r, json_object_get(root, "input"), "input", allow_ids,
+                                            c)
                ? -1
                : 0;
 }
@@ -42,9 +44,7 @@ void mnemo__route_openai_embeddings(mnemo_request *r) {
                            "'user' must be a string");
         goto out;
     }
-    if (mnemo__embed_parse_encodings(r, root, &c) ||
-        parse_common(r, root, true, &c))
-        goto out;
+    if (mnemo__embed_parse_encodings(r, root, &c) || parse_common(r, root, true, &c)) goto out;
     const char *accept = mnemo__request_header(r, "Accept");
     if (accept && strstr(accept, "application/x-ndjson")) {
         /* one line per embedding as its pass finishes; the stream owns root and c now */

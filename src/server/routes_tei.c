@@ -19,10 +19,11 @@ static int parse_direction(mnemo_request *r, json_t *dir, mnemo_embed_call *c) {
     bool right = json_is_string(dir) && !strcasecmp(json_string_value(dir), "right");
     c->truncate_left = json_is_string(dir) && !strcasecmp(json_string_value(dir), "left");
     if (dir && !json_is_null(dir) && !right && !c->truncate_left) {
-        mnemo__reply_error(r, 400, "invalid_request_error", "truncation_direction", "invalid_input",
-                           "'truncation_direction' must be \"Right\" (the default: the first tokens "
-                           "and <eos>, as sentence-transformers) or \"Left\" (<bos> and the last "
-                           "tokens)");
+        mnemo__reply_error(
+            r, 400, "invalid_request_error", "truncation_direction", "invalid_input",
+            "'truncation_direction' must be \"Right\" (the default: the first tokens "
+            "and <eos>, as sentence-transformers) or \"Left\" (<bos> and the last "
+            "tokens)");
         return -1;
     }
     return 0;
@@ -31,10 +32,12 @@ static int parse_direction(mnemo_request *r, json_t *dir, mnemo_embed_call *c) {
 /* The fields of an /embed body into the call. 0, or -1 after replying. */
 static int parse_embed(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
     return parse_direction(r, json_object_get(root, "truncation_direction"), c) ||
-                   mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions", c) ||
+                   mnemo__embed_parse_dim(r, json_object_get(root, "dimensions"), "dimensions",
+                                          c) ||
                    mnemo__embed_parse_prompt(r, json_object_get(root, "prompt_name"), "prompt_name",
                                              json_object_get(root, "prompt"), "prompt", c) ||
-                   mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate", &c->truncate) ||
+                   mnemo__embed_parse_bool(r, json_object_get(root, "truncate"), "truncate",
+                                           &c->truncate) ||
                    mnemo__embed_parse_bool(r, json_object_get(root, "normalize"), "normalize",
                                            &c->normalize) ||
                    mnemo__embed_parse_encodings(r, root, c) ||
@@ -72,9 +75,10 @@ static json_t *similarity_texts(mnemo_request *r, json_t *inputs) {
     json_t *source = json_object_get(inputs, "source_sentence");
     json_t *sentences = json_object_get(inputs, "sentences");
     if (!json_is_object(inputs) || !json_is_string(source) || !json_is_array(sentences)) {
-        mnemo__reply_error(r, 400, "invalid_request_error", "inputs", "invalid_input",
-                           "'inputs' must be {\"source_sentence\": a string, \"sentences\": an array "
-                           "of strings}");
+        mnemo__reply_error(
+            r, 400, "invalid_request_error", "inputs", "invalid_input",
+            "'inputs' must be {\"source_sentence\": a string, \"sentences\": an array "
+            "of strings}");
         return NULL;
     }
     if (json_array_size(sentences) == 0) {
@@ -84,8 +88,9 @@ static json_t *similarity_texts(mnemo_request *r, json_t *inputs) {
         return NULL;
     }
     if (json_string_length(source) == 0) {
-        mnemo__reply_error(r, 400, "invalid_request_error", "inputs.source_sentence", "empty_input",
-                           "'inputs.source_sentence' is an empty string: every sentence needs text");
+        mnemo__reply_error(
+            r, 400, "invalid_request_error", "inputs.source_sentence", "empty_input",
+            "'inputs.source_sentence' is an empty string: every sentence needs text");
         return NULL;
     }
     size_t i;
@@ -123,14 +128,16 @@ static void similarity(mnemo_request *r, json_t *root) {
     }
     if (json_is_object(params) &&
         (parse_direction(r, json_object_get(params, "truncation_direction"), &c) ||
-         mnemo__embed_parse_prompt(r, json_object_get(params, "prompt_name"), "parameters.prompt_name",
-                                   json_object_get(params, "prompt"), "parameters.prompt", &c) ||
+         mnemo__embed_parse_prompt(r, json_object_get(params, "prompt_name"),
+                                   "parameters.prompt_name", json_object_get(params, "prompt"),
+                                   "parameters.prompt", &c) ||
          mnemo__embed_parse_bool(r, json_object_get(params, "truncate"), "parameters.truncate",
                                  &c.truncate)))
         goto out;
     texts = similarity_texts(r, json_object_get(root, "inputs"));
     /* the limits (--max-inputs, --max-input-chars) count the source sentence as input 0 */
-    if (!texts || mnemo__embed_parse_input(r, texts, "inputs", false, &c) || mnemo__embed_run(r, &c))
+    if (!texts || mnemo__embed_parse_input(r, texts, "inputs", false, &c) ||
+        mnemo__embed_run(r, &c))
         goto out;
     mnemo_jsonw *w = &r->out;
     const float *a = c.vectors;
@@ -163,8 +170,10 @@ void mnemo__route_tei_root(mnemo_request *r) {
     json_t *root = mnemo__request_json(r);
     if (!root) return;
     json_t *inputs = json_object_get(root, "inputs");
-    if (json_is_object(inputs)) similarity(r, root);
-    else embed(r, root);
+    if (json_is_object(inputs))
+        similarity(r, root);
+    else
+        embed(r, root);
 }
 
 /* No per-token vectors for now (docs/http.md, "TEI routes"). The body is
@@ -197,7 +206,8 @@ static void write_token(mnemo_jsonw *w, const mnemo_tokenizer *tok, int32_t id, 
     bool special = mnemo_tokenizer_is_special(tok, id) != 0;
     size_t bytes = 0; /* its length in the text: "▁" is one space, "<0xNN>" one byte */
     if (!special && piece) {
-        if (plen == 6 && !strncmp(piece, "<0x", 3) && piece[5] == '>') bytes = 1;
+        if (plen == 6 && !strncmp(piece, "<0x", 3) && piece[5] == '>')
+            bytes = 1;
         else
             for (size_t i = 0; i < plen; i++)
                 if (i + 2 < plen && !memcmp(piece + i, "\xe2\x96\x81", 3)) {
@@ -211,7 +221,8 @@ static void write_token(mnemo_jsonw *w, const mnemo_tokenizer *tok, int32_t id, 
     mnemo__jsonw_int(w, id);
     MNEMO_JSONW_LIT(w, ",\"text\":");
     mnemo__jsonw_string(w, piece ? piece : "", piece ? plen : 0);
-    if (special) MNEMO_JSONW_LIT(w, ",\"special\":true,\"start\":0,\"stop\":0}");
+    if (special)
+        MNEMO_JSONW_LIT(w, ",\"special\":true,\"start\":0,\"stop\":0}");
     else {
         MNEMO_JSONW_LIT(w, ",\"special\":false,\"start\":");
         mnemo__jsonw_int(w, (long long)*offset);
@@ -230,8 +241,8 @@ void mnemo__route_tei_tokenize(mnemo_request *r) {
     bool add_special = true;
     char *joined = NULL;
     int32_t *ids = NULL;
-    if (mnemo__embed_parse_bool(r, json_object_get(root, "add_special_tokens"), "add_special_tokens",
-                                &add_special) ||
+    if (mnemo__embed_parse_bool(r, json_object_get(root, "add_special_tokens"),
+                                "add_special_tokens", &add_special) ||
         mnemo__embed_parse_prompt(r, json_object_get(root, "prompt_name"), "prompt_name",
                                   json_object_get(root, "prompt"), "prompt", &c) ||
         mnemo__embed_parse_input(r, json_object_get(root, "inputs"), "inputs", false, &c))
@@ -292,12 +303,14 @@ void mnemo__route_tei_decode(mnemo_request *r) {
     if (mnemo__embed_parse_bool(r, json_object_get(root, "skip_special_tokens"),
                                 "skip_special_tokens", &skip))
         goto out;
-    bool nested = json_is_array(ids) && json_array_size(ids) && json_is_array(json_array_get(ids, 0));
+    bool nested =
+        json_is_array(ids) && json_array_size(ids) && json_is_array(json_array_get(ids, 0));
     size_t n = nested ? json_array_size(ids) : 1;
     if (!json_is_array(ids) || n > r->cfg->max_inputs) {
         mnemo__reply_error(r, 400, "invalid_request_error", "ids", "invalid_input",
                            "'ids' must be an array of token ids or of such arrays (at most %zu, "
-                           "--max-inputs)", r->cfg->max_inputs);
+                           "--max-inputs)",
+                           r->cfg->max_inputs);
         goto out;
     }
     const mnemo_tokenizer *tok = mnemo_model_tokenizer(mnemo__service_model(r->svc));
@@ -317,7 +330,8 @@ void mnemo__route_tei_decode(mnemo_request *r) {
             json_int_t v = json_is_integer(x) ? json_integer_value(x) : -1;
             if (!json_is_integer(x) || v < 0 || v > INT32_MAX) {
                 mnemo__reply_error(r, 400, "invalid_request_error", "ids", "invalid_input",
-                                   "ids[%zu][%zu] is not a token id (a non-negative integer)", i, j);
+                                   "ids[%zu][%zu] is not a token id (a non-negative integer)", i,
+                                   j);
                 goto out;
             }
             buf[j] = (int32_t)v;
@@ -332,8 +346,8 @@ void mnemo__route_tei_decode(mnemo_request *r) {
         mnemo_error err;
         if (mnemo_tokenizer_decode(tok, buf, k, skip ? MNEMO_DECODE_SKIP_SPECIAL : 0, &text, &len,
                                    &err)) {
-            mnemo__reply_error(r, 400, "invalid_request_error", "ids", "invalid_input", "ids[%zu]: %s",
-                               i, err.message);
+            mnemo__reply_error(r, 400, "invalid_request_error", "ids", "invalid_input",
+                               "ids[%zu]: %s", i, err.message);
             goto out;
         }
         if (i) mnemo__jsonw_char(w, ',');
@@ -367,8 +381,9 @@ void mnemo__route_tei_info(mnemo_request *r) {
     mnemo__jsonw_int(w, (long long)cfg->max_inputs);
     MNEMO_JSONW_LIT(w, ",\"auto_truncate\":true,\"tokenization_workers\":");
     mnemo__jsonw_int(w, cfg->max_connections);
-    MNEMO_JSONW_LIT(w, ",\"version\":\"" MNEMO_VERSION_STRING "\",\"sha\":null,\"docker_label\":null,"
-                       "\"dimensions\":");
+    MNEMO_JSONW_LIT(w,
+                    ",\"version\":\"" MNEMO_VERSION_STRING "\",\"sha\":null,\"docker_label\":null,"
+                    "\"dimensions\":");
     mnemo__jsonw_int(w, (long long)mnemo_model_dim(m));
     MNEMO_JSONW_LIT(w, ",\"kernels\":");
     mnemo__jsonw_string(w, mnemo_model_kernels(m), strlen(mnemo_model_kernels(m)));

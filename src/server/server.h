@@ -30,9 +30,9 @@ typedef struct mnemo_server_config {
     const char *api_key, *api_key_file;
     long rate_rpm, rate_tpm;
     size_t max_batch_tokens; /* for /info */
-    double started; /* wall-clock seconds, for /v1/models "created" */
-    const char *model_path; /* --model: Ollama's /api/tags reads the weight files' sizes */
-    const char *backup_dir; /* --backup-dir: POST /v1/admin/backup writes there; NULL: off */
+    double started;          /* wall-clock seconds, for /v1/models "created" */
+    const char *model_path;  /* --model: Ollama's /api/tags reads the weight files' sizes */
+    const char *backup_dir;  /* --backup-dir: POST /v1/admin/backup writes there; NULL: off */
 } mnemo_server_config;
 
 typedef struct mnemo_server mnemo_server;
@@ -66,29 +66,36 @@ void mnemo__server_free(mnemo_server *s);
 /* ---------------------------------------------------- a request, for routes */
 
 /* MNEMO_API_MEM0: mem0's platform API (routes_mem0.c), errors {"detail"}. */
-typedef enum { MNEMO_API_OPENAI, MNEMO_API_TEI, MNEMO_API_OLLAMA, MNEMO_API_PLAIN, MNEMO_API_MEM0 } mnemo_api;
+typedef enum {
+    MNEMO_API_OPENAI,
+    MNEMO_API_TEI,
+    MNEMO_API_OLLAMA,
+    MNEMO_API_PLAIN,
+    MNEMO_API_MEM0
+} mnemo_api;
 
 struct mnemo_store;
 typedef struct mnemo_request {
     mnemo_server *srv;
     const mnemo_server_config *cfg;
-    mnemo_service *svc; /* NULL until the model is ready */
+    mnemo_service *svc;        /* NULL until the model is ready */
     struct mnemo_store *store; /* the memory store (--data-dir), NULL without one */
-    const char *method, *url; /* libmicrohttpd's, valid for the request */
+    const char *method, *url;  /* libmicrohttpd's, valid for the request */
     const char *route;
     mnemo_api api;
     void *conn; /* struct MHD_Connection */
     const char *body;
     size_t body_len;
     char id[48], client[64], who[80]; /* who: the rate-limit identity */
-    const struct mnemo_grant *grant; /* the key's, when keys are configured; NULL: no keys, all allowed */
+    const struct mnemo_grant
+        *grant; /* the key's, when keys are configured; NULL: no keys, all allowed */
     double t_start;
     /* the response */
     int status;
     mnemo_jsonw out;
     const char *content_type;
-    int retry_after;          /* > 0: a Retry-After header */
-    bool close_after;         /* Connection: close (a connection over a limit) */
+    int retry_after;           /* > 0: a Retry-After header */
+    bool close_after;          /* Connection: close (a connection over a limit) */
     const char *reject_reason; /* for metrics: why a request was refused */
     /* for Server-Timing, the log line and metrics */
     double t_queue, t_tokenize, t_inference;
@@ -151,14 +158,18 @@ void mnemo__route_websocket(mnemo_request *r);
 /* ------------------------------------------- the shared embedding request */
 
 typedef enum {
-    MNEMO_ENC_FLOAT, MNEMO_ENC_BASE64, MNEMO_ENC_INT8, MNEMO_ENC_UINT8, MNEMO_ENC_BINARY,
+    MNEMO_ENC_FLOAT,
+    MNEMO_ENC_BASE64,
+    MNEMO_ENC_INT8,
+    MNEMO_ENC_UINT8,
+    MNEMO_ENC_BINARY,
     MNEMO_ENC_UBINARY
 } mnemo_encoding;
 
 typedef struct mnemo_embed_call {
     mnemo_service_input *inputs;
     size_t n;
-    int64_t *id_store; /* backing of token-id inputs */
+    int64_t *id_store;                     /* backing of token-id inputs */
     const char *prompt_name, *prompt_text; /* borrowed from the request JSON */
     bool truncate, normalize, truncate_left;
     size_t width, dim; /* dim: 1..width */
@@ -176,13 +187,15 @@ int mnemo__embed_parse_dim(mnemo_request *r, json_t *v, const char *param, mnemo
 int mnemo__embed_parse_prompt(mnemo_request *r, json_t *name, const char *name_param, json_t *text,
                               const char *text_param, mnemo_embed_call *c);
 int mnemo__embed_parse_bool(mnemo_request *r, json_t *v, const char *param, bool *out);
-int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param, mnemo_embed_call *c);
+int mnemo__embed_parse_encoding(mnemo_request *r, json_t *v, const char *param,
+                                mnemo_embed_call *c);
 /* `embedding_types` (one type) if given, else `encoding_format`. */
 int mnemo__embed_parse_encodings(mnemo_request *r, json_t *root, mnemo_embed_call *c);
 /* Runs the call through the service; maps its errors to HTTP statuses. */
 int mnemo__embed_run(mnemo_request *r, mnemo_embed_call *c);
 /* Replies with the HTTP status and message for a service error `rc`. */
-void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc, const mnemo_error *err);
+void mnemo__embed_report(mnemo_request *r, const mnemo_embed_call *c, int rc,
+                         const mnemo_error *err);
 /* Streams the call as NDJSON (Accept: application/x-ndjson): one line
  * {"object":"embedding","index","embedding"} per input as soon as its pass
  * is done (cache hits first), then {"object":"usage","model","usage"}; an
@@ -202,7 +215,12 @@ typedef struct mnemo_auth mnemo_auth;
 /* Roles, each allowing what the ones below it do: embed (the embedding
  * routes), read (memories: search, get, list, count, history), write (add,
  * update, delete), admin (backups). */
-typedef enum { MNEMO_ROLE_EMBED = 1, MNEMO_ROLE_READ, MNEMO_ROLE_WRITE, MNEMO_ROLE_ADMIN } mnemo_role;
+typedef enum {
+    MNEMO_ROLE_EMBED = 1,
+    MNEMO_ROLE_READ,
+    MNEMO_ROLE_WRITE,
+    MNEMO_ROLE_ADMIN
+} mnemo_role;
 /* What one key may do: its name (logs, metrics and messages name a key by
  * it, never by the key), role and namespaces, as the store checks them. */
 typedef struct mnemo_grant {
@@ -214,8 +232,8 @@ const char *mnemo__role_name(mnemo_role r);
 /* --api-key (every namespace, admin) and --api-key-file, whose lines are
  * KEY [name=NAME] [namespaces=NS[,NS...]|*] [role=embed|read|write|admin]
  * (a plain KEY: every namespace, admin). */
-int mnemo__auth_create(const char *key, const char *key_file, long rpm, long tpm,
-                       mnemo_auth **out, mnemo_error *err);
+int mnemo__auth_create(const char *key, const char *key_file, long rpm, long tpm, mnemo_auth **out,
+                       mnemo_error *err);
 /* Reads --api-key-file again (SIGHUP): the new keys answer from the next
  * request on; on an error the keys in force stay, and err says why. Grants
  * handed out before stay valid until mnemo__auth_free. */
@@ -237,7 +255,8 @@ void mnemo__rate_charge(mnemo_auth *a, const char *who, size_t tokens, double no
 typedef struct mnemo_conn_gate mnemo_conn_gate;
 typedef struct mnemo_conn_ticket mnemo_conn_ticket;
 struct sockaddr;
-int mnemo__conn_gate_create(unsigned max_total, unsigned max_per_ip, mnemo_conn_gate **out, mnemo_error *err);
+int mnemo__conn_gate_create(unsigned max_total, unsigned max_per_ip, mnemo_conn_gate **out,
+                            mnemo_error *err);
 void mnemo__conn_gate_free(mnemo_conn_gate *g);
 /* A connection from addr starts; NULL only when out of memory (then it is
  * treated as admitted). Hand the ticket to _leave when it closes. */
@@ -270,7 +289,7 @@ typedef struct mnemo_metrics_gauges {
     double model_load_seconds;
     mnemo_batcher_stats queue;
     mnemo_cache_stats cache;
-    mnemo_redis_stats redis; /* enabled false without --cache-redis: not rendered */
+    mnemo_redis_stats redis;     /* enabled false without --cache-redis: not rendered */
     mnemo_cache_file_stats file; /* enabled false without --cache-file: not rendered */
 } mnemo_metrics_gauges;
 /* The Prometheus text exposition (version 0.0.4) of everything. */

@@ -99,7 +99,8 @@ int mnemo__embed_stream(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
     size_t width = c->width;
     stream *st = mnemo__calloc(1, sizeof *st);
     float *vectors = mnemo__malloc_array(c->n, width * sizeof(float));
-    size_t *n_tokens = mnemo__calloc(c->n, sizeof *n_tokens), *done = mnemo__calloc(c->n, sizeof *done);
+    size_t *n_tokens = mnemo__calloc(c->n, sizeof *n_tokens),
+           *done = mnemo__calloc(c->n, sizeof *done);
     if (!st || !vectors || !n_tokens || !done) {
         mnemo__free(st);
         mnemo__free(vectors);
@@ -113,12 +114,15 @@ int mnemo__embed_stream(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
     st->c.vectors = st->c.res.vectors = vectors;
     st->c.n_tokens = st->c.res.n_tokens = n_tokens;
     st->done = done;
-    st->q = (mnemo_service_request){.inputs = st->c.inputs, .n = st->c.n,
+    st->q = (mnemo_service_request){.inputs = st->c.inputs,
+                                    .n = st->c.n,
                                     .prompt_name = st->c.prompt_name,
-                                    .prompt_text = st->c.prompt_text, .no_truncate = !st->c.truncate,
+                                    .prompt_text = st->c.prompt_text,
+                                    .no_truncate = !st->c.truncate,
                                     .truncate_left = st->c.truncate_left,
                                     .deadline = r->t_start + r->cfg->timeout,
-                                    .gone = mnemo__request_gone, .gone_arg = r};
+                                    .gone = mnemo__request_gone,
+                                    .gone_arg = r};
     mnemo_error err;
     int rc = mnemo__service_begin(r->svc, &st->q, &st->c.res, &st->call, &err);
     r->embedded = true;
@@ -134,8 +138,8 @@ int mnemo__embed_stream(mnemo_request *r, json_t *root, mnemo_embed_call *c) {
     }
     r->t_tokenize = st->c.res.tokenize;
     r->tokens = st->c.res.total_tokens;
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
-                                                                  reader, st, stream_free);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, st, stream_free);
     if (!resp) {
         stream_free(st); /* frees root and the call's parts: the caller must not */
         memset(c, 0, sizeof *c);

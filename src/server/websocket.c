@@ -74,8 +74,9 @@ static bool handle_message(ws *w) {
     mnemo_auth *auth = mnemo__server_auth(r.srv);
     if (!mnemo__rate_admit(auth, r.who, r.t_start, &wait)) {
         r.retry_after = wait;
-        mnemo__reply_error(&r, 429, "rate_limit_error", NULL, "rate_limit_exceeded",
-                           "rate limit reached (--rate-limit-rpm / --rate-limit-tpm): retry in %d s", wait);
+        mnemo__reply_error(
+            &r, 429, "rate_limit_error", NULL, "rate_limit_exceeded",
+            "rate limit reached (--rate-limit-rpm / --rate-limit-tpm): retry in %d s", wait);
     } else {
         mnemo__route_openai_embeddings(&r);
         if (r.tokens) mnemo__rate_charge(auth, r.who, r.tokens, mnemo__now());
@@ -110,20 +111,11 @@ static bool process_frames(ws *w, size_t max_message) {
         const char *why = "";
         bool keep = true;
         switch (mnemo__ws_take_frame(&w->msg, &f, p, max_message, &code, &why)) {
-        case MNEMO_WS_TEXT:
-            keep = handle_message(w);
-            break;
-        case MNEMO_WS_PING:
-            keep = send_frame(w->fd, 0xA, p, f.payload_len);
-            break;
-        case MNEMO_WS_CLOSE:
-            send_frame(w->fd, 0x8, p, f.payload_len >= 2 ? 2 : 0);
-            return false;
-        case MNEMO_WS_ERROR:
-            send_close(w->fd, code, why);
-            return false;
-        default:
-            break;
+        case MNEMO_WS_TEXT: keep = handle_message(w); break;
+        case MNEMO_WS_PING: keep = send_frame(w->fd, 0xA, p, f.payload_len); break;
+        case MNEMO_WS_CLOSE: send_frame(w->fd, 0x8, p, f.payload_len >= 2 ? 2 : 0); return false;
+        case MNEMO_WS_ERROR: send_close(w->fd, code, why); return false;
+        default: break;
         }
         memmove(w->buf, w->buf + f.size, w->len - f.size);
         w->len -= f.size;
@@ -144,7 +136,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
             memcpy(w->buf, extra, extra_n);
             w->len = w->cap = extra_n;
             alive = process_frames(w, max_message);
-        } else alive = false;
+        } else
+            alive = false;
     }
     double idle_until = mnemo__now() + 4.0 * cfg->connection_timeout;
     while (alive) {
@@ -200,9 +193,10 @@ void mnemo__route_websocket(mnemo_request *r) {
     const char *key = mnemo__request_header(r, "Sec-WebSocket-Key");
     if (!header_has(r, "Upgrade", "websocket") || !header_has(r, "Connection", "upgrade") || !key ||
         strlen(key) != 24) {
-        mnemo__reply_error(r, 400, "invalid_request_error", NULL, "not_websocket",
-                           "this route is a WebSocket (RFC 6455): send Upgrade: websocket, "
-                           "Connection: Upgrade, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key");
+        mnemo__reply_error(
+            r, 400, "invalid_request_error", NULL, "not_websocket",
+            "this route is a WebSocket (RFC 6455): send Upgrade: websocket, "
+            "Connection: Upgrade, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key");
         return;
     }
     const char *version = mnemo__request_header(r, "Sec-WebSocket-Version");

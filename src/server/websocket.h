@@ -23,12 +23,12 @@ enum {
 
 typedef struct mnemo_ws_frame {
     bool fin;
-    int opcode;              /* 0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong, ... */
-    size_t payload_at;       /* offset of the payload (after the header and the mask) */
-    size_t payload_len;      /* at most max_message; at most 125 for a control frame */
-    size_t size;             /* the whole frame: payload_at + payload_len */
+    int opcode;         /* 0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong, ... */
+    size_t payload_at;  /* offset of the payload (after the header and the mask) */
+    size_t payload_len; /* at most max_message; at most 125 for a control frame */
+    size_t size;        /* the whole frame: payload_at + payload_len */
     uint8_t mask[4];
-    unsigned close_code;     /* MNEMO_WS_FAIL: 1002 protocol error, 1009 too big */
+    unsigned close_code; /* MNEMO_WS_FAIL: 1002 protocol error, 1009 too big */
     const char *close_reason;
 } mnemo_ws_frame;
 

@@ -78,12 +78,9 @@ int mnemo__ws_take_frame(mnemo_ws_message *m, const mnemo_ws_frame *f, const uin
         *close_code = 1003;
         *close_reason = "send requests as text messages (JSON)";
         return MNEMO_WS_ERROR;
-    case 0x8:
-        return MNEMO_WS_CLOSE;
-    case 0x9:
-        return MNEMO_WS_PING;
-    case 0xA:
-        return MNEMO_WS_NONE;
+    case 0x8: return MNEMO_WS_CLOSE;
+    case 0x9: return MNEMO_WS_PING;
+    case 0xA: return MNEMO_WS_NONE;
     default:
         *close_code = 1002;
         *close_reason = "unknown opcode";

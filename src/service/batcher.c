@@ -27,7 +27,7 @@ typedef struct item {
     struct item *hnext;         /* dedup chain, while waiting or running */
     uint64_t hash, owner;       /* owner: serial of the job that queued it */
     double enqueued;
-    sub *subs;                  /* the jobs waiting for it */
+    sub *subs; /* the jobs waiting for it */
     bool running;
     size_t len;
     int32_t ids[];
@@ -89,10 +89,14 @@ static void cond_init_monotonic(pthread_cond_t *c) {
 }
 
 static void queue_unlink(mnemo_batcher *b, item *it) {
-    if (it->qprev) it->qprev->qnext = it->qnext;
-    else b->qhead = it->qnext;
-    if (it->qnext) it->qnext->qprev = it->qprev;
-    else b->qtail = it->qprev;
+    if (it->qprev)
+        it->qprev->qnext = it->qnext;
+    else
+        b->qhead = it->qnext;
+    if (it->qnext)
+        it->qnext->qprev = it->qprev;
+    else
+        b->qtail = it->qprev;
     it->qprev = it->qnext = NULL;
     b->queued_seqs--;
     b->queued_tokens -= it->len;
@@ -124,8 +128,8 @@ static void *worker_main(void *arg) {
         size_t n = 0, tokens = 0, n_owners = 0;
         /* Pass 1: the oldest sequence of each job; pass 2: arrival order. */
         for (int pass = 0; pass < 2; pass++) {
-            for (item *it = b->qhead, *next; it && n < b->max_seqs && tokens < b->o.max_batch_tokens;
-                 it = next) {
+            for (item *it = b->qhead, *next;
+                 it && n < b->max_seqs && tokens < b->o.max_batch_tokens; it = next) {
                 next = it->qnext;
                 if (tokens + it->len > b->o.max_batch_tokens) continue;
                 if (pass == 0) {
@@ -194,9 +198,11 @@ static void free_buffers(mnemo_batcher *b) {
     mnemo__free(b);
 }
 
-int mnemo__batcher_create(const mnemo_batcher_options *opts, mnemo_batcher **out, mnemo_error *err) {
+int mnemo__batcher_create(const mnemo_batcher_options *opts, mnemo_batcher **out,
+                          mnemo_error *err) {
     if (!opts->run || !opts->width || !opts->max_batch_tokens)
-        return mnemo__fail(err, MNEMO_EINVAL, "batcher: run, width and max_batch_tokens are needed");
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "batcher: run, width and max_batch_tokens are needed");
     mnemo_batcher *b = mnemo__calloc(1, sizeof *b);
     if (!b) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     b->o = *opts;
@@ -269,8 +275,9 @@ int mnemo__batcher_submit(mnemo_batcher *b, const int32_t *const *ids, const siz
     size_t need = 0;
     for (size_t i = 0; i < n; i++) {
         if (!lens[i] || lens[i] > b->o.max_batch_tokens)
-            return mnemo__fail(err, MNEMO_EINVAL, "sequence %zu has %zu tokens; a pass takes 1..%zu",
-                               i, lens[i], b->o.max_batch_tokens);
+            return mnemo__fail(err, MNEMO_EINVAL,
+                               "sequence %zu has %zu tokens; a pass takes 1..%zu", i, lens[i],
+                               b->o.max_batch_tokens);
         need += lens[i];
     }
     size_t bytes;
@@ -296,7 +303,8 @@ int mnemo__batcher_submit(mnemo_batcher *b, const int32_t *const *ids, const siz
     for (size_t i = 0; i < n; i++) hashes[i] = mnemo__hash64(ids[i], lens[i] * sizeof(int32_t), 7);
     pthread_mutex_lock(&b->mu);
     int rc = MNEMO_OK;
-    if (b->stop) rc = mnemo__fail(err, MNEMO_ECANCELED, "the server is shutting down");
+    if (b->stop)
+        rc = mnemo__fail(err, MNEMO_ECANCELED, "the server is shutting down");
     else if (b->o.max_queue_tokens && b->queued_tokens > 0 &&
              b->queued_tokens + need > b->o.max_queue_tokens)
         rc = mnemo__fail(err, MNEMO_EBUSY,
@@ -321,8 +329,10 @@ int mnemo__batcher_submit(mnemo_batcher *b, const int32_t *const *ids, const siz
             it->hnext = b->dedup[it->hash & (DEDUP_BUCKETS - 1)];
             b->dedup[it->hash & (DEDUP_BUCKETS - 1)] = it;
             it->qprev = b->qtail;
-            if (b->qtail) b->qtail->qnext = it;
-            else b->qhead = it;
+            if (b->qtail)
+                b->qtail->qnext = it;
+            else
+                b->qhead = it;
             b->qtail = it;
             b->queued_seqs++;
             b->queued_tokens += it->len;
@@ -373,7 +383,8 @@ static int finish_job(mnemo_batcher *b, mnemo_batch_job *j, int rc, mnemo_batch_
     if (timing) {
         timing->started = j->started;
         timing->queue = j->started ? j->first_start - j->submitted : mnemo__now() - j->submitted;
-        timing->inference = j->started && j->last_done > j->first_start ? j->last_done - j->first_start : 0;
+        timing->inference =
+            j->started && j->last_done > j->first_start ? j->last_done - j->first_start : 0;
     }
     b->waiting_jobs--;
     return rc;

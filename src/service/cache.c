@@ -13,12 +13,12 @@ typedef struct entry {
     struct entry *hnext;       /* hash chain */
     struct entry *prev, *next; /* LRU list: head = most recent */
     uint64_t hash;
-    double stored, used;       /* put, and last get or put (the caller's clock) */
-    uint32_t hits;             /* gets answered, kept across restarts by the cache file */
-    bool warm;                 /* loaded from the cache file */
+    double stored, used; /* put, and last get or put (the caller's clock) */
+    uint32_t hits;       /* gets answered, kept across restarts by the cache file */
+    bool warm;           /* loaded from the cache file */
     size_t n_tokens, key_len, bytes;
-    float *vec;                /* width floats, right after the struct */
-    unsigned char key[];       /* pieces as (u64 length, bytes)... */
+    float *vec;          /* width floats, right after the struct */
+    unsigned char key[]; /* pieces as (u64 length, bytes)... */
 } entry;
 
 struct mnemo_cache {
@@ -102,10 +102,14 @@ static bool key_equal(const entry *e, const mnemo_piece *key, size_t n) {
 }
 
 static void lru_unlink(mnemo_cache *c, entry *e) {
-    if (e->prev) e->prev->next = e->next;
-    else c->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
     e->prev = e->next = NULL;
 }
 
@@ -250,8 +254,10 @@ int mnemo__cache_load(mnemo_cache *c, const mnemo_piece *key, size_t n_pieces, c
          * entry must not push out the ones loaded before it */
         e->prev = c->tail;
         e->next = NULL;
-        if (c->tail) c->tail->next = e;
-        else c->head = e;
+        if (c->tail)
+            c->tail->next = e;
+        else
+            c->head = e;
         c->tail = e;
         c->st.warm_loaded++;
     }
@@ -286,13 +292,18 @@ int mnemo__cache_snapshot(mnemo_cache *c, size_t skip_pieces, mnemo_cache_snapsh
                 break;
             }
             memcpy(&len, k, sizeof len);
-            if ((size_t)(end - k) - sizeof len < len) ok = false;
-            else k += sizeof len + len;
+            if ((size_t)(end - k) - sizeof len < len)
+                ok = false;
+            else
+                k += sizeof len + len;
         }
         if (!ok) continue;
-        out->items[out->n++] = (mnemo_cache_item){.key = k, .key_len = (size_t)(end - k),
-                                                  .n_tokens = e->n_tokens, .vec = e->vec,
-                                                  .hits = e->hits, .used = e->used};
+        out->items[out->n++] = (mnemo_cache_item){.key = k,
+                                                  .key_len = (size_t)(end - k),
+                                                  .n_tokens = e->n_tokens,
+                                                  .vec = e->vec,
+                                                  .hits = e->hits,
+                                                  .used = e->used};
     }
     c->pins++;
     out->version = c->st.inserts + c->st.hits + c->st.evictions + c->st.expirations;

@@ -106,7 +106,8 @@ int mnemo__cache_file_open(const mnemo_cache_file_options *o, mnemo_cache *cache
 
 static void warn_ignored(mnemo_cache_file *f, const char *why) {
     char q[1024];
-    mnemo__log(MNEMO_LOG_WARN, "cache_file.ignored", "path=%s reason=%s action=rebuilt_at_next_write",
+    mnemo__log(MNEMO_LOG_WARN, "cache_file.ignored",
+               "path=%s reason=%s action=rebuilt_at_next_write",
                mnemo__log_quote(q, sizeof q, f->path), why);
     pthread_mutex_lock(&f->mu);
     f->st.rejected++;
@@ -151,9 +152,11 @@ void mnemo__cache_file_load(mnemo_cache_file *f, double deadline, size_t *loaded
     char q[1024];
     struct stat sb;
     if (stat(f->path, &sb) != 0) {
-        if (errno != ENOENT) warn_ignored(f, strerror(errno));
-        else mnemo__log(MNEMO_LOG_INFO, "cache_file.absent", "path=%s",
-                        mnemo__log_quote(q, sizeof q, f->path));
+        if (errno != ENOENT)
+            warn_ignored(f, strerror(errno));
+        else
+            mnemo__log(MNEMO_LOG_INFO, "cache_file.absent", "path=%s",
+                       mnemo__log_quote(q, sizeof q, f->path));
         return;
     }
     if (!S_ISREG(sb.st_mode)) {
@@ -260,7 +263,8 @@ void mnemo__cache_file_load(mnemo_cache_file *f, double deadline, size_t *loaded
         pieces[0] = (mnemo_piece){f->model_id, strlen(f->model_id)};
         if (!parse_key(key, key_len, pieces + 1, &n_pieces)) goto bad_record;
         double age = isfinite(last) && last < wall ? wall - last : 0;
-        int rc = mnemo__cache_load(f->cache, pieces, n_pieces + 1, vec, n_tokens, hits, now - age, now);
+        int rc =
+            mnemo__cache_load(f->cache, pieces, n_pieces + 1, vec, n_tokens, hits, now - age, now);
         if (rc < 0) {
             stopped = "cache_full";
             break;
@@ -391,8 +395,8 @@ static int write_locked(mnemo_cache_file *f, mnemo_error *err) {
         char q[1024];
         mnemo__log(MNEMO_LOG_DEBUG, "cache_file.written",
                    "path=%s entries=%llu bytes=%zu snapshot_ms=%.2f write_ms=%.1f",
-                   mnemo__log_quote(q, sizeof q, f->path), (unsigned long long)count, total, snap_ms,
-                   (mnemo__now() - t0) * 1e3);
+                   mnemo__log_quote(q, sizeof q, f->path), (unsigned long long)count, total,
+                   snap_ms, (mnemo__now() - t0) * 1e3);
     }
 done:
     if (rc) {
@@ -423,7 +427,8 @@ static void write_logged(mnemo_cache_file *f) {
     if (rc) {
         char q[1024], m[1024];
         mnemo__log(MNEMO_LOG_WARN, "cache_file.write_failed", "path=%s error=%s",
-                   mnemo__log_quote(q, sizeof q, f->path), mnemo__log_quote(m, sizeof m, err.message));
+                   mnemo__log_quote(q, sizeof q, f->path),
+                   mnemo__log_quote(m, sizeof m, err.message));
     }
 }
 

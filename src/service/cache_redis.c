@@ -21,10 +21,10 @@
 #error "the Redis value format is written little-endian with memcpy: port pack/unpack first"
 #endif
 
-#define POOL_MAX 8          /* reader connections at most; more readers wait up to the timeout */
-#define BACKOFF_FIRST 0.1   /* seconds before the first reconnect attempt */
-#define BACKOFF_MAX 2.0     /* a Redis that stays down is probed this often */
-#define WRITE_BATCH 64      /* SETs per pipelined round trip */
+#define POOL_MAX 8        /* reader connections at most; more readers wait up to the timeout */
+#define BACKOFF_FIRST 0.1 /* seconds before the first reconnect attempt */
+#define BACKOFF_MAX 2.0   /* a Redis that stays down is probed this often */
+#define WRITE_BATCH 64    /* SETs per pipelined round trip */
 #define HEADER_BYTES 32
 #define VALUE_MAGIC "MNEV"
 #define VALUE_VERSION 1
@@ -51,14 +51,14 @@ struct mnemo_redis {
     char *fingerprint;
     uint64_t model_hash;
     pthread_mutex_t mu;
-    pthread_cond_t wake;      /* the writer: work, stop or a reconnect due */
-    pthread_cond_t returned;  /* readers: a pooled connection came back */
+    pthread_cond_t wake;     /* the writer: work, stop or a reconnect due */
+    pthread_cond_t returned; /* readers: a pooled connection came back */
     conn idle[POOL_MAX];
     size_t n_idle, n_open;
     unsigned generation;
     bool down, stop;
     double retry_at, backoff;
-    write_item **queue;       /* ring */
+    write_item **queue; /* ring */
     size_t q_head, q_len;
     pthread_t writer;
     bool writer_started;
@@ -69,7 +69,8 @@ static double seconds_bounds[MNEMO_REDIS_N_BOUNDS] = MNEMO_REDIS_SECONDS_BOUNDS;
 
 static void log_redis(mnemo_log_level level, const char *event, const char *what, const char *why) {
     char buf[256];
-    mnemo__log(level, event, "what=%s error=%s", what, mnemo__log_quote(buf, sizeof buf, why ? why : "-"));
+    mnemo__log(level, event, "what=%s error=%s", what,
+               mnemo__log_quote(buf, sizeof buf, why ? why : "-"));
 }
 
 /* A connection, authenticated and on its database; NULL (and *why) if not. */
@@ -154,7 +155,8 @@ static void key_write(const mnemo_redis *r, const mnemo_piece *key, size_t n, un
 /* MNEMO_REDIS_PREFIX + 32 hex digits of two independently seeded hashes. */
 #define KEY_NAME_LEN (sizeof MNEMO_REDIS_PREFIX - 1 + 32)
 static void key_name(const unsigned char *kb, size_t n, char out[KEY_NAME_LEN + 1]) {
-    uint64_t a = mnemo__hash64(kb, n, 0x6d6e656d6f726431ULL), b = mnemo__hash64(kb, n, 0x9e3779b97f4a7c15ULL);
+    uint64_t a = mnemo__hash64(kb, n, 0x6d6e656d6f726431ULL),
+             b = mnemo__hash64(kb, n, 0x9e3779b97f4a7c15ULL);
     snprintf(out, KEY_NAME_LEN + 1, MNEMO_REDIS_PREFIX "%016llx%016llx", (unsigned long long)a,
              (unsigned long long)b);
 }
@@ -169,8 +171,8 @@ static uint32_t value_checksum(const unsigned char *header, const unsigned char 
 }
 
 /* header: magic[4] version:u16 dtype:u16 dim:u32 tokens:u32 model:u64 keylen:u32 checksum:u32 */
-static void value_write(const mnemo_redis *r, const unsigned char *kb, size_t klen, const float *vec,
-                        size_t n_tokens, unsigned char *out) {
+static void value_write(const mnemo_redis *r, const unsigned char *kb, size_t klen,
+                        const float *vec, size_t n_tokens, unsigned char *out) {
     uint16_t version = VALUE_VERSION, dtype = DTYPE_F32;
     uint32_t dim = (uint32_t)r->width, tokens = (uint32_t)n_tokens, kl = (uint32_t)klen;
     memcpy(out, VALUE_MAGIC, 4);
@@ -321,16 +323,20 @@ static void *writer_main(void *arg) {
         size_t ok = 0;
         bool sent = false, connected = true;
         if (!c && (c = connect_redis(r, why, sizeof why))) redisSetTimeout(c, r->write_tv);
-        if (!c) connected = false;
-        else sent = send_writes(r, c, items, n, &ok, why, sizeof why);
+        if (!c)
+            connected = false;
+        else
+            sent = send_writes(r, c, items, n, &ok, why, sizeof why);
         for (size_t i = 0; i < n; i++) mnemo__free(items[i]);
         pthread_mutex_lock(&r->mu);
         r->st.writes += ok;
         if (!sent) {
             if (c) redisFree(c);
             c = NULL;
-            if (connected) r->st.errors_set++;
-            else r->st.errors_connect++;
+            if (connected)
+                r->st.errors_set++;
+            else
+                r->st.errors_connect++;
             r->st.dropped += n - ok;
             mark_down(r, connected ? "set" : "connect", why);
         } else {
@@ -365,7 +371,8 @@ int mnemo__redis_open(const mnemo_redis_options *o, mnemo_redis **out, mnemo_err
     r->ttl = o->ttl;
     r->width = o->width;
     r->max_queue = o->max_queue ? o->max_queue : 4096;
-    r->fingerprint = mnemo__strndup(o->fingerprint ? o->fingerprint : "", strlen(o->fingerprint ? o->fingerprint : ""));
+    r->fingerprint = mnemo__strndup(o->fingerprint ? o->fingerprint : "",
+                                    strlen(o->fingerprint ? o->fingerprint : ""));
     r->queue = mnemo__calloc(r->max_queue, sizeof *r->queue);
     if (!r->fingerprint || !r->queue) {
         mnemo__redis_close(r);
@@ -394,7 +401,8 @@ int mnemo__redis_open(const mnemo_redis_options *o, mnemo_redis **out, mnemo_err
         r->down = true;
         r->backoff = BACKOFF_FIRST;
         r->retry_at = mnemo__now() + r->backoff;
-        log_redis(MNEMO_LOG_WARN, "redis.down", "open: serving without Redis, reconnecting in the background", why);
+        log_redis(MNEMO_LOG_WARN, "redis.down",
+                  "open: serving without Redis, reconnecting in the background", why);
     }
     if (pthread_create(&r->writer, NULL, writer_main, r)) {
         mnemo__redis_close(r);
@@ -565,7 +573,8 @@ void mnemo__redis_put(mnemo_redis *r, const mnemo_piece *key, size_t n_pieces, c
                       size_t n_tokens) {
     if (!r || n_tokens == 0 || n_tokens > UINT32_MAX) return;
     size_t klen = key_bytes(r, key, n_pieces), vlen, total;
-    if (klen > UINT32_MAX || !mnemo__add_size(HEADER_BYTES + klen, r->width * sizeof(float), &vlen) ||
+    if (klen > UINT32_MAX ||
+        !mnemo__add_size(HEADER_BYTES + klen, r->width * sizeof(float), &vlen) ||
         !mnemo__add_size(sizeof(write_item) + KEY_NAME_LEN + 1, vlen, &total) ||
         !mnemo__add_size(total, klen, &total))
         return;

@@ -12,8 +12,10 @@ static char *dup_range(const char *p, size_t n) { return mnemo__strndup(p, n); }
 
 /* %XX escapes, as URLs carry a password with '@' or ':' in it. */
 static int hex_digit(char ch) {
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
 }
 
 static char *dup_decoded(const char *p, size_t n) {
@@ -33,7 +35,8 @@ static char *dup_decoded(const char *p, size_t n) {
 }
 
 static int url_fail(mnemo_error *err, const char *url, const char *why) {
-    return mnemo__fail(err, MNEMO_EINVAL, "--cache-redis '%s': %s; expected "
+    return mnemo__fail(err, MNEMO_EINVAL,
+                       "--cache-redis '%s': %s; expected "
                        "redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:///PATH/redis.sock[?db=N]",
                        url, why);
 }
@@ -51,16 +54,19 @@ static bool parse_number(const char *p, size_t n, long lo, long hi, long *out) {
 }
 
 /* "[user]:password@" at the start of rest: split off into u. */
-static int parse_userinfo(const char *url, const char **rest, mnemo_redis_url *u, mnemo_error *err) {
+static int parse_userinfo(const char *url, const char **rest, mnemo_redis_url *u,
+                          mnemo_error *err) {
     const char *at = strchr(*rest, '@');
     const char *slash = strchr(*rest, '/');
     /* none, or an '@' that belongs to the path (unix:///a@b.sock, redis://h/0@) */
     if (!at || **rest == '/' || (slash && slash < at)) return MNEMO_OK;
     const char *colon = memchr(*rest, ':', (size_t)(at - *rest));
-    if (!colon) return url_fail(err, url, "the part before '@' must be ':PASSWORD' or 'USER:PASSWORD'");
+    if (!colon)
+        return url_fail(err, url, "the part before '@' must be ':PASSWORD' or 'USER:PASSWORD'");
     if (colon > *rest) u->user = dup_decoded(*rest, (size_t)(colon - *rest));
     u->password = dup_decoded(colon + 1, (size_t)(at - colon - 1));
-    if (!u->password || (colon > *rest && !u->user)) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    if (!u->password || (colon > *rest && !u->user))
+        return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     *rest = at + 1;
     return MNEMO_OK;
 }
@@ -72,7 +78,8 @@ int mnemo__redis_url_parse(const char *url, mnemo_redis_url *u, mnemo_error *err
     const char *rest;
     int rc;
     if (!strncmp(url, "rediss://", 9))
-        return url_fail(err, url, "TLS (rediss://) is not supported: use a unix socket or a TLS tunnel");
+        return url_fail(err, url,
+                        "TLS (rediss://) is not supported: use a unix socket or a TLS tunnel");
     if (!strncmp(url, "unix://", 7) || !strncmp(url, "redis+unix://", 13)) {
         rest = url + (url[0] == 'u' ? 7 : 13);
         if ((rc = parse_userinfo(url, &rest, u, err))) goto fail;
@@ -80,10 +87,12 @@ int mnemo__redis_url_parse(const char *url, mnemo_redis_url *u, mnemo_error *err
         size_t plen = q ? (size_t)(q - rest) : strlen(rest);
         /* "/" alone (unix:///?db=1 too) names a folder, not a socket */
         if (rest[0] != '/' || plen < 2) {
-            rc = url_fail(err, url, "a unix socket needs an absolute path (unix:///run/redis.sock)");
+            rc =
+                url_fail(err, url, "a unix socket needs an absolute path (unix:///run/redis.sock)");
             goto fail;
         }
-        if (q && (strncmp(q, "?db=", 4) || !parse_number(q + 4, strlen(q + 4), 0, 1L << 20, &u->db))) {
+        if (q &&
+            (strncmp(q, "?db=", 4) || !parse_number(q + 4, strlen(q + 4), 0, 1L << 20, &u->db))) {
             rc = url_fail(err, url, "the only query allowed is ?db=N (a database number)");
             goto fail;
         }
@@ -150,4 +159,3 @@ void mnemo__redis_url_free(mnemo_redis_url *u) {
     mnemo__free(u->password);
     memset(u, 0, sizeof *u);
 }
-

@@ -43,7 +43,8 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
     s->max_tokens = mnemo_model_max_tokens(model);
     const mnemo_tokenizer *tok = mnemo_model_tokenizer(model);
     s->vocab = mnemo_tokenizer_vocab_size(tok);
-    s->model_id = mnemo__strndup(o->model_id ? o->model_id : "", strlen(o->model_id ? o->model_id : ""));
+    s->model_id =
+        mnemo__strndup(o->model_id ? o->model_id : "", strlen(o->model_id ? o->model_id : ""));
     /* The special ids around a sequence: what encoding "" gives (<bos> <eos>). */
     int32_t specials[16];
     size_t n_specials = 0;
@@ -67,10 +68,13 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
          * its shape. Not the folder's path, which differs between machines. */
         char fp[512];
         snprintf(fp, sizeof fp, "%s|%s|dim=%zu|vocab=%zu|max=%zu",
-                 o->redis_model ? o->redis_model : s->model_id, mnemo_model_precision(model), s->width,
-                 s->vocab, s->max_tokens);
-        mnemo_redis_options ro = {.url = o->redis_url, .timeout = o->redis_timeout,
-                                  .ttl = o->cache_ttl, .width = s->width, .fingerprint = fp};
+                 o->redis_model ? o->redis_model : s->model_id, mnemo_model_precision(model),
+                 s->width, s->vocab, s->max_tokens);
+        mnemo_redis_options ro = {.url = o->redis_url,
+                                  .timeout = o->redis_timeout,
+                                  .ttl = o->cache_ttl,
+                                  .width = s->width,
+                                  .fingerprint = fp};
         rc = mnemo__redis_open(&ro, &s->redis, err);
     }
     if (!rc) {
@@ -84,25 +88,33 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
         /* the probe's vector stands for the weights as loaded: any other
          * weights, precision or kernels give other bits */
         if (!rc)
-            snprintf(s->identity, sizeof s->identity, "%s|dim=%zu|vocab=%zu|max=%zu|probe=%016llx",
-                     mnemo_model_precision(model), s->width, s->vocab, s->max_tokens,
-                     (unsigned long long)mnemo__hash64(v, s->width * sizeof(float), 0x70726f6265ULL));
+            snprintf(
+                s->identity, sizeof s->identity, "%s|dim=%zu|vocab=%zu|max=%zu|probe=%016llx",
+                mnemo_model_precision(model), s->width, s->vocab, s->max_tokens,
+                (unsigned long long)mnemo__hash64(v, s->width * sizeof(float), 0x70726f6265ULL));
         mnemo_free(warm);
         mnemo__free(v);
     }
     s->warm_deadline = mnemo__now() + (o->warm_budget > 0 ? o->warm_budget : 0);
     if (!rc && o->cache_file && o->cache_bytes) {
-        mnemo_cache_file_options fo = {.path = o->cache_file, .max_bytes = o->cache_file_bytes,
-                                       .interval = o->cache_file_interval, .identity = s->identity,
-                                       .model_id = s->model_id, .width = s->width};
+        mnemo_cache_file_options fo = {.path = o->cache_file,
+                                       .max_bytes = o->cache_file_bytes,
+                                       .interval = o->cache_file_interval,
+                                       .identity = s->identity,
+                                       .model_id = s->model_id,
+                                       .width = s->width};
         rc = mnemo__cache_file_open(&fo, s->cache, &s->file, err);
         if (!rc) mnemo__cache_file_load(s->file, s->warm_deadline, NULL);
         if (!rc) rc = mnemo__cache_file_start(s->file, err);
     }
     if (!rc) {
-        mnemo_batcher_options bo = {.width = s->width, .max_batch_tokens = budget,
-                                    .window = o->batch_window, .max_queue_tokens = o->max_queue_tokens,
-                                    .run = run_model, .run_arg = s->ctx, .observe = o->observe,
+        mnemo_batcher_options bo = {.width = s->width,
+                                    .max_batch_tokens = budget,
+                                    .window = o->batch_window,
+                                    .max_queue_tokens = o->max_queue_tokens,
+                                    .run = run_model,
+                                    .run_arg = s->ctx,
+                                    .observe = o->observe,
                                     .observe_arg = o->observe_arg};
         rc = mnemo__batcher_create(&bo, &s->batcher, err);
     }
@@ -116,7 +128,7 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
 
 void mnemo__service_close(mnemo_service *s) {
     if (!s) return;
-    mnemo__batcher_free(s->batcher); /* first: its worker uses the context */
+    mnemo__batcher_free(s->batcher);  /* first: its worker uses the context */
     mnemo__cache_file_close(s->file); /* the last write, once nothing is computed any more */
     mnemo_context_free(s->ctx);
     mnemo__cache_free(s->cache);
@@ -150,8 +162,10 @@ static int ids_sequence(mnemo_service *s, const mnemo_service_input *in, bool no
     for (size_t i = 0; i < n; i++) {
         if (in->ids[i] < 0 || (uint64_t)in->ids[i] >= s->vocab) {
             mnemo__free(ids);
-            return mnemo__fail(err, MNEMO_ERANGE, "token id %lld at position %zu is not in the "
-                               "vocabulary (0..%zu)", (long long)in->ids[i], i, s->vocab - 1);
+            return mnemo__fail(err, MNEMO_ERANGE,
+                               "token id %lld at position %zu is not in the "
+                               "vocabulary (0..%zu)",
+                               (long long)in->ids[i], i, s->vocab - 1);
         }
         ids[k++] = (int32_t)in->ids[i];
     }
@@ -159,8 +173,10 @@ static int ids_sequence(mnemo_service *s, const mnemo_service_input *in, bool no
         for (size_t i = 0; i < s->n_close; i++) ids[k++] = s->close_ids[i];
     if (k > s->max_tokens && no_truncate) {
         mnemo__free(ids);
-        return mnemo__fail(err, MNEMO_ETOOBIG, "it has %zu tokens (<bos>/<eos> included); the model "
-                           "takes at most %zu: shorten it or allow truncation", k, s->max_tokens);
+        return mnemo__fail(err, MNEMO_ETOOBIG,
+                           "it has %zu tokens (<bos>/<eos> included); the model "
+                           "takes at most %zu: shorten it or allow truncation",
+                           k, s->max_tokens);
     }
     *n_out = mnemo__embed_truncate_side(s->model, ids, k, left);
     *out = ids;
@@ -180,14 +196,15 @@ static void cache_key(const mnemo_service *s, const mnemo_service_input *in, con
 }
 
 struct mnemo_service_call;
-static int redis_lookup(mnemo_service *s, struct mnemo_service_call *c, size_t n_missed, mnemo_error *err);
+static int redis_lookup(mnemo_service *s, struct mnemo_service_call *c, size_t n_missed,
+                        mnemo_error *err);
 
 struct mnemo_service_call {
     mnemo_service *s;
     const mnemo_service_request *q;
     mnemo_service_result *r;
     const char *prompt;
-    int32_t **ids;   /* the sequences sent to the model, n_pending of them */
+    int32_t **ids; /* the sequences sent to the model, n_pending of them */
     size_t *lens, *where, n_pending;
     bool *hit, *seen; /* hit[i]: input i came from the cache; seen[k]: pending k arrived */
     float *vecs;
@@ -204,8 +221,10 @@ void mnemo__service_end(mnemo_service_call *c) {
         for (size_t k = 0; k < c->n_pending; k++) {
             mnemo_piece key[4];
             cache_key(s, &c->q->inputs[c->where[k]], c->prompt, c->q->truncate_left, key);
-            mnemo__cache_put(s->cache, key, 4, c->vecs + k * s->width, c->r->n_tokens[c->where[k]], now);
-            mnemo__redis_put(s->redis, key + 1, 3, c->vecs + k * s->width, c->r->n_tokens[c->where[k]]);
+            mnemo__cache_put(s->cache, key, 4, c->vecs + k * s->width, c->r->n_tokens[c->where[k]],
+                             now);
+            mnemo__redis_put(s->redis, key + 1, 3, c->vecs + k * s->width,
+                             c->r->n_tokens[c->where[k]]);
         }
     }
     if (c->ids)
@@ -221,7 +240,8 @@ void mnemo__service_end(mnemo_service_call *c) {
 
 /* The local misses c->where[0..n_missed) looked up in Redis in one round
  * trip; hits are marked and fill the local cache. */
-static int redis_lookup(mnemo_service *s, mnemo_service_call *c, size_t n_missed, mnemo_error *err) {
+static int redis_lookup(mnemo_service *s, mnemo_service_call *c, size_t n_missed,
+                        mnemo_error *err) {
     const mnemo_service_request *q = c->q;
     mnemo_service_result *r = c->r;
     mnemo_piece *pieces = mnemo__malloc_array(n_missed, 4 * sizeof *pieces);
@@ -291,8 +311,10 @@ int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo
         const mnemo_service_input *in = &q->inputs[i];
         if (in->ids && explicit_prompt) {
             r->bad_index = i;
-            rc = mnemo__fail(err, MNEMO_EINVAL, "input[%zu]: a task prompt cannot be applied to "
-                             "token ids: send text, or tokenize prompt + text yourself", i);
+            rc = mnemo__fail(err, MNEMO_EINVAL,
+                             "input[%zu]: a task prompt cannot be applied to "
+                             "token ids: send text, or tokenize prompt + text yourself",
+                             i);
             goto fail;
         }
         mnemo_piece key[4];
@@ -311,10 +333,12 @@ int mnemo__service_begin(mnemo_service *s, const mnemo_service_request *q, mnemo
         if (c->hit[i]) continue;
         size_t len = 0;
         int32_t *seq = NULL;
-        mnemo_truncation mode = q->no_truncate ? MNEMO_TRUNCATE_REFUSE
-                              : q->truncate_left ? MNEMO_TRUNCATE_LEFT : MNEMO_TRUNCATE_RIGHT;
+        mnemo_truncation mode = q->no_truncate     ? MNEMO_TRUNCATE_REFUSE
+                                : q->truncate_left ? MNEMO_TRUNCATE_LEFT
+                                                   : MNEMO_TRUNCATE_RIGHT;
         rc = in->ids ? ids_sequence(s, in, q->no_truncate, q->truncate_left, &seq, &len, err)
-                     : mnemo__embed_tokenize_mode(s->model, in->text, in->len, &eo, mode, &seq, &len, err);
+                     : mnemo__embed_tokenize_mode(s->model, in->text, in->len, &eo, mode, &seq,
+                                                  &len, err);
         if (rc) {
             r->bad_index = i;
             mnemo__fail_prefix(err, "input[%zu]", i);

@@ -166,7 +166,7 @@ typedef struct mnemo_redis_options {
 } mnemo_redis_options;
 
 #define MNEMO_REDIS_SECONDS_BOUNDS \
-    {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
+    { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1 }
 #define MNEMO_REDIS_N_BOUNDS 13
 typedef struct mnemo_redis_stats {
     bool enabled, up;
@@ -292,13 +292,13 @@ typedef struct mnemo_service_options {
     size_t max_queue_tokens;
     size_t cache_bytes; /* 0: no cache */
     double cache_ttl;
-    const char *redis_url;       /* NULL: no Redis tier */
-    double redis_timeout;        /* seconds */
-    const char *redis_model;     /* the model's name in the Redis fingerprint */
-    const char *cache_file;      /* NULL: the cache is not kept on disk */
-    size_t cache_file_bytes;     /* the file's size at most */
-    double cache_file_interval;  /* seconds between background writes (<= 0: 60) */
-    double warm_budget;          /* seconds for loading the file (and prefetching) at start */
+    const char *redis_url;      /* NULL: no Redis tier */
+    double redis_timeout;       /* seconds */
+    const char *redis_model;    /* the model's name in the Redis fingerprint */
+    const char *cache_file;     /* NULL: the cache is not kept on disk */
+    size_t cache_file_bytes;    /* the file's size at most */
+    double cache_file_interval; /* seconds between background writes (<= 0: 60) */
+    double warm_budget;         /* seconds for loading the file (and prefetching) at start */
     mnemo_batch_observe_fn observe;
     void *observe_arg;
 } mnemo_service_options;
@@ -332,8 +332,8 @@ typedef struct mnemo_service_request {
     size_t n;
     const char *prompt_name, *prompt_text; /* as mnemo_embed_options */
     bool no_truncate;
-    bool truncate_left; /* keep the last tokens instead of the first (TEI's "Left") */
-    double deadline; /* mnemo__now() clock */
+    bool truncate_left;  /* keep the last tokens instead of the first (TEI's "Left") */
+    double deadline;     /* mnemo__now() clock */
     int (*gone)(void *); /* the client went away (may be NULL) */
     void *gone_arg;
 } mnemo_service_request;
@@ -343,8 +343,8 @@ typedef struct mnemo_service_result {
     size_t *n_tokens; /* caller's: n counts */
     size_t total_tokens, cache_hits, computed;
     double tokenize, queue, inference; /* seconds */
-    bool started;     /* on ETIMEDOUT: whether any of it reached the model */
-    size_t bad_index; /* on an input error: which input */
+    bool started;                      /* on ETIMEDOUT: whether any of it reached the model */
+    size_t bad_index;                  /* on an input error: which input */
 } mnemo_service_result;
 
 /*

@@ -42,7 +42,8 @@ static int check_copy(const char *path, size_t *n_memories, char *why, size_t ca
         }
         sqlite3_finalize(st);
         st = NULL;
-        if (ok && sqlite3_prepare_v2(db, "SELECT count(*) FROM memories", -1, &st, NULL) == SQLITE_OK &&
+        if (ok &&
+            sqlite3_prepare_v2(db, "SELECT count(*) FROM memories", -1, &st, NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
             *n_memories = (size_t)sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
@@ -51,12 +52,14 @@ static int check_copy(const char *path, size_t *n_memories, char *why, size_t ca
     return ok;
 }
 
-int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep, mnemo_error *err) {
+int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep,
+                        mnemo_error *err) {
     memset(rep, 0, sizeof *rep);
     if (s->pg)
-        return mnemo__fail(err, MNEMO_EUNSUPPORTED,
-                           "backups are of SQLite stores; for PostgreSQL use pg_dump on the mnemo tables "
-                           "(pg_dump -t 'mnemo_*' DBNAME), see docs/operations.md");
+        return mnemo__fail(
+            err, MNEMO_EUNSUPPORTED,
+            "backups are of SQLite stores; for PostgreSQL use pg_dump on the mnemo tables "
+            "(pg_dump -t 'mnemo_*' DBNAME), see docs/operations.md");
     if (!out_dir || !*out_dir) return mnemo__fail(err, MNEMO_EINVAL, "no backup folder given");
     char path[4200], tmp[4200];
     if (snprintf(path, sizeof path, "%s/memories.db", out_dir) >= (int)sizeof path ||
@@ -64,7 +67,8 @@ int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report
         return mnemo__fail(err, MNEMO_EINVAL, "backup folder name too long");
     struct stat sb;
     if (stat(path, &sb) == 0)
-        return mnemo__fail(err, MNEMO_EINVAL, "%s already holds a store: back up into a new folder", out_dir);
+        return mnemo__fail(err, MNEMO_EINVAL, "%s already holds a store: back up into a new folder",
+                           out_dir);
     int rc = mnemo__mkdirs(out_dir, err);
     if (rc) return rc;
     unlink(tmp); /* a backup that died half-way */
@@ -83,17 +87,20 @@ int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report
     char why[256];
     if (!check_copy(tmp, &rep->memories, why, sizeof why)) {
         unlink(tmp);
-        return mnemo__fail(err, MNEMO_EIO, "the backup in %s failed its integrity check (%s); nothing was kept",
+        return mnemo__fail(err, MNEMO_EIO,
+                           "the backup in %s failed its integrity check (%s); nothing was kept",
                            out_dir, why);
     }
-    if (fsync_path(tmp, O_RDONLY) != 0 || rename(tmp, path) != 0 || fsync_path(out_dir, O_RDONLY | O_DIRECTORY) != 0) {
+    if (fsync_path(tmp, O_RDONLY) != 0 || rename(tmp, path) != 0 ||
+        fsync_path(out_dir, O_RDONLY | O_DIRECTORY) != 0) {
         int e = errno;
         unlink(tmp);
-        return mnemo__fail(err, MNEMO_EIO, "cannot make the backup %s durable: %s", path, strerror(e));
+        return mnemo__fail(err, MNEMO_EIO, "cannot make the backup %s durable: %s", path,
+                           strerror(e));
     }
     if (stat(path, &sb) == 0) rep->bytes = (size_t)sb.st_size;
     rep->seconds = mnemo__now() - t0;
-    mnemo__log(MNEMO_LOG_INFO, "store.backup", "path=%s memories=%zu bytes=%zu seconds=%.3f", path, rep->memories,
-               rep->bytes, rep->seconds);
+    mnemo__log(MNEMO_LOG_INFO, "store.backup", "path=%s memories=%zu bytes=%zu seconds=%.3f", path,
+               rep->memories, rep->bytes, rep->seconds);
     return MNEMO_OK;
 }

@@ -25,26 +25,33 @@ static int check_ops(json_t *ops, const char *path, mnemo_error *err) {
     json_object_foreach(ops, op, arg) {
         if (!strcmp(op, "$eq") || !strcmp(op, "$ne")) {
             if (!is_scalar(arg))
-                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.%s: wants a string, number, boolean or null",
-                                   path, op);
+                return mnemo__fail(err, MNEMO_EINVAL,
+                                   "filter %s.%s: wants a string, number, boolean or null", path,
+                                   op);
         } else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
             if (!json_is_array(arg))
-                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.%s: wants an array of values", path, op);
+                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.%s: wants an array of values",
+                                   path, op);
             size_t i;
             json_t *x;
             json_array_foreach(arg, i, x) if (!is_scalar(x)) return mnemo__fail(
-                err, MNEMO_EINVAL, "filter %s.%s[%zu]: wants a string, number, boolean or null", path, op, i);
+                err, MNEMO_EINVAL, "filter %s.%s[%zu]: wants a string, number, boolean or null",
+                path, op, i);
         } else if (!strcmp(op, "$gt") || !strcmp(op, "$gte") || !strcmp(op, "$lt") ||
                    !strcmp(op, "$lte")) {
             if (!json_is_number(arg) && !json_is_string(arg))
-                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.%s: wants a number or a string", path, op);
+                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.%s: wants a number or a string",
+                                   path, op);
         } else if (!strcmp(op, "$exists")) {
             if (!json_is_boolean(arg))
-                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.$exists: wants true or false", path);
+                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.$exists: wants true or false",
+                                   path);
         } else {
-            return mnemo__fail(err, MNEMO_EINVAL,
-                               "filter %s: unknown operator '%s' (use $eq $ne $in $nin $gt $gte $lt "
-                               "$lte $exists)", path, op);
+            return mnemo__fail(
+                err, MNEMO_EINVAL,
+                "filter %s: unknown operator '%s' (use $eq $ne $in $nin $gt $gte $lt "
+                "$lte $exists)",
+                path, op);
         }
     }
     return MNEMO_OK;
@@ -61,8 +68,8 @@ static int check_node(json_t *v, const char *path, int depth, mnemo_error *err) 
     json_object_foreach(v, key, arg) {
         if (!strcmp(key, "$and") || !strcmp(key, "$or")) {
             if (!json_is_array(arg) || json_array_size(arg) == 0)
-                return mnemo__fail(err, MNEMO_EINVAL, "filter %s.%s: wants a non-empty array of filters",
-                                   path, key);
+                return mnemo__fail(err, MNEMO_EINVAL,
+                                   "filter %s.%s: wants a non-empty array of filters", path, key);
             size_t i;
             json_t *x;
             json_array_foreach(arg, i, x) {
@@ -75,9 +82,10 @@ static int check_node(json_t *v, const char *path, int depth, mnemo_error *err) 
             int rc = check_node(arg, sub, depth + 1, err);
             if (rc) return rc;
         } else if (key[0] == '$') {
-            return mnemo__fail(err, MNEMO_EINVAL,
-                               "filter %s: unknown operator '%s' here (use $and $or $not, or a field name)",
-                               path, key);
+            return mnemo__fail(
+                err, MNEMO_EINVAL,
+                "filter %s: unknown operator '%s' here (use $and $or $not, or a field name)", path,
+                key);
         } else if (key[0] == 0) {
             return mnemo__fail(err, MNEMO_EINVAL, "filter %s: an empty field name", path);
         } else if (json_is_object(arg)) {
@@ -85,9 +93,10 @@ static int check_node(json_t *v, const char *path, int depth, mnemo_error *err) 
             int rc = check_ops(arg, sub, err);
             if (rc) return rc;
         } else if (!is_scalar(arg)) {
-            return mnemo__fail(err, MNEMO_EINVAL,
-                               "filter %s.%s: wants a value or an operator object such as {\"$in\": [...]}",
-                               path, key);
+            return mnemo__fail(
+                err, MNEMO_EINVAL,
+                "filter %s.%s: wants a value or an operator object such as {\"$in\": [...]}", path,
+                key);
         }
     }
     return MNEMO_OK;
@@ -171,18 +180,28 @@ static int match_ops(const json_t *v, json_t *ops) {
     json_t *arg;
     json_object_foreach(ops, op, arg) {
         int ok;
-        if (!strcmp(op, "$eq")) ok = v && values_equal(v, arg);
-        else if (!strcmp(op, "$ne")) ok = !v || !values_equal(v, arg);
-        else if (!strcmp(op, "$in")) ok = v && in_array(v, arg);
-        else if (!strcmp(op, "$nin")) ok = !v || !in_array(v, arg);
-        else if (!strcmp(op, "$exists")) ok = (v != NULL) == json_is_true(arg);
+        if (!strcmp(op, "$eq"))
+            ok = v && values_equal(v, arg);
+        else if (!strcmp(op, "$ne"))
+            ok = !v || !values_equal(v, arg);
+        else if (!strcmp(op, "$in"))
+            ok = v && in_array(v, arg);
+        else if (!strcmp(op, "$nin"))
+            ok = !v || !in_array(v, arg);
+        else if (!strcmp(op, "$exists"))
+            ok = (v != NULL) == json_is_true(arg);
         else {
             int c = v ? compare(v, arg) : 2;
-            if (c == 2) ok = 0;
-            else if (!strcmp(op, "$gt")) ok = c > 0;
-            else if (!strcmp(op, "$gte")) ok = c >= 0;
-            else if (!strcmp(op, "$lt")) ok = c < 0;
-            else ok = c <= 0;
+            if (c == 2)
+                ok = 0;
+            else if (!strcmp(op, "$gt"))
+                ok = c > 0;
+            else if (!strcmp(op, "$gte"))
+                ok = c >= 0;
+            else if (!strcmp(op, "$lt"))
+                ok = c < 0;
+            else
+                ok = c <= 0;
         }
         if (!ok) return 0;
     }
@@ -199,8 +218,10 @@ static int match_node(json_t *f, const json_t *meta) {
             size_t i;
             json_t *x;
             json_array_foreach(arg, i, x) {
-                if (match_node(x, meta)) any = 1;
-                else all = 0;
+                if (match_node(x, meta))
+                    any = 1;
+                else
+                    all = 0;
             }
             ok = key[1] == 'a' ? all : any;
         } else if (!strcmp(key, "$not")) {

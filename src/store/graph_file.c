@@ -104,7 +104,8 @@ int mnemo__graph_write(const mnemo_index *ix, const char *path) {
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         if (fd >= 0) close(fd);
-        mnemo__log(MNEMO_LOG_WARN, "store.graph_save_failed", "path=%s reason=\"%s\"", tmp, strerror(errno));
+        mnemo__log(MNEMO_LOG_WARN, "store.graph_save_failed", "path=%s reason=\"%s\"", tmp,
+                   strerror(errno));
         mnemo__free(tmp);
         return MNEMO_EIO;
     }
@@ -138,7 +139,8 @@ int mnemo__graph_write(const mnemo_index *ix, const char *path) {
     if (!w.failed && fwrite(&sum, sizeof sum, 1, f) != 1) w.failed = 1;
     if (fclose(f) != 0) w.failed = 1;
     if (w.failed) {
-        mnemo__log(MNEMO_LOG_WARN, "store.graph_save_failed", "path=%s reason=\"%s\"", tmp, strerror(errno));
+        mnemo__log(MNEMO_LOG_WARN, "store.graph_save_failed", "path=%s reason=\"%s\"", tmp,
+                   strerror(errno));
         unlink(tmp);
     }
     mnemo__free(tmp);
@@ -150,7 +152,8 @@ int mnemo__graph_commit(const char *path) {
     if (!tmp) return MNEMO_ENOMEM;
     int fd = open(tmp, O_RDONLY | O_CLOEXEC), rc = MNEMO_OK;
     if (fd < 0 || fsync(fd) != 0 || rename(tmp, path) != 0) {
-        mnemo__log(MNEMO_LOG_WARN, "store.graph_save_failed", "path=%s reason=\"%s\"", path, strerror(errno));
+        mnemo__log(MNEMO_LOG_WARN, "store.graph_save_failed", "path=%s reason=\"%s\"", path,
+                   strerror(errno));
         unlink(tmp);
         rc = MNEMO_EIO;
     }
@@ -169,16 +172,18 @@ static long find_sorted(const mnemo_index *ix, int64_t seq) {
     size_t lo = 0, hi = ix->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ix->entries[mid].seq < seq) lo = mid + 1;
-        else hi = mid;
+        if (ix->entries[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < ix->n && ix->entries[lo].seq == seq ? (long)lo : -1;
 }
 
-#define REJECT(...)                                  \
-    do {                                             \
-        snprintf(why, why_len, __VA_ARGS__);         \
-        goto reject;                                 \
+#define REJECT(...)                          \
+    do {                                     \
+        snprintf(why, why_len, __VA_ARGS__); \
+        goto reject;                         \
     } while (0)
 
 int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_len) {
@@ -192,17 +197,21 @@ int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_l
     hashed_file r = {f, 0, 0};
     file_header hd;
     if (!get(&r, &hd, sizeof hd)) REJECT("a short header");
-    if (memcmp(hd.magic, MAGIC, 8) || hd.version != VERSION) REJECT("not a version %u graph file", VERSION);
+    if (memcmp(hd.magic, MAGIC, 8) || hd.version != VERSION)
+        REJECT("not a version %u graph file", VERSION);
     if (ix->graph_state != MNEMO_GRAPH_NONE || h->n_nodes) REJECT("the index has a graph already");
     if (hd.dim != ix->dim || hd.m != h->m || hd.ef_construction != h->ef_construction)
         REJECT("built with dim %u M %u ef_construction %u, the store has %zu %zu %zu", hd.dim, hd.m,
                hd.ef_construction, ix->dim, h->m, h->ef_construction);
     if (hd.n_live != ix->n) REJECT("%u memories in the graph, %zu in the store", hd.n_live, ix->n);
     if ((uint64_t)hd.n_live + hd.n_free != hd.n_nodes) REJECT("node counts that do not add up");
-    if (hd.max_level < 0 || hd.max_level > MNEMO_HNSW_MAX_LEVEL) REJECT("a top level of %d", hd.max_level);
-    if (hd.n_live ? hd.entry < 0 || hd.entry >= (int64_t)hd.n_nodes : hd.entry != -1) REJECT("a bad entry point");
+    if (hd.max_level < 0 || hd.max_level > MNEMO_HNSW_MAX_LEVEL)
+        REJECT("a top level of %d", hd.max_level);
+    if (hd.n_live ? hd.entry < 0 || hd.entry >= (int64_t)hd.n_nodes : hd.entry != -1)
+        REJECT("a bad entry point");
     if (hd.content != content_hash(ix)) REJECT("memories changed since it was saved");
-    if (hd.n_free > 4 * (uint64_t)hd.n_live + 4096) REJECT("%u free ids for %u nodes", hd.n_free, hd.n_live);
+    if (hd.n_free > 4 * (uint64_t)hd.n_live + 4096)
+        REJECT("%u free ids for %u nodes", hd.n_free, hd.n_live);
     if (mnemo__hnsw_reserve(h, hd.n_nodes)) REJECT("out of memory");
     mapped = mnemo__calloc(ix->n + 1, 1);
     if (!mapped) REJECT("out of memory");
@@ -219,9 +228,11 @@ int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_l
             continue;
         }
         long pos = find_sorted(ix, seq);
-        if (pos < 0 || mapped[pos]) REJECT("node %u is memory %lld, %s", node, (long long)seq,
-                                           pos < 0 ? "not in the store" : "twice");
-        if (level > MNEMO_HNSW_MAX_LEVEL || level > hd.max_level) REJECT("node %u at level %u", node, level);
+        if (pos < 0 || mapped[pos])
+            REJECT("node %u is memory %lld, %s", node, (long long)seq,
+                   pos < 0 ? "not in the store" : "twice");
+        if (level > MNEMO_HNSW_MAX_LEVEL || level > hd.max_level)
+            REJECT("node %u at level %u", node, level);
         mapped[pos] = 1;
         h->pos[node] = pos;
         h->level[node] = level;
@@ -235,25 +246,31 @@ int mnemo__graph_load(mnemo_index *ix, const char *path, char *why, size_t why_l
             if (!get(&r, h->upper[node], (size_t)level * (h->m + 1) * sizeof(uint32_t)))
                 REJECT("cut short at node %u", node);
             for (int l = 0; l < level; l++)
-                if (h->upper[node][(size_t)l * (h->m + 1)] > h->m) REJECT("node %u with too many links", node);
+                if (h->upper[node][(size_t)l * (h->m + 1)] > h->m)
+                    REJECT("node %u with too many links", node);
         }
     }
     /* every link in range (a link to a free id is allowed: hnsw.c skips it) */
     for (uint32_t node = 0; node < hd.n_nodes; node++) {
         if (h->pos[node] < 0) continue;
         for (int l = 0; l <= h->level[node]; l++) {
-            const uint32_t *row = l == 0 ? h->links0 + (size_t)node * (h->m0 + 1) : h->upper[node] + (size_t)(l - 1) * (h->m + 1);
+            const uint32_t *row = l == 0 ? h->links0 + (size_t)node * (h->m0 + 1)
+                                         : h->upper[node] + (size_t)(l - 1) * (h->m + 1);
             for (uint32_t i = 1; i <= row[0]; i++)
-                if (row[i] >= hd.n_nodes) REJECT("node %u links to %u of %u", node, row[i], hd.n_nodes);
+                if (row[i] >= hd.n_nodes)
+                    REJECT("node %u links to %u of %u", node, row[i], hd.n_nodes);
         }
     }
-    if (!get(&r, h->free_ids, (size_t)hd.n_free * sizeof(uint32_t))) REJECT("cut short in the free list");
+    if (!get(&r, h->free_ids, (size_t)hd.n_free * sizeof(uint32_t)))
+        REJECT("cut short in the free list");
     for (uint32_t i = 0; i < hd.n_free; i++)
         if (h->free_ids[i] >= hd.n_nodes || h->pos[h->free_ids[i]] >= 0) REJECT("a bad free id");
     uint64_t sum_want = r.h, sum;
-    if (fread(&sum, sizeof sum, 1, f) != 1 || sum != sum_want) REJECT("a checksum that does not match");
+    if (fread(&sum, sizeof sum, 1, f) != 1 || sum != sum_want)
+        REJECT("a checksum that does not match");
     if (fgetc(f) != EOF) REJECT("bytes after the end");
-    if (hd.n_live && (h->pos[hd.entry] < 0 || h->level[hd.entry] != hd.max_level)) REJECT("a bad entry point");
+    if (hd.n_live && (h->pos[hd.entry] < 0 || h->level[hd.entry] != hd.max_level))
+        REJECT("a bad entry point");
     h->n_free = hd.n_free;
     h->n_live = hd.n_live;
     h->entry = hd.entry;

@@ -30,7 +30,6 @@
 #include <math.h>
 #include <string.h>
 
-
 static uint32_t *links(const mnemo_hnsw *h, uint32_t node, int layer) {
     if (layer == 0) return h->links0 + (size_t)node * (h->m0 + 1);
     return h->upper[node] + (size_t)(layer - 1) * (h->m + 1);
@@ -153,7 +152,8 @@ static int accepted(const mnemo_hnsw *h, const layer_search *ls, uint32_t node) 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-null-dereference"
 #endif
-static int visit(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float qs, uint32_t e, size_t ef) {
+static int visit(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float qs, uint32_t e,
+                 size_t ef) {
     float s = score_code(h, e, qc, qs);
     ls->n_scored++;
     if (ls->found.n >= ef && s <= -ls->found.a[0].score) return MNEMO_OK;
@@ -176,7 +176,8 @@ static int visit(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float 
  * tenth walks about ten times as far). Past the budget of scored nodes the
  * walk stops with out_of_budget: the caller scans exactly instead.
  */
-static int search_layer(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float qs, size_t ef, int layer) {
+static int search_layer(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc, float qs,
+                        size_t ef, int layer) {
     while (ls->cand.n) {
         mnemo_hnsw_hit c = heap_pop(&ls->cand);
         if (ls->found.n >= ef && c.score < -ls->found.a[0].score) break;
@@ -196,7 +197,8 @@ static int search_layer(const mnemo_hnsw *h, layer_search *ls, const int8_t *qc,
 }
 
 /* Greedy descent (ef = 1) through one upper layer. */
-static uint32_t greedy(const mnemo_hnsw *h, const int8_t *qc, float qs, uint32_t cur, float *cur_score, int layer) {
+static uint32_t greedy(const mnemo_hnsw *h, const int8_t *qc, float qs, uint32_t cur,
+                       float *cur_score, int layer) {
     for (int changed = 1; changed;) {
         changed = 0;
         const uint32_t *l = links(h, cur, layer);
@@ -233,7 +235,8 @@ static int ls_restart(const mnemo_hnsw *h, layer_search *ls, uint32_t self) {
     seen_test_set(ls->seen, self);
     for (size_t i = 0; i < ls->found.n; i++) {
         seen_test_set(ls->seen, (uint32_t)ls->found.a[i].pos);
-        if (heap_push(&ls->cand, -ls->found.a[i].score, (uint32_t)ls->found.a[i].pos)) return MNEMO_ENOMEM;
+        if (heap_push(&ls->cand, -ls->found.a[i].score, (uint32_t)ls->found.a[i].pos))
+            return MNEMO_ENOMEM;
     }
     return MNEMO_OK;
 }
@@ -256,7 +259,8 @@ static size_t drain_sorted(layer_search *ls, mnemo_hnsw_hit *out) {
  * than to every one kept so far, up to max. cand: (node, score to the base),
  * best first. Writes the kept nodes into the row `out` (count first).
  */
-static void select_neighbors(const mnemo_hnsw *h, const mnemo_hnsw_hit *cand, size_t n, size_t max, uint32_t *out) {
+static void select_neighbors(const mnemo_hnsw *h, const mnemo_hnsw_hit *cand, size_t n, size_t max,
+                             uint32_t *out) {
     uint32_t kept = 0;
     for (size_t i = 0; i < n && kept < max; i++) {
         uint32_t e = (uint32_t)cand[i].pos;
@@ -282,8 +286,8 @@ static void sort_hits(mnemo_hnsw_hit *a, size_t n) {
 
 /* Re-chooses node's list at layer from its current links plus `extra`
  * (n_extra ids), dropping `drop` and the dead. scratch holds m0 + n_extra + 2. */
-static void reselect(mnemo_hnsw *h, uint32_t node, int layer, const uint32_t *extra, size_t n_extra, int64_t drop,
-                     mnemo_hnsw_hit *scratch) {
+static void reselect(mnemo_hnsw *h, uint32_t node, int layer, const uint32_t *extra, size_t n_extra,
+                     int64_t drop, mnemo_hnsw_hit *scratch) {
     uint32_t *l = links(h, node, layer);
     size_t max = layer ? h->m : h->m0, n = 0;
     for (int pass = 0; pass < 2; pass++) {
@@ -328,8 +332,8 @@ void mnemo__hnsw_free(mnemo_hnsw *h) {
 }
 
 size_t mnemo__hnsw_bytes(const mnemo_hnsw *h) {
-    size_t b = (size_t)h->cap * ((h->m0 + 1) * sizeof(uint32_t) + sizeof *h->pos + 1 + sizeof(uint32_t *) +
-                                 sizeof(uint32_t));
+    size_t b = (size_t)h->cap * ((h->m0 + 1) * sizeof(uint32_t) + sizeof *h->pos + 1 +
+                                 sizeof(uint32_t *) + sizeof(uint32_t));
     for (uint32_t i = 0; i < h->n_nodes; i++)
         if (h->pos[i] >= 0) b += (size_t)h->level[i] * (h->m + 1) * sizeof(uint32_t);
     return b;
@@ -379,8 +383,10 @@ static int new_node(mnemo_hnsw *h, int level, uint32_t *out) {
         up = mnemo__calloc((size_t)level * (h->m + 1), sizeof(uint32_t));
         if (!up) return MNEMO_ENOMEM;
     }
-    if (h->n_free) h->n_free--;
-    else h->upper[h->n_nodes++] = NULL;
+    if (h->n_free)
+        h->n_free--;
+    else
+        h->upper[h->n_nodes++] = NULL;
     h->upper[node] = up;
     h->level[node] = (uint8_t)level;
     h->links0[(size_t)node * (h->m0 + 1)] = 0;
@@ -416,7 +422,9 @@ int mnemo__hnsw_insert(mnemo_hnsw *h, mnemo_codes c, size_t pos, uint32_t *out) 
     if (!w || !scratch) rc = MNEMO_ENOMEM;
     if (!rc) rc = heap_push(&ls.found, -ep_score, ep);
     for (int lc = level < h->max_level ? level : h->max_level; lc >= 0 && !rc; lc--) {
-        if ((rc = ls_restart(h, &ls, node)) || (rc = search_layer(h, &ls, qc, qs, h->ef_construction, lc))) break;
+        if ((rc = ls_restart(h, &ls, node)) ||
+            (rc = search_layer(h, &ls, qc, qs, h->ef_construction, lc)))
+            break;
         size_t nw = drain_sorted(&ls, w);
         uint32_t *mine = links(h, node, lc);
         select_neighbors(h, w, nw, h->m, mine);
@@ -424,11 +432,14 @@ int mnemo__hnsw_insert(mnemo_hnsw *h, mnemo_codes c, size_t pos, uint32_t *out) 
         for (uint32_t i = 1; i <= mine[0]; i++) {
             uint32_t e = mine[i], *el = links(h, e, lc);
             size_t max = lc ? h->m : h->m0;
-            if (el[0] < max) el[++el[0]] = node;
-            else reselect(h, e, lc, &node, 1, -1, scratch);
+            if (el[0] < max)
+                el[++el[0]] = node;
+            else
+                reselect(h, e, lc, &node, 1, -1, scratch);
         }
         /* W is the next layer's entry set */
-        for (size_t i = 0; i < nw && !rc; i++) rc = heap_push(&ls.found, -w[i].score, (uint32_t)w[i].pos);
+        for (size_t i = 0; i < nw && !rc; i++)
+            rc = heap_push(&ls.found, -w[i].score, (uint32_t)w[i].pos);
     }
     if (!rc && level > h->max_level) {
         h->entry = node;

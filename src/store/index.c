@@ -24,14 +24,15 @@
 #include <stdint.h>
 #include <string.h>
 
-int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m, size_t ef_construction,
-                      size_t ef_search) {
+int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m,
+                      size_t ef_construction, size_t ef_search) {
     memset(ix, 0, sizeof *ix);
     ix->dim = dim;
     ix->graph_threshold = graph_threshold ? graph_threshold : MNEMO_GRAPH_THRESHOLD;
     ix->ef_search = ef_search ? ef_search : MNEMO_HNSW_EF_SEARCH;
     return mnemo__hnsw_init(&ix->graph, dim, m ? m : MNEMO_HNSW_M,
-                            ef_construction ? ef_construction : MNEMO_HNSW_EF_CONSTRUCTION, MNEMO_HNSW_SEED);
+                            ef_construction ? ef_construction : MNEMO_HNSW_EF_CONSTRUCTION,
+                            MNEMO_HNSW_SEED);
 }
 
 static void entry_clear(mnemo_index_entry *e) {
@@ -61,11 +62,14 @@ float mnemo__quantize_i8(const float *x, size_t dim, int8_t *out) {
         return 0;
     }
     float inv = 127.0f / mx;
-    for (size_t i = 0; i < dim; i++) out[i] = (int8_t)lrintf(fminf(127.0f, fmaxf(-127.0f, x[i] * inv)));
+    for (size_t i = 0; i < dim; i++)
+        out[i] = (int8_t)lrintf(fminf(127.0f, fmaxf(-127.0f, x[i] * inv)));
     return mx / 127.0f;
 }
 
-mnemo_codes mnemo__index_codes(const mnemo_index *ix) { return (mnemo_codes){ix->codes, ix->code_scale}; }
+mnemo_codes mnemo__index_codes(const mnemo_index *ix) {
+    return (mnemo_codes){ix->codes, ix->code_scale};
+}
 
 void mnemo__binarize(const float *x, size_t dim, uint64_t *out) {
     size_t words = (dim + 63) / 64;
@@ -99,7 +103,8 @@ static void store_vector(mnemo_index *ix, size_t pos, const float *vec) {
 /* Room for cap entries: the entries, and the vectors in the index's form. */
 static int index_grow(mnemo_index *ix, size_t cap) {
     size_t vbytes, cbytes, bbytes;
-    if (!mnemo__mul_size(cap, ix->dim * sizeof(float), &vbytes) || !mnemo__mul_size(cap, ix->dim, &cbytes) ||
+    if (!mnemo__mul_size(cap, ix->dim * sizeof(float), &vbytes) ||
+        !mnemo__mul_size(cap, ix->dim, &cbytes) ||
         !mnemo__mul_size(cap, ix->words * sizeof(uint64_t), &bbytes))
         return MNEMO_ENOMEM;
     mnemo_index_entry *ne = mnemo__realloc(ix->entries, cap * sizeof *ne);
@@ -134,7 +139,8 @@ int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec) {
     store_vector(ix, ix->n, vec);
     if (ix->graph_state == MNEMO_GRAPH_READY) {
         uint32_t node;
-        if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), ix->n, &node)) return MNEMO_ENOMEM; /* e stays the caller's */
+        if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), ix->n, &node))
+            return MNEMO_ENOMEM; /* e stays the caller's */
         ix->graph_changes++;
         ix->entries[ix->n].node = node;
     }
@@ -164,15 +170,19 @@ void mnemo__index_remove(mnemo_index *ix, int64_t seq) {
     if ((size_t)p != last) {
         ix->entries[p] = ix->entries[last];
         if (ix->vectors)
-            memcpy(ix->vectors + (size_t)p * ix->dim, ix->vectors + last * ix->dim, ix->dim * sizeof(float));
+            memcpy(ix->vectors + (size_t)p * ix->dim, ix->vectors + last * ix->dim,
+                   ix->dim * sizeof(float));
         if (ix->bits)
-            memcpy(ix->bits + (size_t)p * ix->words, ix->bits + last * ix->words, ix->words * sizeof(uint64_t));
+            memcpy(ix->bits + (size_t)p * ix->words, ix->bits + last * ix->words,
+                   ix->words * sizeof(uint64_t));
         if (ix->codes) {
             memcpy(ix->codes + (size_t)p * ix->dim, ix->codes + last * ix->dim, ix->dim);
             ix->code_scale[p] = ix->code_scale[last];
         }
-        if (ix->entries[p].node >= 0) mnemo__hnsw_move(&ix->graph, (uint32_t)ix->entries[p].node, (size_t)p);
-        else if ((size_t)p < ix->build_cursor) ix->build_cursor = (size_t)p; /* the builder must come back */
+        if (ix->entries[p].node >= 0)
+            mnemo__hnsw_move(&ix->graph, (uint32_t)ix->entries[p].node, (size_t)p);
+        else if ((size_t)p < ix->build_cursor)
+            ix->build_cursor = (size_t)p; /* the builder must come back */
     }
     ix->n--;
     if (ix->build_cursor > ix->n) ix->build_cursor = ix->n;
@@ -196,7 +206,8 @@ int mnemo__index_set_vector(mnemo_index *ix, size_t pos, const float *vec) {
 }
 
 int mnemo__index_graph_due(mnemo_index *ix) {
-    if (ix->graph_state == MNEMO_GRAPH_NONE && ix->graph_threshold != SIZE_MAX && ix->n >= ix->graph_threshold) {
+    if (ix->graph_state == MNEMO_GRAPH_NONE && ix->graph_threshold != SIZE_MAX &&
+        ix->n >= ix->graph_threshold) {
         ix->graph_state = MNEMO_GRAPH_BUILDING;
         ix->build_cursor = 0;
     }
@@ -208,7 +219,8 @@ int mnemo__index_build_step(mnemo_index *ix, size_t max) {
         mnemo_index_entry *e = &ix->entries[ix->build_cursor];
         if (e->node >= 0) continue;
         uint32_t node;
-        if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), ix->build_cursor, &node)) return -1;
+        if (mnemo__hnsw_insert(&ix->graph, mnemo__index_codes(ix), ix->build_cursor, &node))
+            return -1;
         e->node = node;
         done++;
     }
@@ -216,16 +228,20 @@ int mnemo__index_build_step(mnemo_index *ix, size_t max) {
 }
 
 int mnemo__index_graph_ready(mnemo_index *ix) {
-    if (ix->graph_state == MNEMO_GRAPH_BUILDING && ix->build_cursor >= ix->n) ix->graph_state = MNEMO_GRAPH_READY;
+    if (ix->graph_state == MNEMO_GRAPH_BUILDING && ix->build_cursor >= ix->n)
+        ix->graph_state = MNEMO_GRAPH_READY;
     return ix->graph_state == MNEMO_GRAPH_READY;
 }
 
 /* The kernels' dot product (AVX2 + FMA where the CPU has it, chosen once
  * at start): an exact scan and an HNSW walk are little else. */
-float mnemo__dot(const float *a, const float *b, size_t n) { return mnemo__kernels_best()->dot_f32(a, b, n); }
+float mnemo__dot(const float *a, const float *b, size_t n) {
+    return mnemo__kernels_best()->dot_f32(a, b, n);
+}
 
 float mnemo__index_score_i8(const mnemo_index *ix, size_t pos, const int8_t *qc, float qs) {
-    return qs * ix->code_scale[pos] * (float)mnemo__kernels_best()->dot_i8(ix->codes + pos * ix->dim, qc, ix->dim);
+    return qs * ix->code_scale[pos] *
+           (float)mnemo__kernels_best()->dot_i8(ix->codes + pos * ix->dim, qc, ix->dim);
 }
 
 static int field_match(const char *have, const char *want) {
@@ -242,7 +258,9 @@ int mnemo__scope_match(const mnemo_index_entry *e, const mnemo_memory_scope *s) 
            field_match(e->agent_id, s->agent_id) && field_match(e->session_id, s->session_id);
 }
 
-int mnemo__entry_live(const mnemo_index_entry *e, double now) { return !(e->expires_at && e->expires_at <= now); }
+int mnemo__entry_live(const mnemo_index_entry *e, double now) {
+    return !(e->expires_at && e->expires_at <= now);
+}
 
 int mnemo__scope_equal(const mnemo_index_entry *e, const mnemo_memory_scope *s) {
     return !strcmp(e->ns, mnemo__scope_ns(s)) && field_equal(e->user_id, s->user_id) &&

@@ -77,53 +77,82 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-#define COLS                                                                                             \
-    "id, text, metadata::text, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at, " \
+#define COLS                                                                                       \
+    "id, text, metadata::text, namespace, user_id, agent_id, session_id, created_at, updated_at, " \
+    "expires_at, "                                                                                 \
     "prompt_name"
 #define LIVE(n) "(expires_at IS NULL OR expires_at > $" #n ")"
 /* the search scope: NULL user/agent/session match any */
-#define SCOPE(a, b, c, d)                                                                                   \
-    "namespace = $" #a " AND ($" #b "::text IS NULL OR user_id = $" #b ") AND ($" #c                        \
+#define SCOPE(a, b, c, d)                                                            \
+    "namespace = $" #a " AND ($" #b "::text IS NULL OR user_id = $" #b ") AND ($" #c \
     "::text IS NULL OR agent_id = $" #c ") AND ($" #d "::text IS NULL OR session_id = $" #d ")"
 /* exactly this scope (dedup) */
-#define SCOPE_EQ(a, b, c, d)                                                                               \
-    "namespace = $" #a " AND user_id IS NOT DISTINCT FROM $" #b " AND agent_id IS NOT DISTINCT FROM $" #c \
-    " AND session_id IS NOT DISTINCT FROM $" #d
+#define SCOPE_EQ(a, b, c, d)                                    \
+    "namespace = $" #a " AND user_id IS NOT DISTINCT FROM $" #b \
+    " AND agent_id IS NOT DISTINCT FROM $" #c " AND session_id IS NOT DISTINCT FROM $" #d
 
 /* The fixed statements, prepared on every connection. */
-enum { Q_GET, Q_HISTORY, Q_INSERT, Q_MERGE, Q_HIST_ADD, Q_EXACT, Q_NEAREST, Q_ROW, Q_UPDATE, Q_DELETE,
-       Q_SWEEP, Q_FETCH, Q_N };
+enum {
+    Q_GET,
+    Q_HISTORY,
+    Q_INSERT,
+    Q_MERGE,
+    Q_HIST_ADD,
+    Q_EXACT,
+    Q_NEAREST,
+    Q_ROW,
+    Q_UPDATE,
+    Q_DELETE,
+    Q_SWEEP,
+    Q_FETCH,
+    Q_N
+};
 static const char *const statements[Q_N] = {
     [Q_GET] = "SELECT " COLS " FROM mnemo_memories WHERE id = $1 AND " LIVE(2),
-    [Q_HISTORY] = "SELECT event, reason, at, text, metadata FROM mnemo_history WHERE memory_id = $1 ORDER BY seq",
+    [Q_HISTORY] = "SELECT event, reason, at, text, metadata FROM mnemo_history WHERE memory_id = "
+                  "$1 ORDER BY seq",
     /* the row and its "added" event in one statement (one round trip) */
-    [Q_INSERT] = "WITH m AS (INSERT INTO mnemo_memories(id, text, text_hash, metadata, namespace, user_id, "
-                 "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) VALUES ($1, $2, $3, "
-                 "$4::jsonb, $5, $6, $7, $8, $9, $9, $10, $11::vector, $12) RETURNING seq, id, text, metadata, "
-                 "created_at), "
-                 "h AS (INSERT INTO mnemo_history(memory_id, event, at, text, metadata) "
-                 "SELECT id, 'added', created_at, text, metadata::text FROM m) SELECT seq FROM m",
-    [Q_MERGE] = "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, updated_at = $5, "
+    [Q_INSERT] =
+        "WITH m AS (INSERT INTO mnemo_memories(id, text, text_hash, metadata, namespace, user_id, "
+        "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) VALUES "
+        "($1, $2, $3, "
+        "$4::jsonb, $5, $6, $7, $8, $9, $9, $10, $11::vector, $12) RETURNING seq, id, text, "
+        "metadata, "
+        "created_at), "
+        "h AS (INSERT INTO mnemo_history(memory_id, event, at, text, metadata) "
+        "SELECT id, 'added', created_at, text, metadata::text FROM m) SELECT seq FROM m",
+    [Q_MERGE] = "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, "
+                "updated_at = $5, "
                 "expires_at = $6, vector = $7::vector, prompt_name = $8 WHERE seq = $1",
     [Q_HIST_ADD] = "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
                    "VALUES ($1, $2, $3, $4, $5, $6)",
-    [Q_EXACT] = "SELECT seq, id FROM mnemo_memories WHERE text_hash = $1 AND text = $2 AND " SCOPE_EQ(3, 4, 5, 6)
-                " AND " LIVE(7) " AND prompt_name IS NOT DISTINCT FROM $8 ORDER BY seq LIMIT 1",
+    [Q_EXACT] =
+        "SELECT seq, id FROM mnemo_memories WHERE text_hash = $1 AND text = $2 AND " SCOPE_EQ(
+            3, 4, 5,
+            6) " AND " LIVE(7) " AND prompt_name IS NOT DISTINCT FROM $8 ORDER BY seq LIMIT 1",
     /* relaxed_order may return the nearest few out of order: re-sorted */
-    [Q_NEAREST] = "WITH c AS MATERIALIZED (SELECT seq, id, vector <#> $1::vector AS d FROM mnemo_memories "
-                  "WHERE " SCOPE_EQ(2, 3, 4, 5) " AND " LIVE(6) " AND NOT (seq = ANY($7::bigint[])) "
-                  "ORDER BY vector <#> $1::vector LIMIT 10) SELECT seq, id, -d FROM c ORDER BY d, seq LIMIT 1",
-    [Q_ROW] = "SELECT seq, text, metadata::text, expires_at, prompt_name FROM mnemo_memories WHERE id = $1 AND " LIVE(2)
-              " FOR UPDATE",
-    [Q_UPDATE] = "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, updated_at = $5, "
-                 "expires_at = $6, vector = COALESCE($7::vector, vector), prompt_name = $8 WHERE seq = $1",
-    [Q_DELETE] = "WITH d AS (DELETE FROM mnemo_memories WHERE id = $1 AND " LIVE(2) " RETURNING id, text, metadata) "
-                 "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
-                 "SELECT id, 'deleted', NULL, $2, text, metadata::text FROM d",
-    [Q_SWEEP] = "WITH d AS (DELETE FROM mnemo_memories WHERE expires_at <= $1 RETURNING id, text, metadata) "
+    [Q_NEAREST] =
+        "WITH c AS MATERIALIZED (SELECT seq, id, vector <#> $1::vector AS d FROM mnemo_memories "
+        "WHERE " SCOPE_EQ(2, 3, 4,
+                          5) " AND " LIVE(6) " AND NOT (seq = ANY($7::bigint[])) "
+                                             "ORDER BY vector <#> $1::vector LIMIT 10) SELECT seq, "
+                                             "id, -d FROM c ORDER BY d, seq LIMIT 1",
+    [Q_ROW] = "SELECT seq, text, metadata::text, expires_at, prompt_name FROM mnemo_memories WHERE "
+              "id = $1 AND " LIVE(2) " FOR UPDATE",
+    [Q_UPDATE] =
+        "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, updated_at = "
+        "$5, "
+        "expires_at = $6, vector = COALESCE($7::vector, vector), prompt_name = $8 WHERE seq = $1",
+    [Q_DELETE] = "WITH d AS (DELETE FROM mnemo_memories WHERE id = $1 AND " LIVE(
+        2) " RETURNING id, text, metadata) "
+           "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
+           "SELECT id, 'deleted', NULL, $2, text, metadata::text FROM d",
+    [Q_SWEEP] = "WITH d AS (DELETE FROM mnemo_memories WHERE expires_at <= $1 RETURNING id, text, "
+                "metadata) "
                 "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
                 "SELECT id, 'deleted', 'expired', $1, text, metadata::text FROM d",
-    [Q_FETCH] = "SELECT seq, " COLS " FROM mnemo_memories WHERE seq = ANY($1::bigint[]) AND " LIVE(2),
+    [Q_FETCH] =
+        "SELECT seq, " COLS " FROM mnemo_memories WHERE seq = ANY($1::bigint[]) AND " LIVE(2),
 };
 
 typedef struct pg_conn {
@@ -158,9 +187,11 @@ static int unreachable(mnemo_store *s, PGconn *c, mnemo_error *err) {
     trim(why);
     for (char *p = why; *p; p++)
         if (*p == '\n' || *p == '\t') *p = ' ';
-    return mnemo__fail(err, MNEMO_EIO,
-                       "the PostgreSQL store at %s is unreachable (%s); nothing was changed — retry when "
-                       "the server is back", s->pg->where, why);
+    return mnemo__fail(
+        err, MNEMO_EIO,
+        "the PostgreSQL store at %s is unreachable (%s); nothing was changed — retry when "
+        "the server is back",
+        s->pg->where, why);
 }
 
 /* Connects (or resets) slot pc and prepares the statements. */
@@ -178,16 +209,18 @@ static int conn_open(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
     if (!pc->c || PQstatus(pc->c) != CONNECTION_OK) return unreachable(s, pc->c, err);
     /* iterative scans (pgvector 0.8): a filtered search keeps walking the
      * graph until it has k rows; results are re-sorted by the queries */
-    PGresult *r = PQexec(pc->c, "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 100");
+    PGresult *r =
+        PQexec(pc->c, "SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = 100");
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {
         char why[300];
         snprintf(why, sizeof why, "%s", PQerrorMessage(pc->c));
         trim(why);
-        return mnemo__fail(err, MNEMO_EIO,
-                           "PostgreSQL at %s: %s — mnemo needs pgvector 0.8 or newer (CREATE EXTENSION vector)",
-                           s->pg->where, why);
+        return mnemo__fail(
+            err, MNEMO_EIO,
+            "PostgreSQL at %s: %s — mnemo needs pgvector 0.8 or newer (CREATE EXTENSION vector)",
+            s->pg->where, why);
     }
     return MNEMO_OK;
 }
@@ -204,7 +237,8 @@ static int conn_prepare(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
             char why[300];
             snprintf(why, sizeof why, "%s", PQerrorMessage(pc->c));
             trim(why);
-            return mnemo__fail(err, MNEMO_EIO, "PostgreSQL at %s: preparing statement %d: %s", s->pg->where, i, why);
+            return mnemo__fail(err, MNEMO_EIO, "PostgreSQL at %s: preparing statement %d: %s",
+                               s->pg->where, i, why);
         }
     }
     pc->prepared = 1;
@@ -259,8 +293,8 @@ static void conn_put(mnemo_store *s, pg_conn *pc) {
  * this turn with the connection finds it dead, the connection is reset and
  * the statement run once more. Errors: EIO saying what failed and why.
  */
-static int run(mnemo_store *s, pg_conn *pc, int q, const char *sql, const pg_params *p, PGresult **res,
-               const char *what, mnemo_error *err) {
+static int run(mnemo_store *s, pg_conn *pc, int q, const char *sql, const pg_params *p,
+               PGresult **res, const char *what, mnemo_error *err) {
     *res = NULL;
     for (int attempt = 0;; attempt++) {
         PGresult *r;
@@ -287,12 +321,15 @@ static int run(mnemo_store *s, pg_conn *pc, int q, const char *sql, const pg_par
             if (attempt == 0 && pc->n_run == 0) {
                 mnemo__log(MNEMO_LOG_WARN, "store.pg_reconnect", "where=%s", s->pg->where);
                 mnemo_error e2;
-                if (conn_open(s, pc, &e2) == MNEMO_OK && conn_prepare(s, pc, &e2) == MNEMO_OK) continue;
+                if (conn_open(s, pc, &e2) == MNEMO_OK && conn_prepare(s, pc, &e2) == MNEMO_OK)
+                    continue;
             }
             if (pc->n_run == 0) return unreachable(s, pc->c, err);
-            return mnemo__fail(err, MNEMO_EIO,
-                               "the connection to the PostgreSQL store at %s was lost during %s; the change "
-                               "was not committed — retry when the server is back", s->pg->where, what);
+            return mnemo__fail(
+                err, MNEMO_EIO,
+                "the connection to the PostgreSQL store at %s was lost during %s; the change "
+                "was not committed — retry when the server is back",
+                s->pg->where, what);
         }
         char why[400];
         snprintf(why, sizeof why, "%s", PQerrorMessage(pc->c));
@@ -301,7 +338,8 @@ static int run(mnemo_store *s, pg_conn *pc, int q, const char *sql, const pg_par
     }
 }
 
-static int run_simple(mnemo_store *s, pg_conn *pc, const char *sql, const char *what, mnemo_error *err) {
+static int run_simple(mnemo_store *s, pg_conn *pc, const char *sql, const char *what,
+                      mnemo_error *err) {
     PGresult *r;
     int rc = run(s, pc, 0, sql, NULL, &r, what, err);
     PQclear(r);
@@ -338,7 +376,8 @@ static int memory_from(PGresult *r, int row, int c, mnemo_memory *m) {
     m->created_at = strtod(PQgetvalue(r, row, c + 7), NULL);
     m->updated_at = strtod(PQgetvalue(r, row, c + 8), NULL);
     m->expires_at = PQgetisnull(r, row, c + 9) ? 0 : strtod(PQgetvalue(r, row, c + 9), NULL);
-    m->prompt_name = PQgetisnull(r, row, c + 10) ? mnemo__strndup("document", 8) : col(r, row, c + 10);
+    m->prompt_name =
+        PQgetisnull(r, row, c + 10) ? mnemo__strndup("document", 8) : col(r, row, c + 10);
     if (!m->text || !m->metadata || !m->ns || !m->prompt_name) {
         mnemo__memory_clear(m);
         return MNEMO_ENOMEM;
@@ -366,7 +405,8 @@ int mnemo__pg_info_get(mnemo_store *s, const char *key, char **out, mnemo_error 
     mnemo__pg_par_text(&p, key);
     PGresult *r;
     int rc = p.failed ? no_memory(err)
-                      : run(s, pc, 0, "SELECT value FROM mnemo_info WHERE key = $1", &p, &r, "reading mnemo_info", err);
+                      : run(s, pc, 0, "SELECT value FROM mnemo_info WHERE key = $1", &p, &r,
+                            "reading mnemo_info", err);
     mnemo__pg_par_free(&p);
     if (rc) return rc;
     if (PQntuples(r) == 1) *out = col(r, 0, 0);
@@ -398,13 +438,17 @@ static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *er
     int version = have ? atoi(have) : 0;
     mnemo__free(have);
     if (version > SCHEMA_VERSION)
-        return mnemo__fail(err, MNEMO_EFORMAT,
-                           "PostgreSQL store at %s: schema version %d was written by a newer mnemo (this one "
-                           "knows up to %d)", s->pg->where, version, SCHEMA_VERSION);
+        return mnemo__fail(
+            err, MNEMO_EFORMAT,
+            "PostgreSQL store at %s: schema version %d was written by a newer mnemo (this one "
+            "knows up to %d)",
+            s->pg->where, version, SCHEMA_VERSION);
     if (version < SCHEMA_VERSION && !have_dim)
-        return mnemo__fail(err, MNEMO_EINVAL,
-                           "PostgreSQL store at %s: a new store needs a model (pass --model DIR) to record its "
-                           "dimension", s->pg->where);
+        return mnemo__fail(
+            err, MNEMO_EINVAL,
+            "PostgreSQL store at %s: a new store needs a model (pass --model DIR) to record its "
+            "dimension",
+            s->pg->where);
     for (int v = version; v < SCHEMA_VERSION; v++) {
         size_t cap = strlen(migrations[v]) + 64;
         char *sql = mnemo__malloc(cap);
@@ -421,7 +465,9 @@ static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *er
     return MNEMO_OK;
 }
 
-static int migrate(mnemo_store *s, pg_conn *pc, mnemo_error *err) { return migrate_to(s, pc, s->model != NULL, err); }
+static int migrate(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
+    return migrate_to(s, pc, s->model != NULL, err);
+}
 
 /* The fingerprint vector as text ("%.9g" each: exact for a float). */
 static char *vec_text(const float *v, size_t n) {
@@ -433,9 +479,10 @@ static char *vec_text(const float *v, size_t n) {
     return t;
 }
 
-int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name, const char *have_dim,
-                          const char *have_doc, const char *have_query, const char *have_fp, const char *doc,
-                          const char *query, const float *fp, mnemo_error *err) {
+int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name,
+                          const char *have_dim, const char *have_doc, const char *have_query,
+                          const char *have_fp, const char *doc, const char *query, const float *fp,
+                          mnemo_error *err) {
     double cosine = -2, dot = 0;
     size_t i = 0;
     const char *p = have_fp;
@@ -452,23 +499,27 @@ int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_na
         snprintf(detail, sizeof detail, "%s vs %zu", have_dim ? have_dim : "?", s->dim);
     } else if (!have_doc || !have_query || strcmp(have_doc, doc) || strcmp(have_query, query)) {
         what = "prompts";
-        snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"", have_doc ? have_doc : "", doc);
+        snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"",
+                 have_doc ? have_doc : "", doc);
     } else if (cosine < MNEMO_FINGERPRINT_MIN_COSINE) {
         what = "weights";
-        snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine, MNEMO_FINGERPRINT_MIN_COSINE);
+        snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine,
+                 MNEMO_FINGERPRINT_MIN_COSINE);
     }
     if (!what) return MNEMO_OK;
-    return mnemo__model_mismatch(err, where, have_name ? have_name : "?", have_dim ? have_dim : "?", s, what, detail);
+    return mnemo__model_mismatch(err, where, have_name ? have_name : "?", have_dim ? have_dim : "?",
+                                 s, what, detail);
 }
 
-int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query, const float *fp,
-                        mnemo_error *err) {
+int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query,
+                        const float *fp, mnemo_error *err) {
     char dims[32];
     snprintf(dims, sizeof dims, "%zu", s->dim);
     char *fps = vec_text(fp, s->dim);
     if (!fps) return no_memory(err);
     int rc;
-    if (!(rc = mnemo__pg_info_put(s, "model_name", name, err)) && !(rc = mnemo__pg_info_put(s, "dim", dims, err)) &&
+    if (!(rc = mnemo__pg_info_put(s, "model_name", name, err)) &&
+        !(rc = mnemo__pg_info_put(s, "dim", dims, err)) &&
         !(rc = mnemo__pg_info_put(s, "prompt_document", doc, err)) &&
         !(rc = mnemo__pg_info_put(s, "prompt_query", query, err)))
         rc = mnemo__pg_info_put(s, "fingerprint", fps, err);
@@ -485,7 +536,8 @@ static int check_model(mnemo_store *s, mnemo_error *err) {
     if (!s->model) {
         s->dim = dim ? (size_t)strtoul(dim, NULL, 10) : 0;
         if (s->dim == 0 || s->dim > 65536)
-            rc = mnemo__fail(err, MNEMO_EFORMAT, "PostgreSQL store at %s: mnemo_info.dim '%s' is not a width",
+            rc = mnemo__fail(err, MNEMO_EFORMAT,
+                             "PostgreSQL store at %s: mnemo_info.dim '%s' is not a width",
                              s->pg->where, dim ? dim : "");
         goto out;
     }
@@ -495,7 +547,8 @@ static int check_model(mnemo_store *s, mnemo_error *err) {
         rc = mnemo__fail(err, MNEMO_EINVAL,
                          "model '%s' has no \"document\" and \"query\" prompts "
                          "(config_sentence_transformers.json); the store embeds memories and "
-                         "queries with them", s->model_name);
+                         "queries with them",
+                         s->model_name);
         goto out;
     }
     fp = mnemo__malloc_array(s->dim, sizeof(float));
@@ -512,7 +565,8 @@ static int check_model(mnemo_store *s, mnemo_error *err) {
             !(rc = mnemo__pg_info_get(s, "fingerprint", &fpt, err))) {
             char where[340];
             snprintf(where, sizeof where, "the PostgreSQL store at %s", s->pg->where);
-            rc = mnemo__pg_model_check(s, where, name, dim, doc, query, fpt, want_doc, want_query, fp, err);
+            rc = mnemo__pg_model_check(s, where, name, dim, doc, query, fpt, want_doc, want_query,
+                                       fp, err);
         }
         goto out;
     }
@@ -532,7 +586,8 @@ out:
 static int setup(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
     int rc = run_simple(s, pc, "BEGIN", "starting the schema check", err);
     if (rc) return rc;
-    if (!(rc = mnemo__pg_lock_schema(s, err)) && !(rc = migrate(s, pc, err)) && !(rc = check_model(s, err)))
+    if (!(rc = mnemo__pg_lock_schema(s, err)) && !(rc = migrate(s, pc, err)) &&
+        !(rc = check_model(s, err)))
         rc = run_simple(s, pc, "COMMIT", "recording the schema and model", err);
     if (rc) run_simple(s, pc, "ROLLBACK", "rolling back", &(mnemo_error){0});
     return rc;
@@ -546,13 +601,15 @@ int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err) {
      * collide */
     if (!rc && (rc = run_simple(s, &s->pg->conns[0], "CREATE EXTENSION IF NOT EXISTS vector",
                                 "creating the pgvector extension", err)))
-        return mnemo__fail_prefix(err, "the database needs pgvector (https://github.com/pgvector/pgvector): "
-                                       "install it, and run CREATE EXTENSION vector as a superuser, or give "
-                                       "mnemo a role that may");
+        return mnemo__fail_prefix(
+            err, "the database needs pgvector (https://github.com/pgvector/pgvector): "
+                 "install it, and run CREATE EXTENSION vector as a superuser, or give "
+                 "mnemo a role that may");
     if (!rc)
-        rc = run_simple(s, &s->pg->conns[0],
-                        "CREATE TABLE IF NOT EXISTS mnemo_info(key text PRIMARY KEY, value text NOT NULL)",
-                        "creating mnemo_info", err);
+        rc = run_simple(
+            s, &s->pg->conns[0],
+            "CREATE TABLE IF NOT EXISTS mnemo_info(key text PRIMARY KEY, value text NOT NULL)",
+            "creating mnemo_info", err);
     return rc;
 }
 
@@ -561,8 +618,8 @@ int mnemo__pg_schema(mnemo_store *s, size_t dim, mnemo_error *err) {
     return migrate_to(s, &s->pg->conns[0], 1, err);
 }
 
-int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res, const char *what,
-                   mnemo_error *err) {
+int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res,
+                   const char *what, mnemo_error *err) {
     return run(s, &s->pg->conns[0], 0, sql, p, res, what, err);
 }
 
@@ -588,7 +645,8 @@ static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_er
     *out = NULL;
     int pool = opts->pool_size ? opts->pool_size : mnemo_store_default_options().pool_size;
     if (pool < 1 || pool > POOL_MAX)
-        return mnemo__fail(err, MNEMO_EINVAL, "store pool size %d is out of range 1..%d", pool, POOL_MAX);
+        return mnemo__fail(err, MNEMO_EINVAL, "store pool size %d is out of range 1..%d", pool,
+                           POOL_MAX);
     char *perr = NULL;
     PQconninfoOption *info = PQconninfoParse(opts->url, &perr);
     if (!info) {
@@ -596,13 +654,17 @@ static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_er
         snprintf(why, sizeof why, "%s", perr ? perr : "out of memory");
         trim(why);
         PQfreemem(perr);
-        return mnemo__fail(err, MNEMO_EINVAL, "store URL: %s (want postgres://USER[:PASSWORD]@HOST[:PORT]/DB)", why);
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "store URL: %s (want postgres://USER[:PASSWORD]@HOST[:PORT]/DB)", why);
     }
     const char *host = NULL, *port = NULL, *db = NULL;
     for (PQconninfoOption *o = info; o->keyword; o++) {
-        if (!strcmp(o->keyword, "host")) host = o->val;
-        else if (!strcmp(o->keyword, "port")) port = o->val;
-        else if (!strcmp(o->keyword, "dbname")) db = o->val;
+        if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            port = o->val;
+        else if (!strcmp(o->keyword, "dbname"))
+            db = o->val;
     }
     mnemo_store *s = mnemo__calloc(1, sizeof *s);
     struct mnemo_pg *pg = s ? mnemo__calloc(1, sizeof *pg) : NULL;
@@ -614,8 +676,8 @@ static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_er
         if (pg) mnemo__free(pg->conns), mnemo__free(pg->url), mnemo__free(pg);
         return no_memory(err);
     }
-    snprintf(pg->where, sizeof pg->where, "%s:%s/%s", host && *host ? host : "localhost", port && *port ? port : "5432",
-             db && *db ? db : "(default)");
+    snprintf(pg->where, sizeof pg->where, "%s:%s/%s", host && *host ? host : "localhost",
+             port && *port ? port : "5432", db && *db ? db : "(default)");
     PQconninfoFree(info);
     pg->n = pool;
     pthread_mutex_init(&pg->lock, NULL);
@@ -656,8 +718,9 @@ int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_err
         pg_close(s);
         return rc;
     }
-    mnemo__log(MNEMO_LOG_INFO, "store.open", "backend=postgres where=%s dim=%zu pool=%d read_only=%d", pg->where,
-               s->dim, pg->n, s->read_only);
+    mnemo__log(MNEMO_LOG_INFO, "store.open",
+               "backend=postgres where=%s dim=%zu pool=%d read_only=%d", pg->where, s->dim, pg->n,
+               s->read_only);
     *out = s;
     return MNEMO_OK;
 }
@@ -665,11 +728,13 @@ int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_err
 /* ------------------------------------------------------------ writes */
 
 static int read_only(mnemo_store *s, const char *what, mnemo_error *err) {
-    return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was %s", s->read_only_why, what);
+    return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was %s",
+                       s->read_only_why, what);
 }
 
-static int history_add(mnemo_store *s, pg_conn *pc, const char *id, const char *event, const char *reason,
-                       double at, const char *text, size_t text_len, const char *meta, mnemo_error *err) {
+static int history_add(mnemo_store *s, pg_conn *pc, const char *id, const char *event,
+                       const char *reason, double at, const char *text, size_t text_len,
+                       const char *meta, mnemo_error *err) {
     pg_params p = {0};
     mnemo__pg_par_text(&p, id);
     mnemo__pg_par_text(&p, event);
@@ -678,7 +743,8 @@ static int history_add(mnemo_store *s, pg_conn *pc, const char *id, const char *
     mnemo__pg_par_dup(&p, text, text_len);
     mnemo__pg_par_text(&p, meta);
     PGresult *r;
-    int rc = p.failed ? no_memory(err) : run(s, pc, Q_HIST_ADD, NULL, &p, &r, "recording the history", err);
+    int rc = p.failed ? no_memory(err)
+                      : run(s, pc, Q_HIST_ADD, NULL, &p, &r, "recording the history", err);
     if (!rc) PQclear(r);
     mnemo__pg_par_free(&p);
     return rc;
@@ -694,7 +760,6 @@ typedef struct pending {
     int64_t seq;
     int same_as;
 } pending;
-
 
 static int same_scope(const mnemo_memory_scope *a, const mnemo_memory_scope *b) {
     const char *x[4] = {mnemo__scope_ns(a), opt(a->user_id), opt(a->agent_id), opt(a->session_id)};
@@ -727,8 +792,8 @@ static char *seq_array(const pending *p, size_t n) {
 }
 
 /* One input's dedup and write inside the open transaction. */
-static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pending *p, size_t i, double now,
-                   mnemo_memory_added *out, mnemo_error *err) {
+static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pending *p, size_t i,
+                   double now, mnemo_memory_added *out, mnemo_error *err) {
     const mnemo_memory_input *x = &in[i];
     PGresult *r;
     int rc;
@@ -768,7 +833,8 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
         par_scope(&q, &x->scope);
         mnemo__pg_par_f64(&q, now);
         mnemo__pg_par_text(&q, written);
-        rc = q.failed ? no_memory(err) : run(s, pc, Q_NEAREST, NULL, &q, &r, "finding a near-duplicate", err);
+        rc = q.failed ? no_memory(err)
+                      : run(s, pc, Q_NEAREST, NULL, &q, &r, "finding a near-duplicate", err);
         mnemo__pg_par_free(&q);
         mnemo__free(written);
         if (rc) return rc;
@@ -789,16 +855,19 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
             mnemo__pg_par_i64(&q, (int64_t)p[i].hash);
             mnemo__pg_par_text(&q, p[i].meta_text);
             mnemo__pg_par_f64(&q, now);
-            if (p[i].expires_at > 0) mnemo__pg_par_f64(&q, p[i].expires_at);
-            else mnemo__pg_par_text(&q, NULL);
+            if (p[i].expires_at > 0)
+                mnemo__pg_par_f64(&q, p[i].expires_at);
+            else
+                mnemo__pg_par_text(&q, NULL);
             mnemo__pg_par_vec(&q, p[i].vec, s->dim);
             mnemo__pg_par_text(&q, p[i].prompt);
-            rc = q.failed ? no_memory(err) : run(s, pc, Q_MERGE, NULL, &q, &r, "merging a near-duplicate", err);
+            rc = q.failed ? no_memory(err)
+                          : run(s, pc, Q_MERGE, NULL, &q, &r, "merging a near-duplicate", err);
             mnemo__pg_par_free(&q);
             if (rc) return rc;
             PQclear(r);
-            return history_add(s, pc, out[i].id, "updated", "near-duplicate", now, x->text, x->text_len,
-                               p[i].meta_text, err);
+            return history_add(s, pc, out[i].id, "updated", "near-duplicate", now, x->text,
+                               x->text_len, p[i].meta_text, err);
         }
     }
     mnemo__memory_new_id(out[i].id);
@@ -809,8 +878,10 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
     mnemo__pg_par_text(&q, p[i].meta_text);
     par_scope(&q, &x->scope);
     mnemo__pg_par_f64(&q, now);
-    if (p[i].expires_at > 0) mnemo__pg_par_f64(&q, p[i].expires_at);
-    else mnemo__pg_par_text(&q, NULL);
+    if (p[i].expires_at > 0)
+        mnemo__pg_par_f64(&q, p[i].expires_at);
+    else
+        mnemo__pg_par_text(&q, NULL);
     mnemo__pg_par_vec(&q, p[i].vec, s->dim);
     mnemo__pg_par_text(&q, p[i].prompt);
     rc = q.failed ? no_memory(err) : run(s, pc, Q_INSERT, NULL, &q, &r, "adding a memory", err);
@@ -823,7 +894,8 @@ static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pe
 
 static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
                   mnemo_error *err) {
-    if (n == 0 || n > MAX_ADD) return mnemo__fail(err, MNEMO_EINVAL, "memories: %zu given, want 1..%d", n, MAX_ADD);
+    if (n == 0 || n > MAX_ADD)
+        return mnemo__fail(err, MNEMO_EINVAL, "memories: %zu given, want 1..%d", n, MAX_ADD);
     if (s->read_only) return read_only(s, "added", err);
     double now = mnemo__store_now(s);
     pending *p = mnemo__calloc(n, sizeof *p);
@@ -837,10 +909,12 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
     }
     char where[48];
     for (size_t i = 0; i < n && !rc; i++) {
-        if (n > 1) snprintf(where, sizeof where, "memories[%zu].", i);
-        else where[0] = 0;
-        if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta, &p[i].meta_text,
-                                     vecs + i * s->dim, err)))
+        if (n > 1)
+            snprintf(where, sizeof where, "memories[%zu].", i);
+        else
+            where[0] = 0;
+        if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta,
+                                     &p[i].meta_text, vecs + i * s->dim, err)))
             break;
         p[i].prompt = mnemo__recorded_prompt(in[i].prompt_name);
         p[i].hash = mnemo__text_hash(in[i].text, in[i].text_len);
@@ -849,9 +923,11 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
         /* adds of one scope are serialized across replicas, so two of the
          * same text at once cannot both be new */
         const mnemo_memory_scope *sc = &in[i].scope;
-        const char *parts[4] = {mnemo__scope_ns(sc), opt(sc->user_id), opt(sc->agent_id), opt(sc->session_id)};
+        const char *parts[4] = {mnemo__scope_ns(sc), opt(sc->user_id), opt(sc->agent_id),
+                                opt(sc->session_id)};
         uint64_t h = 0x5ca1ab1eULL;
-        for (int j = 0; j < 4; j++) h = mnemo__hash64(parts[j] ? parts[j] : "", parts[j] ? strlen(parts[j]) + 1 : 0, h);
+        for (int j = 0; j < 4; j++)
+            h = mnemo__hash64(parts[j] ? parts[j] : "", parts[j] ? strlen(parts[j]) + 1 : 0, h);
         locks[i] = h;
     }
     if (rc) goto out;
@@ -864,7 +940,9 @@ static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_
         pg_params q = {0};
         mnemo__pg_par_i64(&q, (int64_t)locks[i]);
         PGresult *r;
-        rc = q.failed ? no_memory(err) : run(s, pc, 0, "SELECT pg_advisory_xact_lock($1::bigint)", &q, &r, "locking the scope", err);
+        rc = q.failed ? no_memory(err)
+                      : run(s, pc, 0, "SELECT pg_advisory_xact_lock($1::bigint)", &q, &r,
+                            "locking the scope", err);
         if (!rc) PQclear(r);
         mnemo__pg_par_free(&q);
     }
@@ -884,7 +962,8 @@ out:
     return rc;
 }
 
-static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
+static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u,
+                     mnemo_error *err) {
     int rc = mnemo__check_changes(s, u, err);
     if (rc) return rc;
     if (s->read_only) return read_only(s, "changed", err);
@@ -895,12 +974,14 @@ static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes 
     float *vec = NULL;
     pg_conn *pc = NULL;
     PGresult *row = NULL;
-    if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err))) return rc;
+    if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err)))
+        return rc;
     if (u->text && !(vec = mnemo__malloc_array(s->dim, sizeof(float)))) {
         rc = no_memory(err);
         goto out;
     }
-    if ((rc = conn_take(s, &pc, err)) || (rc = run_simple(s, pc, "BEGIN", "starting a write", err))) goto out;
+    if ((rc = conn_take(s, &pc, err)) || (rc = run_simple(s, pc, "BEGIN", "starting a write", err)))
+        goto out;
     pg_params q = {0};
     mnemo__pg_par_text(&q, id);
     mnemo__pg_par_f64(&q, now);
@@ -918,10 +999,14 @@ static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes 
     if (u->text) {
         const char *t = u->text;
         size_t tl = u->text_len;
-        if ((rc = mnemo__store_embed(s, &t, &tl, 1, prompt ? prompt : "document", vec, err))) goto out;
+        if ((rc = mnemo__store_embed(s, &t, &tl, 1, prompt ? prompt : "document", vec, err)))
+            goto out;
     }
     double old_exp = PQgetisnull(row, 0, 3) ? 0 : strtod(PQgetvalue(row, 0, 3), NULL);
-    double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 || u->clear_expiry ? 0 : old_exp;
+    double expires = u->ttl > 0                             ? now + u->ttl
+                     : u->expires_at > 0                    ? u->expires_at
+                     : u->expires_at < 0 || u->clear_expiry ? 0
+                                                            : old_exp;
     const char *text = u->text ? u->text : PQgetvalue(row, 0, 1);
     size_t text_len = u->text ? u->text_len : (size_t)PQgetlength(row, 0, 1);
     char *old_meta = meta_text ? NULL : compact_json(PQgetvalue(row, 0, 2));
@@ -931,13 +1016,18 @@ static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes 
     mnemo__pg_par_i64(&q, (int64_t)mnemo__text_hash(text, text_len));
     mnemo__pg_par_text(&q, mt);
     mnemo__pg_par_f64(&q, now);
-    if (expires > 0) mnemo__pg_par_f64(&q, expires);
-    else mnemo__pg_par_text(&q, NULL);
-    if (vec) mnemo__pg_par_vec(&q, vec, s->dim);
-    else mnemo__pg_par_text(&q, NULL);
+    if (expires > 0)
+        mnemo__pg_par_f64(&q, expires);
+    else
+        mnemo__pg_par_text(&q, NULL);
+    if (vec)
+        mnemo__pg_par_vec(&q, vec, s->dim);
+    else
+        mnemo__pg_par_text(&q, NULL);
     mnemo__pg_par_text(&q, prompt);
     PGresult *r;
-    rc = q.failed || !mt ? no_memory(err) : run(s, pc, Q_UPDATE, NULL, &q, &r, "updating a memory", err);
+    rc = q.failed || !mt ? no_memory(err)
+                         : run(s, pc, Q_UPDATE, NULL, &q, &r, "updating a memory", err);
     mnemo__pg_par_free(&q);
     if (!rc) {
         PQclear(r);
@@ -955,7 +1045,8 @@ out:
 }
 
 /* Runs a DELETE ... INSERT INTO history statement; *n its row count. */
-static int run_delete(mnemo_store *s, int qn, const char *sql, pg_params *q, size_t *n, mnemo_error *err) {
+static int run_delete(mnemo_store *s, int qn, const char *sql, pg_params *q, size_t *n,
+                      mnemo_error *err) {
     pg_conn *pc = NULL;
     PGresult *r;
     int rc = q->failed ? no_memory(err) : conn_take(s, &pc, err);
@@ -981,8 +1072,8 @@ static int pg_delete(mnemo_store *s, const char *id, mnemo_error *err) {
     return rc;
 }
 
-static int pg_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n_deleted,
-                           mnemo_error *err) {
+static int pg_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+                           size_t *n_deleted, mnemo_error *err) {
     if (n_deleted) *n_deleted = 0;
     mnemo_memory_scope none = {0};
     if (!scope) scope = &none;
@@ -997,10 +1088,13 @@ static int pg_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, cons
     pg_sql sql = {0};
     mnemo__pg_par_f64(&q, mnemo__store_now(s));
     par_scope(&q, scope);
-    mnemo__pg_sql_add(&sql, "WITH d AS (DELETE FROM mnemo_memories WHERE " LIVE(1) " AND " SCOPE(2, 3, 4, 5));
+    mnemo__pg_sql_add(
+        &sql, "WITH d AS (DELETE FROM mnemo_memories WHERE " LIVE(1) " AND " SCOPE(2, 3, 4, 5));
     rc = mnemo__pg_filter_sql(f, &sql, &q, err);
-    mnemo__pg_sql_add(&sql, " RETURNING id, text, metadata) INSERT INTO mnemo_history(memory_id, event, reason, at, "
-                            "text, metadata) SELECT id, 'deleted', NULL, $1, text, metadata::text FROM d");
+    mnemo__pg_sql_add(
+        &sql,
+        " RETURNING id, text, metadata) INSERT INTO mnemo_history(memory_id, event, reason, at, "
+        "text, metadata) SELECT id, 'deleted', NULL, $1, text, metadata::text FROM d");
     size_t n = 0;
     if (!rc) rc = sql.failed ? no_memory(err) : run_delete(s, 0, sql.s, &q, &n, err);
     if (!rc && n_deleted) *n_deleted = n;
@@ -1027,14 +1121,15 @@ static int pg_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
 typedef mnemo_hit hit;
 
 /* Runs a (seq, score) query into hits, best first. */
-static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q, hit *out, size_t cap, size_t *n,
-                      mnemo_error *err) {
+static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q, hit *out,
+                      size_t cap, size_t *n, mnemo_error *err) {
     PGresult *r;
     *n = 0;
     int rc = q->failed ? no_memory(err) : run(s, pc, 0, sql, q, &r, "searching", err);
     if (rc) return rc;
     for (int i = 0; i < PQntuples(r) && *n < cap; i++)
-        out[(*n)++] = (hit){strtoll(PQgetvalue(r, i, 0), NULL, 10), strtod(PQgetvalue(r, i, 1), NULL)};
+        out[(*n)++] =
+            (hit){strtoll(PQgetvalue(r, i, 0), NULL, 10), strtod(PQgetvalue(r, i, 1), NULL)};
     PQclear(r);
     mnemo__hits_sort(out, *n);
     return MNEMO_OK;
@@ -1045,8 +1140,8 @@ static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q
  * all rows of the scope may be fewer, or the index walk gave up early — or
  * when the search asked for exact ("exact": true). */
 static int vector_hits(mnemo_store *s, pg_conn *pc, const float *v, const mnemo_memory_scope *sc,
-                       const mnemo_filter *f, double now, int force_exact, hit *out, size_t cap, size_t *n,
-                       mnemo_error *err) {
+                       const mnemo_filter *f, double now, int force_exact, hit *out, size_t cap,
+                       size_t *n, mnemo_error *err) {
     int rc = MNEMO_OK;
     for (int exact = force_exact ? 1 : 0; exact < 2 && !rc; exact++) {
         pg_params q = {0};
@@ -1054,23 +1149,29 @@ static int vector_hits(mnemo_store *s, pg_conn *pc, const float *v, const mnemo_
         mnemo__pg_par_vec(&q, v, s->dim);
         mnemo__pg_par_f64(&q, now);
         par_scope(&q, sc);
-        mnemo__pg_sql_add(&sql, "WITH c AS MATERIALIZED (SELECT seq, vector <#> $1::vector AS d FROM mnemo_memories "
-                                "WHERE " LIVE(2) " AND " SCOPE(3, 4, 5, 6));
+        mnemo__pg_sql_add(
+            &sql,
+            "WITH c AS MATERIALIZED (SELECT seq, vector <#> $1::vector AS d FROM mnemo_memories "
+            "WHERE " LIVE(2) " AND " SCOPE(3, 4, 5, 6));
         rc = mnemo__pg_filter_sql(f, &sql, &q, err);
         /* "+ 0" hides the ordering from the index: a sequential, exact scan */
-        mnemo__pg_sql_add(&sql, " ORDER BY %svector <#> $1::vector%s LIMIT %zu) SELECT seq, -d FROM c ORDER BY d, seq",
-                          exact ? "(" : "", exact ? ") + 0" : "", cap);
+        mnemo__pg_sql_add(
+            &sql,
+            " ORDER BY %svector <#> $1::vector%s LIMIT %zu) SELECT seq, -d FROM c ORDER BY d, seq",
+            exact ? "(" : "", exact ? ") + 0" : "", cap);
         if (!rc) rc = sql.failed ? no_memory(err) : hits_query(s, pc, sql.s, &q, out, cap, n, err);
         mnemo__pg_sql_free(&sql);
         mnemo__pg_par_free(&q);
         if (!rc && *n == cap) break;
-        if (!rc && !exact) mnemo__log(MNEMO_LOG_DEBUG, "store.pg_exact_scan", "found=%zu k=%zu", *n, cap);
+        if (!rc && !exact)
+            mnemo__log(MNEMO_LOG_DEBUG, "store.pg_exact_scan", "found=%zu k=%zu", *n, cap);
     }
     return rc;
 }
 
-static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen, const mnemo_memory_scope *sc,
-                     const mnemo_filter *f, double now, hit *out, size_t cap, size_t *n, mnemo_error *err) {
+static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen,
+                     const mnemo_memory_scope *sc, const mnemo_filter *f, double now, hit *out,
+                     size_t cap, size_t *n, mnemo_error *err) {
     *n = 0;
     char *expr = mnemo__query_words(query, qlen, '\'', " | "); /* a tsquery: 'w1' | 'w2' ... */
     if (!expr) return no_memory(err);
@@ -1083,8 +1184,9 @@ static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen
     mnemo__pg_par_text(&q, expr);
     mnemo__pg_par_f64(&q, now);
     par_scope(&q, sc);
-    mnemo__pg_sql_add(&sql, "SELECT seq, ts_rank(tsv, tq) FROM mnemo_memories, to_tsquery('english', $1) tq "
-                            "WHERE tsv @@ tq AND " LIVE(2) " AND " SCOPE(3, 4, 5, 6));
+    mnemo__pg_sql_add(
+        &sql, "SELECT seq, ts_rank(tsv, tq) FROM mnemo_memories, to_tsquery('english', $1) tq "
+              "WHERE tsv @@ tq AND " LIVE(2) " AND " SCOPE(3, 4, 5, 6));
     int rc = mnemo__pg_filter_sql(f, &sql, &q, err);
     mnemo__pg_sql_add(&sql, " ORDER BY 2 DESC, seq LIMIT %zu", cap);
     if (!rc) rc = sql.failed ? no_memory(err) : hits_query(s, pc, sql.s, &q, out, cap, n, err);
@@ -1095,8 +1197,8 @@ static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen
 }
 
 /* The rows of hits, in their order, with their scores. */
-static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double now, mnemo_memories **out,
-                 mnemo_error *err) {
+static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double now,
+                 mnemo_memories **out, mnemo_error *err) {
     mnemo_memories *m = mnemo__calloc(1, sizeof *m);
     if (m) m->items = mnemo__calloc(n ? n : 1, sizeof *m->items);
     char *arr = mnemo__malloc(n * 22 + 3);
@@ -1105,7 +1207,8 @@ static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double 
     if (!rc && n) {
         size_t o = 0;
         arr[o++] = '{';
-        for (size_t i = 0; i < n; i++) o += (size_t)sprintf(arr + o, i ? ",%lld" : "%lld", (long long)hits[i].seq);
+        for (size_t i = 0; i < n; i++)
+            o += (size_t)sprintf(arr + o, i ? ",%lld" : "%lld", (long long)hits[i].seq);
         arr[o++] = '}';
         arr[o] = 0;
         pg_params q = {0};
@@ -1117,8 +1220,10 @@ static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double 
     for (size_t i = 0; i < n && !rc; i++) {
         for (int j = 0; j < PQntuples(r); j++) {
             if (strtoll(PQgetvalue(r, j, 0), NULL, 10) != hits[i].seq) continue;
-            if (memory_from(r, j, 1, &m->items[m->n])) rc = no_memory(err);
-            else m->items[m->n++].score = hits[i].score;
+            if (memory_from(r, j, 1, &m->items[m->n]))
+                rc = no_memory(err);
+            else
+                m->items[m->n++].score = hits[i].score;
             break;
         } /* not found: deleted or expired meanwhile */
     }
@@ -1132,7 +1237,8 @@ static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double 
     return MNEMO_OK;
 }
 
-static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
+static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out,
+                     mnemo_error *err) {
     /* the options were checked by mnemo__search_check (store_backend.c) */
     *out = NULL;
     size_t k = o->k ? o->k : mnemo_search_default_options().k;
@@ -1142,7 +1248,8 @@ static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memori
     double now = mnemo__store_now(s);
     size_t depth = mnemo__search_depth(o, k);
     float *qv = mnemo__malloc_array(s->dim, sizeof(float));
-    hit *vh = mnemo__malloc_array(depth, sizeof(hit)), *th = mnemo__malloc_array(depth, sizeof(hit));
+    hit *vh = mnemo__malloc_array(depth, sizeof(hit)),
+        *th = mnemo__malloc_array(depth, sizeof(hit));
     hit *fused = mnemo__malloc_array(depth * 2, sizeof(hit));
     size_t nv = 0, nt = 0, nf = 0;
     pg_conn *pc = NULL;
@@ -1152,7 +1259,8 @@ static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memori
     }
     if (o->mode != MNEMO_SEARCH_TEXT && (rc = mnemo__query_vector(s, o, qv, err))) goto out;
     if ((rc = conn_take(s, &pc, err))) goto out;
-    if (o->mode != MNEMO_SEARCH_TEXT && (rc = vector_hits(s, pc, qv, &o->scope, f, now, o->exact, vh, depth, &nv, err)))
+    if (o->mode != MNEMO_SEARCH_TEXT &&
+        (rc = vector_hits(s, pc, qv, &o->scope, f, now, o->exact, vh, depth, &nv, err)))
         goto out;
     if (o->mode != MNEMO_SEARCH_VECTOR &&
         (rc = text_hits(s, pc, o->query, o->query_len, &o->scope, f, now, th, depth, &nt, err)))
@@ -1188,8 +1296,10 @@ static int pg_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_er
     } else {
         m = mnemo__calloc(1, sizeof *m);
         if (m) m->items = mnemo__calloc(1, sizeof *m->items);
-        if (!m || !m->items || memory_from(r, 0, 0, &m->items[0])) rc = no_memory(err);
-        else m->n = 1;
+        if (!m || !m->items || memory_from(r, 0, 0, &m->items[0]))
+            rc = no_memory(err);
+        else
+            m->n = 1;
     }
     PQclear(r);
     if (rc) {
@@ -1200,19 +1310,22 @@ static int pg_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_er
     return MNEMO_OK;
 }
 
-static int pg_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err) {
+static int pg_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out,
+                   mnemo_error *err) {
     *out = NULL;
     mnemo_list_options none = {0};
     if (!o) o = &none;
     size_t limit = o->limit ? o->limit : mnemo_list_default_options().limit;
-    if (limit > MAX_LIST) return mnemo__fail(err, MNEMO_ERANGE, "limit: %zu is out of range 1..%d", limit, MAX_LIST);
+    if (limit > MAX_LIST)
+        return mnemo__fail(err, MNEMO_ERANGE, "limit: %zu is out of range 1..%d", limit, MAX_LIST);
     long long after = 0;
     if (o->cursor && *o->cursor) {
         char *end;
         errno = 0;
         after = strtoll(o->cursor, &end, 10);
         if (*end || errno || after < 0 || o->cursor[0] < '0' || o->cursor[0] > '9')
-            return mnemo__fail(err, MNEMO_EINVAL, "cursor: '%.40s' is not a cursor this store gave", o->cursor);
+            return mnemo__fail(err, MNEMO_EINVAL, "cursor: '%.40s' is not a cursor this store gave",
+                               o->cursor);
     }
     int rc = mnemo__scope_check(&o->scope, "", err);
     if (rc) return rc;
@@ -1223,7 +1336,8 @@ static int pg_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories *
     mnemo__pg_par_i64(&q, after);
     mnemo__pg_par_f64(&q, mnemo__store_now(s));
     par_scope(&q, &o->scope);
-    mnemo__pg_sql_add(&sql, "SELECT seq, " COLS " FROM mnemo_memories WHERE seq > $1 AND " LIVE(2) " AND " SCOPE(3, 4, 5, 6));
+    mnemo__pg_sql_add(&sql, "SELECT seq, " COLS " FROM mnemo_memories WHERE seq > $1 AND " LIVE(
+                                2) " AND " SCOPE(3, 4, 5, 6));
     rc = mnemo__pg_filter_sql(f, &sql, &q, err);
     mnemo__pg_sql_add(&sql, " ORDER BY seq LIMIT %zu", limit + 1);
     pg_conn *pc = NULL;
@@ -1239,8 +1353,10 @@ static int pg_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories *
     }
     int rows = rc ? 0 : PQntuples(r);
     for (int i = 0; i < rows && (size_t)i < limit && !rc; i++) {
-        if (memory_from(r, i, 1, &m->items[m->n])) rc = no_memory(err);
-        else m->n++;
+        if (memory_from(r, i, 1, &m->items[m->n]))
+            rc = no_memory(err);
+        else
+            m->n++;
     }
     if (!rc && (size_t)rows > limit) {
         const char *last = PQgetvalue(r, (int)limit - 1, 0);
@@ -1272,7 +1388,8 @@ static int pg_count(mnemo_store *s, const mnemo_memory_scope *scope, const char 
     pg_sql sql = {0};
     mnemo__pg_par_f64(&q, mnemo__store_now(s));
     par_scope(&q, scope);
-    mnemo__pg_sql_add(&sql, "SELECT count(*) FROM mnemo_memories WHERE " LIVE(1) " AND " SCOPE(2, 3, 4, 5));
+    mnemo__pg_sql_add(
+        &sql, "SELECT count(*) FROM mnemo_memories WHERE " LIVE(1) " AND " SCOPE(2, 3, 4, 5));
     rc = mnemo__pg_filter_sql(f, &sql, &q, err);
     pg_conn *pc = NULL;
     PGresult *r;
@@ -1315,7 +1432,8 @@ static int pg_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo
         if (!e->event) rc = no_memory(err);
     }
     PQclear(r);
-    if (!rc && h->n == 0) rc = mnemo__fail(err, MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
+    if (!rc && h->n == 0)
+        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
     if (rc) {
         mnemo_history_free(h);
         return rc;

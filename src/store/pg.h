@@ -53,8 +53,8 @@ int mnemo__pg_filter_sql(const mnemo_filter *f, pg_sql *q, pg_params *p, mnemo_e
  * schema created or migrated for width dim (inside the caller's
  * transaction, after mnemo__pg_lock_schema). Errors: EIO. */
 int mnemo__pg_open_raw(const char *url, mnemo_store **out, mnemo_error *err);
-int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res, const char *what,
-                   mnemo_error *err);
+int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res,
+                   const char *what, mnemo_error *err);
 int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err);
 int mnemo__pg_schema(mnemo_store *s, size_t dim, mnemo_error *err);
 /* mnemo_info's value of key (*out NULL when absent; mnemo__free it), and
@@ -65,10 +65,11 @@ int mnemo__pg_info_put(mnemo_store *s, const char *key, const char *value, mnemo
  * against a model of width s->dim with prompts doc and query and
  * fingerprint fp; EINVAL with mnemo__model_mismatch's message, naming
  * `where`. Writing a record: mnemo__pg_model_put (the width is s->dim). */
-int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name, const char *have_dim,
-                          const char *have_doc, const char *have_query, const char *have_fp, const char *doc,
-                          const char *query, const float *fp, mnemo_error *err);
-int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query, const float *fp,
-                        mnemo_error *err);
+int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name,
+                          const char *have_dim, const char *have_doc, const char *have_query,
+                          const char *have_fp, const char *doc, const char *query, const float *fp,
+                          mnemo_error *err);
+int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query,
+                        const float *fp, mnemo_error *err);
 
 #endif /* MNEMO_STORE_PG_H */

@@ -200,23 +200,30 @@ static void ops_sql(const char *x, json_t *ops, pg_sql *q, pg_params *p) {
         } else if (!strcmp(op, "$ne")) {
             mnemo__pg_sql_add(q, "NOT COALESCE(%s = $%d::jsonb, false)", x, par_json(p, arg));
         } else if (!strcmp(op, "$in") || !strcmp(op, "$nin")) {
-            mnemo__pg_sql_add(q, "%sEXISTS (SELECT 1 FROM jsonb_array_elements($%d::jsonb) e WHERE e = %s)",
-                              op[1] == 'n' ? "NOT " : "", par_json(p, arg), x);
+            mnemo__pg_sql_add(
+                q, "%sEXISTS (SELECT 1 FROM jsonb_array_elements($%d::jsonb) e WHERE e = %s)",
+                op[1] == 'n' ? "NOT " : "", par_json(p, arg), x);
         } else if (!strcmp(op, "$exists")) {
             mnemo__pg_sql_add(q, "((%s) IS NOT NULL) = $%d::boolean", x,
                               mnemo__pg_par_text(p, json_is_true(arg) ? "true" : "false"));
         } else {
-            const char *cmp = !strcmp(op, "$gt") ? ">" : !strcmp(op, "$gte") ? ">=" : !strcmp(op, "$lt") ? "<" : "<=";
+            const char *cmp = !strcmp(op, "$gt")    ? ">"
+                              : !strcmp(op, "$gte") ? ">="
+                              : !strcmp(op, "$lt")  ? "<"
+                                                    : "<=";
             /* filter.c compares numbers as doubles and strings by bytes
              * (strcmp: the "C" collation); other kinds never match */
             if (json_is_number(arg))
-                mnemo__pg_sql_add(q, "COALESCE(jsonb_typeof(%s) = 'number' AND (%s)::float8 %s $%d::float8, false)",
-                                  x, x, cmp, mnemo__pg_par_f64(p, json_number_value(arg)));
+                mnemo__pg_sql_add(
+                    q,
+                    "COALESCE(jsonb_typeof(%s) = 'number' AND (%s)::float8 %s $%d::float8, false)",
+                    x, x, cmp, mnemo__pg_par_f64(p, json_number_value(arg)));
             else
-                mnemo__pg_sql_add(q,
-                                  "COALESCE(jsonb_typeof(%s) = 'string' AND ((%s) #>> '{}') COLLATE \"C\" %s "
-                                  "($%d::text) COLLATE \"C\", false)",
-                                  x, x, cmp, mnemo__pg_par_text(p, json_string_value(arg)));
+                mnemo__pg_sql_add(
+                    q,
+                    "COALESCE(jsonb_typeof(%s) = 'string' AND ((%s) #>> '{}') COLLATE \"C\" %s "
+                    "($%d::text) COLLATE \"C\", false)",
+                    x, x, cmp, mnemo__pg_par_text(p, json_string_value(arg)));
         }
     }
     mnemo__pg_sql_add(q, ")");
@@ -245,8 +252,10 @@ static void node_sql(json_t *f, pg_sql *q, pg_params *p) {
         } else {
             char x[128];
             lookup_sql(key, p, x, sizeof x);
-            if (json_is_object(arg)) ops_sql(x, arg, q, p);
-            else mnemo__pg_sql_add(q, "COALESCE(%s = $%d::jsonb, false)", x, par_json(p, arg));
+            if (json_is_object(arg))
+                ops_sql(x, arg, q, p);
+            else
+                mnemo__pg_sql_add(q, "COALESCE(%s = $%d::jsonb, false)", x, par_json(p, arg));
         }
     }
     if (first) mnemo__pg_sql_add(q, "TRUE");

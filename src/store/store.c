@@ -40,7 +40,8 @@ static const char *const migrations[] = {
     "CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN"
     "  INSERT INTO memories_fts(rowid, text) VALUES (new.seq, new.text); END;"
     "CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN"
-    "  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.seq, old.text); END;"
+    "  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.seq, old.text); "
+    "END;"
     "CREATE TRIGGER memories_fts_update AFTER UPDATE OF text ON memories BEGIN"
     "  INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.seq, old.text);"
     "  INSERT INTO memories_fts(rowid, text) VALUES (new.seq, new.text); END;"
@@ -61,7 +62,8 @@ static const char *const migrations[] = {
 
 /* The text whose embedding identifies the model (with the document prompt):
  * two models of the same width give different vectors for it. */
-static const char fingerprint_text[] = "mnemo store fingerprint: the quick brown fox jumps over the lazy dog";
+static const char fingerprint_text[] =
+    "mnemo store fingerprint: the quick brown fox jumps over the lazy dog";
 /* Below this cosine the fingerprint is another model's; the same model at
  * another precision (bf16, int8) stays above 0.99. */
 #define FINGERPRINT_MIN_COSINE 0.98
@@ -72,13 +74,16 @@ int mnemo__store_sqlite_fail(mnemo_error *err, sqlite3 *db, int rc, const char *
     int base = rc & 0xff;
     const char *why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if (base == SQLITE_FULL)
-        return mnemo__fail(err, MNEMO_EIO, "%s: the disk is full (%s); nothing was changed", what, why);
+        return mnemo__fail(err, MNEMO_EIO, "%s: the disk is full (%s); nothing was changed", what,
+                           why);
     if (base == SQLITE_READONLY)
         return mnemo__fail(err, MNEMO_EIO,
                            "%s: the store is read-only (%s); nothing was changed — check the data "
-                           "folder's permissions", what, why);
+                           "folder's permissions",
+                           what, why);
     if (base == SQLITE_BUSY)
-        return mnemo__fail(err, MNEMO_EIO, "%s: the database is locked by another process (%s)", what, why);
+        return mnemo__fail(err, MNEMO_EIO, "%s: the database is locked by another process (%s)",
+                           what, why);
     return mnemo__fail(err, MNEMO_EIO, "%s: %s", what, why);
 }
 
@@ -100,7 +105,8 @@ static int exec(sqlite3 *db, const char *sql, mnemo_error *err) {
 static int open_db(const char *path, int flags, sqlite3 **db, mnemo_error *err) {
     int rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
     if (rc != SQLITE_OK) {
-        mnemo__fail(err, MNEMO_EIO, "%s: cannot open (%s)", path, *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+        mnemo__fail(err, MNEMO_EIO, "%s: cannot open (%s)", path,
+                    *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
         sqlite3_close(*db);
         *db = NULL;
         return MNEMO_EIO;
@@ -158,8 +164,10 @@ static char *file_uri(const char *path, const char *query) {
     o += (size_t)sprintf(u, "file:");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)path[i];
-        if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f) o += (size_t)sprintf(u + o, "%%%02X", c);
-        else u[o++] = (char)c;
+        if (c == '%' || c == '?' || c == '#' || c <= ' ' || c >= 0x7f)
+            o += (size_t)sprintf(u + o, "%%%02X", c);
+        else
+            u[o++] = (char)c;
     }
     sprintf(u + o, "%s", query);
     return u;
@@ -193,12 +201,13 @@ static int migrate(mnemo_store *s, mnemo_error *err) {
     }
     if (rc) return mnemo__store_sqlite_fail(err, s->writer, rc, s->db_path);
     if (version > SCHEMA_VERSION)
-        return mnemo__fail(err, MNEMO_EFORMAT,
-                           "%s: schema version %d was written by a newer mnemo (this one knows up to %d)",
-                           s->db_path, version, SCHEMA_VERSION);
+        return mnemo__fail(
+            err, MNEMO_EFORMAT,
+            "%s: schema version %d was written by a newer mnemo (this one knows up to %d)",
+            s->db_path, version, SCHEMA_VERSION);
     if (version < SCHEMA_VERSION && s->read_only)
-        return mnemo__fail(err, MNEMO_EIO, "%s: %s, and the store is read-only",
-                           s->db_path, version ? "needs a schema migration" : "is not a mnemo store yet");
+        return mnemo__fail(err, MNEMO_EIO, "%s: %s, and the store is read-only", s->db_path,
+                           version ? "needs a schema migration" : "is not a mnemo store yet");
     for (int v = version; v < SCHEMA_VERSION; v++) {
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v + 1);
@@ -208,17 +217,19 @@ static int migrate(mnemo_store *s, mnemo_error *err) {
         if (!rc) rc = exec(s->writer, "COMMIT;", err);
         if (rc) {
             sqlite3_exec(s->writer, "ROLLBACK;", NULL, NULL, NULL);
-            return mnemo__fail_prefix(err, "%s: migrating the schema to version %d", s->db_path, v + 1);
+            return mnemo__fail_prefix(err, "%s: migrating the schema to version %d", s->db_path,
+                                      v + 1);
         }
         mnemo__log(MNEMO_LOG_INFO, "store.migrate", "path=%s version=%d", s->db_path, v + 1);
     }
     return MNEMO_OK;
 }
 
-static int info_get(sqlite3 *db, const char *key, char *buf, size_t cap, const void **blob, int *blob_n,
-                    sqlite3_stmt **keep) {
+static int info_get(sqlite3 *db, const char *key, char *buf, size_t cap, const void **blob,
+                    int *blob_n, sqlite3_stmt **keep) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM store_info WHERE key = ?1", -1, &st, NULL)) return 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM store_info WHERE key = ?1", -1, &st, NULL))
+        return 0;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int found = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -237,12 +248,14 @@ static int info_get(sqlite3 *db, const char *key, char *buf, size_t cap, const v
 
 static int info_put(sqlite3 *db, const char *key, const void *value, int n, int is_blob) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO store_info(key, value) VALUES (?1, ?2)", -1, &st,
-                           NULL))
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO store_info(key, value) VALUES (?1, ?2)", -1,
+                           &st, NULL))
         return SQLITE_ERROR;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (is_blob) sqlite3_bind_blob(st, 2, value, n, SQLITE_STATIC);
-    else sqlite3_bind_text(st, 2, value, n, SQLITE_STATIC);
+    if (is_blob)
+        sqlite3_bind_blob(st, 2, value, n, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(st, 2, value, n, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -255,12 +268,13 @@ static int check_model(mnemo_store *s, mnemo_error *err) {
     info_get(s->writer, "model_name", have_name, sizeof have_name, NULL, NULL, NULL);
     if (!s->model) {
         if (!known)
-            return mnemo__fail(err, MNEMO_EINVAL,
-                               "%s: a new store needs a model (pass --model DIR) to record its dimension",
-                               s->dir);
+            return mnemo__fail(
+                err, MNEMO_EINVAL,
+                "%s: a new store needs a model (pass --model DIR) to record its dimension", s->dir);
         s->dim = (size_t)strtoul(have_dim, NULL, 10);
         if (s->dim == 0 || s->dim > 65536)
-            return mnemo__fail(err, MNEMO_EFORMAT, "%s: store_info.dim '%s' is not a width", s->db_path, have_dim);
+            return mnemo__fail(err, MNEMO_EFORMAT, "%s: store_info.dim '%s' is not a width",
+                               s->db_path, have_dim);
         return MNEMO_OK;
     }
     s->dim = mnemo_model_dim(s->model);
@@ -270,7 +284,8 @@ static int check_model(mnemo_store *s, mnemo_error *err) {
         return mnemo__fail(err, MNEMO_EINVAL,
                            "model '%s' has no \"document\" and \"query\" prompts "
                            "(config_sentence_transformers.json); the store embeds memories and "
-                           "queries with them", s->model_name);
+                           "queries with them",
+                           s->model_name);
     float *fp = mnemo__malloc_array(s->dim, sizeof(float));
     if (!fp) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     const char *t = fingerprint_text;
@@ -301,10 +316,12 @@ static int check_model(mnemo_store *s, mnemo_error *err) {
             snprintf(detail, sizeof detail, "%s vs %zu", have_dim, s->dim);
         } else if (strcmp(have_doc, doc) || strcmp(have_query, query)) {
             what = "prompts";
-            snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"", have_doc, doc);
+            snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"", have_doc,
+                     doc);
         } else if (cosine < FINGERPRINT_MIN_COSINE) {
             what = "weights";
-            snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine, FINGERPRINT_MIN_COSINE);
+            snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine,
+                     FINGERPRINT_MIN_COSINE);
         }
         if (what) {
             rc = mnemo__fail(err, MNEMO_EINVAL,
@@ -317,7 +334,8 @@ static int check_model(mnemo_store *s, mnemo_error *err) {
         goto out;
     }
     if (s->read_only) {
-        rc = mnemo__fail(err, MNEMO_EIO, "%s: the store records no model and is read-only", s->db_path);
+        rc = mnemo__fail(err, MNEMO_EIO, "%s: the store records no model and is read-only",
+                         s->db_path);
         goto out;
     }
     char dim[32];
@@ -346,17 +364,18 @@ static char *dup_col(sqlite3_stmt *st, int col) {
 
 static int load_index(mnemo_store *s, mnemo_error *err) {
     sqlite3_stmt *st;
-    const char *sql = "SELECT seq, id, text_hash, namespace, user_id, agent_id, session_id, expires_at, "
-                      "metadata, vector FROM memories WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY seq";
+    const char *sql =
+        "SELECT seq, id, text_hash, namespace, user_id, agent_id, session_id, expires_at, "
+        "metadata, vector FROM memories WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY seq";
     int rc = sqlite3_prepare_v2(s->writer, sql, -1, &st, NULL);
     if (rc) return mnemo__store_sqlite_fail(err, s->writer, rc, "reading the memories");
     sqlite3_bind_double(st, 1, mnemo__store_now(s));
     int status = MNEMO_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if ((size_t)sqlite3_column_bytes(st, 9) != s->dim * sizeof(float)) {
-            status = mnemo__fail(err, MNEMO_EFORMAT, "%s: memory %s has a vector of %d bytes, want %zu",
-                                 s->db_path, sqlite3_column_text(st, 1), sqlite3_column_bytes(st, 9),
-                                 s->dim * sizeof(float));
+            status = mnemo__fail(
+                err, MNEMO_EFORMAT, "%s: memory %s has a vector of %d bytes, want %zu", s->db_path,
+                sqlite3_column_text(st, 1), sqlite3_column_bytes(st, 9), s->dim * sizeof(float));
             break;
         }
         mnemo_index_entry e = {.seq = sqlite3_column_int64(st, 0)};
@@ -370,7 +389,10 @@ static int load_index(mnemo_store *s, mnemo_error *err) {
         e.meta = json_loads((const char *)sqlite3_column_text(st, 8), 0, NULL);
         if (!e.meta) e.meta = json_object();
         float *vec = mnemo__malloc(s->dim * sizeof(float));
-        if (!vec || !e.ns || mnemo__index_add(&s->index, &e, vec ? memcpy(vec, sqlite3_column_blob(st, 9), s->dim * sizeof(float)) : NULL)) {
+        if (!vec || !e.ns ||
+            mnemo__index_add(&s->index, &e,
+                             vec ? memcpy(vec, sqlite3_column_blob(st, 9), s->dim * sizeof(float))
+                                 : NULL)) {
             mnemo__free(vec);
             mnemo__free(e.ns);
             mnemo__free(e.user_id);
@@ -382,7 +404,8 @@ static int load_index(mnemo_store *s, mnemo_error *err) {
         }
         mnemo__free(vec);
     }
-    if (!status && rc != SQLITE_DONE) status = mnemo__store_sqlite_fail(err, s->writer, rc, "reading the memories");
+    if (!status && rc != SQLITE_DONE)
+        status = mnemo__store_sqlite_fail(err, s->writer, rc, "reading the memories");
     sqlite3_finalize(st);
     return status;
 }
@@ -454,7 +477,8 @@ static void *build_main(void *arg) {
         const mnemo_index *ix = &s->index;
         size_t n = ix->n;
         int due = ix->graph_state == MNEMO_GRAPH_BUILDING;
-        int start = ix->graph_state == MNEMO_GRAPH_NONE && ix->graph_threshold != SIZE_MAX && n >= ix->graph_threshold;
+        int start = ix->graph_state == MNEMO_GRAPH_NONE && ix->graph_threshold != SIZE_MAX &&
+                    n >= ix->graph_threshold;
         pthread_rwlock_unlock(&s->index_lock);
         if (start) {
             pthread_rwlock_wrlock(&s->index_lock);
@@ -473,7 +497,8 @@ static void *build_main(void *arg) {
         int r = mnemo__index_build_step(&s->index, BUILD_STEP);
         pthread_rwlock_unlock(&s->index_lock);
         if (r < 0) {
-            mnemo__log(MNEMO_LOG_ERROR, "store.graph_oom", "memories=%zu action=\"retrying in 10 s; searches stay exact\"", n);
+            mnemo__log(MNEMO_LOG_ERROR, "store.graph_oom",
+                       "memories=%zu action=\"retrying in 10 s; searches stay exact\"", n);
             build_wait(s, 10);
             continue;
         }
@@ -483,7 +508,8 @@ static void *build_main(void *arg) {
             n = s->index.n;
             pthread_rwlock_unlock(&s->index_lock);
             if (ready) {
-                mnemo__log(MNEMO_LOG_INFO, "store.graph_ready", "memories=%zu seconds=%.1f", n, mnemo__now() - t0);
+                mnemo__log(MNEMO_LOG_INFO, "store.graph_ready", "memories=%zu seconds=%.1f", n,
+                           mnemo__now() - t0);
                 /* kept for the next open: written under the read lock (writers
                  * wait, searches go on), made durable after it */
                 if (!s->read_only) {
@@ -495,8 +521,9 @@ static void *build_main(void *arg) {
                     pthread_rwlock_unlock(&s->index_lock);
                     if (!rc && !mnemo__graph_commit(s->graph_path)) {
                         s->graph_saved_changes = changes;
-                        mnemo__log(MNEMO_LOG_INFO, "store.graph_saved", "path=%s memories=%zu seconds=%.2f locked=%.2f",
-                                   s->graph_path, n, mnemo__now() - t1, held);
+                        mnemo__log(MNEMO_LOG_INFO, "store.graph_saved",
+                                   "path=%s memories=%zu seconds=%.2f locked=%.2f", s->graph_path,
+                                   n, mnemo__now() - t1, held);
                     }
                 }
                 break;
@@ -511,7 +538,8 @@ int mnemo__store_graph_wait(mnemo_store *s) {
         pthread_rwlock_rdlock(&s->index_lock);
         const mnemo_index *ix = &s->index;
         mnemo_graph_state st = ix->graph_state;
-        int not_due = st == MNEMO_GRAPH_NONE && (ix->graph_threshold == SIZE_MAX || ix->n < ix->graph_threshold);
+        int not_due = st == MNEMO_GRAPH_NONE &&
+                      (ix->graph_threshold == SIZE_MAX || ix->n < ix->graph_threshold);
         pthread_rwlock_unlock(&s->index_lock);
         if (st == MNEMO_GRAPH_READY) return 1;
         if (not_due || !s->has_builder) return 0;
@@ -528,22 +556,25 @@ int mnemo__store_graph_wait(mnemo_store *s) {
 int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
     *out = NULL;
     if (!opts || !opts->data_dir || !*opts->data_dir)
-        return mnemo__fail(err, MNEMO_EINVAL,
-                           "no data folder: pass --data-dir DIR or set MNEMO_DATA_DIR (memories are "
-                           "never kept in a temporary folder by default)");
+        return mnemo__fail(
+            err, MNEMO_EINVAL,
+            "no data folder: pass --data-dir DIR or set MNEMO_DATA_DIR (memories are "
+            "never kept in a temporary folder by default)");
     const char *sync = opts->synchronous ? opts->synchronous : "full";
     const char *sync_sql = !strcasecmp(sync, "full")     ? "PRAGMA synchronous = FULL;"
                            : !strcasecmp(sync, "normal") ? "PRAGMA synchronous = NORMAL;"
                            : !strcasecmp(sync, "off")    ? "PRAGMA synchronous = OFF;"
                                                          : NULL;
     if (!sync_sql)
-        return mnemo__fail(err, MNEMO_EINVAL, "synchronous '%s' is not one of full|normal|off", sync);
+        return mnemo__fail(err, MNEMO_EINVAL, "synchronous '%s' is not one of full|normal|off",
+                           sync);
     mnemo_store *s = mnemo__calloc(1, sizeof *s);
     if (!s) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     s->backend = &mnemo__sqlite_backend;
     pthread_mutex_init(&s->build_lock, NULL);
     pthread_cond_init(&s->build_cond, NULL);
-    int rc = mnemo__store_init(s, opts, err); /* the options both backends share, the model's context */
+    int rc =
+        mnemo__store_init(s, opts, err); /* the options both backends share, the model's context */
     if (rc) goto fail;
     size_t dl = strlen(opts->data_dir);
     s->dir = mnemo__strndup(opts->data_dir, dl);
@@ -564,8 +595,8 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         snprintf(lock, sizeof lock, "%s/memories.lock", s->dir);
         s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (s->lock_fd < 0) {
-            snprintf(s->read_only_why, sizeof s->read_only_why, "the data folder is not writable: %s",
-                     strerror(errno));
+            snprintf(s->read_only_why, sizeof s->read_only_why,
+                     "the data folder is not writable: %s", strerror(errno));
             s->read_only = 1;
         } else if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
             snprintf(s->read_only_why, sizeof s->read_only_why,
@@ -576,16 +607,19 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
             s->read_only = 1;
         }
         if (s->read_only)
-            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path, s->read_only_why);
+            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path,
+                       s->read_only_why);
     }
-    rc = open_db(s->db_uri, s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+    rc = open_db(s->db_uri,
+                 s->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                  &s->writer, err);
     if (rc) goto fail;
     if (!s->read_only && sqlite3_db_readonly(s->writer, "main") == 1) {
         /* The file or its folder cannot be written (permissions, a read-only
          * mount): serve reads, refuse writes with a message that says why. */
         snprintf(s->read_only_why, sizeof s->read_only_why, "the database file is not writable");
-        mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path, s->read_only_why);
+        mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path,
+                   s->read_only_why);
         s->read_only = 1;
     }
     if (!s->read_only) {
@@ -593,9 +627,10 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         int jrc = sqlite3_exec(s->writer, "PRAGMA journal_mode = WAL;", NULL, NULL, NULL);
         if ((jrc & 0xff) == SQLITE_READONLY || (jrc & 0xff) == SQLITE_CANTOPEN) {
             /* a writable file in a folder that is not: no -wal can be made */
-            snprintf(s->read_only_why, sizeof s->read_only_why, "the data folder is not writable: %s",
-                     sqlite3_errmsg(s->writer));
-            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path, s->read_only_why);
+            snprintf(s->read_only_why, sizeof s->read_only_why,
+                     "the data folder is not writable: %s", sqlite3_errmsg(s->writer));
+            mnemo__log(MNEMO_LOG_WARN, "store.read_only", "path=%s reason=\"%s\"", s->db_path,
+                       s->read_only_why);
             s->read_only = 1;
         } else if (jrc) {
             rc = mnemo__store_sqlite_fail(err, s->writer, jrc, s->db_path);
@@ -612,13 +647,14 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         mnemo__log(MNEMO_LOG_INFO, "store.immutable", "path=%s", s->db_path);
     }
     if ((rc = migrate(s, err)) || (rc = check_model(s, err))) goto fail;
-    if (mnemo__index_init(&s->index, s->dim, mnemo__store_index_threshold(opts), opts->hnsw_m, opts->hnsw_ef_construction,
-                          opts->hnsw_ef_search)) {
+    if (mnemo__index_init(&s->index, s->dim, mnemo__store_index_threshold(opts), opts->hnsw_m,
+                          opts->hnsw_ef_construction, opts->hnsw_ef_search)) {
         rc = mnemo__fail(err, MNEMO_EINVAL, "hnsw m %zu is out of range 2..128", opts->hnsw_m);
         goto fail;
     }
     s->index.int8_only = opts->index_int8 != 0;
-    if (opts->index_binary) mnemo__index_set_binary(&s->index); /* before the load: no graph, no graph file */
+    if (opts->index_binary)
+        mnemo__index_set_binary(&s->index); /* before the load: no graph, no graph file */
     if ((rc = load_index(s, err))) goto fail;
     if (s->index.graph_threshold != SIZE_MAX) {
         char why[200];
@@ -626,23 +662,29 @@ int mnemo__sqlite_open(const mnemo_store_options *opts, mnemo_store **out, mnemo
         if (mnemo__graph_load(&s->index, s->graph_path, why, sizeof why)) {
             s->graph_loaded = 1;
             s->graph_saved_changes = s->index.graph_changes;
-            mnemo__log(MNEMO_LOG_INFO, "store.graph_loaded", "path=%s memories=%zu seconds=%.2f", s->graph_path,
-                       s->index.n, mnemo__now() - t0);
+            mnemo__log(MNEMO_LOG_INFO, "store.graph_loaded", "path=%s memories=%zu seconds=%.2f",
+                       s->graph_path, s->index.n, mnemo__now() - t0);
         } else if (strcmp(why, "no graph file")) {
-            mnemo__log(MNEMO_LOG_INFO, "store.graph_stale", "path=%s reason=\"%s\" action=\"rebuilding\"",
-                       s->graph_path, why);
+            mnemo__log(MNEMO_LOG_INFO, "store.graph_stale",
+                       "path=%s reason=\"%s\" action=\"rebuilding\"", s->graph_path, why);
         }
     }
     if (s->index.graph_threshold != SIZE_MAX) {
-        if (pthread_create(&s->builder, NULL, build_main, s) == 0) s->has_builder = 1;
-        else mnemo__log(MNEMO_LOG_WARN, "store.no_graph_builder", "reason=\"cannot start a thread; searches stay exact\"");
+        if (pthread_create(&s->builder, NULL, build_main, s) == 0)
+            s->has_builder = 1;
+        else
+            mnemo__log(MNEMO_LOG_WARN, "store.no_graph_builder",
+                       "reason=\"cannot start a thread; searches stay exact\"");
     }
     if (mnemo__store_wants_sweeper(opts) && !s->read_only) {
         if (pthread_create(&s->sweeper, NULL, sweep_main, s) == 0) s->has_sweeper = 1;
     }
-    mnemo__log(MNEMO_LOG_INFO, "store.open", "path=%s memories=%zu dim=%zu read_only=%d index_vectors=%s",
-               s->db_path, s->index.n, s->dim, s->read_only,
-               s->index.binary_only ? "binary" : s->index.int8_only ? "int8" : "f32");
+    mnemo__log(MNEMO_LOG_INFO, "store.open",
+               "path=%s memories=%zu dim=%zu read_only=%d index_vectors=%s", s->db_path, s->index.n,
+               s->dim, s->read_only,
+               s->index.binary_only ? "binary"
+               : s->index.int8_only ? "int8"
+                                    : "f32");
     *out = s;
     return MNEMO_OK;
 fail:
@@ -695,10 +737,11 @@ int mnemo__scope_check(const mnemo_memory_scope *sc, const char *where, mnemo_er
         if (!vals[i]) continue;
         size_t n = strlen(vals[i]), bad;
         if (n > MAX_SCOPE_BYTES)
-            return mnemo__fail(err, MNEMO_ETOOBIG, "%s%s: %zu bytes, at most %d", where, names[i], n,
-                               MAX_SCOPE_BYTES);
+            return mnemo__fail(err, MNEMO_ETOOBIG, "%s%s: %zu bytes, at most %d", where, names[i],
+                               n, MAX_SCOPE_BYTES);
         if (!mnemo_utf8_valid(vals[i], n, &bad))
-            return mnemo__fail(err, MNEMO_EUTF8, "%s%s: invalid UTF-8 at byte offset %zu", where, names[i], bad);
+            return mnemo__fail(err, MNEMO_EUTF8, "%s%s: invalid UTF-8 at byte offset %zu", where,
+                               names[i], bad);
     }
     return MNEMO_OK;
 }
@@ -710,9 +753,11 @@ int mnemo__metadata_parse(const mnemo_store *s, const char *text, const char *wh
     if (!text) text = "{}";
     size_t n = strlen(text), bad;
     if (n > s->max_metadata * 4 + 1024)
-        return mnemo__fail(err, MNEMO_ETOOBIG, "%smetadata: %zu bytes, at most %zu", where, n, s->max_metadata);
+        return mnemo__fail(err, MNEMO_ETOOBIG, "%smetadata: %zu bytes, at most %zu", where, n,
+                           s->max_metadata);
     if (!mnemo_utf8_valid(text, n, &bad))
-        return mnemo__fail(err, MNEMO_EUTF8, "%smetadata: invalid UTF-8 at byte offset %zu", where, bad);
+        return mnemo__fail(err, MNEMO_EUTF8, "%smetadata: invalid UTF-8 at byte offset %zu", where,
+                           bad);
     json_error_t je;
     json_t *v = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
     if (!v) return mnemo__fail(err, MNEMO_EINVAL, "%smetadata: not valid JSON: %s", where, je.text);
@@ -729,8 +774,8 @@ int mnemo__metadata_parse(const mnemo_store *s, const char *text, const char *wh
         size_t cl = strlen(c);
         free(c);
         json_decref(v);
-        return mnemo__fail(err, MNEMO_ETOOBIG, "%smetadata: %zu bytes as compact JSON, at most %zu", where,
-                           cl, s->max_metadata);
+        return mnemo__fail(err, MNEMO_ETOOBIG, "%smetadata: %zu bytes as compact JSON, at most %zu",
+                           where, cl, s->max_metadata);
     }
     *compact = mnemo__strndup(c, strlen(c));
     free(c);
@@ -754,10 +799,11 @@ int mnemo__memory_from_row(sqlite3_stmt *st, int c, mnemo_memory *m) {
     m->session_id = dup_col(st, c + 6);
     m->created_at = sqlite3_column_double(st, c + 7);
     m->updated_at = sqlite3_column_double(st, c + 8);
-    m->expires_at = sqlite3_column_type(st, c + 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, c + 9);
+    m->expires_at =
+        sqlite3_column_type(st, c + 9) == SQLITE_NULL ? 0 : sqlite3_column_double(st, c + 9);
     /* NULL: the default prompt (and every memory of a version 1 store) */
     m->prompt_name = sqlite3_column_type(st, c + 10) == SQLITE_NULL ? mnemo__strndup("document", 8)
-                                                                     : dup_col(st, c + 10);
+                                                                    : dup_col(st, c + 10);
     if (!m->text || !m->metadata || !m->ns || !m->prompt_name) {
         mnemo__memory_clear(m);
         return MNEMO_ENOMEM;

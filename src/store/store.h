@@ -62,8 +62,8 @@ typedef struct mnemo_hnsw {
     uint32_t n_nodes, cap; /* ids below n_nodes have been used */
     int64_t *pos;          /* node -> index position; -1: a free id */
     uint8_t *level;
-    uint32_t *links0;  /* per node a row of 1 + m0: the count, then the ids */
-    uint32_t **upper;  /* per node, levels 1..level, rows of 1 + m; NULL at level 0 */
+    uint32_t *links0; /* per node a row of 1 + m0: the count, then the ids */
+    uint32_t **upper; /* per node, levels 1..level, rows of 1 + m; NULL at level 0 */
     uint32_t *free_ids;
     size_t n_free, n_live;
     int64_t entry; /* the entry point; -1: empty */
@@ -132,8 +132,8 @@ typedef struct mnemo_index {
     float *code_scale;
     int int8_only;
     int binary_only;
-    uint64_t *bits; /* binary_only: n * words */
-    size_t words;   /* binary_only: dim / 64 rounded up */
+    uint64_t *bits;           /* binary_only: n * words */
+    size_t words;             /* binary_only: dim / 64 rounded up */
     size_t binary_candidates; /* binary_only: the fewest candidates a search rescores */
     size_t binary_per_result; /* binary_only: and at least this many per result asked for */
     size_t n, cap, dim;
@@ -142,7 +142,8 @@ typedef struct mnemo_index {
     size_t graph_threshold; /* live entries from which searches use the graph */
     size_t ef_search;
     size_t build_cursor; /* BUILDING: every entry below it is in the graph */
-    uint64_t graph_changes; /* links made or removed once READY (graph_file.c saves when it moved) */
+    uint64_t
+        graph_changes; /* links made or removed once READY (graph_file.c saves when it moved) */
 } mnemo_index;
 
 /* A binary index's search rescores max(MNEMO_BINARY_PER_RESULT * k,
@@ -165,15 +166,16 @@ void mnemo__binarize(const float *x, size_t dim, uint64_t *out);
 #define MNEMO_HNSW_EF_CONSTRUCTION 200
 #define MNEMO_HNSW_EF_SEARCH 256
 #define MNEMO_HNSW_SEED 0x6D6E656D6F484E53ULL
-#define MNEMO_HNSW_MAX_LEVEL 24 /* no node above it; with M = 32 a level above 5 has odds below 1e-7 */
+#define MNEMO_HNSW_MAX_LEVEL \
+    24 /* no node above it; with M = 32 a level above 5 has odds below 1e-7 */
 
 /* An empty index; the graph parameters are 0 for their defaults, and a
  * threshold of SIZE_MAX never builds a graph. Errors: EINVAL (m). */
 /* Before the first add: the index keeps only the signs of its vectors
  * (binary_only; no graph, ever). */
 void mnemo__index_set_binary(mnemo_index *ix);
-int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m, size_t ef_construction,
-                      size_t ef_search);
+int mnemo__index_init(mnemo_index *ix, size_t dim, size_t graph_threshold, size_t m,
+                      size_t ef_construction, size_t ef_search);
 void mnemo__index_free(mnemo_index *ix);
 /* Takes ownership of e's strings and meta; copies vec (f32 unless
  * int8_only or binary_only, and its codes or its bits). Errors: ENOMEM. */
@@ -245,9 +247,11 @@ typedef struct mnemo_store_backend {
     int (*remove)(mnemo_store *s, const char *id, mnemo_error *err);
     int (*remove_where)(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
                         size_t *n_deleted, mnemo_error *err);
-    int (*search)(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err);
+    int (*search)(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out,
+                  mnemo_error *err);
     int (*get)(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err);
-    int (*list)(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err);
+    int (*list)(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out,
+                mnemo_error *err);
     int (*count)(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
                  mnemo_error *err);
     int (*history)(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err);
@@ -263,16 +267,18 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
 int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u,
                                 mnemo_error *err);
 int mnemo__sqlite_memory_delete(mnemo_store *s, const char *id, mnemo_error *err);
-int mnemo__sqlite_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
-                                      size_t *n_deleted, mnemo_error *err);
+int mnemo__sqlite_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope,
+                                      const char *filter, size_t *n_deleted, mnemo_error *err);
 int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out,
                                 mnemo_error *err);
-int mnemo__sqlite_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err);
+int mnemo__sqlite_memory_get(mnemo_store *s, const char *id, mnemo_memories **out,
+                             mnemo_error *err);
 int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out,
                               mnemo_error *err);
 int mnemo__sqlite_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
                                size_t *n, mnemo_error *err);
-int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err);
+int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history **out,
+                                 mnemo_error *err);
 
 /* The PostgreSQL backend (pg.c, pg_filter.c): opts->url is postgres://...
  * or postgresql://... */
@@ -311,7 +317,7 @@ struct mnemo_store {
     char *graph_path;             /* DIR/graph.hnsw (graph_file.c) */
     uint64_t graph_saved_changes; /* index.graph_changes when the file was written */
     int graph_loaded;             /* the graph came from the file at open */
-    char *db_uri; /* what connections open: db_path, or an immutable file: URI */
+    char *db_uri;                 /* what connections open: db_path, or an immutable file: URI */
     const mnemo_model *model;
     char model_name[256];
     mnemo_context *ctx; /* embedding; guarded by embed_lock */
@@ -368,8 +374,9 @@ void mnemo__store_reader_put(mnemo_store *s, sqlite3 *db);
  * read on db; a binary_only one scans its bits (exact changes nothing) and
  * rescores the same way. Errors: ENOMEM, EIO (reading db).
  */
-int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact, mnemo_hnsw_accept pre,
-                         mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n);
+int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact,
+                         mnemo_hnsw_accept pre, mnemo_hnsw_accept post, void *ctx,
+                         mnemo_hnsw_hit *top, size_t cap, size_t *n);
 /* The pre and post of mnemo__store_nearest for a search (scope_match) and
  * for dedup (exact_scope: scope_equal): a live entry of the scope, then the
  * filter (f; NULL passes all). ctx is a mnemo_scope_accept. */
@@ -391,11 +398,12 @@ int mnemo__store_embed(mnemo_store *s, const char *const *texts, const size_t *l
 const char *mnemo__scope_ns(const mnemo_memory_scope *sc);
 /* Validates metadata text: a JSON object within the size limit. On success
  * *meta owns the parsed object and *compact (mnemo__free) its compact text. */
-int mnemo__metadata_parse(const mnemo_store *s, const char *text, const char *where,
-                          json_t **meta, char **compact, mnemo_error *err);
+int mnemo__metadata_parse(const mnemo_store *s, const char *text, const char *where, json_t **meta,
+                          char **compact, mnemo_error *err);
 /* Fills m from a row of MNEMO_MEMORY_COLUMNS starting at column `col`. */
-#define MNEMO_MEMORY_COLUMNS \
-    "id, text, metadata, namespace, user_id, agent_id, session_id, created_at, updated_at, expires_at, " \
+#define MNEMO_MEMORY_COLUMNS                                                                 \
+    "id, text, metadata, namespace, user_id, agent_id, session_id, created_at, updated_at, " \
+    "expires_at, "                                                                           \
     "prompt_name"
 int mnemo__memory_from_row(sqlite3_stmt *st, int col, mnemo_memory *m);
 void mnemo__memory_clear(mnemo_memory *m);
@@ -413,7 +421,8 @@ int mnemo__check_expiry(double now, double ttl, double expires_at, const char *w
 /* A prompt name of the store's model or NULL (EINVAL naming the prompts it
  * has), and the name a memory records for it (NULL for "document"), as the
  * SQLite add does (store_write.c). */
-int mnemo__check_prompt(const mnemo_store *s, const char *name, const char *where, mnemo_error *err);
+int mnemo__check_prompt(const mnemo_store *s, const char *name, const char *where,
+                        mnemo_error *err);
 const char *mnemo__recorded_prompt(const char *name);
 /* Non-zero when two recorded prompts are the same (NULL: "document"). */
 int mnemo__same_prompt(const char *a, const char *b);
@@ -421,7 +430,8 @@ int mnemo__same_prompt(const char *a, const char *b);
  * of input i at i * dim), one embedding call per prompt (one in all unless
  * the batch mixes prompts); rows of inputs with a vector are untouched.
  * Errors: ENOMEM, and those of embedding. */
-int mnemo__embed_inputs(mnemo_store *s, const mnemo_memory_input *in, size_t n, float *vecs, mnemo_error *err);
+int mnemo__embed_inputs(mnemo_store *s, const mnemo_memory_input *in, size_t n, float *vecs,
+                        mnemo_error *err);
 /* The hash of a text that exact dedup compares (store_write.c). */
 uint64_t mnemo__text_hash(const char *text, size_t len);
 /* A search's vector: the caller's made unit, or the query embedded with
@@ -440,7 +450,8 @@ typedef struct mnemo_hit {
     int64_t seq;
     double score;
 } mnemo_hit;
-void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out, size_t *n_out);
+void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out,
+                     size_t *n_out);
 void mnemo__hits_sort(mnemo_hit *h, size_t n);
 /* How many hits each list of a search gathers: k, and for hybrid mode
  * max(k, 50), so the fusion sees enough of both lists. */
@@ -455,8 +466,9 @@ size_t mnemo__search_ranked(const mnemo_search_options *o, size_t k, const mnemo
  * success *expires_at, *meta and *meta_text (as mnemo__metadata_parse) are
  * set, and vec (dim floats) holds the input's vector made unit, if it came
  * with one. Both backends' adds call it. */
-int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where, double now,
-                       double *expires_at, json_t **meta, char **meta_text, float *vec, mnemo_error *err);
+int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where,
+                       double now, double *expires_at, json_t **meta, char **meta_text, float *vec,
+                       mnemo_error *err);
 /* The checks of an update's changes (both backends' updates). */
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err);
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err);
@@ -467,9 +479,11 @@ size_t mnemo__store_index_threshold(const mnemo_store_options *opts);
 void mnemo__store_fini(mnemo_store *s);
 int mnemo__store_start_sweeper(mnemo_store *s);
 void mnemo__store_stop_sweeper(mnemo_store *s);
-int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, size_t *k, mnemo_error *err);
-int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_name, const char *have_dim,
-                          const mnemo_store *s, const char *what, const char *detail);
+int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, size_t *k,
+                        mnemo_error *err);
+int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_name,
+                          const char *have_dim, const mnemo_store *s, const char *what,
+                          const char *detail);
 /* The text whose document embedding identifies a model (store.c), and the
  * cosine below which a recorded one is another model's (as store.c's). */
 const char *mnemo__store_fingerprint_text(void);

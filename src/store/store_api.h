@@ -34,7 +34,8 @@ void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]);
 typedef struct mnemo_migrate_report {
     size_t memories, skipped, history; /* copied, already there (force), events copied */
 } mnemo_migrate_report;
-int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migrate_report *rep, mnemo_error *err);
+int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migrate_report *rep,
+                         mnemo_error *err);
 
 /* A consistent copy of a SQLite store while it serves (backup.c), into the
  * folder out_dir (created; it must not hold a store already), checked by
@@ -45,7 +46,8 @@ typedef struct mnemo_backup_report {
     size_t memories, bytes;
     double seconds;
 } mnemo_backup_report;
-int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep, mnemo_error *err);
+int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep,
+                        mnemo_error *err);
 
 /* ------------------------------------------------------------- access */
 
@@ -74,14 +76,14 @@ int mnemo__access_ns(const mnemo_access *a, const char *ns);
  * Unknown fields, wrong types and bad values are refused before anything
  * is stored.
  */
-int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp,
-                      mnemo_error *err, char *param, size_t cap);
+int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp, mnemo_error *err,
+                      char *param, size_t cap);
 /* The same for a caller with an access grant (NULL: everything). A read
  * grant runs search, get, list, count and history; a write grant also add,
  * update and delete. Errors also: EDENIED (the message names what the grant
  * allows). */
-int mnemo__store_json_as(mnemo_store *s, const char *op, json_t *req, const mnemo_access *acc, json_t **resp,
-                         mnemo_error *err, char *param, size_t cap);
+int mnemo__store_json_as(mnemo_store *s, const char *op, json_t *req, const mnemo_access *acc,
+                         json_t **resp, mnemo_error *err, char *param, size_t cap);
 
 /* The memory tools over MCP (store_mcp.c): one JSON-RPC 2.0 message in
  * (borrowed), its reply out (new; NULL for a notification or a response). */

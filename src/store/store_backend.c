@@ -35,9 +35,10 @@ static int has_prefix(const char *s, const char *p) { return !strncmp(s, p, strl
 int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_error *err) {
     *out = NULL;
     if (opts && opts->index_int8 && opts->index_binary)
-        return mnemo__fail(err, MNEMO_EINVAL,
-                           "index vectors: int8 and binary were both asked for (--index-vectors takes one of "
-                           "f32, int8, binary)");
+        return mnemo__fail(
+            err, MNEMO_EINVAL,
+            "index vectors: int8 and binary were both asked for (--index-vectors takes one of "
+            "f32, int8, binary)");
     if (!opts || !opts->url || !*opts->url) return mnemo__sqlite_open(opts, out, err);
     const char *url = opts->url;
     if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
@@ -46,12 +47,14 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
                                "both a data folder and a PostgreSQL store were given: pass one of "
                                "--data-dir DIR and --store URL");
         if (opts->index_int8)
-            return mnemo__fail(err, MNEMO_EINVAL,
-                               "int8 index vectors (--index-vectors int8) are for the SQLite store; PostgreSQL "
-                               "keeps its vectors in pgvector: leave --index-vectors at f32");
+            return mnemo__fail(
+                err, MNEMO_EINVAL,
+                "int8 index vectors (--index-vectors int8) are for the SQLite store; PostgreSQL "
+                "keeps its vectors in pgvector: leave --index-vectors at f32");
         if (opts->index_binary)
             return mnemo__fail(err, MNEMO_EINVAL,
-                               "binary index vectors (--index-vectors binary) are for the SQLite store; PostgreSQL "
+                               "binary index vectors (--index-vectors binary) are for the SQLite "
+                               "store; PostgreSQL "
                                "keeps its vectors in pgvector: leave --index-vectors at f32");
         return mnemo__pg_open(opts, out, err);
     }
@@ -60,15 +63,19 @@ int mnemo_store_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_e
         o.data_dir = url + strlen("sqlite:");
         if (opts->data_dir && *opts->data_dir && strcmp(opts->data_dir, o.data_dir))
             return mnemo__fail(err, MNEMO_EINVAL,
-                               "--data-dir '%s' and --store '%s' name two stores: pass one", opts->data_dir, url);
+                               "--data-dir '%s' and --store '%s' name two stores: pass one",
+                               opts->data_dir, url);
         if (!*o.data_dir)
-            return mnemo__fail(err, MNEMO_EINVAL, "store URL 'sqlite:' names no folder: use sqlite:DIR");
+            return mnemo__fail(err, MNEMO_EINVAL,
+                               "store URL 'sqlite:' names no folder: use sqlite:DIR");
         o.url = NULL;
         return mnemo__sqlite_open(&o, out, err);
     }
-    return mnemo__fail(err, MNEMO_EINVAL,
-                       "store '%.200s' is not a store URL: use sqlite:DIR, postgres://USER@HOST:PORT/DB "
-                       "or postgresql://...", url);
+    return mnemo__fail(
+        err, MNEMO_EINVAL,
+        "store '%.200s' is not a store URL: use sqlite:DIR, postgres://USER@HOST:PORT/DB "
+        "or postgresql://...",
+        url);
 }
 
 void mnemo_store_close(mnemo_store *s) {
@@ -79,12 +86,13 @@ int mnemo_store_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
     return s->backend->sweep(s, n_deleted, err);
 }
 
-int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
-                     mnemo_error *err) {
+int mnemo_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n,
+                     mnemo_memory_added *out, mnemo_error *err) {
     return s->backend->add(s, in, n, out, err);
 }
 
-int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
+int mnemo_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u,
+                        mnemo_error *err) {
     return s->backend->update(s, id, u, err);
 }
 
@@ -97,7 +105,8 @@ int mnemo_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, c
     return s->backend->remove_where(s, scope, filter, n_deleted, err);
 }
 
-int mnemo_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
+int mnemo_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out,
+                        mnemo_error *err) {
     *out = NULL;
     size_t k;
     int rc = mnemo__search_check(s, o, &k, err);
@@ -108,12 +117,13 @@ int mnemo_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo
     return s->backend->get(s, id, out, err);
 }
 
-int mnemo_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err) {
+int mnemo_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out,
+                      mnemo_error *err) {
     return s->backend->list(s, o, out, err);
 }
 
-int mnemo_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
-                       mnemo_error *err) {
+int mnemo_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+                       size_t *n, mnemo_error *err) {
     return s->backend->count(s, scope, filter, n, err);
 }
 
@@ -123,24 +133,34 @@ int mnemo_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mn
 
 /* ------------------------------------------------------ shared checks */
 
-int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, size_t *kp, mnemo_error *err) {
+int mnemo__search_check(const mnemo_store *s, const mnemo_search_options *o, size_t *kp,
+                        mnemo_error *err) {
     if (!o) return mnemo__fail(err, MNEMO_EINVAL, "no search options");
     size_t k = o->k ? o->k : mnemo_search_default_options().k, bad;
     *kp = k;
     if (k > MNEMO_SEARCH_MAX_K)
-        return mnemo__fail(err, MNEMO_ERANGE, "k: %zu is out of range 1..%d", k, MNEMO_SEARCH_MAX_K);
-    if (o->mode != MNEMO_SEARCH_VECTOR && o->mode != MNEMO_SEARCH_TEXT && o->mode != MNEMO_SEARCH_HYBRID)
-        return mnemo__fail(err, MNEMO_EINVAL, "mode: %d is not vector, text or hybrid", (int)o->mode);
-    if (o->query && o->vector) return mnemo__fail(err, MNEMO_EINVAL, "query and vector: give one, not both");
-    if (!o->query && !o->vector) return mnemo__fail(err, MNEMO_EINVAL, "query: missing (or give a vector)");
+        return mnemo__fail(err, MNEMO_ERANGE, "k: %zu is out of range 1..%d", k,
+                           MNEMO_SEARCH_MAX_K);
+    if (o->mode != MNEMO_SEARCH_VECTOR && o->mode != MNEMO_SEARCH_TEXT &&
+        o->mode != MNEMO_SEARCH_HYBRID)
+        return mnemo__fail(err, MNEMO_EINVAL, "mode: %d is not vector, text or hybrid",
+                           (int)o->mode);
+    if (o->query && o->vector)
+        return mnemo__fail(err, MNEMO_EINVAL, "query and vector: give one, not both");
+    if (!o->query && !o->vector)
+        return mnemo__fail(err, MNEMO_EINVAL, "query: missing (or give a vector)");
     if (o->vector && o->mode != MNEMO_SEARCH_VECTOR)
-        return mnemo__fail(err, MNEMO_EINVAL, "vector: only mode vector searches by a vector (text and hybrid need a query)");
+        return mnemo__fail(
+            err, MNEMO_EINVAL,
+            "vector: only mode vector searches by a vector (text and hybrid need a query)");
     if (o->vector && o->vector_dim != s->dim)
-        return mnemo__fail(err, MNEMO_EINVAL, "vector: %zu values, the store's model gives %zu", o->vector_dim, s->dim);
+        return mnemo__fail(err, MNEMO_EINVAL, "vector: %zu values, the store's model gives %zu",
+                           o->vector_dim, s->dim);
     if (o->query) {
         if (o->query_len == 0) return mnemo__fail(err, MNEMO_EINVAL, "query: is empty");
         if (o->query_len > MAX_QUERY_BYTES)
-            return mnemo__fail(err, MNEMO_ETOOBIG, "query: %zu bytes, at most %d", o->query_len, MAX_QUERY_BYTES);
+            return mnemo__fail(err, MNEMO_ETOOBIG, "query: %zu bytes, at most %d", o->query_len,
+                               MAX_QUERY_BYTES);
         if (!mnemo_utf8_valid(o->query, o->query_len, &bad))
             return mnemo__fail(err, MNEMO_EUTF8, "query: invalid UTF-8 at byte offset %zu", bad);
     }
@@ -171,15 +191,19 @@ void mnemo__hits_sort(mnemo_hit *h, size_t n) {
     }
 }
 
-void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out, size_t *n_out) {
+void mnemo__rrf_fuse(const mnemo_hit *v, size_t nv, const mnemo_hit *t, size_t nt, mnemo_hit *out,
+                     size_t *n_out) {
     size_t nf = 0;
-    for (size_t i = 0; i < nv; i++) out[nf++] = (mnemo_hit){v[i].seq, 1.0 / (MNEMO_RRF_K + (double)i + 1)};
+    for (size_t i = 0; i < nv; i++)
+        out[nf++] = (mnemo_hit){v[i].seq, 1.0 / (MNEMO_RRF_K + (double)i + 1)};
     for (size_t i = 0; i < nt; i++) {
         double add = 1.0 / (MNEMO_RRF_K + (double)i + 1);
         size_t j = 0;
         while (j < nf && out[j].seq != t[i].seq) j++;
-        if (j < nf) out[j].score += add;
-        else out[nf++] = (mnemo_hit){t[i].seq, add};
+        if (j < nf)
+            out[j].score += add;
+        else
+            out[nf++] = (mnemo_hit){t[i].seq, add};
     }
     mnemo__hits_sort(out, nf);
     *n_out = nf;
@@ -194,9 +218,12 @@ size_t mnemo__search_depth(const mnemo_search_options *o, size_t k) {
 size_t mnemo__search_ranked(const mnemo_search_options *o, size_t k, const mnemo_hit *v, size_t nv,
                             const mnemo_hit *t, size_t nt, mnemo_hit *out) {
     size_t n;
-    if (o->mode == MNEMO_SEARCH_VECTOR) memcpy(out, v, nv * sizeof *out), n = nv;
-    else if (o->mode == MNEMO_SEARCH_TEXT) memcpy(out, t, nt * sizeof *out), n = nt;
-    else mnemo__rrf_fuse(v, nv, t, nt, out, &n);
+    if (o->mode == MNEMO_SEARCH_VECTOR)
+        memcpy(out, v, nv * sizeof *out), n = nv;
+    else if (o->mode == MNEMO_SEARCH_TEXT)
+        memcpy(out, t, nt * sizeof *out), n = nt;
+    else
+        mnemo__rrf_fuse(v, nv, t, nt, out, &n);
     if (n > k) n = k;
     if (o->has_min_score) {
         size_t w = 0;
@@ -213,7 +240,9 @@ char *mnemo__query_words(const char *q, size_t len, char quote, const char *sep)
     if (!out) return NULL;
     size_t o = 0;
     int words = 0;
-#define WORDC(c) (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) >= 0x80 || (c) == '_')
+#define WORDC(c)                                                                               \
+    (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || \
+     (c) >= 0x80 || (c) == '_')
     for (size_t i = 0; i < len && words < MAX_QUERY_WORDS;) {
         if (!WORDC((unsigned char)q[i])) {
             i++;
@@ -237,8 +266,9 @@ char *mnemo__query_words(const char *q, size_t len, char quote, const char *sep)
     return out;
 }
 
-int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where, double now,
-                       double *expires_at, json_t **meta, char **meta_text, float *vec, mnemo_error *err) {
+int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const char *where,
+                       double now, double *expires_at, json_t **meta, char **meta_text, float *vec,
+                       mnemo_error *err) {
     int rc;
     if ((rc = mnemo__check_text(s, in->text, in->text_len, where, err)) ||
         (rc = mnemo__scope_check(&in->scope, where, err)) ||
@@ -248,32 +278,40 @@ int mnemo__input_check(const mnemo_store *s, const mnemo_memory_input *in, const
         return rc;
     if (!in->vector) return MNEMO_OK;
     if (in->vector_dim != s->dim)
-        return mnemo__fail(err, MNEMO_EINVAL, "%svector: %zu values, the store's width is %zu", where, in->vector_dim,
-                           s->dim);
+        return mnemo__fail(err, MNEMO_EINVAL, "%svector: %zu values, the store's width is %zu",
+                           where, in->vector_dim, s->dim);
     if (!mnemo__unit_vector(in->vector, s->dim, vec))
         return mnemo__fail(err, MNEMO_EINVAL, "%svector: must be finite and not all zero", where);
     return MNEMO_OK;
 }
 
 int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mnemo_error *err) {
-    if (!u || (!u->text && !u->metadata && !u->prompt_name && u->ttl == 0 && u->expires_at == 0 && !u->clear_expiry))
-        return mnemo__fail(err, MNEMO_EINVAL, "nothing to change: give text, metadata, ttl or expires_at");
+    if (!u || (!u->text && !u->metadata && !u->prompt_name && u->ttl == 0 && u->expires_at == 0 &&
+               !u->clear_expiry))
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "nothing to change: give text, metadata, ttl or expires_at");
     int rc;
     if (u->text && (rc = mnemo__check_text(s, u->text, u->text_len, "", err))) return rc;
     if (u->ttl != u->ttl || u->ttl < 0 || u->ttl > 1e10)
-        return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10", u->ttl);
-    if ((u->ttl > 0) + (u->expires_at != 0 && !(u->clear_expiry && u->expires_at < 0)) + (u->clear_expiry != 0) > 1)
-        return mnemo__fail(err, MNEMO_EINVAL, "ttl, expires_at and clear_expiry: give one of them, not several");
+        return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10",
+                           u->ttl);
+    if ((u->ttl > 0) + (u->expires_at != 0 && !(u->clear_expiry && u->expires_at < 0)) +
+            (u->clear_expiry != 0) >
+        1)
+        return mnemo__fail(err, MNEMO_EINVAL,
+                           "ttl, expires_at and clear_expiry: give one of them, not several");
     if (u->expires_at != u->expires_at || u->expires_at > 1e11)
         return mnemo__fail(err, MNEMO_EINVAL, "expires_at: %g is not a Unix time", u->expires_at);
     if (u->prompt_name && !u->text)
-        return mnemo__fail(err, MNEMO_EINVAL,
-                           "prompt_name: give it with a new text (it is the prompt the text is embedded with)");
+        return mnemo__fail(
+            err, MNEMO_EINVAL,
+            "prompt_name: give it with a new text (it is the prompt the text is embedded with)");
     return mnemo__check_prompt(s, u->prompt_name, "", err);
 }
 
-int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_name, const char *have_dim,
-                          const mnemo_store *s, const char *what, const char *detail) {
+int mnemo__model_mismatch(mnemo_error *err, const char *where, const char *have_name,
+                          const char *have_dim, const mnemo_store *s, const char *what,
+                          const char *detail) {
     return mnemo__fail(err, MNEMO_EINVAL,
                        "%s was built with model '%s' (dimension %s) but this is model '%s' "
                        "(dimension %zu): the %s differ (%s). Vectors of different models "
@@ -312,9 +350,7 @@ mnemo_search_options mnemo_search_default_options(void) {
     return (mnemo_search_options){.k = 10, .mode = MNEMO_SEARCH_VECTOR};
 }
 
-mnemo_list_options mnemo_list_default_options(void) {
-    return (mnemo_list_options){.limit = 100};
-}
+mnemo_list_options mnemo_list_default_options(void) { return (mnemo_list_options){.limit = 100}; }
 
 bool mnemo__store_wants_sweeper(const mnemo_store_options *opts) {
     return !opts->no_sweep && opts->sweep_seconds >= 0;
@@ -327,7 +363,8 @@ size_t mnemo__store_index_threshold(const mnemo_store_options *opts) {
 int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err) {
     s->lock_fd = -1; /* first: a store that fails here is closed */
     if (opts->dedup_threshold < 0 || isnan(opts->dedup_threshold))
-        return mnemo__fail(err, MNEMO_EINVAL, "dedup threshold %g is negative", opts->dedup_threshold);
+        return mnemo__fail(err, MNEMO_EINVAL, "dedup threshold %g is negative",
+                           opts->dedup_threshold);
     pthread_mutex_init(&s->embed_lock, NULL);
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->reader_lock, NULL);
@@ -335,13 +372,16 @@ int mnemo__store_init(mnemo_store *s, const mnemo_store_options *opts, mnemo_err
     pthread_mutex_init(&s->sweep_lock, NULL);
     pthread_cond_init(&s->sweep_cond, NULL);
     s->model = opts->model;
-    snprintf(s->model_name, sizeof s->model_name, "%s", opts->model_name ? opts->model_name : "unnamed");
+    snprintf(s->model_name, sizeof s->model_name, "%s",
+             opts->model_name ? opts->model_name : "unnamed");
     s->read_only = opts->read_only;
     snprintf(s->read_only_why, sizeof s->read_only_why, "opened read-only");
     s->no_dedup = opts->no_dedup;
     mnemo_store_options d = mnemo_store_default_options();
     /* Above 1 no cosine reaches it: only exact repeats are duplicates. */
-    s->dedup_threshold = opts->dedup_exact_only ? 2 : opts->dedup_threshold > 0 ? opts->dedup_threshold : d.dedup_threshold;
+    s->dedup_threshold = opts->dedup_exact_only      ? 2
+                         : opts->dedup_threshold > 0 ? opts->dedup_threshold
+                                                     : d.dedup_threshold;
     s->max_text = opts->max_text_bytes ? opts->max_text_bytes : d.max_text_bytes;
     s->max_metadata = opts->max_metadata_bytes ? opts->max_metadata_bytes : d.max_metadata_bytes;
     s->clock = opts->clock ? opts->clock : wall_clock;

@@ -58,14 +58,16 @@ static int only_fields(req_ctx *c, json_t *obj, const char *const *allowed, cons
                 o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", allowed[i]);
             char p[128];
             snprintf(p, sizeof p, "%s%s", where, key);
-            return bad(c, p, MNEMO_EINVAL, "%s%.60s: unknown field (the fields are: %s)", where, key, list);
+            return bad(c, p, MNEMO_EINVAL, "%s%.60s: unknown field (the fields are: %s)", where,
+                       key, list);
         }
     }
     return MNEMO_OK;
 }
 
 /* A string field: absent -> *out NULL. */
-static int get_str(req_ctx *c, json_t *obj, const char *key, const char *where, const char **out, size_t *len) {
+static int get_str(req_ctx *c, json_t *obj, const char *key, const char *where, const char **out,
+                   size_t *len) {
     json_t *v = json_object_get(obj, key);
     *out = NULL;
     if (len) *len = 0;
@@ -75,12 +77,15 @@ static int get_str(req_ctx *c, json_t *obj, const char *key, const char *where, 
     if (!json_is_string(v)) return bad(c, p, MNEMO_EINVAL, "%s: must be a string", p);
     *out = json_string_value(v);
     size_t n = json_string_length(v);
-    if (len) *len = n;
-    else if (strlen(*out) != n) return bad(c, p, MNEMO_EINVAL, "%s: must not contain NUL characters", p);
+    if (len)
+        *len = n;
+    else if (strlen(*out) != n)
+        return bad(c, p, MNEMO_EINVAL, "%s: must not contain NUL characters", p);
     return MNEMO_OK;
 }
 
-static int get_num(req_ctx *c, json_t *obj, const char *key, const char *where, double *out, int *has) {
+static int get_num(req_ctx *c, json_t *obj, const char *key, const char *where, double *out,
+                   int *has) {
     json_t *v = json_object_get(obj, key);
     *has = 0;
     if (!v || json_is_null(v)) return MNEMO_OK;
@@ -131,8 +136,10 @@ static int get_scope(req_ctx *c, json_t *obj, const char *where, mnemo_memory_sc
         ns_list(c->acc, allowed, sizeof allowed);
         char p[80];
         snprintf(p, sizeof p, "%snamespace", where);
-        return bad(c, p, MNEMO_EDENIED, "%snamespace: the key '%s' may use the namespaces %s, not '%.80s'", where,
-                   c->acc->name ? c->acc->name : "", allowed, sc->ns && *sc->ns ? sc->ns : "default");
+        return bad(c, p, MNEMO_EDENIED,
+                   "%snamespace: the key '%s' may use the namespaces %s, not '%.80s'", where,
+                   c->acc->name ? c->acc->name : "", allowed,
+                   sc->ns && *sc->ns ? sc->ns : "default");
     }
     return MNEMO_OK;
 }
@@ -151,7 +158,8 @@ static int visible_id(mnemo_store *s, req_ctx *c, const char *id) {
 }
 
 /* An object field as compact JSON text (*out NULL when absent; free()). */
-static int get_object_text(req_ctx *c, json_t *obj, const char *key, const char *where, char **out) {
+static int get_object_text(req_ctx *c, json_t *obj, const char *key, const char *where,
+                           char **out) {
     json_t *v = json_object_get(obj, key);
     *out = NULL;
     if (!v || json_is_null(v)) return MNEMO_OK;
@@ -177,7 +185,8 @@ json_t *mnemo__memory_json(const mnemo_memory *m, int with_score) {
     json_object_set_new(o, "session_id", str_or_null(m->session_id));
     json_object_set_new(o, "created_at", json_real(m->created_at));
     json_object_set_new(o, "updated_at", json_real(m->updated_at));
-    json_object_set_new(o, "expires_at", m->expires_at > 0 ? json_real(m->expires_at) : json_null());
+    json_object_set_new(o, "expires_at",
+                        m->expires_at > 0 ? json_real(m->expires_at) : json_null());
     json_object_set_new(o, "prompt_name", str_or_null(m->prompt_name));
     if (with_score) json_object_set_new(o, "score", json_real(m->score));
     return o;
@@ -185,12 +194,14 @@ json_t *mnemo__memory_json(const mnemo_memory *m, int with_score) {
 
 static json_t *list_json(const mnemo_memories *m, int with_score) {
     json_t *a = json_array();
-    for (size_t i = 0; i < m->n; i++) json_array_append_new(a, mnemo__memory_json(&m->items[i], with_score));
+    for (size_t i = 0; i < m->n; i++)
+        json_array_append_new(a, mnemo__memory_json(&m->items[i], with_score));
     return a;
 }
 
-static const char *const memory_fields[] = {"text", "metadata", "namespace", "user_id", "agent_id",
-                                            "session_id", "ttl", "expires_at", "vector", "prompt_name", NULL};
+static const char *const memory_fields[] = {"text",     "metadata",    "namespace", "user_id",
+                                            "agent_id", "session_id",  "ttl",       "expires_at",
+                                            "vector",   "prompt_name", NULL};
 
 /* An optional array of numbers as floats (*out NULL when absent; mnemo__free). */
 static int get_vector(req_ctx *c, json_t *obj, const char *where, float **out, size_t *n) {
@@ -220,9 +231,11 @@ static int op_add(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     size_t n;
     if (list) {
         if ((rc = only_fields(c, req, top, ""))) return rc;
-        if (!json_is_array(list)) return bad(c, "memories", MNEMO_EINVAL, "memories: must be an array of objects");
+        if (!json_is_array(list))
+            return bad(c, "memories", MNEMO_EINVAL, "memories: must be an array of objects");
         n = json_array_size(list);
-        if (n == 0 || n > 1000) return bad(c, "memories", MNEMO_EINVAL, "memories: %zu given, want 1..1000", n);
+        if (n == 0 || n > 1000)
+            return bad(c, "memories", MNEMO_EINVAL, "memories: %zu given, want 1..1000", n);
     } else {
         n = 1;
     }
@@ -302,17 +315,21 @@ done:
 }
 
 static int op_search(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
-    static const char *const fields[] = {"query", "vector", "k", "namespace", "user_id", "agent_id",
-                                         "session_id", "filter", "min_score", "mode", "exact", NULL};
+    static const char *const fields[] = {"query",     "vector",   "k",          "namespace",
+                                         "user_id",   "agent_id", "session_id", "filter",
+                                         "min_score", "mode",     "exact",      NULL};
     mnemo_search_options o = {.k = 10};
     int rc, has;
     char *filter = NULL;
     float *vec = NULL;
     const char *mode = NULL;
-    if ((rc = only_fields(c, req, fields, "")) || (rc = get_str(c, req, "query", "", &o.query, &o.query_len)) ||
-        (rc = get_count(c, req, "k", MNEMO_SEARCH_MAX_K, &o.k)) || (rc = get_scope(c, req, "", &o.scope)) ||
+    if ((rc = only_fields(c, req, fields, "")) ||
+        (rc = get_str(c, req, "query", "", &o.query, &o.query_len)) ||
+        (rc = get_count(c, req, "k", MNEMO_SEARCH_MAX_K, &o.k)) ||
+        (rc = get_scope(c, req, "", &o.scope)) ||
         (rc = get_object_text(c, req, "filter", "", &filter)) ||
-        (rc = get_num(c, req, "min_score", "", &o.min_score, &has)) || (rc = get_str(c, req, "mode", "", &mode, NULL)))
+        (rc = get_num(c, req, "min_score", "", &o.min_score, &has)) ||
+        (rc = get_str(c, req, "mode", "", &mode, NULL)))
         goto done;
     o.has_min_score = has;
     json_t *exact = json_object_get(req, "exact");
@@ -323,9 +340,12 @@ static int op_search(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
         }
         o.exact = json_is_true(exact);
     }
-    if (!mode || !strcmp(mode, "vector")) o.mode = MNEMO_SEARCH_VECTOR;
-    else if (!strcmp(mode, "text")) o.mode = MNEMO_SEARCH_TEXT;
-    else if (!strcmp(mode, "hybrid")) o.mode = MNEMO_SEARCH_HYBRID;
+    if (!mode || !strcmp(mode, "vector"))
+        o.mode = MNEMO_SEARCH_VECTOR;
+    else if (!strcmp(mode, "text"))
+        o.mode = MNEMO_SEARCH_TEXT;
+    else if (!strcmp(mode, "hybrid"))
+        o.mode = MNEMO_SEARCH_HYBRID;
     else {
         rc = bad(c, "mode", MNEMO_EINVAL, "mode: '%.40s' is not vector, text or hybrid", mode);
         goto done;
@@ -338,7 +358,8 @@ static int op_search(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
         }
         size_t n = json_array_size(v);
         if (n != mnemo_store_dim(s)) {
-            rc = bad(c, "vector", MNEMO_EINVAL, "vector: %zu values, the store's model gives %zu", n, mnemo_store_dim(s));
+            rc = bad(c, "vector", MNEMO_EINVAL, "vector: %zu values, the store's model gives %zu",
+                     n, mnemo_store_dim(s));
             goto done;
         }
         vec = mnemo__malloc_array(n, sizeof(float));
@@ -397,7 +418,8 @@ static int op_get(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
 }
 
 static int op_update(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
-    static const char *const fields[] = {"id", "text", "metadata", "ttl", "expires_at", "prompt_name", NULL};
+    static const char *const fields[] = {"id",         "text",        "metadata", "ttl",
+                                         "expires_at", "prompt_name", NULL};
     const char *id;
     mnemo_memory_changes u = {0};
     char *meta = NULL;
@@ -409,8 +431,11 @@ static int op_update(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     if (!rc) rc = get_object_text(c, req, "metadata", "", &meta);
     if (!rc) rc = get_num(c, req, "ttl", "", &u.ttl, &has_ttl);
     if (!rc) rc = get_num(c, req, "expires_at", "", &u.expires_at, &has_exp);
-    if (!rc && has_ttl && !(u.ttl > 0)) rc = bad(c, "ttl", MNEMO_EINVAL, "ttl: must be a positive number of seconds");
-    if (!rc && has_exp && !(u.expires_at > 0)) rc = bad(c, "expires_at", MNEMO_EINVAL, "expires_at: must be a Unix time in seconds, or null for never");
+    if (!rc && has_ttl && !(u.ttl > 0))
+        rc = bad(c, "ttl", MNEMO_EINVAL, "ttl: must be a positive number of seconds");
+    if (!rc && has_exp && !(u.expires_at > 0))
+        rc = bad(c, "expires_at", MNEMO_EINVAL,
+                 "expires_at: must be a Unix time in seconds, or null for never");
     /* "expires_at": null clears the expiry */
     json_t *e = json_object_get(req, "expires_at");
     if (!rc && e && json_is_null(e)) u.clear_expiry = 1;
@@ -423,14 +448,16 @@ static int op_update(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
 }
 
 static int op_delete(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
-    static const char *const fields[] = {"id", "filter", "namespace", "user_id", "agent_id", "session_id", NULL};
+    static const char *const fields[] = {"id",       "filter",     "namespace", "user_id",
+                                         "agent_id", "session_id", NULL};
     int rc = only_fields(c, req, fields, "");
     if (rc) return rc;
     const char *id;
     if ((rc = get_str(c, req, "id", "", &id, NULL))) return rc;
     if (id) {
         if (json_object_size(req) != 1)
-            return bad(c, "id", MNEMO_EINVAL, "id: delete by id takes no other fields (or use filter and the scope)");
+            return bad(c, "id", MNEMO_EINVAL,
+                       "id: delete by id takes no other fields (or use filter and the scope)");
         if ((rc = visible_id(s, c, id))) return rc;
         if ((rc = mnemo_memory_delete(s, id, c->err))) return api_fail(c, rc);
         *resp = json_pack("{s:s,s:b}", "id", id, "deleted", 1);
@@ -438,22 +465,28 @@ static int op_delete(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     }
     json_t *f = json_object_get(req, "filter");
     if (!f || json_is_null(f)) /* null is no filter, not {} (which deletes the whole scope) */
-        return bad(c, "filter", MNEMO_EINVAL,
-                   "filter: missing (give an id, or a filter: {} deletes every memory of the scope)");
+        return bad(
+            c, "filter", MNEMO_EINVAL,
+            "filter: missing (give an id, or a filter: {} deletes every memory of the scope)");
     mnemo_memory_scope sc = {0};
     char *filter = NULL;
     size_t n = 0;
-    if (!(rc = get_scope(c, req, "", &sc)) && !(rc = get_object_text(c, req, "filter", "", &filter))) {
-        if ((rc = mnemo_memory_delete_where(s, &sc, filter, &n, c->err))) rc = api_fail(c, rc);
-        else *resp = json_pack("{s:I}", "deleted", (json_int_t)n);
+    if (!(rc = get_scope(c, req, "", &sc)) &&
+        !(rc = get_object_text(c, req, "filter", "", &filter))) {
+        if ((rc = mnemo_memory_delete_where(s, &sc, filter, &n, c->err)))
+            rc = api_fail(c, rc);
+        else
+            *resp = json_pack("{s:I}", "deleted", (json_int_t)n);
     }
     free(filter);
     return rc;
 }
 
 static int op_list(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c, int count_only) {
-    static const char *const fields[] = {"namespace", "user_id", "agent_id", "session_id", "filter", "limit", "cursor", NULL};
-    static const char *const count_fields[] = {"namespace", "user_id", "agent_id", "session_id", "filter", NULL};
+    static const char *const fields[] = {"namespace", "user_id", "agent_id", "session_id",
+                                         "filter",    "limit",   "cursor",   NULL};
+    static const char *const count_fields[] = {"namespace",  "user_id", "agent_id",
+                                               "session_id", "filter",  NULL};
     mnemo_list_options o = {.limit = 100};
     char *filter = NULL;
     int rc = only_fields(c, req, count_only ? count_fields : fields, "");
@@ -464,13 +497,17 @@ static int op_list(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c, int c
     o.filter = filter;
     if (!rc && count_only) {
         size_t n;
-        if ((rc = mnemo_memory_count(s, &o.scope, filter, &n, c->err))) rc = api_fail(c, rc);
-        else *resp = json_pack("{s:I}", "count", (json_int_t)n);
+        if ((rc = mnemo_memory_count(s, &o.scope, filter, &n, c->err)))
+            rc = api_fail(c, rc);
+        else
+            *resp = json_pack("{s:I}", "count", (json_int_t)n);
     } else if (!rc) {
         mnemo_memories *m;
-        if ((rc = mnemo_memory_list(s, &o, &m, c->err))) rc = api_fail(c, rc);
+        if ((rc = mnemo_memory_list(s, &o, &m, c->err)))
+            rc = api_fail(c, rc);
         else {
-            *resp = json_pack("{s:o,s:o}", "data", list_json(m, 0), "next_cursor", str_or_null(m->next_cursor));
+            *resp = json_pack("{s:o,s:o}", "data", list_json(m, 0), "next_cursor",
+                              str_or_null(m->next_cursor));
             mnemo_memories_free(m);
         }
     }
@@ -487,7 +524,8 @@ static int op_history(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     /* a grant limited to namespaces sees the history of a memory that is
      * there and in them; a deleted one's namespace is not kept with it */
     if (c->acc && c->acc->namespaces && (rc = visible_id(s, c, id))) {
-        if (rc == MNEMO_ENOENT) rc = bad(c, "", MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
+        if (rc == MNEMO_ENOENT)
+            rc = bad(c, "", MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
         return rc;
     }
     mnemo_history *h;
@@ -497,8 +535,9 @@ static int op_history(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
         const mnemo_history_event *e = &h->items[i];
         json_t *meta = e->metadata ? json_loads(e->metadata, 0, NULL) : NULL;
         json_array_append_new(data, json_pack("{s:s,s:o,s:f,s:o,s:o}", "event", e->event, "reason",
-                                              str_or_null(e->reason), "at", e->at, "text", str_or_null(e->text),
-                                              "metadata", meta ? meta : json_null()));
+                                              str_or_null(e->reason), "at", e->at, "text",
+                                              str_or_null(e->text), "metadata",
+                                              meta ? meta : json_null()));
     }
     *resp = json_pack("{s:s,s:o}", "id", id, "data", data);
     mnemo_history_free(h);
@@ -510,8 +549,8 @@ int mnemo__store_json(mnemo_store *s, const char *op, json_t *req, json_t **resp
     return mnemo__store_json_as(s, op, req, NULL, resp, err, param, cap);
 }
 
-int mnemo__store_json_as(mnemo_store *s, const char *op, json_t *req, const mnemo_access *acc, json_t **resp,
-                         mnemo_error *err, char *param, size_t cap) {
+int mnemo__store_json_as(mnemo_store *s, const char *op, json_t *req, const mnemo_access *acc,
+                         json_t **resp, mnemo_error *err, char *param, size_t cap) {
     req_ctx c = {err, param, cap, acc};
     *resp = NULL;
     if (param && cap) param[0] = 0;
@@ -522,15 +561,24 @@ int mnemo__store_json_as(mnemo_store *s, const char *op, json_t *req, const mnem
                    acc->name ? acc->name : "", writes ? "change" : "read",
                    acc->can_read ? "reading them" : "embeddings only");
     int rc;
-    if (!strcmp(op, "add")) rc = op_add(s, req, resp, &c);
-    else if (!strcmp(op, "search")) rc = op_search(s, req, resp, &c);
-    else if (!strcmp(op, "get")) rc = op_get(s, req, resp, &c);
-    else if (!strcmp(op, "update")) rc = op_update(s, req, resp, &c);
-    else if (!strcmp(op, "delete")) rc = op_delete(s, req, resp, &c);
-    else if (!strcmp(op, "list")) rc = op_list(s, req, resp, &c, 0);
-    else if (!strcmp(op, "count")) rc = op_list(s, req, resp, &c, 1);
-    else if (!strcmp(op, "history")) rc = op_history(s, req, resp, &c);
-    else rc = bad(&c, "", MNEMO_EINVAL, "unknown memory operation '%.40s'", op);
+    if (!strcmp(op, "add"))
+        rc = op_add(s, req, resp, &c);
+    else if (!strcmp(op, "search"))
+        rc = op_search(s, req, resp, &c);
+    else if (!strcmp(op, "get"))
+        rc = op_get(s, req, resp, &c);
+    else if (!strcmp(op, "update"))
+        rc = op_update(s, req, resp, &c);
+    else if (!strcmp(op, "delete"))
+        rc = op_delete(s, req, resp, &c);
+    else if (!strcmp(op, "list"))
+        rc = op_list(s, req, resp, &c, 0);
+    else if (!strcmp(op, "count"))
+        rc = op_list(s, req, resp, &c, 1);
+    else if (!strcmp(op, "history"))
+        rc = op_history(s, req, resp, &c);
+    else
+        rc = bad(&c, "", MNEMO_EINVAL, "unknown memory operation '%.40s'", op);
     if (!rc && !*resp) rc = bad(&c, "", MNEMO_ENOMEM, "out of memory");
     return rc;
 }

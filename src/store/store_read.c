@@ -21,7 +21,8 @@ typedef mnemo_hit hit;
 int mnemo__accept_scope(void *ctx, size_t pos) {
     const mnemo_scope_accept *a = ctx;
     const mnemo_index_entry *e = &a->ix->entries[pos];
-    return mnemo__entry_live(e, a->now) && (a->exact_scope ? mnemo__scope_equal(e, a->sc) : mnemo__scope_match(e, a->sc));
+    return mnemo__entry_live(e, a->now) &&
+           (a->exact_scope ? mnemo__scope_equal(e, a->sc) : mnemo__scope_match(e, a->sc));
 }
 
 int mnemo__accept_filter(void *ctx, size_t pos) {
@@ -52,18 +53,24 @@ static int cmp_hit_desc(const void *a, const void *b) {
  * deleted since the index was read is left out; one whose vector changed
  * meanwhile gets its new vector's score).
  */
-static int rescore(const mnemo_store *s, sqlite3 *db, const float *q, mnemo_hnsw_hit *h, size_t *n_io) {
+static int rescore(const mnemo_store *s, sqlite3 *db, const float *q, mnemo_hnsw_hit *h,
+                   size_t *n_io) {
     const mnemo_index *ix = &s->index;
     size_t kept = 0, n = *n_io;
     int rc = MNEMO_OK;
     if (ix->vectors) {
-        for (size_t i = 0; i < n; i++) h[i].score = mnemo__dot(ix->vectors + h[i].pos * ix->dim, q, ix->dim);
+        for (size_t i = 0; i < n; i++)
+            h[i].score = mnemo__dot(ix->vectors + h[i].pos * ix->dim, q, ix->dim);
         kept = n;
     } else {
         sqlite3_stmt *st = NULL;
-        float *v = mnemo__malloc_array(ix->dim, sizeof(float)); /* the blob may not be aligned for floats */
-        if (!v) rc = MNEMO_ENOMEM;
-        else if (!db || sqlite3_prepare_v2(db, "SELECT vector FROM memories WHERE seq = ?1", -1, &st, NULL)) rc = MNEMO_EIO;
+        float *v = mnemo__malloc_array(ix->dim,
+                                       sizeof(float)); /* the blob may not be aligned for floats */
+        if (!v)
+            rc = MNEMO_ENOMEM;
+        else if (!db || sqlite3_prepare_v2(db, "SELECT vector FROM memories WHERE seq = ?1", -1,
+                                           &st, NULL))
+            rc = MNEMO_EIO;
         for (size_t i = 0; i < n && !rc; i++) {
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, ix->entries[h[i].pos].seq);
@@ -141,21 +148,25 @@ static void far_push(far_heap *h, uint32_t d, size_t pos) {
  * vectors from SQLite. Always this flat scan: no graph.
  */
 static int nearest_binary(const mnemo_store *s, sqlite3 *db, const float *q, mnemo_hnsw_accept pre,
-                          mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n) {
+                          mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap,
+                          size_t *n) {
     const mnemo_index *ix = &s->index;
     enum { BLOCK = 256 };
-    size_t depth = ix->binary_per_result && cap > SIZE_MAX / ix->binary_per_result ? SIZE_MAX
-                                                                                  : cap * ix->binary_per_result;
+    size_t depth = ix->binary_per_result && cap > SIZE_MAX / ix->binary_per_result
+                       ? SIZE_MAX
+                       : cap * ix->binary_per_result;
     if (depth < ix->binary_candidates) depth = ix->binary_candidates;
     if (depth < cap) depth = cap;
     if (depth > ix->n) depth = ix->n;
-    far_heap h = {.d = mnemo__malloc_array(depth, sizeof(uint32_t)), .pos = mnemo__malloc_array(depth, sizeof(size_t)),
+    far_heap h = {.d = mnemo__malloc_array(depth, sizeof(uint32_t)),
+                  .pos = mnemo__malloc_array(depth, sizeof(size_t)),
                   .cap = depth};
     uint64_t *qb = mnemo__malloc_array(ix->words, sizeof(uint64_t));
     uint32_t dist[BLOCK];
     int rc = MNEMO_OK;
     if (!h.d || !h.pos || !qb) rc = MNEMO_ENOMEM;
-    void (*hamming)(const uint64_t *, const uint64_t *, size_t, size_t, uint32_t *) = mnemo__kernels_best()->hamming;
+    void (*hamming)(const uint64_t *, const uint64_t *, size_t, size_t, uint32_t *) =
+        mnemo__kernels_best()->hamming;
     if (!rc) mnemo__binarize(q, ix->dim, qb);
     for (size_t base = 0; !rc && base < ix->n; base += BLOCK) {
         size_t m = ix->n - base < BLOCK ? ix->n - base : BLOCK;
@@ -183,8 +194,9 @@ static int nearest_binary(const mnemo_store *s, sqlite3 *db, const float *q, mne
     return rc;
 }
 
-int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact, mnemo_hnsw_accept pre,
-                         mnemo_hnsw_accept post, void *ctx, mnemo_hnsw_hit *top, size_t cap, size_t *n) {
+int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int exact,
+                         mnemo_hnsw_accept pre, mnemo_hnsw_accept post, void *ctx,
+                         mnemo_hnsw_hit *top, size_t cap, size_t *n) {
     *n = 0;
     const mnemo_index *ix = &s->index;
     if (cap == 0 || ix->n == 0) return MNEMO_OK;
@@ -203,8 +215,9 @@ int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int 
         both_ctx b = {pre, post, ctx};
         size_t ng = 0;
         int complete = 0;
-        if (gh && !mnemo__hnsw_search(&ix->graph, mnemo__index_codes(ix), qc, qs, ix->ef_search, accept_both, &b, gh,
-                                      want, &ng, &complete) &&
+        if (gh &&
+            !mnemo__hnsw_search(&ix->graph, mnemo__index_codes(ix), qc, qs, ix->ef_search,
+                                accept_both, &b, gh, want, &ng, &complete) &&
             complete && ng >= cap) {
             /* the beam comes best first by the codes; from SQLite only its head is read */
             if (ix->int8_only && ng > rescore_depth(cap)) ng = rescore_depth(cap);
@@ -228,7 +241,7 @@ int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int 
     for (size_t i = 0; i < ix->n; i++) {
         if (!pre(ctx, i)) continue;
         double score = !ix->int8_only ? mnemo__dot(ix->vectors + i * ix->dim, q, ix->dim)
-                                   : mnemo__index_score_i8(ix, i, qc, qs);
+                                      : mnemo__index_score_i8(ix, i, qc, qs);
         if (nc == depth && score <= cand[depth - 1].score) continue; /* cheap before the filter */
         if (post && !post(ctx, i)) continue;
         top_push_pos(cand, &nc, depth, i, score);
@@ -251,7 +264,8 @@ int mnemo__store_nearest(const mnemo_store *s, sqlite3 *db, const float *q, int 
  * expiry and filter), as (seq, score).
  */
 static int vector_hits(mnemo_store *s, sqlite3 *db, const float *q, const mnemo_memory_scope *sc,
-                       const mnemo_filter *f, double now, int exact, hit *top, size_t cap, size_t *n) {
+                       const mnemo_filter *f, double now, int exact, hit *top, size_t cap,
+                       size_t *n) {
     *n = 0;
     mnemo_hnsw_hit *h = mnemo__malloc_array(cap, sizeof *h);
     if (!h) return MNEMO_ENOMEM;
@@ -259,8 +273,8 @@ static int vector_hits(mnemo_store *s, sqlite3 *db, const float *q, const mnemo_
     const mnemo_index *ix = &s->index;
     mnemo_scope_accept ac = {.ix = ix, .sc = sc, .f = f, .now = now};
     size_t nh = 0;
-    int rc = mnemo__store_nearest(s, db, q, exact, mnemo__accept_scope, f ? mnemo__accept_filter : NULL, &ac, h, cap,
-                                  &nh);
+    int rc = mnemo__store_nearest(s, db, q, exact, mnemo__accept_scope,
+                                  f ? mnemo__accept_filter : NULL, &ac, h, cap, &nh);
     if (rc) nh = 0;
     for (size_t i = 0; i < nh; i++) top[i] = (hit){ix->entries[h[i].pos].seq, h[i].score};
     *n = nh;
@@ -273,31 +287,37 @@ static void bind_scope(sqlite3_stmt *st, int first, const mnemo_memory_scope *sc
     sqlite3_bind_text(st, first, mnemo__scope_ns(sc), -1, SQLITE_TRANSIENT);
     const char *v[3] = {sc->user_id, sc->agent_id, sc->session_id};
     for (int i = 0; i < 3; i++) {
-        if (v[i] && *v[i]) sqlite3_bind_text(st, first + 1 + i, v[i], -1, SQLITE_TRANSIENT);
-        else sqlite3_bind_null(st, first + 1 + i);
+        if (v[i] && *v[i])
+            sqlite3_bind_text(st, first + 1 + i, v[i], -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(st, first + 1 + i);
     }
 }
 
-#define SCOPE_SQL(a, b, c, d)                                                                              \
-    "namespace = ?" #a " AND (?" #b " IS NULL OR user_id = ?" #b ") AND (?" #c " IS NULL OR agent_id = ?" #c \
-    ") AND (?" #d " IS NULL OR session_id = ?" #d ")"
+#define SCOPE_SQL(a, b, c, d)                                                  \
+    "namespace = ?" #a " AND (?" #b " IS NULL OR user_id = ?" #b ") AND (?" #c \
+    " IS NULL OR agent_id = ?" #c ") AND (?" #d " IS NULL OR session_id = ?" #d ")"
 
-static int text_hits(mnemo_store *s, sqlite3 *db, const char *q, size_t qlen, const mnemo_memory_scope *sc,
-                     const mnemo_filter *f, double now, hit *top, size_t cap, size_t *n, mnemo_error *err) {
+static int text_hits(mnemo_store *s, sqlite3 *db, const char *q, size_t qlen,
+                     const mnemo_memory_scope *sc, const mnemo_filter *f, double now, hit *top,
+                     size_t cap, size_t *n, mnemo_error *err) {
     *n = 0;
-    char *expr = mnemo__query_words(q, qlen, '"', " OR "); /* "w1" OR "w2" ...: no FTS5 syntax from the user */
+    char *expr = mnemo__query_words(q, qlen, '"',
+                                    " OR "); /* "w1" OR "w2" ...: no FTS5 syntax from the user */
     if (!expr) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     if (!*expr) {
         mnemo__free(expr);
         return MNEMO_OK;
     }
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT m.seq, m.metadata, bm25(memories_fts) FROM memories_fts "
-                                "JOIN memories m ON m.seq = memories_fts.rowid "
-                                "WHERE memories_fts MATCH ?1 AND " SCOPE_SQL(2, 3, 4, 5)
-                                " AND (m.expires_at IS NULL OR m.expires_at > ?6) ORDER BY bm25(memories_fts)",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        db,
+        "SELECT m.seq, m.metadata, bm25(memories_fts) FROM memories_fts "
+        "JOIN memories m ON m.seq = memories_fts.rowid "
+        "WHERE memories_fts MATCH ?1 AND " SCOPE_SQL(
+            2, 3, 4,
+            5) " AND (m.expires_at IS NULL OR m.expires_at > ?6) ORDER BY bm25(memories_fts)",
+        -1, &st, NULL);
     if (rc) {
         mnemo__free(expr);
         return mnemo__store_sqlite_fail(err, db, rc, "text search");
@@ -316,25 +336,31 @@ static int text_hits(mnemo_store *s, sqlite3 *db, const char *q, size_t qlen, co
          * score is higher-is-better. */
         top[(*n)++] = (hit){sqlite3_column_int64(st, 0), -sqlite3_column_double(st, 2)};
     }
-    int status = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? MNEMO_OK : mnemo__store_sqlite_fail(err, db, rc, "text search");
+    int status = (rc == SQLITE_ROW || rc == SQLITE_DONE)
+                     ? MNEMO_OK
+                     : mnemo__store_sqlite_fail(err, db, rc, "text search");
     sqlite3_finalize(st);
     mnemo__free(expr);
     (void)s;
     return status;
 }
 
-static int fetch(sqlite3 *db, const hit *hits, size_t n, double now, mnemo_memories **out, mnemo_error *err) {
+static int fetch(sqlite3 *db, const hit *hits, size_t n, double now, mnemo_memories **out,
+                 mnemo_error *err) {
     mnemo_memories *m = mnemo__calloc(1, sizeof *m);
     if (!m) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     m->items = mnemo__calloc(n ? n : 1, sizeof *m->items);
     sqlite3_stmt *st = NULL;
     int rc = m->items ? sqlite3_prepare_v2(db,
-                                           "SELECT " MNEMO_MEMORY_COLUMNS " FROM memories WHERE seq = ?1 AND "
-                                           "(expires_at IS NULL OR expires_at > ?2)", -1, &st, NULL)
+                                           "SELECT " MNEMO_MEMORY_COLUMNS
+                                           " FROM memories WHERE seq = ?1 AND "
+                                           "(expires_at IS NULL OR expires_at > ?2)",
+                                           -1, &st, NULL)
                       : SQLITE_NOMEM;
     int status = MNEMO_OK;
-    if (rc) status = rc == SQLITE_NOMEM ? mnemo__fail(err, MNEMO_ENOMEM, "out of memory")
-                                        : mnemo__store_sqlite_fail(err, db, rc, "reading memories");
+    if (rc)
+        status = rc == SQLITE_NOMEM ? mnemo__fail(err, MNEMO_ENOMEM, "out of memory")
+                                    : mnemo__store_sqlite_fail(err, db, rc, "reading memories");
     for (size_t i = 0; i < n && !status; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, hits[i].seq);
@@ -360,7 +386,8 @@ static int fetch(sqlite3 *db, const hit *hits, size_t n, double now, mnemo_memor
     return MNEMO_OK;
 }
 
-int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out, mnemo_error *err) {
+int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out,
+                                mnemo_error *err) {
     /* the options were checked by mnemo__search_check (store_backend.c) */
     *out = NULL;
     size_t k = o->k ? o->k : mnemo_search_default_options().k;
@@ -370,7 +397,8 @@ int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, m
     double now = mnemo__store_now(s);
     size_t depth = mnemo__search_depth(o, k);
     float *q = mnemo__malloc_array(s->dim, sizeof(float));
-    hit *vh = mnemo__malloc_array(depth, sizeof(hit)), *th = mnemo__malloc_array(depth, sizeof(hit));
+    hit *vh = mnemo__malloc_array(depth, sizeof(hit)),
+        *th = mnemo__malloc_array(depth, sizeof(hit));
     hit *fused = mnemo__malloc_array(depth * 2, sizeof(hit));
     size_t nv = 0, nt = 0, nf = 0;
     sqlite3 *db = NULL;
@@ -380,9 +408,11 @@ int mnemo__sqlite_memory_search(mnemo_store *s, const mnemo_search_options *o, m
     }
     if (o->mode != MNEMO_SEARCH_TEXT && (rc = mnemo__query_vector(s, o, q, err))) goto out;
     if ((rc = mnemo__store_reader(s, &db, err))) goto out;
-    if (o->mode != MNEMO_SEARCH_TEXT && (rc = vector_hits(s, db, q, &o->scope, f, now, o->exact, vh, depth, &nv))) {
-        rc = rc == MNEMO_ENOMEM ? mnemo__fail(err, rc, "out of memory")
-                                : mnemo__store_sqlite_fail(err, db, sqlite3_errcode(db), "reading vectors");
+    if (o->mode != MNEMO_SEARCH_TEXT &&
+        (rc = vector_hits(s, db, q, &o->scope, f, now, o->exact, vh, depth, &nv))) {
+        rc = rc == MNEMO_ENOMEM
+                 ? mnemo__fail(err, rc, "out of memory")
+                 : mnemo__store_sqlite_fail(err, db, sqlite3_errcode(db), "reading vectors");
         goto out;
     }
     if (o->mode != MNEMO_SEARCH_VECTOR &&
@@ -400,15 +430,17 @@ out:
     return rc;
 }
 
-int mnemo__sqlite_memory_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err) {
+int mnemo__sqlite_memory_get(mnemo_store *s, const char *id, mnemo_memories **out,
+                             mnemo_error *err) {
     *out = NULL;
     if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
     sqlite3 *db;
     int rc = mnemo__store_reader(s, &db, err);
     if (rc) return rc;
     sqlite3_stmt *st;
-    int src = sqlite3_prepare_v2(db, "SELECT seq FROM memories WHERE id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-                                 -1, &st, NULL);
+    int src = sqlite3_prepare_v2(
+        db, "SELECT seq FROM memories WHERE id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        -1, &st, NULL);
     if (src) {
         rc = mnemo__store_sqlite_fail(err, db, src, "reading a memory");
     } else {
@@ -437,19 +469,22 @@ int mnemo__sqlite_memory_get(mnemo_store *s, const char *id, mnemo_memories **ou
     return rc;
 }
 
-int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out, mnemo_error *err) {
+int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out,
+                              mnemo_error *err) {
     *out = NULL;
     mnemo_list_options none = {0};
     if (!o) o = &none;
     size_t limit = o->limit ? o->limit : mnemo_list_default_options().limit;
-    if (limit > MAX_LIST) return mnemo__fail(err, MNEMO_ERANGE, "limit: %zu is out of range 1..%d", limit, MAX_LIST);
+    if (limit > MAX_LIST)
+        return mnemo__fail(err, MNEMO_ERANGE, "limit: %zu is out of range 1..%d", limit, MAX_LIST);
     int64_t after = 0;
     if (o->cursor && *o->cursor) {
         char *end;
         errno = 0;
         long long v = strtoll(o->cursor, &end, 10);
         if (*end || errno || v < 0 || o->cursor[0] < '0' || o->cursor[0] > '9')
-            return mnemo__fail(err, MNEMO_EINVAL, "cursor: '%.40s' is not a cursor this store gave", o->cursor);
+            return mnemo__fail(err, MNEMO_EINVAL, "cursor: '%.40s' is not a cursor this store gave",
+                               o->cursor);
         after = v;
     }
     int rc = mnemo__scope_check(&o->scope, "", err);
@@ -464,11 +499,14 @@ int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo
     mnemo_memories *m = mnemo__calloc(1, sizeof *m);
     if (m) m->items = mnemo__calloc(limit, sizeof *m->items);
     sqlite3_stmt *st = NULL;
-    int src = !m || !m->items ? SQLITE_NOMEM
-                              : sqlite3_prepare_v2(db,
-                                                   "SELECT seq, " MNEMO_MEMORY_COLUMNS " FROM memories WHERE seq > ?1 AND "
-                                                   SCOPE_SQL(2, 3, 4, 5) " AND (expires_at IS NULL OR expires_at > ?6) ORDER BY seq",
-                                                   -1, &st, NULL);
+    int src = !m || !m->items
+                  ? SQLITE_NOMEM
+                  : sqlite3_prepare_v2(
+                        db,
+                        "SELECT seq, " MNEMO_MEMORY_COLUMNS
+                        " FROM memories WHERE seq > ?1 AND " SCOPE_SQL(
+                            2, 3, 4, 5) " AND (expires_at IS NULL OR expires_at > ?6) ORDER BY seq",
+                        -1, &st, NULL);
     int64_t last = 0;
     int more = 0;
     if (!src) {
@@ -496,8 +534,10 @@ int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo
         if (src == SQLITE_DONE || src == SQLITE_ROW) src = SQLITE_OK;
     }
     sqlite3_finalize(st);
-    if (src == SQLITE_NOMEM) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-    else if (src) rc = mnemo__store_sqlite_fail(err, db, src, "listing memories");
+    if (src == SQLITE_NOMEM)
+        rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    else if (src)
+        rc = mnemo__store_sqlite_fail(err, db, src, "listing memories");
     if (!rc && more) {
         char c[32];
         snprintf(c, sizeof c, "%lld", (long long)last);
@@ -514,8 +554,8 @@ int mnemo__sqlite_memory_list(mnemo_store *s, const mnemo_list_options *o, mnemo
     return MNEMO_OK;
 }
 
-int mnemo__sqlite_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
-                       mnemo_error *err) {
+int mnemo__sqlite_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
+                               size_t *n, mnemo_error *err) {
     *n = 0;
     mnemo_memory_scope none = {0};
     if (!scope) scope = &none;
@@ -527,7 +567,8 @@ int mnemo__sqlite_memory_count(mnemo_store *s, const mnemo_memory_scope *scope, 
     pthread_rwlock_rdlock(&s->index_lock);
     for (size_t i = 0; i < s->index.n; i++) {
         const mnemo_index_entry *e = &s->index.entries[i];
-        if ((!e->expires_at || e->expires_at > now) && mnemo__scope_match(e, scope) && mnemo__filter_match(f, e->meta))
+        if ((!e->expires_at || e->expires_at > now) && mnemo__scope_match(e, scope) &&
+            mnemo__filter_match(f, e->meta))
             (*n)++;
     }
     pthread_rwlock_unlock(&s->index_lock);
@@ -540,7 +581,8 @@ static char *col_dup(sqlite3_stmt *st, int c) {
     return t ? mnemo__strndup((const char *)t, (size_t)sqlite3_column_bytes(st, c)) : NULL;
 }
 
-int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err) {
+int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history **out,
+                                 mnemo_error *err) {
     *out = NULL;
     if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
     sqlite3 *db;
@@ -550,7 +592,9 @@ int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history *
     size_t cap = 0;
     sqlite3_stmt *st = NULL;
     int src = !h ? SQLITE_NOMEM
-                 : sqlite3_prepare_v2(db, "SELECT event, reason, at, text, metadata FROM history WHERE memory_id = ?1 ORDER BY seq",
+                 : sqlite3_prepare_v2(db,
+                                      "SELECT event, reason, at, text, metadata FROM history WHERE "
+                                      "memory_id = ?1 ORDER BY seq",
                                       -1, &st, NULL);
     if (!src) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -575,9 +619,12 @@ int mnemo__sqlite_memory_history(mnemo_store *s, const char *id, mnemo_history *
         if (src == SQLITE_DONE) src = SQLITE_OK;
     }
     sqlite3_finalize(st);
-    if (src == SQLITE_NOMEM) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-    else if (src) rc = mnemo__store_sqlite_fail(err, db, src, "reading the history");
-    else if (h->n == 0) rc = mnemo__fail(err, MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
+    if (src == SQLITE_NOMEM)
+        rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    else if (src)
+        rc = mnemo__store_sqlite_fail(err, db, src, "reading the history");
+    else if (h->n == 0)
+        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
     mnemo__store_reader_put(s, db);
     if (rc) {
         mnemo_history_free(h);

@@ -32,23 +32,28 @@ static void new_id(char out[MNEMO_MEMORY_ID_SIZE]) {
 }
 
 static void bind_opt_text(sqlite3_stmt *st, int i, const char *v) {
-    if (v && *v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
+    if (v && *v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
 }
 
-static int history_add(sqlite3 *db, const char *id, const char *event, const char *reason, double at,
-                       const char *text, size_t text_len, const char *meta) {
+static int history_add(sqlite3 *db, const char *id, const char *event, const char *reason,
+                       double at, const char *text, size_t text_len, const char *meta) {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db,
                                 "INSERT INTO history(memory_id, event, reason, at, text, metadata) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL);
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                -1, &st, NULL);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
     bind_opt_text(st, 3, reason);
     sqlite3_bind_double(st, 4, at);
-    if (text) sqlite3_bind_text(st, 5, text, (int)text_len, SQLITE_STATIC);
-    else sqlite3_bind_null(st, 5);
+    if (text)
+        sqlite3_bind_text(st, 5, text, (int)text_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
     bind_opt_text(st, 6, meta);
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
@@ -57,7 +62,8 @@ static int history_add(sqlite3 *db, const char *id, const char *event, const cha
 
 static int begin(mnemo_store *s, mnemo_error *err) {
     if (s->read_only)
-        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed", s->read_only_why);
+        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed",
+                           s->read_only_why);
     int rc = sqlite3_exec(s->writer, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     return rc ? mnemo__store_sqlite_fail(err, s->writer, rc, "starting a write") : MNEMO_OK;
 }
@@ -80,9 +86,9 @@ typedef struct pending {
     double expires_at;
     const float *vec;
     const char *prompt; /* the prompt name recorded for the row; NULL: "document" */
-    int64_t seq;      /* the row written or matched */
-    long target;      /* near-duplicate: index position; -1 none */
-    int same_as;      /* exact repeat of an earlier input of this batch; -1 none */
+    int64_t seq;        /* the row written or matched */
+    long target;        /* near-duplicate: index position; -1 none */
+    int same_as;        /* exact repeat of an earlier input of this batch; -1 none */
 } pending;
 
 static int check_text(const mnemo_store *s, const char *text, size_t len, const char *where,
@@ -90,20 +96,24 @@ static int check_text(const mnemo_store *s, const char *text, size_t len, const 
     size_t bad;
     if (!text || len == 0) return mnemo__fail(err, MNEMO_EINVAL, "%stext: is empty", where);
     if (len > s->max_text)
-        return mnemo__fail(err, MNEMO_ETOOBIG, "%stext: %zu bytes, at most %zu", where, len, s->max_text);
+        return mnemo__fail(err, MNEMO_ETOOBIG, "%stext: %zu bytes, at most %zu", where, len,
+                           s->max_text);
     if (!mnemo_utf8_valid(text, len, &bad))
-        return mnemo__fail(err, MNEMO_EUTF8, "%stext: invalid UTF-8 at byte offset %zu", where, bad);
+        return mnemo__fail(err, MNEMO_EUTF8, "%stext: invalid UTF-8 at byte offset %zu", where,
+                           bad);
     return MNEMO_OK;
 }
 
 static int check_expiry(double now, double ttl, double expires_at, const char *where, double *out,
                         mnemo_error *err) {
     if (ttl != ttl || expires_at != expires_at || ttl < 0 || ttl > 1e10)
-        return mnemo__fail(err, MNEMO_EINVAL, "%sttl: %g is not a number of seconds in 0..1e10", where, ttl);
+        return mnemo__fail(err, MNEMO_EINVAL, "%sttl: %g is not a number of seconds in 0..1e10",
+                           where, ttl);
     if (ttl > 0 && expires_at > 0)
         return mnemo__fail(err, MNEMO_EINVAL, "%sttl and expires_at: give one, not both", where);
     if (expires_at < 0 || expires_at > 1e11)
-        return mnemo__fail(err, MNEMO_EINVAL, "%sexpires_at: %g is not a Unix time", where, expires_at);
+        return mnemo__fail(err, MNEMO_EINVAL, "%sexpires_at: %g is not a Unix time", where,
+                           expires_at);
     *out = ttl > 0 ? now + ttl : expires_at;
     return MNEMO_OK;
 }
@@ -117,22 +127,28 @@ static const char *recorded_prompt(const char *name) {
 int mnemo__same_prompt(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 /* NULL, or a prompt name of the store's model. */
-static int check_prompt(const mnemo_store *s, const char *name, const char *where, mnemo_error *err) {
+static int check_prompt(const mnemo_store *s, const char *name, const char *where,
+                        mnemo_error *err) {
     if (!name) return MNEMO_OK;
     if (!s->model)
-        return mnemo__fail(err, MNEMO_EINVAL,
-                           "%sprompt_name: the store was opened without a model to check it against: pass "
-                           "--model DIR", where);
+        return mnemo__fail(
+            err, MNEMO_EINVAL,
+            "%sprompt_name: the store was opened without a model to check it against: pass "
+            "--model DIR",
+            where);
     mnemo_embed_options eo = {.prompt_name = name};
     const char *text;
-    if (mnemo_embed_prompt(s->model, &eo, &text, err)) return mnemo__fail_prefix(err, "%sprompt_name", where);
+    if (mnemo_embed_prompt(s->model, &eo, &text, err))
+        return mnemo__fail_prefix(err, "%sprompt_name", where);
     return MNEMO_OK;
 }
 
 /* The text and prompt of row seq equal these? (confirms a hash match) */
 static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len, const char *prompt) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT text, prompt_name FROM memories WHERE seq = ?1", -1, &st, NULL)) return 0;
+    if (sqlite3_prepare_v2(db, "SELECT text, prompt_name FROM memories WHERE seq = ?1", -1, &st,
+                           NULL))
+        return 0;
     sqlite3_bind_int64(st, 1, seq);
     int same = sqlite3_step(st) == SQLITE_ROW && (size_t)sqlite3_column_bytes(st, 0) == len &&
                !memcmp(sqlite3_column_text(st, 0), text, len) &&
@@ -150,15 +166,17 @@ static int same_text(sqlite3 *db, int64_t seq, const char *text, size_t len, con
  * scope, so with the graph an add into a large store costs a walk, not a
  * scan of every vector. Errors: as mnemo__store_nearest.
  */
-static int dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now, const char *text, size_t len,
-                      const char *prompt, uint64_t hash, const float *vec, long *best, int *exact, float *cos) {
+static int dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now, const char *text,
+                      size_t len, const char *prompt, uint64_t hash, const float *vec, long *best,
+                      int *exact, float *cos) {
     const mnemo_index *ix = &s->index;
     *best = -1;
     *exact = 0;
     *cos = -2;
     for (size_t e = 0; e < ix->n; e++) {
         const mnemo_index_entry *x = &ix->entries[e];
-        if (x->text_hash != hash || !mnemo__scope_equal(x, sc) || !mnemo__entry_live(x, now)) continue;
+        if (x->text_hash != hash || !mnemo__scope_equal(x, sc) || !mnemo__entry_live(x, now))
+            continue;
         if (same_text(s->writer, x->seq, text, len, prompt)) {
             *exact = 1;
             *best = (long)e;
@@ -176,11 +194,13 @@ static int dedup_find(mnemo_store *s, const mnemo_memory_scope *sc, double now, 
     return rc;
 }
 
-int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
-                     mnemo_error *err) {
+int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_t n,
+                             mnemo_memory_added *out, mnemo_error *err) {
     if (n == 0 || n > MAX_ADD)
         return mnemo__fail(err, MNEMO_EINVAL, "memories: %zu given, want 1..%d", n, MAX_ADD);
-    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was added", s->read_only_why);
+    if (s->read_only)
+        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was added",
+                           s->read_only_why);
     double now = mnemo__store_now(s);
     pending *p = mnemo__calloc(n, sizeof *p);
     const char **texts = mnemo__calloc(n, sizeof *texts);
@@ -193,10 +213,12 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
     }
     char where[48];
     for (size_t i = 0; i < n && !rc; i++) {
-        if (n > 1) snprintf(where, sizeof where, "memories[%zu].", i);
-        else where[0] = 0;
-        if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta, &p[i].meta_text,
-                                     vecs + i * s->dim, err)))
+        if (n > 1)
+            snprintf(where, sizeof where, "memories[%zu].", i);
+        else
+            where[0] = 0;
+        if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta,
+                                     &p[i].meta_text, vecs + i * s->dim, err)))
             break;
         p[i].prompt = recorded_prompt(in[i].prompt_name);
         p[i].hash = mnemo__hash64(in[i].text, in[i].text_len, HASH_SEED);
@@ -218,15 +240,18 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
     }
     int src = SQLITE_OK;
     sqlite3_stmt *ins = NULL, *upd = NULL;
-    src = sqlite3_prepare_v2(s->writer,
-                             "INSERT INTO memories(id, text, text_hash, metadata, namespace, user_id, "
-                             "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) "
-                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)", -1, &ins, NULL);
+    src = sqlite3_prepare_v2(
+        s->writer,
+        "INSERT INTO memories(id, text, text_hash, metadata, namespace, user_id, "
+        "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)",
+        -1, &ins, NULL);
     if (!src)
-        src = sqlite3_prepare_v2(s->writer,
-                                 "UPDATE memories SET text = ?2, text_hash = ?3, metadata = ?4, "
-                                 "updated_at = ?5, expires_at = ?6, vector = ?7, prompt_name = ?8 WHERE seq = ?1",
-                                 -1, &upd, NULL);
+        src = sqlite3_prepare_v2(
+            s->writer,
+            "UPDATE memories SET text = ?2, text_hash = ?3, metadata = ?4, "
+            "updated_at = ?5, expires_at = ?6, vector = ?7, prompt_name = ?8 WHERE seq = ?1",
+            -1, &upd, NULL);
     /* The index is read, not changed, while the transaction is open; the
      * writer lock keeps other writers out, so what it says stays true. */
     pthread_rwlock_rdlock(&s->index_lock);
@@ -235,12 +260,16 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
         if (!s->no_dedup) {
             /* an exact repeat within this batch */
             for (size_t j = 0; j < i; j++)
-                if (p[j].hash == p[i].hash && lens[j] == lens[i] && !memcmp(texts[j], texts[i], lens[i]) &&
+                if (p[j].hash == p[i].hash && lens[j] == lens[i] &&
+                    !memcmp(texts[j], texts[i], lens[i]) &&
                     mnemo__same_prompt(p[j].prompt, p[i].prompt) &&
                     !strcmp(mnemo__scope_ns(&in[j].scope), mnemo__scope_ns(&in[i].scope)) &&
-                    !strcmp(in[j].scope.user_id ? in[j].scope.user_id : "", in[i].scope.user_id ? in[i].scope.user_id : "") &&
-                    !strcmp(in[j].scope.agent_id ? in[j].scope.agent_id : "", in[i].scope.agent_id ? in[i].scope.agent_id : "") &&
-                    !strcmp(in[j].scope.session_id ? in[j].scope.session_id : "", in[i].scope.session_id ? in[i].scope.session_id : "")) {
+                    !strcmp(in[j].scope.user_id ? in[j].scope.user_id : "",
+                            in[i].scope.user_id ? in[i].scope.user_id : "") &&
+                    !strcmp(in[j].scope.agent_id ? in[j].scope.agent_id : "",
+                            in[i].scope.agent_id ? in[i].scope.agent_id : "") &&
+                    !strcmp(in[j].scope.session_id ? in[j].scope.session_id : "",
+                            in[i].scope.session_id ? in[i].scope.session_id : "")) {
                     p[i].same_as = (int)j;
                     break;
                 }
@@ -253,8 +282,8 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
             float best_cos = -2;
             int exact = 0;
             long best = -1;
-            if (dedup_find(s, &in[i].scope, now, texts[i], lens[i], p[i].prompt, p[i].hash, p[i].vec, &best, &exact,
-                           &best_cos)) {
+            if (dedup_find(s, &in[i].scope, now, texts[i], lens[i], p[i].prompt, p[i].hash,
+                           p[i].vec, &best, &exact, &best_cos)) {
                 src = SQLITE_IOERR; /* a vector not readable from the store's own file */
                 break;
             }
@@ -278,15 +307,17 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
                 sqlite3_bind_int64(upd, 3, (int64_t)p[i].hash);
                 sqlite3_bind_text(upd, 4, p[i].meta_text, -1, SQLITE_STATIC);
                 sqlite3_bind_double(upd, 5, now);
-                if (p[i].expires_at > 0) sqlite3_bind_double(upd, 6, p[i].expires_at);
-                else sqlite3_bind_null(upd, 6);
+                if (p[i].expires_at > 0)
+                    sqlite3_bind_double(upd, 6, p[i].expires_at);
+                else
+                    sqlite3_bind_null(upd, 6);
                 sqlite3_bind_blob(upd, 7, p[i].vec, (int)(s->dim * sizeof(float)), SQLITE_STATIC);
                 bind_opt_text(upd, 8, p[i].prompt);
                 src = sqlite3_step(upd);
                 src = src == SQLITE_DONE ? SQLITE_OK : src;
                 if (!src)
-                    src = history_add(s->writer, out[i].id, "updated", "near-duplicate", now, texts[i], lens[i],
-                                      p[i].meta_text);
+                    src = history_add(s->writer, out[i].id, "updated", "near-duplicate", now,
+                                      texts[i], lens[i], p[i].meta_text);
                 continue;
             }
         }
@@ -301,15 +332,18 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
         bind_opt_text(ins, 7, in[i].scope.agent_id);
         bind_opt_text(ins, 8, in[i].scope.session_id);
         sqlite3_bind_double(ins, 9, now);
-        if (p[i].expires_at > 0) sqlite3_bind_double(ins, 10, p[i].expires_at);
-        else sqlite3_bind_null(ins, 10);
+        if (p[i].expires_at > 0)
+            sqlite3_bind_double(ins, 10, p[i].expires_at);
+        else
+            sqlite3_bind_null(ins, 10);
         sqlite3_bind_blob(ins, 11, p[i].vec, (int)(s->dim * sizeof(float)), SQLITE_STATIC);
         bind_opt_text(ins, 12, p[i].prompt);
         src = sqlite3_step(ins);
         src = src == SQLITE_DONE ? SQLITE_OK : src;
         p[i].seq = sqlite3_last_insert_rowid(s->writer);
         if (!src)
-            src = history_add(s->writer, out[i].id, "added", NULL, now, texts[i], lens[i], p[i].meta_text);
+            src = history_add(s->writer, out[i].id, "added", NULL, now, texts[i], lens[i],
+                              p[i].meta_text);
     }
     pthread_rwlock_unlock(&s->index_lock);
     sqlite3_finalize(ins);
@@ -322,7 +356,8 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
     pthread_rwlock_wrlock(&s->index_lock);
     for (size_t i = 0; i < n; i++) {
         if (out[i].event == MNEMO_MEMORY_DUPLICATE) continue;
-        long pos = out[i].event == MNEMO_MEMORY_MERGED ? mnemo__index_find(&s->index, p[i].seq) : -1;
+        long pos =
+            out[i].event == MNEMO_MEMORY_MERGED ? mnemo__index_find(&s->index, p[i].seq) : -1;
         if (pos >= 0) {
             mnemo_index_entry *x = &s->index.entries[pos];
             json_decref(x->meta);
@@ -333,14 +368,19 @@ int mnemo__sqlite_memory_add(mnemo_store *s, const mnemo_memory_input *in, size_
             mnemo__index_set_vector(&s->index, (size_t)pos, p[i].vec);
             continue;
         }
-        mnemo_index_entry e = {.seq = p[i].seq, .text_hash = p[i].hash, .expires_at = p[i].expires_at};
+        mnemo_index_entry e = {
+            .seq = p[i].seq, .text_hash = p[i].hash, .expires_at = p[i].expires_at};
         memcpy(e.id, out[i].id, sizeof e.id);
         const mnemo_memory_scope *sc = &in[i].scope;
         e.ns = mnemo__strndup(mnemo__scope_ns(sc), strlen(mnemo__scope_ns(sc)));
-        e.user_id = sc->user_id && *sc->user_id ? mnemo__strndup(sc->user_id, strlen(sc->user_id)) : NULL;
-        e.agent_id = sc->agent_id && *sc->agent_id ? mnemo__strndup(sc->agent_id, strlen(sc->agent_id)) : NULL;
-        e.session_id =
-            sc->session_id && *sc->session_id ? mnemo__strndup(sc->session_id, strlen(sc->session_id)) : NULL;
+        e.user_id =
+            sc->user_id && *sc->user_id ? mnemo__strndup(sc->user_id, strlen(sc->user_id)) : NULL;
+        e.agent_id = sc->agent_id && *sc->agent_id
+                         ? mnemo__strndup(sc->agent_id, strlen(sc->agent_id))
+                         : NULL;
+        e.session_id = sc->session_id && *sc->session_id
+                           ? mnemo__strndup(sc->session_id, strlen(sc->session_id))
+                           : NULL;
         e.meta = p[i].meta;
         p[i].meta = NULL;
         if (!e.ns || mnemo__index_add(&s->index, &e, p[i].vec)) {
@@ -388,22 +428,26 @@ static int row_load(mnemo_store *s, const char *id, double now, row_info *r, mne
     memset(r, 0, sizeof *r);
     if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(s->writer,
-                                "SELECT seq, text, metadata, expires_at, prompt_name FROM memories WHERE id = ?1 AND "
-                                "(expires_at IS NULL OR expires_at > ?2)", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(
+        s->writer,
+        "SELECT seq, text, metadata, expires_at, prompt_name FROM memories WHERE id = ?1 AND "
+        "(expires_at IS NULL OR expires_at > ?2)",
+        -1, &st, NULL);
     if (rc) return mnemo__store_sqlite_fail(err, s->writer, rc, "reading a memory");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 2, now);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) return mnemo__store_sqlite_fail(err, s->writer, rc, "reading a memory");
+        if (rc != SQLITE_DONE)
+            return mnemo__store_sqlite_fail(err, s->writer, rc, "reading a memory");
         return mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
     }
     r->seq = sqlite3_column_int64(st, 0);
     r->text_len = (size_t)sqlite3_column_bytes(st, 1);
     r->text = mnemo__strndup((const char *)sqlite3_column_text(st, 1), r->text_len);
-    r->meta = mnemo__strndup((const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+    r->meta = mnemo__strndup((const char *)sqlite3_column_text(st, 2),
+                             (size_t)sqlite3_column_bytes(st, 2));
     r->expires_at = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 3);
     const unsigned char *prompt = sqlite3_column_text(st, 4);
     r->prompt = prompt ? mnemo__strndup((const char *)prompt, strlen((const char *)prompt)) : NULL;
@@ -424,7 +468,8 @@ static int prompt_before(mnemo_store *s, const char *id, char **out, mnemo_error
     int rc = mnemo__store_reader(s, &db, err);
     if (rc) return rc;
     sqlite3_stmt *st;
-    int src = sqlite3_prepare_v2(db, "SELECT prompt_name FROM memories WHERE id = ?1", -1, &st, NULL);
+    int src =
+        sqlite3_prepare_v2(db, "SELECT prompt_name FROM memories WHERE id = ?1", -1, &st, NULL);
     if (!src) {
         sqlite3_bind_text(st, 1, id ? id : "", -1, SQLITE_STATIC);
         src = sqlite3_step(st);
@@ -439,16 +484,20 @@ static int prompt_before(mnemo_store *s, const char *id, char **out, mnemo_error
     return rc;
 }
 
-int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u, mnemo_error *err) {
+int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u,
+                                mnemo_error *err) {
     int rc = mnemo__check_changes(s, u, err);
     if (rc) return rc;
-    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed", s->read_only_why);
+    if (s->read_only)
+        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was changed",
+                           s->read_only_why);
     double now = mnemo__store_now(s);
     json_t *meta = NULL;
     char *meta_text = NULL;
     float *vec = NULL;
     char *before = NULL; /* the memory's prompt, read before the write lock */
-    if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err))) return rc;
+    if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err)))
+        return rc;
     /* A new text is embedded with the prompt named, else with the memory's own. */
     const char *t = u->text;
     size_t tl = u->text_len;
@@ -476,7 +525,10 @@ int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memo
         goto out;
     }
     const char *prompt = u->prompt_name ? recorded_prompt(u->prompt_name) : r.prompt;
-    double expires = u->ttl > 0 ? now + u->ttl : u->expires_at > 0 ? u->expires_at : u->expires_at < 0 || u->clear_expiry ? 0 : r.expires_at;
+    double expires = u->ttl > 0                             ? now + u->ttl
+                     : u->expires_at > 0                    ? u->expires_at
+                     : u->expires_at < 0 || u->clear_expiry ? 0
+                                                            : r.expires_at;
     const char *text = u->text ? u->text : r.text;
     size_t text_len = u->text ? u->text_len : r.text_len;
     const char *mt = meta_text ? meta_text : r.meta;
@@ -487,20 +539,25 @@ int mnemo__sqlite_memory_update(mnemo_store *s, const char *id, const mnemo_memo
         goto out;
     }
     sqlite3_stmt *st;
-    int src = sqlite3_prepare_v2(s->writer,
-                                 "UPDATE memories SET text = ?2, text_hash = ?3, metadata = ?4, updated_at = ?5, "
-                                 "expires_at = ?6, vector = COALESCE(?7, vector), prompt_name = ?8 WHERE seq = ?1",
-                                 -1, &st, NULL);
+    int src = sqlite3_prepare_v2(
+        s->writer,
+        "UPDATE memories SET text = ?2, text_hash = ?3, metadata = ?4, updated_at = ?5, "
+        "expires_at = ?6, vector = COALESCE(?7, vector), prompt_name = ?8 WHERE seq = ?1",
+        -1, &st, NULL);
     if (!src) {
         sqlite3_bind_int64(st, 1, r.seq);
         sqlite3_bind_text(st, 2, text, (int)text_len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, (int64_t)hash);
         sqlite3_bind_text(st, 4, mt, -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 5, now);
-        if (expires > 0) sqlite3_bind_double(st, 6, expires);
-        else sqlite3_bind_null(st, 6);
-        if (vec) sqlite3_bind_blob(st, 7, vec, (int)(s->dim * sizeof(float)), SQLITE_STATIC);
-        else sqlite3_bind_null(st, 7);
+        if (expires > 0)
+            sqlite3_bind_double(st, 6, expires);
+        else
+            sqlite3_bind_null(st, 6);
+        if (vec)
+            sqlite3_bind_blob(st, 7, vec, (int)(s->dim * sizeof(float)), SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 7);
         bind_opt_text(st, 8, prompt);
         src = sqlite3_step(st);
         src = src == SQLITE_DONE ? SQLITE_OK : src;
@@ -535,9 +592,11 @@ out:
 }
 
 /* Deletes rows by seq inside an open transaction, with history. */
-static int delete_rows(mnemo_store *s, const int64_t *seqs, size_t n, const char *reason, double now) {
+static int delete_rows(mnemo_store *s, const int64_t *seqs, size_t n, const char *reason,
+                       double now) {
     sqlite3_stmt *sel, *del;
-    int rc = sqlite3_prepare_v2(s->writer, "SELECT id, text, metadata FROM memories WHERE seq = ?1", -1, &sel, NULL);
+    int rc = sqlite3_prepare_v2(s->writer, "SELECT id, text, metadata FROM memories WHERE seq = ?1",
+                                -1, &sel, NULL);
     if (rc) return rc;
     rc = sqlite3_prepare_v2(s->writer, "DELETE FROM memories WHERE seq = ?1", -1, &del, NULL);
     if (rc) {
@@ -548,8 +607,9 @@ static int delete_rows(mnemo_store *s, const int64_t *seqs, size_t n, const char
         sqlite3_reset(sel);
         sqlite3_bind_int64(sel, 1, seqs[i]);
         if (sqlite3_step(sel) != SQLITE_ROW) continue;
-        rc = history_add(s->writer, (const char *)sqlite3_column_text(sel, 0), "deleted", reason, now,
-                         (const char *)sqlite3_column_text(sel, 1), (size_t)sqlite3_column_bytes(sel, 1),
+        rc = history_add(s->writer, (const char *)sqlite3_column_text(sel, 0), "deleted", reason,
+                         now, (const char *)sqlite3_column_text(sel, 1),
+                         (size_t)sqlite3_column_bytes(sel, 1),
                          (const char *)sqlite3_column_text(sel, 2));
         if (rc) break;
         sqlite3_reset(del);
@@ -562,8 +622,8 @@ static int delete_rows(mnemo_store *s, const int64_t *seqs, size_t n, const char
     return rc;
 }
 
-static int delete_seqs(mnemo_store *s, const int64_t *seqs, size_t n, const char *reason, double now,
-                       mnemo_error *err) {
+static int delete_seqs(mnemo_store *s, const int64_t *seqs, size_t n, const char *reason,
+                       double now, mnemo_error *err) {
     int rc = begin(s, err);
     if (rc) return rc;
     rc = commit(s, delete_rows(s, seqs, n, reason, now), "deleting memories", err);
@@ -575,7 +635,9 @@ static int delete_seqs(mnemo_store *s, const int64_t *seqs, size_t n, const char
 }
 
 int mnemo__sqlite_memory_delete(mnemo_store *s, const char *id, mnemo_error *err) {
-    if (s->read_only) return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was deleted", s->read_only_why);
+    if (s->read_only)
+        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was deleted",
+                           s->read_only_why);
     pthread_mutex_lock(&s->write_lock);
     row_info r;
     int rc = row_load(s, id, mnemo__store_now(s), &r, err);
@@ -601,15 +663,16 @@ static int collect(mnemo_store *s, const mnemo_memory_scope *sc, const mnemo_fil
     }
     for (size_t i = 0; i < s->index.n; i++) {
         const mnemo_index_entry *e = &s->index.entries[i];
-        if (mnemo__entry_live(e, now) && mnemo__scope_match(e, sc) && mnemo__filter_match(f, e->meta))
+        if (mnemo__entry_live(e, now) && mnemo__scope_match(e, sc) &&
+            mnemo__filter_match(f, e->meta))
             (*seqs)[(*n)++] = e->seq;
     }
     pthread_rwlock_unlock(&s->index_lock);
     return MNEMO_OK;
 }
 
-int mnemo__sqlite_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
-                              size_t *n_deleted, mnemo_error *err) {
+int mnemo__sqlite_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *scope,
+                                      const char *filter, size_t *n_deleted, mnemo_error *err) {
     if (n_deleted) *n_deleted = 0;
     mnemo_memory_scope none = {0};
     if (!scope) scope = &none;
@@ -618,15 +681,18 @@ int mnemo__sqlite_memory_delete_where(mnemo_store *s, const mnemo_memory_scope *
     if (rc || (rc = mnemo__filter_parse(filter, &f, err))) return rc;
     if (s->read_only) {
         mnemo__filter_free(f);
-        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was deleted", s->read_only_why);
+        return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was deleted",
+                           s->read_only_why);
     }
     pthread_mutex_lock(&s->write_lock);
     double now = mnemo__store_now(s);
     int64_t *seqs;
     size_t n;
     rc = collect(s, scope, f, now, &seqs, &n);
-    if (rc) rc = mnemo__fail(err, rc, "out of memory");
-    else if (n) rc = delete_seqs(s, seqs, n, NULL, now, err);
+    if (rc)
+        rc = mnemo__fail(err, rc, "out of memory");
+    else if (n)
+        rc = delete_seqs(s, seqs, n, NULL, now, err);
     if (!rc && n_deleted) *n_deleted = n;
     pthread_mutex_unlock(&s->write_lock);
     mnemo__free(seqs);
@@ -648,9 +714,10 @@ int mnemo__sqlite_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
     n = 0;
     seqs = mnemo__malloc_array(cap, sizeof(int64_t));
     sqlite3_stmt *st = NULL;
-    int src = seqs ? sqlite3_prepare_v2(s->writer, "SELECT seq FROM memories WHERE expires_at <= ?1", -1,
-                                        &st, NULL)
-                   : SQLITE_NOMEM;
+    int src = seqs
+                  ? sqlite3_prepare_v2(s->writer, "SELECT seq FROM memories WHERE expires_at <= ?1",
+                                       -1, &st, NULL)
+                  : SQLITE_NOMEM;
     if (!src) {
         sqlite3_bind_double(st, 1, now);
         while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -668,8 +735,10 @@ int mnemo__sqlite_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
         src = src == SQLITE_DONE ? SQLITE_OK : src;
     }
     sqlite3_finalize(st);
-    if (src) rc = mnemo__store_sqlite_fail(err, s->writer, src, "finding expired memories");
-    else if (n) rc = delete_seqs(s, seqs, n, "expired", now, err);
+    if (src)
+        rc = mnemo__store_sqlite_fail(err, s->writer, src, "finding expired memories");
+    else if (n)
+        rc = delete_seqs(s, seqs, n, "expired", now, err);
     if (!rc && n_deleted) *n_deleted = n;
     pthread_mutex_unlock(&s->write_lock);
     mnemo__free(seqs);
@@ -687,7 +756,8 @@ int mnemo__check_expiry(double now, double ttl, double expires_at, const char *w
     return check_expiry(now, ttl, expires_at, where, out, err);
 }
 
-int mnemo__check_prompt(const mnemo_store *s, const char *name, const char *where, mnemo_error *err) {
+int mnemo__check_prompt(const mnemo_store *s, const char *name, const char *where,
+                        mnemo_error *err) {
     return check_prompt(s, name, where, err);
 }
 
@@ -695,29 +765,38 @@ const char *mnemo__recorded_prompt(const char *name) { return recorded_prompt(na
 
 void mnemo__memory_new_id(char out[MNEMO_MEMORY_ID_SIZE]) { new_id(out); }
 
-uint64_t mnemo__text_hash(const char *text, size_t len) { return mnemo__hash64(text, len, HASH_SEED); }
+uint64_t mnemo__text_hash(const char *text, size_t len) {
+    return mnemo__hash64(text, len, HASH_SEED);
+}
 
-int mnemo__embed_inputs(mnemo_store *s, const mnemo_memory_input *in, size_t n, float *vecs, mnemo_error *err) {
+int mnemo__embed_inputs(mnemo_store *s, const mnemo_memory_input *in, size_t n, float *vecs,
+                        mnemo_error *err) {
     const char **texts = mnemo__calloc(n, sizeof *texts);
     size_t *lens = mnemo__calloc(n, sizeof *lens), *at = mnemo__calloc(n, sizeof *at);
     char *done = mnemo__calloc(n, 1);
     float *ev = NULL; /* one prompt's vectors, when not all inputs go in one call */
-    int rc = texts && lens && at && done ? MNEMO_OK : mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+    int rc =
+        texts && lens && at && done ? MNEMO_OK : mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         if (in[i].vector || done[i]) continue;
         const char *prompt = recorded_prompt(in[i].prompt_name);
         size_t m = 0;
         for (size_t j = i; j < n; j++)
-            if (!in[j].vector && !done[j] && mnemo__same_prompt(recorded_prompt(in[j].prompt_name), prompt)) {
+            if (!in[j].vector && !done[j] &&
+                mnemo__same_prompt(recorded_prompt(in[j].prompt_name), prompt)) {
                 texts[m] = in[j].text;
                 lens[m] = in[j].text_len;
                 at[m++] = j;
                 done[j] = 1;
             }
         /* m == n: every input, in order, so straight into place */
-        float *dst = m == n ? vecs : ev ? ev : (ev = mnemo__malloc_array(n, s->dim * sizeof(float)));
-        if (!dst) rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
-        else rc = mnemo__store_embed(s, texts, lens, m, prompt ? prompt : "document", dst, err);
+        float *dst = m == n ? vecs
+                     : ev   ? ev
+                            : (ev = mnemo__malloc_array(n, s->dim * sizeof(float)));
+        if (!dst)
+            rc = mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
+        else
+            rc = mnemo__store_embed(s, texts, lens, m, prompt ? prompt : "document", dst, err);
         for (size_t k = 0; k < m && !rc && dst != vecs; k++)
             memcpy(vecs + at[k] * s->dim, ev + k * s->dim, s->dim * sizeof(float));
     }

@@ -51,8 +51,10 @@ static int byte_token(const char *s, size_t len) {
     if (s[3] == '+') start = 4; /* from_str_radix accepts a leading '+' */
     for (int i = start; i < 5; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return -1;
         v = v * 16 + d;
     }
@@ -63,7 +65,8 @@ static bool replace_all(arena *a, const char *s, size_t len, const char *pat, si
                         const char *rep, size_t rlen) {
     const char *p = s, *end = s + len;
     while (p < end) {
-        const char *hit = plen <= (size_t)(end - p) ? memmem(p, (size_t)(end - p), pat, plen) : NULL;
+        const char *hit =
+            plen <= (size_t)(end - p) ? memmem(p, (size_t)(end - p), pat, plen) : NULL;
         size_t keep = hit ? (size_t)(hit - p) : (size_t)(end - p);
         if (!arena_put(a, p, keep)) return false;
         if (!hit) break;
@@ -73,8 +76,8 @@ static bool replace_all(arena *a, const char *s, size_t len, const char *pat, si
     return true;
 }
 
-int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_t n,
-                           unsigned flags, char **text, size_t *len, mnemo_error *err) {
+int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_t n, unsigned flags,
+                           char **text, size_t *len, mnemo_error *err) {
     if (!tok || (!ids && n) || !text || !len)
         return mnemo__fail(err, MNEMO_EINVAL, "mnemo_tokenizer_decode: NULL argument");
     const tok_image_header *h = tok->h;
@@ -83,15 +86,15 @@ int mnemo_tokenizer_decode(const mnemo_tokenizer *tok, const int32_t *ids, size_
     size_t count = 0;
     int rc = MNEMO_ENOMEM;
     list = mnemo__malloc_array(n ? n : 1, sizeof(piece));
-    next = mnemo__malloc_array(n ? n : 1, sizeof(piece)); /* no step makes the list longer */
+    next = mnemo__malloc_array(n ? n : 1, sizeof(piece));   /* no step makes the list longer */
     if (!list || !next || !arena_reserve(&a, 64)) goto out; /* a.p is never NULL below */
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];
         if (id < 0 || (uint32_t)id >= h->n_ids ||
             !(tok->id_flags[id] & (TOK_ID_ADDED | TOK_ID_IN_VOCAB))) {
             rc = mnemo__fail(err, MNEMO_ERANGE,
-                             "ids[%zu] = %d is not an id of this tokenizer (valid ids are 0..%u)", i,
-                             id, h->n_ids - 1);
+                             "ids[%zu] = %d is not an id of this tokenizer (valid ids are 0..%u)",
+                             i, id, h->n_ids - 1);
             goto out;
         }
         if ((flags & MNEMO_DECODE_SKIP_SPECIAL) && (tok->id_flags[id] & TOK_ID_SPECIAL)) continue;

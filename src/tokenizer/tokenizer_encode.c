@@ -126,10 +126,10 @@ static int bpe_word(encoder *e, const char *w, size_t len) {
         int L = mnemo__utf8_len(u[i]);
         int32_t id;
         if (L <= 3) {
-            uint32_t cp = L == 1 ? u[i]
-                        : L == 2 ? ((u[i] & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu)
-                                 : ((u[i] & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) |
-                                       (u[i + 2] & 0x3Fu);
+            uint32_t cp =
+                L == 1   ? u[i]
+                : L == 2 ? ((u[i] & 0x1Fu) << 6) | (u[i + 1] & 0x3Fu)
+                         : ((u[i] & 0x0Fu) << 12) | ((u[i + 1] & 0x3Fu) << 6) | (u[i + 2] & 0x3Fu);
             id = tok->bmp_ids[cp];
         } else {
             id = mnemo__tok_vocab_find(tok, w + i, (size_t)L);
@@ -217,7 +217,8 @@ static int encode_segment(encoder *e, const char *seg, size_t len) {
     /* MergedWithPrevious: each piece ends with (and includes) a match. */
     const char *p = text, *end = text + tlen;
     while (p < end) {
-        const char *hit = find_pattern(p, (size_t)(end - p), h->split_pattern, h->split_pattern_len);
+        const char *hit =
+            find_pattern(p, (size_t)(end - p), h->split_pattern, h->split_pattern_len);
         const char *stop = hit ? hit + h->split_pattern_len : end;
         int rc = bpe_word(e, p, (size_t)(stop - p));
         if (rc) return rc;
@@ -253,14 +254,15 @@ size_t mnemo_tokenizer_max_ids(const mnemo_tokenizer *tok, size_t len) {
     return n;
 }
 
-int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t len,
-                           unsigned flags, int32_t *ids, size_t cap, size_t *n_ids,
-                           mnemo_error *err) {
+int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t len, unsigned flags,
+                           int32_t *ids, size_t cap, size_t *n_ids, mnemo_error *err) {
     if (!tok || (!text && len) || (!ids && cap) || !n_ids)
         return mnemo__fail(err, MNEMO_EINVAL, "mnemo_tokenizer_encode: NULL argument");
     if (len > INT32_MAX)
-        return mnemo__fail(err, MNEMO_ETOOBIG, "text of %zu bytes is too large to encode (at most "
-                           "2 GiB)", len);
+        return mnemo__fail(err, MNEMO_ETOOBIG,
+                           "text of %zu bytes is too large to encode (at most "
+                           "2 GiB)",
+                           len);
     size_t bad;
     if (!mnemo_utf8_valid(text, len, &bad))
         return mnemo__fail(err, MNEMO_EUTF8, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", bad,
@@ -295,7 +297,8 @@ int mnemo_tokenizer_encode(const mnemo_tokenizer *tok, const char *text, size_t 
     mnemo__free(e.norm);
     mnemo__free(e.syms);
     mnemo__free(e.heap);
-    if (rc == MNEMO_ENOMEM) return mnemo__fail(err, rc, "out of memory while encoding %zu bytes", len);
+    if (rc == MNEMO_ENOMEM)
+        return mnemo__fail(err, rc, "out of memory while encoding %zu bytes", len);
     *n_ids = e.n;
     if (e.n > cap)
         return mnemo__fail(err, MNEMO_EBUFFER, "%zu ids do not fit in a buffer of %zu", e.n, cap);

@@ -51,9 +51,11 @@ int mnemo__tok_attach(mnemo_tokenizer *tok, const void *image, size_t size, mnem
     for (int i = 0; i < 256; i++)
         if (!id_ok(h, h->byte_ids[i])) return bad(err, "byte-fallback id out of range");
     for (uint32_t i = 0; i < h->n_pre; i++)
-        if (h->pre_ids[i] < 0 || !id_ok(h, h->pre_ids[i])) return bad(err, "special id out of range");
+        if (h->pre_ids[i] < 0 || !id_ok(h, h->pre_ids[i]))
+            return bad(err, "special id out of range");
     for (uint32_t i = 0; i < h->n_post; i++)
-        if (h->post_ids[i] < 0 || !id_ok(h, h->post_ids[i])) return bad(err, "special id out of range");
+        if (h->post_ids[i] < 0 || !id_ok(h, h->post_ids[i]))
+            return bad(err, "special id out of range");
 
     size_t expect[TOK_SEC_COUNT] = {
         [TOK_SEC_BLOB] = (size_t)h->sections[TOK_SEC_BLOB].size, /* checked below */
@@ -85,14 +87,16 @@ int mnemo__tok_attach(mnemo_tokenizer *tok, const void *image, size_t size, mnem
         return bad(err, "string offsets out of range");
     for (uint32_t i = 0; i < h->n_ids; i++) {
         if (str_off[i + 1] < str_off[i] || str_off[i + 1] - str_off[i] > TOK_MAX_TOKEN_BYTES ||
-            added_off[i + 1] < added_off[i] || added_off[i + 1] - added_off[i] > TOK_MAX_TOKEN_BYTES)
+            added_off[i + 1] < added_off[i] ||
+            added_off[i + 1] - added_off[i] > TOK_MAX_TOKEN_BYTES)
             return bad(err, "string offsets not increasing");
     }
     const uint8_t *flags = SEC(TOK_SEC_ID_FLAGS, uint8_t);
     const uint32_t *vslots = SEC(TOK_SEC_VOCAB_SLOTS, uint32_t);
     uint32_t empty = 0;
     for (uint32_t i = 0; i < h->vocab_cap; i++) {
-        if (vslots[i] == 0) empty++;
+        if (vslots[i] == 0)
+            empty++;
         else if (vslots[i] > h->n_ids || !(flags[vslots[i] - 1] & TOK_ID_IN_VOCAB))
             return bad(err, "vocab table names a bad id");
     }
@@ -100,7 +104,8 @@ int mnemo__tok_attach(mnemo_tokenizer *tok, const void *image, size_t size, mnem
     const tok_merge *mslots = SEC(TOK_SEC_MERGE_SLOTS, tok_merge);
     empty = 0;
     for (uint32_t i = 0; i < h->merge_cap; i++) {
-        if (mslots[i].left == UINT32_MAX) empty++;
+        if (mslots[i].left == UINT32_MAX)
+            empty++;
         else if (mslots[i].left >= h->n_ids || mslots[i].right >= h->n_ids ||
                  mslots[i].new_id >= h->n_ids)
             return bad(err, "merge table names a bad id");
@@ -114,7 +119,8 @@ int mnemo__tok_attach(mnemo_tokenizer *tok, const void *image, size_t size, mnem
     if (h->n_trie_nodes == 0) return bad(err, "no trie root");
     for (uint32_t i = 0; i < h->n_trie_nodes; i++) {
         if (nodes[i].first_edge > h->n_trie_edges ||
-            nodes[i].n_edges > h->n_trie_edges - nodes[i].first_edge || !id_ok(h, nodes[i].token_id))
+            nodes[i].n_edges > h->n_trie_edges - nodes[i].first_edge ||
+            !id_ok(h, nodes[i].token_id))
             return bad(err, "trie node out of range");
     }
     for (uint32_t i = 0; i < h->n_trie_edges; i++)
@@ -170,8 +176,10 @@ uint32_t mnemo__tok_trie_child(const mnemo_tokenizer *tok, uint32_t node, uint8_
     uint32_t lo = 0, hi = nd->n_edges;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
-        if (ed[mid].byte < byte) lo = mid + 1;
-        else hi = mid;
+        if (ed[mid].byte < byte)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < nd->n_edges && ed[lo].byte == byte ? ed[lo].child : UINT32_MAX;
 }

@@ -117,8 +117,8 @@ struct mnemo_tokenizer {
 
 /* Builds an image from the bytes of a tokenizer.json. On success *image is a
  * malloc'ed block of *size bytes. */
-int mnemo__tok_build_image(const uint8_t *json, size_t json_size, uint64_t json_hash,
-                           void **image, size_t *size, mnemo_error *err);
+int mnemo__tok_build_image(const uint8_t *json, size_t json_size, uint64_t json_hash, void **image,
+                           size_t *size, mnemo_error *err);
 
 /* Points `tok`'s tables into an image after checking every size, offset, id
  * and table invariant. `image` must stay alive while tok is used. */

@@ -76,8 +76,8 @@ static const char *get_string(builder *b, const json_t *obj, const char *key, co
                               size_t *len) {
     json_t *v = json_object_get(obj, key);
     if (!v || !json_is_string(v)) {
-        mnemo__fail(b->err, MNEMO_EFORMAT, "%s.%s must be a string (found %s)",
-                    path, key, v ? type_name(v) : "nothing");
+        mnemo__fail(b->err, MNEMO_EFORMAT, "%s.%s must be a string (found %s)", path, key,
+                    v ? type_name(v) : "nothing");
         return NULL;
     }
     if (len) *len = json_string_length(v);
@@ -98,8 +98,7 @@ static bool is_null_or_missing(const json_t *obj, const char *key) {
 static int get_pattern(builder *b, const json_t *obj, const char *path, char *out,
                        uint32_t *out_len) {
     json_t *pat = json_object_get(obj, "pattern");
-    if (!pat || !json_is_object(pat))
-        return fail_type(b, path, "an object with a \"pattern\"");
+    if (!pat || !json_is_object(pat)) return fail_type(b, path, "an object with a \"pattern\"");
     json_t *s = json_object_get(pat, "String");
     if (!s) {
         if (json_object_get(pat, "Regex"))
@@ -127,8 +126,8 @@ static int get_content(builder *b, const json_t *obj, const char *path, char *ou
     if (!s) return MNEMO_EFORMAT;
     if (n > TOK_MAX_PATTERN)
         return mnemo__fail(b->err, MNEMO_EUNSUPPORTED,
-                           "%s.content is %zu bytes; at most %u are supported", path,
-                           n, TOK_MAX_PATTERN);
+                           "%s.content is %zu bytes; at most %u are supported", path, n,
+                           TOK_MAX_PATTERN);
     memcpy(out, s, n);
     *out_len = (uint32_t)n;
     return MNEMO_OK;
@@ -150,7 +149,8 @@ static uint32_t vocab_lookup(const builder *b, const char *s, size_t len) {
 
 static void vocab_insert(builder *b, uint32_t id) {
     uint32_t mask = b->vocab_cap - 1;
-    uint32_t i = (uint32_t)mnemo__hash64(b->vocab_str[id], b->vocab_len[id], TOK_STRING_SEED) & mask;
+    uint32_t i =
+        (uint32_t)mnemo__hash64(b->vocab_str[id], b->vocab_len[id], TOK_STRING_SEED) & mask;
     while (b->vocab_slots[i] != 0) i = (i + 1) & mask;
     b->vocab_slots[i] = id + 1;
 }
@@ -185,8 +185,7 @@ static int parse_model_vocab(builder *b, const json_t *model) {
     size_t n = json_object_size(vocab);
     if (n == 0 || n > TOK_MAX_IDS)
         return mnemo__fail(b->err, MNEMO_EFORMAT,
-                           "model.vocab has %zu entries; 1..%u are supported", n,
-                           TOK_MAX_IDS);
+                           "model.vocab has %zu entries; 1..%u are supported", n, TOK_MAX_IDS);
     /* First pass: the largest id, so tables can be sized. */
     const char *key;
     size_t key_len;
@@ -242,13 +241,15 @@ static int fill_model_vocab(builder *b, const json_t *model) {
 
 static int parse_merges(builder *b, const json_t *model) {
     json_t *merges = json_object_get(model, "merges");
-    if (!merges || json_is_null(merges)) merges = NULL;
-    else if (!json_is_array(merges)) return fail_type(b, "model.merges", "an array");
+    if (!merges || json_is_null(merges))
+        merges = NULL;
+    else if (!json_is_array(merges))
+        return fail_type(b, "model.merges", "an array");
     size_t n = merges ? json_array_size(merges) : 0;
     if (n > TOK_MAX_MERGES)
         return mnemo__fail(b->err, MNEMO_EFORMAT,
-                           "model.merges has %zu entries; at most %u are supported",
-                           n, TOK_MAX_MERGES);
+                           "model.merges has %zu entries; at most %u are supported", n,
+                           TOK_MAX_MERGES);
     b->merge_cap = pow2_at_least((uint64_t)n * 2);
     b->merge_slots = mnemo__malloc_array(b->merge_cap, sizeof(tok_merge));
     if (!b->merge_slots) return mnemo__fail(b->err, MNEMO_ENOMEM, "out of memory (merge table)");
@@ -279,19 +280,19 @@ static int parse_merges(builder *b, const json_t *model) {
             c = sp + 1;
             clen = len - alen - 1;
         } else {
-            return mnemo__fail(b->err, MNEMO_EFORMAT,
-                               "model.merges[%zu] is not a pair of strings", i);
+            return mnemo__fail(b->err, MNEMO_EFORMAT, "model.merges[%zu] is not a pair of strings",
+                               i);
         }
         uint32_t ia = vocab_lookup(b, a, alen), ic = vocab_lookup(b, c, clen);
         if (ia == UINT32_MAX || ic == UINT32_MAX)
-            return mnemo__fail(b->err, MNEMO_EFORMAT,
-                               "model.merges[%zu] names \"%.*s\", which is not in "
-                               "model.vocab",
-                               i, (int)(ia == UINT32_MAX ? (alen > 60 ? 60 : alen) : (clen > 60 ? 60 : clen)),
-                               ia == UINT32_MAX ? a : c);
+            return mnemo__fail(
+                b->err, MNEMO_EFORMAT,
+                "model.merges[%zu] names \"%.*s\", which is not in "
+                "model.vocab",
+                i, (int)(ia == UINT32_MAX ? (alen > 60 ? 60 : alen) : (clen > 60 ? 60 : clen)),
+                ia == UINT32_MAX ? a : c);
         if (alen + clen > sizeof joined)
-            return mnemo__fail(b->err, MNEMO_EFORMAT, "model.merges[%zu] is too long",
-                               i);
+            return mnemo__fail(b->err, MNEMO_EFORMAT, "model.merges[%zu] is too long", i);
         memcpy(joined, a, alen);
         memcpy(joined + alen, c, clen);
         uint32_t inew = vocab_lookup(b, joined, alen + clen);
@@ -309,8 +310,7 @@ static int parse_model(builder *b, const json_t *root) {
     json_t *model = json_object_get(root, "model");
     if (!model || !json_is_object(model)) return fail_type(b, "model", "an object");
     json_t *type = json_object_get(model, "type");
-    if (!type || !json_is_string(type))
-        return fail_type(b, "model.type", "a string (\"BPE\")");
+    if (!type || !json_is_string(type)) return fail_type(b, "model.type", "a string (\"BPE\")");
     if (strcmp(json_string_value(type), "BPE") != 0)
         return mnemo__fail(b->err, MNEMO_EUNSUPPORTED,
                            "model.type is \"%.40s\"; only \"BPE\" (Gemma / "
@@ -324,8 +324,8 @@ static int parse_model(builder *b, const json_t *root) {
     for (int k = 0; k < 2; k++) {
         json_t *v = json_object_get(model, keys[k]);
         if (v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0))
-            return mnemo__fail(b->err, MNEMO_EUNSUPPORTED,
-                               "model.%s is set; it is not implemented", keys[k]);
+            return mnemo__fail(b->err, MNEMO_EUNSUPPORTED, "model.%s is set; it is not implemented",
+                               keys[k]);
     }
     if (json_is_true(json_object_get(model, "fuse_unk"))) b->h.flags |= TOK_FUSE_UNK;
     if (json_is_true(json_object_get(model, "byte_fallback"))) b->h.flags |= TOK_BYTE_FALLBACK;
@@ -339,8 +339,7 @@ static int parse_added_tokens(builder *b, const json_t *root, uint32_t *max_id) 
     if (!json_is_array(added)) return fail_type(b, "added_tokens", "an array");
     size_t n = json_array_size(added);
     if (n > TOK_MAX_IDS)
-        return mnemo__fail(b->err, MNEMO_EFORMAT, "added_tokens has %zu entries",
-                           n);
+        return mnemo__fail(b->err, MNEMO_EFORMAT, "added_tokens has %zu entries", n);
     for (size_t i = 0; i < n; i++) {
         json_t *t = json_array_get(added, i);
         char path[48];
@@ -429,8 +428,7 @@ static int fill_added_tokens(builder *b, const json_t *root) {
         uint32_t id = (uint32_t)json_integer_value(json_object_get(t, "id"));
         json_t *c = json_object_get(t, "content");
         if (b->added_str[id])
-            return mnemo__fail(b->err, MNEMO_EFORMAT,
-                               "added_tokens[%zu] repeats id %u", i, id);
+            return mnemo__fail(b->err, MNEMO_EFORMAT, "added_tokens[%zu] repeats id %u", i, id);
         b->added_str[id] = json_string_value(c);
         b->added_len[id] = (uint32_t)json_string_length(c);
         b->id_flags[id] |= TOK_ID_ADDED;
@@ -503,8 +501,7 @@ static int parse_post_processor(builder *b, const json_t *root) {
                            type);
     json_t *single = json_object_get(p, "single");
     json_t *specials = json_object_get(p, "special_tokens");
-    if (!single || !json_is_array(single))
-        return fail_type(b, "post_processor.single", "an array");
+    if (!single || !json_is_array(single)) return fail_type(b, "post_processor.single", "an array");
     if (specials && !json_is_object(specials))
         return fail_type(b, "post_processor.special_tokens", "an object");
     bool seen_sequence = false;
@@ -555,8 +552,7 @@ static int parse_post_processor(builder *b, const json_t *root) {
         }
     }
     if (!seen_sequence)
-        return mnemo__fail(b->err, MNEMO_EFORMAT,
-                           "post_processor.single has no Sequence \"A\"");
+        return mnemo__fail(b->err, MNEMO_EFORMAT, "post_processor.single has no Sequence \"A\"");
     return MNEMO_OK;
 }
 
@@ -662,9 +658,9 @@ static int write_image(builder *b, void **image, size_t *size) {
         const uint8_t *s = (const uint8_t *)b->vocab_str[id];
         uint32_t len = b->vocab_len[id];
         if (!s || len == 0 || len > 3 || (uint32_t)mnemo__utf8_len(s[0]) != len) continue;
-        uint32_t cp = len == 1 ? s[0] : len == 2 ? ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu)
-                                              : ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) |
-                                                    (s[2] & 0x3Fu);
+        uint32_t cp = len == 1   ? s[0]
+                      : len == 2 ? ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu)
+                                 : ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
         if (cp < 65536) bmp[cp] = (int32_t)id;
     }
     tok_trie_node *nodes = SEC(TOK_SEC_TRIE_NODES, tok_trie_node);
@@ -708,8 +704,8 @@ static int write_image(builder *b, void **image, size_t *size) {
     return MNEMO_OK;
 }
 
-int mnemo__tok_build_image(const uint8_t *json, size_t json_size, uint64_t json_hash,
-                           void **image, size_t *size, mnemo_error *err) {
+int mnemo__tok_build_image(const uint8_t *json, size_t json_size, uint64_t json_hash, void **image,
+                           size_t *size, mnemo_error *err) {
     builder b;
     memset(&b, 0, sizeof b);
     b.err = err;
@@ -719,11 +715,11 @@ int mnemo__tok_build_image(const uint8_t *json, size_t json_size, uint64_t json_
     for (int i = 0; i < 256; i++) b.h.byte_ids[i] = -1;
 
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)json, json_size,
-                              JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    json_t *root =
+        json_loadb((const char *)json, json_size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!root)
-        return mnemo__fail(err, MNEMO_EFORMAT, "line %d, column %d: %s", jerr.line,
-                           jerr.column, jerr.text);
+        return mnemo__fail(err, MNEMO_EFORMAT, "line %d, column %d: %s", jerr.line, jerr.column,
+                           jerr.text);
     int rc;
     if (!json_is_object(root)) {
         rc = fail_type(&b, "the top level", "an object");
@@ -762,8 +758,7 @@ int mnemo__tok_build_image(const uint8_t *json, size_t json_size, uint64_t json_
         }
         uint32_t id = vocab_lookup(&b, json_string_value(unk), json_string_length(unk));
         if (id == UINT32_MAX) {
-            rc = mnemo__fail(err, MNEMO_EFORMAT,
-                             "model.unk_token \"%.40s\" is not in model.vocab",
+            rc = mnemo__fail(err, MNEMO_EFORMAT, "model.unk_token \"%.40s\" is not in model.vocab",
                              json_string_value(unk));
             goto done;
         }

@@ -30,7 +30,8 @@ static inline __attribute__((always_inline)) void load_panel_row(const void *wp,
     if (bf16) {
         const __m128i *w = (const __m128i *)((const uint16_t *)wp + k * 16);
         *b0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(w)), 16));
-        *b1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(w + 1)), 16));
+        *b1 = _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(w + 1)), 16));
     } else {
         const float *w = (const float *)wp + k * 16;
         *b0 = _mm256_loadu_ps(w);
@@ -40,9 +41,8 @@ static inline __attribute__((always_inline)) void load_panel_row(const void *wp,
 
 /* The full 6x16 tile with every accumulator a named register variable (GCC
  * spills an array of twelve to the stack on every iteration). */
-static inline __attribute__((always_inline)) void ptile_6x16(size_t K, const float *x, size_t ldx,
-                                                             const void *wp, int bf16, float *y,
-                                                             size_t ldy) {
+static inline __attribute__((always_inline)) void
+ptile_6x16(size_t K, const float *x, size_t ldx, const void *wp, int bf16, float *y, size_t ldy) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx,
@@ -102,10 +102,10 @@ static inline __attribute__((always_inline)) void ptile_edge(const int mr, size_
 }
 
 /* The driver, one for both weight types (bf16 is a constant after inlining). */
-static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K, const float *x,
-                                                        size_t ldx, const void *wp, size_t pstride,
-                                                        int bf16, size_t p0, size_t p1, float *y,
-                                                        size_t ldy) {
+static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K,
+                                                        const float *x, size_t ldx, const void *wp,
+                                                        size_t pstride, int bf16, size_t p0,
+                                                        size_t p1, float *y, size_t ldy) {
     size_t esize = bf16 ? 2 : 4;
     /* a group of panels (3/4 of the budget: 192 KB) stays in L2 while every tile of x passes */
     size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 4, 16 * esize * K, 1);
@@ -155,7 +155,8 @@ void mnemo__gemm_packed_bf16_avx2(size_t M, size_t N, size_t K, const float *x, 
  * exp.h. */
 void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, size_t n) {
     const __m256 c = _mm256_set1_ps(0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
-    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f),
+                 half = _mm256_set1_ps(0.5f);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 g = _mm256_loadu_ps(gate + i);
@@ -180,7 +181,8 @@ float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n) {
         s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
         s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
     }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
     __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -215,7 +217,8 @@ int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n) {
 /* The portable loop with popcnt as one instruction (this file is compiled
  * with -mpopcnt; every AVX2 CPU has it): four independent sums, so the
  * adds do not wait on each other. */
-void mnemo__hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out) {
+void mnemo__hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n,
+                           uint32_t *out) {
     for (size_t i = 0; i < n; i++, codes += words) {
         uint64_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
         size_t w = 0;
@@ -331,7 +334,8 @@ void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                 }
                 const int8_t *w = wq + p * Kp * 16;
                 if (mr == 6)
-                    itile_6x16(Kp, xq + m * ldxq, ldxq, w, sx + m, swp, y + m * ldy + n0, ldy, ncols);
+                    itile_6x16(Kp, xq + m * ldxq, ldxq, w, sx + m, swp, y + m * ldy + n0, ldy,
+                               ncols);
                 else
                     for (size_t i = 0; i < mr; i++)
                         itile_1x16(Kp, xq + (m + i) * ldxq, w, sx[m + i], swp,
@@ -351,7 +355,8 @@ void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, i
         const float *r = x + m * ldx;
         __m256 mx = _mm256_setzero_ps();
         size_t k = 0;
-        for (; k + 8 <= K; k += 8) mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(r + k)));
+        for (; k + 8 <= K; k += 8)
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(r + k)));
         float amax = 0.0f, lanes[8];
         _mm256_storeu_ps(lanes, mx);
         for (int i = 0; i < 8; i++) amax = lanes[i] > amax ? lanes[i] : amax;
@@ -386,18 +391,17 @@ static inline __attribute__((always_inline)) __m256i q4_half_row(const uint8_t *
     return _mm256_sub_epi16(_mm256_or_si256(lo, hi), _mm256_set1_epi16(8));
 }
 
-static inline __attribute__((always_inline)) void q4_tile_avx2(const int mr, size_t nb, size_t kh,
-                                                               const int16_t *x, size_t ldx,
-                                                               const uint8_t *w, const float *ws,
-                                                               const float *sx, float *y,
-                                                               size_t ldy, size_t ncols) {
+static inline __attribute__((always_inline)) void
+q4_tile_avx2(const int mr, size_t nb, size_t kh, const int16_t *x, size_t ldx, const uint8_t *w,
+             const float *ws, const float *sx, float *y, size_t ldy, size_t ncols) {
     __m256 f00 = _mm256_setzero_ps(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00;
     for (size_t b = 0; b < nb; b++) {
         size_t kp0 = b * 16, kp1 = kp0 + 16 < kh ? kp0 + 16 : kh;
         __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         const uint8_t *wb = w + b * 256;
         for (size_t kp = kp0; kp < kp1; kp++) {
-            __m256i w0 = q4_half_row(wb + (kp - kp0) * 16), w1 = q4_half_row(wb + (kp - kp0) * 16 + 8);
+            __m256i w0 = q4_half_row(wb + (kp - kp0) * 16),
+                    w1 = q4_half_row(wb + (kp - kp0) * 16 + 8);
             __m256i a = bcast_pair(x + 2 * kp);
             c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(a, w0));
             c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(a, w1));
@@ -444,9 +448,15 @@ void mnemo__gemm_packed_q4_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                 size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
                 const uint8_t *w = wq + p * nb * 256;
                 const float *s = ws + p * nb * 16;
-                if (mr == 3) q4_tile_avx2(3, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0, ldy, ncols);
-                else if (mr == 2) q4_tile_avx2(2, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0, ldy, ncols);
-                else q4_tile_avx2(1, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0, ldy, ncols);
+                if (mr == 3)
+                    q4_tile_avx2(3, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0,
+                                 ldy, ncols);
+                else if (mr == 2)
+                    q4_tile_avx2(2, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0,
+                                 ldy, ncols);
+                else
+                    q4_tile_avx2(1, nb, kh, xq + m * ldxq, ldxq, w, s, sx + m, y + m * ldy + n0,
+                                 ldy, ncols);
             }
         }
     }

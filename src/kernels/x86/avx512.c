@@ -17,16 +17,16 @@
 #include <math.h>
 #include <string.h>
 
-
 #define TMR 12 /* rows of x per tile */
 
 /* Panel row k's 16 weights as one zmm: f32 as stored, or bf16 widened (its
  * 16 bits become the high half of each 32-bit lane: exact). */
 static inline __attribute__((always_inline)) __m512 panel_row(const void *wp, int bf16, size_t k) {
     if (bf16)
-        return _mm512_castsi512_ps(_mm512_slli_epi32(
-            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)wp + k * 16))),
-            16));
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(
+                                  (const __m256i *)((const uint16_t *)wp + k * 16))),
+                              16));
     return _mm512_loadu_ps((const float *)wp + k * 16);
 }
 
@@ -48,23 +48,23 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
     for (size_t k = 0; k < K; k++) {
         __m512 b0 = panel_row(w0, bf16, k);
         __m512 b1 = np > 1 ? panel_row(w1, bf16, k) : b0;
-#define TSTEP(i)                                                                                   \
-    if (i < mr) {                                                                                  \
-        __m512 a = _mm512_set1_ps(x[i * ldx + k]);                                                 \
-        c##i##a = _mm512_fmadd_ps(a, b0, c##i##a);                                                 \
-        if (np > 1) c##i##b = _mm512_fmadd_ps(a, b1, c##i##b);                                     \
+#define TSTEP(i)                                               \
+    if (i < mr) {                                              \
+        __m512 a = _mm512_set1_ps(x[i * ldx + k]);             \
+        c##i##a = _mm512_fmadd_ps(a, b0, c##i##a);             \
+        if (np > 1) c##i##b = _mm512_fmadd_ps(a, b1, c##i##b); \
     }
         TROWS(TSTEP)
 #undef TSTEP
     }
-#define TSTORE(i)                                                                                  \
-    if (i < mr) {                                                                                  \
-        if (np > 1) {                                                                              \
-            _mm512_storeu_ps(y + i * ldy, c##i##a);                                                \
-            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, c##i##b);                                \
-        } else {                                                                                   \
-            _mm512_mask_storeu_ps(y + i * ldy, mask, c##i##a);                                     \
-        }                                                                                          \
+#define TSTORE(i)                                                   \
+    if (i < mr) {                                                   \
+        if (np > 1) {                                               \
+            _mm512_storeu_ps(y + i * ldy, c##i##a);                 \
+            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, c##i##b); \
+        } else {                                                    \
+            _mm512_mask_storeu_ps(y + i * ldy, mask, c##i##a);      \
+        }                                                           \
     }
     TROWS(TSTORE)
 #undef TSTORE
@@ -72,19 +72,21 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
 
 /* A tile of `mr` rows (any 1..12) against np panels, dispatched to the
  * specialised shapes. */
-static inline __attribute__((always_inline)) void tile_rows(size_t mr, int np, size_t K,
-                                                            const float *x, size_t ldx,
-                                                            const void *w0, const void *w1, int bf16,
-                                                            float *y, size_t ldy, __mmask16 mask) {
-#define TILE_CASE(R)                                                                               \
-    case R:                                                                                        \
-        if (np > 1) tile(R, 2, K, x, ldx, w0, w1, bf16, y, ldy, mask);                             \
-        else tile(R, 1, K, x, ldx, w0, w1, bf16, y, ldy, mask);                                    \
+static inline __attribute__((always_inline)) void
+tile_rows(size_t mr, int np, size_t K, const float *x, size_t ldx, const void *w0, const void *w1,
+          int bf16, float *y, size_t ldy, __mmask16 mask) {
+#define TILE_CASE(R)                                           \
+    case R:                                                    \
+        if (np > 1)                                            \
+            tile(R, 2, K, x, ldx, w0, w1, bf16, y, ldy, mask); \
+        else                                                   \
+            tile(R, 1, K, x, ldx, w0, w1, bf16, y, ldy, mask); \
         break;
     switch (mr) {
-        TILE_CASE(12) TILE_CASE(11) TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7)
-        TILE_CASE(6) TILE_CASE(5) TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) TILE_CASE(1)
-    default: break;
+        TILE_CASE(12)
+        TILE_CASE(11)
+        TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7) TILE_CASE(6) TILE_CASE(5) TILE_CASE(4)
+            TILE_CASE(3) TILE_CASE(2) TILE_CASE(1) default : break;
     }
 #undef TILE_CASE
 }
@@ -92,10 +94,10 @@ static inline __attribute__((always_inline)) void tile_rows(size_t mr, int np, s
 /* The driver, one for both weight types (bf16 is a constant after inlining):
  * panels [p0, p1) taken in groups that stay in L2 while every tile of x
  * passes, two panels per tile. */
-static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K, const float *x,
-                                                        size_t ldx, const void *wp, size_t pstride,
-                                                        int bf16, size_t p0, size_t p1, float *y,
-                                                        size_t ldy) {
+static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size_t K,
+                                                        const float *x, size_t ldx, const void *wp,
+                                                        size_t pstride, int bf16, size_t p0,
+                                                        size_t p1, float *y, size_t ldy) {
     size_t esize = bf16 ? 2 : 4, pbytes = pstride * esize;
     /* 3/2 of the budget (384 KB of weights), in pairs of panels */
     size_t group = mnemo__panel_group(MNEMO_L2_BUDGET * 3 / 2, K * 16 * esize, 2) & ~(size_t)1;
@@ -122,8 +124,8 @@ void mnemo__gemm_packed_f32_avx512(size_t M, size_t N, size_t K, const float *x,
 }
 
 void mnemo__gemm_packed_f32s_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                    const float *wp, size_t pstride, size_t p0, size_t p1,
-                                    float *y, size_t ldy) {
+                                    const float *wp, size_t pstride, size_t p0, size_t p1, float *y,
+                                    size_t ldy) {
     pgemm(M, N, K, x, ldx, wp, pstride, 0, p0, p1, y, ldy);
 }
 
@@ -138,7 +140,8 @@ void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x
  * exp.h (the same polynomial at either width). */
 void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n) {
     const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
-    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f),
+                 half = _mm512_set1_ps(0.5f);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 g = _mm512_loadu_ps(gate + i);
@@ -161,7 +164,8 @@ void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
         __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        __m512d hi =
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
         s0 = _mm512_fmadd_pd(lo, lo, s0);
         s1 = _mm512_fmadd_pd(hi, hi, s1);
     }
@@ -181,10 +185,12 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
     memset(x, 0, lo * sizeof(float));
     __m512 vmax = _mm512_set1_ps(-INFINITY), vs = _mm512_set1_ps(scale);
     size_t i = 0;
-    for (; i + 16 <= len; i += 16) vmax = _mm512_max_ps(vmax, _mm512_mul_ps(_mm512_loadu_ps(r + i), vs));
+    for (; i + 16 <= len; i += 16)
+        vmax = _mm512_max_ps(vmax, _mm512_mul_ps(_mm512_loadu_ps(r + i), vs));
     if (i < len) {
         __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
-        vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), vs));
+        vmax =
+            _mm512_mask_max_ps(vmax, m, vmax, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), vs));
     }
     __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), sum = _mm512_setzero_ps();
     for (i = 0; i + 16 <= len; i += 16) {
@@ -199,7 +205,8 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
         sum = _mm512_mask_add_ps(sum, m, sum, e);
     }
     __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (i = 0; i + 16 <= len; i += 16) _mm512_storeu_ps(r + i, _mm512_mul_ps(_mm512_loadu_ps(r + i), inv));
+    for (i = 0; i + 16 <= len; i += 16)
+        _mm512_storeu_ps(r + i, _mm512_mul_ps(_mm512_loadu_ps(r + i), inv));
     if (i < len) {
         __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
         _mm512_mask_storeu_ps(r + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), inv));
@@ -263,7 +270,8 @@ void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t
         const __m512 vi = _mm512_set1_ps(inv);
         const __m512i vz = _mm512_set1_epi32(zx[m]), zero = _mm512_setzero_si512();
         for (k = 0; k + 16 <= K; k += 16) {
-            __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(r + k), vi)), vz);
+            __m512i v =
+                _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(r + k), vi)), vz);
             _mm_storeu_si128((__m128i *)(q + k), _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, zero)));
         }
         if (tail) {

@@ -41,27 +41,29 @@ static inline __attribute__((always_inline)) void btile(const int mr, const int 
     for (size_t kp = 0; kp < kh; kp++) {
         __m512i b0 = _mm512_loadu_si512(w0 + kp * 32);
         __m512i b1 = np > 1 ? _mm512_loadu_si512(w1 + kp * 32) : b0;
-#define BSTEP(i)                                                                                   \
-    if (i < mr) {                                                                                  \
-        __m512i a = _mm512_set1_epi32((int)xb[i * kh + kp]);                                      \
-        c##i##a = dpbf16(c##i##a, a, b0);                                                          \
-        if (np > 1) c##i##b = dpbf16(c##i##b, a, b1);                                              \
+#define BSTEP(i)                                             \
+    if (i < mr) {                                            \
+        __m512i a = _mm512_set1_epi32((int)xb[i * kh + kp]); \
+        c##i##a = dpbf16(c##i##a, a, b0);                    \
+        if (np > 1) c##i##b = dpbf16(c##i##b, a, b1);        \
     }
         BROWS(BSTEP)
 #undef BSTEP
     }
-#define BSTORE(i)                                                                                  \
-    if (i < mr) {                                                                                  \
-        if (add) { /* a later k-chunk: add to what the earlier ones stored */                      \
-            c##i##a = _mm512_add_ps(c##i##a, _mm512_maskz_loadu_ps(np > 1 ? 0xFFFF : mask, y + i * ldy)); \
-            if (np > 1) c##i##b = _mm512_add_ps(c##i##b, _mm512_maskz_loadu_ps(mask, y + i * ldy + 16)); \
-        }                                                                                          \
-        if (np > 1) {                                                                              \
-            _mm512_storeu_ps(y + i * ldy, c##i##a);                                                \
-            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, c##i##b);                                \
-        } else {                                                                                   \
-            _mm512_mask_storeu_ps(y + i * ldy, mask, c##i##a);                                     \
-        }                                                                                          \
+#define BSTORE(i)                                                                                \
+    if (i < mr) {                                                                                \
+        if (add) { /* a later k-chunk: add to what the earlier ones stored */                    \
+            c##i##a = _mm512_add_ps(c##i##a,                                                     \
+                                    _mm512_maskz_loadu_ps(np > 1 ? 0xFFFF : mask, y + i * ldy)); \
+            if (np > 1)                                                                          \
+                c##i##b = _mm512_add_ps(c##i##b, _mm512_maskz_loadu_ps(mask, y + i * ldy + 16)); \
+        }                                                                                        \
+        if (np > 1) {                                                                            \
+            _mm512_storeu_ps(y + i * ldy, c##i##a);                                              \
+            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, c##i##b);                              \
+        } else {                                                                                 \
+            _mm512_mask_storeu_ps(y + i * ldy, mask, c##i##a);                                   \
+        }                                                                                        \
     }
     BROWS(BSTORE)
 #undef BSTORE
@@ -71,15 +73,18 @@ static inline __attribute__((always_inline)) void btile_rows(size_t mr, int np, 
                                                              const uint32_t *xb, const uint16_t *w0,
                                                              const uint16_t *w1, float *y,
                                                              size_t ldy, __mmask16 mask, int add) {
-#define BCASE(R)                                                                                   \
-    case R:                                                                                        \
-        if (np > 1) btile(R, 2, Kp, xb, w0, w1, y, ldy, mask, add);                                \
-        else btile(R, 1, Kp, xb, w0, w1, y, ldy, mask, add);                                       \
+#define BCASE(R)                                            \
+    case R:                                                 \
+        if (np > 1)                                         \
+            btile(R, 2, Kp, xb, w0, w1, y, ldy, mask, add); \
+        else                                                \
+            btile(R, 1, Kp, xb, w0, w1, y, ldy, mask, add); \
         break;
     switch (mr) {
-        BCASE(12) BCASE(11) BCASE(10) BCASE(9) BCASE(8) BCASE(7)
-        BCASE(6) BCASE(5) BCASE(4) BCASE(3) BCASE(2) BCASE(1)
-    default: break;
+        BCASE(12)
+        BCASE(11)
+        BCASE(10) BCASE(9) BCASE(8) BCASE(7) BCASE(6) BCASE(5) BCASE(4) BCASE(3) BCASE(2)
+            BCASE(1) default : break;
     }
 #undef BCASE
 }
@@ -91,7 +96,8 @@ static void rows_to_bf16(const float *x, size_t ldx, size_t mr, size_t K, size_t
         uint16_t *d = xb + i * Kp;
         size_t k = 0;
         for (; k + 16 <= K; k += 16)
-            _mm256_storeu_si256((__m256i *)(d + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r + k)));
+            _mm256_storeu_si256((__m256i *)(d + k),
+                                (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r + k)));
         if (k < K) {
             __mmask16 m = (__mmask16)((1u << (K - k)) - 1);
             __m256i v = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r + k));
@@ -148,9 +154,9 @@ void mnemo__gemm_packed_bf16_dps(size_t M, size_t N, size_t K, const float *x, s
  * (stride 16 words). The panel is zeroed first where rows or pairs are short. */
 void mnemo__pack_pairs_rows_bf16(const float *x, size_t ldx, size_t N, size_t K, uint16_t *wp) {
     size_t Kp = (K + 1) & ~(size_t)1, panels = (N + 15) / 16;
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                                             12, 13, 14, 15),
-                                           _mm512_set1_epi32(16));
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(16));
     for (size_t p = 0; p < panels; p++) {
         uint32_t *panel = (uint32_t *)(void *)(wp + p * Kp * 16);
         size_t rows = N - p * 16 < 16 ? N - p * 16 : 16;
@@ -180,10 +186,12 @@ void mnemo__pack_pairs_cols_bf16(const float *x, size_t ldx, size_t K, size_t N,
         __mmask16 m = (__mmask16)((1u << cols) - 1);
         for (size_t k = 0; k < Kp; k += 2) {
             __m512 a = _mm512_maskz_loadu_ps(m, x + k * ldx + p * 16);
-            __m512 b = k + 1 < K ? _mm512_maskz_loadu_ps(m, x + (k + 1) * ldx + p * 16) : _mm512_setzero_ps();
+            __m512 b = k + 1 < K ? _mm512_maskz_loadu_ps(m, x + (k + 1) * ldx + p * 16)
+                                 : _mm512_setzero_ps();
             __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(a));
             __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(b));
-            _mm512_storeu_si512(wp + p * pstride + k * 16, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+            _mm512_storeu_si512(wp + p * pstride + k * 16,
+                                _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
         }
     }
 }

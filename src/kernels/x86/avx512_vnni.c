@@ -46,23 +46,21 @@ static inline __attribute__((always_inline)) __m512i u8_bcast_quad(const uint8_t
 
 #define U8_TMR 12
 #define U8_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-static inline __attribute__((always_inline)) void u8_tile(const int mr, const int np, size_t kq,
-                                                          const uint8_t *x, size_t ldx,
-                                                          const int8_t *w0, const int8_t *w1,
-                                                          const float *sx, const int32_t *zx,
-                                                          const float *sw, const int32_t *wsum,
-                                                          float *y, size_t ldy, __mmask16 mask) {
+static inline __attribute__((always_inline)) void
+u8_tile(const int mr, const int np, size_t kq, const uint8_t *x, size_t ldx, const int8_t *w0,
+        const int8_t *w1, const float *sx, const int32_t *zx, const float *sw, const int32_t *wsum,
+        float *y, size_t ldy, __mmask16 mask) {
 #define U8_DECL(i) __m512i c##i##a = _mm512_setzero_si512(), c##i##b = c##i##a;
     U8_ROWS(U8_DECL)
 #undef U8_DECL
     for (size_t q = 0; q < kq; q++) {
         __m512i b0 = _mm512_loadu_si512(w0 + q * 64);
         __m512i b1 = np > 1 ? _mm512_loadu_si512(w1 + q * 64) : b0;
-#define U8_STEP(i)                                                                                 \
-    if (i < mr) {                                                                                  \
-        __m512i a = u8_bcast_quad(x + i * ldx + 4 * q);                                            \
-        c##i##a = dpbusd(c##i##a, a, b0);                                                          \
-        if (np > 1) c##i##b = dpbusd(c##i##b, a, b1);                                              \
+#define U8_STEP(i)                                      \
+    if (i < mr) {                                       \
+        __m512i a = u8_bcast_quad(x + i * ldx + 4 * q); \
+        c##i##a = dpbusd(c##i##a, a, b0);               \
+        if (np > 1) c##i##b = dpbusd(c##i##b, a, b1);   \
     }
         U8_ROWS(U8_STEP)
 #undef U8_STEP
@@ -70,42 +68,43 @@ static inline __attribute__((always_inline)) void u8_tile(const int mr, const in
     /* (acc - zx * wsum) exactly in int32, then * sx * sw in f32, in the
      * reference's order */
     __m512 s0 = _mm512_loadu_ps(sw), s1 = np > 1 ? _mm512_maskz_loadu_ps(mask, sw + 16) : s0;
-    __m512i ws0 = _mm512_loadu_si512(wsum), ws1 = np > 1 ? _mm512_maskz_loadu_epi32(mask, wsum + 16) : ws0;
-#define U8_STORE(i)                                                                                \
-    if (i < mr) {                                                                                  \
-        __m512 r = _mm512_set1_ps(sx[i]);                                                          \
-        __m512i z = _mm512_set1_epi32(zx[i]);                                                      \
-        __m512i t0 = _mm512_sub_epi32(c##i##a, _mm512_mullo_epi32(z, ws0));                        \
-        __m512 f0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t0), r), s0);                   \
-        if (np > 1) {                                                                              \
-            __m512i t1 = _mm512_sub_epi32(c##i##b, _mm512_mullo_epi32(z, ws1));                    \
-            __m512 f1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t1), r), s1);               \
-            _mm512_storeu_ps(y + i * ldy, f0);                                                     \
-            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, f1);                                     \
-        } else {                                                                                   \
-            _mm512_mask_storeu_ps(y + i * ldy, mask, f0);                                          \
-        }                                                                                          \
+    __m512i ws0 = _mm512_loadu_si512(wsum),
+            ws1 = np > 1 ? _mm512_maskz_loadu_epi32(mask, wsum + 16) : ws0;
+#define U8_STORE(i)                                                                  \
+    if (i < mr) {                                                                    \
+        __m512 r = _mm512_set1_ps(sx[i]);                                            \
+        __m512i z = _mm512_set1_epi32(zx[i]);                                        \
+        __m512i t0 = _mm512_sub_epi32(c##i##a, _mm512_mullo_epi32(z, ws0));          \
+        __m512 f0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t0), r), s0);     \
+        if (np > 1) {                                                                \
+            __m512i t1 = _mm512_sub_epi32(c##i##b, _mm512_mullo_epi32(z, ws1));      \
+            __m512 f1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t1), r), s1); \
+            _mm512_storeu_ps(y + i * ldy, f0);                                       \
+            _mm512_mask_storeu_ps(y + i * ldy + 16, mask, f1);                       \
+        } else {                                                                     \
+            _mm512_mask_storeu_ps(y + i * ldy, mask, f0);                            \
+        }                                                                            \
     }
     U8_ROWS(U8_STORE)
 #undef U8_STORE
 }
 
-static inline __attribute__((always_inline)) void u8_tile_rows(size_t mr, int np, size_t kq,
-                                                               const uint8_t *x, size_t ldx,
-                                                               const int8_t *w0, const int8_t *w1,
-                                                               const float *sx, const int32_t *zx,
-                                                               const float *sw,
-                                                               const int32_t *wsum, float *y,
-                                                               size_t ldy, __mmask16 mask) {
-#define U8_CASE(R)                                                                                 \
-    case R:                                                                                        \
-        if (np > 1) u8_tile(R, 2, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask);             \
-        else u8_tile(R, 1, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask);                    \
+static inline __attribute__((always_inline)) void
+u8_tile_rows(size_t mr, int np, size_t kq, const uint8_t *x, size_t ldx, const int8_t *w0,
+             const int8_t *w1, const float *sx, const int32_t *zx, const float *sw,
+             const int32_t *wsum, float *y, size_t ldy, __mmask16 mask) {
+#define U8_CASE(R)                                                             \
+    case R:                                                                    \
+        if (np > 1)                                                            \
+            u8_tile(R, 2, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask); \
+        else                                                                   \
+            u8_tile(R, 1, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask); \
         break;
     switch (mr) {
-        U8_CASE(12) U8_CASE(11) U8_CASE(10) U8_CASE(9) U8_CASE(8) U8_CASE(7)
-        U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
-    default: break;
+        U8_CASE(12)
+        U8_CASE(11)
+        U8_CASE(10) U8_CASE(9) U8_CASE(8) U8_CASE(7) U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3)
+            U8_CASE(2) U8_CASE(1) default : break;
     }
 #undef U8_CASE
 }
@@ -175,11 +174,9 @@ static inline __attribute__((always_inline)) __m512i q4_pair_row(const uint8_t *
 }
 
 #define Q4_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-static inline __attribute__((always_inline)) void q4_tile(const int mr, size_t nb, size_t kh,
-                                                          const int16_t *x, size_t ldx,
-                                                          const uint8_t *w, const float *ws,
-                                                          const float *sx, float *y, size_t ldy,
-                                                          __mmask16 mask) {
+static inline __attribute__((always_inline)) void
+q4_tile(const int mr, size_t nb, size_t kh, const int16_t *x, size_t ldx, const uint8_t *w,
+        const float *ws, const float *sx, float *y, size_t ldy, __mmask16 mask) {
 #define Q4_DECL(i) __m512 f##i = _mm512_setzero_ps();
     Q4_ROWS(Q4_DECL)
 #undef Q4_DECL
@@ -191,19 +188,20 @@ static inline __attribute__((always_inline)) void q4_tile(const int mr, size_t n
         const uint8_t *wb = w + b * 256;
         for (size_t kp = kp0; kp < kp1; kp++) {
             __m512i wv = q4_pair_row(wb + (kp - kp0) * 16);
-#define Q4_STEP(i)                                                                                 \
+#define Q4_STEP(i) \
     if (i < mr) c##i = dpwssd_bcast(c##i, wv, x + i * ldx + 2 * kp);
             Q4_ROWS(Q4_STEP)
 #undef Q4_STEP
         }
         __m512 s = _mm512_loadu_ps(ws + b * 16);
-#define Q4_SCALE(i)                                                                                \
+#define Q4_SCALE(i) \
     if (i < mr) f##i = _mm512_fmadd_ps(_mm512_cvtepi32_ps(c##i), s, f##i);
         Q4_ROWS(Q4_SCALE)
 #undef Q4_SCALE
     }
-#define Q4_STORE(i)                                                                                \
-    if (i < mr) _mm512_mask_storeu_ps(y + i * ldy, mask, _mm512_mul_ps(f##i, _mm512_set1_ps(sx[i])));
+#define Q4_STORE(i) \
+    if (i < mr)     \
+        _mm512_mask_storeu_ps(y + i * ldy, mask, _mm512_mul_ps(f##i, _mm512_set1_ps(sx[i])));
     Q4_ROWS(Q4_STORE)
 #undef Q4_STORE
 }
@@ -225,12 +223,13 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
                 const float *s = ws + p * nb * 16;
                 const int16_t *xp = xq + m * ldxq;
                 float *yp = y + m * ldy + n0;
-#define Q4_CASE(R)                                                                                 \
+#define Q4_CASE(R) \
     case R: q4_tile(R, nb, kh, xp, ldxq, w, s, sx + m, yp, ldy, mask); break;
                 switch (mr) {
-                    Q4_CASE(12) Q4_CASE(11) Q4_CASE(10) Q4_CASE(9) Q4_CASE(8) Q4_CASE(7)
-                    Q4_CASE(6) Q4_CASE(5) Q4_CASE(4) Q4_CASE(3) Q4_CASE(2) Q4_CASE(1)
-                default: break;
+                    Q4_CASE(12)
+                    Q4_CASE(11)
+                    Q4_CASE(10) Q4_CASE(9) Q4_CASE(8) Q4_CASE(7) Q4_CASE(6) Q4_CASE(5) Q4_CASE(4)
+                        Q4_CASE(3) Q4_CASE(2) Q4_CASE(1) default : break;
                 }
 #undef Q4_CASE
             }

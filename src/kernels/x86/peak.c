@@ -29,16 +29,15 @@
         VT a0 = ZERO, a1 = ZERO, a2 = ZERO, a3 = ZERO, a4 = ZERO, a5 = ZERO, a6 = ZERO, a7 = ZERO, \
            a8 = ZERO, a9 = ZERO, a10 = ZERO, a11 = ZERO, u = ZERO, v = ZERO;                       \
         for (uint64_t i = 0; i < iters; i++)                                                       \
-            __asm__ volatile(INSN " %13, %12, %0\n\t" INSN " %13, %12, %1\n\t"                     \
-                             INSN " %13, %12, %2\n\t" INSN " %13, %12, %3\n\t"                     \
-                             INSN " %13, %12, %4\n\t" INSN " %13, %12, %5\n\t"                     \
-                             INSN " %13, %12, %6\n\t" INSN " %13, %12, %7\n\t"                     \
-                             INSN " %13, %12, %8\n\t" INSN " %13, %12, %9\n\t"                     \
-                             INSN " %13, %12, %10\n\t" INSN " %13, %12, %11"                       \
-                             : MNEMO_PEAK_ACC(MNEMO_PEAK_OUT) "+v"(u)                              \
-                             : "v"(v));                                                            \
-        return 0.0f + TO_FLOAT(a0) + TO_FLOAT(a1) + TO_FLOAT(a2) + TO_FLOAT(a3) + TO_FLOAT(a4) +  \
-               TO_FLOAT(a5) + TO_FLOAT(a6) + TO_FLOAT(a7) + TO_FLOAT(a8) + TO_FLOAT(a9) +         \
+            __asm__ volatile(                                                                      \
+                INSN " %13, %12, %0\n\t" INSN " %13, %12, %1\n\t" INSN " %13, %12, %2\n\t" INSN    \
+                     " %13, %12, %3\n\t" INSN " %13, %12, %4\n\t" INSN " %13, %12, %5\n\t" INSN    \
+                     " %13, %12, %6\n\t" INSN " %13, %12, %7\n\t" INSN " %13, %12, %8\n\t" INSN    \
+                     " %13, %12, %9\n\t" INSN " %13, %12, %10\n\t" INSN " %13, %12, %11"           \
+                : MNEMO_PEAK_ACC(MNEMO_PEAK_OUT) "+v"(u)                                           \
+                : "v"(v));                                                                         \
+        return 0.0f + TO_FLOAT(a0) + TO_FLOAT(a1) + TO_FLOAT(a2) + TO_FLOAT(a3) + TO_FLOAT(a4) +   \
+               TO_FLOAT(a5) + TO_FLOAT(a6) + TO_FLOAT(a7) + TO_FLOAT(a8) + TO_FLOAT(a9) +          \
                TO_FLOAT(a10) + TO_FLOAT(a11);                                                      \
     }
 
@@ -54,13 +53,13 @@ MNEMO_PEAK_LOOP(mnemo__fma_loop_avx2, __m256, "vfmadd231ps", _mm256_setzero_ps()
 __attribute__((target(AVX512)))
 MNEMO_PEAK_LOOP(mnemo__fma_loop_avx512, __m512, "vfmadd231ps", _mm512_setzero_ps(), ZMM_TO_FLOAT)
 
-/* The int8 kernels' instructions: iters * 12 * 32 multiply-adds for
+    /* The int8 kernels' instructions: iters * 12 * 32 multiply-adds for
  * vpdpwssd (int16 pairs), iters * 12 * 64 for vpdpbusd (u8 x s8 quads). */
-__attribute__((target(AVX512 ",avx512vnni")))
-MNEMO_PEAK_LOOP(mnemo__dpwssd_loop, __m512i, "vpdpwssd", _mm512_setzero_si512(), ZMMI_TO_FLOAT)
-__attribute__((target(AVX512 ",avx512vnni")))
-MNEMO_PEAK_LOOP(mnemo__dpbusd_loop, __m512i, "vpdpbusd", _mm512_setzero_si512(), ZMMI_TO_FLOAT)
+    __attribute__((target(AVX512 ",avx512vnni")))
+    MNEMO_PEAK_LOOP(mnemo__dpwssd_loop, __m512i, "vpdpwssd", _mm512_setzero_si512(),
+                    ZMMI_TO_FLOAT) __attribute__((target(AVX512 ",avx512vnni")))
+    MNEMO_PEAK_LOOP(mnemo__dpbusd_loop, __m512i, "vpdpbusd", _mm512_setzero_si512(), ZMMI_TO_FLOAT)
 
-/* vdpbf16ps: iters * 12 * 32 multiply-adds. */
-__attribute__((target(AVX512 ",avx512bf16")))
-MNEMO_PEAK_LOOP(mnemo__dpbf16_loop, __m512, "vdpbf16ps", _mm512_setzero_ps(), ZMM_TO_FLOAT)
+    /* vdpbf16ps: iters * 12 * 32 multiply-adds. */
+    __attribute__((target(AVX512 ",avx512bf16")))
+    MNEMO_PEAK_LOOP(mnemo__dpbf16_loop, __m512, "vdpbf16ps", _mm512_setzero_ps(), ZMM_TO_FLOAT)

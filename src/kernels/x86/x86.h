@@ -38,11 +38,10 @@ int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
 void mnemo__gemm_packed_f32_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                    const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
 void mnemo__gemm_packed_f32s_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                    const float *wp, size_t pstride, size_t p0, size_t p1,
-                                    float *y, size_t ldy);
-void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                                    const uint16_t *wp, size_t p0, size_t p1, float *y,
+                                    const float *wp, size_t pstride, size_t p0, size_t p1, float *y,
                                     size_t ldy);
+void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                    const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy);
 /* avx512_i8.inc with vpmaddwd + vpaddd */
 void mnemo__gemm_packed_i8_avx512(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                   const float *sx, const int8_t *wq, const float *sw, size_t p0,
@@ -89,7 +88,9 @@ float mnemo__dpbf16_loop(uint64_t iters);
 
 /* The binary index's Hamming distances (kernels.h's hamming slot): popcnt
  * (avx2.c, every AVX2 CPU has it) and AVX512-VPOPCNTDQ (avx512_vpopcnt.c). */
-void mnemo__hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
-void mnemo__hamming_vpopcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n, uint32_t *out);
+void mnemo__hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n,
+                           uint32_t *out);
+void mnemo__hamming_vpopcnt(const uint64_t *q, const uint64_t *codes, size_t words, size_t n,
+                            uint32_t *out);
 
 #endif

@@ -52,23 +52,23 @@ MNEMO_API const char *mnemo_version(void);
  * mnemo_status_name() are all generated from it. Codes are negative so that
  * functions returning a count can return either.
  */
-/* clang-format off: one row per status */
-#define MNEMO_STATUS_MAP(X)                                      \
-    X(OK, 0, "ok")                                               \
-    X(EINVAL, -1, "invalid argument")                            \
-    X(ENOMEM, -2, "out of memory")                               \
-    X(EIO, -3, "input/output error")                             \
-    X(ENOENT, -4, "not found (no such file, or no such memory)") \
-    X(EFORMAT, -5, "malformed file")                             \
-    X(EUNSUPPORTED, -6, "not implemented")                       \
-    X(EUTF8, -7, "invalid UTF-8")                                \
-    X(ERANGE, -8, "value out of range")                          \
-    X(ETOOBIG, -9, "input too large")                            \
-    X(EBUFFER, -10, "output buffer too small")                   \
-    X(EINTERNAL, -11, "internal error")                          \
-    X(EBUSY, -12, "busy: too much work queued, try again later") \
-    X(ETIMEDOUT, -13, "deadline exceeded")                       \
-    X(ECANCELED, -14, "canceled")                                \
+/* clang-format off */
+#define MNEMO_STATUS_MAP(X)                                                   \
+    X(OK, 0, "ok")                                                            \
+    X(EINVAL, -1, "invalid argument")                                         \
+    X(ENOMEM, -2, "out of memory")                                            \
+    X(EIO, -3, "input/output error")                                          \
+    X(ENOENT, -4, "not found (no such file, or no such memory)")              \
+    X(EFORMAT, -5, "malformed file")                                          \
+    X(EUNSUPPORTED, -6, "not implemented")                                    \
+    X(EUTF8, -7, "invalid UTF-8")                                             \
+    X(ERANGE, -8, "value out of range")                                       \
+    X(ETOOBIG, -9, "input too large")                                         \
+    X(EBUFFER, -10, "output buffer too small")                                \
+    X(EINTERNAL, -11, "internal error")                                       \
+    X(EBUSY, -12, "busy: too much work queued, try again later")              \
+    X(ETIMEDOUT, -13, "deadline exceeded")                                    \
+    X(ECANCELED, -14, "canceled")                                             \
     X(EDENIED, -15, "not allowed for this caller")
 /* clang-format on */
 

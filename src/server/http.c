@@ -60,75 +60,48 @@ static void route_health(mnemo_request *r);
 static void route_metrics(mnemo_request *r);
 static void route_status(mnemo_request *r);
 
-/* clang-format off: one route per line */
+/* (one route per line: not reflowed) */
+/* clang-format off */
 static const route routes[] = {
-    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true,
-     mnemo__route_openai_embeddings, false, NULL, NULL, NULL},
-    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models,
-     false, NULL, NULL, NULL},
-    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed, false, NULL,
-     NULL, NULL},
-    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false,
-     NULL, NULL, NULL},
-    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false, NULL,
-     NULL, NULL},
-    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false, NULL, NULL,
-     NULL},
-    {"POST", "/similarity", "/similarity", MNEMO_API_TEI, true, true, mnemo__route_tei_similarity,
-     false, NULL, NULL, NULL},
-    {"POST", "/embed_all", "/embed_all", MNEMO_API_TEI, true, true, mnemo__route_tei_embed_all,
-     false, NULL, NULL, NULL},
+    {"POST", "/v1/embeddings", "/v1/embeddings", MNEMO_API_OPENAI, true, true, mnemo__route_openai_embeddings, false, NULL, NULL, NULL},
+    {"GET", "/v1/models", "/v1/models", MNEMO_API_OPENAI, true, false, mnemo__route_openai_models, false, NULL, NULL, NULL},
+    {"POST", "/embed", "/embed", MNEMO_API_TEI, true, true, mnemo__route_tei_embed, false, NULL, NULL, NULL},
+    {"POST", "/tokenize", "/tokenize", MNEMO_API_TEI, true, true, mnemo__route_tei_tokenize, false, NULL, NULL, NULL},
+    {"POST", "/decode", "/decode", MNEMO_API_TEI, true, true, mnemo__route_tei_decode, false, NULL, NULL, NULL},
+    {"GET", "/info", "/info", MNEMO_API_TEI, true, true, mnemo__route_tei_info, false, NULL, NULL, NULL},
+    {"POST", "/similarity", "/similarity", MNEMO_API_TEI, true, true, mnemo__route_tei_similarity, false, NULL, NULL, NULL},
+    {"POST", "/embed_all", "/embed_all", MNEMO_API_TEI, true, true, mnemo__route_tei_embed_all, false, NULL, NULL, NULL},
     /* TEI's POST /: /embed, or /similarity by the body (GET / is the console) */
     {"POST", "/", "/", MNEMO_API_TEI, true, true, mnemo__route_tei_root, false, NULL, NULL, NULL},
-    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false, NULL, NULL,
-     NULL},
-    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false, NULL, NULL,
-     NULL},
-    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed,
-     false, NULL, NULL, NULL},
-    {"POST", "/api/embeddings", "/api/embeddings", MNEMO_API_OLLAMA, true, true,
-     mnemo__route_ollama_embeddings, false, NULL, NULL, NULL},
-    {"GET", "/api/tags", "/api/tags", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_tags, false,
-     NULL, NULL, NULL},
-    {"POST", "/api/show", "/api/show", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_show,
-     false, NULL, NULL, NULL},
-    {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false, NULL,
-     NULL, NULL},
-    {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false,
-     mnemo__route_ollama_version, false, NULL, NULL, NULL},
-    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true,
-     mnemo__route_websocket, false, NULL, NULL, NULL},
+    {"GET", "/health", "/health", MNEMO_API_TEI, false, false, route_health, false, NULL, NULL, NULL},
+    {"GET", "/metrics", "/metrics", MNEMO_API_PLAIN, false, false, route_metrics, false, NULL, NULL, NULL},
+    {"POST", "/api/embed", "/api/embed", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embed, false, NULL, NULL, NULL},
+    {"POST", "/api/embeddings", "/api/embeddings", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_embeddings, false, NULL, NULL, NULL},
+    {"GET", "/api/tags", "/api/tags", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_tags, false, NULL, NULL, NULL},
+    {"POST", "/api/show", "/api/show", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_show, false, NULL, NULL, NULL},
+    {"GET", "/api/ps", "/api/ps", MNEMO_API_OLLAMA, true, true, mnemo__route_ollama_ps, false, NULL, NULL, NULL},
+    {"GET", "/api/version", "/api/version", MNEMO_API_OLLAMA, true, false, mnemo__route_ollama_version, false, NULL, NULL, NULL},
+    {"GET", "/v1/embeddings/ws", "/v1/embeddings/ws", MNEMO_API_OPENAI, true, true, mnemo__route_websocket, false, NULL, NULL, NULL},
     /* mem0's platform API (routes_mem0.c, docs/http.md, "mem0 platform API"): every
      * URL under /v1/, /v2/ or /v3/ that ends in "/" (mnemo__mem0_path; mem0's
      * client always sends one, mnemo's own routes never do), so before
      * /v1/memories */
-    {"*", "/v1/memories/", "mem0", MNEMO_API_MEM0, true, true, mnemo__route_mem0, true,
-     mnemo__mem0_path, mnemo__mem0_ops, &mnemo__mem0_op_count},
+    {"*", "/v1/memories/", "mem0", MNEMO_API_MEM0, true, true, mnemo__route_mem0, true, mnemo__mem0_path, mnemo__mem0_ops, &mnemo__mem0_op_count},
     /* the memory routes: routes_memory.c maps method and path to operations */
-    {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true,
-     NULL, mnemo__memory_ops, &mnemo__memory_op_count},
-    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true, NULL, NULL,
-     NULL}, /* and /mcp/{client}/http/{user} */
-    {"POST", "/v1/admin/backup", "/v1/admin/backup", MNEMO_API_OPENAI, true, false,
-     mnemo__route_backup, false, NULL, NULL, NULL},
+    {"*", "/v1/memories", "/v1/memories", MNEMO_API_OPENAI, true, true, mnemo__route_memories, true, NULL, mnemo__memory_ops, &mnemo__memory_op_count},
+    {"POST", "/mcp", "/mcp", MNEMO_API_OPENAI, true, true, mnemo__route_mcp, true, NULL, NULL, NULL}, /* and /mcp/{client}/http/{user} */
+    {"POST", "/v1/admin/backup", "/v1/admin/backup", MNEMO_API_OPENAI, true, false, mnemo__route_backup, false, NULL, NULL, NULL},
     /* the console and the API reference (console.c; every file of assets.txt),
      * and the JSON of what the console's status tab shows: no key needed (no
      * data in the files; the status is /metrics' numbers) */
     {"GET", "/", "/", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
-    {"GET", "/docs", "/docs", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL,
-     NULL, NULL},
-    {"GET", "/openapi.json", "/openapi.json", MNEMO_API_PLAIN, false, false, mnemo__route_console,
-     false, NULL, NULL, NULL},
-    {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
-     false, NULL, NULL, NULL},
-    {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
-     false, NULL, NULL, NULL},
-    {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
-     false, NULL, NULL, NULL},
-    {"GET", "/console/dom.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console,
-     false, NULL, NULL, NULL},
-    {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false, NULL,
-     NULL, NULL},
+    {"GET", "/docs", "/docs", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/openapi.json", "/openapi.json", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/style.css", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/app.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/docs.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/console/dom.js", "/console", MNEMO_API_PLAIN, false, false, mnemo__route_console, false, NULL, NULL, NULL},
+    {"GET", "/v1/status", "/v1/status", MNEMO_API_OPENAI, false, false, route_status, false, NULL, NULL, NULL},
 };
 /* clang-format on */
 

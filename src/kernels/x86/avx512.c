@@ -82,12 +82,13 @@ tile_rows(size_t mr, int np, size_t K, const float *x, size_t ldx, const void *w
         else                                                   \
             tile(R, 1, K, x, ldx, w0, w1, bf16, y, ldy, mask); \
         break;
+    /* clang-format off */
     switch (mr) {
-        TILE_CASE(12)
-        TILE_CASE(11)
-        TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7) TILE_CASE(6) TILE_CASE(5) TILE_CASE(4)
-            TILE_CASE(3) TILE_CASE(2) TILE_CASE(1) default : break;
+        TILE_CASE(12) TILE_CASE(11) TILE_CASE(10) TILE_CASE(9) TILE_CASE(8) TILE_CASE(7)
+        TILE_CASE(6) TILE_CASE(5) TILE_CASE(4) TILE_CASE(3) TILE_CASE(2) TILE_CASE(1)
+    default: break;
     }
+    /* clang-format on */
 #undef TILE_CASE
 }
 

@@ -80,12 +80,13 @@ static inline __attribute__((always_inline)) void btile_rows(size_t mr, int np, 
         else                                                \
             btile(R, 1, Kp, xb, w0, w1, y, ldy, mask, add); \
         break;
+    /* clang-format off */
     switch (mr) {
-        BCASE(12)
-        BCASE(11)
-        BCASE(10) BCASE(9) BCASE(8) BCASE(7) BCASE(6) BCASE(5) BCASE(4) BCASE(3) BCASE(2)
-            BCASE(1) default : break;
+        BCASE(12) BCASE(11) BCASE(10) BCASE(9) BCASE(8) BCASE(7)
+        BCASE(6) BCASE(5) BCASE(4) BCASE(3) BCASE(2) BCASE(1)
+    default: break;
     }
+    /* clang-format on */
 #undef BCASE
 }
 

@@ -100,12 +100,13 @@ u8_tile_rows(size_t mr, int np, size_t kq, const uint8_t *x, size_t ldx, const i
         else                                                                   \
             u8_tile(R, 1, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask); \
         break;
+    /* clang-format off */
     switch (mr) {
-        U8_CASE(12)
-        U8_CASE(11)
-        U8_CASE(10) U8_CASE(9) U8_CASE(8) U8_CASE(7) U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3)
-            U8_CASE(2) U8_CASE(1) default : break;
+        U8_CASE(12) U8_CASE(11) U8_CASE(10) U8_CASE(9) U8_CASE(8) U8_CASE(7)
+        U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
+    default: break;
     }
+    /* clang-format on */
 #undef U8_CASE
 }
 
@@ -225,12 +226,13 @@ void mnemo__gemm_packed_q4_vnni(size_t M, size_t N, size_t K, const int16_t *xq,
                 float *yp = y + m * ldy + n0;
 #define Q4_CASE(R) \
     case R: q4_tile(R, nb, kh, xp, ldxq, w, s, sx + m, yp, ldy, mask); break;
+                /* clang-format off */
                 switch (mr) {
-                    Q4_CASE(12)
-                    Q4_CASE(11)
-                    Q4_CASE(10) Q4_CASE(9) Q4_CASE(8) Q4_CASE(7) Q4_CASE(6) Q4_CASE(5) Q4_CASE(4)
-                        Q4_CASE(3) Q4_CASE(2) Q4_CASE(1) default : break;
+                    Q4_CASE(12) Q4_CASE(11) Q4_CASE(10) Q4_CASE(9) Q4_CASE(8) Q4_CASE(7)
+                    Q4_CASE(6) Q4_CASE(5) Q4_CASE(4) Q4_CASE(3) Q4_CASE(2) Q4_CASE(1)
+                default: break;
                 }
+                /* clang-format on */
 #undef Q4_CASE
             }
         }

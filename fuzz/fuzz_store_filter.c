@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const metas[] = {
     "{}",
-    "{\"a\": 1, \"b\": \"x\", \"c\": true, \"d\": null, \"e\": [1, 2], \"f\": {\"g\": {\"h\": "
-    "2.5}}}",
+    ("{\"a\": 1, \"b\": \"x\", \"c\": true, \"d\": null, \"e\": [1, 2], \"f\": {\"g\": {\"h\": "
+     "2.5}}}"),
     "{\"a\": \"1\", \"a.b\": 3, \"tags\": [\"x\", \"y\"], \"n\": -1e300}",
 };
 

@@ -5,8 +5,8 @@
 # tests (the store, the batcher and service, the server: TSAN_TESTS below)
 # under ThreadSanitizer and runs them, any report failing them; runs gcc
 # -fanalyzer, any warning failing that step, over the parts that read
-# outside input (src/core, src/tokenizer, src/model, src/embed, src/store,
-# src/server; not src/kernels, src/engine or src/cli: the analyzer takes
+# outside input (src/core, src/tokenizer, src/model, src/embed, src/service,
+# src/store, src/server; not src/kernels, src/engine or src/cli: the analyzer takes
 # many minutes on the SIMD kernels); then runs each libFuzzer target for a
 # bounded time (among them fuzz_websocket_frame, the WebSocket frame reader,
 # fuzz_redis_url, the --cache-redis URL parser, and fuzz_cache_file, the
@@ -14,12 +14,13 @@
 # "N passed, N failed" and exits non-zero if anything failed. CI (.ci/run)
 # runs exactly this.
 #
-# Environment: MNEMO_FUZZ_SECONDS (default 60) per fuzz target; JOBS (nproc).
+# Environment: MNEMO_FUZZ_SECONDS (default 45) per fuzz target (ten of
+# them: the whole run stays under an hour on 2 cores); JOBS (nproc).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${MNEMO_FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${MNEMO_FUZZ_SECONDS:-45}
 passed=0
 failed=0
 say() { echo "== test.sh: $*"; }

@@ -1187,9 +1187,21 @@ const mnemo_route_op mnemo__mem0_ops[] = {
     {"GET", "/v1/memories/{id}/history/"},
     {"DELETE", "/v2/entities/{type}/{name}/"},
 };
-static const op_fn mem0_fns[] = {
-    op_ping,     op_add, op_search, op_list,   op_delete_all, op_batch_update, op_batch_delete,
-    op_entities, op_get, op_update, op_delete, op_history,    op_entity_delete};
+/* What each operation does with the store, for a key's grant: nothing
+ * (ping), reads, or writes (the role it needs). */
+typedef enum { USES_NONE, USES_READ, USES_WRITE } mem0_use;
+/* clang-format off */
+static const struct {
+    op_fn fn;
+    mem0_use use;
+} mem0_fns[] = {
+    {op_ping, USES_NONE},         {op_add, USES_WRITE},          {op_search, USES_READ},
+    {op_list, USES_READ},         {op_delete_all, USES_WRITE},   {op_batch_update, USES_WRITE},
+    {op_batch_delete, USES_WRITE}, {op_entities, USES_READ},     {op_get, USES_READ},
+    {op_update, USES_WRITE},      {op_delete, USES_WRITE},       {op_history, USES_READ},
+    {op_entity_delete, USES_WRITE},
+};
+/* clang-format on */
 const size_t mnemo__mem0_op_count = sizeof mnemo__mem0_ops / sizeof mnemo__mem0_ops[0];
 _Static_assert(sizeof mem0_fns / sizeof mem0_fns[0] ==
                    sizeof mnemo__mem0_ops / sizeof mnemo__mem0_ops[0],
@@ -1268,11 +1280,8 @@ void mnemo__route_mem0(mnemo_request *r) {
     }
     /* the key's grant: its namespaces, and reading or changing memories */
     const mnemo_grant *g = r->grant;
-    bool writes = mem0_fns[k] == op_add || mem0_fns[k] == op_delete_all ||
-                  mem0_fns[k] == op_batch_update || mem0_fns[k] == op_batch_delete ||
-                  mem0_fns[k] == op_update || mem0_fns[k] == op_delete ||
-                  mem0_fns[k] == op_entity_delete;
-    if (g && mem0_fns[k] != op_ping) {
+    bool writes = mem0_fns[k].use == USES_WRITE;
+    if (g && mem0_fns[k].use != USES_NONE) {
         if (!mnemo__access_ns(&g->access, c.ns)) {
             fail(&c, 403, "forbidden",
                  "X-Mnemo-Namespace: the key '%s' may not use namespace '%.80s'", g->name, c.ns);
@@ -1284,5 +1293,5 @@ void mnemo__route_mem0(mnemo_request *r) {
             return;
         }
     }
-    mem0_fns[k](&c, args);
+    mem0_fns[k].fn(&c, args);
 }

@@ -632,17 +632,9 @@ done:
     json_decref(body);
 }
 
-/* mnemo_memory_get as the caller's key may see it: a memory outside the
- * key's namespaces answers as an unknown id (the store's message). */
+/* mnemo_memory_get as the caller's key may see it (store_api.h). */
 static int get_visible(m0 *c, const char *id, mnemo_memories **m, mnemo_error *err) {
-    int rc = mnemo_memory_get(c->r->store, id, m, err);
-    const mnemo_access *acc = c->r->grant ? &c->r->grant->access : NULL;
-    if (!rc && !mnemo__access_ns(acc, (*m)->items[0].ns)) {
-        mnemo_memories_free(*m);
-        *m = NULL;
-        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
-    }
-    return rc;
+    return mnemo__memory_get_as(c->r->store, id, c->r->grant ? &c->r->grant->access : NULL, m, err);
 }
 
 /* A delete or history of id only when get_visible finds it; false after replying. */

@@ -64,6 +64,11 @@ typedef struct mnemo_access {
 /* Non-zero when a may use namespace ns (NULL or "": "default"); a NULL a may
  * use every one. */
 int mnemo__access_ns(const mnemo_access *a, const char *ns);
+/* mnemo_memory_get for a caller with grant a (NULL: everything): a memory
+ * outside a's namespaces fails with ENOENT and the store's own message for
+ * an unknown id, and *out stays NULL. */
+int mnemo__memory_get_as(mnemo_store *s, const char *id, const mnemo_access *a,
+                         mnemo_memories **out, mnemo_error *err);
 
 /* ------------------------------------------------------ JSON requests */
 

@@ -147,12 +147,21 @@ static int get_scope(req_ctx *c, json_t *obj, const char *where, mnemo_memory_sc
 /* A memory id as the caller may see it: one outside its namespaces answers
  * exactly as an unknown id (the store's own message), so nothing tells the
  * two apart. */
+int mnemo__memory_get_as(mnemo_store *s, const char *id, const mnemo_access *a,
+                         mnemo_memories **out, mnemo_error *err) {
+    int rc = mnemo_memory_get(s, id, out, err);
+    if (!rc && !mnemo__access_ns(a, (*out)->items[0].ns)) {
+        mnemo_memories_free(*out);
+        *out = NULL;
+        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
+    }
+    return rc;
+}
+
 static int visible_id(mnemo_store *s, req_ctx *c, const char *id) {
     if (!c->acc || !c->acc->namespaces) return MNEMO_OK;
     mnemo_memories *m = NULL;
-    int rc = mnemo_memory_get(s, id, &m, c->err);
-    if (!rc && !mnemo__access_ns(c->acc, m->items[0].ns))
-        rc = mnemo__fail(c->err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
+    int rc = mnemo__memory_get_as(s, id, c->acc, &m, c->err);
     mnemo_memories_free(m);
     return rc ? api_fail(c, rc) : MNEMO_OK;
 }

@@ -150,6 +150,9 @@ void mnemo__release_pages(const void *p, size_t n);
 /* Non-zero when `path` is a directory. */
 int mnemo__is_dir(const char *path);
 /* Writes a file atomically (temp file + fsync + rename). */
+/* Puts the written file tmp in place as path for good: fsync it, rename it,
+ * fsync the folder. On a failure tmp is removed. Errors: EIO. */
+int mnemo__file_commit(const char *tmp, const char *path, mnemo_error *err);
 int mnemo__file_write_atomic(const char *path, const void *data, size_t size, mnemo_error *err);
 /* The same from pieces written in order (data NULL: `size` zero bytes), so a
  * large file never needs one buffer holding all of it. */

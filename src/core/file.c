@@ -95,6 +95,41 @@ static int write_all(int fd, const void *data, size_t size) {
     return 0;
 }
 
+int mnemo__file_commit(const char *tmp, const char *path, mnemo_error *err) {
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        return mnemo__fail(err, MNEMO_EIO, "%s: fsync failed: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return mnemo__fail(err, MNEMO_EIO, "%s: rename failed: %s", path, strerror(e));
+    }
+    /* the rename itself is durable once the folder is */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        return MNEMO_OK;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        int rc = fsync(dfd);
+        int e = errno;
+        close(dfd);
+        if (rc != 0) return mnemo__fail(err, MNEMO_EIO, "%s: fsync failed: %s", dir, strerror(e));
+    }
+    return MNEMO_OK;
+}
+
 int mnemo__file_write_atomic_pieces(const char *path, const mnemo_piece *pieces, size_t n,
                                     mnemo_error *err) {
     char tmp[4096];
@@ -110,16 +145,12 @@ int mnemo__file_write_atomic_pieces(const char *path, const mnemo_piece *pieces,
             return mnemo__fail(err, MNEMO_EIO, "%s: write failed: %s", tmp, strerror(e));
         }
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        unlink(tmp);
-        return mnemo__fail(err, MNEMO_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path) != 0) {
+    if (close(fd) != 0) {
         int e = errno;
         unlink(tmp);
-        return mnemo__fail(err, MNEMO_EIO, "%s: rename failed: %s", path, strerror(e));
+        return mnemo__fail(err, MNEMO_EIO, "%s: write failed: %s", tmp, strerror(e));
     }
-    return MNEMO_OK;
+    return mnemo__file_commit(tmp, path, err);
 }
 
 int mnemo__file_write_atomic(const char *path, const void *data, size_t size, mnemo_error *err) {

@@ -19,14 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fsync_path(const char *path, int flags) {
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* "ok", or the first problem integrity_check reports, into why. */
 static int check_copy(const char *path, size_t *n_memories, char *why, size_t cap) {
     sqlite3 *db = NULL;
@@ -91,13 +83,7 @@ int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report
                            "the backup in %s failed its integrity check (%s); nothing was kept",
                            out_dir, why);
     }
-    if (fsync_path(tmp, O_RDONLY) != 0 || rename(tmp, path) != 0 ||
-        fsync_path(out_dir, O_RDONLY | O_DIRECTORY) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return mnemo__fail(err, MNEMO_EIO, "cannot make the backup %s durable: %s", path,
-                           strerror(e));
-    }
+    if ((rc = mnemo__file_commit(tmp, path, err))) return rc;
     if (stat(path, &sb) == 0) rep->bytes = (size_t)sb.st_size;
     rep->seconds = mnemo__now() - t0;
     mnemo__log(MNEMO_LOG_INFO, "store.backup", "path=%s memories=%zu bytes=%zu seconds=%.3f", path,

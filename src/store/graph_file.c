@@ -150,14 +150,11 @@ int mnemo__graph_write(const mnemo_index *ix, const char *path) {
 int mnemo__graph_commit(const char *path) {
     char *tmp = tmp_path(path);
     if (!tmp) return MNEMO_ENOMEM;
-    int fd = open(tmp, O_RDONLY | O_CLOEXEC), rc = MNEMO_OK;
-    if (fd < 0 || fsync(fd) != 0 || rename(tmp, path) != 0) {
+    mnemo_error err;
+    int rc = mnemo__file_commit(tmp, path, &err);
+    if (rc)
         mnemo__log(MNEMO_LOG_WARN, "store.graph_save_failed", "path=%s reason=\"%s\"", path,
-                   strerror(errno));
-        unlink(tmp);
-        rc = MNEMO_EIO;
-    }
-    if (fd >= 0) close(fd);
+                   err.message);
     mnemo__free(tmp);
     return rc;
 }

@@ -56,7 +56,7 @@ void mnemo__conn_gate_free(mnemo_conn_gate *g) {
     mnemo__free(g);
 }
 
-static void address_text(const struct sockaddr *sa, char *out, size_t cap) {
+void mnemo__client_address(const struct sockaddr *sa, char *out, size_t cap) {
     snprintf(out, cap, "?");
     if (!sa) return;
     if (sa->sa_family == AF_INET)
@@ -74,7 +74,7 @@ static ip_count *find_ip(mnemo_conn_gate *g, const char *ip) {
 mnemo_conn_ticket *mnemo__conn_gate_enter(mnemo_conn_gate *g, const struct sockaddr *addr) {
     mnemo_conn_ticket *t = mnemo__calloc(1, sizeof *t);
     if (!t) return NULL; /* the caller treats it as admitted: nothing to undo */
-    address_text(addr, t->ip, sizeof t->ip);
+    mnemo__client_address(addr, t->ip, sizeof t->ip);
     pthread_mutex_lock(&g->lock);
     ip_count *c = find_ip(g, t->ip);
     if (g->total >= g->max_total) {
@@ -116,6 +116,8 @@ void mnemo__conn_gate_leave(mnemo_conn_gate *g, mnemo_conn_ticket *t) {
     }
     mnemo__free(t);
 }
+
+const char *mnemo__conn_ticket_client(const mnemo_conn_ticket *t) { return t ? t->ip : NULL; }
 
 const char *mnemo__conn_ticket_over(const mnemo_conn_ticket *t, unsigned *limit) {
     if (!t || !t->over) return NULL;

@@ -321,7 +321,7 @@ static const route *find_route(const char *method, const char *url, char *allow,
     return NULL;
 }
 
-static void fill_ids(mnemo_server *s, mnemo_request *r) {
+static void fill_ids(mnemo_server *s, mnemo_request *r, const mnemo_conn_ticket *ticket) {
     const char *given = mnemo__request_header(r, "X-Request-Id");
     bool ok = given && *given && strlen(given) < sizeof r->id;
     for (const char *p = given; ok && *p; p++)
@@ -333,17 +333,14 @@ static void fill_ids(mnemo_server *s, mnemo_request *r) {
         snprintf(r->id, sizeof r->id, "%016llx",
                  (unsigned long long)(s->id_salt ^
                                       (atomic_fetch_add(&s->next_id, 1) * 0x9E3779B97F4A7C15ULL)));
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    snprintf(r->client, sizeof r->client, "?");
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, r->client,
-                      sizeof r->client);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      r->client, sizeof r->client);
+    /* the address as the connection's ticket has it (formatted once per connection) */
+    const char *client = mnemo__conn_ticket_client(ticket);
+    if (client) {
+        snprintf(r->client, sizeof r->client, "%s", client);
+    } else {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        mnemo__client_address(ci ? ci->client_addr : NULL, r->client, sizeof r->client);
     }
     snprintf(r->who, sizeof r->who, "ip:%s", r->client);
 }
@@ -486,10 +483,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->api = MNEMO_API_PLAIN;
         r->fd = -1;
         st->method = method;
-        fill_ids(s, r);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        st->over = mnemo__conn_ticket_over(ci ? ci->socket_context : NULL, &st->over_limit);
+        const mnemo_conn_ticket *ticket = ci ? ci->socket_context : NULL;
+        fill_ids(s, r, ticket);
+        st->over = mnemo__conn_ticket_over(ticket, &st->over_limit);
         if (st->over)
             return MHD_YES; /* answered once its body is read: closing on unread bytes resets */
         st->rt = find_route(method, url, r->allow, sizeof r->allow);

@@ -265,6 +265,11 @@ void mnemo__conn_gate_leave(mnemo_conn_gate *g, mnemo_conn_ticket *t);
 /* The flag of the limit the connection is over ("--max-connections", ...)
  * and the limit, or NULL when it was admitted. */
 const char *mnemo__conn_ticket_over(const mnemo_conn_ticket *t, unsigned *limit);
+/* The client's address as text ("?" when unknown), formatted once when the
+ * connection starts; NULL without a ticket. */
+const char *mnemo__conn_ticket_client(const mnemo_conn_ticket *t);
+/* A socket address's IP as text ("?" for another family or NULL). */
+void mnemo__client_address(const struct sockaddr *sa, char *out, size_t cap);
 /* Connections admitted now. */
 unsigned mnemo__conn_gate_admitted(mnemo_conn_gate *g);
 /* Connections accepted beyond --max-connections to be answered 503 (half as

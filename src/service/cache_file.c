@@ -421,10 +421,7 @@ int mnemo__cache_file_write(mnemo_cache_file *f, mnemo_error *err) {
 
 static void write_logged(mnemo_cache_file *f) {
     mnemo_error err;
-    pthread_mutex_lock(&f->wmu);
-    int rc = write_locked(f, &err);
-    pthread_mutex_unlock(&f->wmu);
-    if (rc) {
+    if (mnemo__cache_file_write(f, &err)) {
         char q[1024], m[1024];
         mnemo__log(MNEMO_LOG_WARN, "cache_file.write_failed", "path=%s error=%s",
                    mnemo__log_quote(q, sizeof q, f->path),

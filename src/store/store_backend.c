@@ -295,9 +295,9 @@ int mnemo__check_changes(const mnemo_store *s, const mnemo_memory_changes *u, mn
     if (u->ttl != u->ttl || u->ttl < 0 || u->ttl > 1e10)
         return mnemo__fail(err, MNEMO_EINVAL, "ttl: %g is not a number of seconds in 0..1e10",
                            u->ttl);
-    if ((u->ttl > 0) + (u->expires_at != 0 && !(u->clear_expiry && u->expires_at < 0)) +
-            (u->clear_expiry != 0) >
-        1)
+    /* one of: a ttl, a time, never (clear_expiry, or the older expires_at < 0) */
+    bool never = u->clear_expiry || u->expires_at < 0;
+    if ((u->ttl > 0) + (u->expires_at > 0) + never > 1)
         return mnemo__fail(err, MNEMO_EINVAL,
                            "ttl, expires_at and clear_expiry: give one of them, not several");
     if (u->expires_at != u->expires_at || u->expires_at > 1e11)

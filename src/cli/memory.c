@@ -147,9 +147,7 @@ static int backup(const mnemo_settings *s, int argc, char **argv) {
         mnemo_store_close(store);
         return 1;
     }
-    json_t *o = json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", argv[0], "memories",
-                          (json_int_t)rep.memories, "bytes", (json_int_t)rep.bytes, "seconds",
-                          rep.seconds, "integrity", "ok");
+    json_t *o = mnemo__backup_json(argv[0], &rep);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text) puts(text);
     free(text);

@@ -331,9 +331,7 @@ void mnemo__route_backup(mnemo_request *r) {
         mnemo__reply_error(r, 500, "server_error", NULL, "backup_failed", "%s", err.message);
         return;
     }
-    json_t *o =
-        json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", dir, "memories", (json_int_t)rep.memories,
-                  "bytes", (json_int_t)rep.bytes, "seconds", rep.seconds, "integrity", "ok");
+    json_t *o = mnemo__backup_json(dir, &rep);
     reply_json(r, 200, o);
     json_decref(o);
 }

@@ -90,3 +90,9 @@ int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report
                rep->memories, rep->bytes, rep->seconds);
     return MNEMO_OK;
 }
+
+json_t *mnemo__backup_json(const char *out_dir, const mnemo_backup_report *rep) {
+    return json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", out_dir, "memories",
+                     (json_int_t)rep->memories, "bytes", (json_int_t)rep->bytes, "seconds",
+                     rep->seconds, "integrity", "ok");
+}

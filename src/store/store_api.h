@@ -48,6 +48,10 @@ typedef struct mnemo_backup_report {
 } mnemo_backup_report;
 int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep,
                         mnemo_error *err);
+/* A finished backup as the CLI and POST /v1/admin/backup answer it:
+ * {"backup", "memories", "bytes", "seconds", "integrity": "ok"} (new; NULL
+ * when out of memory). */
+json_t *mnemo__backup_json(const char *out_dir, const mnemo_backup_report *rep);
 
 /* ------------------------------------------------------------- access */
 

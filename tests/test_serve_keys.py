@@ -200,7 +200,7 @@ for tool, args in (("memory_search", {"query": "secret plan", "namespace": "beta
     st, b = mcp("acme", tool, args)
     res = (b or {}).get("result", {})
     text = json.dumps(res)
-    leaked = ids["beta"] in text or "'beta'" in text.replace('\\"', "'") and "secret plan" in text
+    leaked = ids["beta"] in text or "plan of 'beta'" in text  # beta's id or its text
     attack(f"MCP {tool} {json.dumps(args)[:60]} with the acme key: an error or nothing of beta",
            st == 200 and (res.get("isError") or not leaked) and "pwned" not in text, f"{st} {text[:300]}")
 

@@ -263,12 +263,15 @@ static void check_i8(void) {
     }
 }
 
-/* int8 x u8 (the 8-bit dot product): the reference within the quantization's
- * bound of the f32 product; every variant's quantizer gives the reference's
- * bytes, scales and zero points, and every variant's GEMM exactly the
- * reference's floats (integer sums, then the same f32 operations), on every
- * M of 1..20 (a query's tokens) and K, N with every remainder. */
-static void check_u8_shape(size_t M, size_t N, size_t K) {
+/* int8 x u8 (the 8-bit dot product, or AVX2's vpmaddubsw): the reference
+ * within the quantization's bound of the f32 product; every variant's
+ * quantizer gives the reference's bytes, scales and zero points, and every
+ * variant's GEMM exactly the reference's floats (integer sums, then the same
+ * f32 operations), on every M of 1..20 (a query's tokens) and K, N with every
+ * remainder. `extreme`: activations at u8 255 and 0 (zero points 0 and 128)
+ * against weights at +-127, the largest pair sums vpmaddubsw meets (AVX2's
+ * kernel: (0 - 128) * -127 * 2 = 32,512 must not saturate). */
+static void check_u8_shape(size_t M, size_t N, size_t K, int extreme) {
     size_t nv;
     const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
     const mnemo_kernels *ref = mnemo__kernels_ref();
@@ -285,6 +288,13 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
     if (M > 2)
         for (size_t k = 0; k < K; k++) x[2 * ldx + k] = 0.0f; /* an all-zero row */
     for (size_t i = 0; i < N * K; i++) w[i] = frand();
+    if (extreme) { /* rows of 1 (u8 255) or of 1 and -1 (255 and 0); weights +-1 */
+        for (size_t m = 0; m < M; m++)
+            for (size_t k = 0; k < K; k++) x[m * ldx + k] = m % 2 && (k / 2 + m) % 3 ? -1.0f : 1.0f;
+        for (size_t n = 0; n < N; n++)
+            for (size_t k = 0; k < K; k++)
+                w[n * K + k] = n % 3 == 0 || (k + n) % 5 == 0 ? 1.0f : -1.0f;
+    }
     mnemo__pack_u8(w, N, K, wq, sw);
     ref->quantize_rows_u8(x, ldx, M, K, xu, ldu, sx, zx);
     mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, yf, ldy);
@@ -294,8 +304,10 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
            (double)worst);
     for (size_t v = 0; v < nv; v++) {
         const mnemo_kernels *kv = variants[v];
-        CHECKF((kv->gemm_packed_u8 == NULL) == (kv->quantize_rows_u8 == NULL),
-               "%s: u8 GEMM and quantizer come together", kv->name);
+        CHECKF((kv->gemm_packed_u8 == NULL) == (kv->quantize_rows_u8 == NULL) &&
+                   (kv->gemm_packed_u8 == NULL) == (kv->u8_instruction == NULL) &&
+                   kv->i8_instruction != NULL,
+               "%s: u8 GEMM, quantizer and instruction come together", kv->name);
         if (!kv->gemm_packed_u8) continue;
         uint8_t *xu2 = malloc(M * ldu);
         float *sx2 = malloc(M * 4);
@@ -317,8 +329,8 @@ static void check_u8_shape(size_t M, size_t N, size_t K) {
             for (size_t n = 0; n < N; n++) same &= y0[m * ldy + n] == y1[m * ldy + n];
             for (size_t n = N; n < ldy; n++) same &= y1[m * ldy + n] == 555.0f;
         }
-        CHECKF(same, "%s u8 GEMM differs from the reference at M=%zu N=%zu K=%zu", kv->name, M, N,
-               K);
+        CHECKF(same, "%s u8 GEMM differs from the reference at M=%zu N=%zu K=%zu%s", kv->name, M, N,
+               K, extreme ? " (extreme values)" : "");
         free(xu2), free(sx2), free(zx2);
     }
     free(x), free(w), free(sw), free(sx), free(zx), free(wq), free(xu), free(y0), free(y1),
@@ -331,8 +343,12 @@ static void check_u8(void) {
                          {24, 48, 101},  {30, 81, 7},     {11, 200, 34}, {3, 17, 1},
                          {40, 31, 767}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-        check_u8_shape(sizes[s][0], sizes[s][1], sizes[s][2]);
-    for (size_t M = 1; M <= 20; M++) check_u8_shape(M, 16 + 2 * M + 1, 60 + M);
+        for (int extreme = 0; extreme < 2; extreme++)
+            check_u8_shape(sizes[s][0], sizes[s][1], sizes[s][2], extreme);
+    for (size_t M = 1; M <= 20; M++) {
+        check_u8_shape(M, 16 + 2 * M + 1, 60 + M, 0);
+        check_u8_shape(M, 16 + 2 * M + 1, 60 + M, 1);
+    }
 }
 
 /* q4: every variant within rounding of the portable kernel (the block sums

@@ -8,12 +8,16 @@
 set -uo pipefail
 BIN=${1:?usage: test_peak_loops.sh BINARY}
 fail=0
-check() { # SYMBOL INSTRUCTION
+check() { # SYMBOL INSTRUCTION [ALSO]: ALSO (a step's other instructions) 12 times too
   local asm n regs
   asm=$(objdump -d --no-show-raw-insn --disassemble="$1" "$BIN" 2>/dev/null)
   if [ -z "$(echo "$asm" | grep -F "<$1>:")" ]; then
     echo "FAIL $1: not in $BIN"; fail=1; return
   fi
+  for also in ${3:-}; do
+    n=$(echo "$asm" | grep -cE "\s$also\s")
+    if [ "$n" -ne 12 ]; then echo "FAIL $1: $n x $also (want 12)"; fail=1; fi
+  done
   n=$(echo "$asm" | grep -cE "\s$2\s")
   regs=$(echo "$asm" | grep -E "\s$2\s" | sed -E 's/.*,(%[a-z0-9]+)\s*$/\1/' | sort -u | wc -l)
   if [ "$n" -eq 12 ] && [ "$regs" -eq 12 ]; then
@@ -25,6 +29,7 @@ check() { # SYMBOL INSTRUCTION
 case "$(uname -m)" in
   x86_64)
     check mnemo__fma_loop_avx2 vfmadd231ps
+    check mnemo__maddubs_loop vpaddd "vpsignb vpmaddubsw vpmaddwd"
     check mnemo__fma_loop_avx512 vfmadd231ps
     check mnemo__dpwssd_loop vpdpwssd
     check mnemo__dpbusd_loop vpdpbusd

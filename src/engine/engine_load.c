@@ -212,8 +212,9 @@ int mnemo__precision_parse(const char *name) {
  * int8 is allowed too; measured on the goldens with every layer on vdpbf16ps:
  * worst cosine 0.99866, under bf16's 0.999 bar). */
 typedef enum {
-    I8_U8,      /* int8, and where the CPU has an 8-bit dot product (VNNI) with
-                 * activations at u8 (PACK_U8): the gate|up projection. Measured on
+    I8_U8,      /* int8, and where the kernels have a u8 GEMM (VNNI's vpdpbusd, or
+                 * AVX2's vpmaddubsw: the same integer sums) with activations at u8
+                 * (PACK_U8): the gate|up projection. Measured on
                  * the goldens (worst cosine against sentence-transformers f32, with
                  * the others as below): gate|up at u8 0.99684; q|k|v at u8 too 0.99530,
                  * o too 0.99233 (per-token 8-bit steps are too coarse for their
@@ -234,7 +235,7 @@ typedef enum {
 /* The packing of one stacked matrix (first match wins):
  *
  *   policy        precision   also needs                        kind
- *   I8_U8         int8        an 8-bit dot product, weights     PACK_U8
+ *   I8_U8         int8        a u8 GEMM, weights                PACK_U8
  *                             not already 8-bit in the file
  *   I8_U8, I8_YES int8                                          PACK_I8
  *   I8_U8, I8_YES q4                                            PACK_Q4
@@ -541,7 +542,10 @@ int mnemo__engine_open(const mnemo_model_config *cfg, mnemo_gguf *gguf, mnemo_pr
     e->cfg.default_prompt_name = NULL;
     e->kernels = mnemo__kernels_best();
     /* auto: int8 where it is the fastest (measured: 2,416 vs 1,621 tokens/s at f32
-     * with AVX512-VNNI; without VNNI, AVX2 int8 is slower than f32: 542 vs 599);
+     * with AVX512-VNNI; without VNNI, AVX2 int8 is slower than f32: 542 vs 599 on
+     * Zen 3 before gate|up ran on vpmaddubsw, and with it, measured on Zen 4 with
+     * MNEMO_KERNELS=avx2 (a proxy for Zen 3, not Zen 3 itself), still 493 / 437
+     * vs 642 / 670 tokens/s at ~128 / ~512 tokens, best of 3: docs/kernels.md);
      * a quantized GGUF file is int8 below in any case */
     if (e->precision == MNEMO_PRECISION_AUTO)
         e->precision = e->kernels->prefer_int8 ? MNEMO_PRECISION_INT8 : MNEMO_PRECISION_FILE;
@@ -635,9 +639,9 @@ const char *mnemo__engine_kernels(const mnemo_engine *e) { return e->kernels->na
  * names mnemo__instruction_peak_gops knows; the rest are timed by the FMA peak). */
 static const char *pack_instruction(const mnemo_engine *e, pack_kind kind) {
     switch (kind) {
-    case PACK_U8: return "vpdpbusd";
+    case PACK_U8: return e->kernels->u8_instruction;
     case PACK_I8:
-    case PACK_Q4: return e->kernels->prefer_int8 ? "vpdpwssd" : "int16 multiply-add";
+    case PACK_Q4: return e->kernels->i8_instruction;
     case PACK_BF16_DP: return "vdpbf16ps";
     default: return "f32 FMA";
     }

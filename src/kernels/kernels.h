@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Packed weights: the rows (output features) of a [N][K] weight grouped in
@@ -83,7 +84,8 @@ typedef void (*mnemo_gemm_packed_i8_fn)(size_t M, size_t N, size_t K, const int1
  * (mnemo__quantize_rows_u8), so
  *   y[m][n] = sx[m] * sw[n] * (sum_k xu[m][k] * wq[n][k] - zx[m] * wsum[n])
  * with the integer part exact (|sum| < 255 * 127 * K < 2^31 for K < 66,000),
- * n in panels [p0, p1). NULL in tables whose CPU has no 8-bit dot product.
+ * n in panels [p0, p1). NULL in tables without one (VNNI's vpdpbusd, or
+ * AVX2's vpmaddubsw: avx2.c).
  */
 typedef void (*mnemo_gemm_packed_u8_fn)(size_t M, size_t N, size_t K, const uint8_t *xu,
                                         size_t ldxu, const float *sx, const int32_t *zx,
@@ -146,6 +148,10 @@ typedef struct mnemo_kernels {
     mnemo_gemm_packed_u8_fn gemm_packed_u8;
     void (*quantize_rows_u8)(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                              size_t ldu, float *sx, int32_t *zx);
+    /* The instruction gemm_packed_i8 and gemm_packed_q4, and gemm_packed_u8,
+     * run on, as mnemo__instruction_peak_gops names it ("vpdpwssd", "int16
+     * multiply-add"; "vpdpbusd", "vpmaddubsw"); NULL with no such kernel. */
+    const char *i8_instruction, *u8_instruction;
     /* Non-zero where int8 is the fastest precision (VNNI): --precision auto
      * then means int8. */
     int prefer_int8;
@@ -191,6 +197,21 @@ void mnemo__quantize_rows_u8(const float *x, size_t ldx, size_t M, size_t K, uin
  * above, and the factor 1 / sx that maps x to steps (0 for an all-zero row).
  * Every quantize_rows_u8 uses it, so all give the same bytes. */
 float mnemo__u8_row_scale(float lo, float hi, float *sx, int32_t *zx);
+/* The scalar parts of a row, for the vector quantizers' tails: [*lo, *hi]
+ * widened over r[k0..K); q[k] = clamp(lrint(r[k] * inv) + zx, 0, 255) for k
+ * in [k0, K), then zeros to K rounded up to 4. */
+void mnemo__u8_row_range(const float *r, size_t k0, size_t K, float *lo, float *hi);
+void mnemo__u8_row_quantize(const float *r, size_t k0, size_t K, float inv, int32_t zx, uint8_t *q);
+/* A u8 GEMM's scales and column sums for the last panel, at column n0 with
+ * ncols < 16 left before N: copied into 16-wide arrays, the rest zero (the
+ * arrays end at N, the tiles read 16). */
+static inline void mnemo__u8_pad_scales(const float *sw, const int32_t *wsum, size_t n0,
+                                        size_t ncols, float *swpad, int32_t *wspad) {
+    memset(swpad, 0, MNEMO_PANEL * sizeof *swpad);
+    memset(wspad, 0, MNEMO_PANEL * sizeof *wspad);
+    memcpy(swpad, sw + n0, ncols * sizeof *swpad);
+    memcpy(wspad, wsum + n0, ncols * sizeof *wspad);
+}
 /* The scalar int8 x u8 GEMM (kernels.h), the yardstick of the fast ones. */
 void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
                                const float *sx, const int32_t *zx, const int8_t *wq,
@@ -263,7 +284,8 @@ double mnemo__fma_peak_gflops(int threads);
 
 /* The peak of one instruction in G multiply-add ops x 2 per second, on
  * `threads` threads: "vpdpbusd", "vpdpwssd", "vdpbf16ps" where this CPU has
- * it, else (and for "f32 FMA") the FMA peak. Measured once per instruction and
+ * it, "vpmaddubsw" (AVX2's int8 x u8 step: vpsignb, it, vpmaddwd, vpaddd)
+ * where the kernel table runs it, else (and for "f32 FMA") the FMA peak. Measured once per instruction and
  * thread count in a process: the best of five ~0.07 s runs of
  * a register-only loop (x86/peak.c). For `mnemo bench`'s bounds. */
 double mnemo__instruction_peak_gops(const char *instruction, int threads);

@@ -119,23 +119,30 @@ float mnemo__u8_row_scale(float lo, float hi, float *sx, int32_t *zx) {
     return inv;
 }
 
+void mnemo__u8_row_range(const float *r, size_t k0, size_t K, float *lo, float *hi) {
+    for (size_t k = k0; k < K; k++) {
+        *lo = r[k] < *lo ? r[k] : *lo;
+        *hi = r[k] > *hi ? r[k] : *hi;
+    }
+}
+
+void mnemo__u8_row_quantize(const float *r, size_t k0, size_t K, float inv, int32_t zx,
+                            uint8_t *q) {
+    for (size_t k = k0; k < K; k++) {
+        long v = lrintf(r[k] * inv) + zx;
+        q[k] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+    }
+    for (size_t k = K; k < ((K + 3) & ~(size_t)3); k++) q[k] = 0;
+}
+
 void mnemo__quantize_rows_u8(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                              size_t ldu, float *sx, int32_t *zx) {
-    size_t K4 = (K + 3) & ~(size_t)3;
     for (size_t m = 0; m < M; m++) {
         const float *r = x + m * ldx;
         float lo = 0.0f, hi = 0.0f;
-        for (size_t k = 0; k < K; k++) {
-            lo = r[k] < lo ? r[k] : lo;
-            hi = r[k] > hi ? r[k] : hi;
-        }
+        mnemo__u8_row_range(r, 0, K, &lo, &hi);
         float inv = mnemo__u8_row_scale(lo, hi, &sx[m], &zx[m]);
-        uint8_t *q = xu + m * ldu;
-        for (size_t k = 0; k < K; k++) {
-            long v = lrintf(r[k] * inv) + zx[m];
-            q[k] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
-        }
-        for (size_t k = K; k < K4; k++) q[k] = 0;
+        mnemo__u8_row_quantize(r, 0, K, inv, zx[m], xu + m * ldu);
     }
 }
 

@@ -1,8 +1,8 @@
 /*
  * avx2.c — the AVX2+FMA table's kernels, in intrinsics: the packed GEMMs
  * (f32 and bf16-widened weights on a 6-row x 16-column tile, int8 and q4
- * weights on vpmaddwd), GELU-tanh, the int16 quantization of activations and
- * the memory store's dot products. Compiled with -mavx2 -mfma; dispatch.c
+ * weights on vpmaddwd, int8 x u8 on vpmaddubsw), GELU-tanh, the int16 and
+ * u8 quantization of activations and the memory store's dot products. Compiled with -mavx2 -mfma; dispatch.c
  * calls it only when CPUID reports both.
  */
 #include "../kernels.h"
@@ -373,6 +373,225 @@ void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, i
         }
         for (; k < K; k++) q[k] = (int16_t)lrintf(r[k] * inv);
         if (K % 2) q[K] = 0;
+    }
+}
+
+/* ------------------------------------------ int8 x u8 (vpmaddubsw) */
+/*
+ * The u8 GEMM (kernels.h, mnemo_gemm_packed_u8_fn) without an 8-bit dot
+ * product, on the weights and activations VNNI's takes. vpmaddubsw multiplies
+ * u8 by s8 and adds adjacent pairs into int16 with saturation, which
+ * 2 * 255 * 127 would reach; so each activation is recentred, s = xu - 128
+ * (-128..127), its magnitude |s| (0..128) is the unsigned operand and the
+ * sign moves to the weight (vpsignb: wq * sign(s), -127..127): the pair sums
+ * are at most 2 * 128 * 127 = 32,512, exact. Per quad of k: vpsignb,
+ * vpmaddubsw, vpmaddwd by ones (the pairs into each column's int32) and
+ * vpaddd, per 8 columns; the sums are sum_k (xu - 128) * wq, and
+ * + (128 - zx) * wsum gives the reference's integer. A tile is 6 rows x 16
+ * columns (one panel, two ymm of 8 columns x 4 k): the 12 int32
+ * accumulators, the ones, s, |s| and one product fill the 16 ymm registers.
+ */
+
+/* A row's quad of k: s = xu - 128 in each byte of *s, |s| in *abs. */
+static inline __attribute__((always_inline)) void u8_row_quad(const uint8_t *p, __m256i *s,
+                                                              __m256i *abs) {
+    static const uint32_t flip[8] = {0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u,
+                                     0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u};
+    __asm__("vpbroadcastd %2, %0\n\t"
+            "vpxor %3, %0, %0\n\t"
+            "vpabsb %0, %1"
+            : "=&x"(*s), "=x"(*abs)
+            : "m"(*(const uint32_t(*)[1])p), "m"(flip));
+}
+
+/* acc + the sums over a quad of s . wq (*w, 8 columns x 4 k), per column.
+ * In asm: with intrinsics GCC kept the weights in registers and moved half
+ * the accumulators to the stack on every step. */
+static inline __attribute__((always_inline)) __m256i u8_mac(__m256i acc, __m256i s, __m256i abs,
+                                                            const __m256i *w, __m256i ones) {
+    __m256i t;
+    __asm__("vmovdqu %3, %1\n\t"
+            "vpsignb %2, %1, %1\n\t"
+            "vpmaddubsw %1, %4, %1\n\t"
+            "vpmaddwd %5, %1, %1\n\t"
+            "vpaddd %1, %0, %0"
+            : "+x"(acc), "=&x"(t)
+            : "x"(s), "m"(*w), "x"(abs), "x"(ones));
+    return acc;
+}
+
+/* One row's stores: its sums less (zx - 128) * wsum are the reference's
+ * integers (sum_k xu * wq - zx * wsum), then the same f32 products. */
+static inline __attribute__((always_inline)) void u8_store_row(__m256i c0, __m256i c1, float sxm,
+                                                               int32_t zxm, const float *sw,
+                                                               const int32_t *wsum, size_t ncols,
+                                                               float *y) {
+    __m256i z = _mm256_set1_epi32(zxm - 128);
+    __m256i w0 = _mm256_loadu_si256((const __m256i *)wsum),
+            w1 = _mm256_loadu_si256((const __m256i *)(wsum + 8));
+    store_i8_row(_mm256_sub_epi32(c0, _mm256_mullo_epi32(z, w0)),
+                 _mm256_sub_epi32(c1, _mm256_mullo_epi32(z, w1)), sxm, sw, ncols, y);
+}
+
+/* Up to this many k, a tile's rows are recentred once (s, |s| in a buffer on
+ * the stack, read by every panel of the group); longer rows in the loop. */
+#define U8_XB 2048
+
+/* Rows [0, mr) of x (K4 bytes each) to s = xu - 128 in sb and |s| in ab,
+ * U8_XB bytes apart. */
+static void u8_recentre(size_t mr, size_t K4, const uint8_t *x, size_t ldx, uint8_t *sb,
+                        uint8_t *ab) {
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (size_t i = 0; i < mr; i++) {
+        const uint8_t *r = x + i * ldx;
+        size_t k = 0;
+        for (; k + 32 <= K4; k += 32) {
+            __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(r + k)), flip);
+            _mm256_storeu_si256((__m256i *)(sb + i * U8_XB + k), v);
+            _mm256_storeu_si256((__m256i *)(ab + i * U8_XB + k), _mm256_abs_epi8(v));
+        }
+        for (; k < K4; k++) {
+            int v = (int)r[k] - 128;
+            sb[i * U8_XB + k] = (uint8_t)(int8_t)v;
+            ab[i * U8_XB + k] = (uint8_t)(v < 0 ? -v : v);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) __m256i u8_bcast_quad(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* pre: x is the recentred rows (sb; ab = |sb|, U8_XB apart), else raw u8. */
+#define U8_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+static inline __attribute__((always_inline)) void
+u8_tile(const int mr, const int pre, size_t kq, const uint8_t *x, size_t ldx, const uint8_t *ab,
+        const int8_t *w, const float *sx, const int32_t *zx, const float *sw, const int32_t *wsum,
+        float *y, size_t ldy, size_t ncols) {
+    const __m256i ones = _mm256_set1_epi16(1);
+#define U8_DECL(i) __m256i c##i##a = _mm256_setzero_si256(), c##i##b = c##i##a;
+    U8_ROWS(U8_DECL)
+#undef U8_DECL
+    for (size_t q = 0; q < kq; q++) {
+        const __m256i *wv = (const __m256i *)(w + q * 64);
+#define U8_STEP(i)                                       \
+    if (i < mr) {                                        \
+        __m256i s, abs;                                  \
+        if (pre) {                                       \
+            s = u8_bcast_quad(x + i * U8_XB + 4 * q);    \
+            abs = u8_bcast_quad(ab + i * U8_XB + 4 * q); \
+        } else {                                         \
+            u8_row_quad(x + i * ldx + 4 * q, &s, &abs);  \
+        }                                                \
+        c##i##a = u8_mac(c##i##a, s, abs, wv, ones);     \
+        c##i##b = u8_mac(c##i##b, s, abs, wv + 1, ones); \
+    }
+        U8_ROWS(U8_STEP)
+#undef U8_STEP
+    }
+#define U8_STORE(i) \
+    if (i < mr) u8_store_row(c##i##a, c##i##b, sx[i], zx[i], sw, wsum, ncols, y + i * ldy);
+    U8_ROWS(U8_STORE)
+#undef U8_STORE
+}
+
+void mnemo__gemm_packed_u8_avx2(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
+                                const float *sx, const int32_t *zx, const int8_t *wq,
+                                const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
+    size_t K4 = (K + 3) & ~(size_t)3, kq = K4 / 4;
+    const int32_t *wsum = (const int32_t *)(sw + N);
+    _Alignas(32) uint8_t sb[6 * U8_XB], ab[6 * U8_XB];
+    int pre = K4 <= U8_XB;
+    /* a group of panels (half the budget: 128 KB of int8) stays in L2 while
+     * every tile of x passes */
+    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET / 2, 16 * K4, 1);
+    for (size_t pg = p0; pg < p1; pg += group) {
+        size_t pe = pg + group < p1 ? pg + group : p1;
+        for (size_t m = 0; m < M; m += 6) {
+            size_t mr = M - m < 6 ? M - m : 6;
+            const uint8_t *xp = xu + m * ldxu;
+            if (pre) {
+                u8_recentre(mr, K4, xp, ldxu, sb, ab);
+                xp = sb;
+            }
+            for (size_t p = pg; p < pe; p++) {
+                size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
+                /* the scales and sums end at N: a narrow last panel's are padded */
+                float swpad[16];
+                int32_t wspad[16];
+                const float *swp = sw + n0;
+                const int32_t *wsp = wsum + n0;
+                if (ncols < 16) {
+                    mnemo__u8_pad_scales(sw, wsum, n0, ncols, swpad, wspad);
+                    swp = swpad;
+                    wsp = wspad;
+                }
+                const int8_t *w = wq + p * K4 * 16;
+                float *yp = y + m * ldy + n0;
+#define U8_CALL(R, PRE) \
+    u8_tile(R, PRE, kq, xp, ldxu, ab, w, sx + m, zx + m, swp, wsp, yp, ldy, ncols)
+#define U8_CASE(R)         \
+    case R:                \
+        if (pre)           \
+            U8_CALL(R, 1); \
+        else               \
+            U8_CALL(R, 0); \
+        break;
+                /* clang-format off */
+                switch (mr) {
+                    U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
+                default: break;
+                }
+                /* clang-format on */
+#undef U8_CASE
+#undef U8_CALL
+            }
+        }
+    }
+}
+
+/* A row's range [min(x, 0), max(x, 0)], 8 at a time ((v < lo ? v : lo), the
+ * scalar's choice), the lanes and the tail by the scalar code. */
+static void u8_range_avx2(const float *r, size_t K, float *lo, float *hi) {
+    __m256 vlo = _mm256_setzero_ps(), vhi = vlo, v;
+    size_t k = 0;
+    for (; k + 8 <= K; k += 8)
+        vlo = _mm256_min_ps(v = _mm256_loadu_ps(r + k), vlo), vhi = _mm256_max_ps(v, vhi);
+    float lanes[16];
+    _mm256_storeu_ps(lanes, vlo);
+    _mm256_storeu_ps(lanes + 8, vhi);
+    *lo = *hi = 0.0f;
+    mnemo__u8_row_range(lanes, 0, 16, lo, hi);
+    mnemo__u8_row_range(r, k, K, lo, hi);
+}
+
+/* Rows of x to u8 with a zero point, 16 at a time: the bytes, scales and
+ * zero points of mnemo__quantize_rows_u8 (the same row range, its step from
+ * mnemo__u8_row_scale, vcvtps2dq rounding to nearest even as lrintf does,
+ * and the clamp to 0..255 by the saturating packs). */
+void mnemo__quantize_rows_u8_avx2(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                                  size_t ldu, float *sx, int32_t *zx) {
+    for (size_t m = 0; m < M; m++) {
+        const float *r = x + m * ldx;
+        float lo, hi;
+        u8_range_avx2(r, K, &lo, &hi);
+        float inv = mnemo__u8_row_scale(lo, hi, &sx[m], &zx[m]);
+        uint8_t *q = xu + m * ldu;
+        const __m256 vi = _mm256_set1_ps(inv);
+        const __m256i vz = _mm256_set1_epi32(zx[m]);
+        size_t k = 0;
+        for (; k + 16 <= K; k += 16) {
+            __m256i a =
+                _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k), vi)), vz);
+            __m256i b = _mm256_add_epi32(
+                _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + k + 8), vi)), vz);
+            __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8);
+            __m128i u = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+            _mm_storeu_si128((__m128i *)(q + k), u);
+        }
+        mnemo__u8_row_quantize(r, k, K, inv, zx[m], q);
     }
 }
 

@@ -133,10 +133,7 @@ void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu,
                 const float *swp = sw + n0;
                 const int32_t *wsp = wsum + n0;
                 if (np == 1 && lastcols < 16) {
-                    memset(swpad, 0, sizeof swpad);
-                    memset(wspad, 0, sizeof wspad);
-                    memcpy(swpad, sw + n0, lastcols * sizeof(float));
-                    memcpy(wspad, wsum + n0, lastcols * sizeof(int32_t));
+                    mnemo__u8_pad_scales(sw, wsum, n0, lastcols, swpad, wspad);
                     swp = swpad;
                     wsp = wspad;
                 }

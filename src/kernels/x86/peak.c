@@ -22,6 +22,11 @@
 
 #define MNEMO_PEAK_ACC(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define MNEMO_PEAK_OUT(i) "+v"(a##i),
+/* What a loop returns: one lane of each accumulator as a float, summed. */
+#define MNEMO_PEAK_RESULT(TO_FLOAT)                                                             \
+    (0.0f + TO_FLOAT(a0) + TO_FLOAT(a1) + TO_FLOAT(a2) + TO_FLOAT(a3) + TO_FLOAT(a4) +          \
+     TO_FLOAT(a5) + TO_FLOAT(a6) + TO_FLOAT(a7) + TO_FLOAT(a8) + TO_FLOAT(a9) + TO_FLOAT(a10) + \
+     TO_FLOAT(a11))
 /* "INSN %13, %12, %i": accumulator i op= (operands 12 and 13). TO_FLOAT(x):
  * one lane of x as a float, for the result. */
 #define MNEMO_PEAK_LOOP(NAME, VT, INSN, ZERO, TO_FLOAT)                                            \
@@ -36,9 +41,7 @@
                      " %13, %12, %9\n\t" INSN " %13, %12, %10\n\t" INSN " %13, %12, %11"           \
                 : MNEMO_PEAK_ACC(MNEMO_PEAK_OUT) "+v"(u)                                           \
                 : "v"(v));                                                                         \
-        return 0.0f + TO_FLOAT(a0) + TO_FLOAT(a1) + TO_FLOAT(a2) + TO_FLOAT(a3) + TO_FLOAT(a4) +   \
-               TO_FLOAT(a5) + TO_FLOAT(a6) + TO_FLOAT(a7) + TO_FLOAT(a8) + TO_FLOAT(a9) +          \
-               TO_FLOAT(a10) + TO_FLOAT(a11);                                                      \
+        return MNEMO_PEAK_RESULT(TO_FLOAT);                                                        \
     }
 
 #define YMM_TO_FLOAT(x) _mm256_cvtss_f32(x)
@@ -48,6 +51,29 @@
 
 /* f32 FMA on ymm: iters * 12 * 8 multiply-adds. */
 MNEMO_PEAK_LOOP(mnemo__fma_loop_avx2, __m256, "vfmadd231ps", _mm256_setzero_ps(), YMM_TO_FLOAT)
+
+#define YMMI_TO_FLOAT(x) ((float)_mm_cvtsi128_si32(_mm256_castsi256_si128(x)))
+/* AVX2's int8 x u8 step (avx2.c's u8 GEMM), four instructions per 32
+ * multiply-adds: vpsignb (the weights take the activations' signs),
+ * vpmaddubsw (|activations| x signed weights, pairs into int16, into a
+ * temporary), vpmaddwd by ones (into int32), vpaddd into accumulator i; 12
+ * such steps per iteration (iters * 12 * 32 multiply-adds), the 16 ymm
+ * registers being the 12 accumulators, the temporary and three sources (one
+ * stands for both the activations and their magnitudes). Its peak is the
+ * path's, not vpmaddubsw's alone: the others share its pipes. */
+#define MNEMO_MADDUBS_STEP(i)                                                                     \
+    "vpsignb %13, %14, %12\n\tvpmaddubsw %12, %13, %12\n\tvpmaddwd %15, %12, %12\n\tvpaddd %12, " \
+    "%" #i ", %" #i "\n\t"
+float mnemo__maddubs_loop(uint64_t iters) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+            a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, t;
+    __m256i s = _mm256_set1_epi8(1), w = s, ones = _mm256_set1_epi16(1);
+    for (uint64_t i = 0; i < iters; i++)
+        __asm__ volatile(MNEMO_PEAK_ACC(MNEMO_MADDUBS_STEP)
+                         : MNEMO_PEAK_ACC(MNEMO_PEAK_OUT) "=&x"(t)
+                         : "x"(s), "x"(w), "x"(ones));
+    return MNEMO_PEAK_RESULT(YMMI_TO_FLOAT);
+}
 
 /* f32 FMA on zmm: iters * 12 * 16 multiply-adds. */
 __attribute__((target(AVX512)))

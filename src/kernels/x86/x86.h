@@ -30,6 +30,12 @@ void mnemo__gemm_packed_q4_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
                                 size_t p1, float *y, size_t ldy);
 void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
                                size_t ldq, float *sx);
+/* int8 x u8 on vpsignb + vpmaddubsw + vpmaddwd + vpaddd, and its quantizer */
+void mnemo__gemm_packed_u8_avx2(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
+                                const float *sx, const int32_t *zx, const int8_t *wq,
+                                const float *sw, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__quantize_rows_u8_avx2(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
+                                  size_t ldu, float *sx, int32_t *zx);
 void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, size_t n);
 float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n);
 int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
@@ -78,9 +84,11 @@ void mnemo__pack_pairs_cols_bf16(const float *x, size_t ldx, size_t K, size_t N,
 /* ------------------------------------------------------------ peaks */
 /* Register-only loops of `iters` iterations of 12 instructions each; the
  * result only keeps the loop alive. fma_loop_avx2: vfmadd231ps on ymm
- * (AVX2 + FMA); fma_loop_avx512: on zmm (AVX-512 F); dpwssd_loop and
+ * (AVX2 + FMA); maddubs_loop: vpsignb, vpmaddubsw, vpmaddwd and vpaddd on
+ * ymm (AVX2); fma_loop_avx512: on zmm (AVX-512 F); dpwssd_loop and
  * dpbusd_loop: AVX512-VNNI; dpbf16_loop: AVX512-BF16. */
 float mnemo__fma_loop_avx2(uint64_t iters);
+float mnemo__maddubs_loop(uint64_t iters);
 float mnemo__fma_loop_avx512(uint64_t iters);
 float mnemo__dpwssd_loop(uint64_t iters);
 float mnemo__dpbusd_loop(uint64_t iters);

@@ -239,6 +239,19 @@ CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json
 check "a body over --max-body-kb: 413 naming it" $([ "$CODE" = 413 ] && body_has "max-body-kb" && echo 0 || echo 1)
 CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @"$T/big" "$URL/v1/embeddings")
 check "a chunked body over the limit: 413" $([ "$CODE" = 413 ] && body_has "max-body-kb" && echo 0 || echo 1)
+# a client that writes its whole body before it reads (Python's http.client)
+# gets the 413, not a reset, for a body well over the limit (32 MB against 16 KB:
+# more than the sockets buffer), and its connection stays open
+py "
+import http.client, json, sys
+c = http.client.HTTPConnection('127.0.0.1', $PORT, timeout=20)
+c.request('POST', '/v1/embeddings', body=b'x' * (32 << 20), headers={'Content-Type': 'application/json'})
+r = c.getresponse(); body = r.read(); sock = c.sock
+c.request('POST', '/v1/embeddings', body=json.dumps({'input': 'after'}), headers={'Content-Type': 'application/json'})
+r2 = c.getresponse(); r2.read()
+sys.exit(0 if r.status == 413 and b'max-body-kb' in body and r2.status == 200 and c.sock is sock else 1)
+" 2>"$T/err"
+check "a 32 MB body written before reading: 413 read by the client, the connection kept" $?
 for fd in 10 11 12 13 14 15 16; do
   eval "exec $fd<>/dev/tcp/127.0.0.1/$PORT"
   printf 'POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"in' >&$fd

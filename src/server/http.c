@@ -121,6 +121,11 @@ bool mnemo__server_route(size_t i, mnemo_route_op *out) {
     return false;
 }
 
+/* A body over --max-body-kb whose Content-Length is at most this is read and
+ * dropped before its 413, so that the client reads the answer instead of a
+ * reset; a larger one is answered at once and its connection closed. */
+#define MNEMO_DISCARD_BODY_MAX (64ull << 20)
+
 typedef struct conn_state {
     mnemo_request r;
     const route *rt;
@@ -269,6 +274,7 @@ static mnemo_metrics_gauges gauges(mnemo_request *r) {
     if (r->svc) {
         mnemo__batcher_stats(mnemo__service_batcher(r->svc), &g.queue);
         mnemo__cache_stats(mnemo__service_cache(r->svc), &g.cache);
+        g.store_fills = mnemo__service_store_fills(r->svc);
         mnemo__redis_stats(mnemo__service_redis(r->svc), &g.redis);
         mnemo__cache_file_stats(mnemo__service_cache_file(r->svc), &g.file);
     }
@@ -516,7 +522,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > s->cfg.max_body && declared <= MNEMO_DISCARD_BODY_MAX) {
+            /* read and dropped, then answered 413 below: a client that writes
+             * its whole body before reading gets the answer, not a reset */
+            st->too_big = true;
+        } else if (declared > s->cfg.max_body) {
+            /* too large to read through: answered now, and the connection closes */
             mnemo__reply_error(r, 413, "invalid_request_error", NULL, "payload_too_large",
                                "the request body has %s bytes; the limit is %zu (--max-body-kb): "
                                "send fewer or shorter inputs",

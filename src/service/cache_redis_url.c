@@ -6,6 +6,7 @@
  */
 #include "service.h"
 
+#include <ctype.h>
 #include <string.h>
 
 static char *dup_range(const char *p, size_t n) { return mnemo__strndup(p, n); }
@@ -123,7 +124,21 @@ int mnemo__redis_url_parse(const char *url, mnemo_redis_url *u, mnemo_error *err
         rc = url_fail(err, url, "no host");
         goto fail;
     }
-    if (!(u->host = dup_range(host, (size_t)(host_end - host)))) goto oom;
+    /* a bracketed address may carry a zone, its '%' written "%25" as RFC
+     * 6874 has it ("[fe80::1%25eth0]"): decoded for hiredis; nothing else
+     * in the brackets may be encoded, so no '/' or NUL can come out */
+    bool bracketed = host > url && host[-1] == '[';
+    for (const char *c = host; bracketed && c < host_end; c++)
+        if (!(isalnum((unsigned char)*c) || strchr(":.-_~", *c) ||
+              (*c == '%' && host_end - c >= 3 && c[1] == '2' && c[2] == '5'))) {
+            rc = url_fail(err, url,
+                          "an IPv6 address holds hex digits and ':' (a zone after %25: "
+                          "letters, digits, . - _ ~)");
+            goto fail;
+        }
+    if (!(u->host = bracketed ? dup_decoded(host, (size_t)(host_end - host))
+                              : dup_range(host, (size_t)(host_end - host))))
+        goto oom;
     if (*rest == ':') {
         size_t n = strcspn(rest + 1, "/");
         long port;

@@ -18,13 +18,13 @@
  * gives the width (768 for EmbeddingGemma; run it on the real model folder)
  * and embeds nothing.
  * usage: bench_store MODEL_DIR WORK_DIR [N...]   (default 10000 100000)
- * env: BENCH_EF (ef_search, 128), BENCH_EFC (ef_construction, 100), BENCH_M (16),
+ * env: BENCH_EF (ef_search), BENCH_EFC (ef_construction), BENCH_M (default: the store's, 256, 200, 32),
  *      BENCH_EFS (the ef_search values measured, "64,128,256"),
  *      BENCH_VECTORS=f32|int8|binary (the index vectors; BENCH_INT8=1 is int8),
  *      BENCH_GRAPH=0 (f32, int8: no graph, only the exact scan),
  *      BENCH_CANDS (binary: the candidate counts measured, "100,200,400,800,1600")
  */
-#include "store/store.h"
+#include "store/sqlite/sqlite.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -308,26 +308,27 @@ int main(int argc, char **argv) {
                    lat[1][Q * 99 / 100], recall[1]);
             if (binary) {
                 /* the Hamming pass alone (what a graph could save): every entry's distance to each query */
-                uint64_t *qb = malloc(s->index.words * sizeof(uint64_t));
-                uint32_t *dist = malloc(s->index.n * sizeof(uint32_t));
+                uint64_t *qb = malloc(mnemo__sqlite_db(s)->index.words * sizeof(uint64_t));
+                uint32_t *dist = malloc(mnemo__sqlite_db(s)->index.n * sizeof(uint32_t));
                 double scan[Q];
                 for (int q = 0; q < Q; q++) {
                     mnemo__binarize(qv + (size_t)q * dim, dim, qb);
                     double t1 = mnemo__now();
-                    mnemo__kernels_best()->hamming(qb, s->index.bits, s->index.words, s->index.n,
-                                                   dist);
+                    mnemo__kernels_best()->hamming(qb, mnemo__sqlite_db(s)->index.bits,
+                                                   mnemo__sqlite_db(s)->index.words,
+                                                   mnemo__sqlite_db(s)->index.n, dist);
                     scan[q] = (mnemo__now() - t1) * 1e3;
                 }
                 qsort(scan, Q, sizeof(double), cmp_double);
                 printf("           Hamming distances alone (%s kernels, %zu B x %zu): p50/p99 ms "
                        "%.2f/%.2f\n",
-                       mnemo__kernels_best()->name, s->index.words * 8, s->index.n, scan[Q / 2],
-                       scan[Q * 99 / 100]);
+                       mnemo__kernels_best()->name, mnemo__sqlite_db(s)->index.words * 8,
+                       mnemo__sqlite_db(s)->index.n, scan[Q / 2], scan[Q * 99 / 100]);
                 free(qb);
                 free(dist);
                 /* the candidate counts: BENCH_CANDS, else 100 .. 1600; the store's default added */
                 size_t cands[9] = {100, 200, 400, 800, 1600}, n_cands = 5,
-                       dflt = s->index.binary_candidates;
+                       dflt = mnemo__sqlite_db(s)->index.binary_candidates;
                 const char *env = getenv("BENCH_CANDS");
                 if (env && *env) {
                     n_cands = 0;
@@ -339,10 +340,11 @@ int main(int argc, char **argv) {
                 int have = 0;
                 for (size_t c = 0; c < n_cands; c++) have |= cands[c] == dflt;
                 if (!have) cands[n_cands++] = dflt;
-                size_t per = s->index.binary_per_result;
-                s->index.binary_per_result = 0; /* the count alone (no search runs meanwhile) */
+                size_t per = mnemo__sqlite_db(s)->index.binary_per_result;
+                mnemo__sqlite_db(s)->index.binary_per_result =
+                    0; /* the count alone (no search runs meanwhile) */
                 for (size_t c = 0; c < n_cands; c++) {
-                    s->index.binary_candidates = cands[c];
+                    mnemo__sqlite_db(s)->index.binary_candidates = cands[c];
                     if (run_queries(s, qv, dim, 0, tr, lat, recall)) return 1;
                     printf("           binary candidates %-5zu%s p50/p99 ms: %.2f/%.2f recall@10 "
                            "%.3f; filtered 10%% "
@@ -351,8 +353,8 @@ int main(int argc, char **argv) {
                            lat[0][Q * 99 / 100], recall[0], lat[1][Q / 2], lat[1][Q * 99 / 100],
                            recall[1]);
                 }
-                s->index.binary_candidates = dflt;
-                s->index.binary_per_result = per;
+                mnemo__sqlite_db(s)->index.binary_candidates = dflt;
+                mnemo__sqlite_db(s)->index.binary_per_result = per;
             }
             fflush(stdout);
             mnemo_store_close(s);
@@ -369,7 +371,7 @@ int main(int argc, char **argv) {
         }
         double build_s = mnemo__now() - t0;
         double rss2 = rss_mb();
-        size_t graph_bytes = mnemo__hnsw_bytes(&s->index.graph);
+        size_t graph_bytes = mnemo__hnsw_bytes(&mnemo__sqlite_db(s)->index.graph);
         t0 = mnemo__now();
         for (int i = 0; i < 50; i++) {
             draw(vecs, dim);
@@ -403,7 +405,8 @@ int main(int argc, char **argv) {
                lat[0][Q * 99 / 100], recall[0], lat[1][Q / 2], lat[1][Q * 99 / 100], recall[1]);
         /* the beam widths to try: BENCH_EFS="64,128,..." (up to 8), else 64, 128, 256; the store's
          * default is added when it is not among them */
-        size_t ef_default = s->index.ef_search, efs[9] = {64, 128, 256}, n_efs = 3;
+        size_t ef_default = mnemo__sqlite_db(s)->index.ef_search, efs[9] = {64, 128, 256},
+               n_efs = 3;
         const char *efs_env = getenv("BENCH_EFS");
         if (efs_env && *efs_env) {
             n_efs = 0;
@@ -416,7 +419,7 @@ int main(int argc, char **argv) {
         for (size_t e = 0; e < n_efs; e++) have_default |= efs[e] == ef_default;
         if (!have_default) efs[n_efs++] = ef_default;
         for (size_t e = 0; e < n_efs; e++) {
-            s->index.ef_search = efs[e]; /* no search runs meanwhile */
+            mnemo__sqlite_db(s)->index.ef_search = efs[e]; /* no search runs meanwhile */
             if (run_queries(s, qv, dim, 0, tr, lat, recall)) return 1;
             printf("           hnsw ef_search %-3zu%s p50/p99 ms: %.2f/%.2f recall@10 %.3f; "
                    "filtered 10%% %.2f/%.2f "
@@ -447,9 +450,9 @@ int main(int argc, char **argv) {
         printf("           graph file %.0f MB: close (writing it) %.2f s; reopen to a ready graph "
                "%.2f s (%s)\n",
                gbytes / 1048576.0, close_s, reopen_s,
-               !ready            ? "no graph"
-               : s->graph_loaded ? "loaded from the file"
-                                 : "rebuilt");
+               !ready                              ? "no graph"
+               : mnemo__sqlite_db(s)->graph_loaded ? "loaded from the file"
+                                                   : "rebuilt");
         fflush(stdout);
         mnemo_store_close(s);
         free(vecs);

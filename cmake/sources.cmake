@@ -16,10 +16,15 @@ set(MNEMO_ENGINE_SOURCES
   src/kernels/ops.c src/kernels/pack.c
   src/model/model_config.c src/model/model_config_gguf.c src/engine/engine_load.c src/engine/engine_forward.c src/engine/engine_cache.c
   src/embed/embed.c)
-# The memory store: SQLite and libpq on top of the engine.
+# The memory store: SQLite and libpq on top of the engine. The core (the
+# flows both backends share, the JSON and MCP layers), the vector index on
+# its own, then one folder per backend (docs/store.md).
 set(MNEMO_STORE_SOURCES
-  src/store/store.c src/store/store_write.c src/store/store_read.c src/store/index.c src/store/hnsw.c src/store/graph_file.c src/store/filter.c
-  src/store/store_json.c src/store/store_mcp.c src/store/backup.c src/store/store_backend.c src/store/pg.c src/store/pg_filter.c src/store/pg_migrate.c)
+  src/store/store.c src/store/store_read.c src/store/store_write.c src/store/filter.c src/store/store_json.c src/store/store_mcp.c
+  src/store/transfer.c
+  src/store/index/index.c src/store/index/hnsw.c src/store/index/graph_file.c src/store/index/nearest.c
+  src/store/sqlite/open.c src/store/sqlite/read.c src/store/sqlite/write.c src/store/sqlite/backup.c
+  src/store/postgres/pg.c src/store/postgres/pg_filter.c src/store/postgres/pg_migrate.c)
 
 # mnemo_kernel_flags(PREFIX): only the ISA files get -m flags (the code must
 # run on any x86-64); dispatch.c picks a table at run time. PREFIX is what

@@ -1,6 +1,6 @@
 /*
  * fuzz_graph_file.c — libFuzzer target for the store's graph file
- * (src/store/graph_file.c): a small index (64 memories of width 16) and its
+ * (src/store/index/graph_file.c): a small index (64 memories of width 16) and its
  * graph are built and saved once; then each input becomes a file that
  * mnemo__graph_load() reads into a fresh copy of the same index. The first
  * byte picks the shape: 0, the valid file with the input's (offset, xor)
@@ -11,7 +11,8 @@
  *
  *   build-fuzz/fuzz/fuzz_graph_file -max_len=4096 CORPUS_DIR
  */
-#include "store/store.h"
+#include "store/index/index.h"
+#include "store/store.h" /* mnemo__unit_vector */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -448,6 +448,21 @@ typedef struct mnemo_store_options {
      * hnsw_* fields are ignored: the scan is fast enough). SQLite only:
      * EINVAL with a PostgreSQL url, and with index_int8. */
     int index_binary;
+    /* Told every vector the store computes once it is open: the texts of
+     * memories it adds and updates, and the text queries it searches with
+     * (not the probe its model check embeds at open). n texts embedded with
+     * the model's prompt prompt_name, as mnemo_embed gives them with that
+     * prompt_name and no other option: full width (dim floats each),
+     * normalized, truncated at the model's max tokens, n_tokens[i] the tokens
+     * text i used. Called on the thread that called the store, from any
+     * number of threads at once, possibly in the middle of a write (an update
+     * holds the memory's lock): it must be thread-safe and quick, and must
+     * not call the store. mnemo serve puts the vectors in its embedding
+     * cache. NULL: nothing is told. */
+    void (*on_embedded)(void *arg, const char *prompt_name, const char *const *texts,
+                        const size_t *lens, size_t n, const float *vectors, size_t dim,
+                        const size_t *n_tokens);
+    void *on_embedded_arg;
 } mnemo_store_options;
 
 /* Every default written out: synchronous "full", dedup_threshold 0.95,
@@ -484,6 +499,8 @@ typedef struct mnemo_memory_scope {
     const char *user_id, *agent_id, *session_id;
 } mnemo_memory_scope;
 
+struct mnemo_history_event; /* below */
+
 /* One memory to add. */
 typedef struct mnemo_memory_input {
     const char *text; /* UTF-8, 1..max_text_bytes bytes */
@@ -501,6 +518,19 @@ typedef struct mnemo_memory_input {
      * that changes the text embeds the new one with it again. An exact repeat
      * (dedup) is the same text in the same scope with the same prompt. */
     const char *prompt_name;
+    /* A memory brought back as it was (an import: docs/memories.md, "Export
+     * and import"); all optional. id: 32 lowercase hex digits, kept instead
+     * of a new id; such an input is never merged or deduplicated, and when
+     * the store already has a memory with this id nothing is written for it
+     * (its event is MNEMO_MEMORY_DUPLICATE, its id this one). created_at,
+     * updated_at: > 0, kept instead of the time of the add. history: its
+     * past changes, oldest first, recorded as given instead of one "added"
+     * event (event "added", "updated" or "deleted"; metadata NULL or a JSON
+     * object as text). */
+    const char *id;
+    double created_at, updated_at;
+    const struct mnemo_history_event *history;
+    size_t n_history;
 } mnemo_memory_input;
 
 /* What an add did with one input. */

@@ -75,7 +75,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # connection threads), at -O1. A report goes to build-tsan/tsan.PID and stops
 # that process (halt_on_error), so a race fails its test even when a script
 # only checks HTTP answers; any report file also counts as one failure.
-TSAN_TESTS='^(embed_service|store|store_index|serve_tiny|serve_memory_tiny|serve_cache_file_tiny)$'
+TSAN_TESTS='^(embed_service|store|store_index|serve_tiny|serve_memory_tiny|serve_cache_file_tiny|serve_cache_store_tiny)$'
 say "build build-tsan (ThreadSanitizer)"
 if cmake -S . -B build-tsan -DMNEMO_TEST_TOKENIZER="$TOKENIZER" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DMNEMO_TSAN=ON >build-tsan.configure.log 2>&1 &&

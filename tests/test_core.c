@@ -140,6 +140,23 @@ static void test_encodings(void) {
         mnemo__base64_encode(in[i], strlen(in[i]), out);
         CHECKF(!strcmp(out, b64[i]), "base64(%s) = %s", in[i], out);
     }
+    /* decoding: the same vectors back; what is not canonical base64 refused at its offset */
+    for (int i = 0; i < 7; i++) {
+        size_t len, bad;
+        CHECKF(mnemo__base64_decode(b64[i], strlen(b64[i]), out, sizeof out, &len, &bad) &&
+                   len == strlen(in[i]) && !memcmp(out, in[i], len),
+               "decode %s", b64[i]);
+    }
+    const char *wrong[] = {"Zg=", "Z===", "Zg=a", "Zh==", "Zm9=", "Zm!v", "=m9v", "Zm9vYg==Zg=="};
+    const size_t at[] = {3, 1, 2, 1, 2, 2, 0, 6};
+    for (int i = 0; i < 8; i++) {
+        size_t len, bad;
+        CHECKF(!mnemo__base64_decode(wrong[i], strlen(wrong[i]), out, sizeof out, &len, &bad) &&
+                   bad == at[i],
+               "%s refused at %zu (got %zu)", wrong[i], at[i], bad);
+    }
+    size_t len, bad;
+    CHECK(!mnemo__base64_decode("Zm9vYmFy", 8, out, 5, &len, &bad)); /* no room */
     unsigned char d[20];
     char hex[41];
     const char *msgs[] = {"abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", ""};

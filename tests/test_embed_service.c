@@ -513,6 +513,9 @@ static void test_redis_url(void) {
     CHECK(!strcmp(u.host, "::1") && u.port == 7000 && !strcmp(u.user, "alice") &&
           !strcmp(u.password, "pw"));
     mnemo__redis_url_free(&u);
+    CHECK(mnemo__redis_url_parse("redis://[fe80::1%25eth0]:6380", &u, &err) == MNEMO_OK);
+    CHECK(!strcmp(u.host, "fe80::1%eth0") && u.port == 6380);
+    mnemo__redis_url_free(&u);
     CHECK(mnemo__redis_url_parse("unix:///run/redis/redis.sock?db=2", &u, &err) == MNEMO_OK);
     CHECK(!u.host && !strcmp(u.socket_path, "/run/redis/redis.sock") && u.db == 2);
     mnemo__redis_url_free(&u);
@@ -530,6 +533,9 @@ static void test_redis_url(void) {
                          "redis://h/1/2",
                          "redis://[::1",
                          "redis://[::1/0]",
+                         "redis://[fe80::1%2f]/2",
+                         "redis://[fe80::1%00]",
+                         "redis://[::1 ]",
                          "redis://user@h",
                          "rediss://h",
                          "http://h",

@@ -15,15 +15,9 @@ MNEMO=$1 MODEL=$2
 trap "pg_stop; cleanup" EXIT
 pg_start "$T" || { echo "FAIL: PostgreSQL did not start"; exit 1; }
 SRC=$T/src
+. "$(dirname "$0")/store_lib.sh"
 mem() { "$MNEMO" memory "$@" --data-dir "$SRC" --model "$MODEL" 2>>"$T/mem.err"; }
-idof() { py 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])'; }
-A=$(mem add --namespace n1 --user-id u1 --metadata '{"topic": "space", "year": 2020}' 'Mars looks red' | idof)
-B=$(mem add --namespace n1 --agent-id a1 --ttl 100000 --metadata '{"tags": ["x", "y"]}' 'Paris is in France' | idof)
-C=$(mem add --namespace n2 --session-id s1 'The Moon orbits the Earth' | idof)
-D=$(mem add --namespace n2 'Forget me soon' | idof)
-E=$(mem add --namespace n3 --prompt query 'Embedded as a query' | idof)
-mem update --text 'Mars is the red planet' "$A" >/dev/null
-mem delete "$D" >/dev/null
+sample_store mem
 check "the source store was made" $([ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] && [ -n "$D" ] && [ -n "$E" ] && echo 0 || { cat "$T/mem.err"; echo 1; })
 for id in $A $B $C $E; do mem get "$id" >"$T/src.$id"; done
 mem history "$A" >"$T/srchist.$A"

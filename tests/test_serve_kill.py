@@ -14,11 +14,15 @@ server's memories.lock never makes the restarted one read-only (flock dies
 with its process), while a second live server on the folder is refused
 writes (503, naming the other process) and still reads.
 
+With a PostgreSQL URL as the last argument (tests/with_pg.sh passes one) the
+same rounds run on `mnemo serve --store URL`: no files to check (PostgreSQL
+keeps its own), and a second live server is a replica that reads and writes.
+
 Dedup is off (--no-dedup) so that each acknowledged add is its own row and
 can be checked by id and text; dedup's own kill safety is the same write
 path. Standard-library Python only (http.client, sqlite3).
 
-usage: python3 test_serve_kill.py MNEMO MODEL_DIR WORK_DIR [ROUNDS] [SEED]
+usage: python3 test_serve_kill.py MNEMO MODEL_DIR WORK_DIR [ROUNDS] [SEED] [postgresql://...]
 """
 import http.client
 import json
@@ -36,6 +40,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve_util  # noqa: E402 (by path: the tests' own helper, standard library only)
 
+STORE_URL = sys.argv.pop() if sys.argv[-1].startswith(("postgres://", "postgresql://")) else None
 MNEMO, MODEL, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 ROUNDS = int(sys.argv[4]) if len(sys.argv) > 4 else 200
 SEED = int(sys.argv[5]) if len(sys.argv) > 5 else int(time.time())
@@ -60,8 +65,8 @@ class Server:
         self.log = open(self.log_path, "wb")
         t0 = time.monotonic()
         self.proc = serve_util.start(
-            [MNEMO, "serve", "--model", MODEL, "--data-dir", DATA, "--port", "0", "--no-dedup",
-             "--threads", "1"], self.log)
+            [MNEMO, "serve", "--model", MODEL, *(["--store", STORE_URL] if STORE_URL else ["--data-dir", DATA]),
+             "--port", "0", "--no-dedup", "--threads", "1"], self.log)
         self.port = serve_util.listening_port(self.log_path, self.proc, timeout=30, poll=0.005)
         self.ready = bool(self.port) and serve_util.wait_healthy(
             f"http://127.0.0.1:{self.port}", self.proc, timeout=60 - (time.monotonic() - t0), poll=0.005)
@@ -146,6 +151,8 @@ def adder(server, round_no, t, killed, round_acks):
 
 def integrity(when):
     """PRAGMA integrity_check on the store, read-only (no server running)."""
+    if STORE_URL:
+        return True  # PostgreSQL's files are its own
     try:
         db = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
         rows = db.execute("PRAGMA integrity_check").fetchall()
@@ -180,8 +187,9 @@ def restarted(server, when):
     check(f"{when}: the server restarts and gets ready", server.ready, server.text_log()[-2000:])
     if not server.ready:
         sys.exit(1)
-    check(f"{when}: memories.lock of the dead server is still there",
-          os.path.exists(os.path.join(DATA, "memories.lock")))
+    if not STORE_URL:
+        check(f"{when}: memories.lock of the dead server is still there",
+              os.path.exists(os.path.join(DATA, "memories.lock")))
     status, resp = server.api("POST", "/v1/memories", {"text": f"probe {when}", "namespace": "probe"})
     check(f"{when}: the restarted server writes (not read-only)", status == 200, json.dumps(resp)[:300])
     check(f"{when}: no read-only warning in the log", "read_only" not in server.text_log(),
@@ -252,8 +260,12 @@ check("a second server on a live store gets ready", second.ready, second.text_lo
 if second.ready:
     some = next(iter(acked)) if acked else None
     status, resp = second.api("POST", "/v1/memories", {"text": "from the second server", "namespace": "probe"})
-    check("a second live server's add: 503 naming the other process",
-          status == 503 and "another process" in resp["error"]["message"], f"{status} {json.dumps(resp)[:300]}")
+    if STORE_URL:
+        check("a second live server on PostgreSQL is a replica: its add is 200", status == 200,
+              f"{status} {json.dumps(resp)[:300]}")
+    else:
+        check("a second live server's add: 503 naming the other process",
+              status == 503 and "another process" in resp["error"]["message"], f"{status} {json.dumps(resp)[:300]}")
     if some:
         status, m = second.api("GET", f"/v1/memories/{some}")
         check("a second live server still reads", status == 200 and m["text"] == acked[some])
@@ -267,10 +279,11 @@ check("kills landed during adds in most rounds", kills_in_flight >= ROUNDS // 2,
       f"({kills_in_flight} of {ROUNDS})")
 check("adds were acknowledged in most rounds", rounds_with_acks >= ROUNDS // 2,
       f"({rounds_with_acks} of {ROUNDS})")
-print(f"serve durability: {ROUNDS} rounds, {kills} SIGKILLs ({kills_in_flight} with an add unanswered at the kill), "
+print(f"serve durability ({'PostgreSQL' if STORE_URL else 'SQLite'}): {ROUNDS} rounds, {kills} SIGKILLs ({kills_in_flight} with an add unanswered at the kill), "
       f"{attempted} adds attempted, {len(acked)} acknowledged, {total_ok} verified at the end "
       f"({verified} right after their round), lost {lost}, {count} rows in the store, "
-      f"integrity_check ok after every kill: {'yes' if check.failed == 0 else 'see FAIL lines'}; server start "
+      f"{'' if STORE_URL else 'integrity_check ok after every kill: '}"
+      f"{'' if STORE_URL else ('yes; ' if check.failed == 0 else 'see FAIL lines; ')}server start "
       f"to ready: median {statistics.median(start_times) * 1000:.0f} ms, max {max(start_times) * 1000:.0f} ms; "
       f"{time.monotonic() - t_start:.1f} s (seed {SEED})", file=sys.stderr)
 print(f"{check.passed} passed, {check.failed} failed")

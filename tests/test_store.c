@@ -13,7 +13,7 @@
  * locks, the version 1 migration) do not.
  * usage: test_store TINY_MODEL_DIR WORK_DIR [POSTGRES_URL]
  */
-#include "store/store.h"
+#include "store/sqlite/sqlite.h"
 #include "test.h"
 
 #include <libpq-fe.h>
@@ -751,6 +751,77 @@ static void test_update_delete_history(void) {
     mnemo_store_close(s);
 }
 
+/* Both backends: an add with an input's import fields (an import, docs/
+ * memories.md "Export and import") keeps its id, times and history, is never
+ * deduplicated, skips an id the store has, and is all or nothing. */
+static void test_import_fields(void) {
+    char dir[512];
+    fresh_dir(dir, sizeof dir);
+    mnemo_store *s = open_store(dir, NULL);
+    if (!s) return;
+    mnemo_error err;
+    char had[MNEMO_MEMORY_ID_SIZE];
+    CHECK(add1(s, "I live in Paris", NULL, "imp", had, NULL) == MNEMO_OK);
+    mnemo_history_event hist[] = {
+        {.event = "added", .at = 1.5e9, .text = "I live in Lyon", .metadata = "{\"c\":1}"},
+        {.event = "updated", .reason = "near-duplicate", .at = 1.6e9, .text = "I live in Paris"}};
+    const char *id = "0123456789abcdef0123456789abcdef";
+    mnemo_memory_input in[2] = {{.text = "I live in Paris",
+                                 .text_len = 15,
+                                 .scope = {.ns = "imp"},
+                                 .id = id,
+                                 .created_at = 1.5e9,
+                                 .updated_at = 1.6e9,
+                                 .expires_at = 1.9e9,
+                                 .history = hist,
+                                 .n_history = 2},
+                                {.text = "x", .text_len = 1, .id = "not-an-id"}};
+    mnemo_memory_added out[2];
+    /* all or nothing: the second's bad id refuses both */
+    CHECKF(mnemo_memory_add(s, in, 2, out, &err) == MNEMO_EINVAL &&
+               strstr(err.message, "memories[1].id: 'not-an-id' is not a memory id"),
+           "%s", err.message);
+    mnemo_memories *m = NULL;
+    CHECK(mnemo_memory_get(s, id, &m, &err) == MNEMO_ENOENT);
+    /* the same text in the same scope: kept as its own memory, not a duplicate */
+    CHECKF(mnemo_memory_add(s, in, 1, out, &err) == MNEMO_OK, "%s", err.message);
+    CHECK(out[0].event == MNEMO_MEMORY_ADDED && !strcmp(out[0].id, id));
+    CHECK(count(s, "imp", NULL) == 2);
+    CHECK(mnemo_memory_get(s, id, &m, &err) == MNEMO_OK && m->items[0].created_at == 1.5e9 &&
+          m->items[0].updated_at == 1.6e9 && m->items[0].expires_at == 1.9e9);
+    mnemo_memories_free(m);
+    mnemo_history *h = NULL;
+    CHECK(mnemo_memory_history(s, id, &h, &err) == MNEMO_OK && h->n == 2);
+    if (h && h->n == 2)
+        CHECK(!strcmp(h->items[0].text, "I live in Lyon") && h->items[0].at == 1.5e9 &&
+              !strcmp(h->items[0].metadata, "{\"c\":1}") &&
+              !strcmp(h->items[1].reason, "near-duplicate") && !h->items[1].metadata);
+    mnemo_history_free(h);
+    /* again, another text: the id is there, so nothing is written */
+    in[0].text = "Changed";
+    in[0].text_len = 7;
+    CHECKF(mnemo_memory_add(s, in, 1, out, &err) == MNEMO_OK, "%s", err.message);
+    CHECK(out[0].event == MNEMO_MEMORY_DUPLICATE && !strcmp(out[0].id, id));
+    CHECK(mnemo_memory_get(s, id, &m, &err) == MNEMO_OK &&
+          !strcmp(m->items[0].text, "I live in Paris"));
+    mnemo_memories_free(m);
+    CHECK(mnemo_memory_history(s, id, &h, &err) == MNEMO_OK && h->n == 2);
+    mnemo_history_free(h);
+    /* the fields' checks */
+    in[0].id = "0123456789abcdef0123456789abcdeF";
+    CHECK(mnemo_memory_add(s, in, 1, out, &err) == MNEMO_EINVAL && strstr(err.message, "id:"));
+    in[0].id = "1123456789abcdef0123456789abcdef";
+    hist[1].event = "moved";
+    CHECK(mnemo_memory_add(s, in, 1, out, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "history[1].event: 'moved'"));
+    hist[1].event = "updated";
+    in[0].created_at = -1;
+    CHECK(mnemo_memory_add(s, in, 1, out, &err) == MNEMO_EINVAL &&
+          strstr(err.message, "created_at"));
+    CHECK(count(s, "imp", NULL) == 2);
+    mnemo_store_close(s);
+}
+
 /* Another model: the tiny model with other prompts (a copy of the folder). */
 static mnemo_model *other_model(void) {
     char other[600], cmd[4096];
@@ -842,7 +913,7 @@ static void test_store_urls(void) {
     CHECKF(mnemo_store_open(&o, &s, &err) == MNEMO_OK, "%s", err.message);
     if (s) {
         CHECK(add1(s, "in a folder", NULL, NULL, NULL, NULL) == MNEMO_OK &&
-              !strcmp(s->backend->name, "sqlite"));
+              !strcmp(mnemo__store_backend_name(s), "sqlite"));
         mnemo_store_close(s);
     }
     o.data_dir = "/elsewhere";
@@ -916,13 +987,13 @@ static void test_disk_full_and_read_only(void) {
     CHECK(add1(s, "before the disk filled", NULL, NULL, NULL, NULL) == MNEMO_OK);
     /* SQLite's own "disk full": no page beyond the current count. */
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(s->writer, "PRAGMA page_count", -1, &st, NULL);
+    sqlite3_prepare_v2(mnemo__sqlite_db(s)->writer, "PRAGMA page_count", -1, &st, NULL);
     sqlite3_step(st);
     int pages = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %d", pages);
-    sqlite3_exec(s->writer, sql, NULL, NULL, NULL);
+    sqlite3_exec(mnemo__sqlite_db(s)->writer, sql, NULL, NULL, NULL);
     mnemo_memory_input in[50];
     char texts[50][200];
     for (int i = 0; i < 50; i++) {
@@ -941,7 +1012,7 @@ static void test_disk_full_and_read_only(void) {
     CHECK(mnemo_memory_search(s, &so, &m, &err) == MNEMO_OK && m->n == 1);
     mnemo_memories_free(m);
     snprintf(sql, sizeof sql, "PRAGMA max_page_count = %d", 1 << 30);
-    sqlite3_exec(s->writer, sql, NULL, NULL, NULL);
+    sqlite3_exec(mnemo__sqlite_db(s)->writer, sql, NULL, NULL, NULL);
     CHECK(mnemo_memory_add(s, in, 50, out, &err) == MNEMO_OK && count(s, NULL, NULL) == 51);
     mnemo_store_close(s);
 
@@ -1458,6 +1529,7 @@ int main(int argc, char **argv) {
         RUN(test_dedup);
         RUN(test_default_options);
         RUN(test_update_delete_history);
+        RUN(test_import_fields);
         RUN(test_model_mismatch);
         RUN(test_bad_input);
         RUN(test_json_layer);
@@ -1476,6 +1548,7 @@ int main(int argc, char **argv) {
     RUN(test_dedup);
     RUN(test_default_options);
     RUN(test_update_delete_history);
+    RUN(test_import_fields);
     RUN(test_model_mismatch);
     RUN(test_store_urls);
     RUN(test_bad_input);

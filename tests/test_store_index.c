@@ -14,7 +14,7 @@
  * vectors (a Hamming scan rescored from SQLite) against the brute force.
  * usage: test_store_index TINY_MODEL_DIR WORK_DIR [N]   (N: graph test size, 20000)
  */
-#include "store/store.h"
+#include "store/sqlite/sqlite.h"
 #include "test.h"
 
 #include <math.h>
@@ -365,7 +365,8 @@ static void test_store_graph(void) {
         }
         if (i == 1000) CHECK(mnemo__store_graph_wait(s) == 1);
     }
-    CHECK(s->index.graph_state == MNEMO_GRAPH_READY && s->index.graph.n_live == s->index.n);
+    CHECK(mnemo__sqlite_db(s)->index.graph_state == MNEMO_GRAPH_READY &&
+          mnemo__sqlite_db(s)->index.graph.n_live == mnemo__sqlite_db(s)->index.n);
 
     float q[1024];
     size_t hit = 0, total = 0;
@@ -470,7 +471,7 @@ static void test_store_graph(void) {
         mnemo_memories_free(m);
     }
     CHECKF(returned_deleted == 0, "%d deleted memories were returned", returned_deleted);
-    CHECK(s->index.graph.n_live == s->index.n);
+    CHECK(mnemo__sqlite_db(s)->index.graph.n_live == mnemo__sqlite_db(s)->index.n);
 
     /* reopened: the graph is rebuilt from SQLite, the same way each time */
     enum { RQ = 20 };
@@ -485,7 +486,7 @@ static void test_store_graph(void) {
     s = open_store(dir, THRESHOLD);
     if (!s) return;
     CHECK(mnemo__store_graph_wait(s) == 1);
-    CHECKF(s->graph_loaded, "the graph saved at close was not loaded");
+    CHECKF(mnemo__sqlite_db(s)->graph_loaded, "the graph saved at close was not loaded");
     size_t agree = 0;
     int exact_same = 1;
     for (int t = 0; t < RQ; t++) {
@@ -545,7 +546,8 @@ static void test_store_graph(void) {
     /* a threshold of SIZE_MAX: no graph, ever */
     s = open_store(dir, SIZE_MAX);
     if (s) {
-        CHECK(mnemo__store_graph_wait(s) == 0 && s->index.graph_state == MNEMO_GRAPH_NONE);
+        CHECK(mnemo__store_graph_wait(s) == 0 &&
+              mnemo__sqlite_db(s)->index.graph_state == MNEMO_GRAPH_NONE);
         mnemo_memories *m = search(s, rq[0], 10, NULL, NULL, 0);
         CHECK(m && m->n == 10);
         mnemo_memories_free(m);
@@ -599,7 +601,8 @@ static void test_store_graph_expiry(void) {
     size_t swept = 0;
     CHECK(mnemo_store_sweep(s, &swept, &err) == MNEMO_OK);
     CHECK(swept == N / 4);
-    CHECK(s->index.n == N - N / 4 && s->index.graph.n_live == s->index.n);
+    CHECK(mnemo__sqlite_db(s)->index.n == N - N / 4 &&
+          mnemo__sqlite_db(s)->index.graph.n_live == mnemo__sqlite_db(s)->index.n);
     mnemo_store_close(s);
     free(vecs);
     free(c.centers);
@@ -757,8 +760,8 @@ static void test_store_binary(void) {
     mnemo_store *s = open_with(&o);
     if (!s) return;
     size_t dim = mnemo_store_dim(s);
-    CHECK(s->index.binary_only && !s->index.vectors && !s->index.codes &&
-          s->index.words == (dim + 63) / 64);
+    CHECK(mnemo__sqlite_db(s)->index.binary_only && !mnemo__sqlite_db(s)->index.vectors &&
+          !mnemo__sqlite_db(s)->index.codes && mnemo__sqlite_db(s)->index.words == (dim + 63) / 64);
     clusters c;
     clusters_init(&c, 16, dim);
     float *vecs = malloc((size_t)STORE_N * dim * sizeof(float));
@@ -780,9 +783,11 @@ static void test_store_binary(void) {
     for (int i = 0; i < STORE_N; i += 500)
         CHECKF(mnemo_memory_add(s, in + i, 500, out + i, &err) == MNEMO_OK, "add: %s", err.message);
     /* past the graph threshold, and still no graph */
-    CHECK(mnemo__store_graph_wait(s) == 0 && s->index.graph_state == MNEMO_GRAPH_NONE &&
-          s->index.n == STORE_N);
-    CHECK(s->index.bits && !s->index.vectors && !s->index.codes);
+    CHECK(mnemo__store_graph_wait(s) == 0 &&
+          mnemo__sqlite_db(s)->index.graph_state == MNEMO_GRAPH_NONE &&
+          mnemo__sqlite_db(s)->index.n == STORE_N);
+    CHECK(mnemo__sqlite_db(s)->index.bits && !mnemo__sqlite_db(s)->index.vectors &&
+          !mnemo__sqlite_db(s)->index.codes);
     fake_now += 20; /* the ttl ones expire */
 
     float q[1024];
@@ -827,7 +832,7 @@ static void test_store_binary(void) {
     fprintf(stderr,
             "  binary n=%d dim=%zu (%zu bytes a vector): recall@10 %.3f, filtered 10%% %.3f, "
             "recall@100 %.3f\n",
-            STORE_N, dim, s->index.words * 8, recall[0], recall[1], recall[2]);
+            STORE_N, dim, mnemo__sqlite_db(s)->index.words * 8, recall[0], recall[1], recall[2]);
     CHECKF(recall[0] >= 0.95, "binary recall@10 %.3f < 0.95", recall[0]);
     CHECKF(recall[1] >= 0.95, "binary filtered recall@10 %.3f < 0.95", recall[1]);
     CHECKF(recall[2] >= 0.95, "binary recall@100 %.3f < 0.95", recall[2]);
@@ -874,7 +879,8 @@ static void test_store_binary(void) {
     mnemo_store_close(s);
     s = open_with(&o);
     if (s) {
-        CHECK(s->index.binary_only && s->index.graph_state == MNEMO_GRAPH_NONE);
+        CHECK(mnemo__sqlite_db(s)->index.binary_only &&
+              mnemo__sqlite_db(s)->index.graph_state == MNEMO_GRAPH_NONE);
         int identical = 1;
         for (int t = 0; t < RQ; t++) {
             mnemo_memories *again = search(s, rq[t], 10, NULL, NULL, 0);
@@ -945,7 +951,7 @@ static void test_store_graph_file(void) {
     mnemo_error err;
     CHECKF(mnemo_memory_add(s, in, N, out, &err) == MNEMO_OK, "add: %s", err.message);
     CHECK(mnemo__store_graph_wait(s) == 1);
-    CHECK(!s->graph_loaded);
+    CHECK(!mnemo__sqlite_db(s)->graph_loaded);
     /* some deletes after the build: free ids in the saved graph */
     for (int i = 0; i < N; i += 7) CHECK(mnemo_memory_delete(s, out[i].id, &err) == MNEMO_OK);
     mnemo_memories *before[Q];
@@ -958,7 +964,7 @@ static void test_store_graph_file(void) {
     /* loaded: the same graph, the same results; and it goes on working */
     s = open_store(dir, 200);
     if (!s) return;
-    CHECK(s->graph_loaded && mnemo__store_graph_wait(s) == 1);
+    CHECK(mnemo__sqlite_db(s)->graph_loaded && mnemo__store_graph_wait(s) == 1);
     int same_results = 1;
     for (int t = 0; t < Q; t++) {
         mnemo_memories *m = search_k(s, q[t]);
@@ -989,7 +995,7 @@ static void test_store_graph_file(void) {
         }
         s = open_store(dir, 200);
         if (!s) return;
-        CHECKF(!s->graph_loaded, "damage %d: the graph file was loaded", damage);
+        CHECKF(!mnemo__sqlite_db(s)->graph_loaded, "damage %d: the graph file was loaded", damage);
         CHECK(mnemo__store_graph_wait(s) == 1);
         m = search_k(s, vecs + (size_t)N * dim);
         CHECKF(m && m->n == 10 && !strcmp(m->items[0].id, added.id),
@@ -1000,7 +1006,7 @@ static void test_store_graph_file(void) {
     /* the rebuilt graph was saved: loaded again */
     s = open_store(dir, 200);
     if (!s) return;
-    CHECK(s->graph_loaded);
+    CHECK(mnemo__sqlite_db(s)->graph_loaded);
     mnemo_store_close(s);
     /* memories changed while no graph was kept (a store opened without one): rebuilt */
     s = open_store(dir, SIZE_MAX);
@@ -1018,7 +1024,7 @@ static void test_store_graph_file(void) {
     mnemo_store_close(s);
     s = open_store(dir, 200);
     if (!s) return;
-    CHECKF(!s->graph_loaded, "a graph of other memories was loaded");
+    CHECKF(!mnemo__sqlite_db(s)->graph_loaded, "a graph of other memories was loaded");
     CHECK(mnemo__store_graph_wait(s) == 1);
     m = search_k(s, vecs + (size_t)(N + 5) * dim);
     CHECK(m && m->n == 10 && !strcmp(m->items[0].id, more_out[4].id));
@@ -1028,7 +1034,7 @@ static void test_store_graph_file(void) {
     mnemo_store_options o = store_options(dir, 200);
     o.hnsw_m = 8;
     if ((s = open_with(&o))) {
-        CHECK(!s->graph_loaded && mnemo__store_graph_wait(s) == 1);
+        CHECK(!mnemo__sqlite_db(s)->graph_loaded && mnemo__store_graph_wait(s) == 1);
         mnemo_store_close(s);
     }
     for (int t = 0; t < Q; t++) mnemo_memories_free(before[t]);

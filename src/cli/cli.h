@@ -27,15 +27,21 @@ int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_mcp(const mnemo_settings *s, int argc, char **argv);
 int mnemo__cmd_migrate(const mnemo_settings *s, int argc, char **argv);
 
+/* transfer.c: `mnemo memory export` and `mnemo memory import`. */
+int mnemo__cli_memory_export(const mnemo_settings *s, int argc, char **argv);
+int mnemo__cli_memory_import(const mnemo_settings *s, int argc, char **argv);
+
 /* memory.c: opens the model (if --model) and the store from the settings;
  * prints the error and returns the exit status (2 bad usage, 1 failure). */
 struct mnemo_store;
 int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model **model,
                           struct mnemo_store **store);
 /* The store of --data-dir for a model already open (recorded as `name`); the
- * same exit statuses. */
+ * same exit statuses. With `fill` (mnemo serve's service on the same model),
+ * every vector the store computes goes into the service's embedding cache. */
+struct mnemo_service;
 int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model *model,
-                          const char *name, struct mnemo_store **store);
+                          const char *name, struct mnemo_service *fill, struct mnemo_store **store);
 
 /* mnemo__now() when main() started: for start-to-first-vector timings. */
 extern double mnemo__cli_start;

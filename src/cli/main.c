@@ -106,16 +106,17 @@ static const mnemo_command commands[] = {
      "process start to the first vector; tokens/s embedding 256 texts of ~128\n"
      "tokens and 64 of ~512; p50/p99 latency of one ~15-token query; the peak of\n"
      "each instruction the linear layers run on (f32 FMA, vdpbf16ps, vpdpwssd,\n"
-     "vpdpbusd), their weighted peak and the query's compute bound; the GOP/s\n"
-     "the linear layers reach while they run, against that peak; the share of a\n"
-     "forward pass outside them; and peak RSS. Texts are made deterministically.\n"
-     "Run it on an idle machine. bench/compare runs the peers\n"
+     "vpdpbusd, vpmaddubsw), their weighted peak and the query's compute bound;\n"
+     "the GOP/s the linear layers reach while they run, against that peak; the\n"
+     "share of a forward pass outside them; and peak RSS. Texts are made\n"
+     "deterministically. Run it on an idle machine. bench/compare runs the peers\n"
      "(sentence-transformers, ONNX Runtime, llama.cpp) on the same texts.\n",
      mnemo__cmd_bench},
     {"memory", MNEMO_CMD_MEMORY,
-     "mnemo memory add|search|get|update|delete|list|count|history|backup --data-dir DIR | --store "
+     "mnemo memory add|search|get|update|delete|list|count|history|backup|export|import --data-dir "
+     "DIR | --store "
      "URL [--model DIR] [options] [ARGS]",
-     "the memory store from the shell: remember, recall, forget",
+     "the memory store from the shell: remember, recall, forget, export, import",
      "Memories are texts with metadata and a scope (--namespace, --user-id,\n"
      "--agent-id, --session-id), embedded with the model's document prompt (or the\n"
      "one --prompt names, recorded with the memory) and kept in SQLite in\n"
@@ -138,12 +139,22 @@ static const mnemo_command commands[] = {
      "  backup OUT         a consistent copy of the SQLite store into the new folder OUT\n"
      "                     while servers keep writing; checked by integrity_check;\n"
      "                     serve it with --data-dir OUT (PostgreSQL: pg_dump)\n"
+     "  export             every memory (or the scope's, --filter's) as JSON lines with its\n"
+     "                     history, to --output FILE (-o) or stdout; --vectors adds each\n"
+     "                     vector and its model's identity (docs/memories.md)\n"
+     "  import FILE|-      those lines into this store (SQLite or PostgreSQL): ids, times,\n"
+     "                     expiry and history kept; a vector of the store's model is used,\n"
+     "                     else the text embedded again (--model); --batch N lines per\n"
+     "                     transaction: a bad line fails its batch only. Ids the store has\n"
+     "                     and expired memories are skipped; a summary line is printed\n"
      "\n"
      "Examples:\n"
      "  mnemo memory add --data-dir ~/mem --model DIR --metadata '{\"topic\": \"food\"}' 'I like "
      "figs'\n"
      "  mnemo memory search --data-dir ~/mem --model DIR --k 3 'what fruit do I like?'\n"
-     "  mnemo memory list --data-dir ~/mem --filter '{\"topic\": {\"$in\": [\"food\"]}}'\n",
+     "  mnemo memory list --data-dir ~/mem --filter '{\"topic\": {\"$in\": [\"food\"]}}'\n"
+     "  mnemo memory export --data-dir ~/mem --vectors -o mem.jsonl\n"
+     "  mnemo memory import --store postgres://mnemo@db/mnemo --model DIR mem.jsonl\n",
      mnemo__cmd_memory},
     {"mcp", MNEMO_CMD_MCP, "mnemo mcp --data-dir DIR | --store URL --model DIR",
      "the memory tools over the Model Context Protocol (stdio)",

@@ -1,10 +1,12 @@
 /*
- * memory.c — `mnemo memory add|search|get|update|delete|list|count|history`:
+ * memory.c — `mnemo memory add|search|get|update|delete|list|count|history`
+ * (backup, export and import have their own functions and files):
  * the memory store from the shell. Flags (from the settings table) and
  * positional arguments are turned into the same JSON request the HTTP
  * routes take, run by the store's JSON layer, and the answer is printed as
  * one JSON line. Also the store opening shared with `mnemo mcp`.
  */
+#include "../service/service.h"
 #include "../store/store_api.h"
 #include "cli.h"
 
@@ -15,7 +17,7 @@
 #include <string.h>
 
 int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model *model,
-                          const char *name, mnemo_store **store) {
+                          const char *name, mnemo_service *fill, mnemo_store **store) {
     *store = NULL;
     char *end;
     double threshold = strtod(s->dedup_threshold ? s->dedup_threshold : "0.95", &end);
@@ -62,6 +64,7 @@ int mnemo__cli_store_with(const mnemo_settings *s, const char *cmd, mnemo_model 
     }
     so.index_int8 = !strcmp(iv, "int8");
     so.index_binary = !strcmp(iv, "binary");
+    if (fill) so.on_embedded = mnemo__service_store_embedded, so.on_embedded_arg = fill;
     if (mnemo_store_open(&so, store, &err)) {
         mnemo__cli_error(cmd, "%s", err.message);
         return err.code == MNEMO_EINVAL ? 2 : 1;
@@ -97,7 +100,7 @@ int mnemo__cli_open_store(const mnemo_settings *s, const char *cmd, mnemo_model 
         const char *slash = strrchr(name, '/');
         if (slash) memmove(name, slash + 1, strlen(slash + 1) + 1);
     }
-    int rc = mnemo__cli_store_with(s, cmd, *model, name, store);
+    int rc = mnemo__cli_store_with(s, cmd, *model, name, NULL, store);
     if (rc) {
         mnemo_model_close(*model);
         *model = NULL;
@@ -138,7 +141,7 @@ static int backup(const mnemo_settings *s, int argc, char **argv) {
         return 2;
     }
     mnemo_store *store = NULL;
-    int rc = mnemo__cli_store_with(s, "memory backup", NULL, "unnamed", &store);
+    int rc = mnemo__cli_store_with(s, "memory backup", NULL, "unnamed", NULL, &store);
     if (rc) return rc;
     mnemo_backup_report rep;
     mnemo_error err;
@@ -162,12 +165,14 @@ static const char *const ops[] = {"add",  "search", "get",     "update", "delete
 int mnemo__cmd_memory(const mnemo_settings *s, int argc, char **argv) {
     if (argc < 1) {
         mnemo__cli_error("memory",
-                         "which operation? add, search, get, update, delete, list, count, history "
-                         "or backup (see mnemo help memory)");
+                         "which operation? add, search, get, update, delete, list, count, history, "
+                         "backup, export or import (see mnemo help memory)");
         return 2;
     }
     const char *op = argv[0];
     if (!strcmp(op, "backup")) return backup(s, argc - 1, argv + 1);
+    if (!strcmp(op, "export")) return mnemo__cli_memory_export(s, argc - 1, argv + 1);
+    if (!strcmp(op, "import")) return mnemo__cli_memory_import(s, argc - 1, argv + 1);
     int known = 0;
     for (int i = 0; ops[i]; i++) known |= !strcmp(ops[i], op);
     if (!known) {

@@ -348,9 +348,10 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
             rc = err.code == MNEMO_EINVAL ? 2 : 1;
         }
         /* the memory routes, when there is a data folder or a store URL (the
-         * store records the model by the folder's name, as mnemo memory does) */
+         * store records the model by the folder's name, as mnemo memory does);
+         * the vectors it computes fill the embedding cache */
         if (!rc && (s->data_dir || s->store))
-            rc = mnemo__cli_store_with(s, "serve", model, name, &store);
+            rc = mnemo__cli_store_with(s, "serve", model, name, svc, &store);
         /* the cache file was loaded by the service (first: the texts served
          * most); --warm's texts fill the rest of the same budget */
         if (!rc && s->warm && !s->cache_mb)
@@ -370,9 +371,9 @@ int mnemo__cmd_serve(const mnemo_settings *s, int argc, char **argv) {
         fprintf(stderr, "mnemo serve: %s: finishing requests in flight, then exiting\n",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
     mnemo__server_stop(srv, cfg.timeout + 5);
+    mnemo_store_close(store);  /* it fills the service's cache: before it */
     mnemo__service_close(svc); /* its worker reports to the server's metrics: before them */
     mnemo__server_free(srv);
-    mnemo_store_close(store);
     mnemo_model_close(model);
     if (sig) fprintf(stderr, "mnemo serve: stopped\n");
     return rc;

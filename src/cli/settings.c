@@ -76,6 +76,7 @@ int mnemo__settings_parse(mnemo_settings *s, unsigned command, int argc, char **
     bool flags_done = false;
     for (int a = 0; a < argc; a++) {
         const char *arg = argv[a];
+        if (!flags_done && !strcmp(arg, "-o")) arg = "--output"; /* the one short flag */
         if (flags_done || arg[0] != '-' || arg[1] != '-' || arg[2] == '\0') {
             if (!flags_done && !strcmp(arg, "--")) {
                 flags_done = true;

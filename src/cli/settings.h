@@ -200,6 +200,13 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
     X(limit, "limit", NULL, INT, "100", "N", "list: memories per page (1..1000)", MNEMO_CMD_MEMORY) \
     X(cursor, "cursor", NULL, STRING, NULL, "C", "list: the next_cursor of the previous page", \
       MNEMO_CMD_MEMORY)                                                                        \
+    X(vectors, "vectors", NULL, BOOL, "0", NULL,                                               \
+      "export: each memory's vector too (base64 of little-endian f32), with its model's name and weights", \
+      MNEMO_CMD_MEMORY)                                                                        \
+    X(output, "output", NULL, STRING, NULL, "FILE",                                            \
+      "export: write the lines to FILE (-o FILE; - or none: stdout)", MNEMO_CMD_MEMORY)      \
+    X(batch, "batch", NULL, INT, "256", "N",                                                   \
+      "import: lines per transaction (1..1000); a bad line fails its batch only", MNEMO_CMD_MEMORY) \
     X(request, "request", NULL, STRING, NULL, "JSON",                                          \
       "the whole request as JSON, the HTTP body's shape (flags add to it)", MNEMO_CMD_MEMORY)  \
     X(cache_dir, "cache-dir", "MNEMO_CACHE_DIR", STRING, NULL, "DIR",                          \

@@ -123,6 +123,15 @@ uint64_t mnemo__hash64(const void *data, size_t len, uint64_t seed);
 /* Base64 (RFC 4648, padded) of n bytes into out (room for 4 * ceil(n / 3) + 1,
  * NUL-terminated); returns the length written. */
 size_t mnemo__base64_encode(const void *data, size_t n, char *out);
+/* The bytes of n characters of padded base64 into out (cap bytes); *len
+ * how many. Returns 1, or 0 when in is not canonical base64 (*bad: the
+ * offset of the first wrong character, n for a wrong length) or out is too
+ * small. */
+int mnemo__base64_decode(const char *in, size_t n, void *out, size_t cap, size_t *len, size_t *bad);
+/* n floats as 4n bytes, each little-endian IEEE 754 (a file's or a hash's
+ * bytes, the same on any host), and back. */
+void mnemo__f32_to_le(const float *v, size_t n, unsigned char *out);
+void mnemo__f32_from_le(const unsigned char *b, size_t n, float *out);
 /* SHA-1 of n bytes (for the WebSocket handshake, not for security). */
 void mnemo__sha1(const void *data, size_t n, unsigned char digest[20]);
 

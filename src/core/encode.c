@@ -1,11 +1,29 @@
 /*
- * encode.c — byte encodings of core.h: base64 (RFC 4648, with padding) and
- * SHA-1 (FIPS 180-4), the two the WebSocket handshake (RFC 6455) needs and
- * base64 embeddings use. SHA-1 here is for that handshake, not for security.
+ * encode.c — byte encodings of core.h: floats as little-endian bytes (the
+ * memory export's vectors and model identity), base64 (RFC 4648, with
+ * padding) and SHA-1 (FIPS 180-4), the two the WebSocket handshake (RFC 6455)
+ * needs and base64 embeddings use. SHA-1 here is for that handshake and for
+ * naming a model's fingerprint, not for security.
  */
 #include "core.h"
 
 #include <string.h>
+
+void mnemo__f32_to_le(const float *v, size_t n, unsigned char *out) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        for (int k = 0; k < 4; k++) out[4 * i + (size_t)k] = (unsigned char)(u >> (8 * k));
+    }
+}
+
+void mnemo__f32_from_le(const unsigned char *b, size_t n, float *out) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = 0;
+        for (int k = 0; k < 4; k++) u |= (uint32_t)b[4 * i + (size_t)k] << (8 * k);
+        memcpy(&out[i], &u, 4);
+    }
+}
 
 size_t mnemo__base64_encode(const void *data, size_t n, char *out) {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -21,6 +39,48 @@ size_t mnemo__base64_encode(const void *data, size_t n, char *out) {
     }
     out[o] = '\0';
     return o;
+}
+
+static int b64_value(unsigned char c) {
+    return c >= 'A' && c <= 'Z'   ? c - 'A'
+           : c >= 'a' && c <= 'z' ? c - 'a' + 26
+           : c >= '0' && c <= '9' ? c - '0' + 52
+           : c == '+'             ? 62
+           : c == '/'             ? 63
+                                  : -1;
+}
+
+int mnemo__base64_decode(const char *in, size_t n, void *out, size_t cap, size_t *len,
+                         size_t *bad) {
+    unsigned char *o = out;
+    *len = 0;
+    *bad = n;
+    if (n % 4) return 0;
+    size_t need = n / 4 * 3 - (n && in[n - 1] == '=') - (n > 1 && in[n - 2] == '=');
+    if (need > cap) return 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        for (int k = 0; k < 4; k++) {
+            v[k] = b64_value((unsigned char)in[i + k]);
+            /* '=' only as the last one or two characters, and canonical:
+             * the bits it leaves over are zero */
+            int pad = in[i + k] == '=' && i + 4 == n && (k == 3 || (k == 2 && in[i + 3] == '='));
+            if (v[k] < 0 && !pad) {
+                *bad = i + (size_t)k;
+                return 0;
+            }
+        }
+        uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+                     (uint32_t)(v[2] < 0 ? 0 : v[2]) << 6 | (uint32_t)(v[3] < 0 ? 0 : v[3]);
+        if ((v[2] < 0 && (x & 0xFFFF)) || (v[3] < 0 && (x & 0xFF))) {
+            *bad = i + (v[2] < 0 ? 1u : 2u);
+            return 0;
+        }
+        o[(*len)++] = (unsigned char)(x >> 16);
+        if (v[2] >= 0) o[(*len)++] = (unsigned char)(x >> 8);
+        if (v[3] >= 0) o[(*len)++] = (unsigned char)x;
+    }
+    return 1;
 }
 
 static uint32_t rol(uint32_t x, int k) { return x << k | x >> (32 - k); }

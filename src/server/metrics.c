@@ -274,6 +274,10 @@ void mnemo__metrics_render(mnemo_metrics *m, const mnemo_metrics_gauges *g, mnem
            (double)g->cache.bytes);
     scalar(w, "mnemo_cache_entries", "gauge", "Entries in the embedding cache.",
            (double)g->cache.entries);
+    scalar(w, "mnemo_cache_store_fills_total", "counter",
+           "Vectors the memory store computed (memories added or updated, text searches), put "
+           "in the embedding cache.",
+           (double)g->store_fills);
     if (g->file.enabled) write_cache_file(w, g);
     if (g->redis.enabled) write_redis(w, &g->redis);
     scalar(w, "mnemo_queue_sequences", "gauge", "Sequences waiting for the model.",

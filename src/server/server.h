@@ -294,6 +294,7 @@ typedef struct mnemo_metrics_gauges {
     double model_load_seconds;
     mnemo_batcher_stats queue;
     mnemo_cache_stats cache;
+    uint64_t store_fills;        /* vectors the memory store put in the cache */
     mnemo_redis_stats redis;     /* enabled false without --cache-redis: not rendered */
     mnemo_cache_file_stats file; /* enabled false without --cache-file: not rendered */
 } mnemo_metrics_gauges;

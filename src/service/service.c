@@ -9,6 +9,7 @@
  */
 #include "service.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,8 @@ struct mnemo_service {
     size_t width, vocab, max_tokens;
     int32_t open_ids[8], close_ids[8]; /* what the post-processor puts around a sequence */
     size_t n_open, n_close;
+    bool cache_on;                /* there is a cache (local, maybe Redis) to put vectors in */
+    _Atomic uint64_t store_fills; /* vectors the memory store computed, put in the cache */
 };
 
 static int run_model(void *arg, const int32_t *const *ids, const size_t *lens, size_t n, float *out,
@@ -39,6 +42,7 @@ int mnemo__service_open(const mnemo_model *model, const mnemo_service_options *o
     mnemo_service *s = mnemo__calloc(1, sizeof *s);
     if (!s) return mnemo__fail(err, MNEMO_ENOMEM, "out of memory");
     s->model = model;
+    s->cache_on = o->cache_bytes || o->redis_url;
     s->width = mnemo_model_dim(model);
     s->max_tokens = mnemo_model_max_tokens(model);
     const mnemo_tokenizer *tok = mnemo_model_tokenizer(model);
@@ -195,6 +199,34 @@ static void cache_key(const mnemo_service *s, const mnemo_service_input *in, con
     key[3] = (mnemo_piece){"L", left ? 1 : 0};
 }
 
+/* A computed vector into the cache: the local LRU and the Redis tier. */
+static void put_computed(mnemo_service *s, const mnemo_service_input *in, const char *prompt,
+                         bool left, const float *vec, size_t n_tokens, double now) {
+    mnemo_piece key[4];
+    cache_key(s, in, prompt, left, key);
+    mnemo__cache_put(s->cache, key, 4, vec, n_tokens, now);
+    mnemo__redis_put(s->redis, key + 1, 3, vec, n_tokens);
+}
+
+void mnemo__service_store_embedded(void *arg, const char *prompt_name, const char *const *texts,
+                                   const size_t *lens, size_t n, const float *vecs, size_t dim,
+                                   const size_t *n_tokens) {
+    mnemo_service *s = arg;
+    /* mnemo_embed's vectors for prompt_name, right-truncated: the very
+     * entries a request for these texts with that prompt would compute */
+    mnemo_embed_options eo = {.prompt_name = prompt_name};
+    const char *prompt;
+    if (!s->cache_on || dim != s->width || mnemo_embed_prompt(s->model, &eo, &prompt, NULL)) return;
+    double now = mnemo__now();
+    for (size_t i = 0; i < n; i++) {
+        mnemo_service_input in = {.text = texts[i], .len = lens[i]};
+        put_computed(s, &in, prompt, false, vecs + i * dim, n_tokens[i], now);
+    }
+    atomic_fetch_add(&s->store_fills, n);
+}
+
+uint64_t mnemo__service_store_fills(mnemo_service *s) { return atomic_load(&s->store_fills); }
+
 struct mnemo_service_call;
 static int redis_lookup(mnemo_service *s, struct mnemo_service_call *c, size_t n_missed,
                         mnemo_error *err);
@@ -218,14 +250,9 @@ void mnemo__service_end(mnemo_service_call *c) {
     if (c->job) mnemo__batcher_cancel(s->batcher, c->job);
     if (c->ok) {
         double now = mnemo__now();
-        for (size_t k = 0; k < c->n_pending; k++) {
-            mnemo_piece key[4];
-            cache_key(s, &c->q->inputs[c->where[k]], c->prompt, c->q->truncate_left, key);
-            mnemo__cache_put(s->cache, key, 4, c->vecs + k * s->width, c->r->n_tokens[c->where[k]],
-                             now);
-            mnemo__redis_put(s->redis, key + 1, 3, c->vecs + k * s->width,
-                             c->r->n_tokens[c->where[k]]);
-        }
+        for (size_t k = 0; k < c->n_pending; k++)
+            put_computed(s, &c->q->inputs[c->where[k]], c->prompt, c->q->truncate_left,
+                         c->vecs + k * s->width, c->r->n_tokens[c->where[k]], now);
     }
     if (c->ids)
         for (size_t k = 0; k < c->n_pending; k++) mnemo_free(c->ids[k]);

@@ -319,6 +319,16 @@ double mnemo__service_warm_deadline(const mnemo_service *s);
  * another precision or kernel table, never share a cache file). */
 const char *mnemo__service_identity(const mnemo_service *s);
 
+/* mnemo_store_options.on_embedded for a store on the service's model (arg:
+ * the service): the store's vectors go into the cache (local and Redis, so
+ * the cache file too) under the keys a request for the same text and prompt
+ * uses, so that request is a hit. Thread-safe, as the cache is. */
+void mnemo__service_store_embedded(void *arg, const char *prompt_name, const char *const *texts,
+                                   const size_t *lens, size_t n, const float *vecs, size_t dim,
+                                   const size_t *n_tokens);
+/* How many vectors it put in the cache. */
+uint64_t mnemo__service_store_fills(mnemo_service *s);
+
 /* One input: text (UTF-8) or, when ids is not NULL, token ids. */
 typedef struct mnemo_service_input {
     const char *text;

@@ -2,7 +2,7 @@
  * filter.c — metadata filters: parsing and validating the JSON form
  * documented in mnemo.h ($eq $ne $in $nin $gt $gte $lt $lte $exists $and
  * $or $not), and evaluating one against a memory's metadata object. Not the
- * search itself (store_read.c calls mnemo__filter_match per candidate).
+ * search itself (the SQLite backend calls mnemo__filter_match per candidate).
  */
 #include "store.h"
 

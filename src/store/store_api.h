@@ -11,6 +11,7 @@
 #include "../core/core.h"
 
 #include <jansson.h>
+#include <stdio.h>
 
 /* A validated metadata filter (see mnemo.h). */
 typedef struct mnemo_filter mnemo_filter;
@@ -52,6 +53,44 @@ int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report
  * {"backup", "memories", "bytes", "seconds", "integrity": "ok"} (new; NULL
  * when out of memory). */
 json_t *mnemo__backup_json(const char *out_dir, const mnemo_backup_report *rep);
+
+/* Export and import as JSON lines (transfer.c; docs/memories.md, "Export
+ * and import"). An export writes every live memory of the scope that passes
+ * the filter, in list order (oldest first), one line each with its history,
+ * and with vectors its vector and model identity; *n lines. Errors: those
+ * of listing, EIO (writing f). */
+typedef struct mnemo_export_options {
+    mnemo_memory_scope scope; /* NULL fields: any */
+    const char *filter;       /* JSON text or NULL */
+    bool vectors;
+} mnemo_export_options;
+int mnemo__store_export(mnemo_store *s, const mnemo_export_options *o, FILE *f, size_t *n,
+                        mnemo_error *err);
+
+#define MNEMO_IMPORT_BATCH 256                   /* lines per transaction by default */
+#define MNEMO_IMPORT_MAX_BATCH 1000              /* at most (an add's limit) */
+#define MNEMO_IMPORT_MAX_LINE ((size_t)64 << 20) /* bytes of one line at most */
+/* An import reads f in batches of `batch` lines, each added in one
+ * transaction: a line at fault (reported through report(ctx, line number,
+ * what to change)) fails its whole batch, and the import goes on with the
+ * next. Returns an error only for what stops it: EIO (the store, reading
+ * f), ENOMEM, EINVAL (batch out of range). */
+typedef struct mnemo_import_options {
+    size_t batch; /* 0: MNEMO_IMPORT_BATCH */
+    void (*report)(void *ctx, long line_no, const char *message);
+    void *ctx;
+} mnemo_import_options;
+typedef struct mnemo_import_report {
+    size_t lines;       /* read, blank ones included */
+    size_t imported;    /* new memories written */
+    size_t re_embedded; /* of those, embedded again (no usable vector) */
+    size_t exists;      /* skipped: the store had the id */
+    size_t expired;     /* skipped: expired already */
+    size_t failed;      /* lines of failed batches (nothing of theirs written) */
+    size_t failed_batches;
+} mnemo_import_report;
+int mnemo__store_import(mnemo_store *s, FILE *f, const mnemo_import_options *o,
+                        mnemo_import_report *rep, mnemo_error *err);
 
 /* ------------------------------------------------------------- access */
 

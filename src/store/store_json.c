@@ -153,7 +153,7 @@ int mnemo__memory_get_as(mnemo_store *s, const char *id, const mnemo_access *a,
     if (!rc && !mnemo__access_ns(a, (*out)->items[0].ns)) {
         mnemo_memories_free(*out);
         *out = NULL;
-        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
+        rc = mnemo__no_memory(err, id);
     }
     return rc;
 }
@@ -199,6 +199,19 @@ json_t *mnemo__memory_json(const mnemo_memory *m, int with_score) {
     json_object_set_new(o, "prompt_name", str_or_null(m->prompt_name));
     if (with_score) json_object_set_new(o, "score", json_real(m->score));
     return o;
+}
+
+json_t *mnemo__history_json(const mnemo_history *h) {
+    json_t *data = json_array();
+    for (size_t i = 0; i < h->n; i++) {
+        const mnemo_history_event *e = &h->items[i];
+        json_t *meta = e->metadata ? json_loads(e->metadata, 0, NULL) : NULL;
+        json_array_append_new(data, json_pack("{s:s,s:o,s:f,s:o,s:o}", "event", e->event, "reason",
+                                              str_or_null(e->reason), "at", e->at, "text",
+                                              str_or_null(e->text), "metadata",
+                                              meta ? meta : json_null()));
+    }
+    return data;
 }
 
 static json_t *list_json(const mnemo_memories *m, int with_score) {
@@ -533,22 +546,15 @@ static int op_history(mnemo_store *s, json_t *req, json_t **resp, req_ctx *c) {
     /* a grant limited to namespaces sees the history of a memory that is
      * there and in them; a deleted one's namespace is not kept with it */
     if (c->acc && c->acc->namespaces && (rc = visible_id(s, c, id))) {
-        if (rc == MNEMO_ENOENT)
-            rc = bad(c, "", MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
+        if (rc == MNEMO_ENOENT) {
+            rc = mnemo__never_memory(c->err, id);
+            if (c->param && c->cap) c->param[0] = 0;
+        }
         return rc;
     }
     mnemo_history *h;
     if ((rc = mnemo_memory_history(s, id, &h, c->err))) return api_fail(c, rc);
-    json_t *data = json_array();
-    for (size_t i = 0; i < h->n; i++) {
-        const mnemo_history_event *e = &h->items[i];
-        json_t *meta = e->metadata ? json_loads(e->metadata, 0, NULL) : NULL;
-        json_array_append_new(data, json_pack("{s:s,s:o,s:f,s:o,s:o}", "event", e->event, "reason",
-                                              str_or_null(e->reason), "at", e->at, "text",
-                                              str_or_null(e->text), "metadata",
-                                              meta ? meta : json_null()));
-    }
-    *resp = json_pack("{s:s,s:o}", "id", id, "data", data);
+    *resp = json_pack("{s:s,s:o}", "id", id, "data", mnemo__history_json(h));
     mnemo_history_free(h);
     return MNEMO_OK;
 }

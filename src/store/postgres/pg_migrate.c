@@ -5,10 +5,14 @@
  * and the model record (name, width, prompts, fingerprint). A target built
  * with another model is refused, and so is one that already holds memories
  * unless forced (then ids it has are skipped). One transaction: all or
- * nothing. Not the stores' own operations (store*.c, pg.c).
+ * nothing. Not the stores' own operations (the core, sqlite/, pg.c). It
+ * reads the SQLite file with SQLite itself, not through the SQLite backend:
+ * the source is a file at rest, maybe without the model to open it as a
+ * store, and the copy wants its raw rows (vectors, history) as they are.
  */
 #include "pg.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +60,7 @@ static int model_record(mnemo_store *s, sqlite3 *db, const char *path, mnemo_err
     int blob_n = 0;
     sqlite3_stmt *keep = NULL;
     sq_info(db, "fingerprint", &blob, &blob_n, &keep);
-    char *have_dim = NULL, *have_name = NULL, *have_doc = NULL, *have_query = NULL, *have_fp = NULL;
+    mnemo_model_record have = {0};
     float *fp = NULL;
     int rc = MNEMO_OK;
     size_t width = dim ? (size_t)strtoul(dim, NULL, 10) : 0;
@@ -74,19 +78,14 @@ static int model_record(mnemo_store *s, sqlite3 *db, const char *path, mnemo_err
     memcpy(fp, blob, width * sizeof(float));
     snprintf(s->model_name, sizeof s->model_name, "%s", name);
     s->dim = width;
-    if ((rc = mnemo__pg_info_get(s, "dim", &have_dim, err))) goto out;
-    if (!have_dim) {
+    if ((rc = mnemo__pg_model_get(s, &have, err))) goto out;
+    if (!have.dim) {
         if (!(rc = mnemo__pg_schema(s, width, err)))
             rc = mnemo__pg_model_put(s, name, doc, query, fp, err);
         goto out;
     }
-    if ((rc = mnemo__pg_info_get(s, "model_name", &have_name, err)) ||
-        (rc = mnemo__pg_info_get(s, "prompt_document", &have_doc, err)) ||
-        (rc = mnemo__pg_info_get(s, "prompt_query", &have_query, err)) ||
-        (rc = mnemo__pg_info_get(s, "fingerprint", &have_fp, err)))
-        goto out;
-    if (!(rc = mnemo__pg_model_check(s, "the target PostgreSQL store", have_name, have_dim,
-                                     have_doc, have_query, have_fp, doc, query, fp, err)))
+    snprintf(have.where, sizeof have.where, "the target PostgreSQL store");
+    if (!(rc = mnemo__model_compare(s, &have, doc, query, fp, err)))
         rc = mnemo__pg_schema(s, width, err); /* a migration of an older schema, if any */
 out:
     sqlite3_finalize(keep);
@@ -94,11 +93,7 @@ out:
     mnemo__free(dim);
     mnemo__free(doc);
     mnemo__free(query);
-    mnemo__free(have_dim);
-    mnemo__free(have_name);
-    mnemo__free(have_doc);
-    mnemo__free(have_query);
-    mnemo__free(have_fp);
+    mnemo__model_record_clear(&have);
     mnemo__free(fp);
     return rc;
 }
@@ -270,7 +265,7 @@ int mnemo__store_migrate(const char *from, const char *to, int force, mnemo_migr
         if (!rc) rc = exec0(s, "COMMIT", "committing the copy", err);
         if (rc) memset(rep, 0, sizeof *rep);
     }
-    mnemo_store_close(s);
+    mnemo__pg_close(s);
     sqlite3_close(db);
     return rc;
 }

@@ -8,7 +8,7 @@
  * traffic, which is what a walk over a large graph waits on). Not the
  * vectors nor their codes (index.c owns them; a node knows its entry's
  * position in the index), nor when to use the graph or the f32 rescoring of
- * what a walk found (store_read.c).
+ * what a walk found (nearest.c).
  *
  * Deletion: a removed node is unlinked and each node that linked to it from
  * the removed node's own lists gets its list re-chosen by the heuristic from
@@ -17,15 +17,15 @@
  * traversal until the id is reused (then they are one extra, harmless edge).
  * So nothing is ever returned for a removed node and no periodic rebuild is
  * needed for correctness; heavy churn only wears recall slowly, and the exact
- * fallback of store_read.c keeps the k-results promise regardless.
+ * fallback of nearest.c keeps the k-results promise regardless.
  *
  * Threads: searches only read and may run concurrently (each brings its own
  * scratch); insert and remove change the graph and need the caller's
  * exclusive lock (the store's index lock held for writing, or the one builder
  * thread while searches do not use the graph yet, see index.c).
  */
-#include "store.h"
-#include "../kernels/kernels.h"
+#include "index.h"
+#include "../../kernels/kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -45,7 +45,7 @@ static float code_scale(const mnemo_hnsw *h, uint32_t node) { return h->c.scale[
 /* The approximate inner products the graph is walked and built with: for
  * unit vectors of 768 within ~1e-3 of the true ones, far below what
  * separates a walk's candidates; a search's final order is the caller's
- * (store_read.c rescores the beam in f32). */
+ * (nearest.c rescores the beam in f32). */
 static float score_code(const mnemo_hnsw *h, uint32_t node, const int8_t *qc, float qs) {
     return qs * code_scale(h, node) * (float)h->dot_i8(code(h, node), qc, h->dim);
 }

@@ -1,8 +1,9 @@
 /*
- * graph_file.c — the HNSW graph of a SQLite store kept on disk across
+ * graph_file.c — the HNSW graph of an index kept on disk across
  * restarts (DATA_DIR/graph.hnsw), so that opening a large store does not
  * rebuild the graph (20 min at a million memories on one core). The file is
- * a cache: the rows in SQLite stay the truth, and any doubt means a rebuild.
+ * a cache: the rows the index is loaded from (SQLite's) stay the truth, and
+ * any doubt means a rebuild.
  *
  * Layout (native byte order and widths, x86-64 little-endian; a file from
  * another layout fails the magic or the sizes and is rebuilt):
@@ -26,7 +27,7 @@
  * through a temporary file, fsync and rename (a crash mid-save leaves the
  * old file or none).
  */
-#include "store.h"
+#include "index.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,21 +4,21 @@
  * (scope, expiry, metadata), the dot product the exact search runs, and the
  * upkeep of the HNSW graph (hnsw.c) over the vectors' int8 codes: which
  * entries are linked in, moves and removals. Not the search itself
- * (store_read.c), not the builder thread (store.c) nor persistence: the rows
- * are in SQLite and the index is rebuilt from them at open; the graph is
- * loaded from its file (graph_file.c) when the file matches the rows, else
- * built again.
+ * (nearest.c), not the thread that builds the graph nor persistence (the
+ * store that holds the index keeps the rows and rebuilds the index from
+ * them at open: sqlite/open.c); the graph is loaded from its file
+ * (graph_file.c) when the file matches the rows, else built again.
  *
  * The graph's life: none while the index holds fewer than graph_threshold
  * entries (exact search is fast enough there and a graph costs ~1 ms per
- * add); then BUILDING, while the store's builder thread links the entries in
+ * add); then BUILDING, while the owner's builder thread links the entries in
  * a few at a time (with the lock held for reading: exact searches go on) and
  * adds only append; then READY, where every add and vector change is linked
  * in at once and removals unlink. It never goes back (the graph is kept if
- * the store shrinks; store_read.c decides per search which path to take).
+ * the index shrinks; nearest.c decides per search which path to take).
  */
-#include "store.h"
-#include "../kernels/kernels.h"
+#include "index.h"
+#include "../../kernels/kernels.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -149,7 +149,7 @@ int mnemo__index_add(mnemo_index *ix, mnemo_index_entry *e, const float *vec) {
     return MNEMO_OK;
 }
 
-/* A linear scan: ~0.1 ms per 100k entries, far below the cost of the SQLite
+/* A linear scan: ~0.1 ms per 100k entries, far below the cost of the row
  * write that precedes every call. */
 long mnemo__index_find(const mnemo_index *ix, int64_t seq) {
     for (size_t i = 0; i < ix->n; i++)
@@ -244,34 +244,6 @@ float mnemo__index_score_i8(const mnemo_index *ix, size_t pos, const int8_t *qc,
            (float)mnemo__kernels_best()->dot_i8(ix->codes + pos * ix->dim, qc, ix->dim);
 }
 
-static int field_match(const char *have, const char *want) {
-    return !want || !*want || (have && !strcmp(have, want));
-}
-
-static int field_equal(const char *have, const char *want) {
-    if (!want || !*want) return !have;
-    return have && !strcmp(have, want);
-}
-
-int mnemo__scope_match(const mnemo_index_entry *e, const mnemo_memory_scope *s) {
-    return !strcmp(e->ns, mnemo__scope_ns(s)) && field_match(e->user_id, s->user_id) &&
-           field_match(e->agent_id, s->agent_id) && field_match(e->session_id, s->session_id);
-}
-
 int mnemo__entry_live(const mnemo_index_entry *e, double now) {
     return !(e->expires_at && e->expires_at <= now);
-}
-
-int mnemo__scope_equal(const mnemo_index_entry *e, const mnemo_memory_scope *s) {
-    return !strcmp(e->ns, mnemo__scope_ns(s)) && field_equal(e->user_id, s->user_id) &&
-           field_equal(e->agent_id, s->agent_id) && field_equal(e->session_id, s->session_id);
-}
-
-bool mnemo__unit_vector(const float *v, size_t n, float *out) {
-    double norm = 0;
-    for (size_t i = 0; i < n; i++) norm += (double)v[i] * v[i];
-    if (!(norm > 0) || !isfinite(norm)) return false;
-    double inv = 1.0 / sqrt(norm);
-    for (size_t i = 0; i < n; i++) out[i] = (float)(v[i] * inv);
-    return true;
 }

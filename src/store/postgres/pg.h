@@ -2,12 +2,12 @@
  * pg.h — what the PostgreSQL backend's files share: a growing SQL text and
  * the list of bound parameters that goes with it (every value a request
  * brings is a parameter, never spliced into the SQL), and the translation
- * of a metadata filter to SQL (pg_filter.c). Only pg*.c include it.
+ * of a metadata filter to SQL (pg_filter.c). Only the files of postgres/ include it.
  */
 #ifndef MNEMO_STORE_PG_H
 #define MNEMO_STORE_PG_H
 
-#include "store.h"
+#include "../store.h"
 
 #include <libpq-fe.h>
 
@@ -48,11 +48,13 @@ void mnemo__pg_par_free(pg_params *p);
 int mnemo__pg_filter_sql(const mnemo_filter *f, pg_sql *q, pg_params *p, mnemo_error *err);
 
 /* For `mnemo migrate` (pg_migrate.c), on the store's first connection:
- * a store at url with no schema check (close with mnemo_store_close);
+ * a store at url with no schema check (close with mnemo__pg_close);
  * running SQL (NULL p: several statements allowed; *res to PQclear); the
  * schema created or migrated for width dim (inside the caller's
  * transaction, after mnemo__pg_lock_schema). Errors: EIO. */
 int mnemo__pg_open_raw(const char *url, mnemo_store **out, mnemo_error *err);
+/* Closes a store of this backend (its pool, then the core's part). */
+void mnemo__pg_close(mnemo_store *s);
 int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res,
                    const char *what, mnemo_error *err);
 int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err);
@@ -61,15 +63,14 @@ int mnemo__pg_schema(mnemo_store *s, size_t dim, mnemo_error *err);
  * setting one. */
 int mnemo__pg_info_get(mnemo_store *s, const char *key, char **out, mnemo_error *err);
 int mnemo__pg_info_put(mnemo_store *s, const char *key, const char *value, mnemo_error *err);
-/* Checks a model record read from mnemo_info (have_*: NULL when absent)
- * against a model of width s->dim with prompts doc and query and
- * fingerprint fp; EINVAL with mnemo__model_mismatch's message, naming
- * `where`. Writing a record: mnemo__pg_model_put (the width is s->dim). */
-int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name,
-                          const char *have_dim, const char *have_doc, const char *have_query,
-                          const char *have_fp, const char *doc, const char *query, const float *fp,
-                          mnemo_error *err);
+/* The model record of mnemo_info (store.h's model_get), and writing one
+ * (the width is s->dim). */
+int mnemo__pg_model_get(mnemo_store *s, mnemo_model_record *have, mnemo_error *err);
 int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query,
                         const float *fp, mnemo_error *err);
+
+/* For export (store.h's vector and namespaces). */
+int mnemo__pg_memory_vector(mnemo_store *s, const char *id, float *out, mnemo_error *err);
+int mnemo__pg_namespaces(mnemo_store *s, char ***out, size_t *n, mnemo_error *err);
 
 #endif /* MNEMO_STORE_PG_H */

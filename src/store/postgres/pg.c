@@ -17,6 +17,7 @@
 #include "pg.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,6 @@ enum {
     Q_GET,
     Q_HISTORY,
     Q_INSERT,
-    Q_MERGE,
     Q_HIST_ADD,
     Q_EXACT,
     Q_NEAREST,
@@ -116,14 +116,11 @@ static const char *const statements[Q_N] = {
         "WITH m AS (INSERT INTO mnemo_memories(id, text, text_hash, metadata, namespace, user_id, "
         "agent_id, session_id, created_at, updated_at, expires_at, vector, prompt_name) VALUES "
         "($1, $2, $3, "
-        "$4::jsonb, $5, $6, $7, $8, $9, $9, $10, $11::vector, $12) RETURNING seq, id, text, "
+        "$4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::vector, $13) RETURNING seq, id, text, "
         "metadata, "
         "created_at), "
         "h AS (INSERT INTO mnemo_history(memory_id, event, at, text, metadata) "
         "SELECT id, 'added', created_at, text, metadata::text FROM m) SELECT seq FROM m",
-    [Q_MERGE] = "UPDATE mnemo_memories SET text = $2, text_hash = $3, metadata = $4::jsonb, "
-                "updated_at = $5, "
-                "expires_at = $6, vector = $7::vector, prompt_name = $8 WHERE seq = $1",
     [Q_HIST_ADD] = "INSERT INTO mnemo_history(memory_id, event, reason, at, text, metadata) "
                    "VALUES ($1, $2, $3, $4, $5, $6)",
     [Q_EXACT] =
@@ -162,7 +159,9 @@ typedef struct pg_conn {
     int n_run; /* statements run since it was taken from the pool */
 } pg_conn;
 
-struct mnemo_pg {
+/* The PostgreSQL backend's state: store.h's base, then the pool. */
+struct pg_db {
+    mnemo_store_db base; /* first: s->db points here */
     char *url;
     char where[300]; /* host:port/db for messages (never the password) */
     pg_conn *conns;
@@ -170,6 +169,10 @@ struct mnemo_pg {
     pthread_mutex_t lock;
     pthread_cond_t cond;
 };
+
+static const mnemo_store_ops pg_ops;
+
+static struct pg_db *pg_of(const mnemo_store *s) { return (struct pg_db *)s->db; }
 
 static void quiet_notice(void *arg, const char *message) {
     (void)arg;
@@ -191,7 +194,7 @@ static int unreachable(mnemo_store *s, PGconn *c, mnemo_error *err) {
         err, MNEMO_EIO,
         "the PostgreSQL store at %s is unreachable (%s); nothing was changed — retry when "
         "the server is back",
-        s->pg->where, why);
+        pg_of(s)->where, why);
 }
 
 /* Connects (or resets) slot pc and prepares the statements. */
@@ -199,7 +202,7 @@ static int conn_open(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
     if (!pc->c) {
         /* connect_timeout first: the URL's own setting, if any, wins */
         const char *keys[] = {"connect_timeout", "dbname", NULL};
-        const char *vals[] = {"5", s->pg->url, NULL};
+        const char *vals[] = {"5", pg_of(s)->url, NULL};
         pc->c = PQconnectdbParams(keys, vals, 1);
         if (pc->c) PQsetNoticeProcessor(pc->c, quiet_notice, NULL);
     } else if (PQstatus(pc->c) != CONNECTION_OK) {
@@ -220,7 +223,7 @@ static int conn_open(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
         return mnemo__fail(
             err, MNEMO_EIO,
             "PostgreSQL at %s: %s — mnemo needs pgvector 0.8 or newer (CREATE EXTENSION vector)",
-            s->pg->where, why);
+            pg_of(s)->where, why);
     }
     return MNEMO_OK;
 }
@@ -238,7 +241,7 @@ static int conn_prepare(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
             snprintf(why, sizeof why, "%s", PQerrorMessage(pc->c));
             trim(why);
             return mnemo__fail(err, MNEMO_EIO, "PostgreSQL at %s: preparing statement %d: %s",
-                               s->pg->where, i, why);
+                               pg_of(s)->where, i, why);
         }
     }
     pc->prepared = 1;
@@ -247,7 +250,7 @@ static int conn_prepare(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
 
 /* A connection from the pool, connected and prepared. Put it back. */
 static int conn_take(mnemo_store *s, pg_conn **out, mnemo_error *err) {
-    struct mnemo_pg *pg = s->pg;
+    struct pg_db *pg = pg_of(s);
     pthread_mutex_lock(&pg->lock);
     pg_conn *pc = NULL;
     for (;;) {
@@ -281,10 +284,10 @@ static void conn_put(mnemo_store *s, pg_conn *pc) {
         PGresult *r = PQexec(pc->c, "ROLLBACK");
         PQclear(r);
     }
-    pthread_mutex_lock(&s->pg->lock);
+    pthread_mutex_lock(&pg_of(s)->lock);
     pc->busy = 0;
-    pthread_cond_signal(&s->pg->cond);
-    pthread_mutex_unlock(&s->pg->lock);
+    pthread_cond_signal(&pg_of(s)->cond);
+    pthread_mutex_unlock(&pg_of(s)->lock);
 }
 
 /*
@@ -319,7 +322,7 @@ static int run(mnemo_store *s, pg_conn *pc, int q, const char *sql, const pg_par
         PQclear(r);
         if (PQstatus(pc->c) != CONNECTION_OK) {
             if (attempt == 0 && pc->n_run == 0) {
-                mnemo__log(MNEMO_LOG_WARN, "store.pg_reconnect", "where=%s", s->pg->where);
+                mnemo__log(MNEMO_LOG_WARN, "store.pg_reconnect", "where=%s", pg_of(s)->where);
                 mnemo_error e2;
                 if (conn_open(s, pc, &e2) == MNEMO_OK && conn_prepare(s, pc, &e2) == MNEMO_OK)
                     continue;
@@ -329,7 +332,7 @@ static int run(mnemo_store *s, pg_conn *pc, int q, const char *sql, const pg_par
                 err, MNEMO_EIO,
                 "the connection to the PostgreSQL store at %s was lost during %s; the change "
                 "was not committed — retry when the server is back",
-                s->pg->where, what);
+                pg_of(s)->where, what);
         }
         char why[400];
         snprintf(why, sizeof why, "%s", PQerrorMessage(pc->c));
@@ -399,7 +402,7 @@ static int no_memory(mnemo_error *err) { return mnemo__fail(err, MNEMO_ENOMEM, "
 /* ------------------------------------------------ schema and model */
 
 int mnemo__pg_info_get(mnemo_store *s, const char *key, char **out, mnemo_error *err) {
-    pg_conn *pc = &s->pg->conns[0];
+    pg_conn *pc = &pg_of(s)->conns[0];
     *out = NULL;
     pg_params p = {0};
     mnemo__pg_par_text(&p, key);
@@ -415,7 +418,7 @@ int mnemo__pg_info_get(mnemo_store *s, const char *key, char **out, mnemo_error 
 }
 
 int mnemo__pg_info_put(mnemo_store *s, const char *key, const char *value, mnemo_error *err) {
-    pg_conn *pc = &s->pg->conns[0];
+    pg_conn *pc = &pg_of(s)->conns[0];
     pg_params p = {0};
     mnemo__pg_par_text(&p, key);
     mnemo__pg_par_text(&p, value);
@@ -442,13 +445,13 @@ static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *er
             err, MNEMO_EFORMAT,
             "PostgreSQL store at %s: schema version %d was written by a newer mnemo (this one "
             "knows up to %d)",
-            s->pg->where, version, SCHEMA_VERSION);
+            pg_of(s)->where, version, SCHEMA_VERSION);
     if (version < SCHEMA_VERSION && !have_dim)
         return mnemo__fail(
             err, MNEMO_EINVAL,
             "PostgreSQL store at %s: a new store needs a model (pass --model DIR) to record its "
             "dimension",
-            s->pg->where);
+            pg_of(s)->where);
     for (int v = version; v < SCHEMA_VERSION; v++) {
         size_t cap = strlen(migrations[v]) + 64;
         char *sql = mnemo__malloc(cap);
@@ -460,7 +463,7 @@ static int migrate_to(mnemo_store *s, pg_conn *pc, int have_dim, mnemo_error *er
         snprintf(num, sizeof num, "%d", v + 1);
         if (!rc) rc = mnemo__pg_info_put(s, "schema_version", num, err);
         if (rc) return mnemo__fail_prefix(err, "migrating the schema to version %d", v + 1);
-        mnemo__log(MNEMO_LOG_INFO, "store.migrate", "where=%s version=%d", s->pg->where, v + 1);
+        mnemo__log(MNEMO_LOG_INFO, "store.migrate", "where=%s version=%d", pg_of(s)->where, v + 1);
     }
     return MNEMO_OK;
 }
@@ -479,36 +482,40 @@ static char *vec_text(const float *v, size_t n) {
     return t;
 }
 
-int mnemo__pg_model_check(mnemo_store *s, const char *where, const char *have_name,
-                          const char *have_dim, const char *have_doc, const char *have_query,
-                          const char *have_fp, const char *doc, const char *query, const float *fp,
-                          mnemo_error *err) {
-    double cosine = -2, dot = 0;
-    size_t i = 0;
-    const char *p = have_fp;
-    for (; p && *p && i < s->dim; i++) {
+/* The model record in mnemo_info: the fingerprint is text, "%.9g" a value
+ * joined by commas; one of another width reads as none. */
+int mnemo__pg_model_get(mnemo_store *s, mnemo_model_record *have, mnemo_error *err) {
+    char *fpt = NULL;
+    int rc;
+    if ((rc = mnemo__pg_info_get(s, "dim", &have->dim, err)) ||
+        (rc = mnemo__pg_info_get(s, "model_name", &have->name, err)) ||
+        (rc = mnemo__pg_info_get(s, "prompt_document", &have->doc, err)) ||
+        (rc = mnemo__pg_info_get(s, "prompt_query", &have->query, err)) ||
+        (rc = mnemo__pg_info_get(s, "fingerprint", &fpt, err)))
+        goto out;
+    size_t dim = have->dim ? (size_t)strtoul(have->dim, NULL, 10) : 0, i = 0;
+    float *fp = fpt && dim && dim <= 65536 ? mnemo__malloc_array(dim, sizeof(float)) : NULL;
+    const char *p = fpt;
+    for (; fp && *p && i < dim; i++) {
         char *end;
-        dot += strtod(p, &end) * fp[i];
+        fp[i] = (float)strtod(p, &end);
         p = *end == ',' ? end + 1 : end;
     }
-    if (i == s->dim && p && !*p) cosine = dot;
-    const char *what = NULL;
-    char detail[256] = "";
-    if (!have_dim || (size_t)strtoul(have_dim, NULL, 10) != s->dim) {
-        what = "dimension";
-        snprintf(detail, sizeof detail, "%s vs %zu", have_dim ? have_dim : "?", s->dim);
-    } else if (!have_doc || !have_query || strcmp(have_doc, doc) || strcmp(have_query, query)) {
-        what = "prompts";
-        snprintf(detail, sizeof detail, "document prompt \"%.60s\" vs \"%.60s\"",
-                 have_doc ? have_doc : "", doc);
-    } else if (cosine < MNEMO_FINGERPRINT_MIN_COSINE) {
-        what = "weights";
-        snprintf(detail, sizeof detail, "fingerprint cosine %.3f < %.2f", cosine,
-                 MNEMO_FINGERPRINT_MIN_COSINE);
-    }
-    if (!what) return MNEMO_OK;
-    return mnemo__model_mismatch(err, where, have_name ? have_name : "?", have_dim ? have_dim : "?",
-                                 s, what, detail);
+    if (fp && i == dim && !*p)
+        have->fingerprint = fp;
+    else
+        mnemo__free(fp);
+out:
+    snprintf(have->where, sizeof have->where, "the PostgreSQL store at %s", pg_of(s)->where);
+    snprintf(have->source, sizeof have->source, "PostgreSQL store at %s: mnemo_info",
+             pg_of(s)->where);
+    have->instead = "store";
+    mnemo__free(fpt);
+    return rc;
+}
+
+static int pg_model_put(mnemo_store *s, const mnemo_model_record *r, mnemo_error *err) {
+    return mnemo__pg_model_put(s, r->name, r->doc, r->query, r->fingerprint, err);
 }
 
 int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const char *query,
@@ -527,68 +534,14 @@ int mnemo__pg_model_put(mnemo_store *s, const char *name, const char *doc, const
     return rc;
 }
 
-static int check_model(mnemo_store *s, mnemo_error *err) {
-    char *dim = NULL, *name = NULL, *doc = NULL, *query = NULL, *fpt = NULL;
-    float *fp = NULL;
-    int rc = mnemo__pg_info_get(s, "dim", &dim, err);
-    if (!rc) rc = mnemo__pg_info_get(s, "model_name", &name, err);
-    if (rc) goto out;
-    if (!s->model) {
-        s->dim = dim ? (size_t)strtoul(dim, NULL, 10) : 0;
-        if (s->dim == 0 || s->dim > 65536)
-            rc = mnemo__fail(err, MNEMO_EFORMAT,
-                             "PostgreSQL store at %s: mnemo_info.dim '%s' is not a width",
-                             s->pg->where, dim ? dim : "");
-        goto out;
-    }
-    const char *want_doc = mnemo_model_prompt_text(s->model, "document");
-    const char *want_query = mnemo_model_prompt_text(s->model, "query");
-    if (!want_doc || !want_query) {
-        rc = mnemo__fail(err, MNEMO_EINVAL,
-                         "model '%s' has no \"document\" and \"query\" prompts "
-                         "(config_sentence_transformers.json); the store embeds memories and "
-                         "queries with them",
-                         s->model_name);
-        goto out;
-    }
-    fp = mnemo__malloc_array(s->dim, sizeof(float));
-    if (!fp) {
-        rc = no_memory(err);
-        goto out;
-    }
-    const char *t = mnemo__store_fingerprint_text();
-    size_t tl = strlen(t);
-    if ((rc = mnemo__store_embed(s, &t, &tl, 1, "document", fp, err))) goto out;
-    if (dim) {
-        if (!(rc = mnemo__pg_info_get(s, "prompt_document", &doc, err)) &&
-            !(rc = mnemo__pg_info_get(s, "prompt_query", &query, err)) &&
-            !(rc = mnemo__pg_info_get(s, "fingerprint", &fpt, err))) {
-            char where[340];
-            snprintf(where, sizeof where, "the PostgreSQL store at %s", s->pg->where);
-            rc = mnemo__pg_model_check(s, where, name, dim, doc, query, fpt, want_doc, want_query,
-                                       fp, err);
-        }
-        goto out;
-    }
-    rc = mnemo__pg_model_put(s, s->model_name, want_doc, want_query, fp, err);
-out:
-    mnemo__free(dim);
-    mnemo__free(name);
-    mnemo__free(doc);
-    mnemo__free(query);
-    mnemo__free(fpt);
-    mnemo__free(fp);
-    return rc;
-}
-
-/* The schema, its migrations and the model record, in one transaction
- * under an advisory lock, so replicas starting together do it once. */
+/* The schema and its migrations, in a transaction under an advisory lock
+ * that stays open while the core reads and, for a new store, writes the
+ * model record (model_get, model_put), and that start commits: replicas
+ * starting together do it once. */
 static int setup(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
     int rc = run_simple(s, pc, "BEGIN", "starting the schema check", err);
     if (rc) return rc;
-    if (!(rc = mnemo__pg_lock_schema(s, err)) && !(rc = migrate(s, pc, err)) &&
-        !(rc = check_model(s, err)))
-        rc = run_simple(s, pc, "COMMIT", "recording the schema and model", err);
+    if (!(rc = mnemo__pg_lock_schema(s, err))) rc = migrate(s, pc, err);
     if (rc) run_simple(s, pc, "ROLLBACK", "rolling back", &(mnemo_error){0});
     return rc;
 }
@@ -596,10 +549,10 @@ static int setup(mnemo_store *s, pg_conn *pc, mnemo_error *err) {
 int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err) {
     char lock[96];
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)LOCK_MIGRATE);
-    int rc = run_simple(s, &s->pg->conns[0], lock, "locking the schema", err);
+    int rc = run_simple(s, &pg_of(s)->conns[0], lock, "locking the schema", err);
     /* under the lock: two replicas creating the extension at once would
      * collide */
-    if (!rc && (rc = run_simple(s, &s->pg->conns[0], "CREATE EXTENSION IF NOT EXISTS vector",
+    if (!rc && (rc = run_simple(s, &pg_of(s)->conns[0], "CREATE EXTENSION IF NOT EXISTS vector",
                                 "creating the pgvector extension", err)))
         return mnemo__fail_prefix(
             err, "the database needs pgvector (https://github.com/pgvector/pgvector): "
@@ -607,7 +560,7 @@ int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err) {
                  "mnemo a role that may");
     if (!rc)
         rc = run_simple(
-            s, &s->pg->conns[0],
+            s, &pg_of(s)->conns[0],
             "CREATE TABLE IF NOT EXISTS mnemo_info(key text PRIMARY KEY, value text NOT NULL)",
             "creating mnemo_info", err);
     return rc;
@@ -615,26 +568,27 @@ int mnemo__pg_lock_schema(mnemo_store *s, mnemo_error *err) {
 
 int mnemo__pg_schema(mnemo_store *s, size_t dim, mnemo_error *err) {
     s->dim = dim;
-    return migrate_to(s, &s->pg->conns[0], 1, err);
+    return migrate_to(s, &pg_of(s)->conns[0], 1, err);
 }
 
 int mnemo__pg_exec(mnemo_store *s, const char *sql, const pg_params *p, PGresult **res,
                    const char *what, mnemo_error *err) {
-    return run(s, &s->pg->conns[0], 0, sql, p, res, what, err);
+    return run(s, &pg_of(s)->conns[0], 0, sql, p, res, what, err);
 }
 
 /* ------------------------------------------------------ open/close */
 
-static void pg_close(mnemo_store *s) {
+void mnemo__pg_close(mnemo_store *s) {
     if (!s) return;
     mnemo__store_stop_sweeper(s);
-    if (s->pg) {
-        for (int i = 0; i < s->pg->n; i++) PQfinish(s->pg->conns[i].c);
-        mnemo__free(s->pg->conns);
-        mnemo__free(s->pg->url);
-        pthread_mutex_destroy(&s->pg->lock);
-        pthread_cond_destroy(&s->pg->cond);
-        mnemo__free(s->pg);
+    struct pg_db *pg = pg_of(s);
+    if (pg) {
+        for (int i = 0; i < pg->n; i++) PQfinish(pg_of(s)->conns[i].c);
+        mnemo__free(pg_of(s)->conns);
+        mnemo__free(pg_of(s)->url);
+        pthread_mutex_destroy(&pg_of(s)->lock);
+        pthread_cond_destroy(&pg_of(s)->cond);
+        mnemo__free(pg);
     }
     mnemo__store_fini(s);
     mnemo__free(s);
@@ -667,7 +621,7 @@ static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_er
             db = o->val;
     }
     mnemo_store *s = mnemo__calloc(1, sizeof *s);
-    struct mnemo_pg *pg = s ? mnemo__calloc(1, sizeof *pg) : NULL;
+    struct pg_db *pg = s ? mnemo__calloc(1, sizeof *pg) : NULL;
     if (pg) pg->conns = mnemo__calloc((size_t)pool, sizeof *pg->conns);
     if (pg) pg->url = mnemo__strndup(opts->url, strlen(opts->url));
     if (!s || !pg || !pg->conns || !pg->url) {
@@ -682,11 +636,11 @@ static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_er
     pg->n = pool;
     pthread_mutex_init(&pg->lock, NULL);
     pthread_cond_init(&pg->cond, NULL);
-    s->backend = &mnemo__pg_backend;
-    s->pg = pg;
+    pg->base.ops = &pg_ops;
+    s->db = &pg->base;
     int rc = mnemo__store_init(s, opts, err);
     if (rc) {
-        pg_close(s);
+        mnemo__pg_close(s);
         return rc;
     }
     *out = s;
@@ -696,8 +650,8 @@ static int pg_alloc(const mnemo_store_options *opts, mnemo_store **out, mnemo_er
 int mnemo__pg_open_raw(const char *url, mnemo_store **out, mnemo_error *err) {
     mnemo_store_options o = {.url = url, .pool_size = 1};
     int rc = pg_alloc(&o, out, err);
-    if (!rc && (rc = conn_open(*out, &(*out)->pg->conns[0], err))) {
-        pg_close(*out);
+    if (!rc && (rc = conn_open(*out, &pg_of(*out)->conns[0], err))) {
+        mnemo__pg_close(*out);
         *out = NULL;
     }
     return rc;
@@ -707,30 +661,32 @@ int mnemo__pg_open(const mnemo_store_options *opts, mnemo_store **out, mnemo_err
     mnemo_store *s;
     int rc = pg_alloc(opts, &s, err);
     if (rc) return rc;
-    struct mnemo_pg *pg = s->pg;
-    pg_conn *pc = NULL;
-    rc = conn_open(s, &pg->conns[0], err);
-    if (!rc) rc = setup(s, &pg->conns[0], err);
-    if (!rc) rc = conn_take(s, &pc, err);
-    conn_put(s, pc);
-    if (!rc && mnemo__store_wants_sweeper(opts) && !s->read_only) mnemo__store_start_sweeper(s);
+    rc = conn_open(s, &pg_of(s)->conns[0], err);
+    if (!rc) rc = setup(s, &pg_of(s)->conns[0], err);
     if (rc) {
-        pg_close(s);
+        mnemo__pg_close(s);
         return rc;
     }
-    mnemo__log(MNEMO_LOG_INFO, "store.open",
-               "backend=postgres where=%s dim=%zu pool=%d read_only=%d", pg->where, s->dim, pg->n,
-               s->read_only);
     *out = s;
     return MNEMO_OK;
 }
 
-/* ------------------------------------------------------------ writes */
-
-static int read_only(mnemo_store *s, const char *what, mnemo_error *err) {
-    return mnemo__fail(err, MNEMO_EIO, "the store is read-only (%s); nothing was %s",
-                       s->read_only_why, what);
+/* The schema and the model record committed; the pool ready. */
+static int pg_start(mnemo_store *s, const mnemo_store_options *opts, mnemo_error *err) {
+    (void)opts;
+    struct pg_db *pg = pg_of(s);
+    pg_conn *pc = NULL;
+    int rc = run_simple(s, &pg->conns[0], "COMMIT", "recording the schema and model", err);
+    if (!rc) rc = conn_take(s, &pc, err);
+    conn_put(s, pc);
+    if (rc) return rc;
+    mnemo__log(MNEMO_LOG_INFO, "store.open",
+               "backend=postgres where=%s dim=%zu pool=%d read_only=%d", pg->where, s->dim, pg->n,
+               s->read_only);
+    return MNEMO_OK;
 }
+
+/* ------------------------------------------------------------ writes */
 
 static int history_add(mnemo_store *s, pg_conn *pc, const char *id, const char *event,
                        const char *reason, double at, const char *text, size_t text_len,
@@ -740,7 +696,10 @@ static int history_add(mnemo_store *s, pg_conn *pc, const char *id, const char *
     mnemo__pg_par_text(&p, event);
     mnemo__pg_par_text(&p, reason);
     mnemo__pg_par_f64(&p, at);
-    mnemo__pg_par_dup(&p, text, text_len);
+    if (text)
+        mnemo__pg_par_dup(&p, text, text_len);
+    else
+        mnemo__pg_par_text(&p, NULL); /* an imported event without one */
     mnemo__pg_par_text(&p, meta);
     PGresult *r;
     int rc = p.failed ? no_memory(err)
@@ -750,298 +709,206 @@ static int history_add(mnemo_store *s, pg_conn *pc, const char *id, const char *
     return rc;
 }
 
-typedef struct pending {
-    json_t *meta;
-    char *meta_text;
-    uint64_t hash;
-    double expires_at;
-    const float *vec;
-    const char *prompt; /* recorded: NULL for "document" */
-    int64_t seq;
-    int same_as;
-} pending;
-
-static int same_scope(const mnemo_memory_scope *a, const mnemo_memory_scope *b) {
-    const char *x[4] = {mnemo__scope_ns(a), opt(a->user_id), opt(a->agent_id), opt(a->session_id)};
-    const char *y[4] = {mnemo__scope_ns(b), opt(b->user_id), opt(b->agent_id), opt(b->session_id)};
-    for (int i = 0; i < 4; i++)
-        if ((x[i] == NULL) != (y[i] == NULL) || (x[i] && strcmp(x[i], y[i]))) return 0;
-    return 1;
+static int pg_begin_write(mnemo_store *s, mnemo_store_conn **c, mnemo_error *err) {
+    pg_conn *pc = NULL;
+    int rc = conn_take(s, &pc, err);
+    if (!rc && (rc = run_simple(s, pc, "BEGIN", "starting a write", err))) {
+        conn_put(s, pc);
+        pc = NULL;
+    }
+    *c = (mnemo_store_conn *)pc;
+    return rc;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+/* Durable on return: synchronous_commit is the server's (on by default).
+ * Not committed: conn_put rolls back. */
+static int pg_end_write(mnemo_store *s, mnemo_store_conn *c, int rc, const char *what,
+                        mnemo_error *err) {
+    pg_conn *pc = (pg_conn *)c;
+    if (!rc) rc = run_simple(s, pc, "COMMIT", what, err);
+    conn_put(s, pc);
+    return rc;
 }
 
-/* "{1,2,3}" of the seqs written so far (a bigint[] parameter). */
-static char *seq_array(const pending *p, size_t n) {
+/* Adds of one scope wait for each other across replicas. */
+static int pg_lock_scope(mnemo_store *s, mnemo_store_conn *c, uint64_t key, mnemo_error *err) {
+    pg_params q = {0};
+    mnemo__pg_par_i64(&q, (int64_t)key);
+    PGresult *r;
+    int rc = q.failed ? no_memory(err)
+                      : run(s, (pg_conn *)c, 0, "SELECT pg_advisory_xact_lock($1::bigint)", &q, &r,
+                            "locking the scope", err);
+    if (!rc) PQclear(r);
+    mnemo__pg_par_free(&q);
+    return rc;
+}
+
+static int pg_find_repeat(mnemo_store *s, mnemo_store_conn *c, const mnemo_store_row *x,
+                          mnemo_store_found *f, mnemo_error *err) {
+    pg_params q = {0};
+    mnemo__pg_par_i64(&q, (int64_t)x->hash);
+    mnemo__pg_par_dup(&q, x->text, x->text_len);
+    par_scope(&q, x->scope);
+    mnemo__pg_par_f64(&q, x->now);
+    mnemo__pg_par_text(&q, x->prompt);
+    PGresult *r;
+    int rc = q.failed ? no_memory(err)
+                      : run(s, (pg_conn *)c, Q_EXACT, NULL, &q, &r, "finding a repeat", err);
+    mnemo__pg_par_free(&q);
+    if (rc) return rc;
+    if (PQntuples(r) == 1) {
+        f->seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        snprintf(f->id, sizeof f->id, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return MNEMO_OK;
+}
+
+/* "{1,2,3}" of seqs (a bigint[] parameter). */
+static char *seq_array(const int64_t *seqs, size_t n) {
     char *t = mnemo__malloc(n * 22 + 3);
     if (!t) return NULL;
     size_t o = 0;
     t[o++] = '{';
-    int first = 1;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i].seq <= 0 || p[i].same_as != -1) continue;
-        o += (size_t)sprintf(t + o, first ? "%lld" : ",%lld", (long long)p[i].seq);
-        first = 0;
-    }
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(t + o, i ? ",%lld" : "%lld", (long long)seqs[i]);
     t[o++] = '}';
     t[o] = 0;
     return t;
 }
 
-/* One input's dedup and write inside the open transaction. */
-static int add_one(mnemo_store *s, pg_conn *pc, const mnemo_memory_input *in, pending *p, size_t i,
-                   double now, mnemo_memory_added *out, mnemo_error *err) {
-    const mnemo_memory_input *x = &in[i];
-    PGresult *r;
-    int rc;
-    out[i].event = MNEMO_MEMORY_ADDED;
-    if (!s->no_dedup) {
-        for (size_t j = 0; j < i; j++)
-            if (p[j].hash == p[i].hash && in[j].text_len == x->text_len &&
-                !memcmp(in[j].text, x->text, x->text_len) && same_scope(&in[j].scope, &x->scope) &&
-                mnemo__same_prompt(p[j].prompt, p[i].prompt)) {
-                p[i].same_as = (int)j;
-                memcpy(out[i].id, out[j].id, sizeof out[i].id);
-                out[i].event = MNEMO_MEMORY_DUPLICATE;
-                return MNEMO_OK;
-            }
-        pg_params q = {0};
-        mnemo__pg_par_i64(&q, (int64_t)p[i].hash);
-        mnemo__pg_par_dup(&q, x->text, x->text_len);
-        par_scope(&q, &x->scope);
-        mnemo__pg_par_f64(&q, now);
-        mnemo__pg_par_text(&q, p[i].prompt);
-        rc = q.failed ? no_memory(err) : run(s, pc, Q_EXACT, NULL, &q, &r, "finding a repeat", err);
-        mnemo__pg_par_free(&q);
-        if (rc) return rc;
-        if (PQntuples(r) == 1) {
-            snprintf(out[i].id, sizeof out[i].id, "%s", PQgetvalue(r, 0, 1));
-            p[i].seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-            p[i].same_as = -2;
-            out[i].event = MNEMO_MEMORY_DUPLICATE;
-            PQclear(r);
-            return MNEMO_OK;
-        }
-        PQclear(r);
-        /* the nearest memory of the same scope, not one this batch wrote */
-        char *written = seq_array(p, i);
-        if (!written) return no_memory(err);
-        mnemo__pg_par_vec(&q, p[i].vec, s->dim);
-        par_scope(&q, &x->scope);
-        mnemo__pg_par_f64(&q, now);
-        mnemo__pg_par_text(&q, written);
-        rc = q.failed ? no_memory(err)
-                      : run(s, pc, Q_NEAREST, NULL, &q, &r, "finding a near-duplicate", err);
-        mnemo__pg_par_free(&q);
-        mnemo__free(written);
-        if (rc) return rc;
-        int64_t best = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
-        double cosine = best >= 0 ? strtod(PQgetvalue(r, 0, 2), NULL) : -2;
-        char best_id[MNEMO_MEMORY_ID_SIZE] = "";
-        if (best >= 0) snprintf(best_id, sizeof best_id, "%s", PQgetvalue(r, 0, 1));
-        PQclear(r);
-        int taken = 0;
-        for (size_t j = 0; j < i; j++) taken |= p[j].same_as == -3 && p[j].seq == best;
-        if (best >= 0 && !taken && cosine >= s->dedup_threshold) {
-            memcpy(out[i].id, best_id, sizeof out[i].id);
-            p[i].seq = best;
-            p[i].same_as = -3; /* merged */
-            out[i].event = MNEMO_MEMORY_MERGED;
-            mnemo__pg_par_i64(&q, best);
-            mnemo__pg_par_dup(&q, x->text, x->text_len);
-            mnemo__pg_par_i64(&q, (int64_t)p[i].hash);
-            mnemo__pg_par_text(&q, p[i].meta_text);
-            mnemo__pg_par_f64(&q, now);
-            if (p[i].expires_at > 0)
-                mnemo__pg_par_f64(&q, p[i].expires_at);
-            else
-                mnemo__pg_par_text(&q, NULL);
-            mnemo__pg_par_vec(&q, p[i].vec, s->dim);
-            mnemo__pg_par_text(&q, p[i].prompt);
-            rc = q.failed ? no_memory(err)
-                          : run(s, pc, Q_MERGE, NULL, &q, &r, "merging a near-duplicate", err);
-            mnemo__pg_par_free(&q);
-            if (rc) return rc;
-            PQclear(r);
-            return history_add(s, pc, out[i].id, "updated", "near-duplicate", now, x->text,
-                               x->text_len, p[i].meta_text, err);
-        }
-    }
-    mnemo__memory_new_id(out[i].id);
+static int pg_find_nearest(mnemo_store *s, mnemo_store_conn *c, const mnemo_store_row *x,
+                           const int64_t *skip, size_t n_skip, mnemo_store_found *f,
+                           mnemo_error *err) {
+    char *written = seq_array(skip, n_skip);
+    if (!written) return no_memory(err);
     pg_params q = {0};
-    mnemo__pg_par_text(&q, out[i].id);
-    mnemo__pg_par_dup(&q, x->text, x->text_len);
-    mnemo__pg_par_i64(&q, (int64_t)p[i].hash);
-    mnemo__pg_par_text(&q, p[i].meta_text);
-    par_scope(&q, &x->scope);
-    mnemo__pg_par_f64(&q, now);
-    if (p[i].expires_at > 0)
-        mnemo__pg_par_f64(&q, p[i].expires_at);
-    else
-        mnemo__pg_par_text(&q, NULL);
-    mnemo__pg_par_vec(&q, p[i].vec, s->dim);
-    mnemo__pg_par_text(&q, p[i].prompt);
-    rc = q.failed ? no_memory(err) : run(s, pc, Q_INSERT, NULL, &q, &r, "adding a memory", err);
+    mnemo__pg_par_vec(&q, x->vec, s->dim);
+    par_scope(&q, x->scope);
+    mnemo__pg_par_f64(&q, x->now);
+    mnemo__pg_par_text(&q, written);
+    PGresult *r;
+    int rc = q.failed
+                 ? no_memory(err)
+                 : run(s, (pg_conn *)c, Q_NEAREST, NULL, &q, &r, "finding a near-duplicate", err);
     mnemo__pg_par_free(&q);
+    mnemo__free(written);
     if (rc) return rc;
-    p[i].seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (PQntuples(r) == 1) {
+        f->seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        snprintf(f->id, sizeof f->id, "%s", PQgetvalue(r, 0, 1));
+        f->score = strtod(PQgetvalue(r, 0, 2), NULL);
+    }
     PQclear(r);
     return MNEMO_OK;
 }
 
-static int pg_add(mnemo_store *s, const mnemo_memory_input *in, size_t n, mnemo_memory_added *out,
-                  mnemo_error *err) {
-    if (n == 0 || n > MAX_ADD)
-        return mnemo__fail(err, MNEMO_EINVAL, "memories: %zu given, want 1..%d", n, MAX_ADD);
-    if (s->read_only) return read_only(s, "added", err);
-    double now = mnemo__store_now(s);
-    pending *p = mnemo__calloc(n, sizeof *p);
-    float *vecs = mnemo__malloc_array(n, s->dim * sizeof(float));
-    uint64_t *locks = mnemo__calloc(n, sizeof *locks);
-    int rc = MNEMO_OK;
-    pg_conn *pc = NULL;
-    if (!p || !vecs || !locks) {
-        rc = no_memory(err);
-        goto out;
+/* A new row: with its "added" event in one statement (Q_INSERT), or an
+ * imported one (store.h's row.imported) with its id, times and history as
+ * given, left alone when the store has the id (x->exists). */
+static int pg_insert(mnemo_store *s, mnemo_store_conn *c, mnemo_store_row *x, mnemo_error *err) {
+    pg_conn *pc = (pg_conn *)c;
+    pg_params q = {0};
+    mnemo__pg_par_text(&q, x->id);
+    mnemo__pg_par_dup(&q, x->text, x->text_len);
+    mnemo__pg_par_i64(&q, (int64_t)x->hash);
+    mnemo__pg_par_text(&q, x->meta_text);
+    par_scope(&q, x->scope);
+    mnemo__pg_par_f64(&q, x->created_at);
+    mnemo__pg_par_f64(&q, x->updated_at);
+    if (x->expires_at > 0)
+        mnemo__pg_par_f64(&q, x->expires_at);
+    else
+        mnemo__pg_par_text(&q, NULL);
+    mnemo__pg_par_vec(&q, x->vec, s->dim);
+    mnemo__pg_par_text(&q, x->prompt);
+    PGresult *r;
+    int rc = q.failed      ? no_memory(err)
+             : x->imported ? run(s, pc, 0,
+                                 "INSERT INTO mnemo_memories(id, text, text_hash, metadata, "
+                                 "namespace, user_id, agent_id, session_id, created_at, "
+                                 "updated_at, expires_at, vector, prompt_name) VALUES ($1, $2, "
+                                 "$3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12::vector, $13) "
+                                 "ON CONFLICT (id) DO NOTHING RETURNING seq",
+                                 &q, &r, "importing a memory", err)
+                           : run(s, pc, Q_INSERT, NULL, &q, &r, "adding a memory", err);
+    mnemo__pg_par_free(&q);
+    if (rc) return rc;
+    int added = PQntuples(r) == 1;
+    if (added) x->seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (!added) {
+        x->exists = 1;
+        return MNEMO_OK;
     }
-    char where[48];
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (n > 1)
-            snprintf(where, sizeof where, "memories[%zu].", i);
-        else
-            where[0] = 0;
-        if ((rc = mnemo__input_check(s, &in[i], where, now, &p[i].expires_at, &p[i].meta,
-                                     &p[i].meta_text, vecs + i * s->dim, err)))
-            break;
-        p[i].prompt = mnemo__recorded_prompt(in[i].prompt_name);
-        p[i].hash = mnemo__text_hash(in[i].text, in[i].text_len);
-        p[i].vec = vecs + i * s->dim;
-        p[i].same_as = -1;
-        /* adds of one scope are serialized across replicas, so two of the
-         * same text at once cannot both be new */
-        const mnemo_memory_scope *sc = &in[i].scope;
-        const char *parts[4] = {mnemo__scope_ns(sc), opt(sc->user_id), opt(sc->agent_id),
-                                opt(sc->session_id)};
-        uint64_t h = 0x5ca1ab1eULL;
-        for (int j = 0; j < 4; j++)
-            h = mnemo__hash64(parts[j] ? parts[j] : "", parts[j] ? strlen(parts[j]) + 1 : 0, h);
-        locks[i] = h;
+    if (!x->imported) return MNEMO_OK;
+    if (!x->n_history)
+        return history_add(s, pc, x->id, "added", NULL, x->created_at, x->text, x->text_len,
+                           x->meta_text, err);
+    for (size_t k = 0; k < x->n_history && !rc; k++) {
+        const mnemo_history_event *e = &x->history[k];
+        rc = history_add(s, pc, x->id, e->event, e->reason, e->at, e->text,
+                         e->text ? strlen(e->text) : 0, e->metadata, err);
     }
-    if (rc) goto out;
-    if ((rc = mnemo__embed_inputs(s, in, n, vecs, err))) goto out;
-    if ((rc = conn_take(s, &pc, err))) goto out;
-    if ((rc = run_simple(s, pc, "BEGIN", "starting a write", err))) goto out;
-    qsort(locks, n, sizeof *locks, cmp_u64);
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (i && locks[i] == locks[i - 1]) continue;
-        pg_params q = {0};
-        mnemo__pg_par_i64(&q, (int64_t)locks[i]);
-        PGresult *r;
-        rc = q.failed ? no_memory(err)
-                      : run(s, pc, 0, "SELECT pg_advisory_xact_lock($1::bigint)", &q, &r,
-                            "locking the scope", err);
-        if (!rc) PQclear(r);
-        mnemo__pg_par_free(&q);
-    }
-    for (size_t i = 0; i < n && !rc; i++) rc = add_one(s, pc, in, p, i, now, out, err);
-    /* durable on return: synchronous_commit is the server's (on by default) */
-    if (!rc) rc = run_simple(s, pc, "COMMIT", "committing the add", err);
-out:
-    conn_put(s, pc);
-    if (p)
-        for (size_t i = 0; i < n; i++) {
-            json_decref(p[i].meta);
-            mnemo__free(p[i].meta_text);
-        }
-    mnemo__free(p);
-    mnemo__free(vecs);
-    mnemo__free(locks);
     return rc;
 }
 
-static int pg_update(mnemo_store *s, const char *id, const mnemo_memory_changes *u,
-                     mnemo_error *err) {
-    int rc = mnemo__check_changes(s, u, err);
-    if (rc) return rc;
-    if (s->read_only) return read_only(s, "changed", err);
-    if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
-    double now = mnemo__store_now(s);
-    json_t *meta = NULL;
-    char *meta_text = NULL;
-    float *vec = NULL;
-    pg_conn *pc = NULL;
-    PGresult *row = NULL;
-    if (u->metadata && (rc = mnemo__metadata_parse(s, u->metadata, "", &meta, &meta_text, err)))
-        return rc;
-    if (u->text && !(vec = mnemo__malloc_array(s->dim, sizeof(float)))) {
-        rc = no_memory(err);
-        goto out;
-    }
-    if ((rc = conn_take(s, &pc, err)) || (rc = run_simple(s, pc, "BEGIN", "starting a write", err)))
-        goto out;
+/* Locked (FOR UPDATE) until the transaction ends, so no other update
+ * changes its prompt while a new text is embedded with it. */
+static int pg_row(mnemo_store *s, mnemo_store_conn *c, const char *id, double now,
+                  mnemo_store_found *f, mnemo_error *err) {
     pg_params q = {0};
     mnemo__pg_par_text(&q, id);
     mnemo__pg_par_f64(&q, now);
-    rc = q.failed ? no_memory(err) : run(s, pc, Q_ROW, NULL, &q, &row, "reading a memory", err);
+    PGresult *row;
+    int rc = q.failed ? no_memory(err)
+                      : run(s, (pg_conn *)c, Q_ROW, NULL, &q, &row, "reading a memory", err);
     mnemo__pg_par_free(&q);
-    if (rc) goto out;
-    if (PQntuples(row) != 1) {
-        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
-        goto out;
+    if (rc) return rc;
+    if (PQntuples(row) == 1) {
+        f->seq = strtoll(PQgetvalue(row, 0, 0), NULL, 10);
+        snprintf(f->id, sizeof f->id, "%s", id);
+        f->text_len = (size_t)PQgetlength(row, 0, 1);
+        f->text = col(row, 0, 1);
+        f->meta = compact_json(PQgetvalue(row, 0, 2));
+        f->expires_at = PQgetisnull(row, 0, 3) ? 0 : strtod(PQgetvalue(row, 0, 3), NULL);
+        f->prompt = col(row, 0, 4);
+        if (!f->text || !f->meta || (!PQgetisnull(row, 0, 4) && !f->prompt)) {
+            mnemo__found_clear(f);
+            rc = no_memory(err);
+        }
     }
-    /* a new text is embedded with the prompt named, else the memory's own
-     * (read under the row lock, so no other update changes it meanwhile) */
-    const char *had = PQgetisnull(row, 0, 4) ? NULL : PQgetvalue(row, 0, 4);
-    const char *prompt = u->prompt_name ? mnemo__recorded_prompt(u->prompt_name) : had;
-    if (u->text) {
-        const char *t = u->text;
-        size_t tl = u->text_len;
-        if ((rc = mnemo__store_embed(s, &t, &tl, 1, prompt ? prompt : "document", vec, err)))
-            goto out;
-    }
-    double old_exp = PQgetisnull(row, 0, 3) ? 0 : strtod(PQgetvalue(row, 0, 3), NULL);
-    double expires = u->ttl > 0                             ? now + u->ttl
-                     : u->expires_at > 0                    ? u->expires_at
-                     : u->expires_at < 0 || u->clear_expiry ? 0
-                                                            : old_exp;
-    const char *text = u->text ? u->text : PQgetvalue(row, 0, 1);
-    size_t text_len = u->text ? u->text_len : (size_t)PQgetlength(row, 0, 1);
-    char *old_meta = meta_text ? NULL : compact_json(PQgetvalue(row, 0, 2));
-    const char *mt = meta_text ? meta_text : old_meta;
-    mnemo__pg_par_text(&q, PQgetvalue(row, 0, 0));
-    mnemo__pg_par_dup(&q, text, text_len);
-    mnemo__pg_par_i64(&q, (int64_t)mnemo__text_hash(text, text_len));
-    mnemo__pg_par_text(&q, mt);
-    mnemo__pg_par_f64(&q, now);
-    if (expires > 0)
-        mnemo__pg_par_f64(&q, expires);
-    else
-        mnemo__pg_par_text(&q, NULL);
-    if (vec)
-        mnemo__pg_par_vec(&q, vec, s->dim);
-    else
-        mnemo__pg_par_text(&q, NULL);
-    mnemo__pg_par_text(&q, prompt);
-    PGresult *r;
-    rc = q.failed || !mt ? no_memory(err)
-                         : run(s, pc, Q_UPDATE, NULL, &q, &r, "updating a memory", err);
-    mnemo__pg_par_free(&q);
-    if (!rc) {
-        PQclear(r);
-        rc = history_add(s, pc, id, "updated", NULL, now, text, text_len, mt, err);
-    }
-    mnemo__free(old_meta);
-    if (!rc) rc = run_simple(s, pc, "COMMIT", "committing the update", err);
-out:
     PQclear(row);
-    conn_put(s, pc);
-    json_decref(meta);
-    mnemo__free(meta_text);
-    mnemo__free(vec);
     return rc;
+}
+
+static int pg_rewrite(mnemo_store *s, mnemo_store_conn *c, const mnemo_store_row *x,
+                      const char *reason, mnemo_error *err) {
+    pg_conn *pc = (pg_conn *)c;
+    pg_params q = {0};
+    mnemo__pg_par_i64(&q, x->seq);
+    mnemo__pg_par_dup(&q, x->text, x->text_len);
+    mnemo__pg_par_i64(&q, (int64_t)x->hash);
+    mnemo__pg_par_text(&q, x->meta_text);
+    mnemo__pg_par_f64(&q, x->now);
+    if (x->expires_at > 0)
+        mnemo__pg_par_f64(&q, x->expires_at);
+    else
+        mnemo__pg_par_text(&q, NULL);
+    if (x->vec)
+        mnemo__pg_par_vec(&q, x->vec, s->dim);
+    else
+        mnemo__pg_par_text(&q, NULL);
+    mnemo__pg_par_text(&q, x->prompt);
+    PGresult *r;
+    int rc = q.failed ? no_memory(err)
+                      : run(s, pc, Q_UPDATE, NULL, &q, &r,
+                            reason ? "merging a near-duplicate" : "updating a memory", err);
+    mnemo__pg_par_free(&q);
+    if (rc) return rc;
+    PQclear(r);
+    return history_add(s, pc, x->id, "updated", reason, x->now, x->text, x->text_len, x->meta_text,
+                       err);
 }
 
 /* Runs a DELETE ... INSERT INTO history statement; *n its row count. */
@@ -1059,66 +926,54 @@ static int run_delete(mnemo_store *s, int qn, const char *sql, pg_params *q, siz
     return rc;
 }
 
-static int pg_delete(mnemo_store *s, const char *id, mnemo_error *err) {
-    if (s->read_only) return read_only(s, "deleted", err);
-    if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
+static int pg_remove(mnemo_store *s, const char *id, double now, size_t *n, mnemo_error *err) {
     pg_params q = {0};
     mnemo__pg_par_text(&q, id);
-    mnemo__pg_par_f64(&q, mnemo__store_now(s));
-    size_t n = 0;
-    int rc = run_delete(s, Q_DELETE, NULL, &q, &n, err);
+    mnemo__pg_par_f64(&q, now);
+    int rc = run_delete(s, Q_DELETE, NULL, &q, n, err);
     mnemo__pg_par_free(&q);
-    if (!rc && n == 0) rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
     return rc;
 }
 
-static int pg_delete_where(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter,
-                           size_t *n_deleted, mnemo_error *err) {
-    if (n_deleted) *n_deleted = 0;
-    mnemo_memory_scope none = {0};
-    if (!scope) scope = &none;
-    mnemo_filter *f;
-    int rc = mnemo__scope_check(scope, "", err);
-    if (rc || (rc = mnemo__filter_parse(filter, &f, err))) return rc;
-    if (s->read_only) {
-        mnemo__filter_free(f);
-        return read_only(s, "deleted", err);
-    }
+static int pg_remove_where(mnemo_store *s, const mnemo_store_query *sq, size_t *n,
+                           mnemo_error *err) {
     pg_params q = {0};
     pg_sql sql = {0};
-    mnemo__pg_par_f64(&q, mnemo__store_now(s));
-    par_scope(&q, scope);
+    mnemo__pg_par_f64(&q, sq->now);
+    par_scope(&q, sq->scope);
     mnemo__pg_sql_add(
         &sql, "WITH d AS (DELETE FROM mnemo_memories WHERE " LIVE(1) " AND " SCOPE(2, 3, 4, 5));
-    rc = mnemo__pg_filter_sql(f, &sql, &q, err);
+    int rc = mnemo__pg_filter_sql(sq->filter, &sql, &q, err);
     mnemo__pg_sql_add(
         &sql,
         " RETURNING id, text, metadata) INSERT INTO mnemo_history(memory_id, event, reason, at, "
         "text, metadata) SELECT id, 'deleted', NULL, $1, text, metadata::text FROM d");
-    size_t n = 0;
-    if (!rc) rc = sql.failed ? no_memory(err) : run_delete(s, 0, sql.s, &q, &n, err);
-    if (!rc && n_deleted) *n_deleted = n;
+    if (!rc) rc = sql.failed ? no_memory(err) : run_delete(s, 0, sql.s, &q, n, err);
     mnemo__pg_sql_free(&sql);
     mnemo__pg_par_free(&q);
-    mnemo__filter_free(f);
     return rc;
 }
 
-static int pg_sweep(mnemo_store *s, size_t *n_deleted, mnemo_error *err) {
-    if (n_deleted) *n_deleted = 0;
-    if (s->read_only) return MNEMO_OK;
+static int pg_sweep(mnemo_store *s, double now, size_t *n, mnemo_error *err) {
     pg_params q = {0};
-    mnemo__pg_par_f64(&q, mnemo__store_now(s));
-    size_t n = 0;
-    int rc = run_delete(s, Q_SWEEP, NULL, &q, &n, err);
+    mnemo__pg_par_f64(&q, now);
+    int rc = run_delete(s, Q_SWEEP, NULL, &q, n, err);
     mnemo__pg_par_free(&q);
-    if (!rc && n_deleted) *n_deleted = n;
     return rc;
 }
 
 /* ------------------------------------------------------------- reads */
 
 typedef mnemo_hit hit;
+
+static int pg_begin_read(mnemo_store *s, mnemo_store_conn **c, mnemo_error *err) {
+    pg_conn *pc = NULL;
+    int rc = conn_take(s, &pc, err);
+    *c = (mnemo_store_conn *)pc;
+    return rc;
+}
+
+static void pg_end_read(mnemo_store *s, mnemo_store_conn *c) { conn_put(s, (pg_conn *)c); }
 
 /* Runs a (seq, score) query into hits, best first. */
 static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q, hit *out,
@@ -1139,27 +994,29 @@ static int hits_query(mnemo_store *s, pg_conn *pc, const char *sql, pg_params *q
  * rows do not use up the k), and exactly when that found fewer than cap —
  * all rows of the scope may be fewer, or the index walk gave up early — or
  * when the search asked for exact ("exact": true). */
-static int vector_hits(mnemo_store *s, pg_conn *pc, const float *v, const mnemo_memory_scope *sc,
-                       const mnemo_filter *f, double now, int force_exact, hit *out, size_t cap,
-                       size_t *n, mnemo_error *err) {
+static int pg_nearest(mnemo_store *s, mnemo_store_conn *c, const mnemo_store_query *sq,
+                      const float *v, int force_exact, hit *out, size_t cap, size_t *n,
+                      mnemo_error *err) {
     int rc = MNEMO_OK;
     for (int exact = force_exact ? 1 : 0; exact < 2 && !rc; exact++) {
         pg_params q = {0};
         pg_sql sql = {0};
         mnemo__pg_par_vec(&q, v, s->dim);
-        mnemo__pg_par_f64(&q, now);
-        par_scope(&q, sc);
+        mnemo__pg_par_f64(&q, sq->now);
+        par_scope(&q, sq->scope);
         mnemo__pg_sql_add(
             &sql,
             "WITH c AS MATERIALIZED (SELECT seq, vector <#> $1::vector AS d FROM mnemo_memories "
             "WHERE " LIVE(2) " AND " SCOPE(3, 4, 5, 6));
-        rc = mnemo__pg_filter_sql(f, &sql, &q, err);
+        rc = mnemo__pg_filter_sql(sq->filter, &sql, &q, err);
         /* "+ 0" hides the ordering from the index: a sequential, exact scan */
         mnemo__pg_sql_add(
             &sql,
             " ORDER BY %svector <#> $1::vector%s LIMIT %zu) SELECT seq, -d FROM c ORDER BY d, seq",
             exact ? "(" : "", exact ? ") + 0" : "", cap);
-        if (!rc) rc = sql.failed ? no_memory(err) : hits_query(s, pc, sql.s, &q, out, cap, n, err);
+        if (!rc)
+            rc = sql.failed ? no_memory(err)
+                            : hits_query(s, (pg_conn *)c, sql.s, &q, out, cap, n, err);
         mnemo__pg_sql_free(&sql);
         mnemo__pg_par_free(&q);
         if (!rc && *n == cap) break;
@@ -1169,9 +1026,9 @@ static int vector_hits(mnemo_store *s, pg_conn *pc, const float *v, const mnemo_
     return rc;
 }
 
-static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen,
-                     const mnemo_memory_scope *sc, const mnemo_filter *f, double now, hit *out,
-                     size_t cap, size_t *n, mnemo_error *err) {
+static int pg_text(mnemo_store *s, mnemo_store_conn *c, const mnemo_store_query *sq,
+                   const char *query, size_t qlen, hit *out, size_t cap, size_t *n,
+                   mnemo_error *err) {
     *n = 0;
     char *expr = mnemo__query_words(query, qlen, '\'', " | "); /* a tsquery: 'w1' | 'w2' ... */
     if (!expr) return no_memory(err);
@@ -1182,14 +1039,15 @@ static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen
     pg_params q = {0};
     pg_sql sql = {0};
     mnemo__pg_par_text(&q, expr);
-    mnemo__pg_par_f64(&q, now);
-    par_scope(&q, sc);
+    mnemo__pg_par_f64(&q, sq->now);
+    par_scope(&q, sq->scope);
     mnemo__pg_sql_add(
         &sql, "SELECT seq, ts_rank(tsv, tq) FROM mnemo_memories, to_tsquery('english', $1) tq "
               "WHERE tsv @@ tq AND " LIVE(2) " AND " SCOPE(3, 4, 5, 6));
-    int rc = mnemo__pg_filter_sql(f, &sql, &q, err);
+    int rc = mnemo__pg_filter_sql(sq->filter, &sql, &q, err);
     mnemo__pg_sql_add(&sql, " ORDER BY 2 DESC, seq LIMIT %zu", cap);
-    if (!rc) rc = sql.failed ? no_memory(err) : hits_query(s, pc, sql.s, &q, out, cap, n, err);
+    if (!rc)
+        rc = sql.failed ? no_memory(err) : hits_query(s, (pg_conn *)c, sql.s, &q, out, cap, n, err);
     mnemo__pg_sql_free(&sql);
     mnemo__pg_par_free(&q);
     mnemo__free(expr);
@@ -1197,12 +1055,11 @@ static int text_hits(mnemo_store *s, pg_conn *pc, const char *query, size_t qlen
 }
 
 /* The rows of hits, in their order, with their scores. */
-static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double now,
-                 mnemo_memories **out, mnemo_error *err) {
-    mnemo_memories *m = mnemo__calloc(1, sizeof *m);
-    if (m) m->items = mnemo__calloc(n ? n : 1, sizeof *m->items);
+static int pg_fetch(mnemo_store *s, mnemo_store_conn *c, const hit *hits, size_t n, double now,
+                    mnemo_memories *m, mnemo_error *err) {
+    pg_conn *pc = (pg_conn *)c;
     char *arr = mnemo__malloc(n * 22 + 3);
-    int rc = !m || !m->items || !arr ? no_memory(err) : MNEMO_OK;
+    int rc = !arr ? no_memory(err) : MNEMO_OK;
     PGresult *r = NULL;
     if (!rc && n) {
         size_t o = 0;
@@ -1229,128 +1086,46 @@ static int fetch(mnemo_store *s, pg_conn *pc, const hit *hits, size_t n, double 
     }
     PQclear(r);
     mnemo__free(arr);
-    if (rc) {
-        mnemo_memories_free(m);
-        return rc;
-    }
-    *out = m;
-    return MNEMO_OK;
-}
-
-static int pg_search(mnemo_store *s, const mnemo_search_options *o, mnemo_memories **out,
-                     mnemo_error *err) {
-    /* the options were checked by mnemo__search_check (store_backend.c) */
-    *out = NULL;
-    size_t k = o->k ? o->k : mnemo_search_default_options().k;
-    mnemo_filter *f;
-    int rc = mnemo__filter_parse(o->filter, &f, err);
-    if (rc) return rc;
-    double now = mnemo__store_now(s);
-    size_t depth = mnemo__search_depth(o, k);
-    float *qv = mnemo__malloc_array(s->dim, sizeof(float));
-    hit *vh = mnemo__malloc_array(depth, sizeof(hit)),
-        *th = mnemo__malloc_array(depth, sizeof(hit));
-    hit *fused = mnemo__malloc_array(depth * 2, sizeof(hit));
-    size_t nv = 0, nt = 0, nf = 0;
-    pg_conn *pc = NULL;
-    if (!qv || !vh || !th || !fused) {
-        rc = no_memory(err);
-        goto out;
-    }
-    if (o->mode != MNEMO_SEARCH_TEXT && (rc = mnemo__query_vector(s, o, qv, err))) goto out;
-    if ((rc = conn_take(s, &pc, err))) goto out;
-    if (o->mode != MNEMO_SEARCH_TEXT &&
-        (rc = vector_hits(s, pc, qv, &o->scope, f, now, o->exact, vh, depth, &nv, err)))
-        goto out;
-    if (o->mode != MNEMO_SEARCH_VECTOR &&
-        (rc = text_hits(s, pc, o->query, o->query_len, &o->scope, f, now, th, depth, &nt, err)))
-        goto out;
-    nf = mnemo__search_ranked(o, k, vh, nv, th, nt, fused);
-    rc = fetch(s, pc, fused, nf, now, out, err);
-out:
-    conn_put(s, pc);
-    mnemo__filter_free(f);
-    mnemo__free(qv);
-    mnemo__free(vh);
-    mnemo__free(th);
-    mnemo__free(fused);
     return rc;
 }
 
-static int pg_get(mnemo_store *s, const char *id, mnemo_memories **out, mnemo_error *err) {
-    *out = NULL;
-    if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
+static int pg_get(mnemo_store *s, const char *id, double now, mnemo_memories *m, mnemo_error *err) {
     pg_conn *pc = NULL;
     PGresult *r;
     pg_params q = {0};
     mnemo__pg_par_text(&q, id);
-    mnemo__pg_par_f64(&q, mnemo__store_now(s));
+    mnemo__pg_par_f64(&q, now);
     int rc = q.failed ? no_memory(err) : conn_take(s, &pc, err);
     if (!rc) rc = run(s, pc, Q_GET, NULL, &q, &r, "reading a memory", err);
     mnemo__pg_par_free(&q);
     conn_put(s, pc);
     if (rc) return rc;
-    mnemo_memories *m = NULL;
-    if (PQntuples(r) != 1) {
-        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
-    } else {
-        m = mnemo__calloc(1, sizeof *m);
-        if (m) m->items = mnemo__calloc(1, sizeof *m->items);
-        if (!m || !m->items || memory_from(r, 0, 0, &m->items[0]))
+    if (PQntuples(r) == 1) {
+        if (memory_from(r, 0, 0, &m->items[0]))
             rc = no_memory(err);
         else
             m->n = 1;
     }
     PQclear(r);
-    if (rc) {
-        mnemo_memories_free(m);
-        return rc;
-    }
-    *out = m;
-    return MNEMO_OK;
+    return rc;
 }
 
-static int pg_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories **out,
-                   mnemo_error *err) {
-    *out = NULL;
-    mnemo_list_options none = {0};
-    if (!o) o = &none;
-    size_t limit = o->limit ? o->limit : mnemo_list_default_options().limit;
-    if (limit > MAX_LIST)
-        return mnemo__fail(err, MNEMO_ERANGE, "limit: %zu is out of range 1..%d", limit, MAX_LIST);
-    long long after = 0;
-    if (o->cursor && *o->cursor) {
-        char *end;
-        errno = 0;
-        after = strtoll(o->cursor, &end, 10);
-        if (*end || errno || after < 0 || o->cursor[0] < '0' || o->cursor[0] > '9')
-            return mnemo__fail(err, MNEMO_EINVAL, "cursor: '%.40s' is not a cursor this store gave",
-                               o->cursor);
-    }
-    int rc = mnemo__scope_check(&o->scope, "", err);
-    if (rc) return rc;
-    mnemo_filter *f;
-    if ((rc = mnemo__filter_parse(o->filter, &f, err))) return rc;
+static int pg_list(mnemo_store *s, const mnemo_store_query *sq, int64_t after, size_t limit,
+                   mnemo_memories *m, int64_t *last, int *more, mnemo_error *err) {
     pg_params q = {0};
     pg_sql sql = {0};
     mnemo__pg_par_i64(&q, after);
-    mnemo__pg_par_f64(&q, mnemo__store_now(s));
-    par_scope(&q, &o->scope);
+    mnemo__pg_par_f64(&q, sq->now);
+    par_scope(&q, sq->scope);
     mnemo__pg_sql_add(&sql, "SELECT seq, " COLS " FROM mnemo_memories WHERE seq > $1 AND " LIVE(
                                 2) " AND " SCOPE(3, 4, 5, 6));
-    rc = mnemo__pg_filter_sql(f, &sql, &q, err);
+    int rc = mnemo__pg_filter_sql(sq->filter, &sql, &q, err);
     mnemo__pg_sql_add(&sql, " ORDER BY seq LIMIT %zu", limit + 1);
     pg_conn *pc = NULL;
     PGresult *r = NULL;
-    mnemo_memories *m = NULL;
     if (!rc) rc = sql.failed ? no_memory(err) : conn_take(s, &pc, err);
     if (!rc) rc = run(s, pc, 0, sql.s, &q, &r, "listing memories", err);
     conn_put(s, pc);
-    if (!rc) {
-        m = mnemo__calloc(1, sizeof *m);
-        if (m) m->items = mnemo__calloc(limit, sizeof *m->items);
-        if (!m || !m->items) rc = no_memory(err);
-    }
     int rows = rc ? 0 : PQntuples(r);
     for (int i = 0; i < rows && (size_t)i < limit && !rc; i++) {
         if (memory_from(r, i, 1, &m->items[m->n]))
@@ -1359,38 +1134,23 @@ static int pg_list(mnemo_store *s, const mnemo_list_options *o, mnemo_memories *
             m->n++;
     }
     if (!rc && (size_t)rows > limit) {
-        const char *last = PQgetvalue(r, (int)limit - 1, 0);
-        m->next_cursor = mnemo__strndup(last, strlen(last));
-        if (!m->next_cursor) rc = no_memory(err);
+        *more = 1;
+        *last = strtoll(PQgetvalue(r, (int)limit - 1, 0), NULL, 10);
     }
     PQclear(r);
     mnemo__pg_sql_free(&sql);
     mnemo__pg_par_free(&q);
-    mnemo__filter_free(f);
-    if (rc) {
-        mnemo_memories_free(m);
-        return rc;
-    }
-    *out = m;
-    return MNEMO_OK;
+    return rc;
 }
 
-static int pg_count(mnemo_store *s, const mnemo_memory_scope *scope, const char *filter, size_t *n,
-                    mnemo_error *err) {
-    *n = 0;
-    mnemo_memory_scope none = {0};
-    if (!scope) scope = &none;
-    int rc = mnemo__scope_check(scope, "", err);
-    if (rc) return rc;
-    mnemo_filter *f;
-    if ((rc = mnemo__filter_parse(filter, &f, err))) return rc;
+static int pg_count(mnemo_store *s, const mnemo_store_query *sq, size_t *n, mnemo_error *err) {
     pg_params q = {0};
     pg_sql sql = {0};
-    mnemo__pg_par_f64(&q, mnemo__store_now(s));
-    par_scope(&q, scope);
+    mnemo__pg_par_f64(&q, sq->now);
+    par_scope(&q, sq->scope);
     mnemo__pg_sql_add(
         &sql, "SELECT count(*) FROM mnemo_memories WHERE " LIVE(1) " AND " SCOPE(2, 3, 4, 5));
-    rc = mnemo__pg_filter_sql(f, &sql, &q, err);
+    int rc = mnemo__pg_filter_sql(sq->filter, &sql, &q, err);
     pg_conn *pc = NULL;
     PGresult *r;
     if (!rc) rc = sql.failed ? no_memory(err) : conn_take(s, &pc, err);
@@ -1402,13 +1162,10 @@ static int pg_count(mnemo_store *s, const mnemo_memory_scope *scope, const char 
     }
     mnemo__pg_sql_free(&sql);
     mnemo__pg_par_free(&q);
-    mnemo__filter_free(f);
     return rc;
 }
 
-static int pg_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo_error *err) {
-    *out = NULL;
-    if (!id || !*id) return mnemo__fail(err, MNEMO_EINVAL, "id: is empty");
+static int pg_history(mnemo_store *s, const char *id, mnemo_history *h, mnemo_error *err) {
     pg_conn *pc = NULL;
     PGresult *r;
     pg_params q = {0};
@@ -1419,9 +1176,8 @@ static int pg_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo
     conn_put(s, pc);
     if (rc) return rc;
     int rows = PQntuples(r);
-    mnemo_history *h = mnemo__calloc(1, sizeof *h);
-    if (h) h->items = mnemo__calloc(rows ? (size_t)rows : 1, sizeof *h->items);
-    if (!h || !h->items) rc = no_memory(err);
+    h->items = mnemo__calloc(rows ? (size_t)rows : 1, sizeof *h->items);
+    if (!h->items) rc = no_memory(err);
     for (int i = 0; i < rows && !rc; i++) {
         mnemo_history_event *e = &h->items[h->n++];
         e->event = col(r, i, 0);
@@ -1432,27 +1188,96 @@ static int pg_history(mnemo_store *s, const char *id, mnemo_history **out, mnemo
         if (!e->event) rc = no_memory(err);
     }
     PQclear(r);
-    if (!rc && h->n == 0)
-        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory ever had the id '%.64s'", id);
-    if (rc) {
-        mnemo_history_free(h);
-        return rc;
-    }
-    *out = h;
-    return MNEMO_OK;
+    return rc;
 }
 
-const mnemo_store_backend mnemo__pg_backend = {
+/* --------------------------------------- for export (transfer.c) */
+
+/* n floats from text "a,b,..." between the delimiters open and close (as
+ * "%.9g" or PostgreSQL's shortest form: exact for a float); 0 when it does
+ * not hold exactly n finite numbers. */
+static int floats_from(const char *t, char open, char close, float *out, size_t n) {
+    if (open && *t++ != open) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        out[i] = strtof(t, &end);
+        if (end == t || !isfinite(out[i])) return 0;
+        t = end;
+        if (i + 1 < n && *t++ != ',') return 0;
+    }
+    return close ? t[0] == close && !t[1] : !*t;
+}
+
+int mnemo__pg_memory_vector(mnemo_store *s, const char *id, float *out, mnemo_error *err) {
+    pg_conn *pc = NULL;
+    PGresult *r;
+    pg_params q = {0};
+    mnemo__pg_par_text(&q, id);
+    int rc = q.failed ? no_memory(err) : conn_take(s, &pc, err);
+    if (!rc)
+        rc = run(s, pc, 0, "SELECT vector::real[]::text FROM mnemo_memories WHERE id = $1", &q, &r,
+                 "reading a vector", err);
+    mnemo__pg_par_free(&q);
+    conn_put(s, pc);
+    if (rc) return rc;
+    if (PQntuples(r) != 1)
+        rc = mnemo__fail(err, MNEMO_ENOENT, "no memory with id '%.64s'", id);
+    else if (!floats_from(PQgetvalue(r, 0, 0), '{', '}', out, s->dim))
+        rc = mnemo__fail(err, MNEMO_EFORMAT,
+                         "PostgreSQL store at %s: memory %.64s has no vector of %zu values",
+                         pg_of(s)->where, id, s->dim);
+    PQclear(r);
+    return rc;
+}
+
+int mnemo__pg_namespaces(mnemo_store *s, char ***out, size_t *n, mnemo_error *err) {
+    *out = NULL;
+    *n = 0;
+    pg_conn *pc = NULL;
+    PGresult *r;
+    int rc = conn_take(s, &pc, err);
+    /* byte order, as SQLite's BINARY collation sorts them */
+    if (!rc)
+        rc = run(s, pc, 0,
+                 "SELECT DISTINCT namespace COLLATE \"C\" AS ns FROM mnemo_memories ORDER BY ns",
+                 NULL, &r, "listing namespaces", err);
+    conn_put(s, pc);
+    if (rc) return rc;
+    int rows = PQntuples(r);
+    *out = mnemo__calloc(rows ? (size_t)rows : 1, sizeof **out);
+    for (int i = 0; *out && i < rows && !rc; i++)
+        if (!((*out)[(*n)++] = col(r, i, 0))) rc = no_memory(err);
+    if (!*out) rc = no_memory(err);
+    PQclear(r);
+    return rc;
+}
+
+static const mnemo_store_ops pg_ops = {
     .name = "postgres",
-    .close = pg_close,
-    .sweep = pg_sweep,
-    .add = pg_add,
-    .update = pg_update,
-    .remove = pg_delete,
-    .remove_where = pg_delete_where,
-    .search = pg_search,
+    .close = mnemo__pg_close,
+    .begin_read = pg_begin_read,
+    .end_read = pg_end_read,
+    .nearest = pg_nearest,
+    .text = pg_text,
+    .fetch = pg_fetch,
     .get = pg_get,
     .list = pg_list,
     .count = pg_count,
     .history = pg_history,
+    .begin_write = pg_begin_write,
+    .end_write = pg_end_write,
+    .lock_scope = pg_lock_scope,
+    .find_repeat = pg_find_repeat,
+    .find_nearest = pg_find_nearest,
+    .insert = pg_insert,
+    .row = pg_row,
+    .rewrite = pg_rewrite,
+    .remove = pg_remove,
+    .remove_where = pg_remove_where,
+    .sweep = pg_sweep,
+    .vector = mnemo__pg_memory_vector,
+    .namespaces = mnemo__pg_namespaces,
+    .model_get = mnemo__pg_model_get,
+    .model_put = pg_model_put,
+    .start = pg_start,
 };

@@ -10,7 +10,7 @@
  * graph are rebuilt from the rows). PostgreSQL has its own tools
  * (docs/operations.md: pg_dump of the mnemo_ tables).
  */
-#include "store.h"
+#include "sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,15 +44,8 @@ static int check_copy(const char *path, size_t *n_memories, char *why, size_t ca
     return ok;
 }
 
-int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep,
-                        mnemo_error *err) {
-    memset(rep, 0, sizeof *rep);
-    if (s->pg)
-        return mnemo__fail(
-            err, MNEMO_EUNSUPPORTED,
-            "backups are of SQLite stores; for PostgreSQL use pg_dump on the mnemo tables "
-            "(pg_dump -t 'mnemo_*' DBNAME), see docs/operations.md");
-    if (!out_dir || !*out_dir) return mnemo__fail(err, MNEMO_EINVAL, "no backup folder given");
+int mnemo__sqlite_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report *rep,
+                         mnemo_error *err) {
     char path[4200], tmp[4200];
     if (snprintf(path, sizeof path, "%s/memories.db", out_dir) >= (int)sizeof path ||
         snprintf(tmp, sizeof tmp, "%s/memories.db.tmp", out_dir) >= (int)sizeof tmp)
@@ -89,10 +82,4 @@ int mnemo__store_backup(mnemo_store *s, const char *out_dir, mnemo_backup_report
     mnemo__log(MNEMO_LOG_INFO, "store.backup", "path=%s memories=%zu bytes=%zu seconds=%.3f", path,
                rep->memories, rep->bytes, rep->seconds);
     return MNEMO_OK;
-}
-
-json_t *mnemo__backup_json(const char *out_dir, const mnemo_backup_report *rep) {
-    return json_pack("{s:s, s:I, s:I, s:f, s:s}", "backup", out_dir, "memories",
-                     (json_int_t)rep->memories, "bytes", (json_int_t)rep->bytes, "seconds",
-                     rep->seconds, "integrity", "ok");
 }

@@ -12,7 +12,7 @@ set(MNEMO_ENGINE_SOURCES
   src/tokenizer/tokenizer_encode.c src/tokenizer/tokenizer_decode.c
   src/model/safetensors.c src/model/gguf.c src/model/gguf_meta.c src/model/gguf_quant.c
   src/core/threadpool.c
-  src/kernels/ref.c src/kernels/portable.c src/kernels/x86/avx2.c src/kernels/x86/avx512.c src/kernels/x86/avx512_vnni.c src/kernels/x86/avx512_bf16.c src/kernels/x86/peak.c src/kernels/x86/avx512_vpopcnt.c src/kernels/dispatch.c
+  src/kernels/ref.c src/kernels/portable.c src/kernels/x86/avx2.c src/kernels/x86/avx_vnni.c src/kernels/x86/avx512.c src/kernels/x86/avx512_vnni.c src/kernels/x86/avx512_bf16.c src/kernels/x86/peak.c src/kernels/x86/avx512_vpopcnt.c src/kernels/dispatch.c
   src/kernels/ops.c src/kernels/pack.c
   src/model/model_config.c src/model/model_config_gguf.c src/engine/engine_load.c src/engine/engine_forward.c src/engine/engine_cache.c
   src/embed/embed.c)
@@ -34,6 +34,8 @@ set(MNEMO_STORE_SOURCES
 function(mnemo_kernel_flags prefix)
   set_source_files_properties(${prefix}src/kernels/x86/avx2.c PROPERTIES
     COMPILE_OPTIONS "-mavx2;-mfma;-mpopcnt;-ffp-contract=fast")
+  set_source_files_properties(${prefix}src/kernels/x86/avx_vnni.c PROPERTIES
+    COMPILE_OPTIONS "-mavx2;-mfma;-mavxvnni")
   set_source_files_properties(${prefix}src/kernels/x86/avx512.c PROPERTIES
     COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx2;-mfma;-ffp-contract=fast")
   set_source_files_properties(${prefix}src/kernels/x86/avx512_vnni.c PROPERTIES

@@ -26,6 +26,19 @@ check() { # SYMBOL INSTRUCTION [ALSO]: ALSO (a step's other instructions) 12 tim
     echo "FAIL $1: $n x $2 into $regs distinct registers (want 12 and 12)"; fail=1
   fi
 }
+# vex_only SYMBOL INSTRUCTION: every INSTRUCTION in SYMBOL is the VEX form
+# (objdump's "{vex}"), so an AVX-VNNI CPU without AVX-512 can run it.
+vex_only() {
+  local asm all vex
+  asm=$(objdump -d --no-show-raw-insn --disassemble="$1" "$BIN" 2>/dev/null)
+  all=$(echo "$asm" | grep -cE "\s$2\s")
+  vex=$(echo "$asm" | grep -cE "\{vex\} $2\s")
+  if [ "$all" -gt 0 ] && [ "$all" -eq "$vex" ]; then
+    echo "ok   $1: $all x $2, every one VEX-encoded"
+  else
+    echo "FAIL $1: $vex of $all x $2 VEX-encoded (want all, and some)"; fail=1
+  fi
+}
 case "$(uname -m)" in
   x86_64)
     check mnemo__fma_loop_avx2 vfmadd231ps
@@ -33,7 +46,11 @@ case "$(uname -m)" in
     check mnemo__fma_loop_avx512 vfmadd231ps
     check mnemo__dpwssd_loop vpdpwssd
     check mnemo__dpbusd_loop vpdpbusd
-    check mnemo__dpbf16_loop vdpbf16ps ;;
+    check mnemo__dpbf16_loop vdpbf16ps
+    check mnemo__dpwssd_loop_vex '\{vex\} vpdpwssd'
+    check mnemo__dpbusd_loop_vex '\{vex\} vpdpbusd'
+    vex_only mnemo__gemm_packed_i8_avxvnni vpdpwssd
+    vex_only mnemo__gemm_packed_u8_avxvnni vpdpbusd ;;
   *) echo "no x86 peak loops on $(uname -m)" ;;
 esac
 exit $fail

@@ -6,6 +6,7 @@
 #include "kernels.h"
 #if defined(__x86_64__)
 #include "x86/x86.h"
+#include <cpuid.h>
 #endif
 
 #include <stdbool.h>
@@ -66,7 +67,15 @@ const mnemo_kernels *mnemo__kernels_avx2(void) {
 }
 
 #if defined(__x86_64__)
-static mnemo_kernels avx512_kernels, vnni_kernels, bf16_kernels;
+static mnemo_kernels avxvnni_kernels, avx512_kernels, vnni_kernels, bf16_kernels;
+
+/* AVX-VNNI (CPUID leaf 7 subleaf 1, EAX bit 4): by CPUID itself, since
+ * clang's __builtin_cpu_supports does not know the name. The OS's saving of
+ * the ymm state is what the AVX2 check already required. */
+static bool cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
+}
 #endif
 static const mnemo_kernels *variants[8];
 static size_t n_variants;
@@ -80,6 +89,17 @@ static void variants_init(void) {
     __builtin_cpu_init();
     if (!mnemo__kernels_avx2()) return;
     variants[n_variants++] = &avx2_kernels;
+    if (cpu_has_avxvnni()) {
+        /* the int8 GEMMs on the VEX 8- and 16-bit dot products (Alder Lake
+         * and later without AVX-512); the rest is AVX2's */
+        avxvnni_kernels = avx2_kernels;
+        avxvnni_kernels.name = "avx-vnni";
+        avxvnni_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_avxvnni;
+        avxvnni_kernels.gemm_packed_u8 = mnemo__gemm_packed_u8_avxvnni;
+        avxvnni_kernels.i8_instruction = "vpdpwssd ymm";
+        avxvnni_kernels.u8_instruction = "vpdpbusd ymm";
+        variants[n_variants++] = &avxvnni_kernels;
+    }
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl")))
         return;
@@ -166,7 +186,15 @@ static float fma_loop_portable(uint64_t iters) {
 
 /* The loops the peaks time (x86/peak.c: 12 instructions per
  * iteration), with the multiply-adds x 2 each iteration performs. */
-typedef enum { PEAK_FMA, PEAK_DPWSSD, PEAK_DPBF16, PEAK_DPBUSD, PEAK_MADDUBS } peak_kind;
+typedef enum {
+    PEAK_FMA,
+    PEAK_DPWSSD,
+    PEAK_DPBF16,
+    PEAK_DPBUSD,
+    PEAK_DPWSSD_VEX,
+    PEAK_DPBUSD_VEX,
+    PEAK_MADDUBS
+} peak_kind;
 
 typedef struct peak_arg {
     uint64_t iters;
@@ -182,6 +210,8 @@ static void *peak_thread(void *p) {
     case PEAK_DPBUSD: a->sink = mnemo__dpbusd_loop(a->iters); return NULL;
     case PEAK_DPBF16: a->sink = mnemo__dpbf16_loop(a->iters); return NULL;
     case PEAK_MADDUBS: a->sink = mnemo__maddubs_loop(a->iters); return NULL;
+    case PEAK_DPWSSD_VEX: a->sink = mnemo__dpwssd_loop_vex(a->iters); return NULL;
+    case PEAK_DPBUSD_VEX: a->sink = mnemo__dpbusd_loop_vex(a->iters); return NULL;
     case PEAK_FMA: break;
     }
     if (mnemo__kernels_avx512()) {
@@ -255,6 +285,10 @@ double mnemo__instruction_peak_gops(const char *instruction, int threads) {
                *u8 = k->u8_instruction ? k->u8_instruction : "";
     if (!strcmp(instruction, "vpdpbusd") && !strcmp(u8, instruction))
         return peak_run(threads, PEAK_DPBUSD, 12 * 64 * 2, 20000000ull);
+    if (!strcmp(instruction, "vpdpbusd ymm") && !strcmp(u8, instruction))
+        return peak_run(threads, PEAK_DPBUSD_VEX, 12 * 32 * 2, 20000000ull);
+    if (!strcmp(instruction, "vpdpwssd ymm") && !strcmp(i8, instruction))
+        return peak_run(threads, PEAK_DPWSSD_VEX, 12 * 16 * 2, 20000000ull);
     if (!strcmp(instruction, "vpmaddubsw") && !strcmp(u8, instruction))
         return peak_run(threads, PEAK_MADDUBS, 12 * 32 * 2, 20000000ull);
     if (!strcmp(instruction, "vpdpwssd") && !strcmp(i8, instruction))
@@ -290,7 +324,8 @@ const char *mnemo__cpu_description(void) {
     char isa[ISA] = "";
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    const char *names[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512vnni", "avx512bf16"};
+    const char *names[] = {"avx2",       "fma",        "avx512f", "avx512bw",
+                           "avx512vnni", "avx512bf16", "avx-vnni"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int has = 0;
         switch (i) {
@@ -300,6 +335,7 @@ const char *mnemo__cpu_description(void) {
         case 3: has = __builtin_cpu_supports("avx512bw"); break;
         case 4: has = __builtin_cpu_supports("avx512vnni"); break;
         case 5: has = __builtin_cpu_supports("avx512bf16"); break;
+        case 6: has = cpu_has_avxvnni(); break;
         }
         if (has) {
             strncat(isa, isa[0] ? "," : "", sizeof isa - strlen(isa) - 1);

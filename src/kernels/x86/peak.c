@@ -75,9 +75,18 @@ float mnemo__maddubs_loop(uint64_t iters) {
     return MNEMO_PEAK_RESULT(YMMI_TO_FLOAT);
 }
 
-/* f32 FMA on zmm: iters * 12 * 16 multiply-adds. */
-__attribute__((target(AVX512)))
-MNEMO_PEAK_LOOP(mnemo__fma_loop_avx512, __m512, "vfmadd231ps", _mm512_setzero_ps(), ZMM_TO_FLOAT)
+/* AVX-VNNI's ymm forms, VEX-encoded ({vex}: where AVX512-VNNI exists the
+ * assembler would pick EVEX, which an AVX-VNNI-only CPU cannot run): iters *
+ * 12 * 16 multiply-adds for vpdpwssd, iters * 12 * 32 for vpdpbusd. */
+__attribute__((target("avxvnni")))
+MNEMO_PEAK_LOOP(mnemo__dpwssd_loop_vex, __m256i, "%{vex%} vpdpwssd", _mm256_setzero_si256(),
+                YMMI_TO_FLOAT) __attribute__((target("avxvnni")))
+MNEMO_PEAK_LOOP(mnemo__dpbusd_loop_vex, __m256i, "%{vex%} vpdpbusd", _mm256_setzero_si256(),
+                YMMI_TO_FLOAT)
+
+    /* f32 FMA on zmm: iters * 12 * 16 multiply-adds. */
+    __attribute__((target(AVX512))) MNEMO_PEAK_LOOP(mnemo__fma_loop_avx512, __m512, "vfmadd231ps",
+                                                    _mm512_setzero_ps(), ZMM_TO_FLOAT)
 
     /* The int8 kernels' instructions: iters * 12 * 32 multiply-adds for
  * vpdpwssd (int16 pairs), iters * 12 * 64 for vpdpbusd (u8 x s8 quads). */

@@ -40,6 +40,16 @@ void mnemo__gelu_tanh_mul_avx2(float *out, const float *gate, const float *up, s
 float mnemo__dot_f32_avx2(const float *a, const float *b, size_t n);
 int32_t mnemo__dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
 
+/* ---------------------------- avx_vnni.c: AVX2 + FMA + AVX-VNNI (VEX) */
+/* avx2_i8.inc with {vex} vpdpwssd; the u8 GEMM on {vex} vpdpbusd (its
+ * quantizer is AVX2's) */
+void mnemo__gemm_packed_i8_avxvnni(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
+                                   const float *sx, const int8_t *wq, const float *sw, size_t p0,
+                                   size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_u8_avxvnni(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
+                                   const float *sx, const int32_t *zx, const int8_t *wq,
+                                   const float *sw, size_t p0, size_t p1, float *y, size_t ldy);
+
 /* ------------------------------------- avx512.c: AVX-512 F + BW + VL */
 void mnemo__gemm_packed_f32_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                    const float *wp, size_t p0, size_t p1, float *y, size_t ldy);
@@ -86,12 +96,15 @@ void mnemo__pack_pairs_cols_bf16(const float *x, size_t ldx, size_t K, size_t N,
  * result only keeps the loop alive. fma_loop_avx2: vfmadd231ps on ymm
  * (AVX2 + FMA); maddubs_loop: vpsignb, vpmaddubsw, vpmaddwd and vpaddd on
  * ymm (AVX2); fma_loop_avx512: on zmm (AVX-512 F); dpwssd_loop and
- * dpbusd_loop: AVX512-VNNI; dpbf16_loop: AVX512-BF16. */
+ * dpbusd_loop: AVX512-VNNI; dpwssd_loop_vex and dpbusd_loop_vex: the ymm
+ * {vex} forms (AVX-VNNI); dpbf16_loop: AVX512-BF16. */
 float mnemo__fma_loop_avx2(uint64_t iters);
 float mnemo__maddubs_loop(uint64_t iters);
 float mnemo__fma_loop_avx512(uint64_t iters);
 float mnemo__dpwssd_loop(uint64_t iters);
 float mnemo__dpbusd_loop(uint64_t iters);
+float mnemo__dpwssd_loop_vex(uint64_t iters);
+float mnemo__dpbusd_loop_vex(uint64_t iters);
 float mnemo__dpbf16_loop(uint64_t iters);
 
 /* The binary index's Hamming distances (kernels.h's hamming slot): popcnt

@@ -19,8 +19,11 @@ void mnemo__f32_to_le(const float *v, size_t n, unsigned char *out) {
 
 void mnemo__f32_from_le(const unsigned char *b, size_t n, float *out) {
     for (size_t i = 0; i < n; i++) {
-        uint32_t u = 0;
-        for (int k = 0; k < 4; k++) u |= (uint32_t)b[4 * i + (size_t)k] << (8 * k);
+        const unsigned char *p = b + 4 * i;
+        /* one expression: gcc -fanalyzer took the loop that built it for a
+         * read of an uninitialized value */
+        uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24;
         memcpy(&out[i], &u, 4);
     }
 }

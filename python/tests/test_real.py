@@ -83,7 +83,7 @@ def test_goldens_int8(cache_dir, goldens):
 
 
 def test_auto_is_int8_on_vnni(cache_dir):
-    """The default precision: int8 where the CPU has AVX512-VNNI (the vectors
+    """The default precision: int8 where the CPU has AVX512-VNNI or AVX-VNNI (the vectors
     checked above), else the file's f32."""
     m = mnemo.Model(MODEL, cache_dir=cache_dir)
     assert m.precision == ("int8" if "vnni" in m.kernels else "f32"), (m.precision, m.kernels)

@@ -56,7 +56,7 @@ typedef enum { MNEMO_SETTING_STRING, MNEMO_SETTING_BOOL, MNEMO_SETTING_INT } mne
       "refuse inputs longer than the model's max tokens instead of truncating them",           \
       MNEMO_CMD_EMBED)                                                                         \
     X(precision, "precision", "MNEMO_PRECISION", STRING, "auto", "P",                          \
-      "weight precision: auto (fastest here at cosine >= 0.995: int8 with AVX512-VNNI, else file; never q4), file, f32, bf16, int8, q4 (experimental: cosine 0.92-0.94 on f32 weights)", \
+      "weight precision: auto (fastest here at cosine >= 0.995: int8 with AVX512-VNNI or AVX-VNNI, else file; never q4), file, f32, bf16, int8, q4 (experimental: cosine 0.92-0.94 on f32 weights)", \
       MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH | MNEMO_CMD_MEMORY | MNEMO_CMD_MCP)                                     \
     X(threads, "threads", "MNEMO_THREADS", INT, "0", "N",                                      \
       "worker threads (0 = every CPU this process may use)", MNEMO_CMD_EMBED | MNEMO_CMD_SERVE | MNEMO_CMD_BENCH | MNEMO_CMD_MEMORY | MNEMO_CMD_MCP) \

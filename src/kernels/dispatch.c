@@ -76,15 +76,24 @@ static bool cpu_has_avxvnni(void) {
     unsigned a, b, c, d;
     return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
 }
+
+/* CPUID's vendor string is "GenuineIntel" (in EBX, EDX, ECX). */
+static bool cpu_is_intel(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(0, &a, &b, &c, &d) && b == 0x756e6547u && d == 0x49656e69u &&
+           c == 0x6c65746eu;
+}
 #endif
 static const mnemo_kernels *variants[8];
-static size_t n_variants;
+static size_t n_variants, best_variant;
 static pthread_once_t variants_once = PTHREAD_ONCE_INIT;
 
-/* Every table this CPU runs, slowest first. The AVX-512 ones start from the
- * AVX2 table: what has no 512-bit variant keeps its AVX2 one. */
+/* Every table this CPU runs, the fastest last (but see the bf16 one's
+ * note: best_variant). The AVX-512 ones start from the AVX2 table: what has
+ * no 512-bit variant keeps its AVX2 one. */
 static void variants_init(void) {
     variants[n_variants++] = &portable_kernels;
+    best_variant = SIZE_MAX; /* the last one, unless said otherwise below */
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (!mnemo__kernels_avx2()) return;
@@ -98,6 +107,10 @@ static void variants_init(void) {
         avxvnni_kernels.gemm_packed_u8 = mnemo__gemm_packed_u8_avxvnni;
         avxvnni_kernels.i8_instruction = "vpdpwssd ymm";
         avxvnni_kernels.u8_instruction = "vpdpbusd ymm";
+        /* int8 1.66x / 1.59x f32 at ~128 / ~512 tokens (measured through
+         * MNEMO_KERNELS=avx-vnni on an Emerald Rapids Xeon: a proxy for the
+         * CPUs without AVX-512; docs/kernels.md) */
+        avxvnni_kernels.prefer_int8 = 1;
         variants[n_variants++] = &avxvnni_kernels;
     }
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -135,12 +148,20 @@ static void variants_init(void) {
     }
     if (__builtin_cpu_supports("avx512bf16")) {
         bf16_kernels = *variants[n_variants - 1];
-        bf16_kernels.name = n_variants > 3 ? "avx512-vnni-bf16" : "avx512-bf16";
+        bf16_kernels.name =
+            variants[n_variants - 1] == &vnni_kernels ? "avx512-vnni-bf16" : "avx512-bf16";
         bf16_kernels.gemm_packed_bf16_dp = mnemo__gemm_packed_bf16_dp;
         bf16_kernels.gemm_packed_bf16_dps = mnemo__gemm_packed_bf16_dps;
         bf16_kernels.pack_pairs_rows = mnemo__pack_pairs_rows_bf16;
         bf16_kernels.pack_pairs_cols = mnemo__pack_pairs_cols_bf16;
         variants[n_variants++] = &bf16_kernels;
+        /* On Intel's cores vdpbf16ps runs at half the f32 FMA's rate (measured
+         * on an Emerald Rapids Xeon, family 6 model 207: 173 against 350
+         * GOP/s on 2 threads; AMD's Zen 4 and Zen 5 run it at twice the FMA's),
+         * so the bf16 dot products would slow bf16 and int8 down there: the
+         * table before is the best (docs/kernels.md). MNEMO_KERNELS still
+         * picks it, and the tests run it. */
+        if (cpu_is_intel()) best_variant = n_variants - 2;
     }
 #endif
 }
@@ -165,7 +186,7 @@ const mnemo_kernels *mnemo__kernels_best(void) {
     if (k) return k;
     size_t n;
     const mnemo_kernels *const *v = mnemo__kernels_variants(&n);
-    k = v[n - 1];
+    k = v[best_variant < n ? best_variant : n - 1];
     const char *force = getenv("MNEMO_KERNELS");
     if (force && !strcmp(force, "ref"))
         k = mnemo__kernels_ref();
@@ -214,11 +235,12 @@ static void *peak_thread(void *p) {
     case PEAK_DPBUSD_VEX: a->sink = mnemo__dpbusd_loop_vex(a->iters); return NULL;
     case PEAK_FMA: break;
     }
-    if (mnemo__kernels_avx512()) {
+    const char *name = mnemo__kernels_best()->name;
+    if (!strncmp(name, "avx512", 6)) {
         a->sink = mnemo__fma_loop_avx512(a->iters);
         return NULL;
     }
-    if (mnemo__kernels_avx2()) {
+    if (!strcmp(name, "avx2") || !strcmp(name, "avx-vnni")) {
         a->sink = mnemo__fma_loop_avx2(a->iters);
         return NULL;
     }
@@ -270,7 +292,11 @@ static double peak_run(int threads, peak_kind kind, double ops_per_iter, uint64_
 }
 
 double mnemo__fma_peak_gflops(int threads) {
-    bool avx2 = mnemo__kernels_avx2() != NULL, avx512 = mnemo__kernels_avx512() != NULL;
+    /* the FMA of the table in use: ymm for the AVX2-level ones (avx2,
+     * avx-vnni) on a CPU that has AVX-512 too */
+    const char *name = mnemo__kernels_best()->name;
+    bool avx512 = !strncmp(name, "avx512", 6),
+         avx2 = avx512 || !strcmp(name, "avx2") || !strcmp(name, "avx-vnni");
     return peak_run(threads, PEAK_FMA,
                     avx512 ? 12 * 16 * 2
                     : avx2 ? 12 * 8 * 2

@@ -237,8 +237,10 @@ int mnemo__i8_x_limit(size_t K);
 void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
                           float *sx);
 
-/* The fastest variant this CPU runs (chosen once). $MNEMO_KERNELS=NAME forces
- * one of the variants by name (ref, portable, avx2, avx512, avx512-vnni,
+/* The fastest variant this CPU runs (chosen once: the last of
+ * mnemo__kernels_variants, except on Intel, where the bf16 dot-product table
+ * is slower than the one before it). $MNEMO_KERNELS=NAME forces one of the
+ * variants by name (ref, portable, avx2, avx-vnni, avx512, avx512-vnni,
  * avx512-bf16, avx512-vnni-bf16: the ones the CPU runs). */
 const mnemo_kernels *mnemo__kernels_best(void);
 const mnemo_kernels *mnemo__kernels_ref(void);

@@ -26,7 +26,7 @@ class Model:
 
     ``precision``: the weights' precision: "auto" (the fastest that keeps
     cosine >= 0.995 against sentence-transformers: int8 on CPUs with
-    AVX512-VNNI, else the file's), "f32", "bf16", "int8", "q4" or "file".
+    AVX512-VNNI or AVX-VNNI, else the file's), "f32", "bf16", "int8", "q4" or "file".
 
     ``threads``: the engine's threads per call; 0 is every CPU the process may
     use. Each Python thread that embeds at the same time gets its own engine

@@ -315,19 +315,6 @@ static inline __attribute__((always_inline)) __m256i u8_mac(__m256i acc, __m256i
     return acc;
 }
 
-/* One row's stores: its sums less (zx - 128) * wsum are the reference's
- * integers (sum_k xu * wq - zx * wsum), then the same f32 products. */
-static inline __attribute__((always_inline)) void u8_store_row(__m256i c0, __m256i c1, float sxm,
-                                                               int32_t zxm, const float *sw,
-                                                               const int32_t *wsum, size_t ncols,
-                                                               float *y) {
-    __m256i z = _mm256_set1_epi32(zxm - 128);
-    __m256i w0 = _mm256_loadu_si256((const __m256i *)wsum),
-            w1 = _mm256_loadu_si256((const __m256i *)(wsum + 8));
-    store_i8_row(_mm256_sub_epi32(c0, _mm256_mullo_epi32(z, w0)),
-                 _mm256_sub_epi32(c1, _mm256_mullo_epi32(z, w1)), sxm, sw, ncols, y);
-}
-
 /* Up to this many k, a tile's rows are recentred once (s, |s| in a buffer on
  * the stack, read by every panel of the group); longer rows in the loop. */
 #define U8_XB 2048
@@ -351,12 +338,6 @@ static void u8_recentre(size_t mr, size_t K4, const uint8_t *x, size_t ldx, uint
             ab[i * U8_XB + k] = (uint8_t)(v < 0 ? -v : v);
         }
     }
-}
-
-static inline __attribute__((always_inline)) __m256i u8_bcast_quad(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
 }
 
 /* pre: x is the recentred rows (sb; ab = |sb|, U8_XB apart), else raw u8. */
@@ -387,65 +368,46 @@ u8_tile(const int mr, const int pre, size_t kq, const uint8_t *x, size_t ldx, co
 #undef U8_STEP
     }
 #define U8_STORE(i) \
-    if (i < mr) u8_store_row(c##i##a, c##i##b, sx[i], zx[i], sw, wsum, ncols, y + i * ldy);
+    if (i < mr) u8_store_row(c##i##a, c##i##b, sx[i], zx[i] - 128, sw, wsum, ncols, y + i * ldy);
     U8_ROWS(U8_STORE)
 #undef U8_STORE
 }
 
-void mnemo__gemm_packed_u8_avx2(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
-                                const float *sx, const int32_t *zx, const int8_t *wq,
-                                const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
-    size_t K4 = (K + 3) & ~(size_t)3, kq = K4 / 4;
-    const int32_t *wsum = (const int32_t *)(sw + N);
-    _Alignas(32) uint8_t sb[6 * U8_XB], ab[6 * U8_XB];
-    int pre = K4 <= U8_XB;
-    /* a group of panels (half the budget: 128 KB of int8) stays in L2 while
-     * every tile of x passes */
-    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET / 2, 16 * K4, 1);
-    for (size_t pg = p0; pg < p1; pg += group) {
-        size_t pe = pg + group < p1 ? pg + group : p1;
-        for (size_t m = 0; m < M; m += 6) {
-            size_t mr = M - m < 6 ? M - m : 6;
-            const uint8_t *xp = xu + m * ldxu;
-            if (pre) {
-                u8_recentre(mr, K4, xp, ldxu, sb, ab);
-                xp = sb;
-            }
-            for (size_t p = pg; p < pe; p++) {
-                size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
-                /* the scales and sums end at N: a narrow last panel's are padded */
-                float swpad[16];
-                int32_t wspad[16];
-                const float *swp = sw + n0;
-                const int32_t *wsp = wsum + n0;
-                if (ncols < 16) {
-                    mnemo__u8_pad_scales(sw, wsum, n0, ncols, swpad, wspad);
-                    swp = swpad;
-                    wsp = wspad;
-                }
-                const int8_t *w = wq + p * K4 * 16;
-                float *yp = y + m * ldy + n0;
-#define U8_CALL(R, PRE) \
-    u8_tile(R, PRE, kq, xp, ldxu, ab, w, sx + m, zx + m, swp, wsp, yp, ldy, ncols)
+/* avx2_u8.inc's hooks: the rows of a tile recentred once when they fit the
+ * scratch (s, then |s| 6 * U8_XB after), and one tile by its row count. */
+static inline __attribute__((always_inline)) u8_rows
+u8_prep_avx2(size_t mr, size_t K4, const uint8_t *x, size_t ldx, uint8_t *scratch) {
+    if (K4 > U8_XB) return (u8_rows){x, ldx, NULL};
+    u8_recentre(mr, K4, x, ldx, scratch, scratch + 6 * U8_XB);
+    return (u8_rows){scratch, U8_XB, scratch + 6 * U8_XB};
+}
+
+static inline __attribute__((always_inline)) void
+u8_tile_avx2(size_t mr, size_t kq, u8_rows r, const int8_t *w, const float *sx, const int32_t *zx,
+             const float *sw, const int32_t *wsum, float *y, size_t ldy, size_t ncols) {
+#define U8_CALL(R, PRE) u8_tile(R, PRE, kq, r.x, r.ldx, r.aux, w, sx, zx, sw, wsum, y, ldy, ncols)
 #define U8_CASE(R)         \
     case R:                \
-        if (pre)           \
+        if (r.aux)         \
             U8_CALL(R, 1); \
         else               \
             U8_CALL(R, 0); \
         break;
-                /* clang-format off */
-                switch (mr) {
-                    U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
-                default: break;
-                }
-                /* clang-format on */
+    /* clang-format off */
+    switch (mr) {
+        U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
+    default: break;
+    }
+    /* clang-format on */
 #undef U8_CASE
 #undef U8_CALL
-            }
-        }
-    }
 }
+
+#define U8_SCRATCH_BYTES (12 * U8_XB)
+#define U8_PREP u8_prep_avx2
+#define U8_TILE u8_tile_avx2
+#define U8_GEMM_NAME mnemo__gemm_packed_u8_avx2
+#include "avx2_u8.inc"
 
 /* A row's range [min(x, 0), max(x, 0)], 8 at a time ((v < lo ? v : lo), the
  * scalar's choice), the lanes and the tail by the scalar code. */

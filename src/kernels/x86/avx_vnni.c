@@ -43,25 +43,6 @@ static inline __attribute__((always_inline)) __m256i dpbusd_vex(__m256i acc, __m
     return acc;
 }
 
-static inline __attribute__((always_inline)) __m256i u8_bcast_quad(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
-/* One row's stores: (acc - zx * wsum) exactly in int32, then the int8
- * path's f32 products (store_i8_row, avx2_i8.inc). */
-static inline __attribute__((always_inline)) void u8_store_row(__m256i c0, __m256i c1, float sxm,
-                                                               int32_t zxm, const float *sw,
-                                                               const int32_t *wsum, size_t ncols,
-                                                               float *y) {
-    __m256i z = _mm256_set1_epi32(zxm);
-    __m256i w0 = _mm256_loadu_si256((const __m256i *)wsum),
-            w1 = _mm256_loadu_si256((const __m256i *)(wsum + 8));
-    store_i8_row(_mm256_sub_epi32(c0, _mm256_mullo_epi32(z, w0)),
-                 _mm256_sub_epi32(c1, _mm256_mullo_epi32(z, w1)), sxm, sw, ncols, y);
-}
-
 #define U8_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 static inline __attribute__((always_inline)) void u8_tile(const int mr, size_t kq, const uint8_t *x,
                                                           size_t ldx, const int8_t *w,
@@ -89,43 +70,28 @@ static inline __attribute__((always_inline)) void u8_tile(const int mr, size_t k
 #undef U8_STORE
 }
 
-void mnemo__gemm_packed_u8_avxvnni(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
-                                   const float *sx, const int32_t *zx, const int8_t *wq,
-                                   const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
-    size_t K4 = (K + 3) & ~(size_t)3, kq = K4 / 4;
-    const int32_t *wsum = (const int32_t *)(sw + N);
-    /* a group of panels (half the budget: 128 KB of int8, as AVX2's) stays
-     * in L2 while every tile of x passes */
-    size_t group = mnemo__panel_group(MNEMO_L2_BUDGET / 2, 16 * K4, 1);
-    for (size_t pg = p0; pg < p1; pg += group) {
-        size_t pe = pg + group < p1 ? pg + group : p1;
-        for (size_t m = 0; m < M; m += 6) {
-            size_t mr = M - m < 6 ? M - m : 6;
-            const uint8_t *xp = xu + m * ldxu;
-            for (size_t p = pg; p < pe; p++) {
-                size_t n0 = p * 16, ncols = N - n0 < 16 ? N - n0 : 16;
-                /* the scales and sums end at N: a narrow last panel's are padded */
-                float swpad[16];
-                int32_t wspad[16];
-                const float *swp = sw + n0;
-                const int32_t *wsp = wsum + n0;
-                if (ncols < 16) {
-                    mnemo__u8_pad_scales(sw, wsum, n0, ncols, swpad, wspad);
-                    swp = swpad;
-                    wsp = wspad;
-                }
-                const int8_t *w = wq + p * K4 * 16;
-                float *yp = y + m * ldy + n0;
-#define U8_CASE(R) \
-    case R: u8_tile(R, kq, xp, ldxu, w, sx + m, zx + m, swp, wsp, yp, ldy, ncols); break;
-                /* clang-format off */
-                switch (mr) {
-                    U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
-                default: break;
-                }
-                /* clang-format on */
-#undef U8_CASE
-            }
-        }
-    }
+/* avx2_u8.inc's hooks: the rows as they come, one tile by its row count */
+static inline __attribute__((always_inline)) u8_rows
+u8_rows_as_is(size_t mr, size_t K4, const uint8_t *x, size_t ldx, uint8_t *scratch) {
+    (void)mr, (void)K4, (void)scratch;
+    return (u8_rows){x, ldx, NULL};
 }
+
+static inline __attribute__((always_inline)) void
+u8_tile_vnni(size_t mr, size_t kq, u8_rows r, const int8_t *w, const float *sx, const int32_t *zx,
+             const float *sw, const int32_t *wsum, float *y, size_t ldy, size_t ncols) {
+#define U8_CASE(R) \
+    case R: u8_tile(R, kq, r.x, r.ldx, w, sx, zx, sw, wsum, y, ldy, ncols); break;
+    /* clang-format off */
+    switch (mr) {
+        U8_CASE(6) U8_CASE(5) U8_CASE(4) U8_CASE(3) U8_CASE(2) U8_CASE(1)
+    default: break;
+    }
+    /* clang-format on */
+#undef U8_CASE
+}
+
+#define U8_PREP u8_rows_as_is
+#define U8_TILE u8_tile_vnni
+#define U8_GEMM_NAME mnemo__gemm_packed_u8_avxvnni
+#include "avx2_u8.inc"

@@ -19,6 +19,7 @@
 #if defined(__x86_64__)
 static const mnemo_kernels avx2_kernels = {
     .name = "avx2",
+    .fma_lanes = 8,
     .gemm_packed_f32 = mnemo__gemm_packed_f32_avx2,
     .gemm_packed_f32s = mnemo__gemm_packed_f32s_avx2,
     .gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx2,
@@ -118,6 +119,7 @@ static void variants_init(void) {
         return;
     avx512_kernels = avx2_kernels;
     avx512_kernels.name = "avx512";
+    avx512_kernels.fma_lanes = 16;
     avx512_kernels.gemm_packed_f32 = mnemo__gemm_packed_f32_avx512;
     avx512_kernels.gemm_packed_f32s = mnemo__gemm_packed_f32s_avx512;
     avx512_kernels.gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx512;
@@ -170,14 +172,6 @@ const mnemo_kernels *const *mnemo__kernels_variants(size_t *n) {
     pthread_once(&variants_once, variants_init);
     *n = n_variants;
     return variants;
-}
-
-const mnemo_kernels *mnemo__kernels_avx512(void) {
-    size_t n;
-    const mnemo_kernels *const *v = mnemo__kernels_variants(&n);
-    for (size_t i = 0; i < n; i++)
-        if (!strncmp(v[i]->name, "avx512", 6)) return v[i];
-    return NULL;
 }
 
 const mnemo_kernels *mnemo__kernels_best(void) {
@@ -235,14 +229,10 @@ static void *peak_thread(void *p) {
     case PEAK_DPBUSD_VEX: a->sink = mnemo__dpbusd_loop_vex(a->iters); return NULL;
     case PEAK_FMA: break;
     }
-    const char *name = mnemo__kernels_best()->name;
-    if (!strncmp(name, "avx512", 6)) {
-        a->sink = mnemo__fma_loop_avx512(a->iters);
-        return NULL;
-    }
-    if (!strcmp(name, "avx2") || !strcmp(name, "avx-vnni")) {
-        a->sink = mnemo__fma_loop_avx2(a->iters);
-        return NULL;
+    switch (mnemo__kernels_best()->fma_lanes) {
+    case 16: a->sink = mnemo__fma_loop_avx512(a->iters); return NULL;
+    case 8: a->sink = mnemo__fma_loop_avx2(a->iters); return NULL;
+    default: break;
     }
 #endif
     a->sink = fma_loop_portable(a->iters);
@@ -292,16 +282,11 @@ static double peak_run(int threads, peak_kind kind, double ops_per_iter, uint64_
 }
 
 double mnemo__fma_peak_gflops(int threads) {
-    /* the FMA of the table in use: ymm for the AVX2-level ones (avx2,
-     * avx-vnni) on a CPU that has AVX-512 too */
-    const char *name = mnemo__kernels_best()->name;
-    bool avx512 = !strncmp(name, "avx512", 6),
-         avx2 = avx512 || !strcmp(name, "avx2") || !strcmp(name, "avx-vnni");
-    return peak_run(threads, PEAK_FMA,
-                    avx512 ? 12 * 16 * 2
-                    : avx2 ? 12 * 8 * 2
-                           : 8 * 2,
-                    20000000ull);
+    /* the FMA of the table in use (ymm for avx2 and avx-vnni also where the
+     * CPU has AVX-512): 12 instructions of fma_lanes multiply-adds, or the
+     * portable loop's 8 */
+    int lanes = mnemo__kernels_best()->fma_lanes;
+    return peak_run(threads, PEAK_FMA, lanes ? 12.0 * lanes * 2 : 8 * 2, 20000000ull);
 }
 
 double mnemo__instruction_peak_gops(const char *instruction, int threads) {

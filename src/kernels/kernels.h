@@ -155,6 +155,9 @@ typedef struct mnemo_kernels {
     /* Non-zero where int8 is the fastest precision (VNNI): --precision auto
      * then means int8. */
     int prefer_int8;
+    /* f32 lanes of the FMA the table's f32 GEMM runs on: 16 (zmm), 8 (ymm),
+     * 0 (C). `mnemo bench` times that FMA for the table's peak. */
+    int fma_lanes;
     /* sum of a[i] * b[i] over n floats: the memory store's vector search
      * (exact scans and the HNSW walk are nothing but these) */
     float (*dot_f32)(const float *a, const float *b, size_t n);
@@ -275,9 +278,7 @@ void mnemo__gemm_packed_q4_portable(size_t M, size_t N, size_t K, const int16_t 
                                     size_t p1, float *y, size_t ldy);
 /* NULL when the CPU lacks AVX2+FMA. */
 const mnemo_kernels *mnemo__kernels_avx2(void);
-/* The first AVX-512 table (F+BW+VL), NULL when the CPU lacks it. */
-const mnemo_kernels *mnemo__kernels_avx512(void);
-/* Every table this CPU can run, slowest first (portable, avx2, avx512,
+/* Every table this CPU can run (portable, avx2, avx-vnni, avx512,
  * avx512-vnni, ...): the tests check each against the reference. *n >= 1. */
 const mnemo_kernels *const *mnemo__kernels_variants(size_t *n);
 /* The machine's f32 FMA ceiling in GFLOP/s on `threads` threads at once (a

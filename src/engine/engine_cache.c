@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define PACK_MAGIC "MNEMOPAK"
-#define PACK_VERSION 5u
+#define PACK_VERSION 6u
 #define MAX_SEGMENTS 4096
 
 typedef struct pack_header {

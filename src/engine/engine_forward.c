@@ -81,16 +81,18 @@ typedef struct gemm_job {
 typedef struct quant_job {
     mnemo_engine_ctx *c;
     const float *x;
-    size_t ldx, M, K;
+    size_t ldx, M, K, rows; /* rows per task */
     bool u8;
 } quant_job;
 
+/* rows per quantizing task: at most QUANT_ROWS, fewer when a short batch
+ * would leave a thread idle */
 #define QUANT_ROWS 32
 
 static void quant_task(void *arg, size_t task, int worker) {
     (void)worker;
     const quant_job *q = arg;
-    size_t m0 = task * QUANT_ROWS, m1 = m0 + QUANT_ROWS < q->M ? m0 + QUANT_ROWS : q->M;
+    size_t m0 = task * q->rows, m1 = m0 + q->rows < q->M ? m0 + q->rows : q->M;
     mnemo_engine_ctx *c = q->c;
     if (q->u8)
         c->e->kernels->quantize_rows_u8(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K,
@@ -138,9 +140,11 @@ static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M
                   ldy,           c->xq, c->sx, c->ld_xq, c->xu, c->zx, c->ld_xu};
     if (w->kind == PACK_I8 || w->kind == PACK_Q4 || w->kind == PACK_U8) {
         /* quantize the rows once for all the panels */
-        quant_job q = {c, x, ldx, M, w->cols, w->kind == PACK_U8};
-        size_t qt = (M + QUANT_ROWS - 1) / QUANT_ROWS;
-        if (threads == 1 || qt == 1)
+        size_t rows = (M + threads - 1) / threads;
+        quant_job q = {
+            c, x, ldx, M, w->cols, rows < QUANT_ROWS ? rows : QUANT_ROWS, w->kind == PACK_U8};
+        size_t qt = (M + q.rows - 1) / q.rows;
+        if (threads == 1)
             for (size_t t = 0; t < qt; t++) quant_task(&q, t, 0);
         else
             mnemo__pool_run(c->pool, qt, quant_task, &q);
@@ -163,6 +167,8 @@ static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, co
 
 /* ------------------------------------------------ per-token element-wise */
 
+/* OP_ADD_NORM adds a sublayer's normed output to the residual stream and
+ * norms the sum for what reads it next: both in one pass over the tokens. */
 typedef enum { OP_NORM, OP_ADD_NORM, OP_QK_NORM_ROPE, OP_GELU_MUL } token_op_kind;
 
 typedef struct token_op {
@@ -171,9 +177,14 @@ typedef struct token_op {
     const float *gamma;
     const float *src;
     float *dst;
+    const float *gamma2;
+    float *dst2;
     int layer;
+    size_t chunk; /* tokens per task (per_token sets it) */
 } token_op;
 
+/* tokens per task: at most TOKEN_CHUNK, fewer when a short batch would leave
+ * a thread idle (an 18-token query: two tasks of 9) */
 #define TOKEN_CHUNK 16
 
 static void token_task(void *arg, size_t task, int worker) {
@@ -183,17 +194,17 @@ static void token_task(void *arg, size_t task, int worker) {
     const mnemo_engine *e = c->e;
     const mnemo_model_config *cfg = &e->cfg;
     size_t H = (size_t)cfg->hidden, hd = (size_t)cfg->head_dim;
-    size_t t0 = task * TOKEN_CHUNK,
-           t1 = t0 + TOKEN_CHUNK < c->n_tokens ? t0 + TOKEN_CHUNK : c->n_tokens;
+    size_t t0 = task * op->chunk, t1 = t0 + op->chunk < c->n_tokens ? t0 + op->chunk : c->n_tokens;
     for (size_t t = t0; t < t1; t++) {
         switch (op->kind) {
         case OP_NORM: /* dst = norm(src) */
             e->kernels->rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, H, cfg->rms_eps);
             break;
-        case OP_ADD_NORM: { /* dst += norm(src), src is scratch */
+        case OP_ADD_NORM: { /* dst += norm(src), src is scratch; dst2 = norm2(dst) */
             float *s = (float *)op->src + t * H;
             e->kernels->rmsnorm(s, s, op->gamma, H, cfg->rms_eps);
             mnemo__add(op->dst + t * H, s, H);
+            e->kernels->rmsnorm(op->dst2 + t * H, op->dst + t * H, op->gamma2, H, cfg->rms_eps);
             break;
         }
         case OP_QK_NORM_ROPE: {
@@ -227,11 +238,10 @@ static void token_task(void *arg, size_t task, int worker) {
 
 static void per_token(mnemo_engine_ctx *c, token_op *op) {
     op->c = c;
-    if (c->n_tokens * (size_t)c->e->cfg.hidden < SMALL_WORK / 16) {
-        for (size_t t = 0; t * TOKEN_CHUNK < c->n_tokens; t++) token_task(op, t, 0);
-        return;
-    }
-    mnemo__pool_run(c->pool, (c->n_tokens + TOKEN_CHUNK - 1) / TOKEN_CHUNK, token_task, op);
+    size_t n = c->n_tokens, threads = (size_t)mnemo__pool_size(c->pool);
+    size_t chunk = (n + threads - 1) / threads;
+    op->chunk = chunk < TOKEN_CHUNK ? chunk : TOKEN_CHUNK;
+    mnemo__pool_run(c->pool, (n + op->chunk - 1) / op->chunk, token_task, op);
 }
 
 /* -------------------------------------------------------------- attention */
@@ -494,26 +504,37 @@ static void embed_tokens(mnemo_engine_ctx *c, const int32_t *const *ids) {
         }
 }
 
+/* One layer, from c->xn = input_norm(x) (made by the layer before, or by the
+ * caller for layer 0) to x += its output and c->xn = the next norm of x (the
+ * next layer's input norm, or after the last layer the final norm). */
 static void layer_forward(mnemo_engine_ctx *c, int l) {
-    const gemma_layer *L = &c->e->layers[l];
+    const mnemo_engine *e = c->e;
+    const gemma_layer *L = &e->layers[l];
     size_t T = c->n_tokens;
-    token_op op = {.kind = OP_NORM, .gamma = L->input_norm, .src = c->x, .dst = c->xn};
-    per_token(c, &op);
+    token_op op;
     size_t H = (size_t)c->e->cfg.hidden, Q = L->o.cols, I = L->down.cols;
     linear(c, c->xn, H, T, &L->qkv, c->qkv, c->ld_qkv);
     op = (token_op){.kind = OP_QK_NORM_ROPE, .layer = l};
     per_token(c, &op);
     attention(c, l);
     linear(c, c->att, Q, T, &L->o, c->tmp, H);
-    op = (token_op){.kind = OP_ADD_NORM, .gamma = L->post_attn_norm, .src = c->tmp, .dst = c->x};
-    per_token(c, &op);
-    op = (token_op){.kind = OP_NORM, .gamma = L->pre_ffn_norm, .src = c->x, .dst = c->xn};
+    op = (token_op){.kind = OP_ADD_NORM,
+                    .gamma = L->post_attn_norm,
+                    .src = c->tmp,
+                    .dst = c->x,
+                    .gamma2 = L->pre_ffn_norm,
+                    .dst2 = c->xn};
     per_token(c, &op);
     linear(c, c->xn, H, T, &L->gate_up, c->gu, 2 * I);
     op = (token_op){.kind = OP_GELU_MUL};
     per_token(c, &op);
     linear(c, c->gu, 2 * I, T, &L->down, c->tmp, H);
-    op = (token_op){.kind = OP_ADD_NORM, .gamma = L->post_ffn_norm, .src = c->tmp, .dst = c->x};
+    op = (token_op){.kind = OP_ADD_NORM,
+                    .gamma = L->post_ffn_norm,
+                    .src = c->tmp,
+                    .dst = c->x,
+                    .gamma2 = l + 1 < e->cfg.n_layers ? e->layers[l + 1].input_norm : e->final_norm,
+                    .dst2 = c->xn};
     per_token(c, &op);
 }
 
@@ -556,9 +577,12 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     }
     double t0 = mnemo__now();
     embed_tokens(c, ids);
-    for (int l = 0; l < cfg->n_layers; l++) layer_forward(c, l);
-    token_op op = {.kind = OP_NORM, .gamma = e->final_norm, .src = c->x, .dst = c->xn};
+    token_op op = {.kind = OP_NORM,
+                   .gamma = cfg->n_layers ? e->layers[0].input_norm : e->final_norm,
+                   .src = c->x,
+                   .dst = c->xn};
     per_token(c, &op);
+    for (int l = 0; l < cfg->n_layers; l++) layer_forward(c, l);
 
     /* mean pooling over every token of each sequence (prompt, <bos> and <eos> included) */
     size_t H = (size_t)cfg->hidden;

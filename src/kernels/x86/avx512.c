@@ -41,13 +41,17 @@ static inline __attribute__((always_inline)) __m512 panel_row(const void *wp, in
 static inline __attribute__((always_inline)) void tile(const int mr, const int np, size_t K,
                                                        const float *x, size_t ldx, const void *w0,
                                                        const void *w1, int bf16, float *y,
-                                                       size_t ldy, __mmask16 mask) {
+                                                       size_t ldy, __mmask16 mask, const char *pf) {
 #define TDECL(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = c##i##a;
     TROWS(TDECL)
 #undef TDECL
     for (size_t k = 0; k < K; k++) {
         __m512 b0 = panel_row(w0, bf16, k);
         __m512 b1 = np > 1 ? panel_row(w1, bf16, k) : b0;
+        if (pf) { /* the next pair of panels, as this pair is read (kernels.md) */
+            _mm_prefetch(pf + k * (bf16 ? 64 : 128), _MM_HINT_T1);
+            if (!bf16) _mm_prefetch(pf + k * 128 + 64, _MM_HINT_T1);
+        }
 #define TSTEP(i)                                               \
     if (i < mr) {                                              \
         __m512 a = _mm512_set1_ps(x[i * ldx + k]);             \
@@ -74,13 +78,13 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
  * specialised shapes. */
 static inline __attribute__((always_inline)) void
 tile_rows(size_t mr, int np, size_t K, const float *x, size_t ldx, const void *w0, const void *w1,
-          int bf16, float *y, size_t ldy, __mmask16 mask) {
-#define TILE_CASE(R)                                           \
-    case R:                                                    \
-        if (np > 1)                                            \
-            tile(R, 2, K, x, ldx, w0, w1, bf16, y, ldy, mask); \
-        else                                                   \
-            tile(R, 1, K, x, ldx, w0, w1, bf16, y, ldy, mask); \
+          int bf16, float *y, size_t ldy, __mmask16 mask, const char *pf) {
+#define TILE_CASE(R)                                               \
+    case R:                                                        \
+        if (np > 1)                                                \
+            tile(R, 2, K, x, ldx, w0, w1, bf16, y, ldy, mask, pf); \
+        else                                                       \
+            tile(R, 1, K, x, ldx, w0, w1, bf16, y, ldy, mask, pf); \
         break;
     /* clang-format off */
     switch (mr) {
@@ -113,7 +117,13 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
                 size_t lastcols = N - last * 16 < 16 ? N - last * 16 : 16;
                 __mmask16 mask = (__mmask16)((1u << lastcols) - 1);
                 const uint8_t *w0 = (const uint8_t *)wp + p * pbytes;
-                tile_rows(mr, np, K, xp, ldx, w0, w0 + pbytes, bf16, y + m * ldy + n0, ldy, mask);
+                /* the first row tile streams the weights into L2: it prefetches
+                 * the next pair (contiguous only when the panels are K rows) */
+                const char *pf = m == 0 && p + 4 <= p1 && pstride == K * 16
+                                     ? (const char *)w0 + 2 * pbytes
+                                     : NULL;
+                tile_rows(mr, np, K, xp, ldx, w0, w0 + pbytes, bf16, y + m * ldy + n0, ldy, mask,
+                          pf);
             }
         }
     }

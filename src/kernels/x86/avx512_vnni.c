@@ -49,13 +49,17 @@ static inline __attribute__((always_inline)) __m512i u8_bcast_quad(const uint8_t
 static inline __attribute__((always_inline)) void
 u8_tile(const int mr, const int np, size_t kq, const uint8_t *x, size_t ldx, const int8_t *w0,
         const int8_t *w1, const float *sx, const int32_t *zx, const float *sw, const int32_t *wsum,
-        float *y, size_t ldy, __mmask16 mask) {
+        float *y, size_t ldy, __mmask16 mask, const int8_t *pf) {
 #define U8_DECL(i) __m512i c##i##a = _mm512_setzero_si512(), c##i##b = c##i##a;
     U8_ROWS(U8_DECL)
 #undef U8_DECL
     for (size_t q = 0; q < kq; q++) {
         __m512i b0 = _mm512_loadu_si512(w0 + q * 64);
         __m512i b1 = np > 1 ? _mm512_loadu_si512(w1 + q * 64) : b0;
+        if (pf) {
+            _mm_prefetch((const char *)pf + q * 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)pf + q * 128 + 64, _MM_HINT_T1);
+        }
 #define U8_STEP(i)                                      \
     if (i < mr) {                                       \
         __m512i a = u8_bcast_quad(x + i * ldx + 4 * q); \
@@ -92,13 +96,13 @@ u8_tile(const int mr, const int np, size_t kq, const uint8_t *x, size_t ldx, con
 static inline __attribute__((always_inline)) void
 u8_tile_rows(size_t mr, int np, size_t kq, const uint8_t *x, size_t ldx, const int8_t *w0,
              const int8_t *w1, const float *sx, const int32_t *zx, const float *sw,
-             const int32_t *wsum, float *y, size_t ldy, __mmask16 mask) {
-#define U8_CASE(R)                                                             \
-    case R:                                                                    \
-        if (np > 1)                                                            \
-            u8_tile(R, 2, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask); \
-        else                                                                   \
-            u8_tile(R, 1, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask); \
+             const int32_t *wsum, float *y, size_t ldy, __mmask16 mask, const int8_t *pf) {
+#define U8_CASE(R)                                                                 \
+    case R:                                                                        \
+        if (np > 1)                                                                \
+            u8_tile(R, 2, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask, pf); \
+        else                                                                       \
+            u8_tile(R, 1, kq, x, ldx, w0, w1, sx, zx, sw, wsum, y, ldy, mask, pf); \
         break;
     /* clang-format off */
     switch (mr) {
@@ -139,7 +143,8 @@ void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu,
                 }
                 const int8_t *w0 = wq + p * pbytes;
                 u8_tile_rows(mr, np, K4 / 4, xu + m * ldxu, ldxu, w0, w0 + pbytes, sx + m, zx + m,
-                             swp, wsp, y + m * ldy + n0, ldy, mask);
+                             swp, wsp, y + m * ldy + n0, ldy, mask,
+                             m == 0 && p + 4 <= p1 ? w0 + 2 * pbytes : NULL);
             }
         }
     }

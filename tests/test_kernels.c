@@ -213,7 +213,7 @@ static void check_i8(void) {
     size_t sizes[][3] = {{1, 16, 2},     {6, 16, 8},      {7, 33, 13},   {13, 50, 256},
                          {1, 1280, 768}, {25, 100, 1152}, {8, 20, 3072}, {12, 64, 64},
                          {24, 48, 100},  {30, 81, 7},     {11, 200, 33}};
-    const mnemo_kernels *port = mnemo__kernels_portable(), *avx2 = mnemo__kernels_avx2();
+    const mnemo_kernels *port = mnemo__kernels_portable();
     size_t nv;
     const mnemo_kernels *const *variants = mnemo__kernels_variants(&nv);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -228,17 +228,17 @@ static void check_i8(void) {
         for (size_t i = 0; i < N * K; i++) w[i] = frand();
         mnemo__pack_i8(w, N, K, wq, sw);
         mnemo__quantize_rows(x, ldx, M, K, xq, Kp + 2, sx);
-        if (avx2) { /* the vectorized quantizer gives the same integers and scales */
+        for (size_t v = 0; v < nv; v++) { /* every table's quantizer: the same integers and scales */
             int16_t *xq2 = malloc(M * (Kp + 2) * 2);
             float *sx2 = malloc(M * 4);
-            avx2->quantize_rows(x, ldx, M, K, xq2, Kp + 2, sx2);
+            variants[v]->quantize_rows(x, ldx, M, K, xq2, Kp + 2, sx2);
             int same = 1;
             for (size_t m = 0; m < M; m++) {
                 same &= sx[m] == sx2[m];
                 for (size_t k = 0; k < Kp; k++)
                     same &= xq[m * (Kp + 2) + k] == xq2[m * (Kp + 2) + k];
             }
-            CHECKF(same, "avx2 quantize_rows differs at M=%zu K=%zu", M, K);
+            CHECKF(same, "%s quantize_rows differs at M=%zu K=%zu", variants[v]->name, M, K);
             free(xq2), free(sx2);
         }
         mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, yf, ldy);

@@ -125,6 +125,7 @@ static void variants_init(void) {
     avx512_kernels.gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx512;
     avx512_kernels.gelu_tanh_mul = mnemo__gelu_tanh_mul_avx512;
     avx512_kernels.rmsnorm = mnemo__rmsnorm_avx512;
+    avx512_kernels.quantize_rows = mnemo__quantize_rows_avx512;
     avx512_kernels.softmax_window = mnemo__softmax_window_avx512;
     avx512_kernels.gemm_packed_i8 = mnemo__gemm_packed_i8_avx512;
     avx512_kernels.dot_i8 = mnemo__dot_i8_avx512;

@@ -254,6 +254,35 @@ int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
 #define I8_GEMM_NAME mnemo__gemm_packed_i8_avx512
 #include "avx512_i8.inc"
 
+/* Rows of x to int16 with per-row scales, 16 at a time (as
+ * mnemo__quantize_rows, bit for bit: lrintf's rounding, to nearest even). */
+void mnemo__quantize_rows_avx512(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
+                                 size_t ldq, float *sx) {
+    float lim = (float)mnemo__i8_x_limit(K);
+    for (size_t m = 0; m < M; m++) {
+        const float *r = x + m * ldx;
+        __m512 mx = _mm512_setzero_ps();
+        size_t k = 0;
+        for (; k + 16 <= K; k += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(r + k)));
+        __mmask16 tail = (__mmask16)((1u << (K - k)) - 1);
+        if (tail) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail, r + k)));
+        float amax = _mm512_reduce_max_ps(mx);
+        float inv = amax > 0 ? lim / amax : 0.0f;
+        sx[m] = amax > 0 ? amax / lim : 0.0f;
+        const __m512 vi = _mm512_set1_ps(inv);
+        int16_t *q = xq + m * ldq;
+        for (k = 0; k + 16 <= K; k += 16)
+            _mm256_storeu_si256((__m256i *)(q + k),
+                                _mm512_cvtsepi32_epi16(
+                                    _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(r + k), vi))));
+        if (tail)
+            _mm512_mask_cvtsepi32_storeu_epi16(
+                q + k, tail,
+                _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, r + k), vi)));
+        if (K % 2) q[K] = 0;
+    }
+}
+
 /* mnemo__quantize_rows_u8 on zmm: the same range, scale, zero point and
  * rounding (vcvtps2dq rounds to nearest even, as lrintf does), so the same
  * bytes. */

@@ -62,6 +62,8 @@ void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x
 void mnemo__gemm_packed_i8_avx512(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                   const float *sx, const int8_t *wq, const float *sw, size_t p0,
                                   size_t p1, float *y, size_t ldy);
+void mnemo__quantize_rows_avx512(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
+                                 size_t ldq, float *sx);
 void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                                     size_t ldu, float *sx, int32_t *zx);
 void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n);

@@ -127,10 +127,27 @@ static void gemm_task(void *arg, size_t task, int worker) {
                               j->ldy);
 }
 
+static bool quantized_input(const mnemo_packed *w) {
+    return w->kind == PACK_I8 || w->kind == PACK_Q4 || w->kind == PACK_U8;
+}
+
+/* x's row t quantized as w takes it (int16, or u8 with a zero point) into
+ * the context's buffers: linear_run's quantizing, done for one row by the
+ * per-token op that wrote it, while the row is in that thread's cache. */
+static void quantize_row(mnemo_engine_ctx *c, const mnemo_packed *w, const float *row, size_t t) {
+    const mnemo_kernels *k = c->e->kernels;
+    if (w->kind == PACK_U8)
+        k->quantize_rows_u8(row, w->cols, 1, w->cols, c->xu + t * c->ld_xu, c->ld_xu, c->sx + t,
+                            c->zx + t);
+    else
+        k->quantize_rows(row, w->cols, 1, w->cols, c->xq + t * c->ld_xq, c->ld_xq, c->sx + t);
+}
+
 /* y[M][w.rows] (row stride ldy) = x[M][w.cols] (row stride ldx) · wᵀ, split by
- * panels of output columns across the pool. */
+ * panels of output columns across the pool; x's rows are quantized first
+ * when w is 8-bit, unless `prequantized` (the per-token op before did it). */
 static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M,
-                       const mnemo_packed *w, float *y, size_t ldy) {
+                       const mnemo_packed *w, float *y, size_t ldy, bool prequantized) {
     size_t panels = (w->rows + MNEMO_PANEL - 1) / MNEMO_PANEL;
     size_t threads = (size_t)mnemo__pool_size(c->pool);
     if (M * w->rows * w->cols < SMALL_WORK) threads = 1; /* waking workers would cost more */
@@ -138,7 +155,7 @@ static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M
     size_t chunk = (panels + tasks - 1) / tasks;
     gemm_job j = {c->e->kernels, M,     chunk, panels,   x,     ldx,   w,       y,
                   ldy,           c->xq, c->sx, c->ld_xq, c->xu, c->zx, c->ld_xu};
-    if (w->kind == PACK_I8 || w->kind == PACK_Q4 || w->kind == PACK_U8) {
+    if (quantized_input(w) && !prequantized) {
         /* quantize the rows once for all the panels */
         size_t rows = (M + threads - 1) / threads;
         quant_job q = {
@@ -159,9 +176,9 @@ static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M
 
 /* linear_run for the per-token layers, timed for mnemo_context_timing */
 static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, const mnemo_packed *w,
-                   float *y, size_t ldy) {
+                   float *y, size_t ldy, bool prequantized) {
     double t0 = mnemo__now();
-    linear_run(c, x, ldx, M, w, y, ldy);
+    linear_run(c, x, ldx, M, w, y, ldy, prequantized);
     c->t_linear += mnemo__now() - t0;
 }
 
@@ -180,7 +197,8 @@ typedef struct token_op {
     const float *gamma2;
     float *dst2;
     int layer;
-    size_t chunk; /* tokens per task (per_token sets it) */
+    const mnemo_packed *next; /* 8-bit weights the output feeds: quantize it for them */
+    size_t chunk;             /* tokens per task (per_token sets it) */
 } token_op;
 
 /* tokens per task: at most TOKEN_CHUNK, fewer when a short batch would leave
@@ -199,12 +217,14 @@ static void token_task(void *arg, size_t task, int worker) {
         switch (op->kind) {
         case OP_NORM: /* dst = norm(src) */
             e->kernels->rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, H, cfg->rms_eps);
+            if (op->next) quantize_row(c, op->next, op->dst + t * H, t);
             break;
         case OP_ADD_NORM: { /* dst += norm(src), src is scratch; dst2 = norm2(dst) */
             float *s = (float *)op->src + t * H;
             e->kernels->rmsnorm(s, s, op->gamma, H, cfg->rms_eps);
             mnemo__add(op->dst + t * H, s, H);
             e->kernels->rmsnorm(op->dst2 + t * H, op->dst + t * H, op->gamma2, H, cfg->rms_eps);
+            if (op->next) quantize_row(c, op->next, op->dst2 + t * H, t);
             break;
         }
         case OP_QK_NORM_ROPE: {
@@ -230,6 +250,7 @@ static void token_task(void *arg, size_t task, int worker) {
             size_t I = (size_t)cfg->intermediate;
             float *g = c->gu + t * 2 * I;
             e->kernels->gelu_tanh_mul(g, g, g + I, I);
+            if (op->next) quantize_row(c, op->next, g, t);
             break;
         }
         }
@@ -275,10 +296,14 @@ static void pack_v_task(void *arg, size_t s, int worker) {
                                            len, hd, vp, lenp * P);
         } else {
             float *vp = c->vp + (start * nkv + h * len) * c->hd_pad;
-            for (size_t j = 0; j < len; j++) {
+            for (size_t j = 0; j < len; j++) { /* a key's dims, P at a time, into each panel */
                 const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
-                for (size_t d = 0; d < c->hd_pad; d++)
-                    vp[(d / P) * len * P + j * P + d % P] = d < hd ? v[d] : 0.0f;
+                for (size_t d = 0; d < c->hd_pad; d += P) {
+                    float *dst = vp + (d / P) * len * P + j * P;
+                    size_t n = hd - d < P ? hd - d : P;
+                    memcpy(dst, v + d, n * sizeof(float));
+                    memset(dst + n, 0, (P - n) * sizeof(float));
+                }
             }
         }
     }
@@ -297,10 +322,15 @@ static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *o
     for (size_t p = 0; p < panels; p++) {
         size_t n = kr - p * P < P ? kr - p * P : P;
         float *panel = (float *)out + p * hd * P;
-        for (size_t jj = 0; jj < P; jj++) {
-            const float *row = k + (p * P + jj) * c->ld_qkv;
-            for (size_t d = 0; d < hd; d++) panel[d * P + jj] = jj < n ? row[d] : 0.0f;
-        }
+        if (n < P) memset(panel, 0, hd * P * sizeof(float));
+        /* 16 dims of each key at a time: the reads stay in a few lines, the
+         * writes within a 1 KB block of the panel */
+        for (size_t d0 = 0; d0 < hd; d0 += 16)
+            for (size_t jj = 0; jj < n; jj++) {
+                const float *row = k + (p * P + jj) * c->ld_qkv;
+                size_t d1 = d0 + 16 < hd ? d0 + 16 : hd;
+                for (size_t d = d0; d < d1; d++) panel[d * P + jj] = row[d];
+            }
     }
 }
 
@@ -504,37 +534,45 @@ static void embed_tokens(mnemo_engine_ctx *c, const int32_t *const *ids) {
         }
 }
 
+/* The weights a per-token op's output feeds, when they take it quantized
+ * (token_op.next), else NULL. */
+static const mnemo_packed *feeds(const mnemo_packed *w) { return quantized_input(w) ? w : NULL; }
+
 /* One layer, from c->xn = input_norm(x) (made by the layer before, or by the
- * caller for layer 0) to x += its output and c->xn = the next norm of x (the
- * next layer's input norm, or after the last layer the final norm). */
+ * caller for layer 0, and quantized for q|k|v when they are 8-bit) to x += its
+ * output and c->xn = the next norm of x (the next layer's input norm, or
+ * after the last layer the final norm). */
 static void layer_forward(mnemo_engine_ctx *c, int l) {
     const mnemo_engine *e = c->e;
     const gemma_layer *L = &e->layers[l];
     size_t T = c->n_tokens;
     token_op op;
     size_t H = (size_t)c->e->cfg.hidden, Q = L->o.cols, I = L->down.cols;
-    linear(c, c->xn, H, T, &L->qkv, c->qkv, c->ld_qkv);
+    linear(c, c->xn, H, T, &L->qkv, c->qkv, c->ld_qkv, true);
     op = (token_op){.kind = OP_QK_NORM_ROPE, .layer = l};
     per_token(c, &op);
     attention(c, l);
-    linear(c, c->att, Q, T, &L->o, c->tmp, H);
+    linear(c, c->att, Q, T, &L->o, c->tmp, H, false);
     op = (token_op){.kind = OP_ADD_NORM,
                     .gamma = L->post_attn_norm,
                     .src = c->tmp,
                     .dst = c->x,
                     .gamma2 = L->pre_ffn_norm,
-                    .dst2 = c->xn};
+                    .dst2 = c->xn,
+                    .next = feeds(&L->gate_up)};
     per_token(c, &op);
-    linear(c, c->xn, H, T, &L->gate_up, c->gu, 2 * I);
-    op = (token_op){.kind = OP_GELU_MUL};
+    linear(c, c->xn, H, T, &L->gate_up, c->gu, 2 * I, true);
+    op = (token_op){.kind = OP_GELU_MUL, .next = feeds(&L->down)};
     per_token(c, &op);
-    linear(c, c->gu, 2 * I, T, &L->down, c->tmp, H);
+    linear(c, c->gu, 2 * I, T, &L->down, c->tmp, H, true);
+    bool last = l + 1 == e->cfg.n_layers;
     op = (token_op){.kind = OP_ADD_NORM,
                     .gamma = L->post_ffn_norm,
                     .src = c->tmp,
                     .dst = c->x,
-                    .gamma2 = l + 1 < e->cfg.n_layers ? e->layers[l + 1].input_norm : e->final_norm,
-                    .dst2 = c->xn};
+                    .gamma2 = last ? e->final_norm : e->layers[l + 1].input_norm,
+                    .dst2 = c->xn,
+                    .next = last ? NULL : feeds(&e->layers[l + 1].qkv)};
     per_token(c, &op);
 }
 
@@ -580,7 +618,8 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     token_op op = {.kind = OP_NORM,
                    .gamma = cfg->n_layers ? e->layers[0].input_norm : e->final_norm,
                    .src = c->x,
-                   .dst = c->xn};
+                   .dst = c->xn,
+                   .next = cfg->n_layers ? feeds(&e->layers[0].qkv) : NULL};
     per_token(c, &op);
     for (int l = 0; l < cfg->n_layers; l++) layer_forward(c, l);
 
@@ -599,7 +638,8 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     for (int i = 0; i < cfg->n_dense; i++) {
         float *dst = (i % 2 == 0) ? c->dense_a : c->dense_b;
         size_t outw = (size_t)cfg->dense[i].out_features;
-        linear_run(c, cur, width, n_seqs, &e->dense_w[i], dst, outw); /* not per token: not timed */
+        linear_run(c, cur, width, n_seqs, &e->dense_w[i], dst, outw,
+                   false); /* not per token: not timed */
         for (size_t s = 0; s < n_seqs; s++) {
             float *row = dst + s * outw;
             if (e->dense_b[i])

@@ -54,6 +54,10 @@ struct mnemo_engine_ctx {
     uint8_t *xu; /* ... or to u8 with zero points, [max_tokens][ld_xu] (PACK_U8) */
     int32_t *zx;
     size_t ld_xu;
+    /* the 8-bit weights whose quantized input xq/xu holds for the current
+     * batch (set by the per-token op that wrote it, used once by linear_run),
+     * else NULL */
+    const mnemo_packed *quantized_for;
     size_t dense_width;
     double t_linear, t_total; /* seconds in the linear layers and in forward passes */
     /* the current batch, for the tasks */
@@ -78,28 +82,46 @@ typedef struct gemm_job {
     size_t ld_xu;
 } gemm_job;
 
+/* Rows per task when n rows are split across `threads`: at most `most`,
+ * fewer when a short batch would leave a thread idle (an 18-token query on 2
+ * threads: two tasks of 9). */
+static size_t rows_per_task(size_t n, size_t threads, size_t most) {
+    size_t rows = (n + threads - 1) / threads;
+    rows = rows < most ? rows : most;
+    return rows ? rows : 1;
+}
+
+static bool quantized_input(const mnemo_packed *w) {
+    return w->kind == PACK_I8 || w->kind == PACK_Q4 || w->kind == PACK_U8;
+}
+
+/* Rows m0..m0+n of x (row stride ldx) quantized as the 8-bit weights w take
+ * them (int16, or u8 with a zero point) into rows m0.. of the context's
+ * buffers. */
+static void quantize_for(mnemo_engine_ctx *c, const mnemo_packed *w, const float *x, size_t ldx,
+                         size_t m0, size_t n) {
+    const mnemo_kernels *k = c->e->kernels;
+    if (w->kind == PACK_U8)
+        k->quantize_rows_u8(x, ldx, n, w->cols, c->xu + m0 * c->ld_xu, c->ld_xu, c->sx + m0,
+                            c->zx + m0);
+    else
+        k->quantize_rows(x, ldx, n, w->cols, c->xq + m0 * c->ld_xq, c->ld_xq, c->sx + m0);
+}
+
 typedef struct quant_job {
     mnemo_engine_ctx *c;
+    const mnemo_packed *w;
     const float *x;
-    size_t ldx, M, K, rows; /* rows per task */
-    bool u8;
+    size_t ldx, M, rows; /* rows per task */
 } quant_job;
 
-/* rows per quantizing task: at most QUANT_ROWS, fewer when a short batch
- * would leave a thread idle */
 #define QUANT_ROWS 32
 
 static void quant_task(void *arg, size_t task, int worker) {
     (void)worker;
     const quant_job *q = arg;
     size_t m0 = task * q->rows, m1 = m0 + q->rows < q->M ? m0 + q->rows : q->M;
-    mnemo_engine_ctx *c = q->c;
-    if (q->u8)
-        c->e->kernels->quantize_rows_u8(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K,
-                                        c->xu + m0 * c->ld_xu, c->ld_xu, c->sx + m0, c->zx + m0);
-    else
-        c->e->kernels->quantize_rows(q->x + m0 * q->ldx, q->ldx, m1 - m0, q->K,
-                                     c->xq + m0 * c->ld_xq, c->ld_xq, c->sx + m0);
+    quantize_for(q->c, q->w, q->x + m0 * q->ldx, q->ldx, m0, m1 - m0);
 }
 
 static void gemm_task(void *arg, size_t task, int worker) {
@@ -127,27 +149,11 @@ static void gemm_task(void *arg, size_t task, int worker) {
                               j->ldy);
 }
 
-static bool quantized_input(const mnemo_packed *w) {
-    return w->kind == PACK_I8 || w->kind == PACK_Q4 || w->kind == PACK_U8;
-}
-
-/* x's row t quantized as w takes it (int16, or u8 with a zero point) into
- * the context's buffers: linear_run's quantizing, done for one row by the
- * per-token op that wrote it, while the row is in that thread's cache. */
-static void quantize_row(mnemo_engine_ctx *c, const mnemo_packed *w, const float *row, size_t t) {
-    const mnemo_kernels *k = c->e->kernels;
-    if (w->kind == PACK_U8)
-        k->quantize_rows_u8(row, w->cols, 1, w->cols, c->xu + t * c->ld_xu, c->ld_xu, c->sx + t,
-                            c->zx + t);
-    else
-        k->quantize_rows(row, w->cols, 1, w->cols, c->xq + t * c->ld_xq, c->ld_xq, c->sx + t);
-}
-
 /* y[M][w.rows] (row stride ldy) = x[M][w.cols] (row stride ldx) · wᵀ, split by
  * panels of output columns across the pool; x's rows are quantized first
- * when w is 8-bit, unless `prequantized` (the per-token op before did it). */
+ * when w is 8-bit, unless the per-token op that wrote them did it for w. */
 static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M,
-                       const mnemo_packed *w, float *y, size_t ldy, bool prequantized) {
+                       const mnemo_packed *w, float *y, size_t ldy) {
     size_t panels = (w->rows + MNEMO_PANEL - 1) / MNEMO_PANEL;
     size_t threads = (size_t)mnemo__pool_size(c->pool);
     if (M * w->rows * w->cols < SMALL_WORK) threads = 1; /* waking workers would cost more */
@@ -155,17 +161,16 @@ static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M
     size_t chunk = (panels + tasks - 1) / tasks;
     gemm_job j = {c->e->kernels, M,     chunk, panels,   x,     ldx,   w,       y,
                   ldy,           c->xq, c->sx, c->ld_xq, c->xu, c->zx, c->ld_xu};
-    if (quantized_input(w) && !prequantized) {
+    if (quantized_input(w) && c->quantized_for != w) {
         /* quantize the rows once for all the panels */
-        size_t rows = (M + threads - 1) / threads;
-        quant_job q = {
-            c, x, ldx, M, w->cols, rows < QUANT_ROWS ? rows : QUANT_ROWS, w->kind == PACK_U8};
+        quant_job q = {c, w, x, ldx, M, rows_per_task(M, threads, QUANT_ROWS)};
         size_t qt = (M + q.rows - 1) / q.rows;
         if (threads == 1)
             for (size_t t = 0; t < qt; t++) quant_task(&q, t, 0);
         else
             mnemo__pool_run(c->pool, qt, quant_task, &q);
     }
+    c->quantized_for = NULL;
     size_t n_tasks = (panels + chunk - 1) / chunk;
     if (threads == 1) {
         for (size_t t = 0; t < n_tasks; t++) gemm_task(&j, t, 0);
@@ -176,9 +181,9 @@ static void linear_run(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M
 
 /* linear_run for the per-token layers, timed for mnemo_context_timing */
 static void linear(mnemo_engine_ctx *c, const float *x, size_t ldx, size_t M, const mnemo_packed *w,
-                   float *y, size_t ldy, bool prequantized) {
+                   float *y, size_t ldy) {
     double t0 = mnemo__now();
-    linear_run(c, x, ldx, M, w, y, ldy, prequantized);
+    linear_run(c, x, ldx, M, w, y, ldy);
     c->t_linear += mnemo__now() - t0;
 }
 
@@ -197,13 +202,11 @@ typedef struct token_op {
     const float *gamma2;
     float *dst2;
     int layer;
-    const mnemo_packed *next; /* 8-bit weights the output feeds: quantize it for them */
+    const mnemo_packed *next; /* weights the output feeds: if 8-bit, quantize it for them */
     size_t chunk;             /* tokens per task (per_token sets it) */
 } token_op;
 
-/* tokens per task: at most TOKEN_CHUNK, fewer when a short batch would leave
- * a thread idle (an 18-token query: two tasks of 9) */
-#define TOKEN_CHUNK 16
+#define TOKEN_CHUNK 16 /* tokens per task at most (rows_per_task) */
 
 static void token_task(void *arg, size_t task, int worker) {
     (void)worker;
@@ -217,14 +220,14 @@ static void token_task(void *arg, size_t task, int worker) {
         switch (op->kind) {
         case OP_NORM: /* dst = norm(src) */
             e->kernels->rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, H, cfg->rms_eps);
-            if (op->next) quantize_row(c, op->next, op->dst + t * H, t);
+            if (op->next) quantize_for(c, op->next, op->dst + t * H, H, t, 1);
             break;
         case OP_ADD_NORM: { /* dst += norm(src), src is scratch; dst2 = norm2(dst) */
             float *s = (float *)op->src + t * H;
             e->kernels->rmsnorm(s, s, op->gamma, H, cfg->rms_eps);
             mnemo__add(op->dst + t * H, s, H);
             e->kernels->rmsnorm(op->dst2 + t * H, op->dst + t * H, op->gamma2, H, cfg->rms_eps);
-            if (op->next) quantize_row(c, op->next, op->dst2 + t * H, t);
+            if (op->next) quantize_for(c, op->next, op->dst2 + t * H, H, t, 1);
             break;
         }
         case OP_QK_NORM_ROPE: {
@@ -250,19 +253,23 @@ static void token_task(void *arg, size_t task, int worker) {
             size_t I = (size_t)cfg->intermediate;
             float *g = c->gu + t * 2 * I;
             e->kernels->gelu_tanh_mul(g, g, g + I, I);
-            if (op->next) quantize_row(c, op->next, g, t);
+            if (op->next) quantize_for(c, op->next, g, 2 * I, t, 1);
             break;
         }
         }
     }
 }
 
+/* Runs op over the batch's tokens; when op->next is 8-bit, its rows are
+ * quantized for it as they are written (while they are in that thread's
+ * cache), and the next linear_run on op->next skips its own pass. */
 static void per_token(mnemo_engine_ctx *c, token_op *op) {
     op->c = c;
-    size_t n = c->n_tokens, threads = (size_t)mnemo__pool_size(c->pool);
-    size_t chunk = (n + threads - 1) / threads;
-    op->chunk = chunk < TOKEN_CHUNK ? chunk : TOKEN_CHUNK;
+    if (op->next && !quantized_input(op->next)) op->next = NULL;
+    size_t n = c->n_tokens;
+    op->chunk = rows_per_task(n, (size_t)mnemo__pool_size(c->pool), TOKEN_CHUNK);
     mnemo__pool_run(c->pool, (n + op->chunk - 1) / op->chunk, token_task, op);
+    c->quantized_for = op->next;
 }
 
 /* -------------------------------------------------------------- attention */
@@ -325,12 +332,13 @@ static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *o
         if (n < P) memset(panel, 0, hd * P * sizeof(float));
         /* 16 dims of each key at a time: the reads stay in a few lines, the
          * writes within a 1 KB block of the panel */
-        for (size_t d0 = 0; d0 < hd; d0 += 16)
+        for (size_t d0 = 0; d0 < hd; d0 += 16) {
+            size_t d1 = d0 + 16 < hd ? d0 + 16 : hd;
             for (size_t jj = 0; jj < n; jj++) {
                 const float *row = k + (p * P + jj) * c->ld_qkv;
-                size_t d1 = d0 + 16 < hd ? d0 + 16 : hd;
                 for (size_t d = d0; d < d1; d++) panel[d * P + jj] = row[d];
             }
+        }
     }
 }
 
@@ -534,12 +542,8 @@ static void embed_tokens(mnemo_engine_ctx *c, const int32_t *const *ids) {
         }
 }
 
-/* The weights a per-token op's output feeds, when they take it quantized
- * (token_op.next), else NULL. */
-static const mnemo_packed *feeds(const mnemo_packed *w) { return quantized_input(w) ? w : NULL; }
-
 /* One layer, from c->xn = input_norm(x) (made by the layer before, or by the
- * caller for layer 0, and quantized for q|k|v when they are 8-bit) to x += its
+ * caller for layer 0, quantized for q|k|v when they are 8-bit) to x += its
  * output and c->xn = the next norm of x (the next layer's input norm, or
  * after the last layer the final norm). */
 static void layer_forward(mnemo_engine_ctx *c, int l) {
@@ -548,23 +552,23 @@ static void layer_forward(mnemo_engine_ctx *c, int l) {
     size_t T = c->n_tokens;
     token_op op;
     size_t H = (size_t)c->e->cfg.hidden, Q = L->o.cols, I = L->down.cols;
-    linear(c, c->xn, H, T, &L->qkv, c->qkv, c->ld_qkv, true);
+    linear(c, c->xn, H, T, &L->qkv, c->qkv, c->ld_qkv);
     op = (token_op){.kind = OP_QK_NORM_ROPE, .layer = l};
     per_token(c, &op);
     attention(c, l);
-    linear(c, c->att, Q, T, &L->o, c->tmp, H, false);
+    linear(c, c->att, Q, T, &L->o, c->tmp, H);
     op = (token_op){.kind = OP_ADD_NORM,
                     .gamma = L->post_attn_norm,
                     .src = c->tmp,
                     .dst = c->x,
                     .gamma2 = L->pre_ffn_norm,
                     .dst2 = c->xn,
-                    .next = feeds(&L->gate_up)};
+                    .next = &L->gate_up};
     per_token(c, &op);
-    linear(c, c->xn, H, T, &L->gate_up, c->gu, 2 * I, true);
-    op = (token_op){.kind = OP_GELU_MUL, .next = feeds(&L->down)};
+    linear(c, c->xn, H, T, &L->gate_up, c->gu, 2 * I);
+    op = (token_op){.kind = OP_GELU_MUL, .next = &L->down};
     per_token(c, &op);
-    linear(c, c->gu, 2 * I, T, &L->down, c->tmp, H, true);
+    linear(c, c->gu, 2 * I, T, &L->down, c->tmp, H);
     bool last = l + 1 == e->cfg.n_layers;
     op = (token_op){.kind = OP_ADD_NORM,
                     .gamma = L->post_ffn_norm,
@@ -572,7 +576,7 @@ static void layer_forward(mnemo_engine_ctx *c, int l) {
                     .dst = c->x,
                     .gamma2 = last ? e->final_norm : e->layers[l + 1].input_norm,
                     .dst2 = c->xn,
-                    .next = last ? NULL : feeds(&e->layers[l + 1].qkv)};
+                    .next = last ? NULL : &e->layers[l + 1].qkv};
     per_token(c, &op);
 }
 
@@ -619,7 +623,7 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
                    .gamma = cfg->n_layers ? e->layers[0].input_norm : e->final_norm,
                    .src = c->x,
                    .dst = c->xn,
-                   .next = cfg->n_layers ? feeds(&e->layers[0].qkv) : NULL};
+                   .next = cfg->n_layers ? &e->layers[0].qkv : NULL};
     per_token(c, &op);
     for (int l = 0; l < cfg->n_layers; l++) layer_forward(c, l);
 
@@ -638,8 +642,7 @@ int mnemo__engine_forward(mnemo_engine_ctx *c, const int32_t *const *ids, const 
     for (int i = 0; i < cfg->n_dense; i++) {
         float *dst = (i % 2 == 0) ? c->dense_a : c->dense_b;
         size_t outw = (size_t)cfg->dense[i].out_features;
-        linear_run(c, cur, width, n_seqs, &e->dense_w[i], dst, outw,
-                   false); /* not per token: not timed */
+        linear_run(c, cur, width, n_seqs, &e->dense_w[i], dst, outw); /* not per token: not timed */
         for (size_t s = 0; s < n_seqs; s++) {
             float *row = dst + s * outw;
             if (e->dense_b[i])

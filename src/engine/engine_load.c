@@ -213,31 +213,31 @@ int mnemo__precision_parse(const char *name) {
  * worst cosine 0.99866, under bf16's 0.999 bar). */
 typedef enum {
     I8_U8,    /* int8, and where the kernels have a u8 GEMM (VNNI's vpdpbusd, or
-                 * AVX2's vpmaddubsw: the same integer sums) with activations at u8
-                 * (PACK_U8): the gate|up projection. Measured on
-                 * the goldens (worst cosine against sentence-transformers f32, with
-                 * the others as below): gate|up at u8 0.99684; q|k|v at u8 too 0.99530,
-                 * o too 0.99233 (per-token 8-bit steps are too coarse for their
-                 * inputs), down too 0.98998; smoothing q|k|v's input channels into the
-                 * weights by the norm's gamma (SmoothQuant with gamma standing in for
-                 * activation statistics) made it worse: 0.97110; q|k|v, o and gate|up at
-                 * u8 with the batch's outlier input channels (max > 8x the median
-                 * channel's) kept out of the u8 range and added in f32 reached 0.99472,
-                 * with a lower threshold (4x) 0.98908: not enough either */
+               * AVX2's vpmaddubsw: the same integer sums) with activations at u8
+               * (PACK_U8): the gate|up projection. Measured on
+               * the goldens (worst cosine against sentence-transformers f32, with
+               * the others as below): gate|up at u8 0.99684; q|k|v at u8 too 0.99530,
+               * o too 0.99233 (per-token 8-bit steps are too coarse for their
+               * inputs), down too 0.98998; smoothing q|k|v's input channels into the
+               * weights by the norm's gamma (SmoothQuant with gamma standing in for
+               * activation statistics) made it worse: 0.97110; q|k|v, o and gate|up at
+               * u8 with the batch's outlier input channels (max > 8x the median
+               * channel's) kept out of the u8 range and added in f32 reached 0.99472,
+               * with a lower threshold (4x) 0.98908: not enough either */
     I8_YES,   /* int8 with int16 activations: q|k|v and o */
     I8_INT16, /* int8 with int16 activations, and at q4 bf16 instead: the down
-                 * projection, whose input (GELU(gate) * up) has outlier channels
-                 * that 8-bit (u8) steps flatten (worst cosine 0.98998 above). At
-                 * int16 (~14 bits per token for K = 1,152) it keeps the bar:
-                 * measured on the goldens with gate|up at u8, worst cosine 0.99670
-                 * (avx512-vnni), 0.99676 (avx512-vnni-bf16, attention on bf16 dot
-                 * products), 0.99655 (avx-vnni), against 0.99742 / 0.99705 / 0.99717
-                 * with down at bf16; and int8 batches 1.20-1.22x as fast on an
-                 * Emerald Rapids Xeon, where bf16 runs on the f32 FMA (docs/kernels.md,
-                 * "The down projection"). q4 keeps bf16 as before (experimental;
-                 * not measured with down at int16 activations). */
+               * projection, whose input (GELU(gate) * up) has outlier channels
+               * that 8-bit (u8) steps flatten (worst cosine 0.98998 above). At
+               * int16 (~14 bits per token for K = 1,152) it keeps the bar:
+               * measured on the goldens with gate|up at u8, worst cosine 0.99670
+               * (avx512-vnni), 0.99676 (avx512-vnni-bf16, attention on bf16 dot
+               * products), 0.99655 (avx-vnni), against 0.99742 / 0.99705 / 0.99717
+               * with down at bf16; and int8 batches 1.20-1.22x as fast on an
+               * Emerald Rapids Xeon, where bf16 runs on the f32 FMA (docs/kernels.md,
+               * "The down projection"). q4 keeps bf16 as before (experimental;
+               * not measured with down at int16 activations). */
     I8_AS_F32 /* not int8: the Dense heads, run once per text (f32, or at int8/q4 bf16
-                 * with f32 activations: half the bytes a one-query pass reads) */
+               * with f32 activations: half the bytes a one-query pass reads) */
 } i8_policy;
 
 /* The packing of one stacked matrix (first match wins):
@@ -262,8 +262,8 @@ typedef enum {
  * activations), and at q4 for the down projection kept at bf16 (its
  * activations as floats: the outlier channels keep their resolution). */
 static pack_kind choose_pack(const mnemo_engine *e, i8_policy policy, bool all_bf16) {
-    bool allow_i8 = policy == I8_YES || policy == I8_U8;
-    if (policy == I8_INT16 && e->precision == MNEMO_PRECISION_INT8) return PACK_I8;
+    bool allow_i8 = policy == I8_YES || policy == I8_U8 ||
+                    (policy == I8_INT16 && e->precision == MNEMO_PRECISION_INT8);
     bool quantized = e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4;
     if (allow_i8 && e->precision == MNEMO_PRECISION_INT8)
         return policy == I8_U8 && e->kernels->gemm_packed_u8 && !e->prequantized ? PACK_U8

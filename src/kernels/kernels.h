@@ -44,6 +44,15 @@ static inline size_t mnemo__panel_group(size_t budget, size_t panel_bytes, size_
     size_t g = panel_bytes ? budget / panel_bytes : least;
     return g < least ? least : g;
 }
+/* What a packed GEMM's tile on panels p, p + 1 (first of `pbytes` bytes at
+ * w0) prefetches into L2 as it reads them: the next pair, when the tile is in
+ * the group's first row tile (m == 0: the one that streams the weights in;
+ * later row tiles find the group in L2) and the pair lies whole inside the
+ * task's panels [.., p1). NULL: nothing (docs/kernels.md). */
+static inline const char *mnemo__prefetch_pair(size_t m, size_t p, size_t p1, const void *w0,
+                                               size_t pbytes) {
+    return m == 0 && p + 4 <= p1 ? (const char *)w0 + 2 * pbytes : NULL;
+}
 typedef void (*mnemo_gemm_packed_f32_fn)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                          const float *wp, size_t p0, size_t p1, float *y,
                                          size_t ldy);

@@ -117,11 +117,9 @@ static inline __attribute__((always_inline)) void pgemm(size_t M, size_t N, size
                 size_t lastcols = N - last * 16 < 16 ? N - last * 16 : 16;
                 __mmask16 mask = (__mmask16)((1u << lastcols) - 1);
                 const uint8_t *w0 = (const uint8_t *)wp + p * pbytes;
-                /* the first row tile streams the weights into L2: it prefetches
-                 * the next pair (contiguous only when the panels are K rows) */
-                const char *pf = m == 0 && p + 4 <= p1 && pstride == K * 16
-                                     ? (const char *)w0 + 2 * pbytes
-                                     : NULL;
+                /* (the next pair is contiguous only when the panels are K rows) */
+                const char *pf =
+                    pstride == K * 16 ? mnemo__prefetch_pair(m, p, p1, w0, pbytes) : NULL;
                 tile_rows(mr, np, K, xp, ldx, w0, w0 + pbytes, bf16, y + m * ldy + n0, ldy, mask,
                           pf);
             }

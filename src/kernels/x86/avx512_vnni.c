@@ -144,7 +144,7 @@ void mnemo__gemm_packed_u8_vnni(size_t M, size_t N, size_t K, const uint8_t *xu,
                 const int8_t *w0 = wq + p * pbytes;
                 u8_tile_rows(mr, np, K4 / 4, xu + m * ldxu, ldxu, w0, w0 + pbytes, sx + m, zx + m,
                              swp, wsp, y + m * ldy + n0, ldy, mask,
-                             m == 0 && p + 4 <= p1 ? w0 + 2 * pbytes : NULL);
+                             (const int8_t *)mnemo__prefetch_pair(m, p, p1, w0, pbytes));
             }
         }
     }

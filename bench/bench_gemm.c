@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
         uint16_t *wbp2 = malloc(mnemo__packed_i8_size(N, K) * 2);
         mnemo__pack_q4(w, N, K, w4, s4);
         mnemo__pack_bf16_pairs(wb, N, K, wbp2);
-        mnemo__quantize_rows(x, K, M, K, xq, K, sx);
+        mnemo__quantize_rows(x, K, M, K, mnemo__i8_x_limit(K), xq, K, sx);
         printf(" %11.1f %11.1f", run_packed(k, 0, M, N, K, x, wp, wbp, y),
                run_packed(k, 1, M, N, K, x, wp, wbp, y));
         if (k->gemm_packed_bf16_dp) {

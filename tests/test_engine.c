@@ -31,6 +31,7 @@ typedef struct golden {
     int truncated;
     json_t *names;
     const float *vec;
+    double bf16_cos; /* the reference's own bf16 run on the row (1 when unknown) */
 } golden;
 
 typedef struct golden_set {
@@ -59,6 +60,7 @@ static int load_set(golden_set *g, const char *jsonl, const char *f32, size_t di
         r->n_tokens = (size_t)json_integer_value(json_object_get(o, "n_tokens"));
         r->truncated = json_is_true(json_object_get(o, "truncated"));
         r->names = json_incref(json_object_get(o, "prompt_names"));
+        r->bf16_cos = 1.0;
         json_decref(o);
     }
     free(line);
@@ -103,14 +105,41 @@ static void compare(const float *a, const float *golden_full, size_t d, double *
 
 typedef struct stats {
     double worst_cos, worst_diff;
+    double worst_cos_usual; /* over the rows judged at COS_MIN itself */
     size_t compared, failed;
 } stats;
 
-static void record(stats *s, double c, double d, size_t row, size_t dim) {
+/* The real set's real/bf16_cosine.json (make_goldens.py --only bf16): each
+ * row's cosine under sentence-transformers' own bf16 run. */
+static int load_bf16_cosines(golden_set *g, const char *path) {
+    json_t *o = json_load_file(path, 0, NULL);
+    json_t *a = json_object_get(o, "cosine");
+    int rc = json_array_size(a) == g->n ? 0 : -1;
+    for (size_t i = 0; !rc && i < g->n; i++)
+        g->rows[i].bf16_cos = json_number_value(json_array_get(a, i));
+    json_decref(o);
+    return rc;
+}
+
+/* A reduced precision's bar on one row: COS_MIN, except on an ill-conditioned
+ * row, one where the reference's own bf16 run is already below int8's 0.995:
+ * there any rounding moves the result a lot (row 48 of the real set: 0.98969
+ * under sentence-transformers bf16, and mnemo's int8 anywhere in 0.987-0.9994
+ * as rounding changes, even f32 attention summed in another order), and the
+ * bar is that run's cosine less 0.01 (docs/model.md, "Ill-conditioned rows"). */
+static double row_bar(const golden *r) {
+    bool reduced = COS_MIN < 0.99999;
+    return reduced && r->bf16_cos < 0.995 && r->bf16_cos - 0.01 < COS_MIN ? r->bf16_cos - 0.01
+                                                                          : COS_MIN;
+}
+
+static void record(stats *s, double c, double d, size_t row, size_t dim, double bar) {
     if (s->compared == 0 || c < s->worst_cos) s->worst_cos = c;
+    if (bar == COS_MIN && (s->worst_cos_usual == 0 || c < s->worst_cos_usual))
+        s->worst_cos_usual = c;
     if (d > s->worst_diff) s->worst_diff = d;
     s->compared++;
-    if (c < COS_MIN || d > DIFF_MAX) {
+    if (c < bar || d > DIFF_MAX) {
         if (s->failed < 8)
             fprintf(stderr, "  row %zu dim %zu: cosine %.7f, max diff %.2e\n", row, dim, c, d);
         s->failed++;
@@ -160,7 +189,7 @@ static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *
                 for (size_t q = 0; q < d; q++) v[q] = (float)(v[q] / sqrt(nn));
                 double c, df;
                 compare(v, r->vec, d, &c, &df);
-                record(&st, c, df, idx[j], d);
+                record(&st, c, df, idx[j], d, row_bar(r));
             }
             /* every name the reference lists for this prompt resolves to its text */
             size_t ni;
@@ -176,8 +205,10 @@ static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *
     CHECKF(token_mismatch == 0, "%s: %zu rows with another token count", label, token_mismatch);
     CHECKF(st.failed == 0, "%s: %zu of %zu comparisons outside tolerance", label, st.failed,
            st.compared);
-    fprintf(stderr, "  %s: %zu rows, %zu comparisons, worst cosine %.8f, worst |diff| %.2e\n",
-            label, g->n, st.compared, st.worst_cos, st.worst_diff);
+    fprintf(stderr,
+            "  %s: %zu rows, %zu comparisons, worst cosine %.8f (%.8f on the rows not "
+            "ill-conditioned), worst |diff| %.2e\n",
+            label, g->n, st.compared, st.worst_cos, st.worst_cos_usual, st.worst_diff);
 
     /* The API's own dim path, and batch independence, on a few rows. */
     size_t sample = api_dims_all ? g->n : (g->n < 6 ? g->n : 6);
@@ -191,13 +222,13 @@ static void check_goldens(mnemo_context *ctx, const mnemo_model *m, golden_set *
         CHECK(mnemo_embed(ctx, &t, &r->len, 1, &o, one, &tk, &err) == MNEMO_OK);
         double c, df;
         compare(one, r->vec, width, &c, &df);
-        CHECKF(c >= COS_MIN && df <= DIFF_MAX, "%s row %zu alone: cosine %.7f", label, i, c);
+        CHECKF(c >= row_bar(r) && df <= DIFF_MAX, "%s row %zu alone: cosine %.7f", label, i, c);
         for (size_t di = 0; di < n_dims; di++) {
             if (!dims[di]) continue;
             o.dim = dims[di];
             CHECK(mnemo_embed(ctx, &t, &r->len, 1, &o, part, &tk, &err) == MNEMO_OK);
             compare(part, r->vec, dims[di], &c, &df);
-            CHECKF(c >= COS_MIN && df <= DIFF_MAX, "%s row %zu dim %zu: cosine %.7f", label, i,
+            CHECKF(c >= row_bar(r) && df <= DIFF_MAX, "%s row %zu dim %zu: cosine %.7f", label, i,
                    dims[di], c);
             double n2 = 0;
             for (size_t q = 0; q < dims[di]; q++) n2 += (double)part[q] * part[q];
@@ -366,6 +397,9 @@ static void test_real_model(void) {
     }
     golden_set g;
     CHECKF(load_set(&g, jsonl, bin, 768) == 0, "cannot read %s", jsonl);
+    char bc[512];
+    snprintf(bc, sizeof bc, "%s/real/bf16_cosine.json", fixtures);
+    CHECKF(load_bf16_cosines(&g, bc) == 0, "cannot read %s", bc);
     mnemo_context *ctx;
     mnemo_error err;
     CHECK(mnemo_context_create(m, NULL, &ctx, &err) == MNEMO_OK);
@@ -602,6 +636,9 @@ static void test_gguf_files(void) {
     snprintf(bin, sizeof bin, "%s/real/goldens.f32", fixtures);
     golden_set all;
     CHECKF(load_set(&all, jsonl, bin, 768) == 0, "cannot read %s", jsonl);
+    char bc[512];
+    snprintf(bc, sizeof bc, "%s/real/bf16_cosine.json", fixtures);
+    CHECKF(load_bf16_cosines(&all, bc) == 0, "cannot read %s", bc);
     golden_set g = all; /* every 3rd row */
     g.rows = malloc(all.n * sizeof *g.rows);
     g.n = 0;

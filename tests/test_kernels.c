@@ -227,18 +227,25 @@ static void check_i8(void) {
         for (size_t i = 0; i < M * ldx; i++) x[i] = frand() * (i % 97 == 0 ? 30 : 1); /* outliers */
         for (size_t i = 0; i < N * K; i++) w[i] = frand();
         mnemo__pack_i8(w, N, K, wq, sw);
-        mnemo__quantize_rows(x, ldx, M, K, xq, Kp + 2, sx);
-        for (size_t v = 0; v < nv; v++) { /* every table's quantizer: the same integers and scales */
+        /* every table's quantizer: the same integers and scales, at the
+         * linear layers' limit and at attention's (2896) */
+        for (size_t t = 0; t < 2 * nv; t++) {
+            size_t v = t / 2;
+            int lim = t % 2 ? mnemo__i8_x_limit(K) : 2896;
+            mnemo__quantize_rows(x, ldx, M, K, lim, xq, Kp + 2, sx);
+            for (size_t m = 0; m < M; m++)
+                for (size_t k = 0; k < K; k++) CHECK(abs(xq[m * (Kp + 2) + k]) <= lim);
             int16_t *xq2 = malloc(M * (Kp + 2) * 2);
             float *sx2 = malloc(M * 4);
-            variants[v]->quantize_rows(x, ldx, M, K, xq2, Kp + 2, sx2);
+            variants[v]->quantize_rows(x, ldx, M, K, lim, xq2, Kp + 2, sx2);
             int same = 1;
             for (size_t m = 0; m < M; m++) {
                 same &= sx[m] == sx2[m];
                 for (size_t k = 0; k < Kp; k++)
                     same &= xq[m * (Kp + 2) + k] == xq2[m * (Kp + 2) + k];
             }
-            CHECKF(same, "%s quantize_rows differs at M=%zu K=%zu", variants[v]->name, M, K);
+            CHECKF(same, "%s quantize_rows differs at M=%zu K=%zu limit %d", variants[v]->name, M,
+                   K, lim);
             free(xq2), free(sx2);
         }
         mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, yf, ldy);
@@ -371,7 +378,7 @@ static void check_q4(void) {
         for (size_t i = 0; i < M * ldx; i++) x[i] = frand() * (i % 97 == 0 ? 30 : 1);
         for (size_t i = 0; i < N * K; i++) w[i] = frand() * (i % 31 == 0 ? 5 : 1);
         CHECK(mnemo__pack_q4(w, N, K, wq, ws) == 0);
-        mnemo__quantize_rows(x, ldx, M, K, xq, Kp + 2, sx);
+        mnemo__quantize_rows(x, ldx, M, K, mnemo__i8_x_limit(K), xq, Kp + 2, sx);
         mnemo__gemm_f32_ref(M, N, K, x, ldx, w, K, yf, ldy);
         variants[0]->gemm_packed_q4(M, N, K, xq, Kp + 2, sx, wq, ws, 0, panels, y0, ldy);
         float worst = 0;
@@ -635,6 +642,153 @@ static void test_attention_packing(void) {
     printf("  attention packing: %d shapes checked\n", tried);
 }
 
+/* int16 attention (kernels.h, mnemo_gemm_packed_i16s_fn): every table's
+ * GEMM equals the scalar one exactly, on M = 1..20, N and K remainders, odd
+ * K, a panel stride longer than the panel, a split of the panels, and
+ * operands at the limits (the sums at their largest, still exact); the
+ * packers feed it so that S = Q·Kᵀ and O = P·V land within the quantization
+ * bound of the f32 reference. */
+static void test_i16_attention_gemm(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    int tried = 0, tables = 0;
+    for (size_t v = 0; v < nv; v++) {
+        if (!ks[v]->gemm_packed_i16s) continue;
+        tables++;
+        size_t shapes[][2] = {{1, 1}, {16, 256}, {17, 255}, {33, 31}, {300, 256}, {40, 2048}};
+        for (size_t M = 1; M <= 20; M++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                size_t N = shapes[s][0], K = shapes[s][1], Kp = (K + 1) & ~(size_t)1;
+                size_t panels = (N + 15) / 16, pst = (Kp + 4) * 16, ldx = Kp + 6, ldy = N + 3;
+                int16_t *x = malloc(M * ldx * 2), *w = malloc(panels * pst * 2);
+                float *sx = malloc(M * 4), *sw = malloc(N * 4);
+                float *y0 = malloc(M * ldy * 4), *y1 = malloc(M * ldy * 4);
+                /* at the limit: |x|, |w| <= sqrt(2^31 / Kp), every third row all at it */
+                int lim = mnemo__attn_qk_limit(Kp);
+                for (size_t i = 0; i < M * ldx; i++)
+                    x[i] = (int16_t)((i / ldx) % 3 == 0 ? lim : (int)(frand() * lim));
+                for (size_t m = 0; m < M; m++) x[m * ldx + K] = K % 2 ? 0 : x[m * ldx + K];
+                for (size_t i = 0; i < panels * pst; i++)
+                    w[i] = (int16_t)(i % 7 == 0 ? -lim : (int)(frand() * lim));
+                for (size_t m = 0; m < M; m++) sx[m] = 1e-3f * (float)(m + 1);
+                for (size_t n = 0; n < N; n++) sw[n] = 1e-3f / (float)(n + 1);
+                for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 555.0f;
+                mnemo__gemm_packed_i16s_ref(M, N, K, x, ldx, sx, w, pst, sw, 0, panels, y0, ldy);
+                size_t mid = panels / 2;
+                ks[v]->gemm_packed_i16s(M, N, K, x, ldx, sx, w, pst, sw, 0, mid, y1, ldy);
+                ks[v]->gemm_packed_i16s(M, N, K, x, ldx, sx, w, pst, sw, mid, panels, y1, ldy);
+                int same = !memcmp(y0, y1, M * ldy * 4); /* the padding column included */
+                CHECKF(same, "%s gemm_packed_i16s M=%zu N=%zu K=%zu differs", ks[v]->name, M, N, K);
+                tried++;
+                free(x), free(w), free(sx), free(sw), free(y0), free(y1);
+            }
+    }
+    /* the packers and the quantizers against f32 attention on one head */
+    const mnemo_kernels *k = mnemo__kernels_ref();
+    size_t L = 77, hd = 256, M = 13, ldx = hd + 5;
+    int lim = mnemo__attn_qk_limit(hd);
+    float *q = malloc(M * ldx * 4), *kk = malloc(L * ldx * 4), *vv = malloc(L * ldx * 4);
+    for (size_t i = 0; i < M * ldx; i++) q[i] = frand() * 3;
+    for (size_t i = 0; i < L * ldx; i++) kk[i] = frand() * 3, vv[i] = frand() * (i % 5 + 1);
+    int16_t *qq = malloc(M * hd * 2), *kq = malloc(L * hd * 2);
+    float *qs = malloc(M * 4), *ksc = malloc(L * 4);
+    k->quantize_rows(q, ldx, M, hd, lim, qq, hd, qs);
+    k->quantize_rows(kk, ldx, L, hd, lim, kq, hd, ksc);
+    size_t kpanels = (L + 15) / 16, Lp = (L + 1) & ~(size_t)1;
+    int16_t *kp = malloc(kpanels * hd * 16 * 2), *vp = malloc(hd / 16 * (Lp + 2) * 16 * 2);
+    mnemo__pack_pairs_rows_i16(kq, hd, L, hd, kp);
+    float *S = malloc(M * L * 4), *Sf = malloc(M * L * 4), *vsc = malloc(hd * 4);
+    k->gemm_packed_i16s(M, L, hd, qq, hd, qs, kp, hd * 16, ksc, 0, kpanels, S, L);
+    mnemo__gemm_f32_ref(M, L, hd, q, ldx, kk, ldx, Sf, L);
+    float worst = 0;
+    for (size_t i = 0; i < M * L; i++) {
+        float e = fabsf(S[i] - Sf[i]);
+        worst = e > worst ? e : worst;
+    }
+    /* each product's error <= |q| |dk| + |k| |dq| + ...: 256 dims at 3 * 3 / 2896 */
+    CHECKF(worst < 256 * 2 * 3 * 3 / (2.0f * (float)lim), "Q·Kᵀ on int16: error %g", (double)worst);
+    /* P·V: softmax rows written as int16, V packed per dim (panels 2 longer) */
+    mnemo__pack_pairs_cols_i16(vv, ldx, L, hd, MNEMO_ATTN_V_LIMIT, vp, (Lp + 2) * 16, vsc);
+    int16_t *pq = malloc(M * Lp * 2);
+    float *ps = malloc(M * 4), *O = malloc(M * hd * 4), *Of = malloc(M * hd * 4);
+    for (size_t m = 0; m < M; m++) {
+        memcpy(Sf + m * L, S + m * L, L * 4);
+        ps[m] = k->softmax_window_i16(S + m * L, L, m, L - m, 0.5f, pq + m * Lp);
+        mnemo__softmax_window(Sf + m * L, L, m, L - m, 0.5f);
+    }
+    k->gemm_packed_i16s(M, hd, L, pq, Lp, ps, vp, (Lp + 2) * 16, vsc, 0, hd / 16, O, hd);
+    for (size_t m = 0; m < M; m++)
+        for (size_t d = 0; d < hd; d++) {
+            double s = 0;
+            for (size_t j = 0; j < L; j++) s += (double)Sf[m * L + j] * vv[j * ldx + d];
+            Of[m * hd + d] = (float)s;
+        }
+    worst = 0;
+    for (size_t i = 0; i < M * hd; i++) {
+        float e = fabsf(O[i] - Of[i]);
+        worst = e > worst ? e : worst;
+    }
+    /* V's step is at most 5 / 2047 per dim; P's 1 / 32767 per key */
+    CHECKF(worst < 5.0f / 2047 + 5.0f * (float)L / 32767, "P·V on int16: error %g", (double)worst);
+    printf("  int16 attention: %d GEMM shapes on %d tables, Q·Kᵀ / P·V within bounds\n", tried,
+           tables);
+    free(q), free(kk), free(vv), free(qq), free(kq), free(qs), free(ksc), free(kp), free(vp);
+    free(S), free(Sf), free(vsc), free(pq), free(ps), free(O), free(Of);
+}
+
+/* The int16 softmax of every table against the scalar one: q within 1 of
+ * it (the exponentials differ in the last bits), the same scale to 1e-5,
+ * zeros outside the window and in the pad, q * scale = the f32 softmax to
+ * within a step, and the row sum inside the bound that keeps P·V exact,
+ * also at the longest rows with every score equal (the case that sums
+ * highest). */
+static void test_softmax_i16_variants(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    size_t sizes[] = {1, 7, 16, 33, 256, 1000, MNEMO_ATTN_MAX_KEYS - 1, MNEMO_ATTN_MAX_KEYS};
+    int tried = 0;
+    for (size_t v = 0; v < nv + 1; v++) {
+        const mnemo_kernels *k = v < nv ? ks[v] : mnemo__kernels_ref();
+        if (!k->softmax_window_i16) continue;
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+            for (int flat = 0; flat < 2; flat++) {
+                size_t n = sizes[s], np = (n + 1) & ~(size_t)1;
+                float *x = malloc(n * 4), *a = malloc(n * 4), *b = malloc(n * 4);
+                int16_t *qa = malloc(np * 2), *qb = malloc(np * 2);
+                for (size_t i = 0; i < n; i++) x[i] = flat ? 1.0f : frand() * 40;
+                size_t win[][2] = {{0, n}, {n / 3, n - n / 4}, {n - 1, n}};
+                for (int w = 0; w < 3; w++) {
+                    size_t lo = win[w][0], hi = win[w][1];
+                    if (lo >= hi) continue;
+                    memcpy(a, x, n * 4);
+                    memcpy(b, x, n * 4);
+                    memset(qb, 0x55, np * 2);
+                    float sa = mnemo__softmax_window_i16(a, n, lo, hi, 0.0625f, qa);
+                    float sb = k->softmax_window_i16(b, n, lo, hi, 0.0625f, qb);
+                    memcpy(a, x, n * 4);
+                    mnemo__softmax_window(a, n, lo, hi, 0.0625f);
+                    int close = fabsf(sa - sb) <= 1e-5f * sa, zeros = 1, near = 1;
+                    long sum = 0;
+                    for (size_t i = 0; i < np; i++) {
+                        close &= abs(qa[i] - qb[i]) <= 1;
+                        if (i < lo || i >= hi)
+                            zeros &= qb[i] == 0;
+                        else
+                            near &= fabsf((float)qb[i] * sb - a[i]) <= 1.01f * sb;
+                        sum += qb[i];
+                    }
+                    CHECKF(close && zeros && near && sum <= MNEMO_ATTN_P_SUM + 512,
+                           "%s softmax_window_i16 n=%zu [%zu,%zu) flat %d: close %d zeros %d "
+                           "near %d sum %ld",
+                           k->name, n, lo, hi, flat, close, zeros, near, sum);
+                    tried++;
+                }
+                free(x), free(a), free(b), free(qa), free(qb);
+            }
+    }
+    printf("  int16 softmax: %d rows checked\n", tried);
+}
+
 /* Each variant's RMSNorm and windowed softmax against the portable ones. */
 static void test_norm_softmax_variants(void) {
     size_t nv;
@@ -739,6 +893,8 @@ int main(void) {
     RUN(test_hamming_variants);
     RUN(test_norm_softmax_variants);
     RUN(test_attention_packing);
+    RUN(test_i16_attention_gemm);
+    RUN(test_softmax_i16_variants);
     RUN(test_ops);
     RUN(test_pool);
     return test_finish();

@@ -21,6 +21,8 @@
 #include <string.h>
 
 #define QUERY_BLOCK 64
+/* q and k heads per token at most for ATTN_I16 (the configs allow 256 + 256) */
+#define MNEMO_MAX_HEADS 512
 /* multiply-adds below which a parallel loop costs more than it saves */
 #define SMALL_WORK (1u << 18)
 
@@ -30,15 +32,26 @@ struct mnemo_engine_ctx {
     size_t max_tokens;
     /* activations, [max_tokens][width] */
     float *x, *xn, *qkv, *att, *tmp, *gu;
-    size_t ld_qkv;     /* q at column 0, k at n_heads*head_dim, v after k */
-    float *vp;         /* V of each sequence packed for P·V: per K/V head, panels of
+    size_t ld_qkv;  /* q at column 0, k at n_heads*head_dim, v after k */
+    float *vp;      /* V of each sequence packed for P·V: per K/V head, panels of
                          * MNEMO_PANEL dims, each [len][MNEMO_PANEL] (kernels.h), at
                          * start * kv_heads * hd_pad */
-    size_t hd_pad;     /* head_dim rounded up to a whole panel */
-    float *scores;     /* per worker: [QUERY_BLOCK][max_seq_length] */
-    float *kp;         /* per worker: the keys one task sees, packed (f32 or bf16 pairs) */
-    size_t kp_size;    /* floats per worker in kp */
-    bool attn_bf16;    /* attention on bf16 dot products (int8 and q4 precisions) */
+    size_t hd_pad;  /* head_dim rounded up to a whole panel */
+    float *scores;  /* per worker: [QUERY_BLOCK][max_seq_length] */
+    float *kp;      /* per worker: the keys one task sees, packed (f32 or bf16 pairs) */
+    size_t kp_size; /* floats per worker in kp */
+    enum { ATTN_F32, ATTN_BF16, ATTN_I16 } attn; /* attention's arithmetic (ctx_create) */
+    /* ATTN_I16: q and k of every token quantized per head row (by the op that
+     * ropes them), [max_tokens][ld_aq], q's heads then k's; their scales
+     * [head][max_tokens] (q's heads then k's), so a block's are contiguous */
+    int16_t *aq;
+    size_t ld_aq;
+    float *aqs;
+    int qk_limit;
+    float *vs;         /* V's per-dim scales: per sequence and K/V head, hd_pad of them */
+    int16_t *pq;       /* per worker: a block's P, [QUERY_BLOCK][ld_pq] */
+    size_t ld_pq;      /* max_seq_length rounded up to even */
+    float *pqs;        /* per worker: its rows' scales, [QUERY_BLOCK] */
     int32_t *pos;      /* position of each packed token in its sequence */
     size_t *seq_start; /* first packed token of each sequence */
     size_t *seq_len;
@@ -105,7 +118,8 @@ static void quantize_for(mnemo_engine_ctx *c, const mnemo_packed *w, const float
         k->quantize_rows_u8(x, ldx, n, w->cols, c->xu + m0 * c->ld_xu, c->ld_xu, c->sx + m0,
                             c->zx + m0);
     else
-        k->quantize_rows(x, ldx, n, w->cols, c->xq + m0 * c->ld_xq, c->ld_xq, c->sx + m0);
+        k->quantize_rows(x, ldx, n, w->cols, mnemo__i8_x_limit(w->cols), c->xq + m0 * c->ld_xq,
+                         c->ld_xq, c->sx + m0);
 }
 
 typedef struct quant_job {
@@ -247,6 +261,13 @@ static void token_task(void *arg, size_t task, int worker) {
                 e->kernels->rmsnorm(k, k, L->k_norm, hd, cfg->rms_eps);
                 mnemo__rope(k, hd, cs, sn);
             }
+            if (c->attn == ATTN_I16) { /* q's and k's heads (adjacent in the row) per head */
+                size_t heads = (size_t)(cfg->n_heads + cfg->n_kv_heads);
+                float sc[MNEMO_MAX_HEADS];
+                e->kernels->quantize_rows(row, hd, heads, hd, c->qk_limit, c->aq + t * c->ld_aq, hd,
+                                          sc);
+                for (size_t h = 0; h < heads; h++) c->aqs[h * c->max_tokens + t] = sc[h];
+            }
             break;
         }
         case OP_GELU_MUL: { /* gate|up -> gelu(gate) * up, written over gate */
@@ -283,11 +304,12 @@ typedef struct attn_job {
  * operand there: output = head dims, reduction = keys): per K/V head, panels
  * of MNEMO_PANEL dims, each the whole sequence long, so a query block's key
  * window is a pointer offset with the panel stride. With P = MNEMO_PANEL,
- * f32: panel element (key j, dim d % P) at j * P + d % P. bf16 (attn_bf16):
- * the pair layout of the dot-product kernels over keys, the length rounded up
- * to even with a zero key, at (j / 2) * 2P + (d % P) * 2 + j % 2; a sequence's V then
- * starts at (start + s) * kv_heads * hd_pad (one spare key per sequence fits).
- * One task per sequence. */
+ * f32: panel element (key j, dim d % P) at j * P + d % P. ATTN_BF16 and
+ * ATTN_I16: the pair layout of the dot-product kernels over keys (bf16, or
+ * int16 with one scale per dim), the length rounded up to even with a zero
+ * key, at (j / 2) * 2P + (d % P) * 2 + j % 2; a sequence's V then starts at
+ * (start + s) * kv_heads * hd_pad (one spare key per sequence fits), its
+ * int16 scales at (s * kv_heads + h) * hd_pad. One task per sequence. */
 static void pack_v_task(void *arg, size_t s, int worker) {
     (void)worker;
     mnemo_engine_ctx *c = arg;
@@ -296,19 +318,23 @@ static void pack_v_task(void *arg, size_t s, int worker) {
     size_t voff = (size_t)cfg->n_heads * hd + nkv * hd;
     size_t start = c->seq_start[s], len = c->seq_len[s];
     for (size_t h = 0; h < nkv; h++) {
-        if (c->attn_bf16) {
-            size_t lenp = (len + 1) & ~(size_t)1;
+        size_t lenp = (len + 1) & ~(size_t)1;
+        const float *v = c->qkv + start * c->ld_qkv + voff + h * hd;
+        if (c->attn == ATTN_BF16) {
             uint16_t *vp = (uint16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd_pad;
-            c->e->kernels->pack_pairs_cols(c->qkv + start * c->ld_qkv + voff + h * hd, c->ld_qkv,
-                                           len, hd, vp, lenp * P);
+            c->e->kernels->pack_pairs_cols(v, c->ld_qkv, len, hd, vp, lenp * P);
+        } else if (c->attn == ATTN_I16) {
+            int16_t *vp = (int16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd_pad;
+            mnemo__pack_pairs_cols_i16(v, c->ld_qkv, len, hd, MNEMO_ATTN_V_LIMIT, vp, lenp * P,
+                                       c->vs + (s * nkv + h) * c->hd_pad);
         } else {
             float *vp = c->vp + (start * nkv + h * len) * c->hd_pad;
             for (size_t j = 0; j < len; j++) { /* a key's dims, P at a time, into each panel */
-                const float *v = c->qkv + (start + j) * c->ld_qkv + voff + h * hd;
+                const float *key = v + j * c->ld_qkv;
                 for (size_t d = 0; d < c->hd_pad; d += P) {
                     float *dst = vp + (d / P) * len * P + j * P;
                     size_t n = hd - d < P ? hd - d : P;
-                    memcpy(dst, v + d, n * sizeof(float));
+                    memcpy(dst, key + d, n * sizeof(float));
                     memset(dst + n, 0, (P - n) * sizeof(float));
                 }
             }
@@ -322,7 +348,7 @@ static void pack_v_task(void *arg, size_t s, int worker) {
  * the keys past kr zero. */
 static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *out) {
     size_t hd = (size_t)c->e->cfg.head_dim, P = MNEMO_PANEL, panels = (kr + P - 1) / P;
-    if (c->attn_bf16) {
+    if (c->attn == ATTN_BF16) {
         c->e->kernels->pack_pairs_rows(k, c->ld_qkv, kr, hd, out);
         return;
     }
@@ -342,12 +368,58 @@ static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *o
     }
 }
 
+/* attention_task's ATTN_I16 form, for sequence s, queries [i0, i1), keys
+ * [j0, j1) (j0 on a panel boundary) and query head group g: the window's
+ * keys, quantized per key by the op that roped them, laid out as S = Q·Kᵀ's
+ * weights (once per K/V head); S from the queries' int16 rows; each row's
+ * softmax written as int16 P (mnemo__softmax_window_i16); O = P·V on the
+ * int16 V packed per layer. Every sum exact in int32 (kernels.h's limits). */
+static void attention_i16(mnemo_engine_ctx *c, int layer, int worker, size_t s, size_t i0,
+                          size_t i1, size_t j0, size_t j1, size_t g) {
+    const mnemo_model_config *cfg = &c->e->cfg;
+    const mnemo_kernels *k = c->e->kernels;
+    size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads;
+    size_t P = MNEMO_PANEL, T = c->max_tokens, qdim = nh * hd;
+    size_t start = c->seq_start[s], len = c->seq_len[s], lenp = (len + 1) & ~(size_t)1;
+    size_t kr = j1 - j0, kpanels = (kr + P - 1) / P, radius = (size_t)cfg->sliding_radius;
+    bool full = cfg->layer_full[layer];
+    float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
+    int16_t *kp = (int16_t *)(void *)(c->kp + (size_t)worker * c->kp_size);
+    int16_t *pq = c->pq + (size_t)worker * QUERY_BLOCK * c->ld_pq;
+    float *pqs = c->pqs + (size_t)worker * QUERY_BLOCK;
+    size_t packed = SIZE_MAX;
+    for (size_t h = g * c->attn_heads; h < (g + 1) * c->attn_heads; h++) {
+        size_t kvh = h / (nh / nkv);
+        if (kvh != packed) {
+            mnemo__pack_pairs_rows_i16(c->aq + (start + j0) * c->ld_aq + (nh + kvh) * hd, c->ld_aq,
+                                       kr, hd, kp);
+            packed = kvh;
+        }
+        k->gemm_packed_i16s(i1 - i0, kr, hd, c->aq + (start + i0) * c->ld_aq + h * hd, c->ld_aq,
+                            c->aqs + h * T + start + i0, kp, hd * P,
+                            c->aqs + (nh + kvh) * T + start + j0, 0, kpanels, S, kr);
+        for (size_t i = i0; i < i1; i++) { /* keys outside |i - j| <= radius get weight 0 */
+            size_t first = 0, end = kr;
+            if (!full) {
+                first = i > j0 + radius ? i - radius - j0 : 0;
+                end = i + radius + 1 - j0 < kr ? i + radius + 1 - j0 : kr;
+            }
+            pqs[i - i0] = k->softmax_window_i16(S + (i - i0) * kr, kr, first, end, cfg->attn_scale,
+                                                pq + (i - i0) * c->ld_pq);
+        }
+        const int16_t *vp = (const int16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd_pad;
+        k->gemm_packed_i16s(i1 - i0, hd, kr, pq, c->ld_pq, pqs, vp + j0 * P, lenp * P,
+                            c->vs + (s * nkv + kvh) * c->hd_pad, 0, c->hd_pad / P,
+                            c->att + (start + i0) * qdim + h * hd, qdim);
+    }
+}
+
 /* Task index -> (sequence, block of queries, group of attn_heads query
  * heads): blocks counted per sequence in order, groups innermost. Each task
  * packs the keys its block sees (from a panel boundary, so a whole-panel
  * window) into its worker's buffer once per K/V head, then runs its query
  * heads on them (query heads share K/V heads): S = Q·Kᵀ and O = P·V as packed
- * GEMMs, f32 or (attn_bf16) bf16 dot products. */
+ * GEMMs, on f32, bf16 or int16 dot products (c->attn). */
 static void attention_task(void *arg, size_t task, int worker) {
     const attn_job *j = arg;
     mnemo_engine_ctx *c = j->c;
@@ -382,6 +454,10 @@ static void attention_task(void *arg, size_t task, int worker) {
     const mnemo_kernels *k = e->kernels;
     float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
     void *kp = c->kp + (size_t)worker * c->kp_size;
+    if (c->attn == ATTN_I16) {
+        attention_i16(c, j->layer, worker, s, i0, i1, j0, j1, g);
+        return;
+    }
     size_t packed = SIZE_MAX;
     for (size_t h = g * c->attn_heads; h < (g + 1) * c->attn_heads; h++) {
         size_t kvh = h / (nh / nkv);
@@ -391,7 +467,7 @@ static void attention_task(void *arg, size_t task, int worker) {
         }
         /* S = Q_blk · K_windowᵀ */
         const float *q = c->qkv + (start + i0) * c->ld_qkv + h * hd;
-        if (c->attn_bf16)
+        if (c->attn == ATTN_BF16)
             k->gemm_packed_bf16_dps(i1 - i0, kr, hd, q, c->ld_qkv, kp, ((hd + 1) & ~(size_t)1) * P,
                                     0, kpanels, S, kr);
         else
@@ -406,7 +482,7 @@ static void attention_task(void *arg, size_t task, int worker) {
         }
         /* O_blk = P · V_window */
         float *o = c->att + (start + i0) * qdim + h * hd;
-        if (c->attn_bf16) {
+        if (c->attn == ATTN_BF16) {
             size_t lenp = (len + 1) & ~(size_t)1;
             const uint16_t *vp =
                 (const uint16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd_pad + j0 * P;
@@ -463,8 +539,30 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
      * 0.99966 with it (P·V rounded costs most: 0.99980 with Q·Kᵀ alone),
      * and bf16's aim is 0.9999; at int8 0.99895 -> 0.99849, far above
      * int8's 0.995. f32 and "file" stay f32. */
-    c->attn_bf16 = e->kernels->gemm_packed_bf16_dps &&
-                   (e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4);
+    bool low = e->precision == MNEMO_PRECISION_INT8 || e->precision == MNEMO_PRECISION_Q4;
+    c->attn = ATTN_F32;
+    if (low && e->kernels->gemm_packed_bf16_dps) c->attn = ATTN_BF16;
+    /* Where there is no bf16 dot product (or it is slow: Intel, dispatch.c)
+     * but vpdpwssd: int16 attention, at twice the FMA's rate, the sums
+     * exact (docs/kernels.md, "Attention on int16") */
+    else if (low && e->kernels->gemm_packed_i16s &&
+             (size_t)cfg->max_seq_length <= MNEMO_ATTN_MAX_KEYS &&
+             cfg->n_heads + cfg->n_kv_heads <= MNEMO_MAX_HEADS)
+        c->attn = ATTN_I16;
+    if (c->attn == ATTN_I16) {
+        c->ld_aq = (Q + KV);
+        c->aq = mnemo__malloc_array(T * c->ld_aq, sizeof(int16_t));
+        c->aqs = mnemo__malloc_array(T * (size_t)(cfg->n_heads + cfg->n_kv_heads), sizeof(float));
+        c->qk_limit = mnemo__attn_qk_limit(hd);
+        c->vs = mnemo__malloc_array(T * (size_t)cfg->n_kv_heads * c->hd_pad, sizeof(float));
+        c->ld_pq = ((size_t)cfg->max_seq_length + 1) & ~(size_t)1;
+        c->pq = mnemo__malloc_array(workers * QUERY_BLOCK * c->ld_pq, sizeof(int16_t));
+        c->pqs = mnemo__malloc_array(workers * QUERY_BLOCK, sizeof(float));
+        if (!c->aq || !c->aqs || !c->vs || !c->pq || !c->pqs) {
+            mnemo__engine_ctx_free(c);
+            return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
+        }
+    }
     c->vp = mnemo__malloc_array(T * (size_t)cfg->n_kv_heads * c->hd_pad, 4);
     c->kp_size = ((size_t)cfg->max_seq_length + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL *
                  ((hd + 1) & ~(size_t)1);
@@ -504,6 +602,11 @@ void mnemo__engine_ctx_free(mnemo_engine_ctx *c) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mnemo__free(bufs[i]);
     mnemo__free(c->xq);
     mnemo__free(c->sx);
+    mnemo__free(c->aq);
+    mnemo__free(c->aqs);
+    mnemo__free(c->vs);
+    mnemo__free(c->pq);
+    mnemo__free(c->pqs);
     mnemo__free(c->xu);
     mnemo__free(c->zx);
     mnemo__free(c->pos);

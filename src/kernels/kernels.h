@@ -116,6 +116,34 @@ typedef void (*mnemo_gemm_packed_q4_fn)(size_t M, size_t N, size_t K, const int1
                                         const float *ws, size_t p0, size_t p1, float *y,
                                         size_t ldy);
 
+/*
+ * Attention on int16 dot products (vpdpwssd), where a table has them: both
+ * operands int16, the second (the "weights": keys for Q·Kᵀ, V for P·V) in
+ * the int8 GEMM's pair layout with 2-byte elements and panel p at
+ * wp + p * pstride (pstride >= Kp * 16):
+ *   wp[p * pstride + (k / 2) * 32 + (n % 16) * 2 + k % 2], Kp = K rounded up to even
+ * x's rows hold Kp values (an odd K's pad one zero), sw holds N scales:
+ *   y[m][n] = sx[m] * sw[n] * sum_k x[m][k] * w[n][k],  n in panels [p0, p1)
+ * The int32 sums are exact as long as sum_k |x[m][k] * w[n][k]| < 2^31,
+ * which the callers' limits keep (MNEMO_ATTN_*, below).
+ */
+typedef void (*mnemo_gemm_packed_i16s_fn)(size_t M, size_t N, size_t K, const int16_t *x,
+                                          size_t ldx, const float *sx, const int16_t *wp,
+                                          size_t pstride, const float *sw, size_t p0, size_t p1,
+                                          float *y, size_t ldy);
+/*
+ * The limits that keep int16 attention's sums exact (docs/kernels.md,
+ * "Attention on int16"). Q·Kᵀ: q and k per row at |x| <= floor(sqrt((2^31 -
+ * 1) / head_dim)) (2,896 at 256 dims). P·V: V per head dim at |v| <=
+ * MNEMO_ATTN_V_LIMIT and each row of P at sum_j p_j <= MNEMO_ATTN_P_SUM +
+ * 512 (mnemo__softmax_window_i16 keeps it for rows of up to
+ * MNEMO_ATTN_MAX_KEYS keys): (2^20 + 512) * 2047 < 2^31.
+ */
+#define MNEMO_ATTN_V_LIMIT 2047
+#define MNEMO_ATTN_P_SUM (1 << 20)
+#define MNEMO_ATTN_MAX_KEYS 4096
+int mnemo__attn_qk_limit(size_t head_dim);
+
 typedef struct mnemo_kernels {
     const char *name; /* "ref", "portable", "avx2", "avx512", ... */
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
@@ -124,8 +152,8 @@ typedef struct mnemo_kernels {
     mnemo_gemm_packed_i8_fn gemm_packed_i8;
     mnemo_gemm_packed_q4_fn gemm_packed_q4;
     /* mnemo__quantize_rows, vectorized where the ISA allows */
-    void (*quantize_rows)(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
-                          float *sx);
+    void (*quantize_rows)(const float *x, size_t ldx, size_t M, size_t K, int limit, int16_t *xq,
+                          size_t ldq, float *sx);
     /* out[i] = gelu_tanh(gate[i]) * up[i] (in place is fine) */
     void (*gelu_tanh_mul)(float *out, const float *gate, const float *up, size_t n);
     /* mnemo__rmsnorm and mnemo__softmax_window, vectorized where the ISA allows */
@@ -157,6 +185,11 @@ typedef struct mnemo_kernels {
     mnemo_gemm_packed_u8_fn gemm_packed_u8;
     void (*quantize_rows_u8)(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                              size_t ldu, float *sx, int32_t *zx);
+    /* Attention on int16 dot products (mnemo_gemm_packed_i16s_fn) and the
+     * softmax that writes its P (mnemo__softmax_window_i16); NULL without
+     * (the engine then runs attention on bf16 dot products or f32) */
+    mnemo_gemm_packed_i16s_fn gemm_packed_i16s;
+    float (*softmax_window_i16)(float *x, size_t n, size_t lo, size_t hi, float scale, int16_t *q);
     /* The instruction gemm_packed_i8 and gemm_packed_q4, and gemm_packed_u8,
      * run on, as mnemo__instruction_peak_gops names it ("vpdpwssd", "int16
      * multiply-add"; "vpdpbusd", "vpmaddubsw"); NULL with no such kernel. */
@@ -224,6 +257,21 @@ static inline void mnemo__u8_pad_scales(const float *sw, const int32_t *wsum, si
     memcpy(swpad, sw + n0, ncols * sizeof *swpad);
     memcpy(wspad, wsum + n0, ncols * sizeof *wspad);
 }
+/* The scalar int16 attention GEMM (mnemo_gemm_packed_i16s_fn), the
+ * yardstick of the fast ones. */
+void mnemo__gemm_packed_i16s_ref(size_t M, size_t N, size_t K, const int16_t *x, size_t ldx,
+                                 const float *sx, const int16_t *wp, size_t pstride,
+                                 const float *sw, size_t p0, size_t p1, float *y, size_t ldy);
+/* int16 attention's operands in the pair layout. Keys (Q·Kᵀ's weights):
+ * N rows of K int16 (stride ldq; K even, already quantized per row) as the
+ * [N][K] matrix's panels, one after another (pstride Kp * 16), the keys past
+ * N to the last whole panel zero. V (P·V's weights): K rows (keys) of N
+ * floats (stride ldx) quantized per column n (sw[n] = max_k |x[k][n]| /
+ * limit) as the [N][K] matrix's panels, panel p at wp + p * pstride, K
+ * padded to even and N to whole panels with zeros. */
+void mnemo__pack_pairs_rows_i16(const int16_t *xq, size_t ldq, size_t N, size_t K, int16_t *wp);
+void mnemo__pack_pairs_cols_i16(const float *x, size_t ldx, size_t K, size_t N, int limit,
+                                int16_t *wp, size_t pstride, float *sw);
 /* The scalar int8 x u8 GEMM (kernels.h), the yardstick of the fast ones. */
 void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
                                const float *sx, const int32_t *zx, const int8_t *wq,
@@ -242,12 +290,13 @@ int mnemo__pack_q4(const float *w, size_t N, size_t K, uint8_t *wq, float *ws);
 void mnemo__pack_q4_quantized(const int8_t *q, const float *d, size_t N, size_t K, uint8_t *wq,
                               float *ws);
 /* The largest |xq| for inputs of K columns: int32 sums of K products with
- * |wq| <= 127 cannot overflow. */
+ * |wq| <= 127 cannot overflow. The linear layers quantize with it. */
 int mnemo__i8_x_limit(size_t K);
 /* Rows of x [M][K] (stride ldx) to int16 [M][Kp] (stride ldq, the pad
- * column zeroed) with per-row scales sx[m]. */
-void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
-                          float *sx);
+ * column zeroed) with per-row scales sx[m]: the row's largest |x| maps to
+ * `limit` (<= 32767), xq = round(x / sx), sx = max|x| / limit. */
+void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int limit, int16_t *xq,
+                          size_t ldq, float *sx);
 
 /* The fastest variant this CPU runs (chosen once: the last of
  * mnemo__kernels_variants, except on Intel, where the bf16 dot-product table
@@ -330,6 +379,14 @@ void mnemo__softmax(float *x, size_t n);
 /* One attention row: x[lo..hi) = softmax(scale * x[lo..hi)), every other of
  * the n entries 0 (the keys outside the query's window). lo < hi <= n. */
 void mnemo__softmax_window(float *x, size_t n, size_t lo, size_t hi, float scale);
+/* One attention row for int16 attention: e = exp(scale * x - max) over
+ * x[lo..hi) (left in x), and q[0..n) the row's softmax as int16, q[j] =
+ * round(e[j] * g) with g = min(32767, (MNEMO_ATTN_P_SUM - n / 2) / sum(e)),
+ * 0 outside [lo, hi) and in an odd n's pad q[n]. Returns the row's scale:
+ * softmax ~ q * the result (1 / (g * sum(e))). sum(q) <= MNEMO_ATTN_P_SUM +
+ * 512 for n <= MNEMO_ATTN_MAX_KEYS (the rounding adds at most n / 2; the f32
+ * sum's error at most n / 16). */
+float mnemo__softmax_window_i16(float *x, size_t n, size_t lo, size_t hi, float scale, int16_t *q);
 /* Scales v to unit L2 norm (a zero vector stays zero). */
 void mnemo__l2_normalize(float *v, size_t n);
 

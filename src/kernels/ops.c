@@ -83,6 +83,22 @@ void mnemo__softmax_window(float *x, size_t n, size_t lo, size_t hi, float scale
     for (size_t i = hi; i < n; i++) x[i] = 0.0f;
 }
 
+float mnemo__softmax_window_i16(float *x, size_t n, size_t lo, size_t hi, float scale, int16_t *q) {
+    float mx = -INFINITY;
+    for (size_t i = lo; i < hi; i++) mx = x[i] * scale > mx ? x[i] * scale : mx;
+    float sum = 0.0f;
+    for (size_t i = lo; i < hi; i++) {
+        x[i] = expf(x[i] * scale - mx);
+        sum += x[i];
+    }
+    float cap = ((float)MNEMO_ATTN_P_SUM - (float)(n / 2)) / sum;
+    float g = cap < 32767.0f ? cap : 32767.0f;
+    for (size_t i = 0; i < lo; i++) q[i] = 0;
+    for (size_t i = lo; i < hi; i++) q[i] = (int16_t)lrintf(x[i] * g);
+    for (size_t i = hi; i < (n + 1) / 2 * 2; i++) q[i] = 0;
+    return 1.0f / (g * sum);
+}
+
 void mnemo__l2_normalize(float *v, size_t n) {
     double ss = 0.0;
     for (size_t i = 0; i < n; i++) ss += (double)v[i] * v[i];

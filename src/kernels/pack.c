@@ -226,9 +226,9 @@ int mnemo__i8_x_limit(size_t K) {
     return lim > 32767 ? 32767 : (int)lim;
 }
 
-void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq, size_t ldq,
-                          float *sx) {
-    float lim = (float)mnemo__i8_x_limit(K);
+void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int limit, int16_t *xq,
+                          size_t ldq, float *sx) {
+    float lim = (float)limit;
     for (size_t m = 0; m < M; m++) {
         const float *r = x + m * ldx;
         float amax = 0.0f;
@@ -238,5 +238,56 @@ void mnemo__quantize_rows(const float *x, size_t ldx, size_t M, size_t K, int16_
         int16_t *q = xq + m * ldq;
         for (size_t k = 0; k < K; k++) q[k] = (int16_t)lrintf(r[k] * inv);
         if (K % 2) q[K] = 0;
+    }
+}
+
+int mnemo__attn_qk_limit(size_t head_dim) {
+    /* |q . k| <= head_dim * limit^2 must stay below 2^31 */
+    double lim = floor(sqrt(2147483647.0 / (double)(head_dim ? head_dim : 1)));
+    return lim > 32767 ? 32767 : (int)lim;
+}
+
+void mnemo__pack_pairs_rows_i16(const int16_t *xq, size_t ldq, size_t N, size_t K, int16_t *wp) {
+    size_t panels = (N + MNEMO_PANEL - 1) / MNEMO_PANEL, kh = K / 2;
+    /* a key's pairs of dims are 32-bit words: word (n, kp) goes to kp * 16 + n % 16 */
+    for (size_t p = 0; p < panels; p++) {
+        uint32_t *panel = (uint32_t *)(void *)(wp + p * K * MNEMO_PANEL);
+        for (size_t j = 0; j < MNEMO_PANEL; j++) {
+            size_t n = p * MNEMO_PANEL + j;
+            if (n >= N) {
+                for (size_t kp = 0; kp < kh; kp++) panel[kp * MNEMO_PANEL + j] = 0;
+                continue;
+            }
+            const int16_t *row = xq + n * ldq;
+            for (size_t kp = 0; kp < kh; kp++) {
+                uint32_t w;
+                memcpy(&w, row + 2 * kp, 4);
+                panel[kp * MNEMO_PANEL + j] = w;
+            }
+        }
+    }
+}
+
+void mnemo__pack_pairs_cols_i16(const float *x, size_t ldx, size_t K, size_t N, int limit,
+                                int16_t *wp, size_t pstride, float *sw) {
+    size_t panels = (N + MNEMO_PANEL - 1) / MNEMO_PANEL, Kp = (K + 1) & ~(size_t)1;
+    for (size_t p = 0; p < panels; p++) {
+        float amax[MNEMO_PANEL] = {0}, inv[MNEMO_PANEL];
+        size_t cols = N - p * MNEMO_PANEL < MNEMO_PANEL ? N - p * MNEMO_PANEL : MNEMO_PANEL;
+        for (size_t k = 0; k < K; k++)
+            for (size_t j = 0; j < cols; j++) {
+                float a = fabsf(x[k * ldx + p * MNEMO_PANEL + j]);
+                amax[j] = a > amax[j] ? a : amax[j];
+            }
+        for (size_t j = 0; j < MNEMO_PANEL; j++) {
+            inv[j] = amax[j] > 0 ? (float)limit / amax[j] : 0.0f;
+            if (j < cols) sw[p * MNEMO_PANEL + j] = amax[j] > 0 ? amax[j] / (float)limit : 0.0f;
+        }
+        int16_t *panel = wp + p * pstride;
+        for (size_t k = 0; k < Kp; k++)
+            for (size_t j = 0; j < MNEMO_PANEL; j++)
+                panel[(k / 2) * 32 + j * 2 + k % 2] =
+                    k < K && j < cols ? (int16_t)lrintf(x[k * ldx + p * MNEMO_PANEL + j] * inv[j])
+                                      : 0;
     }
 }

@@ -125,6 +125,22 @@ void mnemo__gemm_packed_u8_ref(size_t M, size_t N, size_t K, const uint8_t *xu, 
         }
 }
 
+void mnemo__gemm_packed_i16s_ref(size_t M, size_t N, size_t K, const int16_t *x, size_t ldx,
+                                 const float *sx, const int16_t *wp, size_t pstride,
+                                 const float *sw, size_t p0, size_t p1, float *y, size_t ldy) {
+    size_t Kp = (K + 1) & ~(size_t)1;
+    for (size_t m = 0; m < M; m++)
+        for (size_t p = p0; p < p1; p++) {
+            int32_t acc[MNEMO_PANEL] = {0};
+            const int16_t *w = wp + p * pstride, *a = x + m * ldx;
+            for (size_t k = 0; k < Kp; k++)
+                for (size_t j = 0; j < MNEMO_PANEL; j++)
+                    acc[j] += (int32_t)a[k] * w[(k / 2) * 32 + j * 2 + k % 2];
+            for (size_t j = 0; j < MNEMO_PANEL && p * MNEMO_PANEL + j < N; j++)
+                y[m * ldy + p * MNEMO_PANEL + j] = (float)acc[j] * sx[m] * sw[p * MNEMO_PANEL + j];
+        }
+}
+
 static const mnemo_kernels ref_kernels_packed = {
     .name = "ref",
     .gemm_packed_f32 = gemm_packed_f32_ref,
@@ -134,6 +150,8 @@ static const mnemo_kernels ref_kernels_packed = {
     .gemm_packed_q4 = mnemo__gemm_packed_q4_portable,
     .gemm_packed_u8 = mnemo__gemm_packed_u8_ref,
     .quantize_rows_u8 = mnemo__quantize_rows_u8,
+    .gemm_packed_i16s = mnemo__gemm_packed_i16s_ref,
+    .softmax_window_i16 = mnemo__softmax_window_i16,
     .i8_instruction = "int16 multiply-add",
     .u8_instruction = "int8 multiply-add",
     .quantize_rows = mnemo__quantize_rows,

@@ -242,9 +242,9 @@ void mnemo__hamming_popcnt(const uint64_t *q, const uint64_t *codes, size_t word
 
 /* Rows of x to int16 with per-row scales, 8 at a time (the int8 path's
  * activation quantization; same rounding as lrintf: to nearest even). */
-void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
-                               size_t ldq, float *sx) {
-    float lim = (float)mnemo__i8_x_limit(K);
+void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int limit,
+                               int16_t *xq, size_t ldq, float *sx) {
+    float lim = (float)limit;
     const __m256 sign = _mm256_set1_ps(-0.0f);
     for (size_t m = 0; m < M; m++) {
         const float *r = x + m * ldx;

@@ -223,6 +223,49 @@ void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, floa
     memset(x + hi, 0, (n - hi) * sizeof(float));
 }
 
+/* mnemo__softmax_window_i16 on zmm: the max and the exponentials as the
+ * f32 softmax above, then e * g rounded to nearest even (vcvtps2dq, as
+ * lrintf) and narrowed with saturation. */
+float mnemo__softmax_window_i16_avx512(float *x, size_t n, size_t lo, size_t hi, float scale,
+                                       int16_t *q) {
+    size_t len = hi - lo;
+    float *r = x + lo;
+    memset(q, 0, lo * sizeof *q);
+    __m512 vmax = _mm512_set1_ps(-INFINITY), vs = _mm512_set1_ps(scale);
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16)
+        vmax = _mm512_max_ps(vmax, _mm512_mul_ps(_mm512_loadu_ps(r + i), vs));
+    __mmask16 tail = (__mmask16)((1u << (len - i)) - 1);
+    if (tail)
+        vmax = _mm512_mask_max_ps(vmax, tail, vmax,
+                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, r + i), vs));
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), sum = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= len; i += 16) {
+        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_loadu_ps(r + i), vs, mx));
+        _mm512_storeu_ps(r + i, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    if (tail) {
+        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(tail, r + i), vs, mx));
+        _mm512_mask_storeu_ps(r + i, tail, e);
+        sum = _mm512_mask_add_ps(sum, tail, sum, e);
+    }
+    float s = _mm512_reduce_add_ps(sum);
+    float cap = ((float)MNEMO_ATTN_P_SUM - (float)(n / 2)) / s;
+    float g = cap < 32767.0f ? cap : 32767.0f;
+    __m512 vg = _mm512_set1_ps(g);
+    int16_t *qr = q + lo;
+    for (i = 0; i + 16 <= len; i += 16)
+        _mm256_storeu_si256((__m256i *)(qr + i), _mm512_cvtsepi32_epi16(_mm512_cvtps_epi32(
+                                                     _mm512_mul_ps(_mm512_loadu_ps(r + i), vg))));
+    if (tail)
+        _mm512_mask_cvtsepi32_storeu_epi16(
+            qr + i, tail,
+            _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail, r + i), vg)));
+    memset(q + hi, 0, ((n + 1) / 2 * 2 - hi) * sizeof *q);
+    return 1.0f / (g * s);
+}
+
 /* The AVX2 form at twice the width: 32 codes a step, sign-extended to 16
  * bits, vpmaddwd into 16 int32 lanes. */
 int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
@@ -254,9 +297,9 @@ int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {
 
 /* Rows of x to int16 with per-row scales, 16 at a time (as
  * mnemo__quantize_rows, bit for bit: lrintf's rounding, to nearest even). */
-void mnemo__quantize_rows_avx512(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
-                                 size_t ldq, float *sx) {
-    float lim = (float)mnemo__i8_x_limit(K);
+void mnemo__quantize_rows_avx512(const float *x, size_t ldx, size_t M, size_t K, int limit,
+                                 int16_t *xq, size_t ldq, float *sx) {
+    float lim = (float)limit;
     for (size_t m = 0; m < M; m++) {
         const float *r = x + m * ldx;
         __m512 mx = _mm512_setzero_ps();

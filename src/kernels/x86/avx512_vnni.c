@@ -19,6 +19,7 @@ static inline __attribute__((always_inline)) __m512i dpwssd(__m512i acc, __m512i
 }
 #define I8_MAC(acc, a, b) dpwssd((acc), (a), (b))
 #define I8_GEMM_NAME mnemo__gemm_packed_i8_vnni
+#define I16S_GEMM_NAME mnemo__gemm_packed_i16s_vnni
 #include "avx512_i8.inc"
 
 /* ------------------------------------------------- int8 x u8 (vpdpbusd) */

@@ -28,8 +28,8 @@ void mnemo__gemm_packed_i8_avx2(size_t M, size_t N, size_t K, const int16_t *xq,
 void mnemo__gemm_packed_q4_avx2(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                 const float *sx, const uint8_t *wq, const float *ws, size_t p0,
                                 size_t p1, float *y, size_t ldy);
-void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
-                               size_t ldq, float *sx);
+void mnemo__quantize_rows_avx2(const float *x, size_t ldx, size_t M, size_t K, int limit,
+                               int16_t *xq, size_t ldq, float *sx);
 /* int8 x u8 on vpsignb + vpmaddubsw + vpmaddwd + vpaddd, and its quantizer */
 void mnemo__gemm_packed_u8_avx2(size_t M, size_t N, size_t K, const uint8_t *xu, size_t ldxu,
                                 const float *sx, const int32_t *zx, const int8_t *wq,
@@ -62,13 +62,18 @@ void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x
 void mnemo__gemm_packed_i8_avx512(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                   const float *sx, const int8_t *wq, const float *sw, size_t p0,
                                   size_t p1, float *y, size_t ldy);
-void mnemo__quantize_rows_avx512(const float *x, size_t ldx, size_t M, size_t K, int16_t *xq,
-                                 size_t ldq, float *sx);
+void mnemo__quantize_rows_avx512(const float *x, size_t ldx, size_t M, size_t K, int limit,
+                                 int16_t *xq, size_t ldq, float *sx);
 void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t K, uint8_t *xu,
                                     size_t ldu, float *sx, int32_t *zx);
 void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n);
 void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_t n, float eps);
 void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, float scale);
+float mnemo__softmax_window_i16_avx512(float *x, size_t n, size_t lo, size_t hi, float scale,
+                                       int16_t *q);
+void mnemo__gemm_packed_i16s_vnni(size_t M, size_t N, size_t K, const int16_t *x, size_t ldx,
+                                  const float *sx, const int16_t *wp, size_t pstride,
+                                  const float *sw, size_t p0, size_t p1, float *y, size_t ldy);
 int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n);
 
 /* ------------------------------------ avx512_vnni.c: + AVX512-VNNI */

@@ -736,6 +736,47 @@ static void test_i16_attention_gemm(void) {
     free(S), free(Sf), free(vsc), free(pq), free(ps), free(O), free(Of);
 }
 
+/* int16 attention's packers: every table's equal the scalar ones bit for
+ * bit (keys: partial panels, a gap in the row stride; V: odd key counts,
+ * partial panels, the gap between panels left untouched, the same scales). */
+static void test_i16_attention_packing(void) {
+    size_t nv;
+    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
+    size_t shapes[][2] = {{1, 2}, {16, 256}, {17, 256}, {33, 30}, {5, 64}, {300, 256}, {7, 255}};
+    int tried = 0;
+    for (size_t v = 0; v < nv; v++) {
+        if (!ks[v]->pack_pairs_rows_i16) continue;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            size_t N = shapes[s][0], K = shapes[s][1], ld = K + 3;
+            size_t Ke = K & ~(size_t)1, panels = (N + 15) / 16, ldq = Ke + 4;
+            int16_t *xq = malloc(N * ldq * 2);
+            for (size_t i = 0; i < N * ldq; i++) xq[i] = (int16_t)(frand() * 30000);
+            int16_t *a = malloc(panels * Ke * 16 * 2), *b = malloc(panels * Ke * 16 * 2);
+            memset(b, 0x55, panels * Ke * 16 * 2); /* every element written */
+            mnemo__pack_pairs_rows_i16(xq, ldq, N, Ke, a);
+            ks[v]->pack_pairs_rows_i16(xq, ldq, N, Ke, b);
+            CHECKF(!memcmp(a, b, panels * Ke * 16 * 2), "%s pack_pairs_rows_i16 N=%zu K=%zu",
+                   ks[v]->name, N, Ke);
+            /* V: N keys of K dims (K' = N, N' = K), panels 2 pairs longer */
+            float *x = malloc(N * ld * 4);
+            for (size_t i = 0; i < N * ld; i++) x[i] = frand() * (float)(i % 7 + 1);
+            size_t keys = N, dims = K, kp = (keys + 1) & ~(size_t)1, pst = (kp + 4) * 16;
+            size_t vpanels = (dims + 15) / 16;
+            int16_t *c = malloc(vpanels * pst * 2), *d = malloc(vpanels * pst * 2);
+            float *sc = malloc(dims * 4), *sd = malloc(dims * 4);
+            memset(c, 0x5A, vpanels * pst * 2);
+            memset(d, 0x5A, vpanels * pst * 2);
+            mnemo__pack_pairs_cols_i16(x, ld, keys, dims, MNEMO_ATTN_V_LIMIT, c, pst, sc);
+            ks[v]->pack_pairs_cols_i16(x, ld, keys, dims, MNEMO_ATTN_V_LIMIT, d, pst, sd);
+            CHECKF(!memcmp(c, d, vpanels * pst * 2) && !memcmp(sc, sd, dims * 4),
+                   "%s pack_pairs_cols_i16 keys=%zu dims=%zu", ks[v]->name, keys, dims);
+            tried++;
+            free(xq), free(a), free(b), free(x), free(c), free(d), free(sc), free(sd);
+        }
+    }
+    printf("  int16 attention packing: %d shapes checked\n", tried);
+}
+
 /* The int16 softmax of every table against the scalar one: q within 1 of
  * it (the exponentials differ in the last bits), the same scale to 1e-5,
  * zeros outside the window and in the pad, q * scale = the f32 softmax to
@@ -894,6 +935,7 @@ int main(void) {
     RUN(test_norm_softmax_variants);
     RUN(test_attention_packing);
     RUN(test_i16_attention_gemm);
+    RUN(test_i16_attention_packing);
     RUN(test_softmax_i16_variants);
     RUN(test_ops);
     RUN(test_pool);

@@ -325,8 +325,8 @@ static void pack_v_task(void *arg, size_t s, int worker) {
             c->e->kernels->pack_pairs_cols(v, c->ld_qkv, len, hd, vp, lenp * P);
         } else if (c->attn == ATTN_I16) {
             int16_t *vp = (int16_t *)c->vp + ((start + s) * nkv + h * lenp) * c->hd_pad;
-            mnemo__pack_pairs_cols_i16(v, c->ld_qkv, len, hd, MNEMO_ATTN_V_LIMIT, vp, lenp * P,
-                                       c->vs + (s * nkv + h) * c->hd_pad);
+            c->e->kernels->pack_pairs_cols_i16(v, c->ld_qkv, len, hd, MNEMO_ATTN_V_LIMIT, vp,
+                                               lenp * P, c->vs + (s * nkv + h) * c->hd_pad);
         } else {
             float *vp = c->vp + (start * nkv + h * len) * c->hd_pad;
             for (size_t j = 0; j < len; j++) { /* a key's dims, P at a time, into each panel */
@@ -391,8 +391,8 @@ static void attention_i16(mnemo_engine_ctx *c, int layer, int worker, size_t s, 
     for (size_t h = g * c->attn_heads; h < (g + 1) * c->attn_heads; h++) {
         size_t kvh = h / (nh / nkv);
         if (kvh != packed) {
-            mnemo__pack_pairs_rows_i16(c->aq + (start + j0) * c->ld_aq + (nh + kvh) * hd, c->ld_aq,
-                                       kr, hd, kp);
+            k->pack_pairs_rows_i16(c->aq + (start + j0) * c->ld_aq + (nh + kvh) * hd, c->ld_aq, kr,
+                                   hd, kp);
             packed = kvh;
         }
         k->gemm_packed_i16s(i1 - i0, kr, hd, c->aq + (start + i0) * c->ld_aq + h * hd, c->ld_aq,

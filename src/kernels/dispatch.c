@@ -148,6 +148,8 @@ static void variants_init(void) {
          * where the table has no bf16 dot product (Intel's best table) */
         vnni_kernels.gemm_packed_i16s = mnemo__gemm_packed_i16s_vnni;
         vnni_kernels.softmax_window_i16 = mnemo__softmax_window_i16_avx512;
+        vnni_kernels.pack_pairs_rows_i16 = mnemo__pack_pairs_rows_i16_avx512;
+        vnni_kernels.pack_pairs_cols_i16 = mnemo__pack_pairs_cols_i16_avx512;
         vnni_kernels.quantize_rows_u8 = mnemo__quantize_rows_u8_avx512;
         vnni_kernels.i8_instruction = "vpdpwssd";
         vnni_kernels.u8_instruction = "vpdpbusd";

@@ -190,6 +190,11 @@ typedef struct mnemo_kernels {
      * (the engine then runs attention on bf16 dot products or f32) */
     mnemo_gemm_packed_i16s_fn gemm_packed_i16s;
     float (*softmax_window_i16)(float *x, size_t n, size_t lo, size_t hi, float scale, int16_t *q);
+    /* mnemo__pack_pairs_rows_i16 and _cols_i16, vectorized where the ISA
+     * allows (set with gemm_packed_i16s) */
+    void (*pack_pairs_rows_i16)(const int16_t *xq, size_t ldq, size_t N, size_t K, int16_t *wp);
+    void (*pack_pairs_cols_i16)(const float *x, size_t ldx, size_t K, size_t N, int limit,
+                                int16_t *wp, size_t pstride, float *sw);
     /* The instruction gemm_packed_i8 and gemm_packed_q4, and gemm_packed_u8,
      * run on, as mnemo__instruction_peak_gops names it ("vpdpwssd", "int16
      * multiply-add"; "vpdpbusd", "vpmaddubsw"); NULL with no such kernel. */

@@ -266,6 +266,59 @@ float mnemo__softmax_window_i16_avx512(float *x, size_t n, size_t lo, size_t hi,
     return 1.0f / (g * s);
 }
 
+/* mnemo__pack_pairs_rows_i16 on zmm: per panel and pair of dims, the 16
+ * keys' 32-bit pairs gathered into one store (keys past N under a zero
+ * mask). The same words as the scalar one. */
+void mnemo__pack_pairs_rows_i16_avx512(const int16_t *xq, size_t ldq, size_t N, size_t K,
+                                       int16_t *wp) {
+    size_t panels = (N + 15) / 16, kh = K / 2;
+    const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (size_t p = 0; p < panels; p++) {
+        size_t rows = N - p * 16 < 16 ? N - p * 16 : 16;
+        __mmask16 m = (__mmask16)((1u << rows) - 1);
+        /* word index of (key p*16 + j, pair 0): rows are ldq int16 = ldq/2 words apart */
+        const int32_t *base = (const int32_t *)(const void *)(xq + p * 16 * ldq);
+        __m512i idx = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)(ldq / 2)));
+        int16_t *panel = wp + p * K * 16;
+        for (size_t kp = 0; kp < kh; kp++) {
+            __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, base + kp, 4);
+            _mm512_storeu_si512(panel + kp * 32, w);
+        }
+    }
+}
+
+/* mnemo__pack_pairs_cols_i16 on zmm: per panel, the 16 dims' largest |v|
+ * over the keys, then per pair of keys their 16 dims scaled, rounded to
+ * nearest even (vcvtps2dq, as lrintf) and interleaved into one store. The
+ * same values as the scalar one. */
+void mnemo__pack_pairs_cols_i16_avx512(const float *x, size_t ldx, size_t K, size_t N, int limit,
+                                       int16_t *wp, size_t pstride, float *sw) {
+    size_t panels = (N + 15) / 16;
+    const __m512 lim = _mm512_set1_ps((float)limit);
+    const __m512i lo16 = _mm512_set1_epi32(0xFFFF);
+    for (size_t p = 0; p < panels; p++) {
+        size_t cols = N - p * 16 < 16 ? N - p * 16 : 16;
+        __mmask16 m = (__mmask16)((1u << cols) - 1);
+        const float *c = x + p * 16;
+        __m512 amax = _mm512_setzero_ps();
+        for (size_t k = 0; k < K; k++)
+            amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, c + k * ldx)));
+        __mmask16 nz = _mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ);
+        __m512 inv = _mm512_maskz_div_ps(nz, lim, amax);
+        _mm512_mask_storeu_ps(sw + p * 16, m, _mm512_maskz_div_ps(nz, amax, lim));
+        int16_t *panel = wp + p * pstride;
+        for (size_t k = 0; k < K; k += 2) {
+            __m512i a =
+                _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, c + k * ldx), inv));
+            __m512i b = k + 1 < K ? _mm512_cvtps_epi32(_mm512_mul_ps(
+                                        _mm512_maskz_loadu_ps(m, c + (k + 1) * ldx), inv))
+                                  : _mm512_setzero_si512();
+            _mm512_storeu_si512(panel + (k / 2) * 32, _mm512_or_si512(_mm512_and_si512(a, lo16),
+                                                                      _mm512_slli_epi32(b, 16)));
+        }
+    }
+}
+
 /* The AVX2 form at twice the width: 32 codes a step, sign-extended to 16
  * bits, vpmaddwd into 16 int32 lanes. */
 int32_t mnemo__dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n) {

@@ -69,6 +69,10 @@ void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t
 void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n);
 void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_t n, float eps);
 void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, float scale);
+void mnemo__pack_pairs_rows_i16_avx512(const int16_t *xq, size_t ldq, size_t N, size_t K,
+                                       int16_t *wp);
+void mnemo__pack_pairs_cols_i16_avx512(const float *x, size_t ldx, size_t K, size_t N, int limit,
+                                       int16_t *wp, size_t pstride, float *sw);
 float mnemo__softmax_window_i16_avx512(float *x, size_t n, size_t lo, size_t hi, float scale,
                                        int16_t *q);
 void mnemo__gemm_packed_i16s_vnni(size_t M, size_t N, size_t K, const int16_t *x, size_t ldx,

@@ -586,7 +586,36 @@ static void test_hamming_variants(void) {
     }
 }
 
-/* Attention's bf16 packing: each variant's pack_pairs_rows / _cols equal
+/* int16 attention's packers of table k equal the scalar ones bit for bit
+ * on N keys of K dims (keys: K made even, a gap in the row stride; V: N
+ * keys of K dims, panels 2 pairs longer, the gap left untouched, the same
+ * scales). */
+static void check_i16_packing(const mnemo_kernels *k, size_t N, size_t K) {
+    size_t ld = K + 3, Ke = K & ~(size_t)1, panels = (N + 15) / 16, ldq = Ke + 4;
+    int16_t *xq = malloc(N * ldq * 2);
+    for (size_t i = 0; i < N * ldq; i++) xq[i] = (int16_t)(frand() * 30000);
+    int16_t *a = malloc(panels * Ke * 16 * 2 + 2), *b = malloc(panels * Ke * 16 * 2 + 2);
+    memset(b, 0x55, panels * Ke * 16 * 2); /* every element written */
+    mnemo__pack_pairs_rows_i16(xq, ldq, N, Ke, a);
+    k->pack_pairs_rows_i16(xq, ldq, N, Ke, b);
+    CHECKF(!memcmp(a, b, panels * Ke * 16 * 2), "%s pack_pairs_rows_i16 N=%zu K=%zu", k->name, N,
+           Ke);
+    float *x = malloc(N * ld * 4);
+    for (size_t i = 0; i < N * ld; i++) x[i] = frand() * (float)(i % 7 + 1);
+    size_t kp = (N + 1) & ~(size_t)1, pst = (kp + 4) * 16, vpanels = (K + 15) / 16;
+    int16_t *c = malloc(vpanels * pst * 2), *d = malloc(vpanels * pst * 2);
+    float *sc = malloc(K * 4), *sd = malloc(K * 4);
+    memset(c, 0x5A, vpanels * pst * 2);
+    memset(d, 0x5A, vpanels * pst * 2);
+    mnemo__pack_pairs_cols_i16(x, ld, N, K, MNEMO_ATTN_V_LIMIT, c, pst, sc);
+    k->pack_pairs_cols_i16(x, ld, N, K, MNEMO_ATTN_V_LIMIT, d, pst, sd);
+    CHECKF(!memcmp(c, d, vpanels * pst * 2) && !memcmp(sc, sd, K * 4),
+           "%s pack_pairs_cols_i16 keys=%zu dims=%zu", k->name, N, K);
+    free(xq), free(a), free(b), free(x), free(c), free(d), free(sc), free(sd);
+}
+
+/* Attention's packing (bf16 below; int16 by check_i16_packing, on the same
+ * shapes, in the tables that have it): each variant's pack_pairs_rows / _cols equal
  * the scalar ones bit for bit (both round to nearest even), over shapes with
  * partial panels, odd K and a gap in the row stride, and the pair layout is
  * the one gemm_packed_bf16_dps reads: the packed keys multiply as the f32
@@ -597,8 +626,9 @@ static void test_attention_packing(void) {
     size_t shapes[][2] = {{1, 1}, {16, 256}, {17, 255}, {33, 31}, {5, 64}, {48, 33}, {300, 256}};
     int tried = 0;
     for (size_t v = 0; v < nv; v++) {
-        if (!ks[v]->pack_pairs_rows) continue;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            if (ks[v]->pack_pairs_rows_i16) check_i16_packing(ks[v], shapes[s][0], shapes[s][1]);
+            if (!ks[v]->pack_pairs_rows) continue;
             size_t N = shapes[s][0], K = shapes[s][1], ld = K + 3;
             size_t Kp = (K + 1) & ~(size_t)1, rows_n = mnemo__packed_i8_size(N, K);
             float *x = malloc(N * ld * 4);
@@ -736,105 +766,48 @@ static void test_i16_attention_gemm(void) {
     free(S), free(Sf), free(vsc), free(pq), free(ps), free(O), free(Of);
 }
 
-/* int16 attention's packers: every table's equal the scalar ones bit for
- * bit (keys: partial panels, a gap in the row stride; V: odd key counts,
- * partial panels, the gap between panels left untouched, the same scales). */
-static void test_i16_attention_packing(void) {
-    size_t nv;
-    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
-    size_t shapes[][2] = {{1, 2}, {16, 256}, {17, 256}, {33, 30}, {5, 64}, {300, 256}, {7, 255}};
-    int tried = 0;
-    for (size_t v = 0; v < nv; v++) {
-        if (!ks[v]->pack_pairs_rows_i16) continue;
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            size_t N = shapes[s][0], K = shapes[s][1], ld = K + 3;
-            size_t Ke = K & ~(size_t)1, panels = (N + 15) / 16, ldq = Ke + 4;
-            int16_t *xq = malloc(N * ldq * 2);
-            for (size_t i = 0; i < N * ldq; i++) xq[i] = (int16_t)(frand() * 30000);
-            int16_t *a = malloc(panels * Ke * 16 * 2), *b = malloc(panels * Ke * 16 * 2);
-            memset(b, 0x55, panels * Ke * 16 * 2); /* every element written */
-            mnemo__pack_pairs_rows_i16(xq, ldq, N, Ke, a);
-            ks[v]->pack_pairs_rows_i16(xq, ldq, N, Ke, b);
-            CHECKF(!memcmp(a, b, panels * Ke * 16 * 2), "%s pack_pairs_rows_i16 N=%zu K=%zu",
-                   ks[v]->name, N, Ke);
-            /* V: N keys of K dims (K' = N, N' = K), panels 2 pairs longer */
-            float *x = malloc(N * ld * 4);
-            for (size_t i = 0; i < N * ld; i++) x[i] = frand() * (float)(i % 7 + 1);
-            size_t keys = N, dims = K, kp = (keys + 1) & ~(size_t)1, pst = (kp + 4) * 16;
-            size_t vpanels = (dims + 15) / 16;
-            int16_t *c = malloc(vpanels * pst * 2), *d = malloc(vpanels * pst * 2);
-            float *sc = malloc(dims * 4), *sd = malloc(dims * 4);
-            memset(c, 0x5A, vpanels * pst * 2);
-            memset(d, 0x5A, vpanels * pst * 2);
-            mnemo__pack_pairs_cols_i16(x, ld, keys, dims, MNEMO_ATTN_V_LIMIT, c, pst, sc);
-            ks[v]->pack_pairs_cols_i16(x, ld, keys, dims, MNEMO_ATTN_V_LIMIT, d, pst, sd);
-            CHECKF(!memcmp(c, d, vpanels * pst * 2) && !memcmp(sc, sd, dims * 4),
-                   "%s pack_pairs_cols_i16 keys=%zu dims=%zu", ks[v]->name, keys, dims);
-            tried++;
-            free(xq), free(a), free(b), free(x), free(c), free(d), free(sc), free(sd);
-        }
-    }
-    printf("  int16 attention packing: %d shapes checked\n", tried);
-}
-
-/* The int16 softmax of every table against the scalar one: q within 1 of
- * it (the exponentials differ in the last bits), the same scale to 1e-5,
+/* The int16 softmax of table k on row x against the scalar one: q within 1
+ * of it (the exponentials differ in the last bits), the same scale to 1e-5,
  * zeros outside the window and in the pad, q * scale = the f32 softmax to
- * within a step, and the row sum inside the bound that keeps P·V exact,
- * also at the longest rows with every score equal (the case that sums
- * highest). */
-static void test_softmax_i16_variants(void) {
-    size_t nv;
-    const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
-    size_t sizes[] = {1, 7, 16, 33, 256, 1000, MNEMO_ATTN_MAX_KEYS - 1, MNEMO_ATTN_MAX_KEYS};
-    int tried = 0;
-    for (size_t v = 0; v < nv + 1; v++) {
-        const mnemo_kernels *k = v < nv ? ks[v] : mnemo__kernels_ref();
-        if (!k->softmax_window_i16) continue;
-        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-            for (int flat = 0; flat < 2; flat++) {
-                size_t n = sizes[s], np = (n + 1) & ~(size_t)1;
-                float *x = malloc(n * 4), *a = malloc(n * 4), *b = malloc(n * 4);
-                int16_t *qa = malloc(np * 2), *qb = malloc(np * 2);
-                for (size_t i = 0; i < n; i++) x[i] = flat ? 1.0f : frand() * 40;
-                size_t win[][2] = {{0, n}, {n / 3, n - n / 4}, {n - 1, n}};
-                for (int w = 0; w < 3; w++) {
-                    size_t lo = win[w][0], hi = win[w][1];
-                    if (lo >= hi) continue;
-                    memcpy(a, x, n * 4);
-                    memcpy(b, x, n * 4);
-                    memset(qb, 0x55, np * 2);
-                    float sa = mnemo__softmax_window_i16(a, n, lo, hi, 0.0625f, qa);
-                    float sb = k->softmax_window_i16(b, n, lo, hi, 0.0625f, qb);
-                    memcpy(a, x, n * 4);
-                    mnemo__softmax_window(a, n, lo, hi, 0.0625f);
-                    int close = fabsf(sa - sb) <= 1e-5f * sa, zeros = 1, near = 1;
-                    long sum = 0;
-                    for (size_t i = 0; i < np; i++) {
-                        close &= abs(qa[i] - qb[i]) <= 1;
-                        if (i < lo || i >= hi)
-                            zeros &= qb[i] == 0;
-                        else
-                            near &= fabsf((float)qb[i] * sb - a[i]) <= 1.01f * sb;
-                        sum += qb[i];
-                    }
-                    CHECKF(close && zeros && near && sum <= MNEMO_ATTN_P_SUM + 512,
-                           "%s softmax_window_i16 n=%zu [%zu,%zu) flat %d: close %d zeros %d "
-                           "near %d sum %ld",
-                           k->name, n, lo, hi, flat, close, zeros, near, sum);
-                    tried++;
-                }
-                free(x), free(a), free(b), free(qa), free(qb);
-            }
+ * within a step, and the row sum inside the bound that keeps P·V exact
+ * (the callers pass the longest rows and rows with every score equal: the
+ * case that sums highest). */
+static void check_softmax_i16(const mnemo_kernels *k, const float *x, size_t n, size_t lo,
+                              size_t hi) {
+    size_t np = (n + 1) & ~(size_t)1;
+    float *a = malloc(n * 4), *b = malloc(n * 4);
+    int16_t *qa = malloc(np * 2), *qb = malloc(np * 2);
+    memcpy(a, x, n * 4);
+    memcpy(b, x, n * 4);
+    memset(qb, 0x55, np * 2);
+    float sa = mnemo__softmax_window_i16(a, n, lo, hi, 0.0625f, qa);
+    float sb = k->softmax_window_i16(b, n, lo, hi, 0.0625f, qb);
+    memcpy(a, x, n * 4);
+    mnemo__softmax_window(a, n, lo, hi, 0.0625f);
+    int close = fabsf(sa - sb) <= 1e-5f * sa, zeros = 1, near = 1;
+    long sum = 0;
+    for (size_t i = 0; i < np; i++) {
+        close &= abs(qa[i] - qb[i]) <= 1;
+        if (i < lo || i >= hi)
+            zeros &= qb[i] == 0;
+        else
+            near &= fabsf((float)qb[i] * sb - a[i]) <= 1.01f * sb;
+        sum += qb[i];
     }
-    printf("  int16 softmax: %d rows checked\n", tried);
+    CHECKF(close && zeros && near && sum <= MNEMO_ATTN_P_SUM + 512,
+           "%s softmax_window_i16 n=%zu [%zu,%zu) row[0] %g: close %d zeros %d near %d sum %ld",
+           k->name, n, lo, hi, (double)x[0], close, zeros, near, sum);
+    free(a), free(b), free(qa), free(qb);
 }
 
-/* Each variant's RMSNorm and windowed softmax against the portable ones. */
+/* Each variant's RMSNorm and windowed softmax against the portable ones
+ * (and its int16 softmax, where it has one: check_softmax_i16, on the same
+ * rows and on rows of equal scores, up to the longest it takes). */
 static void test_norm_softmax_variants(void) {
     size_t nv;
     const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
-    size_t sizes[] = {1, 7, 16, 33, 256, 768, 1000};
+    size_t sizes[] = {1, 7, 16, 33, 256, 768, 1000, MNEMO_ATTN_MAX_KEYS - 1, MNEMO_ATTN_MAX_KEYS};
+    int i16_rows = 0;
     for (size_t v = 0; v < nv; v++)
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             size_t n = sizes[s];
@@ -852,8 +825,9 @@ static void test_norm_softmax_variants(void) {
             }
             CHECKF(worst < 1e-6f, "%s rmsnorm n=%zu: relative error %g", ks[v]->name, n,
                    (double)worst);
-            /* windows: whole row, inner, one key */
-            size_t win[][2] = {{0, n}, {n / 3, n - n / 4}, {n - 1, n}};
+            float *flat = malloc(n * 4);
+            for (size_t i = 0; i < n; i++) flat[i] = 1.0f;
+            size_t win[][2] = {{0, n}, {n / 3, n - n / 4}, {n - 1, n}}; /* whole, inner, one key */
             for (int w = 0; w < 3; w++) {
                 size_t lo = win[w][0], hi = win[w][1];
                 if (lo >= hi) continue;
@@ -875,9 +849,15 @@ static void test_norm_softmax_variants(void) {
                        "%s softmax n=%zu [%zu,%zu): "
                        "error %g, zeros %d, sum %g",
                        ks[v]->name, n, lo, hi, (double)worst, zeros, sum);
+                if (ks[v]->softmax_window_i16) {
+                    check_softmax_i16(ks[v], x, n, lo, hi);
+                    check_softmax_i16(ks[v], flat, n, lo, hi);
+                    i16_rows += 2;
+                }
             }
-            free(x), free(g), free(a), free(b);
+            free(x), free(g), free(a), free(b), free(flat);
         }
+    printf("  int16 softmax: %d rows checked\n", i16_rows);
 }
 
 static void test_ops(void) {
@@ -935,8 +915,6 @@ int main(void) {
     RUN(test_norm_softmax_variants);
     RUN(test_attention_packing);
     RUN(test_i16_attention_gemm);
-    RUN(test_i16_attention_packing);
-    RUN(test_softmax_i16_variants);
     RUN(test_ops);
     RUN(test_pool);
     return test_finish();

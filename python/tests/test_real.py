@@ -26,6 +26,7 @@ def goldens():
 
 
 def check(model, rows, ref, idx_filter, cos_min, diff_max):
+    """cos_min: one bar, or a function of the row index giving its bar."""
     worst = 1.0
     for prompt, idx in by_prompt(rows).items():
         idx = [i for i in idx if idx_filter(i)]
@@ -38,7 +39,8 @@ def check(model, rows, ref, idx_filter, cos_min, diff_max):
             want = prefix_unit(ref[idx], d)
             c = cosines(mine, want)
             worst = min(worst, c.min())
-            assert c.min() >= cos_min, (prompt, d, idx[int(c.argmin())], c.min())
+            bars = np.array([cos_min(i) if callable(cos_min) else cos_min for i in idx])
+            assert (c >= bars).all(), (prompt, d, idx[int((c - bars).argmin())], c.min())
             if diff_max is not None:
                 assert np.abs(mine - want).max() <= diff_max, (prompt, d)
         counts = model.tokenize(texts, prompt=prompt)["attention_mask"].sum(1)
@@ -74,11 +76,18 @@ def test_prompt_names(f32, goldens):
 
 
 def test_goldens_int8(cache_dir, goldens):
-    """int8 (the default on VNNI CPUs) at its floor, 0.995, on every 12th row."""
+    """int8 (the default on VNNI CPUs) at its floor, 0.995, on every 12th row,
+    except on an ill-conditioned row (sentence-transformers' own bf16 run below
+    0.995: real/bf16_cosine.json), judged at that run's cosine less 0.01, as
+    test_engine does (docs/model.md, "Ill-conditioned rows")."""
     rows, ref = goldens
+    with open(os.path.join(FIXTURES, "engine", "real", "bf16_cosine.json"), encoding="utf-8") as f:
+        bf16 = json.load(f)["cosine"]
+    assert len(bf16) == len(rows)
     m = mnemo.Model(MODEL, precision="int8", cache_dir=cache_dir)
     assert m.precision != "f32"
-    worst = check(m, rows, ref, lambda i: i % 12 == 0, 0.995, None)
+    worst = check(m, rows, ref, lambda i: i % 12 == 0,
+                  lambda i: bf16[i] - 0.01 if bf16[i] < 0.995 else 0.995, None)
     print(f"int8: worst cosine {worst:.5f}")
 
 

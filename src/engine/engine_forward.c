@@ -342,12 +342,20 @@ static void pack_v_task(void *arg, size_t s, int worker) {
     }
 }
 
-/* The keys j0..j0 + kr of one sequence's K/V head, starting at row k, packed
- * as the weight operand of S = Q·Kᵀ (output = keys, reduction = head dims):
- * panel p holds keys j0 + p * MNEMO_PANEL.., f32 k-major or (bf16) in the pair layout,
- * the keys past kr zero. */
-static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *out) {
-    size_t hd = (size_t)c->e->cfg.head_dim, P = MNEMO_PANEL, panels = (kr + P - 1) / P;
+/* The keys [key, key + kr) of K/V head kvh (packed-batch rows), as the
+ * weight operand of S = Q·Kᵀ (output = keys, reduction = head dims): panel p
+ * holds keys key + p * MNEMO_PANEL.., f32 k-major, or in the pair layout
+ * (ATTN_BF16: rounded to bf16; ATTN_I16: the int16 rows the op that roped
+ * them wrote), the keys past kr zero. */
+static void pack_k(const mnemo_engine_ctx *c, size_t key, size_t kvh, size_t kr, void *out) {
+    const mnemo_model_config *cfg = &c->e->cfg;
+    size_t hd = (size_t)cfg->head_dim, P = MNEMO_PANEL, panels = (kr + P - 1) / P;
+    size_t col = ((size_t)cfg->n_heads + kvh) * hd; /* k's heads follow q's in both */
+    if (c->attn == ATTN_I16) {
+        c->e->kernels->pack_pairs_rows_i16(c->aq + key * c->ld_aq + col, c->ld_aq, kr, hd, out);
+        return;
+    }
+    const float *k = c->qkv + key * c->ld_qkv + col;
     if (c->attn == ATTN_BF16) {
         c->e->kernels->pack_pairs_rows(k, c->ld_qkv, kr, hd, out);
         return;
@@ -368,65 +376,22 @@ static void pack_k(const mnemo_engine_ctx *c, const float *k, size_t kr, void *o
     }
 }
 
-/* attention_task's ATTN_I16 form, for sequence s, queries [i0, i1), keys
- * [j0, j1) (j0 on a panel boundary) and query head group g: the window's
- * keys, quantized per key by the op that roped them, laid out as S = Q·Kᵀ's
- * weights (once per K/V head); S from the queries' int16 rows; each row's
- * softmax written as int16 P (mnemo__softmax_window_i16); O = P·V on the
- * int16 V packed per layer. Every sum exact in int32 (kernels.h's limits). */
-static void attention_i16(mnemo_engine_ctx *c, int layer, int worker, size_t s, size_t i0,
-                          size_t i1, size_t j0, size_t j1, size_t g) {
-    const mnemo_model_config *cfg = &c->e->cfg;
-    const mnemo_kernels *k = c->e->kernels;
-    size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads;
-    size_t P = MNEMO_PANEL, T = c->max_tokens, qdim = nh * hd;
-    size_t start = c->seq_start[s], len = c->seq_len[s], lenp = (len + 1) & ~(size_t)1;
-    size_t kr = j1 - j0, kpanels = (kr + P - 1) / P, radius = (size_t)cfg->sliding_radius;
-    bool full = cfg->layer_full[layer];
-    float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
-    int16_t *kp = (int16_t *)(void *)(c->kp + (size_t)worker * c->kp_size);
-    int16_t *pq = c->pq + (size_t)worker * QUERY_BLOCK * c->ld_pq;
-    float *pqs = c->pqs + (size_t)worker * QUERY_BLOCK;
-    size_t packed = SIZE_MAX;
-    for (size_t h = g * c->attn_heads; h < (g + 1) * c->attn_heads; h++) {
-        size_t kvh = h / (nh / nkv);
-        if (kvh != packed) {
-            k->pack_pairs_rows_i16(c->aq + (start + j0) * c->ld_aq + (nh + kvh) * hd, c->ld_aq, kr,
-                                   hd, kp);
-            packed = kvh;
-        }
-        k->gemm_packed_i16s(i1 - i0, kr, hd, c->aq + (start + i0) * c->ld_aq + h * hd, c->ld_aq,
-                            c->aqs + h * T + start + i0, kp, hd * P,
-                            c->aqs + (nh + kvh) * T + start + j0, 0, kpanels, S, kr);
-        for (size_t i = i0; i < i1; i++) { /* keys outside |i - j| <= radius get weight 0 */
-            size_t first = 0, end = kr;
-            if (!full) {
-                first = i > j0 + radius ? i - radius - j0 : 0;
-                end = i + radius + 1 - j0 < kr ? i + radius + 1 - j0 : kr;
-            }
-            pqs[i - i0] = k->softmax_window_i16(S + (i - i0) * kr, kr, first, end, cfg->attn_scale,
-                                                pq + (i - i0) * c->ld_pq);
-        }
-        const int16_t *vp = (const int16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd_pad;
-        k->gemm_packed_i16s(i1 - i0, hd, kr, pq, c->ld_pq, pqs, vp + j0 * P, lenp * P,
-                            c->vs + (s * nkv + kvh) * c->hd_pad, 0, c->hd_pad / P,
-                            c->att + (start + i0) * qdim + h * hd, qdim);
-    }
-}
-
 /* Task index -> (sequence, block of queries, group of attn_heads query
  * heads): blocks counted per sequence in order, groups innermost. Each task
  * packs the keys its block sees (from a panel boundary, so a whole-panel
  * window) into its worker's buffer once per K/V head, then runs its query
  * heads on them (query heads share K/V heads): S = Q·Kᵀ and O = P·V as packed
- * GEMMs, on f32, bf16 or int16 dot products (c->attn). */
+ * GEMMs, on f32, bf16 or int16 dot products (c->attn). ATTN_I16: q from the
+ * int16 rows the rope op wrote, each softmax row written as int16 P
+ * (softmax_window_i16), V packed per layer at int16; every sum exact in int32
+ * (kernels.h's limits). */
 static void attention_task(void *arg, size_t task, int worker) {
     const attn_job *j = arg;
     mnemo_engine_ctx *c = j->c;
     const mnemo_engine *e = c->e;
     const mnemo_model_config *cfg = &e->cfg;
     size_t nh = (size_t)cfg->n_heads, hd = (size_t)cfg->head_dim, nkv = (size_t)cfg->n_kv_heads;
-    size_t P = MNEMO_PANEL;
+    size_t P = MNEMO_PANEL, T = c->max_tokens;
     /* the sequence whose tasks include this one: binary search of the first tasks */
     size_t lo = 0, hi = c->n_seqs;
     while (hi - lo > 1) {
@@ -439,7 +404,7 @@ static void attention_task(void *arg, size_t task, int worker) {
     size_t s = lo;
     size_t groups = nh / c->attn_heads;
     size_t qb = (task - c->seq_task0[s]) / groups, g = (task - c->seq_task0[s]) % groups;
-    size_t start = c->seq_start[s], len = c->seq_len[s];
+    size_t start = c->seq_start[s], len = c->seq_len[s], lenp = (len + 1) & ~(size_t)1;
     size_t i0 = qb * QUERY_BLOCK, i1 = i0 + QUERY_BLOCK < len ? i0 + QUERY_BLOCK : len;
     size_t j0 = 0, j1 = len;
     size_t radius = (size_t)cfg->sliding_radius;
@@ -454,20 +419,22 @@ static void attention_task(void *arg, size_t task, int worker) {
     const mnemo_kernels *k = e->kernels;
     float *S = c->scores + (size_t)worker * QUERY_BLOCK * (size_t)cfg->max_seq_length;
     void *kp = c->kp + (size_t)worker * c->kp_size;
-    if (c->attn == ATTN_I16) {
-        attention_i16(c, j->layer, worker, s, i0, i1, j0, j1, g);
-        return;
-    }
+    int16_t *pq = c->pq ? c->pq + (size_t)worker * QUERY_BLOCK * c->ld_pq : NULL;
+    float *pqs = c->pqs ? c->pqs + (size_t)worker * QUERY_BLOCK : NULL;
     size_t packed = SIZE_MAX;
     for (size_t h = g * c->attn_heads; h < (g + 1) * c->attn_heads; h++) {
         size_t kvh = h / (nh / nkv);
         if (kvh != packed) {
-            pack_k(c, c->qkv + (start + j0) * c->ld_qkv + qdim + kvh * hd, kr, kp);
+            pack_k(c, start + j0, kvh, kr, kp);
             packed = kvh;
         }
         /* S = Q_blk · K_windowᵀ */
         const float *q = c->qkv + (start + i0) * c->ld_qkv + h * hd;
-        if (c->attn == ATTN_BF16)
+        if (c->attn == ATTN_I16)
+            k->gemm_packed_i16s(i1 - i0, kr, hd, c->aq + (start + i0) * c->ld_aq + h * hd, c->ld_aq,
+                                c->aqs + h * T + start + i0, kp, hd * P,
+                                c->aqs + (nh + kvh) * T + start + j0, 0, kpanels, S, kr);
+        else if (c->attn == ATTN_BF16)
             k->gemm_packed_bf16_dps(i1 - i0, kr, hd, q, c->ld_qkv, kp, ((hd + 1) & ~(size_t)1) * P,
                                     0, kpanels, S, kr);
         else
@@ -478,17 +445,23 @@ static void attention_task(void *arg, size_t task, int worker) {
                 first = i > j0 + radius ? i - radius - j0 : 0;
                 end = i + radius + 1 - j0 < kr ? i + radius + 1 - j0 : kr;
             }
-            k->softmax_window(S + (i - i0) * kr, kr, first, end, cfg->attn_scale);
+            if (c->attn == ATTN_I16)
+                pqs[i - i0] = k->softmax_window_i16(S + (i - i0) * kr, kr, first, end,
+                                                    cfg->attn_scale, pq + (i - i0) * c->ld_pq);
+            else
+                k->softmax_window(S + (i - i0) * kr, kr, first, end, cfg->attn_scale);
         }
         /* O_blk = P · V_window */
         float *o = c->att + (start + i0) * qdim + h * hd;
-        if (c->attn == ATTN_BF16) {
-            size_t lenp = (len + 1) & ~(size_t)1;
-            const uint16_t *vp =
-                (const uint16_t *)c->vp + ((start + s) * nkv + kvh * lenp) * c->hd_pad + j0 * P;
-            k->gemm_packed_bf16_dps(i1 - i0, hd, kr, S, kr, vp, lenp * P, 0, c->hd_pad / P, o,
-                                    qdim);
-        } else {
+        size_t vpair = ((start + s) * nkv + kvh * lenp) * c->hd_pad + j0 * P; /* pair layouts */
+        if (c->attn == ATTN_I16)
+            k->gemm_packed_i16s(i1 - i0, hd, kr, pq, c->ld_pq, pqs, (const int16_t *)c->vp + vpair,
+                                lenp * P, c->vs + (s * nkv + kvh) * c->hd_pad, 0, c->hd_pad / P, o,
+                                qdim);
+        else if (c->attn == ATTN_BF16)
+            k->gemm_packed_bf16_dps(i1 - i0, hd, kr, S, kr, (const uint16_t *)c->vp + vpair,
+                                    lenp * P, 0, c->hd_pad / P, o, qdim);
+        else {
             const float *vp = c->vp + (start * nkv + kvh * len) * c->hd_pad + j0 * P;
             k->gemm_packed_f32s(i1 - i0, hd, kr, S, kr, vp, len * P, 0, c->hd_pad / P, o, qdim);
         }
@@ -558,10 +531,6 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
         c->ld_pq = ((size_t)cfg->max_seq_length + 1) & ~(size_t)1;
         c->pq = mnemo__malloc_array(workers * QUERY_BLOCK * c->ld_pq, sizeof(int16_t));
         c->pqs = mnemo__malloc_array(workers * QUERY_BLOCK, sizeof(float));
-        if (!c->aq || !c->aqs || !c->vs || !c->pq || !c->pqs) {
-            mnemo__engine_ctx_free(c);
-            return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
-        }
     }
     c->vp = mnemo__malloc_array(T * (size_t)cfg->n_kv_heads * c->hd_pad, 4);
     c->kp_size = ((size_t)cfg->max_seq_length + MNEMO_PANEL - 1) / MNEMO_PANEL * MNEMO_PANEL *
@@ -586,7 +555,8 @@ int mnemo__engine_ctx_create(const mnemo_engine *e, size_t max_tokens, int n_thr
     c->dense_b = mnemo__malloc_array(T * c->dense_width, 4);
     if (!c->x || !c->xn || !c->tmp || !c->qkv || !c->att || !c->vp || !c->kp || !c->gu ||
         !c->scores || !c->pos || !c->seq_start || !c->seq_len || !c->seq_task0 || !c->pooled ||
-        !c->dense_a || !c->dense_b || !c->xq || !c->sx || !c->xu || !c->zx) {
+        !c->dense_a || !c->dense_b || !c->xq || !c->sx || !c->xu || !c->zx ||
+        (c->attn == ATTN_I16 && (!c->aq || !c->aqs || !c->vs || !c->pq || !c->pqs))) {
         mnemo__engine_ctx_free(c);
         return mnemo__fail(err, MNEMO_ENOMEM, "out of memory for a context of %zu tokens", T);
     }

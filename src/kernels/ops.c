@@ -64,7 +64,8 @@ void mnemo__add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-void mnemo__softmax(float *x, size_t n) {
+/* x = exp(x - max(x)) in place; returns the sum (both softmaxes' first part) */
+static float exp_shifted(float *x, size_t n) {
     float mx = -INFINITY;
     for (size_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
     float sum = 0.0f;
@@ -72,7 +73,11 @@ void mnemo__softmax(float *x, size_t n) {
         x[i] = expf(x[i] - mx);
         sum += x[i];
     }
-    float inv = 1.0f / sum;
+    return sum;
+}
+
+void mnemo__softmax(float *x, size_t n) {
+    float inv = 1.0f / exp_shifted(x, n);
     for (size_t i = 0; i < n; i++) x[i] *= inv;
 }
 
@@ -84,13 +89,8 @@ void mnemo__softmax_window(float *x, size_t n, size_t lo, size_t hi, float scale
 }
 
 float mnemo__softmax_window_i16(float *x, size_t n, size_t lo, size_t hi, float scale, int16_t *q) {
-    float mx = -INFINITY;
-    for (size_t i = lo; i < hi; i++) mx = x[i] * scale > mx ? x[i] * scale : mx;
-    float sum = 0.0f;
-    for (size_t i = lo; i < hi; i++) {
-        x[i] = expf(x[i] * scale - mx);
-        sum += x[i];
-    }
+    for (size_t i = lo; i < hi; i++) x[i] *= scale;
+    float sum = exp_shifted(x + lo, hi - lo);
     float cap = ((float)MNEMO_ATTN_P_SUM - (float)(n / 2)) / sum;
     float g = cap < 32767.0f ? cap : 32767.0f;
     for (size_t i = 0; i < lo; i++) q[i] = 0;

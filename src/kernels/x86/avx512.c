@@ -188,49 +188,9 @@ void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_
     for (; i < n; i++) out[i] = x[i] * scale * gamma[i];
 }
 
-void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, float scale) {
-    size_t len = hi - lo;
-    float *r = x + lo;
-    memset(x, 0, lo * sizeof(float));
-    __m512 vmax = _mm512_set1_ps(-INFINITY), vs = _mm512_set1_ps(scale);
-    size_t i = 0;
-    for (; i + 16 <= len; i += 16)
-        vmax = _mm512_max_ps(vmax, _mm512_mul_ps(_mm512_loadu_ps(r + i), vs));
-    if (i < len) {
-        __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
-        vmax =
-            _mm512_mask_max_ps(vmax, m, vmax, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), vs));
-    }
-    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), sum = _mm512_setzero_ps();
-    for (i = 0; i + 16 <= len; i += 16) {
-        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_loadu_ps(r + i), vs, mx));
-        _mm512_storeu_ps(r + i, e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    if (i < len) {
-        __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
-        __m512 e = mnemo__exp_ps512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, r + i), vs, mx));
-        _mm512_mask_storeu_ps(r + i, m, e);
-        sum = _mm512_mask_add_ps(sum, m, sum, e);
-    }
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (i = 0; i + 16 <= len; i += 16)
-        _mm512_storeu_ps(r + i, _mm512_mul_ps(_mm512_loadu_ps(r + i), inv));
-    if (i < len) {
-        __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
-        _mm512_mask_storeu_ps(r + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), inv));
-    }
-    memset(x + hi, 0, (n - hi) * sizeof(float));
-}
-
-/* mnemo__softmax_window_i16 on zmm: the max and the exponentials as the
- * f32 softmax above, then e * g rounded to nearest even (vcvtps2dq, as
- * lrintf) and narrowed with saturation. */
-float mnemo__softmax_window_i16_avx512(float *x, size_t n, size_t lo, size_t hi, float scale,
-                                       int16_t *q) {
-    size_t len = hi - lo;
-    float *r = x + lo;
-    memset(q, 0, lo * sizeof *q);
+/* r[0..len) = exp(scale * r - max) in place; returns their sum. The part
+ * of the softmax both of the ones below share. */
+static float softmax_exp_avx512(float *r, size_t len, float scale) {
     __m512 vmax = _mm512_set1_ps(-INFINITY), vs = _mm512_set1_ps(scale);
     size_t i = 0;
     for (; i + 16 <= len; i += 16)
@@ -250,7 +210,33 @@ float mnemo__softmax_window_i16_avx512(float *x, size_t n, size_t lo, size_t hi,
         _mm512_mask_storeu_ps(r + i, tail, e);
         sum = _mm512_mask_add_ps(sum, tail, sum, e);
     }
-    float s = _mm512_reduce_add_ps(sum);
+    return _mm512_reduce_add_ps(sum);
+}
+
+void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, float scale) {
+    size_t len = hi - lo, i;
+    float *r = x + lo;
+    memset(x, 0, lo * sizeof(float));
+    __m512 inv = _mm512_set1_ps(1.0f / softmax_exp_avx512(r, len, scale));
+    for (i = 0; i + 16 <= len; i += 16)
+        _mm512_storeu_ps(r + i, _mm512_mul_ps(_mm512_loadu_ps(r + i), inv));
+    if (i < len) {
+        __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
+        _mm512_mask_storeu_ps(r + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, r + i), inv));
+    }
+    memset(x + hi, 0, (n - hi) * sizeof(float));
+}
+
+/* mnemo__softmax_window_i16 on zmm: the max and the exponentials as the
+ * f32 softmax above, then e * g rounded to nearest even (vcvtps2dq, as
+ * lrintf) and narrowed with saturation. */
+float mnemo__softmax_window_i16_avx512(float *x, size_t n, size_t lo, size_t hi, float scale,
+                                       int16_t *q) {
+    size_t len = hi - lo, i;
+    float *r = x + lo;
+    memset(q, 0, lo * sizeof *q);
+    float s = softmax_exp_avx512(r, len, scale);
+    __mmask16 tail = (__mmask16)((1u << (len % 16)) - 1);
     float cap = ((float)MNEMO_ATTN_P_SUM - (float)(n / 2)) / s;
     float g = cap < 32767.0f ? cap : 32767.0f;
     __m512 vg = _mm512_set1_ps(g);

@@ -268,7 +268,10 @@ typedef struct mnemo_context mnemo_context;
 
 typedef struct mnemo_context_options {
     int n_threads;           /* <= 0: every CPU this process may use */
-    size_t max_batch_tokens; /* tokens per forward pass; 0: 4096 (never below max tokens) */
+    size_t max_batch_tokens; /* the most tokens a forward pass may hold (the context's
+                              * buffers); 0: 4096 (never below max tokens). Passes are
+                              * packed to at most 1,024 tokens (cache-sized) or one
+                              * longer sequence. */
 } mnemo_context_options;
 
 /* n_threads 0 (every CPU), max_batch_tokens 4096. */

@@ -803,6 +803,25 @@ static void check_softmax_i16(const mnemo_kernels *k, const float *x, size_t n, 
 /* Each variant's RMSNorm and windowed softmax against the portable ones
  * (and its int16 softmax, where it has one: check_softmax_i16, on the same
  * rows and on rows of equal scores, up to the longest it takes). */
+/* A table's add_rmsnorm against its rmsnorm, the add and its rmsnorm again:
+ * the same bits in x and out, and s (here x) left as it was. */
+static void check_add_rmsnorm(const mnemo_kernels *k, const float *s, const float *g1, size_t n) {
+    float *x = malloc(n * 4), *xe = malloc(n * 4), *g2 = malloc(n * 4), *t = malloc(n * 4);
+    float *out = malloc(n * 4), *oute = malloc(n * 4), *s0 = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = xe[i] = frand() * 100;
+        g2[i] = 0.5f + frand();
+    }
+    memcpy(s0, s, n * 4);
+    k->rmsnorm(t, s, g1, n, 1e-6f);
+    for (size_t i = 0; i < n; i++) xe[i] += t[i];
+    k->rmsnorm(oute, xe, g2, n, 1e-6f);
+    k->add_rmsnorm(x, s, g1, g2, out, n, 1e-6f);
+    CHECKF(!memcmp(x, xe, n * 4) && !memcmp(out, oute, n * 4) && !memcmp(s, s0, n * 4),
+           "%s add_rmsnorm n=%zu: not the rmsnorm, add, rmsnorm result", k->name, n);
+    free(x), free(xe), free(g2), free(t), free(out), free(oute), free(s0);
+}
+
 static void test_norm_softmax_variants(void) {
     size_t nv;
     const mnemo_kernels *const *ks = mnemo__kernels_variants(&nv);
@@ -825,6 +844,7 @@ static void test_norm_softmax_variants(void) {
             }
             CHECKF(worst < 1e-6f, "%s rmsnorm n=%zu: relative error %g", ks[v]->name, n,
                    (double)worst);
+            check_add_rmsnorm(ks[v], x, g, n);
             float *flat = malloc(n * 4);
             for (size_t i = 0; i < n; i++) flat[i] = 1.0f;
             size_t win[][2] = {{0, n}, {n / 3, n - n / 4}, {n - 1, n}}; /* whole, inner, one key */

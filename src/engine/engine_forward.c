@@ -236,14 +236,11 @@ static void token_task(void *arg, size_t task, int worker) {
             e->kernels->rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, H, cfg->rms_eps);
             if (op->next) quantize_for(c, op->next, op->dst + t * H, H, t, 1);
             break;
-        case OP_ADD_NORM: { /* dst += norm(src), src is scratch; dst2 = norm2(dst) */
-            float *s = (float *)op->src + t * H;
-            e->kernels->rmsnorm(s, s, op->gamma, H, cfg->rms_eps);
-            mnemo__add(op->dst + t * H, s, H);
-            e->kernels->rmsnorm(op->dst2 + t * H, op->dst + t * H, op->gamma2, H, cfg->rms_eps);
+        case OP_ADD_NORM: /* dst += norm(src); dst2 = norm2(dst) */
+            e->kernels->add_rmsnorm(op->dst + t * H, op->src + t * H, op->gamma, op->gamma2,
+                                    op->dst2 + t * H, H, cfg->rms_eps);
             if (op->next) quantize_for(c, op->next, op->dst2 + t * H, H, t, 1);
             break;
-        }
         case OP_QK_NORM_ROPE: {
             const gemma_layer *L = &e->layers[op->layer];
             bool full = cfg->layer_full[op->layer];

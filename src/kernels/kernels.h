@@ -158,6 +158,10 @@ typedef struct mnemo_kernels {
     void (*gelu_tanh_mul)(float *out, const float *gate, const float *up, size_t n);
     /* mnemo__rmsnorm and mnemo__softmax_window, vectorized where the ISA allows */
     void (*rmsnorm)(float *out, const float *x, const float *gamma, size_t n, float eps);
+    /* mnemo__add_rmsnorm: x += rmsnorm(s, g1); out = rmsnorm(x, g2), bit for
+     * bit the table's rmsnorm, the add, then its rmsnorm, in fewer passes */
+    void (*add_rmsnorm)(float *x, const float *s, const float *g1, const float *g2, float *out,
+                        size_t n, float eps);
     void (*softmax_window)(float *x, size_t n, size_t lo, size_t hi, float scale);
     /* bf16 weights in the pair layout (mnemo__pack_bf16_pairs) by a bf16
      * dot product (vdpbf16ps): twice gemm_packed_bf16's rate, but the
@@ -364,13 +368,15 @@ const char *mnemo__cpu_description(void);
 /* Gemma RMSNorm: out = x / sqrt(mean(x²) + eps) * gamma, where the caller
  * passes gamma = 1 + w (computed at load). In place is fine. */
 void mnemo__rmsnorm(float *out, const float *x, const float *gamma, size_t n, float eps);
+/* A sublayer's output s into the residual stream x, and x's next norm:
+ * x += rmsnorm(s, g1); out = rmsnorm(x, g2). s is left as it was. */
+void mnemo__add_rmsnorm(float *x, const float *s, const float *g1, const float *g2, float *out,
+                        size_t n, float eps);
 /* Rotate-half RoPE on one head of dim d: pairs (i, i + d/2) rotated by
  * pos * inv_freq[i]; cos/sin tables hold d/2 values for this position. */
 void mnemo__rope(float *x, size_t d, const float *cos_t, const float *sin_t);
 /* out[i] = gelu_tanh(gate[i]) * up[i] */
 void mnemo__gelu_tanh_mul(float *out, const float *gate, const float *up, size_t n);
-/* y[i] += x[i] */
-void mnemo__add(float *y, const float *x, size_t n);
 /* sum of a[i] * b[i], in eight interleaved partial sums (the compiler keeps
  * them in vector registers without -ffast-math: the order is the source's) */
 float mnemo__dot_f32(const float *a, const float *b, size_t n);

@@ -15,6 +15,15 @@ void mnemo__rmsnorm(float *out, const float *x, const float *gamma, size_t n, fl
     for (size_t i = 0; i < n; i++) out[i] = x[i] * scale * gamma[i];
 }
 
+void mnemo__add_rmsnorm(float *x, const float *s, const float *g1, const float *g2, float *out,
+                        size_t n, float eps) {
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (double)s[i] * s[i];
+    float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    for (size_t i = 0; i < n; i++) x[i] += s[i] * scale * g1[i];
+    mnemo__rmsnorm(out, x, g2, n, eps);
+}
+
 float mnemo__dot_f32(const float *a, const float *b, size_t n) {
     float s[8] = {0};
     size_t i = 0;
@@ -58,10 +67,6 @@ void mnemo__gelu_tanh_mul(float *out, const float *gate, const float *up, size_t
         float t = tanhf(c * (g + 0.044715f * g * g * g));
         out[i] = 0.5f * g * (1.0f + t) * up[i];
     }
-}
-
-void mnemo__add(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
 /* x = exp(x - max(x)) in place; returns the sum (both softmaxes' first part) */

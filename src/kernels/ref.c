@@ -159,6 +159,7 @@ static const mnemo_kernels ref_kernels_packed = {
     .quantize_rows = mnemo__quantize_rows,
     .gelu_tanh_mul = mnemo__gelu_tanh_mul,
     .rmsnorm = mnemo__rmsnorm,
+    .add_rmsnorm = mnemo__add_rmsnorm,
     .softmax_window = mnemo__softmax_window,
     .dot_f32 = mnemo__dot_f32,
     .dot_i8 = mnemo__dot_i8,

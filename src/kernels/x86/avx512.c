@@ -171,26 +171,65 @@ void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up,
 /* ------------------------------------------------- RMSNorm, softmax */
 
 /* As mnemo__rmsnorm: the sum of squares in f64 (8 lanes per half), so the
- * scale matches the portable one to the last bits. */
-void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_t n, float eps) {
-    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(x + i);
-        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        __m512d hi =
-            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        s0 = _mm512_fmadd_pd(lo, lo, s0);
-        s1 = _mm512_fmadd_pd(hi, hi, s1);
-    }
+ * scale matches the portable one to the last bits. sumsq_step adds one row
+ * of 16 to the two halves' sums; rms_scale finishes them with the tail. */
+static inline __attribute__((always_inline)) void sumsq_step(__m512 v, __m512d *s0, __m512d *s1) {
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    *s0 = _mm512_fmadd_pd(lo, lo, *s0);
+    *s1 = _mm512_fmadd_pd(hi, hi, *s1);
+}
+
+static inline float rms_scale(__m512d s0, __m512d s1, const float *x, size_t i, size_t n,
+                              float eps) {
     double ss = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
     for (; i < n; i++) ss += (double)x[i] * x[i];
-    float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    return 1.0f / sqrtf((float)(ss / (double)n) + eps);
+}
+
+/* out = x * scale * gamma */
+static inline void scale_rows(float *out, const float *x, const float *gamma, size_t n,
+                              float scale) {
     __m512 vs = _mm512_set1_ps(scale);
-    for (i = 0; i + 16 <= n; i += 16)
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs),
                                                 _mm512_loadu_ps(gamma + i)));
     for (; i < n; i++) out[i] = x[i] * scale * gamma[i];
+}
+
+void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_t n, float eps) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) sumsq_step(_mm512_loadu_ps(x + i), &s0, &s1);
+    scale_rows(out, x, gamma, n, rms_scale(s0, s1, x, i, n, eps));
+}
+
+/* Three passes where rmsnorm, add and rmsnorm took five: s's sum of squares;
+ * x += s * scale * g1 with x's new sum of squares on the way; out. The same
+ * operations in the same order as those three, so the same bits. */
+void mnemo__add_rmsnorm_avx512(float *x, const float *s, const float *g1, const float *g2,
+                               float *out, size_t n, float eps) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) sumsq_step(_mm512_loadu_ps(s + i), &s0, &s1);
+    float sc = rms_scale(s0, s1, s, i, n, eps);
+    __m512 vs = _mm512_set1_ps(sc);
+    s0 = s1 = _mm512_setzero_pd();
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 t =
+            _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(s + i), vs), _mm512_loadu_ps(g1 + i));
+        __asm__("" : "+v"(t)); /* rounded to f32 before the add, as rmsnorm stores it: no FMA */
+        __m512 v = _mm512_add_ps(_mm512_loadu_ps(x + i), t);
+        _mm512_storeu_ps(x + i, v);
+        sumsq_step(v, &s0, &s1);
+    }
+    for (size_t j = i; j < n; j++) {
+        float t = s[j] * sc * g1[j];
+        __asm__("" : "+v"(t));
+        x[j] += t;
+    }
+    scale_rows(out, x, g2, n, rms_scale(s0, s1, x, i, n, eps));
 }
 
 /* r[0..len) = exp(scale * r - max) in place; returns their sum. The part

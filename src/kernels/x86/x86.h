@@ -68,6 +68,8 @@ void mnemo__quantize_rows_u8_avx512(const float *x, size_t ldx, size_t M, size_t
                                     size_t ldu, float *sx, int32_t *zx);
 void mnemo__gelu_tanh_mul_avx512(float *out, const float *gate, const float *up, size_t n);
 void mnemo__rmsnorm_avx512(float *out, const float *x, const float *gamma, size_t n, float eps);
+void mnemo__add_rmsnorm_avx512(float *x, const float *s, const float *g1, const float *g2,
+                               float *out, size_t n, float eps);
 void mnemo__softmax_window_avx512(float *x, size_t n, size_t lo, size_t hi, float scale);
 void mnemo__pack_pairs_rows_i16_avx512(const int16_t *xq, size_t ldq, size_t N, size_t K,
                                        int16_t *wp);

@@ -27,6 +27,7 @@ def goldens():
 
 def check(model, rows, ref, idx_filter, cos_min, diff_max):
     """cos_min: one bar, or a function of the row index giving its bar."""
+    bar = cos_min if callable(cos_min) else (lambda i: cos_min)
     worst = 1.0
     for prompt, idx in by_prompt(rows).items():
         idx = [i for i in idx if idx_filter(i)]
@@ -39,7 +40,7 @@ def check(model, rows, ref, idx_filter, cos_min, diff_max):
             want = prefix_unit(ref[idx], d)
             c = cosines(mine, want)
             worst = min(worst, c.min())
-            bars = np.array([cos_min(i) if callable(cos_min) else cos_min for i in idx])
+            bars = np.array([bar(i) for i in idx])
             assert (c >= bars).all(), (prompt, d, idx[int((c - bars).argmin())], c.min())
             if diff_max is not None:
                 assert np.abs(mine - want).max() <= diff_max, (prompt, d)

@@ -8,18 +8,21 @@
 
 #include <math.h>
 
-void mnemo__rmsnorm(float *out, const float *x, const float *gamma, size_t n, float eps) {
+/* RMSNorm's 1 / sqrt(mean(x²) + eps) */
+static float rms_scale(const float *x, size_t n, float eps) {
     double ss = 0.0; /* f64 sum: n is at most a few thousand, and it costs nothing */
     for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    return 1.0f / sqrtf((float)(ss / (double)n) + eps);
+}
+
+void mnemo__rmsnorm(float *out, const float *x, const float *gamma, size_t n, float eps) {
+    float scale = rms_scale(x, n, eps);
     for (size_t i = 0; i < n; i++) out[i] = x[i] * scale * gamma[i];
 }
 
 void mnemo__add_rmsnorm(float *x, const float *s, const float *g1, const float *g2, float *out,
                         size_t n, float eps) {
-    double ss = 0.0;
-    for (size_t i = 0; i < n; i++) ss += (double)s[i] * s[i];
-    float scale = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    float scale = rms_scale(s, n, eps);
     for (size_t i = 0; i < n; i++) x[i] += s[i] * scale * g1[i];
     mnemo__rmsnorm(out, x, g2, n, eps);
 }

@@ -67,9 +67,9 @@ int main(int argc, char **argv) {
     size_t shapes[][2] = {{768, 768}, {256, 768}, {1152, 768}, {768, 1152}, {3072, 768}};
     printf("cpu: %s\nkernels %s, M=%zu, one thread, GFLOP/s\n%-12s", mnemo__cpu_description(),
            mnemo__kernels_best()->name, M, "N x K");
-    const char *names[] = {"packed f32", "packed bf16", "bf16 dot",
+    const char *names[] = {"packed f32", "packed bf16", "bf16 pairs", "bf16 dot",
                            "packed i8",  "packed q4",   "i8 x u8"};
-    for (int i = 0; i < 6; i++) printf(" %11s", names[i]);
+    for (int i = 0; i < 7; i++) printf(" %11s", names[i]);
     printf("\n");
     for (size_t s = 0; s < 5; s++) {
         size_t N = shapes[s][0], K = shapes[s][1];
@@ -98,6 +98,13 @@ int main(int argc, char **argv) {
         mnemo__quantize_rows(x, K, M, K, mnemo__i8_x_limit(K), xq, K, sx);
         printf(" %11.1f %11.1f", run_packed(k, 0, M, N, K, x, wp, wbp, y),
                run_packed(k, 1, M, N, K, x, wp, wbp, y));
+        if (k->gemm_packed_bf16_pairs) {
+            mnemo_kernels fp = *k; /* the pair-layout FMA kernel through run_packed's bf16 call */
+            fp.gemm_packed_bf16 = k->gemm_packed_bf16_pairs;
+            printf(" %11.1f", run_packed(&fp, 1, M, N, K, x, wp, wbp2, y));
+        } else {
+            printf(" %11s", "-");
+        }
         if (k->gemm_packed_bf16_dp) {
             mnemo_kernels dp = *k; /* the dot-product kernel through run_packed's bf16 call */
             dp.gemm_packed_bf16 = k->gemm_packed_bf16_dp;

@@ -118,12 +118,17 @@ static void check_packed(const mnemo_kernels *kv) {
         uint16_t *wbp2 = malloc(mnemo__packed_i8_size(N, K) * 2);
         mnemo__pack_bf16(wb, N, K, wbp);
         mnemo__pack_bf16_pairs(wb, N, K, wbp2);
-        for (int bf = 0; bf < 3; bf++) { /* f32, bf16, bf16 dot product */
-            if (bf == 2 && !kv->gemm_packed_bf16_dp) break;
+        for (int bf = 0; bf < 4; bf++) { /* f32, bf16, bf16 dot product, bf16 pairs */
+            if ((bf == 2 && !kv->gemm_packed_bf16_dp) || (bf == 3 && !kv->gemm_packed_bf16_pairs))
+                continue;
             /* split the panels in two calls, as the engine's threads do */
             size_t mid = panels / 2;
             for (size_t i = 0; i < M * ldy; i++) y0[i] = y1[i] = 777.0f;
-            if (bf == 2) {
+            if (bf == 3) { /* the pair layout, x as it is */
+                mnemo__gemm_bf16_ref(M, N, K, x, ldx, wb, K, y0, ldy);
+                kv->gemm_packed_bf16_pairs(M, N, K, x, ldx, wbp2, 0, mid, y1, ldy);
+                kv->gemm_packed_bf16_pairs(M, N, K, x, ldx, wbp2, mid, panels, y1, ldy);
+            } else if (bf == 2) {
                 mnemo__gemm_bf16_ref(M, N, K, xr, ldx, wb, K, y0, ldy);
                 kv->gemm_packed_bf16_dp(M, N, K, x, ldx, wbp2, 0, mid, y1, ldy);
                 kv->gemm_packed_bf16_dp(M, N, K, x, ldx, wbp2, mid, panels, y1, ldy);
@@ -139,9 +144,10 @@ static void check_packed(const mnemo_kernels *kv) {
             int pad_ok;
             float worst = worst_relative(y0, y1, ldy, x, ldx, w, M, N, K, 777.0f, &pad_ok);
             CHECKF(worst <= GEMM_TOL, "%s packed %s M=%zu N=%zu K=%zu: relative error %g", kv->name,
-                   bf == 2 ? "bf16 dot"
-                   : bf    ? "bf16"
-                           : "f32",
+                   bf == 3   ? "bf16 pairs"
+                   : bf == 2 ? "bf16 dot"
+                   : bf      ? "bf16"
+                             : "f32",
                    M, N, K, (double)worst);
             CHECKF(pad_ok, "%s packed wrote outside its output", kv->name);
         }

@@ -28,11 +28,14 @@ typedef struct pack_header {
 
 static uint64_t cache_key(const mnemo_engine *e, const char *const *files, int n_files) {
     uint64_t h = mnemo__hash64(e->cfg.dir, strlen(e->cfg.dir), 0x5eed);
-    /* the layout depends on the kernels: bf16 pairs for vdpbf16ps, int8 quads
-     * for an 8-bit dot product */
-    uint32_t layout[5] = {PACK_VERSION, (uint32_t)e->precision, MNEMO_PANEL,
+    /* the layout depends on the kernels: bf16 pairs for vdpbf16ps or for the
+     * FMA, int8 quads for an 8-bit dot product */
+    uint32_t layout[6] = {PACK_VERSION,
+                          (uint32_t)e->precision,
+                          MNEMO_PANEL,
                           e->kernels->gemm_packed_bf16_dp != NULL,
-                          e->kernels->gemm_packed_u8 != NULL};
+                          e->kernels->gemm_packed_u8 != NULL,
+                          e->kernels->gemm_packed_bf16_pairs != NULL};
     h = mnemo__hash64(layout, sizeof layout, h);
     for (int i = 0; i < n_files; i++) {
         struct stat st;

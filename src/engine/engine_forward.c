@@ -155,6 +155,9 @@ static void gemm_task(void *arg, size_t task, int worker) {
     else if (j->w->kind == PACK_BF16_DP)
         j->k->gemm_packed_bf16_dp(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1,
                                   j->y, j->ldy);
+    else if (j->w->kind == PACK_BF16_PAIRS)
+        j->k->gemm_packed_bf16_pairs(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1,
+                                     j->y, j->ldy);
     else if (j->w->kind == PACK_BF16)
         j->k->gemm_packed_bf16(j->M, j->w->rows, j->w->cols, j->x, j->ldx, j->w->data, p0, p1, j->y,
                                j->ldy);

@@ -24,11 +24,12 @@ typedef struct mnemo_weight {
  * one (q|k|v, gate|up) so one pass over x computes them all. */
 typedef enum {
     PACK_F32,
-    PACK_BF16,    /* widened to f32 in registers: activations stay f32 */
-    PACK_BF16_DP, /* pair layout for a bf16 dot product: activations rounded to bf16 */
-    PACK_I8,      /* int8 weights, int16 activations (kernels.h) */
-    PACK_U8,      /* int8 weights in quads, u8 activations: the 8-bit dot product */
-    PACK_Q4       /* 4-bit blocks of 32 with f32 scales (kernels.h) */
+    PACK_BF16,       /* widened to f32 in registers: activations stay f32 */
+    PACK_BF16_DP,    /* pair layout for a bf16 dot product: activations rounded to bf16 */
+    PACK_BF16_PAIRS, /* the pair layout widened to f32 in registers: activations stay f32 */
+    PACK_I8,         /* int8 weights, int16 activations (kernels.h) */
+    PACK_U8,         /* int8 weights in quads, u8 activations: the 8-bit dot product */
+    PACK_Q4          /* 4-bit blocks of 32 with f32 scales (kernels.h) */
 } pack_kind;
 
 typedef struct mnemo_packed {

@@ -250,8 +250,9 @@ typedef enum {
  *   I8_U8, I8_YES bf16        a bf16 dot product                PACK_BF16_DP
  *   I8_INT16      int8                                          PACK_I8
  *   I8_INT16      q4          a bf16 dot product                PACK_BF16_DP
- *   any           bf16; int8 or q4 (not i8 above); file when     PACK_BF16
- *                 every part is bf16
+ *   any           bf16; int8 or q4 (not i8 above); file when     PACK_BF16_PAIRS
+ *                 every part is bf16; a pair-layout FMA GEMM
+ *   any           the same without one                          PACK_BF16
  *   otherwise                                                   PACK_F32
  *
  * Why: a file whose weights are already 8-bit (GGUF Q8_0: blocks of 32,
@@ -275,7 +276,8 @@ static pack_kind choose_pack(const mnemo_engine *e, i8_policy policy, bool all_b
     bool dot =
         e->kernels->gemm_packed_bf16_dp &&
         ((allow_i8 && e->precision == MNEMO_PRECISION_BF16) || (policy == I8_INT16 && quantized));
-    return dot ? PACK_BF16_DP : PACK_BF16;
+    if (dot) return PACK_BF16_DP;
+    return e->kernels->gemm_packed_bf16_pairs ? PACK_BF16_PAIRS : PACK_BF16;
 }
 
 static size_t bytes_f32(size_t rows, size_t cols) { return mnemo__packed_size(rows, cols) * 4; }
@@ -303,6 +305,7 @@ static const struct {
     [PACK_F32] = {4, bytes_f32, no_scales},
     [PACK_BF16] = {2, bytes_bf16, no_scales},
     [PACK_BF16_DP] = {2, bytes_bf16_dp, no_scales},
+    [PACK_BF16_PAIRS] = {2, bytes_bf16_dp, no_scales},
     [PACK_I8] = {4, mnemo__packed_i8_size, scales_i8},
     [PACK_U8] = {4, mnemo__packed_u8_size, scales_u8},
     [PACK_Q4] = {4, mnemo__packed_q4_size, scales_q4},
@@ -313,7 +316,8 @@ static const struct {
 static int *pack_counter(mnemo_engine *e, pack_kind kind) {
     switch (kind) {
     case PACK_BF16:
-    case PACK_BF16_DP: return &e->packed_bf16;
+    case PACK_BF16_DP:
+    case PACK_BF16_PAIRS: return &e->packed_bf16;
     case PACK_I8:
     case PACK_U8: return &e->packed_i8;
     case PACK_Q4: return &e->packed_q4;
@@ -385,7 +389,8 @@ static int pack_stack(mnemo_engine *e, const mnemo_weight *parts, int n, mnemo_p
     switch (kind) {
     case PACK_F32: mnemo__pack_f32(src, rows, cols, dst); break;
     case PACK_BF16: mnemo__pack_bf16(src, rows, cols, dst); break;
-    case PACK_BF16_DP: mnemo__pack_bf16_pairs(src, rows, cols, dst); break;
+    case PACK_BF16_DP:
+    case PACK_BF16_PAIRS: mnemo__pack_bf16_pairs(src, rows, cols, dst); break;
     case PACK_I8: mnemo__pack_i8(src, rows, cols, dst, scales); break;
     case PACK_U8: mnemo__pack_u8(src, rows, cols, dst, scales); break;
     case PACK_Q4: rc = mnemo__pack_q4(src, rows, cols, dst, scales); break;

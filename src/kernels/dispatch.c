@@ -125,6 +125,7 @@ static void variants_init(void) {
     avx512_kernels.gemm_packed_f32 = mnemo__gemm_packed_f32_avx512;
     avx512_kernels.gemm_packed_f32s = mnemo__gemm_packed_f32s_avx512;
     avx512_kernels.gemm_packed_bf16 = mnemo__gemm_packed_bf16_avx512;
+    avx512_kernels.gemm_packed_bf16_pairs = mnemo__gemm_packed_bf16_pairs_avx512;
     avx512_kernels.gelu_tanh_mul = mnemo__gelu_tanh_mul_avx512;
     avx512_kernels.rmsnorm = mnemo__rmsnorm_avx512;
     avx512_kernels.add_rmsnorm = mnemo__add_rmsnorm_avx512;

@@ -149,6 +149,10 @@ typedef struct mnemo_kernels {
     mnemo_gemm_packed_f32_fn gemm_packed_f32;
     mnemo_gemm_packed_f32s_fn gemm_packed_f32s;
     mnemo_gemm_packed_bf16_fn gemm_packed_bf16;
+    /* gemm_packed_bf16 on the pair layout (mnemo__pack_bf16_pairs), the
+     * weights widened to f32 as gemm_packed_bf16's, with fewer instructions
+     * (one per 16 weights against two); NULL where the table has none */
+    mnemo_gemm_packed_bf16_fn gemm_packed_bf16_pairs;
     mnemo_gemm_packed_i8_fn gemm_packed_i8;
     mnemo_gemm_packed_q4_fn gemm_packed_q4;
     /* mnemo__quantize_rows, vectorized where the ISA allows */

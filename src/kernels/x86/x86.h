@@ -58,6 +58,9 @@ void mnemo__gemm_packed_f32s_avx512(size_t M, size_t N, size_t K, const float *x
                                     size_t ldy);
 void mnemo__gemm_packed_bf16_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
                                     const uint16_t *wp, size_t p0, size_t p1, float *y, size_t ldy);
+void mnemo__gemm_packed_bf16_pairs_avx512(size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                                          const uint16_t *wp, size_t p0, size_t p1, float *y,
+                                          size_t ldy);
 /* avx512_i8.inc with vpmaddwd + vpaddd */
 void mnemo__gemm_packed_i8_avx512(size_t M, size_t N, size_t K, const int16_t *xq, size_t ldxq,
                                   const float *sx, const int8_t *wq, const float *sw, size_t p0,

@@ -22,6 +22,9 @@
 /* Panel row k's 16 weights as one zmm: f32 as stored, or bf16 widened (its
  * 16 bits become the high half of each 32-bit lane: exact). */
 static inline __attribute__((always_inline)) __m512 panel_row(const void *wp, int bf16, size_t k) {
+    if (bf16 == 2) /* an even k of the pair layout (pair_rows): an odd K's last */
+        return _mm512_castsi512_ps(
+            _mm512_slli_epi32(_mm512_loadu_si512((const uint16_t *)wp + k * 16), 16));
     if (bf16)
         return _mm512_castsi512_ps(
             _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(
@@ -58,7 +61,7 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
     TROWS(TDECL)
 #undef TDECL
     size_t k = 0;
-    if (bf16 == 2) { /* pairs: k and k + 1 from one load (pair_rows) */
+    if (bf16 == 2) /* pairs: k and k + 1 from one load (pair_rows); an odd K's last k below */
         for (; k + 1 < K; k += 2) {
             __m512 b0e, b0o, b1e, b1o;
             pair_rows(w0, k, &b0e, &b0o);
@@ -82,25 +85,6 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
             TROWS(TSTEP2)
 #undef TSTEP2
         }
-        if (k < K) { /* an odd K's last k: the even half of the last pair */
-            __m512 b0e, b0o, b1e, b1o;
-            pair_rows(w0, k, &b0e, &b0o);
-            if (np > 1)
-                pair_rows(w1, k, &b1e, &b1o);
-            else
-                b1e = b0e;
-            (void)b0o, (void)b1o;
-#define TSTEP1(i)                                               \
-    if (i < mr) {                                               \
-        __m512 a = _mm512_set1_ps(x[i * ldx + k]);              \
-        c##i##a = _mm512_fmadd_ps(a, b0e, c##i##a);             \
-        if (np > 1) c##i##b = _mm512_fmadd_ps(a, b1e, c##i##b); \
-    }
-            TROWS(TSTEP1)
-#undef TSTEP1
-        }
-        k = K;
-    }
     for (; k < K; k++) {
         __m512 b0 = panel_row(w0, bf16, k);
         __m512 b1 = np > 1 ? panel_row(w1, bf16, k) : b0;

@@ -51,5 +51,23 @@ check "--no-truncate refuses a long input" $([ $rc = 1 ] && grep -q "at most" "$
 "$MNEMO" embed --model "$MODEL" "$long" >/dev/null 2>&1; check "a long input is truncated" $?
 "$MNEMO" help embed | grep -q -- '--prompt-text'; check "help embed" $?
 
+# The packed-weight cache is per layout: bf16 on avx512's FMA is packed in
+# pairs of k, on the portable table's in rows (and the two tables differ in
+# nothing else the cache's key names), so a cache one table wrote must not
+# be read by the other: a misread layout gives a vector far from the right
+# one. Without AVX-512, "avx512" is the CPU's best table.
+cos() { awk -v a="$1" -v b="$2" 'BEGIN { gsub(/[][]/, "", a); gsub(/[][]/, "", b);
+  n = split(a, x, ","); split(b, y, ","); for (i = 1; i <= n; i++) { d += x[i] * y[i];
+  p += x[i] * x[i]; q += y[i] * y[i] } printf "%.6f", d / sqrt(p * q) }'; }
+for k in portable avx512 avx512; do
+  MNEMO_KERNELS=$k "$MNEMO" embed --model "$MODEL" --precision bf16 --cache-dir "$T/wc" "hello world" > "$T/wc-$k" 2>"$T/err"
+done
+"$MNEMO" embed --model "$MODEL" --precision bf16 --no-cache "hello world" > "$T/wc-none" 2>/dev/null
+check "bf16 cache: avx512 after the portable table's cache gives the same vector (cosine $(cos "$(cat "$T/wc-portable")" "$(cat "$T/wc-avx512")"))" \
+  $(awk -v c="$(cos "$(cat "$T/wc-portable")" "$(cat "$T/wc-avx512")")" 'BEGIN { exit !(c > 0.9999) }' && echo 0 || echo 1)
+check "bf16 cache: a cached run equals an uncached one" \
+  $(awk -v c="$(cos "$(cat "$T/wc-none")" "$(cat "$T/wc-avx512")")" 'BEGIN { exit !(c > 0.9999) }' && echo 0 || echo 1)
+ls "$T/wc/packed/"*.mpak >/dev/null 2>&1; check "bf16 cache: written" $?
+
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

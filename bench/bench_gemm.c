@@ -10,13 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static double run_packed(const mnemo_kernels *k, int bf16, size_t M, size_t N, size_t K, float *x,
-                         float *wp, uint16_t *wbp, float *y) {
+/* The packed f32 GEMM, or `bf16` (one of the table's bf16 GEMMs, on weights
+ * packed in its layout) when not NULL. */
+static double run_packed(const mnemo_kernels *k, mnemo_gemm_packed_bf16_fn bf16, size_t M, size_t N,
+                         size_t K, float *x, float *wp, uint16_t *wbp, float *y) {
     double t0 = mnemo__now(), el;
     size_t reps = 0, panels = (N + 15) / 16;
     do {
         if (bf16)
-            k->gemm_packed_bf16(M, N, K, x, K, wbp, 0, panels, y, N);
+            bf16(M, N, K, x, K, wbp, 0, panels, y, N);
         else
             k->gemm_packed_f32(M, N, K, x, K, wp, 0, panels, y, N);
         reps++;
@@ -96,22 +98,15 @@ int main(int argc, char **argv) {
         mnemo__pack_q4(w, N, K, w4, s4);
         mnemo__pack_bf16_pairs(wb, N, K, wbp2);
         mnemo__quantize_rows(x, K, M, K, mnemo__i8_x_limit(K), xq, K, sx);
-        printf(" %11.1f %11.1f", run_packed(k, 0, M, N, K, x, wp, wbp, y),
-               run_packed(k, 1, M, N, K, x, wp, wbp, y));
-        if (k->gemm_packed_bf16_pairs) {
-            mnemo_kernels fp = *k; /* the pair-layout FMA kernel through run_packed's bf16 call */
-            fp.gemm_packed_bf16 = k->gemm_packed_bf16_pairs;
-            printf(" %11.1f", run_packed(&fp, 1, M, N, K, x, wp, wbp2, y));
-        } else {
-            printf(" %11s", "-");
-        }
-        if (k->gemm_packed_bf16_dp) {
-            mnemo_kernels dp = *k; /* the dot-product kernel through run_packed's bf16 call */
-            dp.gemm_packed_bf16 = k->gemm_packed_bf16_dp;
-            printf(" %11.1f", run_packed(&dp, 1, M, N, K, x, wp, wbp2, y));
-        } else {
-            printf(" %11s", "-");
-        }
+        printf(" %11.1f %11.1f", run_packed(k, NULL, M, N, K, x, wp, wbp, y),
+               run_packed(k, k->gemm_packed_bf16, M, N, K, x, wp, wbp, y));
+        /* the pair layout's kernels, where the table has them */
+        mnemo_gemm_packed_bf16_fn pairs[] = {k->gemm_packed_bf16_pairs, k->gemm_packed_bf16_dp};
+        for (int i = 0; i < 2; i++)
+            if (pairs[i])
+                printf(" %11.1f", run_packed(k, pairs[i], M, N, K, x, wp, wbp2, y));
+            else
+                printf(" %11s", "-");
         printf(" %11.1f %11.1f", run_i8(k, M, N, K, xq, sx, wq, sw, y),
                run_q4(k, M, N, K, xq, sx, w4, s4, y));
         if (k->gemm_packed_u8) {

@@ -20,9 +20,10 @@
 #define TMR 12 /* rows of x per tile */
 
 /* Panel row k's 16 weights as one zmm: f32 as stored, or bf16 widened (its
- * 16 bits become the high half of each 32-bit lane: exact). */
+ * 16 bits become the high half of each 32-bit lane: exact); bf16 == 2: an
+ * even k of the pair layout (pair_rows), the low halves shifted up. */
 static inline __attribute__((always_inline)) __m512 panel_row(const void *wp, int bf16, size_t k) {
-    if (bf16 == 2) /* an even k of the pair layout (pair_rows): an odd K's last */
+    if (bf16 == 2)
         return _mm512_castsi512_ps(
             _mm512_slli_epi32(_mm512_loadu_si512((const uint16_t *)wp + k * 16), 16));
     if (bf16)
@@ -40,9 +41,9 @@ static inline __attribute__((always_inline)) __m512 panel_row(const void *wp, in
  * two: the FMA's ports keep more of their cycles for multiplying. */
 static inline __attribute__((always_inline)) void pair_rows(const void *wp, size_t k, __m512 *even,
                                                             __m512 *odd) {
-    __m512i r = _mm512_loadu_si512((const uint16_t *)wp + k * 16);
-    *even = _mm512_castsi512_ps(_mm512_slli_epi32(r, 16));
-    *odd = _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
+    *even = panel_row(wp, 2, k);
+    *odd = _mm512_castsi512_ps(_mm512_and_si512(_mm512_loadu_si512((const uint16_t *)wp + k * 16),
+                                                _mm512_set1_epi32((int)0xffff0000u)));
 }
 
 /*
